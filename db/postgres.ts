@@ -1,0 +1,64 @@
+/**
+ * The {@linkcode Db} over a PostgreSQL server, through postgres.js.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import type { Db, Queryable, Row } from "./types.ts";
+import { toQuery } from "./_template.ts";
+
+/** Options for {@linkcode connectPostgres}. */
+export interface PostgresOptions {
+  /** Pool size; default 10. */
+  max?: number;
+  /** Seconds to wait for a connection; default 10. */
+  connectTimeout?: number;
+}
+
+// deno-lint-ignore no-explicit-any
+type Sql = postgres.Sql<any>;
+
+function queryable(sql: Sql | postgres.TransactionSql): Queryable {
+  return {
+    async sql<T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]> {
+      const { text, params } = toQuery(strings, values);
+      // deno-lint-ignore no-explicit-any
+      const rows = await sql.unsafe(text, params as any[], { prepare: true });
+      // A plain array: postgres.js' Result carries extra fields callers must not see.
+      return Array.from(rows) as unknown as T[];
+    },
+  };
+}
+
+/** Opens a pool to the server at `url`. Fails when the server cannot be reached. */
+export async function connectPostgres(url: string, options: PostgresOptions = {}): Promise<Db> {
+  const sql: Sql = postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeout ?? 10,
+    idle_timeout: 60,
+    onnotice: () => {},
+    connection: { application_name: "lotse" },
+  });
+  await sql`select 1`;
+  const base = queryable(sql);
+  return {
+    kind: "postgres",
+    sql: base.sql,
+    async exec(script) {
+      await sql.unsafe(script);
+    },
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      return await sql.begin((tx) => fn(queryable(tx))) as T;
+    },
+    async listen(channel, onNotify) {
+      const sub = await sql.listen(channel, (payload) => onNotify(payload));
+      return () => sub.unlisten();
+    },
+    async notify(channel, payload) {
+      await sql`select pg_notify(${channel}, ${payload})`;
+    },
+    async close() {
+      await sql.end({ timeout: 5 });
+    },
+  };
+}

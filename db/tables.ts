@@ -1,0 +1,324 @@
+/**
+ * Reading and writing the tables Lotse holds in memory. Every write bumps the table's
+ * version and sends `NOTIFY lotse_tables` in the same transaction, so every instance sees
+ * the change exactly when it is committed.
+ *
+ * @module
+ */
+import type {
+  Client,
+  EvidenceType,
+  Permission,
+  Postcode,
+  Provider,
+  Region,
+  Role,
+  Route,
+  TableName,
+  Tables,
+} from "../src/tables.ts";
+import type { Db, Queryable } from "./types.ts";
+
+/** The channel every table change is announced on; the payload is the table name. */
+export const TABLES_CHANNEL = "lotse_tables";
+
+export type TableVersions = Record<TableName, number>;
+
+/** The row type of each table, keyed by table name. */
+export interface TableRows {
+  "regions": Region;
+  "postcodes": Postcode;
+  "evidence-types": EvidenceType;
+  "providers": Provider;
+  "routes": Route;
+  "clients": Client;
+  "permissions": Permission;
+}
+
+function iso(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString();
+}
+
+function json<T>(value: unknown): T {
+  return (typeof value === "string" ? JSON.parse(value) : value) as T;
+}
+
+/** Reads the version of every table. */
+export async function readVersions(db: Queryable): Promise<TableVersions> {
+  const rows = await db.sql<{ name: TableName; version: number }>`
+    select name, version::int as version from table_versions`;
+  return Object.fromEntries(rows.map((r) => [r.name, Number(r.version)])) as TableVersions;
+}
+
+type Loader<K extends TableName> = (db: Queryable) => Promise<TableRows[K][]>;
+
+const loaders: { [K in TableName]: Loader<K> } = {
+  async "regions"(db) {
+    return await db.sql<Region>`select ags, ars, name from regions order by ags`;
+  },
+  async "postcodes"(db) {
+    const rows = await db.sql<{ plz: string; places: unknown }>`
+      select plz, json_agg(json_build_object('ags', ags, 'ort', ort) order by ags, ort) as places
+      from postcode_places group by plz order by plz`;
+    return rows.map((r) => ({ plz: r.plz, places: json(r.places) }));
+  },
+  async "evidence-types"(db) {
+    return await db.sql<EvidenceType>`
+      select id, name, description from evidence_types order by id`;
+  },
+  async "providers"(db) {
+    return await db.sql<Provider>`
+      select id, name, endpoint, ca_cert as "caCert" from providers order by id`;
+  },
+  async "routes"(db) {
+    return await db.sql<Route>`
+      select id, evidence_type as "evidenceType", region_key as "regionKey",
+        provider_id as "providerId"
+      from routes order by id`;
+  },
+  async "clients"(db) {
+    const rows = await db.sql<{ id: string; name: string; roles: Role[]; jwks: unknown }>`
+      select id, name, roles, jwks from clients order by id`;
+    return rows.map((r) => ({ ...r, jwks: json(r.jwks) }));
+  },
+  async "permissions"(db) {
+    const rows = await db.sql<Record<string, unknown>>`
+      select id, consumer_id, evidence_type, provider_id, purposes, legal_bases, idnr_allowed,
+        valid_from, valid_until
+      from permissions order by id`;
+    return rows.map((r) => ({
+      id: r.id as string,
+      consumerId: r.consumer_id as string,
+      evidenceType: r.evidence_type as string,
+      providerId: (r.provider_id as string | null) ?? null,
+      purposes: r.purposes as string[],
+      legalBases: r.legal_bases as string[],
+      idnrAllowed: Boolean(r.idnr_allowed),
+      validFrom: iso(r.valid_from),
+      validUntil: iso(r.valid_until),
+    }));
+  },
+};
+
+/** Reads all rows of one table. */
+export function loadTable<K extends TableName>(db: Queryable, table: K): Promise<TableRows[K][]> {
+  return loaders[table](db);
+}
+
+/** Reads every table and their versions in one consistent snapshot. */
+export async function loadTables(db: Db): Promise<{ tables: Tables; versions: TableVersions }> {
+  return await db.transaction(async (tx) => {
+    await tx.sql`set transaction isolation level repeatable read, read only`;
+    const versions = await readVersions(tx);
+    const [regions, postcodes, evidenceTypes, providers, routes, clients, permissions] =
+      await Promise.all([
+        loaders.regions(tx),
+        loaders.postcodes(tx),
+        loaders["evidence-types"](tx),
+        loaders.providers(tx),
+        loaders.routes(tx),
+        loaders.clients(tx),
+        loaders.permissions(tx),
+      ]);
+    return {
+      tables: { regions, postcodes, evidenceTypes, providers, routes, clients, permissions },
+      versions,
+    };
+  });
+}
+
+/** Reads one row, or null. */
+export async function getRow<K extends TableName>(
+  db: Queryable,
+  table: K,
+  id: string,
+): Promise<TableRows[K] | null> {
+  switch (table) {
+    case "postcodes": {
+      const rows = await db.sql<{ ags: string; ort: string }>`
+        select ags, ort from postcode_places where plz = ${id} order by ags, ort`;
+      return (rows.length ? { plz: id, places: rows } : null) as TableRows[K] | null;
+    }
+    default: {
+      // Small tables: read via the loader's mapping to keep one source of the row shape.
+      const rows = await rowById(db, table, id);
+      return (rows[0] ?? null) as TableRows[K] | null;
+    }
+  }
+}
+
+async function rowById(db: Queryable, table: TableName, id: string): Promise<unknown[]> {
+  switch (table) {
+    case "regions":
+      return await db.sql`select ags, ars, name from regions where ags = ${id}`;
+    case "evidence-types":
+      return await db.sql`select id, name, description from evidence_types where id = ${id}`;
+    case "providers":
+      return await db.sql`
+        select id, name, endpoint, ca_cert as "caCert" from providers where id = ${id}`;
+    case "routes":
+      return await db.sql`
+        select id, evidence_type as "evidenceType", region_key as "regionKey",
+          provider_id as "providerId"
+        from routes where id = ${id}`;
+    case "clients": {
+      const rows = await db.sql<{ jwks: unknown }>`
+        select id, name, roles, jwks from clients where id = ${id}`;
+      return rows.map((r) => ({ ...r, jwks: json(r.jwks) }));
+    }
+    case "permissions": {
+      const all = await loaders.permissions(db);
+      return all.filter((p) => p.id === id);
+    }
+    case "postcodes":
+      return [];
+  }
+}
+
+async function bump(tx: Queryable, table: TableName): Promise<number> {
+  const [row] = await tx.sql<{ version: number }>`
+    update table_versions set version = version + 1 where name = ${table}
+    returning version::int as version`;
+  await tx.sql`select pg_notify(${TABLES_CHANNEL}, ${table})`;
+  return Number(row!.version);
+}
+
+/** Writes one row (create or replace) inside `tx`, without bumping the version. */
+export async function writeRow<K extends TableName>(
+  tx: Queryable,
+  table: K,
+  row: TableRows[K],
+): Promise<void> {
+  switch (table) {
+    case "regions": {
+      const r = row as Region;
+      await tx.sql`insert into regions (ags, ars, name) values (${r.ags}, ${r.ars}, ${r.name})
+        on conflict (ags) do update set ars = excluded.ars, name = excluded.name`;
+      break;
+    }
+    case "postcodes": {
+      const p = row as Postcode;
+      await tx.sql`delete from postcode_places where plz = ${p.plz}`;
+      await tx.sql`insert into postcode_places (plz, ags, ort)
+        select ${p.plz}, ags, ort
+        from unnest(${p.places.map((x) => x.ags)}::text[], ${p.places.map((x) => x.ort)}::text[])
+          as t(ags, ort)
+        on conflict do nothing`;
+      break;
+    }
+    case "evidence-types": {
+      const e = row as EvidenceType;
+      await tx.sql`insert into evidence_types (id, name, description)
+        values (${e.id}, ${e.name}, ${e.description})
+        on conflict (id) do update set name = excluded.name, description = excluded.description`;
+      break;
+    }
+    case "providers": {
+      const p = row as Provider;
+      await tx.sql`insert into providers (id, name, endpoint, ca_cert)
+        values (${p.id}, ${p.name}, ${p.endpoint}, ${p.caCert})
+        on conflict (id) do update set name = excluded.name, endpoint = excluded.endpoint,
+          ca_cert = excluded.ca_cert`;
+      break;
+    }
+    case "routes": {
+      const r = row as Route;
+      await tx.sql`insert into routes (id, evidence_type, region_key, provider_id)
+        values (${r.id}, ${r.evidenceType}, ${r.regionKey}, ${r.providerId})
+        on conflict (id) do update set evidence_type = excluded.evidence_type,
+          region_key = excluded.region_key, provider_id = excluded.provider_id`;
+      break;
+    }
+    case "clients": {
+      const c = row as Client;
+      await tx.sql`insert into clients (id, name, roles, jwks)
+        values (${c.id}, ${c.name}, ${c.roles}::text[], ${JSON.stringify(c.jwks)}::jsonb)
+        on conflict (id) do update set name = excluded.name, roles = excluded.roles,
+          jwks = excluded.jwks`;
+      break;
+    }
+    case "permissions": {
+      const p = row as Permission;
+      await tx.sql`insert into permissions (id, consumer_id, evidence_type, provider_id,
+          purposes, legal_bases, idnr_allowed, valid_from, valid_until)
+        values (${p.id}, ${p.consumerId}, ${p.evidenceType}, ${p.providerId},
+          ${p.purposes}::text[], ${p.legalBases}::text[], ${p.idnrAllowed},
+          ${p.validFrom}::timestamptz, ${p.validUntil}::timestamptz)
+        on conflict (id) do update set consumer_id = excluded.consumer_id,
+          evidence_type = excluded.evidence_type, provider_id = excluded.provider_id,
+          purposes = excluded.purposes, legal_bases = excluded.legal_bases,
+          idnr_allowed = excluded.idnr_allowed, valid_from = excluded.valid_from,
+          valid_until = excluded.valid_until`;
+      break;
+    }
+  }
+}
+
+/** Creates or replaces one row; returns the table's new version. */
+export async function putRow<K extends TableName>(
+  db: Db,
+  table: K,
+  row: TableRows[K],
+): Promise<{ version: number; created: boolean }> {
+  return await db.transaction(async (tx) => {
+    const created = (await getRow(tx, table, rowId(table, row))) === null;
+    await writeRow(tx, table, row);
+    return { version: await bump(tx, table), created };
+  });
+}
+
+/** Writes many rows in one transaction (all or nothing); returns the new version. */
+export async function putRows<K extends TableName>(
+  db: Db,
+  table: K,
+  rows: Iterable<TableRows[K]>,
+): Promise<number> {
+  return await db.transaction(async (tx) => {
+    for (const row of rows) await writeRow(tx, table, row);
+    return await bump(tx, table);
+  });
+}
+
+/** Removes one row; returns the new version, or null when there was no such row. */
+export async function deleteRow(db: Db, table: TableName, id: string): Promise<number | null> {
+  return await db.transaction(async (tx) => {
+    const gone = await deleteById(tx, table, id);
+    if (gone === 0) return null;
+    return await bump(tx, table);
+  });
+}
+
+async function deleteById(tx: Queryable, table: TableName, id: string): Promise<number> {
+  const rows = await (() => {
+    switch (table) {
+      case "regions":
+        return tx.sql`delete from regions where ags = ${id} returning 1`;
+      case "postcodes":
+        return tx.sql`delete from postcode_places where plz = ${id} returning 1`;
+      case "evidence-types":
+        return tx.sql`delete from evidence_types where id = ${id} returning 1`;
+      case "providers":
+        return tx.sql`delete from providers where id = ${id} returning 1`;
+      case "routes":
+        return tx.sql`delete from routes where id = ${id} returning 1`;
+      case "clients":
+        return tx.sql`delete from clients where id = ${id} returning 1`;
+      case "permissions":
+        return tx.sql`delete from permissions where id = ${id} returning 1`;
+    }
+  })();
+  return rows.length;
+}
+
+/** The id of a row of `table`. */
+export function rowId<K extends TableName>(table: K, row: TableRows[K]): string {
+  switch (table) {
+    case "regions":
+      return (row as Region).ags;
+    case "postcodes":
+      return (row as Postcode).plz;
+    default:
+      return (row as { id: string }).id;
+  }
+}

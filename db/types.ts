@@ -1,0 +1,35 @@
+/**
+ * The one database interface Lotse uses. Two implementations stand behind it:
+ * postgres.js against a PostgreSQL server, and embedded PGlite. Both speak the same SQL.
+ *
+ * Queries are tagged templates: every interpolated value becomes a bind parameter, never
+ * part of the SQL text.
+ *
+ * @example
+ * ```ts
+ * const rows = await db.sql<{ ags: string }>`select ags from regions where name = ${name}`;
+ * ```
+ *
+ * @module
+ */
+
+export type Row = Record<string, unknown>;
+
+/** What a query can run on: the database itself or an open transaction. */
+export interface Queryable {
+  /** Runs one statement; interpolated values are bound as `$1`, `$2`, … */
+  sql<T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
+}
+
+export interface Db extends Queryable {
+  readonly kind: "postgres" | "pglite";
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+  /** Runs `fn` in one transaction; commits when it resolves, rolls back when it throws. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /** Subscribes to `LISTEN channel`; resolves once listening, to a function that stops it. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /** `NOTIFY channel, payload`. */
+  notify(channel: string, payload: string): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,86 @@
+/**
+ * RFC 9457 problem details. Every error Lotse answers is one of these, with a `type` from
+ * the fixed list of DESIGN §3, and never a stack trace.
+ *
+ * @example
+ * ```ts
+ * throw new Problem("not-found", `Unknown evidence type "${id}"`);
+ * ```
+ *
+ * @module
+ */
+
+export const PROBLEM_TYPES = {
+  "invalid-request": { status: 400, title: "Invalid request" },
+  "unauthorized": { status: 401, title: "Unauthorized" },
+  "forbidden": { status: 403, title: "Forbidden" },
+  "not-permitted": { status: 403, title: "Not permitted" },
+  "unknown-region": { status: 404, title: "Unknown region" },
+  "no-responsible-provider": { status: 404, title: "No responsible provider" },
+  "not-found": { status: 404, title: "Not found" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "conflict": { status: 409, title: "Conflict" },
+  "ambiguous-region": { status: 409, title: "Ambiguous region" },
+  "payload-too-large": { status: 413, title: "Payload too large" },
+  "unsupported-media-type": { status: 415, title: "Unsupported media type" },
+  "unprocessable": { status: 422, title: "Unprocessable content" },
+  "internal": { status: 500, title: "Internal error" },
+  "provider-failed": { status: 502, title: "Provider failed" },
+  "unavailable": { status: 503, title: "Service unavailable" },
+  "provider-timeout": { status: 504, title: "Provider timeout" },
+} as const;
+
+export type ProblemType = keyof typeof PROBLEM_TYPES;
+
+export const PROBLEM_BASE = "https://lotse.dev/problems/";
+
+/** An error the HTTP edge turns into `application/problem+json`. */
+export class Problem extends Error {
+  override name = "Problem";
+  readonly type: ProblemType;
+  readonly status: number;
+  readonly extra: Record<string, unknown> | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    type: ProblemType,
+    detail: string,
+    options?: { extra?: Record<string, unknown>; headers?: Record<string, string> },
+  ) {
+    super(detail);
+    this.type = type;
+    this.status = PROBLEM_TYPES[type].status;
+    this.extra = options?.extra;
+    this.headers = options?.headers;
+  }
+}
+
+/** The JSON body of a problem. */
+export function problemBody(
+  type: ProblemType,
+  detail: string,
+  extra?: Record<string, unknown>,
+): Record<string, unknown> {
+  const { status, title } = PROBLEM_TYPES[type];
+  return { ...extra, type: PROBLEM_BASE + type, title, status, detail };
+}
+
+/** A complete problem+json response. */
+export function problemResponse(
+  type: ProblemType,
+  detail: string,
+  options?: { extra?: Record<string, unknown>; headers?: Record<string, string> },
+): Response {
+  return new Response(JSON.stringify(problemBody(type, detail, options?.extra)), {
+    status: PROBLEM_TYPES[type].status,
+    headers: { ...options?.headers, "content-type": "application/problem+json" },
+  });
+}
+
+/** Turns a {@linkcode Problem} into its response. */
+export function toResponse(problem: Problem): Response {
+  return problemResponse(problem.type, problem.message, {
+    extra: problem.extra,
+    headers: problem.headers,
+  });
+}

@@ -1,0 +1,165 @@
+/**
+ * Throwaway PostgreSQL clusters for tests: `initdb` into a temp dir, started on a free
+ * loopback port, removed afterwards. `deno task test` starts one cluster for the whole run
+ * (tests/with_pg.ts) and passes its URL in `LOTSE_TEST_PG_URL`; each test then creates a
+ * database of its own in it. A test file run on its own starts a cluster itself.
+ *
+ * A missing PostgreSQL is an error, never a skip.
+ *
+ * @module
+ */
+import postgres from "postgres";
+import { connectPostgres } from "../db/postgres.ts";
+import { migrate } from "../db/migrate.ts";
+import type { Db } from "../db/types.ts";
+
+export interface Cluster {
+  readonly url: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** `pg_ctl stop -m fast`; the cluster can be started again with {@linkcode Cluster.start}. */
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Stops the server and removes its files. */
+  destroy(): Promise<void>;
+}
+
+async function findBinDir(): Promise<string> {
+  const candidates: string[] = [];
+  try {
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
+      candidates.push(`/usr/lib/postgresql/${entry.name}/bin`);
+    }
+  } catch { /* not a Debian layout */ }
+  candidates.sort().reverse();
+  for (const dir of [...candidates, "/usr/local/pgsql/bin", "/usr/local/bin", "/usr/bin"]) {
+    try {
+      await Deno.stat(`${dir}/initdb`);
+      return dir;
+    } catch { /* next */ }
+  }
+  throw new Error(
+    "Cannot find PostgreSQL's initdb: install PostgreSQL (apt-get install -y postgresql)",
+  );
+}
+
+function isRoot(): boolean {
+  return Deno.uid?.() === 0;
+}
+
+async function run(cmd: string, args: string[], asPostgres: boolean): Promise<void> {
+  const [exe, argv] = asPostgres ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [
+    cmd,
+    args,
+  ];
+  const out = await new Deno.Command(exe, { args: argv, stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+    throw new Error(`Command "${cmd} ${args.join(" ")}" failed: ${text.trim()}`);
+  }
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Creates and starts a new cluster. */
+export async function startCluster(): Promise<Cluster> {
+  const bin = await findBinDir();
+  const asPostgres = isRoot();
+  const dataDir = await Deno.makeTempDir({ prefix: "lotse-pg-" });
+  if (asPostgres) await run("chown", ["postgres:postgres", dataDir], false);
+  await run(`${bin}/initdb`, [
+    "-D",
+    dataDir,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "-E",
+    "UTF8",
+    "--locale=C",
+    "--no-sync",
+  ], asPostgres);
+  const port = freePort();
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
+  const options = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    `-k ${dataDir}`,
+    "-c max_connections=200",
+    "-c fsync=off",
+    "-c synchronous_commit=off",
+    "-c full_page_writes=off",
+  ].join(" ");
+  const start = () =>
+    run(
+      `${bin}/pg_ctl`,
+      ["-D", dataDir, "-w", "-l", `${dataDir}/log`, "-o", options, "start"],
+      asPostgres,
+    );
+  const stop = () => run(`${bin}/pg_ctl`, ["-D", dataDir, "-w", "-m", "fast", "stop"], asPostgres);
+  await start();
+  return {
+    url,
+    port,
+    dataDir,
+    start,
+    stop,
+    async destroy() {
+      try {
+        await stop();
+      } catch { /* already stopped */ }
+      await Deno.remove(dataDir, { recursive: true });
+    },
+  };
+}
+
+let shared: Promise<string> | null = null;
+
+/** The URL of the run's shared cluster, starting one (stopped at exit) when none is given. */
+export function sharedClusterUrl(): Promise<string> {
+  const given = Deno.env.get("LOTSE_TEST_PG_URL");
+  if (given) return Promise.resolve(given);
+  shared ??= startCluster().then((cluster) => {
+    globalThis.addEventListener("unload", () => {
+      // Synchronous best effort: the process is ending.
+      new Deno.Command(isRoot() ? "runuser" : "pg_ctl", {
+        args: isRoot()
+          ? ["-u", "postgres", "--", "pg_ctl", "-D", cluster.dataDir, "-m", "immediate", "stop"]
+          : ["-D", cluster.dataDir, "-m", "immediate", "stop"],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+    });
+    return cluster.url;
+  });
+  return shared;
+}
+
+let counter = 0;
+
+/** A fresh, empty database in the shared cluster; its URL. */
+export async function freshDatabaseUrl(clusterUrl?: string): Promise<string> {
+  const url = clusterUrl ?? await sharedClusterUrl();
+  const name = `t_${Date.now().toString(36)}_${crypto.randomUUID().slice(0, 8)}_${counter++}`;
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A migrated database of its own, through postgres.js. Close it when done. */
+export async function freshPostgres(): Promise<Db> {
+  const db = await connectPostgres(await freshDatabaseUrl(), { max: 4 });
+  await migrate(db);
+  return db;
+}
