@@ -1,0 +1,149 @@
+/**
+ * What the token modules share: limits, the refusal shape, a cheap pre-check before jose
+ * parses a compact JWS, the mapping of jose's errors to refusals, and signing.
+ *
+ * @module
+ */
+
+import { CompactSign, decodeProtectedHeader, type ProtectedHeaderParameters } from "jose";
+import type { SigningKey } from "./keys.ts";
+
+/** Largest token accepted, in bytes; larger ones are refused before any parsing. */
+export const MAX_TOKEN_BYTES = 8192;
+/** Longest `jti` accepted, in characters (the replay cache holds them). */
+export const MAX_JTI_LENGTH = 256;
+
+/** Why a token was refused, for callers and tests; the description is for people. */
+export type TokenFault =
+  | "missing"
+  | "oversized"
+  | "malformed"
+  | "algorithm"
+  | "type"
+  | "unknown_key"
+  | "signature"
+  | "expired"
+  | "not_yet_valid"
+  | "lifetime"
+  | "issuer"
+  | "subject"
+  | "audience"
+  | "claims"
+  | "client_mismatch"
+  | "unknown_client"
+  | "revoked"
+  | "replayed"
+  | "unavailable";
+
+/** A refused token. */
+export interface TokenRefusal {
+  readonly ok: false;
+  readonly fault: TokenFault;
+  readonly description: string;
+}
+
+/** A refusal with a description in std style. */
+export function refusal(fault: TokenFault, detail: string): TokenRefusal {
+  return { ok: false, fault, description: `Cannot accept token: ${detail}` };
+}
+
+// Three base64url parts, none empty: an unsigned token (`alg: none`) has no third part.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/**
+ * Refuses what is not worth handing to jose (not a string, too large, not three
+ * base64url parts, an undecodable header, an algorithm outside `algorithms`), and returns
+ * the protected header otherwise.
+ */
+export function inspectCompact(
+  token: unknown,
+  options: { algorithms: readonly string[]; maxBytes?: number },
+): { ok: true; header: ProtectedHeaderParameters } | TokenRefusal {
+  const maxBytes = options.maxBytes ?? MAX_TOKEN_BYTES;
+  if (typeof token !== "string" || token.length === 0) return refusal("missing", "no token");
+  if (token.length > maxBytes) {
+    return refusal("oversized", `larger than ${maxBytes} bytes`);
+  }
+  if (!COMPACT_JWS.test(token)) {
+    return refusal("malformed", "expected a compact JWS of three base64url parts");
+  }
+  let header: ProtectedHeaderParameters;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    return refusal("malformed", "cannot decode the protected header");
+  }
+  if (typeof header.alg !== "string" || !options.algorithms.includes(header.alg)) {
+    return refusal(
+      "algorithm",
+      `algorithm "${String(header.alg)}" is not allowed: expected ${
+        options.algorithms.join(" or ")
+      }`,
+    );
+  }
+  if (header.kid !== undefined && (typeof header.kid !== "string" || header.kid === "")) {
+    return refusal("malformed", "kid must be a non-empty string");
+  }
+  return { ok: true, header };
+}
+
+const CLAIM_FAULTS: Record<string, TokenFault> = {
+  aud: "audience",
+  iss: "issuer",
+  sub: "subject",
+  nbf: "not_yet_valid",
+  iat: "not_yet_valid",
+  typ: "type",
+};
+
+/** Turns an error thrown by jose's verification into a refusal; never throws. */
+export function refusalFromJose(error: unknown): TokenRefusal {
+  const { code, claim, reason } = (error ?? {}) as {
+    code?: string;
+    claim?: string;
+    reason?: string;
+  };
+  switch (code) {
+    case "ERR_JWT_EXPIRED":
+      return refusal("expired", "it has expired");
+    case "ERR_JWS_SIGNATURE_VERIFICATION_FAILED":
+      return refusal("signature", "signature does not verify");
+    case "ERR_JOSE_ALG_NOT_ALLOWED":
+      return refusal("algorithm", "algorithm is not allowed");
+    case "ERR_JWKS_NO_MATCHING_KEY":
+      return refusal("unknown_key", "no published key matches its kid");
+    case "ERR_JWT_CLAIM_VALIDATION_FAILED":
+      if (reason === "missing") return refusal("claims", `missing "${claim}" claim`);
+      if (claim === "nbf") return refusal("not_yet_valid", "it is not yet valid");
+      return refusal(CLAIM_FAULTS[claim ?? ""] ?? "claims", `unexpected "${claim}" value`);
+    default:
+      return refusal("malformed", "it cannot be parsed as a signed JWT");
+  }
+}
+
+/** Checks the timing claims jose leaves to us: `iat` not ahead, `exp` not too far ahead. */
+export function checkWindow(
+  payload: { iat?: unknown; exp?: unknown },
+  options: { nowSeconds: number; maxLifetimeSeconds: number; skewSeconds: number },
+): TokenRefusal | null {
+  const { nowSeconds, maxLifetimeSeconds, skewSeconds } = options;
+  if (typeof payload.iat === "number" && payload.iat > nowSeconds + skewSeconds) {
+    return refusal("not_yet_valid", "issued in the future");
+  }
+  if (typeof payload.exp !== "number") return refusal("claims", `missing "exp" claim`);
+  if (payload.exp > nowSeconds + maxLifetimeSeconds + skewSeconds) {
+    return refusal("lifetime", `expires more than ${maxLifetimeSeconds} s ahead`);
+  }
+  return null;
+}
+
+/** Signs `payload` as a compact JWS (ES256) with `kid` and `typ` in the header. */
+export async function signJws(
+  payload: Record<string, unknown>,
+  signer: SigningKey,
+  typ: string,
+): Promise<string> {
+  return await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader({ alg: "ES256", kid: signer.kid, typ })
+    .sign(signer.key);
+}

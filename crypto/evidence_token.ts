@@ -1,0 +1,190 @@
+/**
+ * The evidence access token (NOOTS "IssuedToken"): the Vermittlungsstelle's sealed
+ * statement that a consumer may fetch one kind of evidence from one provider, for one
+ * purpose and legal basis. A compact JWS (ES256, `kid` in the header) that the provider
+ * checks offline against `/.well-known/jwks.json`.
+ *
+ * @example
+ * ```ts
+ * import { sealEvidenceToken, verifyEvidenceToken } from "./evidence_token.ts";
+ * const sealed = await sealEvidenceToken({
+ *   consumerId: "stadt-musterstadt-parken", providerId: "kba-zfzr",
+ *   evidenceType: "fahrzeugzulassung", purpose: "bewohnerparkausweis",
+ *   legalBasis: "StVO § 45 Abs. 1b", idnrUsed: true,
+ * }, { keys: ring, issuer: "https://lotse.example" });
+ * // At the provider:
+ * const checked = await verifyEvidenceToken(sealed.token, jwks, { audience: "kba-zfzr" });
+ * ```
+ *
+ * @module
+ */
+
+import { createLocalJWKSet, jwtVerify } from "jose";
+import {
+  checkWindow,
+  inspectCompact,
+  refusal,
+  refusalFromJose,
+  signJws,
+  type TokenRefusal,
+} from "./_jws.ts";
+import { CLOCK_SKEW_SECONDS, type Jwks, type KeyRing, MAX_TOKEN_LIFETIME_SECONDS } from "./keys.ts";
+
+/** The `typ` header of evidence tokens. */
+export const EVIDENCE_TOKEN_TYPE = "lotse-evidence+jwt";
+
+/** What the Vermittlungsstelle decided, in the words of the API. */
+export interface EvidenceGrant {
+  readonly consumerId: string;
+  readonly providerId: string;
+  readonly evidenceType: string;
+  readonly purpose: string;
+  readonly legalBasis: string;
+  readonly idnrUsed: boolean;
+  /** `sha-256=:<base64>:` of the request body, when the consumer sent one. */
+  readonly requestDigest?: string;
+}
+
+/** The claims of an evidence token, exactly these. Times are epoch seconds. */
+export interface EvidenceTokenClaims {
+  readonly iss: string;
+  readonly sub: string;
+  readonly aud: string;
+  readonly evidence_type: string;
+  readonly purpose: string;
+  readonly legal_basis: string;
+  readonly idnr_used: boolean;
+  readonly req_digest?: string;
+  readonly iat: number;
+  readonly exp: number;
+  readonly jti: string;
+}
+
+/** Options for {@linkcode sealEvidenceToken}. */
+export interface SealEvidenceOptions {
+  keys: Pick<KeyRing, "signingKey">;
+  /** `iss`: Lotse's public URL. */
+  issuer: string;
+  /** Epoch ms; default `Date.now()`. */
+  now?: number;
+  /** Default and maximum {@linkcode MAX_TOKEN_LIFETIME_SECONDS}. */
+  lifetimeSeconds?: number;
+}
+
+/** The body of `201` from `POST /v1/authorizations`; `expiresAt` is ISO 8601. */
+export interface SealedEvidenceToken {
+  readonly token: string;
+  readonly expiresAt: string;
+  readonly jti: string;
+}
+
+/** Seals a grant into an evidence token signed with the ring's active key. */
+export async function sealEvidenceToken(
+  grant: EvidenceGrant,
+  options: SealEvidenceOptions,
+): Promise<SealedEvidenceToken> {
+  const lifetime = options.lifetimeSeconds ?? MAX_TOKEN_LIFETIME_SECONDS;
+  if (!(lifetime > 0 && lifetime <= MAX_TOKEN_LIFETIME_SECONDS)) {
+    throw new RangeError(
+      `Cannot seal evidence token: lifetime ${lifetime} s is outside 1 to ${MAX_TOKEN_LIFETIME_SECONDS} s`,
+    );
+  }
+  const iat = Math.floor((options.now ?? Date.now()) / 1000);
+  const jti = crypto.randomUUID();
+  const claims: EvidenceTokenClaims = {
+    iss: options.issuer,
+    sub: grant.consumerId,
+    aud: grant.providerId,
+    evidence_type: grant.evidenceType,
+    purpose: grant.purpose,
+    legal_basis: grant.legalBasis,
+    idnr_used: grant.idnrUsed,
+    ...(grant.requestDigest === undefined ? {} : { req_digest: grant.requestDigest }),
+    iat,
+    exp: iat + lifetime,
+    jti,
+  };
+  const token = await signJws({ ...claims }, options.keys.signingKey(), EVIDENCE_TOKEN_TYPE);
+  return { token, expiresAt: new Date((iat + lifetime) * 1000).toISOString(), jti };
+}
+
+/** Options for {@linkcode verifyEvidenceToken}. */
+export interface VerifyEvidenceOptions {
+  /** The provider's own id: `aud` must be it. */
+  audience: string;
+  /** Lotse's `iss`, when the provider knows it. */
+  issuer?: string;
+  /** Epoch ms; default `Date.now()`. */
+  now?: number;
+}
+
+/** A verified evidence token. */
+export interface EvidenceTokenSuccess {
+  readonly ok: true;
+  readonly claims: EvidenceTokenClaims;
+}
+
+export type EvidenceTokenResult = EvidenceTokenSuccess | TokenRefusal;
+
+// A provider passes the same JWKS object until it refetches; import its keys once.
+const keySets = new WeakMap<Jwks, ReturnType<typeof createLocalJWKSet>>();
+
+/**
+ * Verifies an evidence token against Lotse's JWKS, as a provider does. Never throws.
+ * Comparing `req_digest` with the received body is left to the provider.
+ */
+export async function verifyEvidenceToken(
+  token: unknown,
+  jwks: Jwks,
+  options: VerifyEvidenceOptions,
+): Promise<EvidenceTokenResult> {
+  try {
+    const inspected = inspectCompact(token, { algorithms: ["ES256"] });
+    if (!inspected.ok) return inspected;
+    if (inspected.header.kid === undefined) {
+      return refusal("unknown_key", "no kid in the header");
+    }
+    let keySet = keySets.get(jwks);
+    if (keySet === undefined) {
+      keySet = createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k })) });
+      keySets.set(jwks, keySet);
+    }
+    const now = options.now ?? Date.now();
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token as string, keySet, {
+        algorithms: ["ES256"],
+        audience: options.audience,
+        issuer: options.issuer,
+        typ: EVIDENCE_TOKEN_TYPE,
+        currentDate: new Date(now),
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        requiredClaims: ["iss", "sub", "aud", "iat", "exp", "jti"],
+      }));
+    } catch (error) {
+      return refusalFromJose(error);
+    }
+    const window = checkWindow(payload, {
+      nowSeconds: Math.floor(now / 1000),
+      maxLifetimeSeconds: MAX_TOKEN_LIFETIME_SECONDS,
+      skewSeconds: CLOCK_SKEW_SECONDS,
+    });
+    if (window !== null) return window;
+    if (!isEvidenceClaims(payload)) {
+      return refusal("claims", "evidence claims are missing or have the wrong type");
+    }
+    return { ok: true, claims: payload };
+  } catch {
+    return refusal("malformed", "it cannot be verified");
+  }
+}
+
+function isEvidenceClaims(
+  p: Record<string, unknown>,
+): p is Record<string, unknown> & EvidenceTokenClaims {
+  return typeof p.iss === "string" && typeof p.sub === "string" && typeof p.aud === "string" &&
+    typeof p.evidence_type === "string" && typeof p.purpose === "string" &&
+    typeof p.legal_basis === "string" && typeof p.idnr_used === "boolean" &&
+    (p.req_digest === undefined || typeof p.req_digest === "string") &&
+    typeof p.iat === "number" && typeof p.exp === "number" && typeof p.jti === "string";
+}

@@ -1,0 +1,93 @@
+/**
+ * The token path's costs: a repeated access token (cache hit) against a full signature
+ * check, and sealing an evidence token against a bare ES256 signature.
+ *
+ * Run: `deno bench --allow-all crypto/tokens_bench.ts`
+ *
+ * @module
+ */
+
+import { AccessTokenVerifier, issueAccessToken } from "./access_token.ts";
+import { ReplayCache } from "./caches.ts";
+import { verifyClientAssertion } from "./client_assertion.ts";
+import { sealEvidenceToken } from "./evidence_token.ts";
+import { KeyRing } from "./keys.ts";
+import { memoryKeyStore } from "./key_store.ts";
+import { assertion, makeClient, SECRET } from "./_testing.ts";
+
+const ISSUER = "https://lotse.example";
+const TOKEN_URL = `${ISSUER}/v1/token`;
+const ring = await KeyRing.open(memoryKeyStore(SECRET));
+const tc = await makeClient("stadt-a");
+const { token } = await issueAccessToken(tc.client, {
+  keys: ring,
+  issuer: ISSUER,
+  audience: ISSUER,
+});
+const clients = (id: string) => id === tc.client.id ? tc.client : undefined;
+const cachedVerifier = new AccessTokenVerifier(ring, { issuer: ISSUER, audience: ISSUER, clients });
+await cachedVerifier.verify(token);
+const uncachedVerifier = new AccessTokenVerifier(ring, {
+  issuer: ISSUER,
+  audience: ISSUER,
+  clients,
+});
+const plainMap = new Map([[token, { clientId: "stadt-a" }]]);
+
+Deno.bench("Map.get of the token string (floor)", { group: "verify", baseline: true }, () => {
+  if (plainMap.get(token) === undefined) throw new Error("miss");
+});
+
+Deno.bench("AccessTokenVerifier.cached(), repeated token", { group: "verify" }, () => {
+  if (cachedVerifier.cached(token) === undefined) throw new Error("miss");
+});
+
+Deno.bench("AccessTokenVerifier.verify(), repeated token", { group: "verify" }, async () => {
+  if (!(await cachedVerifier.verify(token)).ok) throw new Error("refused");
+});
+
+Deno.bench("AccessTokenVerifier.verify(), signature checked", { group: "verify" }, async () => {
+  uncachedVerifier.clearCache();
+  if (!(await uncachedVerifier.verify(token)).ok) throw new Error("refused");
+});
+
+const replay = new ReplayCache({ maxEntries: 10_000_000 });
+const assertions: string[] = [];
+for (let i = 0; i < 2_000; i++) {
+  assertions.push(await assertion(tc, { now: Date.now(), audience: TOKEN_URL }));
+}
+let next = 0;
+Deno.bench("verifyClientAssertion(), fresh assertion", { group: "verify" }, async () => {
+  // Each assertion is usable once; after the pool is spent they count as refused replays.
+  const result = await verifyClientAssertion(assertions[next++ % assertions.length], {
+    clients,
+    audience: TOKEN_URL,
+    replay,
+  });
+  if (!result.ok && result.fault !== "replayed") throw new Error(result.description);
+});
+
+const signingInput = new TextEncoder().encode("x".repeat(400));
+Deno.bench("crypto.subtle.sign ES256 alone", { group: "sign", baseline: true }, async () => {
+  await crypto.subtle.sign(
+    { name: "ECDSA", hash: "SHA-256" },
+    ring.signingKey().key,
+    signingInput,
+  );
+});
+
+Deno.bench("sealEvidenceToken()", { group: "sign" }, async () => {
+  await sealEvidenceToken({
+    consumerId: "stadt-musterstadt-parken",
+    providerId: "kba-zfzr",
+    evidenceType: "fahrzeugzulassung",
+    purpose: "bewohnerparkausweis",
+    legalBasis: "StVO § 45 Abs. 1b Nr. 2a",
+    idnrUsed: true,
+    requestDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+  }, { keys: ring, issuer: ISSUER });
+});
+
+Deno.bench("issueAccessToken()", { group: "sign" }, async () => {
+  await issueAccessToken(tc.client, { keys: ring, issuer: ISSUER, audience: ISSUER });
+});
