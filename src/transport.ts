@@ -1,0 +1,557 @@
+/**
+ * The evidence transport: streams a consumer's request body to the responsible provider and
+ * the provider's answer back, never buffering, with size limit, RFC 9530 digest checks and
+ * timeouts. The route does auth, navigation, authorization and the protocol log; this module
+ * only moves bytes and reports what happened.
+ *
+ * ```ts
+ * const clients = new ProviderClients();
+ * const result = await forward(c.req.raw, {
+ *   provider, token, transferId, evidenceType,
+ *   limits: { maxRequestBytes: 1 << 20, providerTimeoutMs: 30_000, providerIdleTimeoutMs: 30_000 },
+ *   clients,
+ * });
+ * result.done.then((summary) => protocol.finish(transferId, summary));
+ * if (!result.ok) return problem(c, result.failure.status, result.failure.type, result.failure.detail);
+ * return result.response; // already carries Lotse-Transfer-Id and Lotse-Provider
+ * ```
+ *
+ * @module
+ */
+import {
+  type DigestAlgorithm,
+  type DigestValues,
+  formatDigest,
+  parseDigest,
+} from "../crypto/digest.ts";
+import { createHash, type Hash } from "node:crypto";
+import type { Provider } from "./tables.ts";
+import type { ProviderClients } from "./_http_clients.ts";
+
+export { ProviderClients, type ProviderClientsOptions } from "./_http_clients.ts";
+
+/** Size and time limits of one transfer (config: `LOTSE_MAX_REQUEST_BYTES`, …). */
+export interface TransportLimits {
+  /** Largest consumer request body, counted while it streams. */
+  readonly maxRequestBytes: number;
+  /** From the start of the transfer until the provider's response headers. */
+  readonly providerTimeoutMs: number;
+  /** Longest wait for the next chunk of the provider's body. */
+  readonly providerIdleTimeoutMs: number;
+}
+
+/** The `fetch` this module calls; Deno's, with its `client` extension. */
+export type ForwardFetch = (
+  input: URL,
+  init: RequestInit & { client?: Deno.HttpClient },
+) => Promise<Response>;
+
+/** Options for {@linkcode forward}. */
+export interface ForwardOptions {
+  /** The provider navigation chose; only its registered `endpoint` is ever called. */
+  readonly provider: Provider;
+  /** Evidence access token (compact JWS) sent as `Authorization: Bearer`. */
+  readonly token: string;
+  readonly transferId: string;
+  readonly evidenceType: string;
+  /** Consumer's `Content-Type`; default: the request's header. */
+  readonly contentType?: string | null;
+  /** Consumer's `Repr-Digest` of its body; default: the request's header. */
+  readonly reprDigest?: string | null;
+  readonly limits: TransportLimits;
+  /**
+   * Consumer hang-up before the provider's headers (pass `c.req.raw.signal`); after the
+   * headers a hang-up arrives as a cancel of the returned body.
+   */
+  readonly signal?: AbortSignal;
+  /** Per-provider HTTP clients (CA pinning, pooling); without it providers' `caCert` is ignored. */
+  readonly clients?: ProviderClients;
+  /** Injectable `fetch`; default `globalThis.fetch`. */
+  readonly fetch?: ForwardFetch;
+  /** Verify the provider's `Repr-Digest` while streaming (default `true`). */
+  readonly verifyResponseDigest?: boolean;
+  /**
+   * When the provider sends no digest to verify, hand its body to the consumer untouched
+   * (Deno then pipes socket to socket in Rust at wire speed) instead of through the watching
+   * stream. The price: no idle timeout on the body, no byte count (`bytes` is the announced
+   * Content-Length or null) and `done` settles at the headers. Default `false`.
+   */
+  readonly directWhenUnverified?: boolean;
+  /** Clock for `durationMs`; default `performance.now`. */
+  readonly now?: () => number;
+}
+
+/** Why a transfer failed before any evidence reached the consumer; the route answers problem+json. */
+export interface ForwardFailure {
+  readonly status: 400 | 413 | 499 | 502 | 504;
+  /** Problem type suffix from DESIGN § 3 (`client-closed` for a consumer that went away). */
+  readonly type:
+    | "invalid-request"
+    | "payload-too-large"
+    | "provider-failed"
+    | "provider-timeout"
+    | "client-closed";
+  readonly detail: string;
+}
+
+/** What the protocol log records once a transfer is over. */
+export interface TransferSummary {
+  readonly outcome: "delivered" | "failed";
+  /** Status the consumer saw: the provider's, or the failure's. */
+  readonly status: number;
+  /** Evidence bytes handed to the consumer (null when not observed, see `directWhenUnverified`). */
+  readonly bytes: number | null;
+  /** `sha-256=:…:` of the bytes sent, when computed (provider sent a digest to verify). */
+  readonly digest: string | null;
+  readonly durationMs: number;
+  /** Why it failed (or how it was delivered), for operators; never shown to the consumer. */
+  readonly reason?: string;
+}
+
+/** Result of {@linkcode forward}: a streaming response, or a failure before the first byte. */
+export type ForwardResult =
+  | { readonly ok: true; readonly response: Response; readonly done: Promise<TransferSummary> }
+  | {
+    readonly ok: false;
+    readonly failure: ForwardFailure;
+    readonly done: Promise<TransferSummary>;
+  };
+
+/** Response headers a provider may pass to the consumer; everything else stays behind. */
+const PASSED_RESPONSE_HEADERS = ["content-type", "repr-digest", "content-length"] as const;
+
+type Cause =
+  | { kind: "too-large"; bytes: number }
+  | { kind: "request-digest" }
+  | { kind: "timeout" }
+  | { kind: "idle" }
+  | { kind: "consumer" }
+  | { kind: "response-digest" };
+
+/**
+ * Forwards `request`'s body to `options.provider` and streams the answer back.
+ *
+ * Upstream gets exactly `Authorization: Bearer <token>`, `Lotse-Transfer-Id`,
+ * `Lotse-Evidence-Type`, `Content-Type`, `Repr-Digest` (plus `Accept-Encoding: identity`, so
+ * no content coding changes the bytes under the digest). The response passes the provider's
+ * status, `Content-Type`, `Repr-Digest` and `Content-Length` and adds `Lotse-Transfer-Id`
+ * and `Lotse-Provider`. Once the response is returned, any failure (digest mismatch, idle
+ * timeout, reset) errors its body, so the consumer's connection is cut rather than closed
+ * cleanly; when verifying, the last chunk is held back until the digest is confirmed.
+ */
+export async function forward(request: Request, options: ForwardOptions): Promise<ForwardResult> {
+  const now = options.now ?? (() => performance.now());
+  const started = now();
+  const { provider, limits } = options;
+  let settle!: (summary: TransferSummary) => void;
+  const done = new Promise<TransferSummary>((resolve) => settle = resolve);
+  let settled = false;
+  const finish = (summary: Omit<TransferSummary, "durationMs">) => {
+    if (settled) return;
+    settled = true;
+    settle({ ...summary, durationMs: now() - started });
+  };
+  const fail = (failure: ForwardFailure, reason = failure.detail): ForwardResult => {
+    finish({ outcome: "failed", status: failure.status, bytes: 0, digest: null, reason });
+    return { ok: false, failure, done };
+  };
+
+  const endpoint = providerUrl(provider);
+  if (typeof endpoint === "string") {
+    await request.body?.cancel().catch(() => {});
+    return fail({ status: 502, type: "provider-failed", detail: endpoint });
+  }
+
+  const announced = request.headers.get("content-length");
+  if (announced !== null && Number(announced) > limits.maxRequestBytes) {
+    await request.body?.cancel().catch(() => {});
+    return fail({
+      status: 413,
+      type: "payload-too-large",
+      detail: `Request body of ${announced} bytes exceeds the limit of ${limits.maxRequestBytes}`,
+    });
+  }
+
+  const contentType = options.contentType !== undefined
+    ? options.contentType
+    : request.headers.get("content-type");
+  const reprDigest = options.reprDigest !== undefined
+    ? options.reprDigest
+    : request.headers.get("repr-digest");
+  let requestCheck: { algorithm: DigestAlgorithm; value: string } | null = null;
+  if (reprDigest !== null) {
+    const parsed = parseDigest(reprDigest);
+    if (parsed === null) {
+      await request.body?.cancel().catch(() => {});
+      return fail({
+        status: 400,
+        type: "invalid-request",
+        detail: `Cannot parse Repr-Digest "${reprDigest.slice(0, 200)}"`,
+      });
+    }
+    requestCheck = strongest(parsed);
+  }
+
+  // One controller ends the upstream exchange for every reason; `cause` says which.
+  const upstream = new AbortController();
+  let cause: Cause | null = null;
+  const abort = (why: Cause) => {
+    cause ??= why;
+    upstream.abort();
+  };
+  // The consumer's signal matters only until the headers: afterwards a hang-up reaches us
+  // as a cancel of the response body, and Deno.serve's request.signal also fires after a
+  // successful response (legacy behaviour), which must not cut a finished transfer.
+  const onConsumerGone = () => abort({ kind: "consumer" });
+  const consumerSignal = options.signal;
+  if (consumerSignal?.aborted) onConsumerGone();
+  consumerSignal?.addEventListener("abort", onConsumerGone, { once: true });
+  const unwatchConsumer = () => consumerSignal?.removeEventListener("abort", onConsumerGone);
+
+  const headers = new Headers({
+    "authorization": `Bearer ${options.token}`,
+    "lotse-transfer-id": options.transferId,
+    "lotse-evidence-type": options.evidenceType,
+    "accept-encoding": "identity",
+  });
+  if (contentType !== null) headers.set("content-type", contentType);
+  if (reprDigest !== null) headers.set("repr-digest", reprDigest);
+
+  const body = request.body === null
+    ? null
+    : limitedBody(request.body, limits.maxRequestBytes, requestCheck, abort);
+
+  const headerTimer = setTimeout(() => abort({ kind: "timeout" }), limits.providerTimeoutMs);
+  const fetchFn: ForwardFetch = options.fetch ?? fetch;
+  let response: Response;
+  try {
+    response = await fetchFn(endpoint, {
+      method: "POST",
+      headers,
+      body,
+      signal: upstream.signal,
+      redirect: "manual",
+      client: options.clients?.get(provider),
+      ...(body === null ? {} : { duplex: "half" }),
+    });
+  } catch (error) {
+    return fail(failureFor(cause, provider, limits, error));
+  } finally {
+    clearTimeout(headerTimer);
+    unwatchConsumer();
+  }
+
+  const status = response.status;
+  if (status < 200 || (status >= 300 && status < 400)) {
+    upstream.abort();
+    return fail({
+      status: 502,
+      type: "provider-failed",
+      detail: `Provider "${provider.id}" answered with unexpected status ${status}`,
+    });
+  }
+
+  const outHeaders = new Headers();
+  for (const name of PASSED_RESPONSE_HEADERS) {
+    const value = response.headers.get(name);
+    if (value !== null) outHeaders.set(name, value);
+  }
+  outHeaders.set("lotse-transfer-id", options.transferId);
+  outHeaders.set("lotse-provider", provider.id);
+
+  let responseCheck: { algorithm: DigestAlgorithm; value: string } | null = null;
+  const providerDigest = response.headers.get("repr-digest");
+  if (providerDigest !== null && options.verifyResponseDigest !== false) {
+    const parsed = parseDigest(providerDigest);
+    if (parsed === null) {
+      upstream.abort();
+      return fail({
+        status: 502,
+        type: "provider-failed",
+        detail: `Provider "${provider.id}" sent a malformed Repr-Digest`,
+      });
+    }
+    responseCheck = strongest(parsed);
+  }
+
+  if (response.body === null) {
+    finish({ outcome: "delivered", status, bytes: 0, digest: null });
+    return { ok: true, response: new Response(null, { status, headers: outHeaders }), done };
+  }
+
+  const length = response.headers.get("content-length");
+  if (responseCheck === null && options.directWhenUnverified === true) {
+    // Deno hands a fetch body given to a Response to Rust untouched; consumer hang-up still
+    // cancels it there, which closes the provider connection.
+    finish({
+      outcome: "delivered",
+      status,
+      bytes: length === null ? null : Number(length),
+      digest: null,
+      reason: "Passed through unobserved",
+    });
+    return {
+      ok: true,
+      response: new Response(response.body, { status, headers: outHeaders }),
+      done,
+    };
+  }
+
+  const watched = watchedBody(response.body, {
+    check: responseCheck,
+    expectedLength: length === null ? null : Number(length),
+    idleTimeoutMs: limits.providerIdleTimeoutMs,
+    abort,
+    cause: () => cause,
+    onEnd(result) {
+      finish({
+        outcome: result.error === null ? "delivered" : "failed",
+        status,
+        bytes: result.bytes,
+        digest: result.digest,
+        ...(result.error === null ? {} : { reason: result.error }),
+      });
+    },
+  });
+  return { ok: true, response: new Response(watched, { status, headers: outHeaders }), done };
+}
+
+/**
+ * The provider's endpoint as a URL, or why it may not be called: HTTPS only, plain HTTP on
+ * loopback addresses only.
+ */
+export function providerUrl(provider: Provider): URL | string {
+  let url: URL;
+  try {
+    url = new URL(provider.endpoint);
+  } catch {
+    return `Cannot parse endpoint of provider "${provider.id}"`;
+  }
+  if (url.protocol === "https:") return url;
+  if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
+  return `Refusing endpoint of provider "${provider.id}": HTTPS required off loopback`;
+}
+
+/** Whether a URL hostname is a loopback address (127.0.0.0/8, ::1, localhost). */
+export function isLoopback(hostname: string): boolean {
+  if (hostname === "localhost" || hostname === "[::1]") return true;
+  const parts = hostname.split(".");
+  return parts.length === 4 && parts[0] === "127" &&
+    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
+function strongest(values: DigestValues): { algorithm: DigestAlgorithm; value: string } | null {
+  const sha512 = values["sha-512"];
+  if (sha512 !== undefined) return { algorithm: "sha-512", value: sha512 };
+  const sha256 = values["sha-256"];
+  if (sha256 !== undefined) return { algorithm: "sha-256", value: sha256 };
+  return null;
+}
+
+function newHash(algorithm: DigestAlgorithm): Hash {
+  return createHash(algorithm === "sha-256" ? "sha256" : "sha512");
+}
+
+function failureFor(
+  cause: Cause | null,
+  provider: Provider,
+  limits: TransportLimits,
+  error: unknown,
+): ForwardFailure {
+  switch (cause?.kind) {
+    case "too-large":
+      return {
+        status: 413,
+        type: "payload-too-large",
+        detail: `Request body exceeds the limit of ${limits.maxRequestBytes} bytes`,
+      };
+    case "request-digest":
+      return {
+        status: 400,
+        type: "invalid-request",
+        detail: "Request body does not match its Repr-Digest",
+      };
+    case "timeout":
+      return {
+        status: 504,
+        type: "provider-timeout",
+        detail: `Provider "${provider.id}" did not answer within ${limits.providerTimeoutMs} ms`,
+      };
+    case "consumer":
+      return { status: 499, type: "client-closed", detail: "Consumer closed the request" };
+    default:
+      return {
+        status: 502,
+        type: "provider-failed",
+        detail: `Provider "${provider.id}" failed: ${describe(error)}`,
+      };
+  }
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // fetch errors nest the OS cause; the first line is enough for a log.
+  return message.split("\n")[0]?.slice(0, 300) ?? "unknown error";
+}
+
+// The consumer's request body on its way upstream: counted (not trusting Content-Length) and
+// hashed while it streams; exceeding the limit or a digest mismatch aborts the upstream
+// request, so the provider never sees a complete body.
+function limitedBody(
+  source: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  check: { algorithm: DigestAlgorithm; value: string } | null,
+  abort: (why: Cause) => void,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  const hash = check === null ? null : newHash(check.algorithm);
+  let bytes = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) {
+        if (hash !== null && hash.digest("base64") !== check?.value) {
+          abort({ kind: "request-digest" });
+          controller.error(new Error("Request body does not match its Repr-Digest"));
+          return;
+        }
+        controller.close();
+        return;
+      }
+      bytes += value.byteLength;
+      if (bytes > maxBytes) {
+        abort({ kind: "too-large", bytes });
+        controller.error(new Error(`Request body exceeds the limit of ${maxBytes} bytes`));
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      hash?.update(value);
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+interface WatchOptions {
+  check: { algorithm: DigestAlgorithm; value: string } | null;
+  expectedLength: number | null;
+  idleTimeoutMs: number;
+  abort: (why: Cause) => void;
+  cause: () => Cause | null;
+  onEnd: (result: { bytes: number; digest: string | null; error: string | null }) => void;
+}
+
+// The provider's body on its way to the consumer. A pull source (not a TransformStream: one
+// hop fewer per chunk) that counts, hashes when there is a digest to check, and times out
+// only while waiting for the provider, not while the consumer is slow to read.
+function watchedBody(
+  source: ReadableStream<Uint8Array>,
+  options: WatchOptions,
+): ReadableStream<Uint8Array> {
+  const { check, expectedLength, idleTimeoutMs, abort } = options;
+  const reader = source.getReader();
+  const hash = check === null ? null : newHash(check.algorithm);
+  let bytes = 0;
+  let held: Uint8Array | null = null;
+  let waitingSince = -1;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+
+  // One lazily re-armed timer per transfer instead of a set/clear per chunk.
+  const arm = (delay: number) => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (ended) return;
+      if (waitingSince < 0) return arm(idleTimeoutMs);
+      const waited = performance.now() - waitingSince;
+      if (waited >= idleTimeoutMs) {
+        abort({ kind: "idle" });
+        reader.cancel().catch(() => {});
+      } else {
+        arm(idleTimeoutMs - waited);
+      }
+    }, delay);
+  };
+  const end = (error: string | null, digest: string | null) => {
+    if (ended) return;
+    ended = true;
+    if (timer !== undefined) clearTimeout(timer);
+    options.onEnd({ bytes, digest, error });
+  };
+  const failWith = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string) => {
+    end(reason, null);
+    abort(options.cause() ?? { kind: "response-digest" });
+    controller.error(new Error(reason));
+  };
+  const reasonFor = (error: unknown): string => {
+    const cause = options.cause();
+    if (cause?.kind === "idle") return `Provider body stalled for ${idleTimeoutMs} ms`;
+    if (cause?.kind === "consumer") return "Consumer closed the connection";
+    return `Provider body failed: ${describe(error)}`;
+  };
+
+  arm(idleTimeoutMs);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        let result: ReadableStreamReadResult<Uint8Array>;
+        waitingSince = performance.now();
+        try {
+          result = await reader.read();
+        } catch (error) {
+          return failWith(controller, reasonFor(error));
+        } finally {
+          waitingSince = -1;
+        }
+        // A cancelled read resolves as done; only a real end of body counts as one.
+        if (options.cause() !== null) return failWith(controller, reasonFor(null));
+        if (result.done) {
+          if (expectedLength !== null && bytes !== expectedLength) {
+            return failWith(
+              controller,
+              `Provider body ended after ${bytes} of ${expectedLength} bytes`,
+            );
+          }
+          let digest: string | null = null;
+          if (hash !== null && check !== null) {
+            const actual = hash.digest("base64");
+            if (actual !== check.value) {
+              return failWith(
+                controller,
+                `Provider body does not match its Repr-Digest ${check.algorithm}`,
+              );
+            }
+            digest = formatDigest(check.algorithm, actual);
+          }
+          if (held !== null) controller.enqueue(held);
+          held = null;
+          controller.close();
+          end(null, digest);
+          return;
+        }
+        const chunk = result.value;
+        bytes += chunk.byteLength;
+        if (hash === null) {
+          controller.enqueue(chunk);
+          return;
+        }
+        hash.update(chunk);
+        // Hold the newest chunk back until the digest is confirmed, so a consumer reading a
+        // Content-Length body never receives all its bytes from a payload that fails the check.
+        const previous = held;
+        held = chunk;
+        if (previous !== null) {
+          controller.enqueue(previous);
+          return;
+        }
+      }
+    },
+    cancel() {
+      abort({ kind: "consumer" });
+      end("Consumer closed the connection", null);
+      return reader.cancel().catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+}

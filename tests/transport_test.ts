@@ -1,0 +1,621 @@
+import assert from "node:assert/strict";
+import { exportJWK, generateKeyPair, type JSONWebKeySet, SignJWT } from "jose";
+import { formatDigest, sha256Base64, sha256FromDigest } from "../crypto/digest.ts";
+import { startDemoProvider } from "../src/demo_provider.ts";
+import {
+  forward,
+  type ForwardOptions,
+  isLoopback,
+  ProviderClients,
+  providerUrl,
+  type TransferSummary,
+} from "../src/transport.ts";
+import type { Provider } from "../src/tables.ts";
+import { createSha256 } from "../crypto/digest.ts";
+import { createTestPki } from "./_tls.ts";
+
+const LIMITS = { maxRequestBytes: 64 * 1024, providerTimeoutMs: 300, providerIdleTimeoutMs: 200 };
+
+const keys = await generateKeyPair("ES256");
+const jwks: JSONWebKeySet = {
+  keys: [{ ...await exportJWK(keys.publicKey), kid: "test", alg: "ES256", use: "sig" }],
+};
+const pki = await createTestPki("Lotse Test CA");
+const otherPki = await createTestPki("Other Test CA");
+
+function token(aud: string, claims: Record<string, unknown> = {}, expires = "5m") {
+  return new SignJWT({ evidence_type: "fahrzeugzulassung", ...claims })
+    .setProtectedHeader({ alg: "ES256", kid: "test" })
+    .setIssuer("lotse-test")
+    .setAudience(aud)
+    .setIssuedAt()
+    .setExpirationTime(expires)
+    .sign(keys.privateKey);
+}
+
+function provider(id: string, endpoint: string, caCert: string | null = null): Provider {
+  return { id, name: id, endpoint, caCert };
+}
+
+interface Front {
+  url: string;
+  summaries: Promise<TransferSummary>[];
+  close(): Promise<void>;
+}
+
+// A minimal stand-in for the evidence route: forward() behind a real Deno.serve.
+function startFront(
+  target: Provider,
+  options: Partial<ForwardOptions> & { evidenceType?: string } = {},
+): Front {
+  const summaries: Promise<TransferSummary>[] = [];
+  const clients = new ProviderClients();
+  let n = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const evidenceType = options.evidenceType ?? "fahrzeugzulassung";
+    const result = await forward(req, {
+      provider: target,
+      token: await token(target.id, { evidence_type: evidenceType }),
+      transferId: `t-${++n}`,
+      evidenceType,
+      limits: LIMITS,
+      clients,
+      signal: req.signal,
+      ...options,
+    });
+    summaries.push(result.done);
+    if (result.ok) return result.response;
+    return Response.json(result.failure, {
+      status: result.failure.status === 499 ? 400 : result.failure.status,
+    });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/v1/evidence/fahrzeugzulassung`,
+    summaries,
+    async close() {
+      await server.shutdown();
+      clients.close();
+    },
+  };
+}
+
+async function withDemo(
+  fn: (demo: ReturnType<typeof startDemoProvider>) => Promise<void>,
+  tls?: { cert: string; key: string },
+) {
+  const demo = startDemoProvider({ jwks, ...tls });
+  try {
+    await fn(demo);
+  } finally {
+    await demo.shutdown();
+  }
+}
+
+async function readAll(
+  response: Response,
+): Promise<{ bytes: number; sha256: string; error: unknown }> {
+  const hash = createSha256();
+  let bytes = 0;
+  try {
+    for await (const chunk of response.body!) {
+      bytes += chunk.length;
+      hash.update(chunk);
+    }
+    return { bytes, sha256: hash.digest("base64"), error: null };
+  } catch (error) {
+    return { bytes, sha256: "", error };
+  }
+}
+
+function post(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+) {
+  return fetch(url, {
+    method: "POST",
+    signal,
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
+  });
+}
+
+Deno.test("forward() streams a demo evidence answer with status, type, digest and Lotse headers", async () => {
+  await withDemo(async (demo) => {
+    const front = startFront(provider("kba-zfzr", demo.endpoint("kba-zfzr")));
+    try {
+      const res = await post(front.url, { kennzeichen: "S-LT 42" });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-type"), "application/json");
+      assert.equal(res.headers.get("lotse-provider"), "kba-zfzr");
+      assert.equal(res.headers.get("lotse-transfer-id"), "t-1");
+      const text = await res.text();
+      assert.equal(sha256FromDigest(res.headers.get("repr-digest")), sha256Base64(text));
+      assert.equal(JSON.parse(text).zulassungsbescheinigungTeil1.A, "S-LT 42");
+      const summary = await front.summaries[0]!;
+      assert.equal(summary.outcome, "delivered");
+      assert.equal(summary.bytes, new TextEncoder().encode(text).length);
+      assert.equal(summary.digest, formatDigest("sha-256", sha256Base64(text)));
+    } finally {
+      await front.close();
+    }
+  });
+});
+
+Deno.test("forward() sends exactly the contract's headers upstream and strips provider internals", async () => {
+  let seen: { url: string; headers: Headers; body: string } | null = null;
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    seen = { url: req.url, headers: req.headers, body: await req.text() };
+    return new Response("{}", {
+      status: 201,
+      headers: {
+        "content-type": "application/json",
+        "set-cookie": "session=secret",
+        "server": "register/1.0",
+        "x-powered-by": "php",
+        "x-internal-node": "db-7",
+      },
+    });
+  });
+  const endpoint = `http://127.0.0.1:${upstream.addr.port}/register/evidence`;
+  const front = startFront(provider("gewerbe-s", endpoint), {
+    evidenceType: "gewerberegisterauszug",
+  });
+  try {
+    const body = JSON.stringify({ betrieb: "Café" });
+    const digest = formatDigest("sha-256", sha256Base64(body));
+    const res = await fetch(`${front.url}?providerId=evil&url=http://attacker.example/`, {
+      method: "POST",
+      body,
+      headers: {
+        "content-type": "application/json",
+        "repr-digest": digest,
+        "authorization": "Bearer consumer-access-token",
+        "cookie": "a=b",
+        "x-forwarded-host": "attacker.example",
+        "lotse-purpose": "Bewohnerparkausweis",
+      },
+    });
+    assert.equal(res.status, 201);
+    await res.body?.cancel();
+    for (const name of ["set-cookie", "server", "x-powered-by", "x-internal-node"]) {
+      assert.equal(res.headers.get(name), null, name);
+    }
+    const got = seen as { url: string; headers: Headers; body: string } | null;
+    assert.ok(got !== null);
+    assert.equal(got.url, endpoint);
+    assert.equal(got.body, body);
+    const auth = got.headers.get("authorization") ?? "";
+    assert.match(auth, /^Bearer ey/);
+    assert.equal(got.headers.get("lotse-transfer-id"), "t-1");
+    assert.equal(got.headers.get("lotse-evidence-type"), "gewerberegisterauszug");
+    assert.equal(got.headers.get("content-type"), "application/json");
+    assert.equal(got.headers.get("repr-digest"), digest);
+    for (const name of ["cookie", "x-forwarded-host", "lotse-purpose"]) {
+      assert.equal(got.headers.get(name), null, name);
+    }
+  } finally {
+    await front.close();
+    await upstream.shutdown();
+  }
+});
+
+Deno.test("forward() carries a payload of several MiB intact", async () => {
+  await withDemo(async (demo) => {
+    const front = startFront(provider("kba-zfzr", demo.endpoint("kba-zfzr")));
+    try {
+      const size = 12 * 1024 * 1024 + 17;
+      const res = await post(front.url, { demo: { bytes: size } });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get("content-length"), String(size));
+      const read = await readAll(res);
+      assert.equal(read.error, null);
+      assert.equal(read.bytes, size);
+      assert.equal(read.sha256, sha256FromDigest(res.headers.get("repr-digest")));
+      const summary = await front.summaries[0]!;
+      assert.equal(summary.outcome, "delivered");
+      assert.equal(summary.bytes, size);
+    } finally {
+      await front.close();
+    }
+  });
+});
+
+Deno.test("forward() reaches an HTTPS provider only through that provider's own CA", async () => {
+  await withDemo(async (demo) => {
+    const endpoint = demo.endpoint("kba-zfzr").replace("127.0.0.1", "localhost");
+    const cases: [string | null, number][] = [
+      [pki.caCert, 200],
+      [null, 502],
+      [otherPki.caCert, 502],
+    ];
+    for (const [caCert, status] of cases) {
+      const front = startFront(provider("kba-zfzr", endpoint, caCert));
+      try {
+        const res = await post(front.url, {});
+        assert.equal(
+          res.status,
+          status,
+          `caCert ${caCert === pki.caCert ? "own" : caCert === null ? "none" : "other"}`,
+        );
+        if (status === 502) assert.equal((await res.json()).type, "provider-failed");
+        else assert.equal((await res.json()).evidenceType, "fahrzeugzulassung");
+        assert.equal((await front.summaries[0]!).outcome, status === 200 ? "delivered" : "failed");
+      } finally {
+        await front.close();
+      }
+    }
+  }, pki);
+});
+
+Deno.test("forward() answers 502 when the provider refuses the connection", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const front = startFront(provider("gone", `http://127.0.0.1:${port}/x`));
+  try {
+    const res = await post(front.url, {});
+    assert.equal(res.status, 502);
+    assert.equal((await res.json()).type, "provider-failed");
+    assert.equal((await front.summaries[0]!).outcome, "failed");
+  } finally {
+    await front.close();
+  }
+});
+
+Deno.test("providerUrl() allows HTTPS anywhere and plain HTTP on loopback only", () => {
+  const url = (endpoint: string) => providerUrl(provider("p", endpoint));
+  assert.ok(url("https://register.example/api") instanceof URL);
+  for (
+    const ok of [
+      "http://127.0.0.1:8080/",
+      "http://127.9.0.1/",
+      "http://localhost/",
+      "http://[::1]/",
+    ]
+  ) {
+    assert.ok(url(ok) instanceof URL, ok);
+  }
+  for (
+    const bad of [
+      "http://register.example/",
+      "http://128.0.0.1/",
+      "http://127.0.0.1.evil.example/",
+      "ftp://127.0.0.1/",
+      "not a url",
+    ]
+  ) {
+    assert.equal(typeof url(bad), "string", bad);
+  }
+  assert.equal(isLoopback("127.0.0.256"), false);
+});
+
+Deno.test("forward() answers 502 without calling a provider whose endpoint is plain HTTP off loopback", async () => {
+  let called = false;
+  const front = startFront(provider("remote", "http://register.example/api"), {
+    fetch: () => {
+      called = true;
+      return Promise.resolve(new Response("{}"));
+    },
+  });
+  try {
+    const res = await post(front.url, {});
+    assert.equal(res.status, 502);
+    await res.body?.cancel();
+    assert.equal(called, false);
+  } finally {
+    await front.close();
+  }
+});
+
+Deno.test("forward() answers 504 when the provider sends no headers in time", async () => {
+  await withDemo(async (demo) => {
+    const front = startFront(provider("kba-zfzr", demo.endpoint("kba-zfzr")));
+    try {
+      const res = await post(front.url, { demo: { fault: "no-headers" } });
+      assert.equal(res.status, 504);
+      assert.equal((await res.json()).type, "provider-timeout");
+      const summary = await front.summaries[0]!;
+      assert.equal(summary.outcome, "failed");
+      assert.equal(summary.status, 504);
+    } finally {
+      await front.close();
+    }
+  });
+});
+
+Deno.test("forward() waits for a slow provider that answers within the timeout", async () => {
+  await withDemo(async (demo) => {
+    const front = startFront(provider("kba-zfzr", demo.endpoint("kba-zfzr")));
+    try {
+      const res = await post(front.url, { demo: { fault: "slow", delayMs: 50 } });
+      assert.equal(res.status, 200);
+      assert.equal((await readAll(res)).error, null);
+    } finally {
+      await front.close();
+    }
+  });
+});
+
+for (const fault of ["stall", "reset", "wrong-digest"] as const) {
+  Deno.test(`forward() cuts the consumer's stream when the provider's body goes wrong (${fault})`, async () => {
+    await withDemo(async (demo) => {
+      const front = startFront(provider("kba-zfzr", demo.endpoint("kba-zfzr")));
+      try {
+        const size = 4 * 1024 * 1024;
+        const res = await post(front.url, { demo: { bytes: size, fault } });
+        assert.equal(res.status, 200);
+        const read = await readAll(res);
+        assert.ok(read.error !== null, "the consumer must see an error, not a clean end");
+        assert.ok(read.bytes < size);
+        const summary = await front.summaries[0]!;
+        assert.equal(summary.outcome, "failed");
+        assert.ok(summary.reason !== undefined);
+      } finally {
+        await front.close();
+      }
+    });
+  });
+}
+
+Deno.test("forward() cuts a chunked answer without Content-Length whose digest is wrong", async () => {
+  const body = new TextEncoder().encode("x".repeat(100_000));
+  const upstream = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () =>
+      new Response(ReadableStream.from([body.subarray(0, 50_000), body.subarray(50_000)]), {
+        headers: { "repr-digest": formatDigest("sha-256", sha256Base64("something else")) },
+      }),
+  );
+  const front = startFront(provider("p", `http://127.0.0.1:${upstream.addr.port}/`));
+  try {
+    const res = await post(front.url, {});
+    assert.equal(res.headers.get("content-length"), null);
+    const read = await readAll(res);
+    assert.ok(read.error !== null);
+    assert.ok(read.bytes < body.length);
+  } finally {
+    await front.close();
+    await upstream.shutdown();
+  }
+});
+
+for (const [fault, status] of [["status-4xx", 404], ["status-5xx", 503]] as const) {
+  Deno.test(`forward() passes the provider's error status through (${fault})`, async () => {
+    await withDemo(async (demo) => {
+      const front = startFront(provider("kba-zfzr", demo.endpoint("kba-zfzr")));
+      try {
+        const res = await post(front.url, { demo: { fault } });
+        assert.equal(res.status, status);
+        assert.equal(res.headers.get("content-type"), "application/problem+json");
+        assert.equal((await res.json()).status, status);
+        assert.equal((await front.summaries[0]!).status, status);
+      } finally {
+        await front.close();
+      }
+    });
+  });
+}
+
+// A provider that records whether it received a request and whether its body arrived whole.
+function recordingUpstream() {
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    seen.push("request");
+    try {
+      const body = await req.arrayBuffer();
+      seen.push(`complete:${body.byteLength}`);
+    } catch {
+      seen.push("error");
+    }
+    return Response.json({});
+  });
+  return {
+    seen,
+    endpoint: `http://127.0.0.1:${server.addr.port}/`,
+    close: () => server.shutdown(),
+  };
+}
+
+Deno.test("forward() answers 413 to a streamed oversize body and the provider gets no complete body", async () => {
+  const upstream = recordingUpstream();
+  const front = startFront(provider("p", upstream.endpoint));
+  try {
+    const chunk = new Uint8Array(16 * 1024).fill(120);
+    const res = await fetch(front.url, {
+      method: "POST",
+      body: ReadableStream.from(Array.from({ length: 12 }, () => chunk)),
+      headers: { "content-type": "application/octet-stream" },
+    });
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).type, "payload-too-large");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!upstream.seen.some((s) => s.startsWith("complete")), upstream.seen.join());
+  } finally {
+    await front.close();
+    await upstream.close();
+  }
+});
+
+Deno.test("forward() answers 413 to an announced Content-Length over the limit without calling the provider", async () => {
+  const upstream = recordingUpstream();
+  const front = startFront(provider("p", upstream.endpoint));
+  try {
+    const res = await fetch(front.url, {
+      method: "POST",
+      body: new Uint8Array(LIMITS.maxRequestBytes + 1),
+    });
+    assert.equal(res.status, 413);
+    await res.body?.cancel();
+    assert.deepEqual(upstream.seen, []);
+  } finally {
+    await front.close();
+    await upstream.close();
+  }
+});
+
+Deno.test("forward() answers 400 when the request body does not match its Repr-Digest", async () => {
+  const upstream = recordingUpstream();
+  const front = startFront(provider("p", upstream.endpoint));
+  try {
+    const res = await post(front.url, { a: 1 }, {
+      "repr-digest": formatDigest("sha-256", sha256Base64("other")),
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).type, "invalid-request");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(!upstream.seen.some((s) => s.startsWith("complete")), upstream.seen.join());
+  } finally {
+    await front.close();
+    await upstream.close();
+  }
+});
+
+Deno.test("forward() cancels the provider's stream when the consumer stops reading", async () => {
+  let cancelled!: () => void;
+  const providerCancelled = new Promise<void>((resolve) => cancelled = resolve);
+  const chunk = new Uint8Array(64 * 1024);
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        pull: (c) => c.enqueue(chunk),
+        cancel: () => cancelled(),
+      }, { highWaterMark: 0 }),
+    ));
+  const front = startFront(provider("p", `http://127.0.0.1:${upstream.addr.port}/`));
+  try {
+    const res = await post(front.url, {});
+    const reader = res.body!.getReader();
+    for (let i = 0; i < 4; i++) await reader.read();
+    await reader.cancel();
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), 3000));
+    assert.equal(
+      await Promise.race([providerCancelled.then(() => "cancelled"), timeout]),
+      "cancelled",
+    );
+    const summary = await front.summaries[0]!;
+    assert.equal(summary.outcome, "failed");
+  } finally {
+    await front.close();
+    await upstream.shutdown();
+  }
+});
+
+Deno.test("forward() abandons the provider request when the consumer hangs up before the headers", async () => {
+  let gone!: () => void;
+  const providerSawAbort = new Promise<void>((resolve) => gone = resolve);
+  let arrived!: () => void;
+  const requestArrived = new Promise<void>((resolve) => arrived = resolve);
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    arrived();
+    return new Promise<Response>((resolve) =>
+      req.signal.addEventListener("abort", () => {
+        gone();
+        resolve(new Response(null, { status: 503 }));
+      })
+    );
+  });
+  const front = startFront(provider("p", `http://127.0.0.1:${upstream.addr.port}/`), {
+    limits: { ...LIMITS, providerTimeoutMs: 10_000 },
+  });
+  try {
+    const consumer = new AbortController();
+    const pending = post(front.url, {}, {}, consumer.signal).catch(() => "aborted");
+    await requestArrived;
+    consumer.abort();
+    assert.equal(await pending, "aborted");
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), 3000));
+    assert.equal(await Promise.race([providerSawAbort.then(() => "aborted"), timeout]), "aborted");
+    assert.equal((await front.summaries[0]!).status, 499);
+  } finally {
+    await front.close();
+    await upstream.shutdown();
+  }
+});
+
+Deno.test("ProviderClients reuses one client per provider and closes it when the CA changes", () => {
+  const made: { caCerts: string[]; closed: boolean; close(): void }[] = [];
+  const clients = new ProviderClients({
+    createClient(caCerts) {
+      const client = {
+        caCerts,
+        closed: false,
+        close() {
+          this.closed = true;
+        },
+      };
+      made.push(client);
+      return client as unknown as Deno.HttpClient;
+    },
+  });
+  const a = provider("a", "https://a.example/", "PEM-A");
+  assert.equal(clients.get(provider("none", "https://n.example/")), undefined);
+  const first = clients.get(a);
+  assert.equal(clients.get(a), first);
+  assert.notEqual(clients.get(provider("b", "https://b.example/", "PEM-A")), first);
+  const second = clients.get({ ...a, caCert: "PEM-A2" });
+  assert.notEqual(second, first);
+  assert.deepEqual(made.map((c) => [c.caCerts[0], c.closed]), [["PEM-A", true], ["PEM-A", false], [
+    "PEM-A2",
+    false,
+  ]]);
+  clients.close();
+  assert.ok(made.every((c) => c.closed));
+});
+
+Deno.test("the demo provider refuses missing, forged, expired and misaddressed tokens", async () => {
+  await withDemo(async (demo) => {
+    const url = demo.endpoint("kba-zfzr");
+    const other = await generateKeyPair("ES256");
+    const forged = await new SignJWT({}).setProtectedHeader({ alg: "ES256", kid: "test" })
+      .setAudience("kba-zfzr").setExpirationTime("5m").sign(other.privateKey);
+    const cases: [string | null, number][] = [
+      [null, 401],
+      [forged, 401],
+      [await token("kba-zfzr", {}, "-1m"), 401],
+      [await token("other-provider"), 403],
+      [await token("kba-zfzr", { evidence_type: "meldebescheinigung" }), 403],
+      [await token("kba-zfzr"), 200],
+    ];
+    for (const [jwt, status] of cases) {
+      const res = await post(url, {}, {
+        "lotse-evidence-type": "fahrzeugzulassung",
+        ...(jwt === null ? {} : { authorization: `Bearer ${jwt}` }),
+      });
+      assert.equal(res.status, status, jwt ?? "no token");
+      await res.body?.cancel();
+    }
+  });
+});
+
+Deno.test("the demo provider checks req_digest against Repr-Digest and the body", async () => {
+  await withDemo(async (demo) => {
+    const url = demo.endpoint("hr-stuttgart");
+    const body = JSON.stringify({ firma: "Neckar Software GmbH" });
+    const digest = formatDigest("sha-256", sha256Base64(body));
+    const jwt = await token("hr-stuttgart", {
+      evidence_type: "handelsregisterauszug",
+      req_digest: digest,
+    });
+    const send = (payload: string, reprDigest: string) =>
+      fetch(url, {
+        method: "POST",
+        body: payload,
+        headers: {
+          authorization: `Bearer ${jwt}`,
+          "lotse-evidence-type": "handelsregisterauszug",
+          "repr-digest": reprDigest,
+        },
+      });
+    const ok = await send(body, digest);
+    assert.equal(ok.status, 200);
+    assert.equal((await ok.json()).firma, "Neckar Software GmbH");
+    const tampered = await send(body.replace("Neckar", "Rhein"), digest);
+    assert.equal(tampered.status, 403);
+    await tampered.body?.cancel();
+    const otherHeader = await send(body, formatDigest("sha-256", sha256Base64("x")));
+    assert.equal(otherHeader.status, 403);
+    await otherHeader.body?.cancel();
+  });
+});
