@@ -176,7 +176,8 @@ async function rowById(db: Queryable, table: TableName, id: string): Promise<unk
   }
 }
 
-async function bump(tx: Queryable, table: TableName): Promise<number> {
+/** Bumps the version of `table` and announces the change (delivered at commit). */
+export async function bump(tx: Queryable, table: TableName): Promise<number> {
   const [row] = await tx.sql<{ version: number }>`
     update table_versions set version = version + 1 where name = ${table}
     returning version::int as version`;

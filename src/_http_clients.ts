@@ -53,6 +53,13 @@ export class ProviderClients {
     cached.client.close();
   }
 
+  /** Drops the clients of every provider `keep` rejects (after a table change). */
+  retain(keep: (providerId: string) => boolean): void {
+    for (const id of [...this.#clients.keys()]) {
+      if (!keep(id)) this.delete(id);
+    }
+  }
+
   /** Number of cached clients (for metrics and tests). */
   get size(): number {
     return this.#clients.size;

@@ -38,6 +38,7 @@ const schema = z.object({
   LOTSE_DATA_DIR: z.string().min(1).default("./data"),
   LOTSE_ADMIN_TOKEN: secret(32),
   LOTSE_DEMO: flag(),
+  LOTSE_DEMO_PROVIDER_PORT: intVar(0, 65535, 8081),
   LOTSE_PROVIDER_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_PROVIDER_IDLE_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_MAX_REQUEST_BYTES: intVar(0, 1024 * MiB, MiB),
@@ -56,6 +57,9 @@ const schema = z.object({
   }
 });
 
+/** The variables Lotse reads; nothing else of the environment. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape ?? {});
+
 /** Lotse's configuration, frozen. */
 export interface Config {
   readonly host: string;
@@ -67,6 +71,8 @@ export interface Config {
   readonly dataDir: string;
   readonly adminToken: string | null;
   readonly demo: boolean;
+  /** Port of the demo providers' server (loopback), with `demo`. */
+  readonly demoProviderPort: number;
   readonly providerTimeoutMs: number;
   readonly providerIdleTimeoutMs: number;
   readonly maxRequestBytes: number;
@@ -115,6 +121,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     dataDir: e.LOTSE_DATA_DIR,
     adminToken: e.LOTSE_ADMIN_TOKEN ?? null,
     demo: e.LOTSE_DEMO,
+    demoProviderPort: e.LOTSE_DEMO_PROVIDER_PORT,
     providerTimeoutMs: e.LOTSE_PROVIDER_TIMEOUT_MS,
     providerIdleTimeoutMs: e.LOTSE_PROVIDER_IDLE_TIMEOUT_MS,
     maxRequestBytes: e.LOTSE_MAX_REQUEST_BYTES,

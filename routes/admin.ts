@@ -1,0 +1,186 @@
+/**
+ * Data management (role `operator`, or the bootstrap `LOTSE_ADMIN_TOKEN`): read, create or
+ * replace, and delete rows of every table, bulk imports, and table versions. A change is
+ * visible to this instance's index when the response is sent, and to every other instance
+ * through `NOTIFY` within a second.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { AppDeps } from "../src/app.ts";
+import { type AuthVariables, requireRole } from "../src/auth.ts";
+import { Problem } from "../src/problem.ts";
+import { TABLE_BODIES, TABLE_IDS } from "../src/schemas.ts";
+import { TABLE_NAMES, type TableName } from "../src/tables.ts";
+import { checkEndpoint, parseWith, readJson } from "../src/validate.ts";
+import { deleteRow, getRow, putRow, type TableRows } from "../db/tables.ts";
+import { importRows } from "../src/import.ts";
+
+function tableName(raw: string): TableName {
+  if ((TABLE_NAMES as readonly string[]).includes(raw)) return raw as TableName;
+  throw new Problem(
+    "not-found",
+    `Unknown table "${raw}": expected one of ${TABLE_NAMES.join(", ")}`,
+  );
+}
+
+function rowId(table: TableName, raw: string): string {
+  return parseWith(TABLE_IDS[table], raw, `${table} id`);
+}
+
+/** Builds the typed row from its id and validated body, checking what the schema cannot. */
+export function toRow<K extends TableName>(table: K, rawId: string, body: unknown): TableRows[K] {
+  const id = rowId(table, rawId);
+  // deno-lint-ignore no-explicit-any
+  const b = parseWith(TABLE_BODIES[table], body, `${table} body`) as any;
+  switch (table) {
+    case "regions": {
+      if (b.ars && `${b.ars.slice(0, 5)}${b.ars.slice(9)}` !== id) {
+        throw new Problem(
+          "invalid-request",
+          `ARS "${b.ars}" does not belong to AGS "${id}": its first 5 and last 3 digits must be the AGS`,
+        );
+      }
+      return { ags: id, ars: b.ars ?? null, name: b.name } as TableRows[K];
+    }
+    case "postcodes":
+      return { plz: id, places: b.places } as TableRows[K];
+    case "evidence-types":
+      return { id, name: b.name, description: b.description ?? null } as TableRows[K];
+    case "providers": {
+      const problem = checkEndpoint(b.endpoint);
+      if (problem) throw new Problem("invalid-request", problem);
+      return { id, name: b.name, endpoint: b.endpoint, caCert: b.caCert ?? null } as TableRows[K];
+    }
+    case "routes":
+      return { id, ...b } as TableRows[K];
+    case "clients":
+      return {
+        id,
+        name: b.name,
+        roles: [...new Set(b.roles)],
+        jwks: b.jwks,
+      } as unknown as TableRows[
+        K
+      ];
+    case "permissions": {
+      if (b.validFrom && b.validUntil && Date.parse(b.validFrom) >= Date.parse(b.validUntil)) {
+        throw new Problem("invalid-request", "validFrom must lie before validUntil");
+      }
+      return {
+        id,
+        ...b,
+        validFrom: b.validFrom ? new Date(b.validFrom).toISOString() : null,
+        validUntil: b.validUntil ? new Date(b.validUntil).toISOString() : null,
+      } as TableRows[K];
+    }
+  }
+  throw new Problem("not-found", `Unknown table "${table}"`);
+}
+
+/** Maps a database refusal to the problem it means for the caller, or null. */
+export function databaseProblem(error: unknown, action: "write" | "delete"): Problem | null {
+  const code = (error as { code?: unknown })?.code;
+  const detail = String((error as { detail?: unknown })?.detail ?? "");
+  if (code === "23503") {
+    return action === "delete"
+      ? new Problem("conflict", `Row is still referenced${detail ? `: ${detail}` : ""}`)
+      : new Problem(
+        "invalid-request",
+        `Row refers to a row that does not exist${detail ? `: ${detail}` : ""}`,
+      );
+  }
+  if (code === "23505") {
+    return new Problem(
+      "conflict",
+      `Row collides with an existing row${detail ? `: ${detail}` : ""}`,
+    );
+  }
+  if (code === "23514" || code === "22P02" || code === "22007" || code === "22008") {
+    return new Problem("invalid-request", "Row violates a constraint of its table");
+  }
+  return null;
+}
+
+export function adminRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+  const app = new Hono<{ Variables: AuthVariables }>();
+  const { db, store } = deps;
+  app.use(requireRole(deps.iam.checker, ["operator"], { adminToken: deps.config.adminToken }));
+
+  app.get("/tables", (c) => {
+    const snapshot = store.snapshot;
+    if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
+    const counts: Record<TableName, number> = {
+      "regions": snapshot.tables.regions.length,
+      "postcodes": snapshot.tables.postcodes.length,
+      "evidence-types": snapshot.tables.evidenceTypes.length,
+      "providers": snapshot.tables.providers.length,
+      "routes": snapshot.tables.routes.length,
+      "clients": snapshot.tables.clients.length,
+      "permissions": snapshot.tables.permissions.length,
+    };
+    return c.json({
+      tablesVersion: snapshot.version,
+      loadedAt: new Date(snapshot.loadedAt).toISOString(),
+      tables: TABLE_NAMES.map((name) => ({
+        name,
+        version: snapshot.versions[name],
+        count: counts[name],
+      })),
+    });
+  });
+
+  app.post("/imports/:table", async (c) => {
+    const table = tableName(c.req.param("table"));
+    const result = await importRows(db, table, c.req.raw, { toRow });
+    if (!result.ok) {
+      throw new Problem(
+        "unprocessable",
+        `Import refused: ${result.errorCount} bad row(s), nothing written`,
+        {
+          extra: { errors: result.errors },
+        },
+      );
+    }
+    await store.refresh();
+    return c.json({ table, imported: result.count, version: result.version });
+  });
+
+  app.get("/:table/:id", async (c) => {
+    const table = tableName(c.req.param("table"));
+    const id = rowId(table, c.req.param("id"));
+    const row = await getRow(db, table, id);
+    if (!row) throw new Problem("not-found", `No ${table} row "${id}"`);
+    return c.json(row);
+  });
+
+  app.put("/:table/:id", async (c) => {
+    const table = tableName(c.req.param("table"));
+    const id = rowId(table, c.req.param("id"));
+    const row = toRow(table, id, await readJson(c));
+    let result;
+    try {
+      result = await putRow(db, table, row);
+    } catch (error) {
+      throw databaseProblem(error, "write") ?? error;
+    }
+    await store.refresh();
+    return c.json(row, result.created ? 201 : 200);
+  });
+
+  app.delete("/:table/:id", async (c) => {
+    const table = tableName(c.req.param("table"));
+    const id = rowId(table, c.req.param("id"));
+    let version;
+    try {
+      version = await deleteRow(db, table, id);
+    } catch (error) {
+      throw databaseProblem(error, "delete") ?? error;
+    }
+    if (version === null) throw new Problem("not-found", `No ${table} row "${id}"`);
+    await store.refresh();
+    return c.body(null, 204);
+  });
+
+  return app;
+}

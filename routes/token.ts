@@ -1,0 +1,101 @@
+/**
+ * `POST /v1/token`: OAuth 2.0 client credentials with `private_key_jwt` (RFC 6749 § 4.4,
+ * RFC 7521, RFC 7523). Errors in the form of RFC 6749 § 5.2, not problem+json: OAuth
+ * clients expect them so.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { AppDeps } from "../src/app.ts";
+import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
+
+const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const MAX_FORM_BYTES = 16 * 1024;
+
+function oauthError(error: string, description: string, status: 400 | 401 | 503): Response {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "cache-control": "no-store",
+  };
+  if (status === 401) headers["www-authenticate"] = 'Bearer realm="lotse", error="invalid_client"';
+  return new Response(JSON.stringify({ error, error_description: description }), {
+    status,
+    headers,
+  });
+}
+
+async function readForm(request: Request): Promise<URLSearchParams | string> {
+  const type = request.headers.get("content-type") ?? "";
+  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+    return "Content-Type must be application/x-www-form-urlencoded";
+  }
+  if (!request.body) return "Missing request body";
+  let size = 0;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of request.body) {
+    size += chunk.byteLength;
+    if (size > MAX_FORM_BYTES) return `Request body exceeds ${MAX_FORM_BYTES} bytes`;
+    chunks.push(chunk);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  try {
+    return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+  } catch {
+    return "Request body is not valid UTF-8";
+  }
+}
+
+export function tokenRoutes(deps: AppDeps): Hono {
+  const app = new Hono();
+  const { iam, store } = deps;
+  const now = deps.now ?? Date.now;
+  app.post("/token", async (c) => {
+    const form = await readForm(c.req.raw);
+    if (typeof form === "string") return oauthError("invalid_request", form, 400);
+    for (const name of ["grant_type", "client_assertion_type", "client_assertion", "client_id"]) {
+      if (form.getAll(name).length > 1) {
+        return oauthError("invalid_request", `Parameter ${name} is repeated`, 400);
+      }
+    }
+    const grantType = form.get("grant_type");
+    if (grantType !== "client_credentials") {
+      return grantType === null
+        ? oauthError("invalid_request", "Missing grant_type", 400)
+        : oauthError("unsupported_grant_type", "Only client_credentials is supported", 400);
+    }
+    if (form.get("client_assertion_type") !== ASSERTION_TYPE) {
+      return oauthError("invalid_client", `client_assertion_type must be ${ASSERTION_TYPE}`, 401);
+    }
+    const snapshot = store.snapshot;
+    if (!snapshot) return oauthError("temporarily_unavailable", "Tables are still loading", 503);
+    const result = await verifyClientAssertion(form.get("client_assertion") ?? undefined, {
+      clients: (id) => snapshot.clients.get(id),
+      audience: iam.tokenUrl,
+      replay: iam.replay,
+      clientId: form.get("client_id") ?? undefined,
+      now: now(),
+    });
+    if (!result.ok) return oauthError(result.error, result.description, result.status);
+    const issued = await issueAccessToken(result.client, {
+      keys: iam.keys,
+      issuer: iam.issuer,
+      audience: iam.issuer,
+      now: now(),
+    });
+    return c.json(
+      {
+        access_token: issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expiresIn,
+      },
+      200,
+      { "cache-control": "no-store", "pragma": "no-cache" },
+    );
+  });
+  return app;
+}

@@ -1,0 +1,92 @@
+/**
+ * Builds Lotse's Hono app from its dependencies. No I/O happens at import: every test builds
+ * its own app with its own dependencies.
+ *
+ * @example
+ * ```ts
+ * const app = createApp(deps);
+ * Deno.serve(app.fetch);
+ * ```
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { routePath } from "hono/route";
+import type { Config } from "./config.ts";
+import type { Metrics } from "./metrics.ts";
+import { Problem, problemResponse, toResponse } from "./problem.ts";
+import type { TableStore } from "./store.ts";
+import type { Iam } from "./iam.ts";
+import type { ProtocolPort } from "./protocol/port.ts";
+import type { Db } from "../db/types.ts";
+import { healthRoutes } from "../routes/health.ts";
+import { catalogRoutes } from "../routes/catalog.ts";
+import { navigationRoutes } from "../routes/navigation.ts";
+import { adminRoutes } from "../routes/admin.ts";
+import { openapiRoutes } from "../routes/openapi.ts";
+import { tokenRoutes } from "../routes/token.ts";
+import { jwksRoutes } from "../routes/jwks.ts";
+import { authorizationRoutes } from "../routes/authorizations.ts";
+import { evidenceRoutes } from "../routes/evidence.ts";
+import type { ProviderClients } from "./transport.ts";
+
+/** What the app is built from. */
+export interface AppDeps {
+  readonly config: Config;
+  readonly db: Db;
+  readonly store: TableStore;
+  readonly metrics: Metrics;
+  readonly iam: Iam;
+  readonly protocol: ProtocolPort;
+  /** Per-provider HTTP clients (CA pinning, pooling). */
+  readonly providerClients: ProviderClients;
+  /** Milliseconds since the epoch; injected so tests can move time. */
+  readonly now?: () => number;
+  /** Where unexpected errors go (never to the client). */
+  readonly log?: (message: string, error: unknown) => void;
+}
+
+/** Creates the Hono app serving the whole public contract. */
+export function createApp(deps: AppDeps): Hono {
+  const app = new Hono();
+  const { metrics } = deps;
+  const log = deps.log ?? ((message, error) => console.error(message, error));
+
+  app.use(async (c, next) => {
+    const start = performance.now();
+    await next();
+    metrics.observe(
+      `${c.req.method} ${routePath(c, -1) || "unmatched"}`,
+      c.res.status,
+      performance.now() - start,
+    );
+  });
+
+  app.route("/", healthRoutes(deps));
+  app.route("/", openapiRoutes(deps));
+  app.route("/", jwksRoutes(deps));
+  app.route("/v1", tokenRoutes(deps));
+  app.route("/v1", catalogRoutes(deps));
+  app.route("/v1", navigationRoutes(deps));
+  app.route("/v1", authorizationRoutes(deps));
+  app.route("/v1", evidenceRoutes(deps));
+  app.route("/admin/v1", adminRoutes(deps));
+
+  app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));
+  app.onError((error, c) => {
+    if (error instanceof Problem) return toResponse(error);
+    if (isClientAbort(error, c.req.raw.signal)) {
+      return new Response(null, { status: 499 });
+    }
+    if (error instanceof SyntaxError || error instanceof URIError) {
+      return problemResponse("invalid-request", "Cannot parse the request");
+    }
+    log(`Unexpected error on ${c.req.method} ${c.req.path}`, error);
+    return problemResponse("internal", "The request could not be completed");
+  });
+  return app;
+}
+
+function isClientAbort(error: unknown, signal: AbortSignal): boolean {
+  return signal.aborted || (error instanceof DOMException && error.name === "AbortError");
+}

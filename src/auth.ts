@@ -1,0 +1,84 @@
+/**
+ * Who is calling: the bearer token turned into a principal with roles, and the middleware
+ * that lets a route demand a role. The token check itself (signature, expiry, cache) lives
+ * in crypto/; this module only asks it.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { timingSafeEqual } from "node:crypto";
+import { Problem } from "./problem.ts";
+import type { Role } from "./tables.ts";
+
+export interface Principal {
+  readonly clientId: string;
+  readonly roles: readonly Role[];
+}
+
+/** Checks bearer tokens; returns the principal or null for any token it does not accept. */
+export interface TokenChecker {
+  check(token: string): Principal | null | Promise<Principal | null>;
+}
+
+export type AuthVariables = { principal: Principal };
+
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/;
+const MAX_TOKEN_CHARS = 8192;
+
+const OPERATOR: Principal = Object.freeze({
+  clientId: "bootstrap-operator",
+  roles: ["operator"] as const,
+});
+
+/** Compares two secrets in constant time (for equal lengths; length is not secret here). */
+export function secretEquals(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Options for {@linkcode requireRole}. */
+export interface RequireRoleOptions {
+  /** The bootstrap operator secret, accepted as a bearer token with role `operator`. */
+  adminToken?: string | null;
+}
+
+/**
+ * A middleware that admits a request only with a valid bearer token carrying one of
+ * `roles`: 401 without a valid token, 403 with the wrong role.
+ */
+export function requireRole(
+  checker: TokenChecker,
+  roles: readonly Role[],
+  options: RequireRoleOptions = {},
+): MiddlewareHandler<{ Variables: AuthVariables }> {
+  const admin = options.adminToken ?? null;
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    if (!header) throw unauthorized("Missing bearer token");
+    const match = header.length <= MAX_TOKEN_CHARS + 7 ? BEARER.exec(header) : null;
+    if (!match) throw unauthorized('Malformed Authorization header: expected "Bearer <token>"');
+    const token = match[1]!;
+    let principal: Principal | null = null;
+    if (admin !== null && roles.includes("operator") && secretEquals(token, admin)) {
+      principal = OPERATOR;
+    } else {
+      principal = await checker.check(token);
+    }
+    if (!principal) throw unauthorized("Invalid or expired access token");
+    if (!principal.roles.some((r) => roles.includes(r))) {
+      throw new Problem(
+        "forbidden",
+        `Client "${principal.clientId}" lacks role ${roles.map((r) => `"${r}"`).join(" or ")}`,
+      );
+    }
+    c.set("principal", principal);
+    await next();
+  };
+}
+
+function unauthorized(detail: string): Problem {
+  return new Problem("unauthorized", detail, {
+    headers: { "www-authenticate": 'Bearer realm="lotse"' },
+  });
+}

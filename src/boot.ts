@@ -1,0 +1,230 @@
+/**
+ * Starting and stopping a whole Lotse instance: database, migrations, demo data, keys,
+ * tables, protocol log, the app and its server. `src/main.ts` calls it with the parsed
+ * config; integration tests call it too, so they run the same start as production.
+ *
+ * @module
+ */
+import { connectPostgres } from "../db/postgres.ts";
+import { openPglite } from "../db/pglite.ts";
+import { migrate } from "../db/migrate.ts";
+import type { Db } from "../db/types.ts";
+import { putRows } from "../db/tables.ts";
+import { demoTables } from "../db/demo.ts";
+import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
+import { dbKeyStore, KeyRing } from "../crypto/mod.ts";
+import { createApp } from "./app.ts";
+import type { Config } from "./config.ts";
+import { createIam, type Iam } from "./iam.ts";
+import { Metrics } from "./metrics.ts";
+import { openProtocolLog, type ProtocolLog } from "./protocol/mod.ts";
+import { TableStore } from "./store.ts";
+import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
+import { ProviderClients } from "./transport.ts";
+import type { Hono } from "hono";
+
+/** A running instance. */
+export interface Lotse {
+  readonly app: Hono;
+  readonly db: Db;
+  readonly store: TableStore;
+  readonly iam: Iam;
+  readonly protocol: ProtocolLog;
+  readonly metrics: Metrics;
+  readonly server: Deno.HttpServer<Deno.NetAddr> | null;
+  /** Where it listens, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string | null;
+  readonly demoProvider: DemoProvider | null;
+  /** Stops taking requests, lets running ones finish, flushes the protocol, closes all. */
+  shutdown(): Promise<void>;
+}
+
+/** Options for {@linkcode startLotse}. */
+export interface StartOptions {
+  /** Use this database instead of opening one from the config. */
+  db?: Db;
+  /** Do not listen (tests that only call `app.request()`). */
+  serve?: boolean;
+  now?: () => number;
+  log?: (message: string) => void;
+}
+
+async function secretFile(dir: string, name: string): Promise<string> {
+  const path = `${dir}/${name}`;
+  try {
+    return (await Deno.readTextFile(path)).trim();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const secret = btoa(String.fromCharCode(...bytes));
+  await Deno.writeTextFile(path, secret + "\n", { mode: 0o600, createNew: true });
+  return secret;
+}
+
+/**
+ * The secrets Lotse needs. Against a PostgreSQL server they must come from the environment;
+ * with the embedded database they are made once and kept in the data directory, so a
+ * newcomer needs no setup.
+ */
+async function secrets(config: Config): Promise<{ keySecret: string; protocolKey: string }> {
+  if (config.databaseUrl !== null) {
+    const missing = [
+      config.keySecret === null ? "LOTSE_KEY_SECRET" : null,
+      config.protocolKey === null ? "LOTSE_PROTOCOL_KEY" : null,
+    ].filter(Boolean);
+    if (missing.length > 0) {
+      throw new Error(
+        `${missing.join(" and ")} must be set (at least 32 characters) when DATABASE_URL is set`,
+      );
+    }
+  }
+  return {
+    keySecret: config.keySecret ?? await secretFile(config.dataDir, "key-secret"),
+    protocolKey: config.protocolKey ?? await secretFile(config.dataDir, "protocol-key"),
+  };
+}
+
+/** Starts an instance from `config`. */
+export async function startLotse(config: Config, options: StartOptions = {}): Promise<Lotse> {
+  const log = options.log ?? ((m: string) => console.log(m));
+  const { keySecret, protocolKey } = await secrets(config);
+  const db = options.db ??
+    (config.databaseUrl
+      ? await connectPostgres(config.databaseUrl)
+      : await openPglite(`${config.dataDir}/pglite`));
+  const cleanups: (() => Promise<void> | void)[] = [];
+  try {
+    const applied = await migrate(db);
+    if (applied.length) log(`Applied migrations: ${applied.join(", ")}`);
+
+    const keys = await KeyRing.open(dbKeyStore(db, keySecret));
+    const keyTimer = setInterval(() => {
+      keys.maintain().catch((error) => console.error("Key maintenance failed", error));
+    }, 60_000);
+    cleanups.push(() => clearInterval(keyTimer));
+
+    let demoProvider: DemoProvider | null = null;
+    if (config.demo) {
+      demoProvider = startDemoProvider({
+        hostname: "127.0.0.1",
+        port: config.demoProviderPort,
+        jwks: () => Promise.resolve(keys.jwks() as never),
+        issuer: config.publicUrl,
+      });
+      cleanups.push(() => demoProvider!.shutdown());
+      const base = `http://127.0.0.1:${demoProvider.port}`;
+      await seedDemo(db, base);
+      log(`Demo providers at ${base}/providers/…`);
+    }
+
+    const metrics = new Metrics();
+    const providerClients = new ProviderClients();
+    cleanups.push(() => providerClients.close());
+    const store = new TableStore(db, {
+      onSwap: (snapshot, changed) => {
+        if (changed.has("providers")) {
+          providerClients.retain((id) => snapshot.nav.provider(id) !== undefined);
+        }
+      },
+      onError: (error) => console.error("Table refresh failed; the old tables stay", error),
+    });
+    await store.load();
+    await store.start();
+    cleanups.push(() => store.stop());
+
+    const protocol = await openProtocolLog(db, {
+      spoolDir: config.spoolDir,
+      hmacKey: protocolKey,
+    });
+    cleanups.push(() => protocol.close());
+
+    const iam = createIam(keys, store, { publicUrl: config.publicUrl, now: options.now });
+    metrics.gauge(
+      "lotse_protocol_queue_depth",
+      "Protocol entries not yet durable.",
+      () => protocol.queueDepth,
+    );
+    metrics.gauge(
+      "lotse_tables_version",
+      "Version of the tables in memory.",
+      () => store.snapshot?.version ?? 0,
+    );
+    metrics.gauge(
+      "lotse_token_cache_size",
+      "Verified access tokens cached.",
+      () => iam.verifier.cacheSize,
+    );
+
+    const app = createApp({
+      config,
+      db,
+      store,
+      metrics,
+      iam,
+      protocol,
+      providerClients,
+      now: options.now,
+    });
+
+    let server: Deno.HttpServer<Deno.NetAddr> | null = null;
+    let url: string | null = null;
+    if (options.serve !== false) {
+      const tls = config.tls
+        ? {
+          cert: await Deno.readTextFile(config.tls.certFile),
+          key: await Deno.readTextFile(config.tls.keyFile),
+        }
+        : {};
+      const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+      server = Deno.serve({
+        hostname: config.host,
+        port: config.port,
+        ...tls,
+        onListen: resolve,
+      }, app.fetch);
+      const addr = await promise;
+      const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      url = `${config.tls ? "https" : "http"}://${host}:${addr.port}`;
+      log(`Lotse listening on ${url} (tables version ${store.snapshot!.version})`);
+    }
+
+    let stopping: Promise<void> | null = null;
+    return {
+      app,
+      db,
+      store,
+      iam,
+      protocol,
+      metrics,
+      server,
+      url,
+      demoProvider,
+      shutdown() {
+        stopping ??= (async () => {
+          await server?.shutdown();
+          for (const cleanup of cleanups.reverse()) await cleanup();
+          if (!options.db) await db.close();
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    if (!options.db) await db.close();
+    throw error;
+  }
+}
+
+/** Writes the demo tables (idempotent: create or replace). */
+export async function seedDemo(db: Db, providerBaseUrl: string): Promise<void> {
+  const tables = demoTables(providerBaseUrl);
+  await putRows(db, "regions", tables.regions);
+  await putRows(db, "postcodes", tables.postcodes);
+  await putRows(db, "evidence-types", tables.evidenceTypes);
+  await putRows(db, "providers", tables.providers);
+  await putRows(db, "routes", tables.routes);
+  await putRows(db, "clients", DEMO_CLIENTS);
+  await putRows(db, "permissions", DEMO_PERMISSIONS);
+}

@@ -1,0 +1,30 @@
+/**
+ * Reading free-text request headers (purpose, legal basis). HTTP header values are bytes;
+ * a client may send UTF-8 ("§ 45 StVO" from curl) or an RFC 8187 extended value
+ * (`UTF-8''%C2%A7%2045%20StVO`). Both come out as the same text.
+ *
+ * @module
+ */
+
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** The text of a header value, UTF-8 or RFC 8187 decoded; null when it is not readable. */
+export function headerText(raw: string): string | null {
+  let value = raw;
+  if (/^UTF-8''/i.test(value)) {
+    try {
+      return decodeURIComponent(value.slice(7));
+    } catch {
+      return null;
+    }
+  }
+  // Deno hands header bytes over as Latin-1 code units; UTF-8 senders need re-decoding.
+  if (/[\x80-\xff]/.test(value) && !/[\u0100-\uffff]/.test(value)) {
+    try {
+      value = decoder.decode(Uint8Array.from(value, (c) => c.charCodeAt(0)));
+    } catch {
+      // Not UTF-8: take the Latin-1 reading as it is.
+    }
+  }
+  return value;
+}

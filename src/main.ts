@@ -1,0 +1,40 @@
+/**
+ * Lotse's entry point: reads the configuration and serves. `--demo` is the same as
+ * `LOTSE_DEMO=1`.
+ */
+import { CONFIG_VARIABLES, ConfigError, parseConfig } from "./config.ts";
+import { startLotse } from "./boot.ts";
+
+const env: Record<string, string> = {};
+for (const name of CONFIG_VARIABLES) {
+  const value = Deno.env.get(name);
+  if (value !== undefined) env[name] = value;
+}
+if (Deno.args.includes("--demo")) env.LOTSE_DEMO ??= "1";
+
+let config;
+try {
+  config = parseConfig(env);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    Deno.exit(2);
+  }
+  throw error;
+}
+
+let lotse;
+try {
+  lotse = await startLotse(config);
+} catch (error) {
+  console.error(`Cannot start Lotse: ${(error as Error).message}`);
+  Deno.exit(1);
+}
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.addSignalListener(signal, async () => {
+    console.log(`${signal}: finishing running requests and flushing the protocol`);
+    await lotse.shutdown();
+    Deno.exit(0);
+  });
+}

@@ -1,0 +1,38 @@
+import assert from "node:assert/strict";
+import { Metrics } from "./metrics.ts";
+
+Deno.test("Metrics.render() counts requests per route and status", () => {
+  const metrics = new Metrics();
+  metrics.observe("GET /v1/navigation", 200, 0.3);
+  metrics.observe("GET /v1/navigation", 200, 3);
+  metrics.observe("GET /v1/navigation", 404, 0.2);
+  const text = metrics.render();
+  assert.match(text, /lotse_http_requests_total\{route="GET \/v1\/navigation",status="200"\} 2/);
+  assert.match(text, /lotse_http_requests_total\{route="GET \/v1\/navigation",status="404"\} 1/);
+});
+
+Deno.test("Metrics.render() keeps histogram buckets cumulative", () => {
+  const metrics = new Metrics();
+  metrics.observe("GET /x", 200, 0.4); // 0.0004 s → first bucket
+  metrics.observe("GET /x", 200, 1.5); // 0.0015 s → le 0.002
+  metrics.observe("GET /x", 200, 20_000); // beyond the last bound
+  const text = metrics.render();
+  assert.match(text, /_bucket\{route="GET \/x",le="0.0005"\} 1\n/);
+  assert.match(text, /_bucket\{route="GET \/x",le="0.001"\} 1\n/);
+  assert.match(text, /_bucket\{route="GET \/x",le="0.002"\} 2\n/);
+  assert.match(text, /_bucket\{route="GET \/x",le="10"\} 2\n/);
+  assert.match(text, /_bucket\{route="GET \/x",le="\+Inf"\} 3\n/);
+  assert.match(text, /_count\{route="GET \/x"\} 3\n/);
+});
+
+Deno.test("Metrics.render() reads gauges at scrape time and sums transfer bytes", () => {
+  const metrics = new Metrics();
+  let depth = 1;
+  metrics.gauge("lotse_protocol_queue_depth", "Records not yet durable.", () => depth);
+  metrics.addTransferBytes("response", 10);
+  metrics.addTransferBytes("response", 5);
+  depth = 7;
+  const text = metrics.render();
+  assert.match(text, /lotse_protocol_queue_depth 7\n/);
+  assert.match(text, /lotse_transfer_bytes_total\{direction="response"\} 15\n/);
+});

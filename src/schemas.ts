@@ -1,0 +1,175 @@
+/**
+ * The zod schemas of Lotse's public contract (DESIGN §3): request bodies and parameters are
+ * validated with them, and `/openapi.json` is generated from them. The hot routes check
+ * their few parameters with the same patterns by hand, so they pay no parsing machinery.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+export const AGS = /^\d{8}$/;
+export const ARS = /^\d{12}$/;
+export const PLZ = /^\d{5}$/;
+export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const REGION_KEY = /^(\d{2}|\d{3}|\d{5}|\d{8})?$/;
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+
+export const agsSchema = z.string().regex(AGS, "expected 8 digits").meta({ example: "08111000" });
+export const arsSchema = z.string().regex(ARS, "expected 12 digits").meta({
+  example: "081110000000",
+});
+export const plzSchema = z.string().regex(PLZ, "expected 5 digits").meta({ example: "70173" });
+export const slugSchema = z.string().regex(
+  SLUG,
+  "expected lower-case letters, digits and hyphens, at most 63",
+);
+
+export const regionBody = z.strictObject({
+  name: text(200),
+  ars: arsSchema.nullish(),
+}).meta({ id: "RegionBody" });
+
+export const postcodeBody = z.strictObject({
+  places: z.array(z.strictObject({ ags: agsSchema, ort: text(200) })).min(1).max(1000),
+}).meta({ id: "PostcodeBody" });
+
+export const evidenceTypeBody = z.strictObject({
+  name: text(200),
+  description: z.string().max(2000).nullish(),
+}).meta({ id: "EvidenceTypeBody" });
+
+const pem = z.string().max(64 * 1024).regex(
+  /^-----BEGIN CERTIFICATE-----[\s\S]+-----END CERTIFICATE-----\s*$/,
+  "expected a PEM certificate",
+);
+
+export const providerBody = z.strictObject({
+  name: text(200),
+  endpoint: z.url({ protocol: /^https?$/ }).max(2000),
+  caCert: pem.nullish(),
+}).meta({ id: "ProviderBody" });
+
+export const routeBody = z.strictObject({
+  evidenceType: slugSchema,
+  regionKey: z.string().regex(REGION_KEY, 'expected "" or 2, 3, 5 or 8 digits'),
+  providerId: slugSchema,
+}).meta({ id: "RouteBody" });
+
+export const roleSchema = z.enum(["consumer", "provider", "dsc", "operator"]);
+
+const jwk = z.looseObject({ kty: z.string() });
+
+export const clientBody = z.strictObject({
+  name: text(200),
+  roles: z.array(roleSchema).min(1).max(4),
+  jwks: z.strictObject({ keys: z.array(jwk).min(1).max(10) }),
+}).meta({ id: "ClientBody" });
+
+const isoDate = z.iso.datetime({ offset: true });
+
+export const permissionBody = z.strictObject({
+  consumerId: slugSchema,
+  evidenceType: slugSchema,
+  providerId: slugSchema.nullable(),
+  purposes: z.array(text(200)).min(1).max(100),
+  legalBases: z.array(text(200)).min(1).max(100),
+  idnrAllowed: z.boolean(),
+  validFrom: isoDate.nullish(),
+  validUntil: isoDate.nullish(),
+}).meta({ id: "PermissionBody" });
+
+export const problemSchema = z.object({
+  type: z.string(),
+  title: z.string(),
+  status: z.int(),
+  detail: z.string(),
+}).catchall(z.unknown()).meta({ id: "Problem" });
+
+export const regionSchema = z.object({
+  ags: agsSchema,
+  ars: arsSchema.nullable(),
+  name: z.string(),
+}).meta({ id: "Region" });
+
+export const evidenceTypeSchema = z.object({
+  id: slugSchema,
+  name: z.string(),
+  description: z.string().nullable(),
+}).meta({ id: "EvidenceType" });
+
+export const publicProviderSchema = z.object({
+  id: slugSchema,
+  name: z.string(),
+  endpoint: z.string(),
+}).meta({ id: "Provider" });
+
+export const matchedLevelSchema = z.enum(["gemeinde", "kreis", "regierungsbezirk", "land", "bund"]);
+
+export const navigationQuery = z.object({
+  evidenceType: slugSchema,
+  ags: agsSchema.optional(),
+  ars: arsSchema.optional(),
+  plz: plzSchema.optional(),
+  ort: z.string().max(200).optional(),
+});
+
+export const navigationResult = z.object({
+  evidenceType: z.string(),
+  region: regionSchema,
+  provider: publicProviderSchema,
+  matchedLevel: matchedLevelSchema,
+}).meta({ id: "NavigationResult" });
+
+export const ambiguousProblem = problemSchema.extend({
+  candidates: z.array(z.object({ ags: agsSchema, name: z.string() })),
+}).meta({ id: "AmbiguousRegionProblem" });
+
+export const regionsQuery = z.object({
+  plz: plzSchema.optional(),
+  ort: z.string().max(200).optional(),
+  ags: agsSchema.optional(),
+  ars: arsSchema.optional(),
+  q: z.string().min(1).max(100).optional(),
+  limit: z.string().regex(/^\d{1,3}$/).optional(),
+});
+
+/** The body schema of each admin table. */
+export const TABLE_BODIES = {
+  "regions": regionBody,
+  "postcodes": postcodeBody,
+  "evidence-types": evidenceTypeBody,
+  "providers": providerBody,
+  "routes": routeBody,
+  "clients": clientBody,
+  "permissions": permissionBody,
+} as const;
+
+/** The id schema of each admin table. */
+export const TABLE_IDS = {
+  "regions": agsSchema,
+  "postcodes": plzSchema,
+  "evidence-types": slugSchema,
+  "providers": slugSchema,
+  "routes": slugSchema,
+  "clients": slugSchema,
+  "permissions": slugSchema,
+} as const;
+
+/** `sha-256=:<base64 of 32 bytes>:` (RFC 9530). */
+export const SHA256_DIGEST = /^sha-256=:[A-Za-z0-9+/]{43}=:$/;
+
+export const authorizationBody = z.strictObject({
+  evidenceType: slugSchema,
+  providerId: slugSchema,
+  purpose: text(200),
+  legalBasis: text(200),
+  idnrUsed: z.boolean(),
+  requestDigest: z.string().regex(SHA256_DIGEST, 'expected "sha-256=:<base64>:"').optional(),
+}).meta({ id: "AuthorizationRequest" });
+
+export const authorizationResult = z.object({
+  token: z.string(),
+  expiresAt: z.iso.datetime(),
+  jti: z.string(),
+}).meta({ id: "EvidenceAccessToken" });

@@ -1,0 +1,134 @@
+/**
+ * A whole Lotse instance for integration tests: its own database in the run's throwaway
+ * PostgreSQL, demo tables and demo providers, started through the same `startLotse()` as
+ * production. Plus helpers to sign client assertions with the demo keys and get tokens.
+ *
+ * @module
+ */
+import { importJWK, SignJWT } from "jose";
+import { parseConfig } from "../src/config.ts";
+import { type Lotse, startLotse } from "../src/boot.ts";
+import { DEMO_KEYS } from "../db/demo_clients.ts";
+import { freshDatabaseUrl } from "./_pg.ts";
+
+export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/** A running test instance. */
+export interface TestLotse {
+  readonly lotse: Lotse;
+  /** `http://127.0.0.1:PORT` when served, else the configured public URL. */
+  readonly base: string;
+  readonly publicUrl: string;
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  /** An access token for a demo client (cached per client). */
+  token(clientId: string): Promise<string>;
+  /** `fetch` against the instance: over the socket when served, else `app.request`. */
+  fetch(path: string, init?: RequestInit): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface TestLotseOptions {
+  /** Listen on a real socket (default false: in-process `app.request`). */
+  serve?: boolean;
+  env?: Record<string, string>;
+  now?: () => number;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Signs a `private_key_jwt` client assertion with a demo client's key. */
+export async function clientAssertion(
+  clientId: string,
+  audience: string,
+  claims: { exp?: number; jti?: string; iat?: number } = {},
+): Promise<string> {
+  const jwk = DEMO_KEYS[clientId];
+  if (!jwk) throw new Error(`No demo key for "${clientId}"`);
+  const key = await importJWK({ ...jwk }, "ES256");
+  const now = Math.floor(Date.now() / 1000);
+  return await new SignJWT({})
+    .setProtectedHeader({ alg: "ES256", kid: `${clientId}-demo` })
+    .setIssuer(clientId)
+    .setSubject(clientId)
+    .setAudience(audience)
+    .setJti(claims.jti ?? crypto.randomUUID())
+    .setIssuedAt(claims.iat ?? now)
+    .setExpirationTime(claims.exp ?? now + 60)
+    .sign(key);
+}
+
+/** The form of a token request. */
+export function tokenForm(clientId: string, assertion: string): URLSearchParams {
+  return new URLSearchParams({
+    grant_type: "client_credentials",
+    client_id: clientId,
+    client_assertion_type: ASSERTION_TYPE,
+    client_assertion: assertion,
+  });
+}
+
+/** Starts a test instance with the demo tables. */
+export async function startTestLotse(options: TestLotseOptions = {}): Promise<TestLotse> {
+  const databaseUrl = await freshDatabaseUrl();
+  const dataDir = await Deno.makeTempDir({ prefix: "lotse-test-" });
+  const port = options.serve ? freePort() : 8080;
+  const publicUrl = options.serve ? `http://127.0.0.1:${port}` : "http://lotse.test";
+  const config = parseConfig({
+    DATABASE_URL: databaseUrl,
+    LOTSE_PORT: String(port),
+    LOTSE_PUBLIC_URL: publicUrl,
+    LOTSE_DATA_DIR: dataDir,
+    LOTSE_KEY_SECRET: "test-key-secret-of-at-least-32-characters",
+    LOTSE_PROTOCOL_KEY: "test-protocol-key-of-at-least-32-chars",
+    LOTSE_ADMIN_TOKEN: "test-admin-token-of-at-least-32-characters",
+    LOTSE_DEMO: "1",
+    LOTSE_DEMO_PROVIDER_PORT: "0",
+    ...options.env,
+  });
+  const lotse = await startLotse(config, {
+    serve: options.serve ?? false,
+    now: options.now,
+    log: () => {},
+  });
+  const base = lotse.url ?? publicUrl;
+  const tokens = new Map<string, string>();
+  const doFetch = (path: string, init?: RequestInit) =>
+    lotse.url ? fetch(`${lotse.url}${path}`, init) : Promise.resolve(lotse.app.request(path, init));
+  return {
+    lotse,
+    base,
+    publicUrl,
+    databaseUrl,
+    dataDir,
+    fetch: doFetch,
+    async token(clientId) {
+      const cached = tokens.get(clientId);
+      if (cached) return cached;
+      const assertion = await clientAssertion(clientId, `${publicUrl}/v1/token`);
+      const res = await doFetch("/v1/token", {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: tokenForm(clientId, assertion),
+      });
+      const body = await res.json();
+      if (res.status !== 200) throw new Error(`Token for "${clientId}": ${JSON.stringify(body)}`);
+      tokens.set(clientId, body.access_token);
+      return body.access_token;
+    },
+    async close() {
+      await lotse.shutdown();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** Headers with a bearer token. */
+export function bearer(token: string, extra: Record<string, string> = {}): Record<string, string> {
+  return { authorization: `Bearer ${token}`, ...extra };
+}
