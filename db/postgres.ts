@@ -36,6 +36,8 @@ export async function connectPostgres(url: string, options: PostgresOptions = {}
     max: options.max ?? 10,
     connect_timeout: options.connectTimeout ?? 10,
     idle_timeout: 60,
+    // Reconnect within a second after an outage (the default backoff grows to 20 s).
+    backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     onnotice: () => {},
     connection: { application_name: "lotse" },
   });

@@ -1,0 +1,220 @@
+/**
+ * Protocol log figures (TARGETS P6): records/s sustained into PostgreSQL and the latency
+ * `begin()` adds to a transfer.
+ *
+ * `deno bench --allow-all loadtest/protocol_bench.ts` runs the CPU part (chaining, spool
+ * frames). The load test needs a PostgreSQL of its own, with fsync ON for an honest figure
+ * (the test clusters run with fsync off), pinned to core 0 while Deno runs on core 1:
+ *
+ * ```sh
+ * taskset -c 1 deno run --allow-all loadtest/protocol_bench.ts --load \
+ *   [--seconds=10] [--loops=200] [--rate=5000] [--fsync=off]
+ * ```
+ *
+ * @module
+ */
+import { connectPostgres } from "../db/postgres.ts";
+import { migrate } from "../db/migrate.ts";
+import { verifyChain } from "../db/protocol_queries.ts";
+import { openProtocolLog, type TransferDecision } from "../src/protocol/mod.ts";
+import { chainEntries, GENESIS_HASH } from "../src/protocol/_chain.ts";
+import { decisionEntry } from "../src/protocol/_entry.ts";
+import { encodeFrames } from "../src/protocol/_frame.ts";
+
+const KEY = "bench-key-0123456789-0123456789-0123456789";
+
+function decision(): TransferDecision {
+  return {
+    transferId: crypto.randomUUID(),
+    consumerId: "stuttgart-parken",
+    providerId: "kba-zfzr",
+    evidenceType: "fahrzeugzulassung",
+    purpose: "bewohnerparkausweis",
+    legalBasis: "StVO §45 Abs. 1b",
+    idnrUsed: true,
+    idnr: "86095742719",
+    jti: crypto.randomUUID(),
+  };
+}
+
+const sample = Array.from(
+  { length: 1000 },
+  () => decisionEntry(decision(), { now: new Date(), hmacKey: KEY, outcome: "in-flight" }),
+);
+
+Deno.bench({ name: "chain 1000 entries (SHA-256)", group: "cpu", baseline: true }, () => {
+  chainEntries(sample, { seq: 0, hash: GENESIS_HASH });
+});
+Deno.bench({ name: "encode 1000 spool frames (CRC-32)", group: "cpu" }, () => {
+  encodeFrames(sample);
+});
+
+async function sh(cmd: string, args: string[]): Promise<void> {
+  const root = Deno.uid?.() === 0;
+  const out = await new Deno.Command(root ? "runuser" : cmd, {
+    args: root ? ["-u", "postgres", "--", cmd, ...args] : args,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`Command "${cmd}" failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/**
+ * A PostgreSQL cluster; with `fsync`, commits are durable (fsync, synchronous_commit,
+ * full_page_writes on, the defaults), else as the test clusters run, for comparison.
+ */
+async function durableCluster(fsync: boolean): Promise<{ url: string; destroy(): Promise<void> }> {
+  let bin = "";
+  for await (const e of Deno.readDir("/usr/lib/postgresql")) {
+    bin = `/usr/lib/postgresql/${e.name}/bin`;
+  }
+  const dir = await Deno.makeTempDir({ prefix: "lotse-bench-pg-" });
+  if (Deno.uid?.() === 0) await new Deno.Command("chown", { args: ["postgres", dir] }).output();
+  await sh(`${bin}/initdb`, [
+    "-D",
+    dir,
+    "-U",
+    "postgres",
+    "--auth=trust",
+    "--locale=C",
+    "-E",
+    "UTF8",
+  ]);
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  const pinned = await new Deno.Command("which", { args: ["taskset"] }).output();
+  const ctl = pinned.success ? "taskset" : `${bin}/pg_ctl`;
+  const ctlArgs = (args: string[]) => pinned.success ? ["-c", "0", `${bin}/pg_ctl`, ...args] : args;
+  await sh(
+    ctl,
+    ctlArgs([
+      "-D",
+      dir,
+      "-w",
+      "-l",
+      `${dir}/log`,
+      "-o",
+      `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=50` +
+      (fsync ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
+      "start",
+    ]),
+  );
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    async destroy() {
+      await sh(`${bin}/pg_ctl`, ["-D", dir, "-w", "-m", "fast", "stop"]).catch(() => {});
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+function percentile(sorted: number[], p: number): string {
+  const v = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+  return `${v.toFixed(3)} ms`;
+}
+
+function report(name: string, latencies: number[]): void {
+  const sorted = latencies.sort((a, b) => a - b);
+  console.log(
+    `  ${name}: n=${sorted.length} p50=${percentile(sorted, 0.5)} p99=${
+      percentile(sorted, 0.99)
+    } p99.9=${percentile(sorted, 0.999)} max=${percentile(sorted, 1)}`,
+  );
+}
+
+async function loadTest(
+  seconds: number,
+  options: { loops: number; rate: number; fsync: boolean },
+): Promise<void> {
+  const { loops, rate, fsync } = options;
+  const cluster = await durableCluster(fsync);
+  const db = await connectPostgres(cluster.url, { max: 4 });
+  const spoolDir = await Deno.makeTempDir({ prefix: "lotse-bench-spool-" });
+  try {
+    await migrate(db);
+    const log = await openProtocolLog(db, { spoolDir, hmacKey: KEY });
+
+    // 1. Saturation: `loops` transfers back to back, each a begin() and a finish().
+    const latencies: number[] = [];
+    let stop = false;
+    const before = log.stats;
+    const started = performance.now();
+    const loop = async () => {
+      while (!stop) {
+        const d = decision();
+        const t0 = performance.now();
+        await log.begin(d);
+        latencies.push(performance.now() - t0);
+        log.finish(d.transferId, { outcome: "delivered", status: 200, bytes: 1234, durationMs: 3 });
+      }
+    };
+    const running = Array.from({ length: loops }, loop);
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    stop = true;
+    await Promise.all(running);
+    await log.flush();
+    const elapsed = (performance.now() - started) / 1000;
+    const after = log.stats;
+    const written = after.recordsWritten - before.recordsWritten;
+    const batches = after.batches - before.batches;
+    console.log(
+      `saturation, ${loops} concurrent loops, ${seconds} s, fsync ${fsync ? "on" : "off"}:`,
+    );
+    console.log(
+      `  ${
+        (written / elapsed).toFixed(0)
+      } records/s into PostgreSQL (${written} records, ${batches} batches, ${
+        (written / batches).toFixed(1)
+      } per batch, ${after.spooled} spooled)`,
+    );
+    report("begin() latency", latencies);
+
+    // 2. A held arrival rate: `rate` transfers/s (2 records each), begin() latency.
+    const held: number[] = [];
+    let issued = 0;
+    const pending: Promise<void>[] = [];
+    const heldStart = performance.now();
+    const end = heldStart + seconds * 1000;
+    while (performance.now() < end) {
+      // Catch up with the schedule: timers fire late, the arrivals must not.
+      const due = Math.floor((performance.now() - heldStart) * rate / 1000);
+      for (; issued < due; issued++) {
+        const d = decision();
+        const t0 = performance.now();
+        pending.push(
+          log.begin(d).then(() => {
+            held.push(performance.now() - t0);
+            log.finish(d.transferId, { outcome: "delivered", status: 200 });
+          }),
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await Promise.all(pending);
+    await log.flush();
+    const achieved = held.length / seconds;
+    console.log(`held rate, ${rate} transfers/s offered (${achieved.toFixed(0)} issued/s):`);
+    report("begin() latency", held);
+
+    await log.close();
+    const check = await verifyChain(db);
+    console.log(`chain: ${check.ok ? `OK, ${check.count} entries` : `BROKEN ${check.reason}`}`);
+  } finally {
+    await db.close();
+    await cluster.destroy();
+    await Deno.remove(spoolDir, { recursive: true });
+  }
+}
+
+if (import.meta.main && Deno.args.includes("--load")) {
+  const arg = (name: string, fallback: number) =>
+    Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
+  await loadTest(arg("seconds", 10), {
+    loops: arg("loops", 200),
+    rate: arg("rate", 5000),
+    fsync: !Deno.args.includes("--fsync=off"),
+  });
+}

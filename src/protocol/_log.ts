@@ -1,0 +1,355 @@
+/**
+ * The protocol writer: takes entries from the routes, writes them to PostgreSQL in group
+ * commits, and falls back to the local spool when PostgreSQL cannot take them.
+ *
+ * One loop does all writing, so the order of entries is kept without locks: while a write is
+ * in flight, new entries queue up and go together in the next one (group commit: batches
+ * grow with the load, an idle log writes at once). While the spool holds anything, new
+ * entries go to the spool too, behind it, and the loop drains the spool into PostgreSQL a
+ * chunk at a time between them; the spool is empty again before anything goes straight to
+ * PostgreSQL.
+ *
+ * Chain: one hash chain for all instances, appended under the row lock of `protocol_chain`
+ * inside each batch's transaction (db/protocol_queries.ts). One chain means one walk verifies
+ * everything and deleting all entries of one instance is still detected, which per-instance
+ * chains would need a registry of chains for; the lock is taken once per batch, so its cost
+ * is spread over the batch and instances wait on each other for the length of one insert.
+ *
+ * @module
+ */
+import type { Db } from "../../db/types.ts";
+import {
+  decisionEntry,
+  outcomeEntry,
+  type ProtocolEntry,
+  type TransferDecision,
+  type TransferOutcome,
+  type TransferRefusal,
+} from "./_entry.ts";
+import { appendEntries, type ChainHead } from "./_append.ts";
+import { Spool } from "./_spool.ts";
+import { Waker, withTimeout } from "./_waker.ts";
+
+/** Options for {@linkcode openProtocolLog}. */
+export interface ProtocolLogOptions {
+  /** This instance's own spool directory (one process per directory). */
+  spoolDir: string;
+  /** The HMAC key for IDNrs (`LOTSE_PROTOCOL_KEY`). */
+  hmacKey: Uint8Array | string;
+  /** Time of entries that bring none; default `() => new Date()`. */
+  clock?: () => Date;
+  /** Most entries in one write; default 2000. */
+  batchMaxRecords?: number;
+  /** How long a batch may wait for company; default 0 (group commit needs no wait). */
+  batchMaxDelayMs?: number;
+  /** A PostgreSQL write slower than this counts as failed and goes to the spool; default 1000. */
+  writeTimeoutMs?: number;
+  /** First and longest pause between attempts to reach PostgreSQL again; default 250, 5000. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /** Entries per transaction when draining the spool; default 5000. */
+  drainChunk?: number;
+  /** Spool segment size; default 64 MiB. */
+  segmentMaxBytes?: number;
+  /** Told when PostgreSQL fails (once per outage) and of spool trouble; default console.error. */
+  onError?: (error: unknown) => void;
+}
+
+/** Counters for /metrics and tests. */
+export interface ProtocolLogStats {
+  /** Writes to PostgreSQL, fresh and from the spool. */
+  batches: number;
+  /** Entries committed to PostgreSQL. */
+  recordsWritten: number;
+  /** Entries written to the spool. */
+  spooled: number;
+  /** Entries moved from the spool into PostgreSQL. */
+  replayed: number;
+  /** Failed attempts to write to PostgreSQL. */
+  dbErrors: number;
+}
+
+interface Pending {
+  entry: ProtocolEntry;
+  n: number;
+  resolve(): void;
+  reject(error: unknown): void;
+  /** A decision: when it cannot be made durable the caller must know, and not deliver. */
+  critical: boolean;
+}
+
+/** The durable protocol log of one Lotse instance; see {@linkcode openProtocolLog}. */
+export class ProtocolLog {
+  #db: Db;
+  #spool: Spool;
+  #key: Uint8Array | string;
+  #clock: () => Date;
+  #max: number;
+  #delay: number;
+  #writeTimeout: number;
+  #retryMin: number;
+  #retryMax: number;
+  #drainChunk: number;
+  #onError: (error: unknown) => void;
+
+  #queue: Pending[] = [];
+  #next = 1;
+  #settled = 0;
+  #waiters: { n: number; drain: boolean; resolve(): void }[] = [];
+  #writer = new Waker();
+  #drainer = new Waker();
+  #closing = false;
+  #loops: Promise<void>[];
+  #retryAt = 0;
+  #retryDelay: number;
+  #healthy = true;
+  /** The chain's head after this instance's last write, when known. */
+  #head: ChainHead | null = null;
+  #stats: ProtocolLogStats = {
+    batches: 0,
+    recordsWritten: 0,
+    spooled: 0,
+    replayed: 0,
+    dbErrors: 0,
+  };
+
+  /** Use {@linkcode openProtocolLog}. */
+  constructor(db: Db, spool: Spool, options: ProtocolLogOptions) {
+    this.#db = db;
+    this.#spool = spool;
+    this.#key = options.hmacKey;
+    this.#clock = options.clock ?? (() => new Date());
+    this.#max = options.batchMaxRecords ?? 2000;
+    this.#delay = options.batchMaxDelayMs ?? 0;
+    this.#writeTimeout = options.writeTimeoutMs ?? 1000;
+    this.#retryMin = options.retryMinMs ?? 250;
+    this.#retryMax = options.retryMaxMs ?? 5000;
+    this.#drainChunk = options.drainChunk ?? 5000;
+    this.#onError = options.onError ?? ((e) => console.error("Protocol log:", e));
+    this.#retryDelay = this.#retryMin;
+    this.#loops = [this.#writeLoop(), this.#drainLoop()];
+  }
+
+  /**
+   * Records a transfer decision; resolves once it is durable (committed in PostgreSQL, or
+   * fsynced to the spool). Await it before the first evidence byte reaches the consumer; when
+   * it rejects, neither could take it and the transfer must not go ahead.
+   */
+  begin(decision: TransferDecision): Promise<void> {
+    return this.#add(() => decisionEntry(decision, this.#options("in-flight")), true);
+  }
+
+  /**
+   * Records a granted authorization (an evidence access token handed out); resolves once
+   * durable. Rejects like {@linkcode ProtocolLog.begin}: then the token must not be handed out.
+   */
+  granted(decision: TransferDecision): Promise<void> {
+    return this.#add(() => decisionEntry(decision, this.#options("granted")), true);
+  }
+
+  /** Records a refusal; resolves once durable. Never rejects for I/O: it is retried. */
+  refused(refusal: TransferRefusal): Promise<void> {
+    return this.#add(() => decisionEntry(refusal, this.#options("refused")), false);
+  }
+
+  /** Appends a transfer's outcome; resolves once durable. Never rejects for I/O. */
+  finish(transferId: string, outcome: TransferOutcome): Promise<void> {
+    return this.#add(() => outcomeEntry(transferId, outcome, { now: this.#clock() }), false);
+  }
+
+  /** Resolves when everything logged so far is durable (in PostgreSQL or the spool). */
+  flush(): Promise<void> {
+    return this.#waitFor(false);
+  }
+
+  /** Resolves when everything logged so far is in PostgreSQL and the spool is empty. */
+  drain(): Promise<void> {
+    return this.#waitFor(true);
+  }
+
+  /**
+   * Makes everything logged so far durable and stops (for SIGTERM). What is in the spool stays
+   * there for the next open.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#writer.wake();
+    this.#drainer.wake();
+    await Promise.all(this.#loops);
+    await this.#spool.close();
+  }
+
+  /** Entries not yet in PostgreSQL: queued in memory or waiting in the spool. */
+  get queueDepth(): number {
+    return this.#queue.length + this.#spool.pending;
+  }
+
+  /** Entries waiting in the spool. */
+  get spoolDepth(): number {
+    return this.#spool.pending;
+  }
+
+  /** A copy of the counters. */
+  get stats(): ProtocolLogStats {
+    return { ...this.#stats };
+  }
+
+  #options(outcome: "in-flight" | "refused" | "granted") {
+    return { now: this.#clock(), hmacKey: this.#key, outcome };
+  }
+
+  #add(build: () => ProtocolEntry, critical: boolean): Promise<void> {
+    if (this.#closing) return Promise.reject(new Error("Cannot log: the protocol log is closed"));
+    let entry: ProtocolEntry;
+    try {
+      entry = build();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const { promise, resolve, reject } = Promise.withResolvers<void>();
+    this.#queue.push({ entry, n: this.#next++, resolve, reject, critical });
+    this.#writer.wake();
+    return promise;
+  }
+
+  #waitFor(drain: boolean): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#waiters.push({ n: this.#next - 1, drain, resolve });
+    this.#notify();
+    return promise;
+  }
+
+  #notify(): void {
+    const idle = this.#queue.length === 0 && this.#spool.pending === 0;
+    this.#waiters = this.#waiters.filter((w) => {
+      const done = w.n <= this.#settled && (!w.drain || idle);
+      if (done) w.resolve();
+      return !done;
+    });
+  }
+
+  // Fresh entries: to PostgreSQL while the spool is empty, else behind it into the spool.
+  async #writeLoop(): Promise<void> {
+    for (;;) {
+      if (this.#queue.length === 0) {
+        if (this.#closing) return;
+        await this.#writer.sleep(Infinity);
+        continue;
+      }
+      const deadline = performance.now() + this.#delay;
+      while (this.#queue.length < this.#max && !this.#closing && performance.now() < deadline) {
+        await this.#writer.sleep(deadline - performance.now());
+      }
+      await this.#write(this.#queue.splice(0, this.#max));
+    }
+  }
+
+  async #write(batch: Pending[]): Promise<void> {
+    const entries = batch.map((p) => p.entry);
+    if (this.#spool.pending === 0 && performance.now() >= this.#retryAt) {
+      try {
+        await this.#append(entries, false);
+        return this.#settle(batch);
+      } catch (error) {
+        this.#failed(error);
+      }
+    }
+    try {
+      await this.#spool.append(entries);
+      this.#stats.spooled += entries.length;
+      this.#drainer.wake();
+      this.#settle(batch);
+    } catch (error) {
+      // Neither PostgreSQL nor the disk took it. A decision is refused (the transfer must
+      // not happen unrecorded); an outcome or refusal is kept and tried again.
+      this.#onError(error);
+      const kept = batch.filter((p) => !p.critical);
+      for (const p of batch) if (p.critical) p.reject(error);
+      this.#queue.unshift(...kept);
+      this.#settle(batch.filter((p) => p.critical));
+      await this.#writer.sleep(this.#retryDelay);
+    }
+  }
+
+  // The spool, oldest first, into PostgreSQL once it answers again. A task of its own, so an
+  // attempt that hangs until its timeout does not hold up fresh entries going to the spool.
+  async #drainLoop(): Promise<void> {
+    while (!this.#closing) {
+      const wait = this.#spool.pending === 0 ? Infinity : this.#retryAt - performance.now();
+      if (wait > 0) {
+        await this.#drainer.sleep(wait);
+        continue;
+      }
+      try {
+        const read = await this.#spool.read(this.#drainChunk);
+        if (read.entries.length > 0) this.#stats.replayed += await this.#append(read.entries, true);
+        await this.#spool.commit(read);
+        this.#notify();
+      } catch (error) {
+        this.#failed(error);
+      }
+    }
+  }
+
+  async #append(entries: ProtocolEntry[], replay: boolean): Promise<number> {
+    const what = "write the protocol to PostgreSQL";
+    let result: { written: number; head: ChainHead | null };
+    try {
+      const attempt = appendEntries(this.#db, entries, { checkExisting: replay, head: this.#head });
+      this.#head = null; // unknown until this write is known to have committed
+      result = await withTimeout(attempt, this.#writeTimeout, what);
+    } catch (error) {
+      // A fresh entry that is already stored: a caller logged a transfer twice.
+      if ((error as { code?: string }).code !== "23505" || replay) throw error;
+      const attempt = appendEntries(this.#db, entries, { checkExisting: true });
+      result = await withTimeout(attempt, this.#writeTimeout, what);
+    }
+    this.#head = result.head;
+    this.#stats.batches++;
+    this.#stats.recordsWritten += result.written;
+    this.#healthy = true;
+    this.#retryDelay = this.#retryMin;
+    return result.written;
+  }
+
+  #failed(error: unknown): void {
+    this.#stats.dbErrors++;
+    if (this.#healthy) this.#onError(error);
+    this.#healthy = false;
+    this.#retryAt = performance.now() + this.#retryDelay;
+    this.#retryDelay = Math.min(this.#retryDelay * 2, this.#retryMax);
+  }
+
+  #settle(batch: Pending[]): void {
+    for (const p of batch) p.resolve();
+    const last = batch.at(-1);
+    if (last && (this.#queue.length === 0 || this.#queue[0]!.n > last.n)) {
+      this.#settled = Math.max(this.#settled, last.n);
+    }
+    this.#notify();
+  }
+}
+
+/**
+ * Opens the protocol log: the spool in `options.spoolDir` is opened (its torn tail cut) and
+ * whatever it holds from an earlier run is replayed into PostgreSQL in the background, in
+ * order, before anything new goes there.
+ *
+ * @example
+ * ```ts
+ * const log = await openProtocolLog(db, { spoolDir: config.spoolDir, hmacKey });
+ * await log.begin({ transferId, consumerId, providerId, evidenceType, purpose, legalBasis,
+ *   idnrUsed: true, idnr, jti });
+ * // … stream the evidence …
+ * log.finish(transferId, { outcome: "delivered", status: 200, bytes, digest, durationMs });
+ * // on SIGTERM:
+ * await log.close();
+ * ```
+ */
+export async function openProtocolLog(db: Db, options: ProtocolLogOptions): Promise<ProtocolLog> {
+  const spool = await Spool.open(options.spoolDir, {
+    segmentMaxBytes: options.segmentMaxBytes,
+    onWarning: options.onError ? (m) => options.onError!(new Error(m)) : undefined,
+  });
+  return new ProtocolLog(db, spool, options);
+}
