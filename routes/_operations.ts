@@ -3,6 +3,8 @@ import { z } from "zod";
 import type { Operation } from "../src/openapi.ts";
 import {
   ambiguousProblem,
+  authorizationBody,
+  authorizationResult,
   evidenceTypeSchema,
   navigationQuery,
   navigationResult,
@@ -154,6 +156,119 @@ export const OPERATIONS: readonly Operation[] = [
       ...auth,
       404: problem("Unknown region, unknown evidence type or no responsible provider"),
       409: { description: "The PLZ covers several Gemeinden", schema: ambiguousProblem },
+    },
+  },
+  {
+    method: "get",
+    path: "/.well-known/jwks.json",
+    summary: "Public keys that verify Lotse's tokens",
+    tags: ["IAM"],
+    responses: { 200: { description: "JWKS (RFC 7517)" } },
+  },
+  {
+    method: "post",
+    path: "/v1/token",
+    summary: "OAuth 2.0 client credentials with private_key_jwt (RFC 7523)",
+    tags: ["IAM"],
+    body: {
+      type: "application/x-www-form-urlencoded",
+      schema: z.object({
+        grant_type: z.literal("client_credentials"),
+        client_id: slugSchema,
+        client_assertion_type: z.literal(
+          "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        client_assertion: z.string(),
+      }),
+    },
+    responses: {
+      200: {
+        description: "Access token",
+        schema: z.object({
+          access_token: z.string(),
+          token_type: z.literal("Bearer"),
+          expires_in: z.int(),
+        }),
+      },
+      400: { description: "RFC 6749 § 5.2 error", type: "application/json" },
+      401: { description: "invalid_client (RFC 6749 § 5.2)", type: "application/json" },
+    },
+  },
+  {
+    method: "post",
+    path: "/v1/authorizations",
+    summary: "Vermittlungsstelle: decide and seal an evidence access token",
+    tags: ["Vermittlungsstelle"],
+    roles: ["consumer"],
+    body: { type: "application/json", schema: authorizationBody },
+    responses: {
+      201: { description: "Evidence access token (ES256 JWS)", schema: authorizationResult },
+      400: problem("Invalid body"),
+      ...auth,
+      404: problem("Unknown evidence type or provider"),
+    },
+  },
+  {
+    method: "post",
+    path: "/v1/evidence/:evidenceType",
+    summary: "Transfer evidence: navigate, authorize, stream the request and the answer",
+    tags: ["Transport"],
+    roles: ["consumer"],
+    params: { evidenceType: slugSchema },
+    query: navigationQuery.omit({ evidenceType: true }).extend({
+      providerId: slugSchema.optional(),
+    }),
+    headers: {
+      "Lotse-Purpose": { schema: z.string().max(200), required: true },
+      "Lotse-Legal-Basis": { schema: z.string().max(200), required: true },
+      "Lotse-Idnr": { schema: z.string().regex(/^\d{11}$/) },
+      "Repr-Digest": { schema: z.string() },
+    },
+    body: { type: "*/*" },
+    responses: {
+      200: {
+        description: "The provider's evidence, streamed; its status and type pass through",
+        type: "*/*",
+      },
+      400: problem("Malformed input, wrong IDNr or request digest mismatch"),
+      ...auth,
+      404: problem("Unknown region or evidence type, or no responsible provider"),
+      409: { description: "Ambiguous PLZ", schema: ambiguousProblem },
+      413: problem("Request body over LOTSE_MAX_REQUEST_BYTES"),
+      502: problem("The provider failed"),
+      504: problem("The provider did not answer in time"),
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/transfers/:id",
+    summary: "The protocol record of one of the caller's transfers",
+    tags: ["Transport"],
+    roles: ["consumer"],
+    params: { id: z.uuid() },
+    responses: {
+      200: { description: "The record" },
+      ...auth,
+      404: problem("Not yours or unknown"),
+    },
+  },
+  {
+    method: "get",
+    path: "/v1/protocol",
+    summary: "Datenschutzcockpit: the transfers about one person",
+    tags: ["Datenschutzcockpit"],
+    roles: ["dsc"],
+    query: z.object({
+      idnr: z.string().regex(/^\d{11}$/),
+      from: z.string().optional(),
+      to: z.string().optional(),
+      cursor: z.string().optional(),
+      limit: z.string().optional(),
+    }),
+    responses: {
+      200: { description: "Records, oldest first, paged by nextCursor" },
+      400: problem("Wrong IDNr or bad parameters"),
+      ...auth,
     },
   },
   {

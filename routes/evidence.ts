@@ -153,7 +153,22 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
           headers: { "retry-after": "1", "lotse-transfer-id": transferId },
         });
       }
+      // A provider's own 5xx is a failed provider to the consumer: a 502 problem, not the
+      // provider's internals. Its 4xx (e.g. no such vehicle) passes through as it is.
+      let providerStatus: number | null = null;
+      if (result.ok && result.response.status >= 500) {
+        providerStatus = result.response.status;
+        await result.response.body?.cancel().catch(() => {});
+      }
       result.done.then((summary) => {
+        if (providerStatus !== null) {
+          summary = {
+            ...summary,
+            outcome: "failed",
+            status: 502,
+            reason: `provider answered ${providerStatus}`,
+          };
+        }
         metrics.count(`lotse_transfers_total{outcome="${summary.outcome}"}`);
         if (summary.bytes) metrics.addTransferBytes("response", summary.bytes);
         return protocol.finish(transferId, {
@@ -172,6 +187,16 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
           headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
         });
       }
+      if (providerStatus !== null) {
+        return problemResponse(
+          "provider-failed",
+          `Provider "${provider.id}" answered ${providerStatus}`,
+          {
+            extra: { providerStatus },
+            headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
+          },
+        );
+      }
       return result.response;
     },
   );
@@ -185,7 +210,10 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     if (!record || record.consumerId !== c.get("principal").clientId) {
       throw new Problem("not-found", `No transfer "${id}" of yours`);
     }
-    return c.json(record);
+    // Failure reasons are for operators (they may name provider internals); a refusal's
+    // reason is what the consumer was told already.
+    const { reason, ...rest } = record;
+    return c.json(record.outcome === "refused" ? record : { ...rest, reason: null });
   });
   return app;
 }

@@ -28,6 +28,7 @@ import { tokenRoutes } from "../routes/token.ts";
 import { jwksRoutes } from "../routes/jwks.ts";
 import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
+import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
 
 /** What the app is built from. */
@@ -40,6 +41,8 @@ export interface AppDeps {
   readonly protocol: ProtocolPort;
   /** Per-provider HTTP clients (CA pinning, pooling). */
   readonly providerClients: ProviderClients;
+  /** The keyed hash under which the protocol stores an IDNr. */
+  readonly idnrHash: (idnr: string) => string;
   /** Milliseconds since the epoch; injected so tests can move time. */
   readonly now?: () => number;
   /** Where unexpected errors go (never to the client). */
@@ -70,6 +73,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/v1", navigationRoutes(deps));
   app.route("/v1", authorizationRoutes(deps));
   app.route("/v1", evidenceRoutes(deps));
+  app.route("/", protocolRoutes(deps));
   app.route("/admin/v1", adminRoutes(deps));
 
   app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));

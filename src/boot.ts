@@ -17,7 +17,7 @@ import { createApp } from "./app.ts";
 import type { Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
-import { openProtocolLog, type ProtocolLog } from "./protocol/mod.ts";
+import { idnrHmac, openProtocolLog, type ProtocolLog, startRetention } from "./protocol/mod.ts";
 import { TableStore } from "./store.ts";
 import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
@@ -139,6 +139,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       hmacKey: protocolKey,
     });
     cleanups.push(() => protocol.close());
+    const stopRetention = startRetention(db, {
+      retentionDays: config.protocolRetentionDays,
+      onError: (error) => console.error("Protocol purge failed; retrying later", error),
+    });
+    cleanups.push(() => stopRetention());
 
     const iam = createIam(keys, store, { publicUrl: config.publicUrl, now: options.now });
     metrics.gauge(
@@ -165,6 +170,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       iam,
       protocol,
       providerClients,
+      idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,
     });
 

@@ -1,0 +1,237 @@
+/**
+ * The Datenschutzcockpit's view of the protocol: `GET /v1/protocol` (role `dsc`) lists the
+ * transfers about one person, found by the keyed hash of the IDNr; `/cockpit` shows the same
+ * to people. The IDNr travels in a POST body on the page, never in a URL, so it does not
+ * land in access logs or browser history.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { AppDeps } from "../src/app.ts";
+import { type AuthVariables, requireRole } from "../src/auth.ts";
+import { Problem } from "../src/problem.ts";
+import { checkIdnr } from "../crypto/mod.ts";
+import { type ProtocolRecord, recordsForIdnr } from "../db/protocol_queries.ts";
+
+function parseTime(value: string | undefined, name: string): Date | undefined {
+  if (value === undefined || value === "") return undefined;
+  const time = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d))?$/.test(value)
+    ? new Date(value)
+    : new Date(NaN);
+  if (Number.isNaN(time.getTime())) {
+    throw new Problem(
+      "invalid-request",
+      `Cannot parse ${name} "${value.slice(0, 40)}": expected ISO 8601`,
+    );
+  }
+  return time;
+}
+
+function idnrOrProblem(idnr: string | undefined): string {
+  if (idnr === undefined) throw new Problem("invalid-request", "Missing parameter idnr");
+  const reason = checkIdnr(idnr);
+  if (reason) throw new Problem("invalid-request", reason);
+  return idnr;
+}
+
+async function query(
+  deps: AppDeps,
+  params: { idnr?: string; from?: string; to?: string; cursor?: string; limit?: string },
+) {
+  const idnr = idnrOrProblem(params.idnr);
+  const from = parseTime(params.from, "from");
+  const to = parseTime(params.to, "to");
+  let limit = 100;
+  if (params.limit !== undefined) {
+    limit = Number(params.limit);
+    if (!/^\d{1,4}$/.test(params.limit) || limit < 1 || limit > 1000) {
+      throw new Problem("invalid-request", "Parameter limit must be 1 to 1000");
+    }
+  }
+  try {
+    return await recordsForIdnr(deps.db, deps.idnrHash(idnr), {
+      from,
+      to,
+      limit,
+      cursor: params.cursor || null,
+    });
+  } catch (error) {
+    if (error instanceof RangeError) throw new Problem("invalid-request", "Cannot parse cursor");
+    throw error;
+  }
+}
+
+const OUTCOME_TEXT: Record<string, string> = {
+  "delivered": "übermittelt",
+  "failed": "fehlgeschlagen",
+  "refused": "abgelehnt",
+  "granted": "genehmigt",
+  "in-flight": "laufend",
+};
+
+function Page(props: { children?: unknown; title: string }) {
+  return (
+    <html lang="de">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
+        <title>{props.title}</title>
+        <style>
+          {`body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#1b1b1b}
+table{border-collapse:collapse;width:100%;margin-top:1rem}th,td{border-bottom:1px solid #ccc;padding:.4rem .6rem;text-align:left;vertical-align:top}
+th{background:#f0f0f0}label{display:block;margin:.6rem 0 .2rem}input{font:inherit;padding:.3rem;width:24rem;max-width:100%}
+button{font:inherit;margin-top:.8rem;padding:.4rem 1rem}.error{color:#a00000}.muted{color:#555}`}
+        </style>
+      </head>
+      <body>
+        <h1>Datenschutzcockpit</h1>
+        {props.children}
+      </body>
+    </html>
+  );
+}
+
+function Form(props: { idnr?: string }) {
+  return (
+    <form method="post" action="/cockpit">
+      <label for="idnr">Identifikationsnummer (IDNr)</label>
+      <input
+        id="idnr"
+        name="idnr"
+        inputmode="numeric"
+        autocomplete="off"
+        value={props.idnr ?? ""}
+        required
+      />
+      <label for="token">Zugangstoken (Rolle dsc)</label>
+      <input id="token" name="token" type="password" autocomplete="off" required />
+      <div>
+        <button type="submit">Übermittlungen anzeigen</button>
+      </div>
+    </form>
+  );
+}
+
+function Records(
+  props: {
+    records: ProtocolRecord[];
+    more: boolean;
+    name: (kind: "client" | "provider" | "type", id: string) => string;
+  },
+) {
+  if (props.records.length === 0) {
+    return <p id="result">Für diese IDNr sind keine Übermittlungen protokolliert.</p>;
+  }
+  return (
+    <div id="result">
+      <p>{props.records.length} Übermittlung(en){props.more ? " (weitere vorhanden)" : ""}</p>
+      <table>
+        <thead>
+          <tr>
+            <th>Zeitpunkt (UTC)</th>
+            <th>Wer hat angefragt</th>
+            <th>Register</th>
+            <th>Nachweis</th>
+            <th>Zweck</th>
+            <th>Rechtsgrundlage</th>
+            <th>Ergebnis</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.records.map((r) => (
+            <tr>
+              <td>{r.time.replace("T", " ").replace(/\.\d+Z$/, "")}</td>
+              <td>
+                {props.name("client", r.consumer)} <span class="muted">({r.consumer})</span>
+              </td>
+              <td>{r.provider ? props.name("provider", r.provider) : "—"}</td>
+              <td>{props.name("type", r.evidenceType)}</td>
+              <td>{r.purpose}</td>
+              <td>{r.legalBasis}</td>
+              <td>{OUTCOME_TEXT[r.outcome] ?? r.outcome}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function protocolRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+  const app = new Hono<{ Variables: AuthVariables }>();
+
+  app.get("/v1/protocol", requireRole(deps.iam.checker, ["dsc"]), async (c) => {
+    return c.json(await query(deps, c.req.query()), 200, { "cache-control": "no-store" });
+  });
+
+  const headers = {
+    "cache-control": "no-store",
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+  };
+
+  app.get("/cockpit", (c) =>
+    c.html(
+      <Page title="Datenschutzcockpit">
+        <p class="muted">
+          Wer hat welche Nachweise über eine Person abgerufen, wann, wozu und auf welcher
+          Rechtsgrundlage.
+        </p>
+        <Form />
+      </Page>,
+      200,
+      headers,
+    ));
+
+  app.post("/cockpit", async (c) => {
+    const type = c.req.header("content-type") ?? "";
+    if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
+      throw new Problem("unsupported-media-type", "Expected a form");
+    }
+    const text = await c.req.text();
+    if (text.length > 16 * 1024) throw new Problem("payload-too-large", "Form too large");
+    const form = new URLSearchParams(text);
+    const idnr = (form.get("idnr") ?? "").replace(/\s+/g, "");
+    const token = form.get("token") ?? "";
+    const show = (status: 200 | 400 | 401 | 403, body: unknown) =>
+      c.html(
+        <Page title="Datenschutzcockpit">
+          <Form idnr={status === 200 ? idnr : undefined} />
+          {body}
+        </Page>,
+        status,
+        headers,
+      );
+    const principal = token ? await deps.iam.checker.check(token) : null;
+    if (!principal) {
+      return show(
+        401,
+        <p class="error" id="error">Das Zugangstoken ist ungültig oder abgelaufen.</p>,
+      );
+    }
+    if (!principal.roles.includes("dsc")) {
+      return show(403, <p class="error" id="error">Dieses Token hat nicht die Rolle dsc.</p>);
+    }
+    const reason = checkIdnr(idnr);
+    if (reason) {
+      return show(
+        400,
+        <p class="error" id="error">Diese IDNr ist nicht gültig (Prüfziffer oder Aufbau).</p>,
+      );
+    }
+    const page = await query(deps, { idnr, limit: "1000" });
+    const snapshot = deps.store.snapshot;
+    const name = (kind: "client" | "provider" | "type", id: string) =>
+      (kind === "client"
+        ? snapshot?.clients.get(id)?.name
+        : kind === "provider"
+        ? snapshot?.nav.provider(id)?.name
+        : snapshot?.nav.evidenceType(id)?.name) ?? id;
+    return show(
+      200,
+      <Records records={page.records} more={page.nextCursor !== null} name={name} />,
+    );
+  });
+  return app;
+}

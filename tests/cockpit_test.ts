@@ -1,0 +1,82 @@
+/**
+ * The Datenschutzcockpit page in a real headless Chromium (Debian's, driven by
+ * playwright-core): a dsc operator enters an IDNr and reads the transfers about that person.
+ */
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { bearer, startTestLotse } from "./_app.ts";
+import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+
+const IDNR = "86095742719";
+
+Deno.test({
+  name: "the cockpit page shows a person's transfers in a browser",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const lotse = await startTestLotse({ serve: true });
+    const browser = await chromium.launch({
+      executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const consumer = await lotse.token("stuttgart-bewohnerparken");
+      const res = await lotse.fetch("/v1/evidence/fahrzeugzulassung?ags=08111000", {
+        method: "POST",
+        headers: bearer(consumer, {
+          "lotse-purpose": DEMO_PURPOSES.bewohnerparken.purpose,
+          "lotse-legal-basis": DEMO_PURPOSES.bewohnerparken.legalBasis,
+          "lotse-idnr": IDNR,
+          "content-type": "application/json",
+        }),
+        body: '{"kennzeichen":"S-LO 1234"}',
+      });
+      assert.equal(res.status, 200);
+      await res.arrayBuffer();
+      await lotse.lotse.protocol.flush();
+      const dscToken = await lotse.token("dsc-cockpit");
+
+      const page = await browser.newPage();
+      await page.goto(`${lotse.base}/cockpit`);
+      assert.equal(await page.locator("h1").textContent(), "Datenschutzcockpit");
+
+      await page.fill("#idnr", IDNR);
+      await page.fill("#token", "not-a-token");
+      await page.click("button[type=submit]");
+      assert.match(await page.locator("#error").textContent() ?? "", /ungültig/);
+
+      await page.fill("#idnr", "86095742718");
+      await page.fill("#token", dscToken);
+      await page.click("button[type=submit]");
+      assert.match(await page.locator("#error").textContent() ?? "", /nicht gültig/);
+
+      await page.fill("#idnr", IDNR);
+      await page.fill("#token", dscToken);
+      await page.click("button[type=submit]");
+      const rows = page.locator("#result tbody tr");
+      assert.equal(await rows.count(), 1);
+      const cells = await rows.first().locator("td").allTextContents();
+      assert.match(cells[1] ?? "", /Stuttgart.*\(stuttgart-bewohnerparken\)/);
+      assert.match(cells[2] ?? "", /Kraftfahrt-Bundesamt/);
+      assert.ok((cells[3] ?? "").length > 0);
+      assert.equal(cells[4], DEMO_PURPOSES.bewohnerparken.purpose);
+      assert.equal(cells[5], DEMO_PURPOSES.bewohnerparken.legalBasis);
+      assert.match(cells[6] ?? "", /übermittelt|laufend/);
+      assert.ok(!page.url().includes(IDNR), "the IDNr never appears in the URL");
+      const shot = Deno.env.get("COCKPIT_SCREENSHOT");
+      if (shot) await page.screenshot({ path: shot, fullPage: true });
+    } finally {
+      await browser.close();
+      await lotse.close();
+    }
+  },
+});
