@@ -212,7 +212,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     }
     // Failure reasons are for operators (they may name provider internals); a refusal's
     // reason is what the consumer was told already.
-    const { reason, ...rest } = record;
+    const { reason: _operatorsOnly, ...rest } = record;
     return c.json(record.outcome === "refused" ? record : { ...rest, reason: null });
   });
   return app;
