@@ -1,0 +1,42 @@
+# Lotse: one container, one process. Build: docker build -t lotse .
+# Run (embedded PGlite, demo data):  docker run -p 8080:8080 -e LOTSE_DEMO=1 lotse
+# Run (PostgreSQL): docker run -p 8080:8080 -e DATABASE_URL=postgres://… \
+#   -e LOTSE_KEY_SECRET=… -e LOTSE_PROTOCOL_KEY=… -e LOTSE_PUBLIC_URL=https://… lotse
+FROM denoland/deno:2.9.6 AS build
+WORKDIR /app
+ENV DENO_DIR=/deno-dir
+COPY deno.json deno.lock ./
+COPY src/ src/
+COPY routes/ routes/
+COPY crypto/ crypto/
+COPY db/ db/
+# Fetch every dependency now (npm packages into node_modules, from the lock file only) and
+# type-check, so the running container never downloads anything.
+RUN deno install --frozen --entrypoint src/main.ts \
+ && deno check src/main.ts
+
+FROM denoland/deno:2.9.6
+WORKDIR /app
+ENV DENO_DIR=/deno-dir \
+    LOTSE_HOST=0.0.0.0 \
+    LOTSE_PORT=8080 \
+    LOTSE_DATA_DIR=/data \
+    LOTSE_SPOOL_DIR=/data/spool
+# Code and dependencies belong to root and are read-only for the service user; only /data
+# (embedded database, protocol spool, generated secrets) is writable.
+COPY --from=build /deno-dir /deno-dir
+COPY --from=build /app /app
+RUN mkdir -p /data && chown deno:deno /data
+VOLUME /data
+USER deno
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
+  CMD ["deno", "eval", "const r = await fetch('http://127.0.0.1:8080/healthz'); Deno.exit(r.ok ? 0 : 1)"]
+# Permissions narrowed to what Lotse needs: the network, reading its code, dependencies and
+# data, writing its data, and only the environment variables of its configuration.
+ENTRYPOINT ["deno", "run", "--cached-only", "--no-prompt", \
+  "--allow-net", \
+  "--allow-read=/app,/deno-dir,/data,/run/secrets", \
+  "--allow-write=/data", \
+  "--allow-env=LOTSE_HOST,LOTSE_PORT,LOTSE_TLS_CERT_FILE,LOTSE_TLS_KEY_FILE,LOTSE_PUBLIC_URL,DATABASE_URL,LOTSE_DATA_DIR,LOTSE_ADMIN_TOKEN,LOTSE_DEMO,LOTSE_DEMO_PROVIDER_PORT,LOTSE_PROVIDER_TIMEOUT_MS,LOTSE_PROVIDER_IDLE_TIMEOUT_MS,LOTSE_MAX_REQUEST_BYTES,LOTSE_KEY_SECRET,LOTSE_PROTOCOL_KEY,LOTSE_SPOOL_DIR,LOTSE_PROTOCOL_RETENTION_DAYS,LOTSE_LOG_LEVEL", \
+  "src/main.ts"]
