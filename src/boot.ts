@@ -49,6 +49,9 @@ export interface StartOptions {
   log?: (message: string) => void;
 }
 
+/** Announces a rotated signing key; the payload is the new active kid. */
+export const KEYS_CHANNEL = "lotse_keys";
+
 async function secretFile(dir: string, name: string): Promise<string> {
   const path = `${dir}/${name}`;
   try {
@@ -100,10 +103,24 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     if (applied.length) log(`Applied migrations: ${applied.join(", ")}`);
 
     const keys = await KeyRing.open(dbKeyStore(db, keySecret));
-    const keyTimer = setInterval(() => {
-      keys.maintain().catch((error) => console.error("Key maintenance failed", error));
+    // Rotation: whichever instance rotates tells the others, so every instance publishes
+    // the new key in its JWKS and accepts tokens signed with it at once.
+    const keyTimer = setInterval(async () => {
+      const before = keys.activeKid;
+      try {
+        await keys.maintain();
+        if (keys.activeKid !== before) await db.notify(KEYS_CHANNEL, keys.activeKid);
+      } catch (error) {
+        console.error("Key maintenance failed", error);
+      }
     }, 60_000);
     cleanups.push(() => clearInterval(keyTimer));
+    const unlistenKeys = await db.listen(KEYS_CHANNEL, (kid) => {
+      if (kid !== keys.activeKid) {
+        keys.refresh().catch((error) => console.error("Key refresh failed", error));
+      }
+    });
+    cleanups.push(() => unlistenKeys());
 
     let demoProvider: DemoProvider | null = null;
     if (config.demo) {

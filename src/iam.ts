@@ -36,13 +36,30 @@ export function createIam(keys: KeyRing, store: TableStore, options: IamOptions)
     clients: (id) => store.snapshot?.clients.get(id),
     now: options.now,
   });
+  // A token signed with a key another instance rotated in a moment ago names a kid this
+  // instance has not loaded yet: reload the ring (at most once a second) and try again.
+  let lastRefresh = 0;
+  const refreshKeys = async (): Promise<boolean> => {
+    const now = Date.now();
+    if (now - lastRefresh < 1000) return false;
+    lastRefresh = now;
+    try {
+      await keys.refresh();
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const checker: TokenChecker = {
     check(token) {
       const hit = verifier.cached(token);
       if (hit) return hit as Principal;
-      return verifier.verify(token).then((r) =>
-        r.ok ? { clientId: r.clientId, roles: r.roles } : null
-      );
+      return verifier.verify(token).then(async (r) => {
+        if (!r.ok && r.fault === "unknown_key" && await refreshKeys()) {
+          r = await verifier.verify(token);
+        }
+        return r.ok ? { clientId: r.clientId, roles: r.roles } : null;
+      });
     },
   };
   return {

@@ -33,6 +33,8 @@ export interface TestLotseOptions {
   serve?: boolean;
   env?: Record<string, string>;
   now?: () => number;
+  /** Share this database (a second instance); default: a fresh one. */
+  databaseUrl?: string;
 }
 
 function freePort(): number {
@@ -75,7 +77,7 @@ export function tokenForm(clientId: string, assertion: string): URLSearchParams 
 
 /** Starts a test instance with the demo tables. */
 export async function startTestLotse(options: TestLotseOptions = {}): Promise<TestLotse> {
-  const databaseUrl = await freshDatabaseUrl();
+  const databaseUrl = options.databaseUrl ?? await freshDatabaseUrl();
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-test-" });
   const port = options.serve ? freePort() : 8080;
   const publicUrl = options.serve ? `http://127.0.0.1:${port}` : "http://lotse.test";
