@@ -134,6 +134,9 @@ export function sharedClusterUrl(): Promise<string> {
         stdout: "null",
         stderr: "null",
       }).outputSync();
+      try {
+        Deno.removeSync(cluster.dataDir, { recursive: true });
+      } catch { /* best effort */ }
     });
     return cluster.url;
   });

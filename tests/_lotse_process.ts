@@ -1,0 +1,215 @@
+/**
+ * Lotse as a child process (`deno run -A src/main.ts`), for tests that must kill it: SIGKILL
+ * mid-transfer, SIGTERM under load, and a restart with the same environment, database and
+ * data directory. The child serves the demo tables and demo providers (`LOTSE_DEMO=1`) on
+ * free loopback ports; its stdout and stderr are collected.
+ *
+ * @example
+ * ```ts
+ * const lotse = await spawnLotse({ databaseUrl: await freshDatabaseUrl() });
+ * const token = await lotse.token("stuttgart-bewohnerparken");
+ * // … load …
+ * await lotse.kill("SIGKILL");
+ * await lotse.restart();
+ * await lotse.close();
+ * ```
+ *
+ * @module
+ */
+import { clientAssertion, tokenForm } from "./_app.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** The fixed secrets of a test child (one set for every start, so a restart reads its keys). */
+export const CHILD_SECRETS = {
+  LOTSE_KEY_SECRET: "durability-key-secret-of-32-characters-or-more",
+  LOTSE_PROTOCOL_KEY: "durability-protocol-key-of-32-characters-or-more",
+  LOTSE_ADMIN_TOKEN: "durability-admin-token-of-32-characters-or-more",
+} as const;
+
+/** Options for {@linkcode spawnLotse}. */
+export interface LotseProcessOptions {
+  /** The PostgreSQL database of the child. */
+  databaseUrl: string;
+  /** Added to (and overriding) the child's Lotse variables. */
+  env?: Record<string, string>;
+  /** How long a start may take until `/readyz` answers 200; default 30 s. */
+  readyTimeoutMs?: number;
+  /** Most characters of output kept (the newest); default 1 MiB. */
+  outputLimit?: number;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A Lotse child process that can be killed and started again on the same data. */
+export class LotseProcess {
+  /** `http://127.0.0.1:PORT`, the same across restarts. */
+  readonly url: string;
+  readonly dataDir: string;
+  readonly spoolDir: string;
+  readonly databaseUrl: string;
+  /** The child's environment (Lotse's variables only). */
+  readonly env: Readonly<Record<string, string>>;
+  #child: Deno.ChildProcess | null = null;
+  #exited: Promise<Deno.CommandStatus> | null = null;
+  #pumps: Promise<void>[] = [];
+  #output = "";
+  #outputLimit: number;
+  #readyTimeoutMs: number;
+  #starts = 0;
+
+  /** Use {@linkcode spawnLotse}. */
+  constructor(dataDir: string, options: LotseProcessOptions) {
+    const port = freePort();
+    this.url = `http://127.0.0.1:${port}`;
+    this.dataDir = dataDir;
+    this.spoolDir = `${dataDir}/spool`;
+    this.databaseUrl = options.databaseUrl;
+    this.#outputLimit = options.outputLimit ?? 1024 * 1024;
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    this.env = Object.freeze({
+      DATABASE_URL: options.databaseUrl,
+      LOTSE_HOST: "127.0.0.1",
+      LOTSE_PORT: String(port),
+      LOTSE_PUBLIC_URL: this.url,
+      LOTSE_DEMO: "1",
+      LOTSE_DEMO_PROVIDER_PORT: String(freePort()),
+      LOTSE_DATA_DIR: dataDir,
+      LOTSE_SPOOL_DIR: this.spoolDir,
+      ...CHILD_SECRETS,
+      ...options.env,
+    });
+  }
+
+  /** The process id of the running child; null when none runs. */
+  get pid(): number | null {
+    return this.#child?.pid ?? null;
+  }
+
+  /** How often the child was started. */
+  get starts(): number {
+    return this.#starts;
+  }
+
+  /** Everything the child wrote to stdout and stderr so far, over all starts (the newest part). */
+  get output(): string {
+    return this.#output;
+  }
+
+  /** Starts the child and resolves once `/readyz` answers 200. */
+  async start(): Promise<void> {
+    if (this.#child !== null) throw new Error(`Cannot start Lotse: pid ${this.pid} still runs`);
+    this.#starts++;
+    this.#append(`--- start ${this.#starts} ---\n`);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "src/main.ts"],
+      cwd: ROOT,
+      env: this.env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#child = child;
+    this.#exited = child.status;
+    this.#pumps = [this.#pump(child.stdout), this.#pump(child.stderr)];
+    const deadline = performance.now() + this.#readyTimeoutMs;
+    let exited = false;
+    this.#exited.then(() => exited = true);
+    while (performance.now() < deadline) {
+      if (exited) {
+        const status = await this.#wait();
+        throw new Error(
+          `Lotse exited with code ${status.code} before it was ready:\n${this.#output}`,
+        );
+      }
+      try {
+        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
+        await res.body?.cancel();
+        if (res.status === 200) return;
+      } catch { /* not listening yet */ }
+      await sleep(50);
+    }
+    await this.kill("SIGKILL");
+    throw new Error(`Lotse was not ready within ${this.#readyTimeoutMs} ms:\n${this.#output}`);
+  }
+
+  /** Sends `signal` and resolves with the exit status once the child has ended. */
+  async kill(signal: Deno.Signal): Promise<Deno.CommandStatus> {
+    if (this.#child === null) throw new Error("Cannot kill Lotse: it does not run");
+    try {
+      this.#child.kill(signal);
+    } catch { /* already gone; its status follows */ }
+    return await this.#wait();
+  }
+
+  /** Resolves with the exit status once the child has ended on its own (or by a signal). */
+  async #wait(): Promise<Deno.CommandStatus> {
+    const status = await this.#exited!;
+    await Promise.all(this.#pumps);
+    this.#append(`--- exited: code ${status.code}, signal ${status.signal} ---\n`);
+    this.#child = null;
+    this.#exited = null;
+    return status;
+  }
+
+  /** Starts the child again with the same environment, database and data directory. */
+  async restart(): Promise<void> {
+    if (this.#child !== null) await this.kill("SIGTERM");
+    await this.start();
+  }
+
+  /** An access token for a demo client from the running child. */
+  async token(clientId: string): Promise<string> {
+    const assertion = await clientAssertion(clientId, `${this.url}/v1/token`);
+    const res = await fetch(`${this.url}/v1/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: tokenForm(clientId, assertion),
+    });
+    const body = await res.json();
+    if (res.status !== 200) throw new Error(`Token for "${clientId}": ${JSON.stringify(body)}`);
+    return body.access_token;
+  }
+
+  /** Kills the child if it runs and removes the data directory. */
+  async close(): Promise<void> {
+    if (this.#child !== null) await this.kill("SIGKILL");
+    await Deno.remove(this.dataDir, { recursive: true }).catch(() => {});
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of stream) this.#append(decoder.decode(chunk, { stream: true }));
+    } catch { /* the pipe broke with the process */ }
+  }
+
+  #append(text: string): void {
+    this.#output += text;
+    if (this.#output.length > this.#outputLimit) {
+      this.#output = this.#output.slice(-this.#outputLimit);
+    }
+  }
+}
+
+/** Spawns Lotse with a fresh temporary data directory and waits until it is ready. */
+export async function spawnLotse(options: LotseProcessOptions): Promise<LotseProcess> {
+  const dataDir = await Deno.makeTempDir({ prefix: "lotse-proc-" });
+  const lotse = new LotseProcess(dataDir, options);
+  try {
+    await lotse.start();
+  } catch (error) {
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  return lotse;
+}
