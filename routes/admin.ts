@@ -96,7 +96,7 @@ export function databaseProblem(error: unknown, action: "write" | "delete"): Pro
       `Row collides with an existing row${detail ? `: ${detail}` : ""}`,
     );
   }
-  if (code === "23514" || code === "22P02" || code === "22007" || code === "22008") {
+  if (typeof code === "string" && (code === "23514" || code.startsWith("22"))) {
     return new Problem("invalid-request", "Row violates a constraint of its table");
   }
   return null;

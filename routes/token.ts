@@ -8,6 +8,8 @@
 import { Hono } from "hono";
 import type { AppDeps } from "../src/app.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
+import { Problem } from "../src/problem.ts";
+import { readBody } from "../src/validate.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
@@ -32,7 +34,7 @@ async function readForm(request: Request): Promise<URLSearchParams | string> {
   if (!request.body) return "Missing request body";
   let size = 0;
   const chunks: Uint8Array[] = [];
-  for await (const chunk of request.body) {
+  for await (const chunk of readBody(request.body)) {
     size += chunk.byteLength;
     if (size > MAX_FORM_BYTES) return `Request body exceeds ${MAX_FORM_BYTES} bytes`;
     chunks.push(chunk);
@@ -55,7 +57,13 @@ export function tokenRoutes(deps: AppDeps): Hono {
   const { iam, store } = deps;
   const now = deps.now ?? Date.now;
   app.post("/token", async (c) => {
-    const form = await readForm(c.req.raw);
+    let form;
+    try {
+      form = await readForm(c.req.raw);
+    } catch (error) {
+      if (error instanceof Problem) return oauthError("invalid_request", error.message, 400);
+      throw error;
+    }
     if (typeof form === "string") return oauthError("invalid_request", form, 400);
     for (const name of ["grant_type", "client_assertion_type", "client_assertion", "client_id"]) {
       if (form.getAll(name).length > 1) {

@@ -82,7 +82,10 @@ export function createApp(deps: AppDeps): Hono {
     if (isClientAbort(error, c.req.raw.signal)) {
       return new Response(null, { status: 499 });
     }
-    if (error instanceof SyntaxError || error instanceof URIError) {
+    if (
+      error instanceof SyntaxError || error instanceof URIError ||
+      error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Http
+    ) {
       return problemResponse("invalid-request", "Cannot parse the request");
     }
     log(`Unexpected error on ${c.req.method} ${c.req.path}`, error);

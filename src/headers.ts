@@ -6,10 +6,17 @@
  * @module
  */
 
+import { CONTROL } from "./schemas.ts";
+
 const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** The text of a header value, UTF-8 or RFC 8187 decoded; null when it is not readable. */
 export function headerText(raw: string): string | null {
+  const text = decode(raw);
+  return text === null || CONTROL.test(text) ? null : text;
+}
+
+function decode(raw: string): string | null {
   let value = raw;
   if (/^UTF-8''/i.test(value)) {
     try {

@@ -18,3 +18,9 @@ Deno.test("headerText() decodes RFC 8187 extended values", () => {
   assert.equal(headerText("UTF-8''%C2%A7%2045%20StVO"), "§ 45 StVO");
   assert.equal(headerText("UTF-8''%E0%A4%A"), null);
 });
+
+Deno.test("headerText() refuses control characters, however they are encoded", () => {
+  assert.equal(headerText("UTF-8''x%00"), null);
+  assert.equal(headerText("a\x01b"), null);
+  assert.equal(headerText("UTF-8''%C2%85"), null);
+});

@@ -8,6 +8,7 @@
 import type { Db, Queryable } from "../db/types.ts";
 import { bump, type TableRows, writeRow } from "../db/tables.ts";
 import { Problem } from "./problem.ts";
+import { readBody } from "./validate.ts";
 import type { TableName } from "./tables.ts";
 import type { FieldError } from "./validate.ts";
 
@@ -36,19 +37,31 @@ const BATCH = 500;
 
 class Rollback extends Error {}
 
+const MAX_LINE = 1024 * 1024;
+
 /** Reads lines from a byte stream without holding more than one partial line. */
 async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
+  const decode = (chunk?: Uint8Array) => {
+    try {
+      return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
+    } catch {
+      throw new Problem("invalid-request", "Import body is not valid UTF-8");
+    }
+  };
   let rest = "";
-  for await (const chunk of body) {
-    rest += decoder.decode(chunk, { stream: true });
+  for await (const chunk of readBody(body)) {
+    rest += decode(chunk);
     let at: number;
     while ((at = rest.indexOf("\n")) !== -1) {
       yield rest.slice(0, at).replace(/\r$/, "");
       rest = rest.slice(at + 1);
     }
+    if (rest.length > MAX_LINE) {
+      throw new Problem("payload-too-large", `A line of the import exceeds ${MAX_LINE} characters`);
+    }
   }
-  rest += decoder.decode();
+  rest += decode();
   if (rest.length > 0) yield rest.replace(/\r$/, "");
 }
 
@@ -219,9 +232,6 @@ export async function importRows(
         }
       } catch (error) {
         if (error instanceof Problem) throw error;
-        if (error instanceof TypeError && /decod|utf/i.test(error.message)) {
-          throw new Problem("invalid-request", "Import body is not valid UTF-8");
-        }
         throw error;
       }
       await Promise.all(batch);

@@ -13,7 +13,15 @@ export const PLZ = /^\d{5}$/;
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const REGION_KEY = /^(\d{2}|\d{3}|\d{5}|\d{8})?$/;
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+/** Any control character (C0, DEL, C1): never part of a name, purpose or legal basis. */
+// deno-lint-ignore no-control-regex
+export const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+const text = (max: number) =>
+  z.string().trim().min(1).max(max).refine(
+    (s) => !CONTROL.test(s),
+    "must not contain control characters",
+  );
 
 export const agsSchema = z.string().regex(AGS, "expected 8 digits").meta({ example: "08111000" });
 export const arsSchema = z.string().regex(ARS, "expected 12 digits").meta({
@@ -36,7 +44,11 @@ export const postcodeBody = z.strictObject({
 
 export const evidenceTypeBody = z.strictObject({
   name: text(200),
-  description: z.string().max(2000).nullish(),
+  description: z.string().max(2000).refine(
+    // deno-lint-ignore no-control-regex
+    (s) => !/[\u0000\u007f]/.test(s),
+    "must not contain NUL or DEL",
+  ).nullish(),
 }).meta({ id: "EvidenceTypeBody" });
 
 const pem = z.string().max(64 * 1024).regex(

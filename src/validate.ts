@@ -38,6 +38,32 @@ export function parseWith<S extends z.ZodType>(
   );
 }
 
+/**
+ * The chunks of a request body; a body the client cut short or sent malformed (a broken
+ * chunked encoding, fewer bytes than its Content-Length) ends in a 400 problem, not in
+ * the server's read error.
+ */
+export async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const reader = body.getReader();
+  try {
+    while (true) {
+      let result;
+      try {
+        result = await reader.read();
+      } catch {
+        throw new Problem(
+          "invalid-request",
+          "Cannot read the request body: it ended early or is malformed",
+        );
+      }
+      if (result.done) return;
+      yield result.value;
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
 /** Reads a JSON body of at most `maxBytes`, or throws a 400/413/415 problem. */
 export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
@@ -55,7 +81,7 @@ export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unkno
   }
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of body) {
+  for await (const chunk of readBody(body)) {
     size += chunk.byteLength;
     if (size > maxBytes) {
       throw new Problem("payload-too-large", `Request body exceeds ${maxBytes} bytes`);

@@ -109,13 +109,23 @@ export function isUuid(s: string): boolean {
   return UUID.test(s);
 }
 
+/**
+ * PostgreSQL text holds no NUL and JSON no lone surrogate; an entry carrying either would be
+ * refused for good and block every entry behind it. The edge refuses such input already; this
+ * is the last line, so the log itself can never be poisoned.
+ */
+function storable(value: string): string {
+  // deno-lint-ignore no-control-regex
+  return value.toWellFormed().replace(/\u0000/g, "\ufffd");
+}
+
 function text(name: string, value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   if (typeof value !== "string") throw new TypeError(`Cannot log ${name}: expected a string`);
   if (value.length > MAX_TEXT) {
     throw new RangeError(`Cannot log ${name}: longer than ${MAX_TEXT} characters`);
   }
-  return value;
+  return storable(value);
 }
 
 function required(name: string, value: string | null | undefined): string {
@@ -149,7 +159,7 @@ function isoTime(time: Date): string {
 // Reasons are cut rather than refused: a failure must be recorded even when its message is long.
 function reason(value: string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
-  return String(value).slice(0, MAX_REASON);
+  return storable(String(value).slice(0, MAX_REASON));
 }
 
 /** Builds a decision entry; throws on input the database would not take. */
