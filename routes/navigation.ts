@@ -9,6 +9,28 @@ import type { AppDeps } from "../src/app.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { locate, responsible } from "../src/locate.ts";
 import { Problem } from "../src/problem.ts";
+import type { Provider, Region } from "../src/tables.ts";
+
+const JSON_HEADERS: HeadersInit = [["content-type", "application/json"]];
+
+// Keyed by the rows themselves: a table reload makes new rows, and the old fragments go with
+// the old rows.
+const regionJson = new WeakMap<Region, string>();
+const providerJson = new WeakMap<Provider, string>();
+
+function fragment<T extends object>(cache: WeakMap<T, string>, row: T, make: (row: T) => string) {
+  let json = cache.get(row);
+  if (json === undefined) cache.set(row, json = make(row));
+  return json;
+}
+
+function regionFragment(r: Region): string {
+  return JSON.stringify({ ags: r.ags, ars: r.ars, name: r.name });
+}
+
+function providerFragment(p: Provider): string {
+  return JSON.stringify({ id: p.id, name: p.name, endpoint: p.endpoint });
+}
 
 export function navigationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();

@@ -1,0 +1,80 @@
+/**
+ * The cost of one authenticated `GET /v1/navigation` inside the process, through the whole
+ * Hono app (routing, metrics, token check, lookup, JSON), against a bare Hono route
+ * returning the same JSON: what Lotse adds on top of the framework, without sockets.
+ *
+ * `deno bench -A routes/navigation_bench.ts`
+ */
+import { Hono } from "hono";
+import { createApp } from "../src/app.ts";
+import { parseConfig } from "../src/config.ts";
+import { createIam } from "../src/iam.ts";
+import { Metrics } from "../src/metrics.ts";
+import { buildSnapshot, type TableStore } from "../src/store.ts";
+import { TABLE_NAMES } from "../src/tables.ts";
+import { generateTables } from "../db/generate.ts";
+import { DEMO_CLIENTS } from "../db/demo_clients.ts";
+import { issueAccessToken, KeyRing, memoryKeyStore } from "../crypto/mod.ts";
+import type { TableVersions } from "../db/tables.ts";
+import type { AppDeps } from "../src/app.ts";
+
+const generated = generateTables();
+const tables = { ...generated, clients: DEMO_CLIENTS, permissions: [] };
+const versions = Object.fromEntries(TABLE_NAMES.map((n) => [n, 1])) as TableVersions;
+const snapshot = buildSnapshot(tables, versions);
+const store = { snapshot } as unknown as TableStore;
+const keys = await KeyRing.open(memoryKeyStore("bench-secret-of-at-least-32-characters!"));
+const config = parseConfig({ LOTSE_PUBLIC_URL: "http://lotse.test" });
+const iam = createIam(keys, store, { publicUrl: config.publicUrl });
+const app = createApp(
+  {
+    config,
+    db: null as never,
+    store,
+    metrics: new Metrics(),
+    iam,
+    protocol: null as never,
+    providerClients: null as never,
+    idnrHash: () => "",
+  } satisfies AppDeps,
+);
+const { token } = await issueAccessToken(
+  { id: "stuttgart-bewohnerparken", roles: ["consumer"] },
+  { keys, issuer: config.publicUrl, audience: config.publicUrl },
+);
+const headers = { authorization: `Bearer ${token}` };
+const agsList = generated.regions.map((r) => r.ags);
+const urls = Array.from(
+  { length: 1024 },
+  (_, i) =>
+    `http://lotse.test/v1/navigation?evidenceType=${generated.evidenceTypes[i % 3]!.id}&ags=${
+      agsList[(i * 7919) % agsList.length]
+    }`,
+);
+
+const first = await app.request(urls[0]!, { headers });
+if (first.status !== 200) throw new Error(`Navigation answered ${first.status}`);
+
+const bare = new Hono();
+const body = await first.text();
+bare.get("/v1/navigation", (c) => c.body(body, 200, { "content-type": "application/json" }));
+
+let i = 0;
+Deno.bench({
+  name: "bare Hono route, same JSON",
+  group: "navigation",
+  baseline: true,
+  async fn() {
+    const res = await bare.fetch(new Request(urls[i++ & 1023]!, { headers }));
+    await res.text();
+  },
+});
+
+Deno.bench({
+  name: "Lotse GET /v1/navigation (auth, lookup, JSON, metrics)",
+  group: "navigation",
+  async fn() {
+    const res = await app.fetch(new Request(urls[i++ & 1023]!, { headers }));
+    await res.text();
+  },
+});
