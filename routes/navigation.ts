@@ -44,16 +44,14 @@ export function navigationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables
     }
     const region = locate(snapshot.nav, q);
     const found = responsible(snapshot.nav, evidenceType, region);
-    return c.json({
-      evidenceType: found.evidenceType.id,
-      region: { ags: region.ags, ars: region.ars, name: region.name },
-      provider: {
-        id: found.provider.id,
-        name: found.provider.name,
-        endpoint: found.provider.endpoint,
-      },
-      matchedLevel: found.matchedLevel,
-    });
+    // The answer is assembled from per-row JSON fragments made once per table version: on
+    // the hot route, serialising the same region and provider again is most of the work.
+    const body = `{"evidenceType":"${found.evidenceType.id}","region":${
+      fragment(regionJson, region, regionFragment)
+    },"provider":${
+      fragment(providerJson, found.provider, providerFragment)
+    },"matchedLevel":"${found.matchedLevel}"}`;
+    return new Response(body, { headers: JSON_HEADERS });
   });
   return app;
 }
