@@ -1,0 +1,83 @@
+/**
+ * The P2 load generator, run as its own process (pinned to the load core by run.ts):
+ * autocannon at a given overall rate, printing one line `AUTOCANNON_JSON {...}`.
+ *
+ * autocannon keeps latencies in an integer-millisecond histogram, which cannot tell 0.6 ms
+ * from 1.4 ms; so every response's own duration (float ms, from autocannon's `response`
+ * event) is kept too and the percentiles, p99.9 included, are computed from those.
+ *
+ * `deno run -A loadtest/_autocannon.ts <file holding an AutocannonJob as JSON>`
+ *
+ * @module
+ */
+import autocannon from "autocannon";
+
+/** What to run; the only argument names a JSON file holding it. */
+export interface AutocannonJob {
+  url: string;
+  paths: string[];
+  token?: string;
+  rate: number;
+  durationS: number;
+  connections: number;
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
+}
+
+async function main(): Promise<void> {
+  const job = JSON.parse(await Deno.readTextFile(Deno.args[0]!)) as AutocannonJob;
+  let samples = new Float64Array(1 << 20);
+  let n = 0;
+  let non2xx = 0;
+  const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
+  const instance = autocannon({
+    url: job.url,
+    connections: job.connections,
+    duration: job.durationS,
+    overallRate: job.rate,
+    headers: job.token ? { authorization: `Bearer ${job.token}` } : {},
+    requests: job.paths.map((path) => ({ method: "GET", path })),
+  }, (error: unknown, result: Record<string, unknown>) => error ? reject(error) : resolve(result));
+  instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
+    if (status < 200 || status > 299) non2xx++;
+    if (n === samples.length) {
+      const grown = new Float64Array(samples.length * 2);
+      grown.set(samples);
+      samples = grown;
+    }
+    samples[n++] = ms;
+  });
+  const result = await promise;
+  const sorted = samples.subarray(0, n).sort();
+  const latency = result.latency as Record<string, number>;
+  console.log(`AUTOCANNON_JSON ${
+    JSON.stringify({
+      requests: n,
+      durationS: Number(result.duration),
+      achievedRps: n / Number(result.duration),
+      non2xx,
+      errors: Number(result.errors),
+      timeouts: Number(result.timeouts),
+      latencyMs: {
+        p50: percentile(sorted, 50),
+        p90: percentile(sorted, 90),
+        p99: percentile(sorted, 99),
+        p999: percentile(sorted, 99.9),
+        max: sorted[n - 1] ?? NaN,
+      },
+      // autocannon's own histogram (whole ms, corrected for coordinated omission).
+      autocannonMs: {
+        p50: latency.p50,
+        p99: latency.p99,
+        p999: latency.p99_9,
+        max: latency.max,
+      },
+    })
+  }`);
+}
+
+if (import.meta.main) await main();

@@ -1,0 +1,315 @@
+/**
+ * The pieces every load-test scenario needs: a throwaway PostgreSQL cluster holding the
+ * full-scale tables plus the demo clients and permissions, Lotse and the reference servers
+ * as child processes pinned to core 0, access tokens, and a stack of clean-ups that runs on
+ * success and on failure alike.
+ *
+ * @module
+ */
+import { importJWK, SignJWT } from "jose";
+import { type Cluster, startCluster } from "../tests/_pg.ts";
+import { connectPostgres } from "../db/postgres.ts";
+import { migrate } from "../db/migrate.ts";
+import { type GeneratedTables, generateTables } from "../db/generate.ts";
+import { DEMO_CLIENTS, DEMO_KEYS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
+import { seedTables } from "../db/seed.ts";
+import type { Db } from "../db/types.ts";
+
+/** Core the servers under test run on. */
+export const SERVER_CPU = "0";
+/** Core the load generators run on. */
+export const LOAD_CPU = "1";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+/** Clean-ups, run last-in first-out; errors are reported, not thrown. */
+export class Cleanups {
+  readonly #stack: (() => Promise<void> | void)[] = [];
+
+  push(fn: () => Promise<void> | void): void {
+    this.#stack.push(fn);
+  }
+
+  async run(): Promise<void> {
+    while (this.#stack.length > 0) {
+      const fn = this.#stack.pop()!;
+      try {
+        await fn();
+      } catch (error) {
+        console.error("Clean-up failed:", error);
+      }
+    }
+  }
+}
+
+/** A free loopback port. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A child process whose output is drained (kept, last 64 KiB) so it never blocks on a pipe. */
+export class Child {
+  readonly process: Deno.ChildProcess;
+  readonly name: string;
+  #output = "";
+  #drained: Promise<void>;
+
+  constructor(
+    name: string,
+    cmd: string,
+    args: string[],
+    options: { env?: Record<string, string>; cwd?: string } = {},
+  ) {
+    this.name = name;
+    this.process = new Deno.Command(cmd, {
+      args,
+      env: options.env,
+      cwd: options.cwd,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    this.#drained = Promise.all([
+      this.#drain(this.process.stdout),
+      this.#drain(this.process.stderr),
+    ]).then(() => {});
+  }
+
+  async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      this.#output = (this.#output + decoder.decode(chunk, { stream: true })).slice(-65536);
+    }
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  get pid(): number {
+    return this.process.pid;
+  }
+
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  async stop(graceMs = 3000): Promise<void> {
+    const status = this.process.status;
+    try {
+      this.process.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const timer = setTimeout(() => {
+      try {
+        this.process.kill("SIGKILL");
+      } catch { /* already gone */ }
+    }, graceMs);
+    await status;
+    clearTimeout(timer);
+    await this.#drained;
+  }
+}
+
+/** Polls `url` until it answers 200; returns the time it took, in ms from `since`. */
+export async function waitFor200(
+  url: string,
+  options: { since?: number; timeoutMs?: number; intervalMs?: number; child?: Child } = {},
+): Promise<number> {
+  const since = options.since ?? performance.now();
+  const deadline = since + (options.timeoutMs ?? 60_000);
+  while (performance.now() < deadline) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+      await res.body?.cancel();
+      if (res.status === 200) return performance.now() - since;
+    } catch { /* not listening yet */ }
+    const exited = options.child &&
+      await Promise.race([
+        options.child.process.status.then(() => true),
+        sleep(0).then(() => false),
+      ]);
+    if (exited) {
+      throw new Error(`Process "${options.child!.name}" exited early: ${options.child!.output}`);
+    }
+    await sleep(options.intervalMs ?? 5);
+  }
+  throw new Error(
+    `Timed out waiting for ${url}${options.child ? `: ${options.child.output}` : ""}`,
+  );
+}
+
+/** A database cluster holding the full-scale tables and the demo clients. */
+export interface BenchDatabase {
+  readonly cluster: Cluster;
+  readonly url: string;
+  readonly db: Db;
+  readonly tables: GeneratedTables;
+  readonly seedMs: number;
+}
+
+/** Starts a cluster, migrates and seeds it; registers its removal in `cleanups`. */
+export async function startBenchDatabase(
+  cleanups: Cleanups,
+  options: { minRoutes?: number } = {},
+): Promise<BenchDatabase> {
+  const cluster = await startCluster();
+  cleanups.push(() => cluster.destroy());
+  const db = await connectPostgres(cluster.url, { max: 2 });
+  cleanups.push(() => db.close());
+  await migrate(db);
+  const tables = generateTables({ seed: 1, minRoutes: options.minRoutes });
+  const t = performance.now();
+  await seedTables(db, {
+    regions: tables.regions,
+    postcodes: tables.postcodes,
+    evidenceTypes: tables.evidenceTypes,
+    providers: tables.providers,
+    routes: tables.routes,
+    clients: DEMO_CLIENTS,
+    permissions: DEMO_PERMISSIONS,
+  }, { replace: true });
+  const seedMs = performance.now() - t;
+  // Fresh statistics, so the first start does not pay for autovacuum's catching up.
+  await db.sql`vacuum analyze`.catch(() => db.sql`analyze`);
+  return { cluster, url: cluster.url, db, tables, seedMs };
+}
+
+/** A running Lotse child process. */
+export interface LotseProcess {
+  readonly child: Child;
+  readonly url: string;
+  readonly port: number;
+  /** Milliseconds from spawn until `/readyz` answered 200. */
+  readonly readyMs: number;
+}
+
+export const ADMIN_TOKEN = "bench-admin-token-of-at-least-32-characters";
+
+/** Spawns Lotse pinned to {@linkcode SERVER_CPU} and waits until `/readyz` is 200. */
+export async function startLotseProcess(
+  cleanups: Cleanups,
+  databaseUrl: string,
+  options: {
+    dataDir?: string;
+    env?: Record<string, string>;
+    /** Extra flags for `deno run`, e.g. `--v8-flags=--prof`. */
+    denoFlags?: string[];
+    cwd?: string;
+  } = {},
+): Promise<LotseProcess> {
+  const port = freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "lotse-bench-" });
+  if (!options.dataDir) cleanups.push(() => Deno.remove(dataDir, { recursive: true }));
+  const since = performance.now();
+  const child = new Child("lotse", "taskset", [
+    "-c",
+    SERVER_CPU,
+    Deno.execPath(),
+    "run",
+    "-A",
+    ...(options.denoFlags ?? []),
+    `${ROOT}src/main.ts`,
+  ], {
+    cwd: options.cwd,
+    env: {
+      DATABASE_URL: databaseUrl,
+      LOTSE_PORT: String(port),
+      LOTSE_PUBLIC_URL: url,
+      LOTSE_DATA_DIR: dataDir,
+      LOTSE_KEY_SECRET: "bench-key-secret-of-at-least-32-characters",
+      LOTSE_PROTOCOL_KEY: "bench-protocol-key-of-at-least-32-chars",
+      LOTSE_ADMIN_TOKEN: ADMIN_TOKEN,
+      ...options.env,
+    },
+  });
+  cleanups.push(() => child.stop());
+  const readyMs = await waitFor200(`${url}/readyz`, { since, child, timeoutMs: 120_000 });
+  return { child, url, port, readyMs };
+}
+
+/** Starts loadtest/bare_server.ts (plain or through Hono) pinned to core 0. */
+export async function startReference(
+  cleanups: Cleanups,
+  kind: "bare" | "hono",
+): Promise<{ url: string; child: Child }> {
+  const port = freePort();
+  const child = new Child(kind, "taskset", [
+    "-c",
+    SERVER_CPU,
+    Deno.execPath(),
+    "run",
+    `--allow-net=127.0.0.1:${port}`,
+    `${ROOT}loadtest/bare_server.ts`,
+    String(port),
+    ...(kind === "hono" ? ["--hono"] : []),
+  ]);
+  cleanups.push(() => child.stop());
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor200(`${url}/`, { child, timeoutMs: 30_000 });
+  return { url, child };
+}
+
+/** Gets an access token for a demo client, the way a real consumer does. */
+export async function demoToken(lotseUrl: string, clientId = "stuttgart-bewohnerparken") {
+  const jwk = DEMO_KEYS[clientId];
+  if (!jwk) throw new Error(`No demo key for "${clientId}"`);
+  const tokenUrl = `${lotseUrl}/v1/token`;
+  const now = Math.floor(Date.now() / 1000);
+  const assertion = await new SignJWT({})
+    .setProtectedHeader({ alg: "ES256", kid: `${clientId}-demo` })
+    .setIssuer(clientId)
+    .setSubject(clientId)
+    .setAudience(tokenUrl)
+    .setJti(crypto.randomUUID())
+    .setIssuedAt(now)
+    .setExpirationTime(now + 60)
+    .sign(await importJWK({ ...jwk }, "ES256"));
+  const res = await fetch(tokenUrl, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "client_credentials",
+      client_id: clientId,
+      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+      client_assertion: assertion,
+    }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) {
+    throw new Error(`Token request failed (${res.status}): ${JSON.stringify(body)}`);
+  }
+  return body.access_token as string;
+}
+
+/**
+ * CPU seconds (user + system) a process has used so far, from `/proc/<pid>/stat`. CPU time
+ * per request drifts far less than req/s on a shared machine. Clock ticks are taken as
+ * 100 Hz (USER_HZ on Linux).
+ */
+export function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Median of a non-empty list. */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** The machine's 1-minute load average, to note noise beside a figure. */
+export async function loadAverage(): Promise<number | null> {
+  try {
+    return Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+  } catch {
+    return null;
+  }
+}

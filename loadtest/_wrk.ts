@@ -1,0 +1,114 @@
+/**
+ * Runs `wrk` pinned to the load core with loadtest/wrk/requests.lua and reads the JSON line
+ * that script prints at the end.
+ *
+ * @module
+ */
+import { Child, cpuSeconds, LOAD_CPU } from "./_harness.ts";
+
+const SCRIPT = new URL("./wrk/requests.lua", import.meta.url).pathname;
+
+/** Options for {@linkcode runWrk}. */
+export interface WrkOptions {
+  /** Paths (with query) to rotate through; default just `/`. */
+  paths?: readonly string[];
+  token?: string;
+  method?: "GET" | "POST";
+  body?: string;
+  durationS: number;
+  /** Default 50. */
+  connections?: number;
+  /** Default 1. */
+  threads?: number;
+  /** The server's pid: its CPU time during the run is reported per request. */
+  serverPid?: number;
+}
+
+/** What one wrk run measured. */
+export interface WrkResult {
+  readonly rps: number;
+  readonly requests: number;
+  readonly durationS: number;
+  /** Socket errors plus responses with status ≥ 400 (wrk counts those as `status` errors). */
+  readonly failures: number;
+  readonly errors: {
+    connect: number;
+    read: number;
+    write: number;
+    status: number;
+    timeout: number;
+  };
+  readonly latencyMs: {
+    mean: number;
+    p50: number;
+    p90: number;
+    p99: number;
+    p999: number;
+    max: number;
+  };
+  /** The server's CPU time per request (µs) and its share of one core, with `serverPid`. */
+  readonly serverCpu: { usPerRequest: number; coreShare: number } | null;
+}
+
+/** Runs wrk against `base` and resolves to its figures; killed if it overruns by 30 s. */
+export async function runWrk(base: string, options: WrkOptions): Promise<WrkResult> {
+  const pathsFile = await Deno.makeTempFile({ prefix: "lotse-wrk-", suffix: ".txt" });
+  try {
+    await Deno.writeTextFile(pathsFile, (options.paths ?? ["/"]).join("\n") + "\n");
+    const child = new Child("wrk", "taskset", [
+      "-c",
+      LOAD_CPU,
+      "wrk",
+      `-t${options.threads ?? 1}`,
+      `-c${options.connections ?? 50}`,
+      `-d${options.durationS}s`,
+      "--timeout",
+      "5s",
+      "-s",
+      SCRIPT,
+      base,
+    ], {
+      env: {
+        LOTSE_PATHS: pathsFile,
+        LOTSE_TOKEN: options.token ?? "",
+        LOTSE_METHOD: options.method ?? "GET",
+        LOTSE_BODY: options.body ?? "",
+      },
+    });
+    const cpuBefore = options.serverPid ? cpuSeconds(options.serverPid) : 0;
+    const guard = setTimeout(() => child.stop(), (options.durationS + 30) * 1000);
+    const status = await child.process.status;
+    const cpu = options.serverPid ? cpuSeconds(options.serverPid) - cpuBefore : null;
+    clearTimeout(guard);
+    await child.stop();
+    const line = child.output.split("\n").find((l) => l.startsWith("WRK_JSON "));
+    if (!status.success || !line) {
+      throw new Error(`wrk failed (exit ${status.code}): ${child.output.trim()}`);
+    }
+    const raw = JSON.parse(line.slice("WRK_JSON ".length));
+    const e = raw.errors;
+    const us = raw.latencyUs;
+    const durationS = raw.durationUs / 1e6;
+    return {
+      rps: raw.requests / durationS,
+      requests: raw.requests,
+      durationS,
+      failures: e.connect + e.read + e.write + e.status + e.timeout,
+      errors: e,
+      latencyMs: {
+        mean: us.mean / 1000,
+        p50: us.p50 / 1000,
+        p90: us.p90 / 1000,
+        p99: us.p99 / 1000,
+        p999: us.p999 / 1000,
+        max: us.max / 1000,
+      },
+      serverCpu: cpu === null ? null : {
+        usPerRequest: (cpu / raw.requests) * 1e6,
+        coreShare: cpu / durationS,
+      },
+    };
+  } finally {
+    await Deno.remove(pathsFile).catch(() => {});
+  }
+}

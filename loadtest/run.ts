@@ -1,0 +1,542 @@
+/**
+ * Lotse's load tests, runnable on this machine without k6. Each scenario starts a
+ * throwaway PostgreSQL cluster with the full-scale tables plus the demo clients and
+ * permissions, runs Lotse (and, where a ratio is wanted, the reference servers) pinned to
+ * core 0 and the load generator pinned to core 1, over loopback only; it prints a table,
+ * writes JSON to `.bench/`, and stops everything it started, on failure too.
+ *
+ * ```sh
+ * deno run -A loadtest/run.ts navigation     [--duration 10] [--runs 3]
+ * deno run -A loadtest/run.ts latency        [--duration 20] [--rate N] [--runs 2]
+ * deno run -A loadtest/run.ts start          [--runs 7]
+ * deno run -A loadtest/run.ts swap           [--routes 1000000] [--duration 60] [--swaps 3]
+ * deno run -A loadtest/run.ts authorizations [--duration 10] [--runs 3]
+ * ```
+ *
+ * Targets (shared/TARGETS.md): P1 navigation ≥ 80 % of bare `Deno.serve`; P2 p99 ≤ 2 ms and
+ * p99.9 ≤ 5 ms at 50 % of P1's max; P7 1 M routes swapped in ≤ 2 s with 0 failed requests;
+ * P8 ready ≤ 1 s.
+ *
+ * @module
+ */
+import { buildNavIndex } from "../src/nav_index.ts";
+import { locate, responsible } from "../src/locate.ts";
+import type { GeneratedTables } from "../db/generate.ts";
+import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { seedTables } from "../db/seed.ts";
+import { TABLES_CHANNEL } from "../db/tables.ts";
+import {
+  Child,
+  Cleanups,
+  demoToken,
+  LOAD_CPU,
+  loadAverage,
+  median,
+  sleep,
+  startBenchDatabase,
+  startLotseProcess,
+  startReference,
+} from "./_harness.ts";
+import { runWrk, type WrkResult } from "./_wrk.ts";
+import type { AutocannonJob } from "./_autocannon.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+interface Args {
+  scenario: string;
+  duration?: number;
+  runs?: number;
+  rate?: number;
+  routes?: number;
+  swaps?: number;
+  connections?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { scenario: argv[0] ?? "" };
+  for (let i = 1; i < argv.length; i += 2) {
+    const name = argv[i]!.replace(/^--/, "");
+    const value = Number(argv[i + 1]);
+    if (!["duration", "runs", "rate", "routes", "swaps", "connections"].includes(name)) {
+      throw new Error(`Unknown option "${argv[i]}"`);
+    }
+    if (!(value > 0)) {
+      throw new Error(`Cannot parse --${name} "${argv[i + 1]}": expected a number > 0`);
+    }
+    (args as unknown as Record<string, number>)[name] = value;
+  }
+  return args;
+}
+
+/** Deterministic PRNG (mulberry32), so every run loads the same sample. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A sample of navigation query strings over real AGS, ARS and PLZ of the generated tables,
+ * each checked against the same index Lotse builds, so that every one answers 200 (a PLZ
+ * shared by several Gemeinden is sent with its Ort, or left out when even that is ambiguous).
+ */
+export function navigationPaths(tables: GeneratedTables, count = 2000): string[] {
+  const nav = buildNavIndex(tables);
+  const random = rng(42);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const types = Object.entries(tables.coverage)
+    .filter(([, c]) => c === "everywhere").map(([id]) => id);
+  const withArs = tables.regions.filter((r) => r.ars !== null);
+  const paths: string[] = [];
+  for (let tries = 0; paths.length < count && tries < count * 20; tries++) {
+    const evidenceType = pick(types);
+    const roll = random();
+    const params: Record<string, string> = {};
+    if (roll < 0.4) params.ags = pick(tables.regions).ags;
+    else if (roll < 0.6) params.ars = pick(withArs).ars!;
+    else {
+      const postcode = pick(tables.postcodes);
+      params.plz = postcode.plz;
+      if (postcode.places.length > 1) params.ort = pick(postcode.places).ort;
+    }
+    try {
+      responsible(nav, evidenceType, locate(nav, params));
+    } catch {
+      continue;
+    }
+    paths.push(`/v1/navigation?${new URLSearchParams({ evidenceType, ...params })}`);
+  }
+  return paths;
+}
+
+const fmt = (n: number, digits = 2) => Number.isFinite(n) ? n.toFixed(digits) : "–";
+const krps = (n: number) => `${(n / 1000).toFixed(1)}k`;
+
+function wrkRow(name: string, r: WrkResult): Record<string, string> {
+  return {
+    server: name,
+    "req/s": krps(r.rps),
+    "p50 ms": fmt(r.latencyMs.p50, 3),
+    "p99 ms": fmt(r.latencyMs.p99, 3),
+    "p99.9 ms": fmt(r.latencyMs.p999, 3),
+    failures: String(r.failures),
+    "CPU µs/req": r.serverCpu ? fmt(r.serverCpu.usPerRequest, 1) : "–",
+    "core used": r.serverCpu ? `${fmt(r.serverCpu.coreShare * 100, 0)} %` : "–",
+  };
+}
+
+async function writeResult(scenario: string, data: unknown): Promise<string> {
+  await Deno.mkdir(`${ROOT}.bench`, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
+  const path = `${ROOT}.bench/${scenario}-${stamp}.json`;
+  await Deno.writeTextFile(path, JSON.stringify(data, null, 2) + "\n");
+  return path;
+}
+
+async function context(): Promise<Record<string, unknown>> {
+  return {
+    date: new Date().toISOString(),
+    deno: Deno.version.deno,
+    cpus: navigator.hardwareConcurrency,
+    loadAverage1m: await loadAverage(),
+    serverCpu: 0,
+    loadCpu: Number(LOAD_CPU),
+  };
+}
+
+// P1: Lotse's authenticated navigation against bare Deno.serve and Hono, same run.
+async function navigation(args: Args, cleanups: Cleanups) {
+  const durationS = args.duration ?? 10;
+  const runs = args.runs ?? 1;
+  const db = await startBenchDatabase(cleanups);
+  const lotse = await startLotseProcess(cleanups, db.url);
+  const token = await demoToken(lotse.url);
+  const paths = navigationPaths(db.tables);
+  const bare = await startReference(cleanups, "bare");
+  const hono = await startReference(cleanups, "hono");
+  const connections = args.connections ?? 50;
+  const rows: Record<string, string>[] = [];
+  const results: Record<string, WrkResult>[] = [];
+  // Warm-up: JIT and token cache, not counted.
+  for (const url of [bare.url, hono.url, lotse.url]) {
+    await runWrk(url, { paths, token, durationS: 2, connections });
+  }
+  for (let run = 1; run <= runs; run++) {
+    // The references get the same script (token header, rotating paths) as Lotse, so
+    // wrk's own cost is the same on every side; they ignore both.
+    const job = { paths, token, durationS, connections };
+    const b = await runWrk(bare.url, { ...job, serverPid: bare.child.pid });
+    const h = await runWrk(hono.url, { ...job, serverPid: hono.child.pid });
+    const l = await runWrk(lotse.url, { ...job, serverPid: lotse.child.pid });
+    results.push({ bare: b, hono: h, lotse: l });
+    rows.push(
+      { run: String(run), ...wrkRow("bare Deno.serve", b), "vs bare": "100 %" },
+      { run: String(run), ...wrkRow("Hono", h), "vs bare": `${fmt((h.rps / b.rps) * 100, 1)} %` },
+      { run: String(run), ...wrkRow("Lotse", l), "vs bare": `${fmt((l.rps / b.rps) * 100, 1)} %` },
+    );
+  }
+  const ratios = results.map((r) => r.lotse!.rps / r.bare!.rps);
+  console.table(rows);
+  console.log(
+    `P1: Lotse/bare median ${fmt(median(ratios) * 100, 1)} % (target ≥ 80 %), ` +
+      `Lotse/Hono median ${fmt(median(results.map((r) => r.lotse!.rps / r.hono!.rps)) * 100, 1)} %`,
+  );
+  return {
+    durationS,
+    connections,
+    samplePaths: paths.length,
+    results,
+    lotseOverBare: ratios,
+    lotseOverHono: results.map((r) => r.lotse!.rps / r.hono!.rps),
+  };
+}
+
+async function runAutocannon(job: AutocannonJob): Promise<Record<string, unknown>> {
+  const jobFile = await Deno.makeTempFile({ prefix: "lotse-autocannon-", suffix: ".json" });
+  await Deno.writeTextFile(jobFile, JSON.stringify(job));
+  const child = new Child("autocannon", "taskset", [
+    "-c",
+    LOAD_CPU,
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${ROOT}loadtest/_autocannon.ts`,
+    jobFile,
+  ]);
+  const guard = setTimeout(() => child.stop(), (job.durationS + 60) * 1000);
+  const status = await child.process.status;
+  clearTimeout(guard);
+  await child.stop();
+  await Deno.remove(jobFile).catch(() => {});
+  const line = child.output.split("\n").find((l) => l.startsWith("AUTOCANNON_JSON "));
+  if (!status.success || !line) {
+    throw new Error(`autocannon failed (exit ${status.code}): ${child.output.trim()}`);
+  }
+  return JSON.parse(line.slice("AUTOCANNON_JSON ".length));
+}
+
+// P2: latency at a held rate of 50 % of P1's max.
+async function latency(args: Args, cleanups: Cleanups) {
+  const durationS = Math.max(20, args.duration ?? 20);
+  const runs = args.runs ?? 1;
+  const db = await startBenchDatabase(cleanups);
+  const lotse = await startLotseProcess(cleanups, db.url);
+  const token = await demoToken(lotse.url);
+  const paths = navigationPaths(db.tables);
+  await runWrk(lotse.url, { paths, token, durationS: 2 });
+  let max: WrkResult | null = null;
+  if (!args.rate) max = await runWrk(lotse.url, { paths, token, durationS: 10 });
+  const rate = Math.round(args.rate ?? max!.rps * 0.5);
+  const rows: Record<string, string>[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const r = await runAutocannon({
+      url: lotse.url,
+      paths,
+      token,
+      rate,
+      durationS,
+      connections: args.connections ?? 50,
+    });
+    results.push(r);
+    const ms = r.latencyMs as Record<string, number>;
+    rows.push({
+      run: String(run),
+      "target req/s": krps(rate),
+      "achieved req/s": krps(r.achievedRps as number),
+      "p50 ms": fmt(ms.p50!, 3),
+      "p99 ms": fmt(ms.p99!, 3),
+      "p99.9 ms": fmt(ms.p999!, 3),
+      "max ms": fmt(ms.max!, 1),
+      "non-2xx": String(r.non2xx),
+      errors: String(r.errors),
+    });
+  }
+  console.table(rows);
+  if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
+  console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms");
+  return { durationS, rate, p1MaxRps: max?.rps ?? null, results };
+}
+
+// P8: spawn to /readyz 200 against PostgreSQL with the full-scale tables.
+async function start(args: Args, cleanups: Cleanups) {
+  const runs = args.runs ?? 5;
+  const db = await startBenchDatabase(cleanups);
+  const dataDir = await Deno.makeTempDir({ prefix: "lotse-bench-" });
+  cleanups.push(() => Deno.remove(dataDir, { recursive: true }));
+  const once = async () => {
+    const local = new Cleanups();
+    try {
+      return (await startLotseProcess(local, db.url, { dataDir })).readyMs;
+    } finally {
+      await local.run();
+    }
+  };
+  // Reference beside each start: how long a bare Deno.serve takes to answer from spawn, so
+  // a slow machine shows as a slow reference too.
+  const bareOnce = async () => {
+    const local = new Cleanups();
+    try {
+      const since = performance.now();
+      await startReference(local, "bare");
+      return performance.now() - since;
+    } finally {
+      await local.run();
+    }
+  };
+  // The first start also creates the signing key: reported, not counted.
+  const first = await once();
+  const times: number[] = [];
+  const bareTimes: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    times.push(await once());
+    bareTimes.push(await bareOnce());
+  }
+  console.table(times.map((ms, i) => ({
+    run: i + 1,
+    "Lotse ready ms": fmt(ms, 0),
+    "bare Deno.serve ms": fmt(bareTimes[i]!, 0),
+  })));
+  console.log(
+    `P8: median ${fmt(median(times), 0)} ms (target ≤ 1000 ms), bare Deno.serve median ` +
+      `${fmt(median(bareTimes), 0)} ms; first start (creates the signing key) ` +
+      `${fmt(first, 0)} ms; ${db.tables.routes.length} routes`,
+  );
+  return {
+    routes: db.tables.routes.length,
+    regions: db.tables.regions.length,
+    firstStartMs: first,
+    readyMs: times,
+    medianMs: median(times),
+    bareReadyMs: bareTimes,
+    bareMedianMs: median(bareTimes),
+  };
+}
+
+async function tablesVersion(url: string): Promise<number> {
+  const res = await fetch(`${url}/readyz`);
+  const body = await res.json();
+  return Number(body.tablesVersion);
+}
+
+// P7: a whole routes table of 1 M rows replaced while wrk loads navigation.
+async function swap(args: Args, cleanups: Cleanups) {
+  const minRoutes = args.routes ?? 1_000_000;
+  const durationS = args.duration ?? 60;
+  const maxSwaps = args.swaps ?? 3;
+  const db = await startBenchDatabase(cleanups, { minRoutes });
+  const lotse = await startLotseProcess(cleanups, db.url);
+  const token = await demoToken(lotse.url);
+  const paths = navigationPaths(db.tables);
+  let notifiedAt = 0;
+  const unlisten = await db.db.listen(TABLES_CHANNEL, () => notifiedAt = performance.now());
+  cleanups.push(() => unlisten());
+  await runWrk(lotse.url, { paths, token, durationS: 2 });
+  const loadStart = performance.now();
+  const load = runWrk(lotse.url, { paths, token, durationS, serverPid: lotse.child.pid });
+  const swaps: Record<string, number>[] = [];
+  await sleep(3000);
+  let lastCycleMs = 0;
+  while (
+    swaps.length < maxSwaps &&
+    performance.now() - loadStart + lastCycleMs + 3000 < durationS * 1000
+  ) {
+    const cycleStart = performance.now();
+    const before = await tablesVersion(lotse.url);
+    notifiedAt = 0;
+    const seedStart = performance.now();
+    await seedTables(db.db, { routes: db.tables.routes }, { replace: true });
+    const committedAt = performance.now();
+    let version = before;
+    while (version === before && performance.now() - committedAt < 30_000) {
+      await sleep(2);
+      version = await tablesVersion(lotse.url);
+    }
+    const visibleAt = performance.now();
+    const from = notifiedAt || committedAt;
+    swaps.push({
+      seedMs: committedAt - seedStart,
+      swapMs: visibleAt - from,
+      sinceCommitMs: visibleAt - committedAt,
+      before,
+      after: version,
+    });
+    lastCycleMs = performance.now() - cycleStart;
+    await sleep(2000);
+  }
+  const w = await load;
+  console.table(swaps.map((s, i) => ({
+    swap: i + 1,
+    "seed+commit ms": fmt(s.seedMs!, 0),
+    "NOTIFY → visible ms": fmt(s.swapMs!, 0),
+    "version": `${s.before} → ${s.after}`,
+  })));
+  console.table([wrkRow("Lotse during swaps", w)]);
+  console.log(
+    `P7: ${db.tables.routes.length} routes; swap median ${
+      fmt(median(swaps.map((s) => s.swapMs!)), 0)
+    } ms (target ≤ 2000 ms); ${w.failures} failed requests of ${w.requests} (target 0)`,
+  );
+  return {
+    routes: db.tables.routes.length,
+    startReadyMs: lotse.readyMs,
+    initialSeedMs: db.seedMs,
+    swaps,
+    load: w,
+  };
+}
+
+/** The Bewohnerparken pilot's authorization request (demo client stuttgart-bewohnerparken). */
+const PARKING_AUTHORIZATION = {
+  evidenceType: "fahrzeugzulassung",
+  providerId: "kba-zfzr",
+  purpose: DEMO_PURPOSES.bewohnerparken.purpose,
+  legalBasis: DEMO_PURPOSES.bewohnerparken.legalBasis,
+  idnrUsed: true,
+};
+
+// POST /v1/authorizations: decision, ES256 seal and protocol record per request.
+async function authorizations(args: Args, cleanups: Cleanups) {
+  const durationS = args.duration ?? 10;
+  const runs = args.runs ?? 1;
+  const db = await startBenchDatabase(cleanups);
+  const lotse = await startLotseProcess(cleanups, db.url);
+  const token = await demoToken(lotse.url);
+  const bare = await startReference(cleanups, "bare");
+  const body = JSON.stringify(PARKING_AUTHORIZATION);
+  const check = await fetch(`${lotse.url}/v1/authorizations`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body,
+  });
+  if (check.status !== 201) throw new Error(`Authorization refused: ${await check.text()}`);
+  const job = { paths: ["/v1/authorizations"], token, method: "POST" as const, body };
+  await runWrk(lotse.url, { ...job, durationS: 2 });
+  const rows: Record<string, string>[] = [];
+  const results: Record<string, WrkResult>[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const b = await runWrk(bare.url, { ...job, durationS, serverPid: bare.child.pid });
+    const l = await runWrk(lotse.url, { ...job, durationS, serverPid: lotse.child.pid });
+    results.push({ bare: b, lotse: l });
+    rows.push(
+      { run: String(run), ...wrkRow("bare Deno.serve", b) },
+      { run: String(run), ...wrkRow("Lotse authorizations", l) },
+    );
+  }
+  const [records] = await db.db.sql<{ n: number }>`
+    select count(*)::int as n from protocol_entries`.catch(() => [{ n: -1 }]);
+  console.table(rows);
+  console.log(`Protocol records written: ${records?.n}`);
+  return { durationS, results, protocolRecords: records?.n ?? null };
+}
+
+// Where Lotse spends its time: V8's sampling profiler (`--prof`, no inspector), summarised
+// with `node --prof-process`. `profile` loads navigation, `profile-authorizations` loads
+// POST /v1/authorizations, `profile-start` only starts Lotse and stops it once ready.
+function profiler(target: "navigation" | "authorizations" | "start") {
+  return async (args: Args, cleanups: Cleanups) => {
+    const durationS = args.duration ?? 10;
+    const db = await startBenchDatabase(cleanups);
+    const dir = `${ROOT}.bench/prof-${target}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    await Deno.mkdir(dir, { recursive: true });
+    const local = new Cleanups();
+    let w: WrkResult | null = null;
+    let readyMs: number;
+    try {
+      const lotse = await startLotseProcess(local, db.url, {
+        denoFlags: ["--v8-flags=--prof"],
+        cwd: dir,
+      });
+      readyMs = lotse.readyMs;
+      if (target !== "start") {
+        const token = await demoToken(lotse.url);
+        const job = target === "navigation" ? { paths: navigationPaths(db.tables) } : {
+          paths: ["/v1/authorizations"],
+          method: "POST" as const,
+          body: JSON.stringify(PARKING_AUTHORIZATION),
+        };
+        w = await runWrk(lotse.url, { ...job, token, durationS, serverPid: lotse.child.pid });
+      }
+    } finally {
+      await local.run();
+    }
+    const logs = [...Deno.readDirSync(dir)].filter((e) => e.name.endsWith(".log"));
+    const summaries: string[] = [];
+    for (const log of logs) {
+      const out = await new Deno.Command("node", {
+        args: ["--prof-process", `${dir}/${log.name}`],
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      await Deno.writeTextFile(`${dir}/${log.name}.txt`, new TextDecoder().decode(out.stdout));
+      summaries.push(`${dir}/${log.name}.txt`);
+    }
+    if (w) console.table([wrkRow(`Lotse ${target} (profiled)`, w)]);
+    else console.log(`Ready after ${fmt(readyMs, 0)} ms (profiled)`);
+    console.log(`Profiles: ${summaries.join(", ")}`);
+    return { target, readyMs, load: w, summaries };
+  };
+}
+
+const SCENARIOS: Record<string, (args: Args, cleanups: Cleanups) => Promise<unknown>> = {
+  navigation,
+  latency,
+  start,
+  swap,
+  authorizations,
+  profile: profiler("navigation"),
+  "profile-authorizations": profiler("authorizations"),
+  "profile-start": profiler("start"),
+};
+
+async function main(): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(Deno.args);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  const scenario = SCENARIOS[args.scenario];
+  if (!scenario) {
+    console.error(
+      `Usage: deno run -A loadtest/run.ts <${Object.keys(SCENARIOS).join("|")}> [--duration s] ` +
+        "[--runs n] [--rate r] [--routes n] [--swaps n] [--connections n]",
+    );
+    return 2;
+  }
+  const cleanups = new Cleanups();
+  const stop = () => {
+    cleanups.run().finally(() => Deno.exit(130));
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  try {
+    const before = await context();
+    const result = await scenario(args, cleanups);
+    const path = await writeResult(args.scenario, {
+      scenario: args.scenario,
+      args,
+      command: `deno run -A loadtest/run.ts ${Deno.args.join(" ")}`,
+      context: before,
+      loadAverage1mAfter: await loadAverage(),
+      result,
+    });
+    console.log(`Written to ${path}`);
+    return 0;
+  } catch (error) {
+    console.error(`Scenario "${args.scenario}" failed:`, error);
+    return 1;
+  } finally {
+    await cleanups.run();
+    Deno.removeSignalListener("SIGINT", stop);
+    Deno.removeSignalListener("SIGTERM", stop);
+  }
+}
+
+if (import.meta.main) Deno.exit(await main());
