@@ -12,6 +12,7 @@
  */
 import { Hono } from "hono";
 import { routePath } from "hono/route";
+import { fastNavigation } from "./fast_path.ts";
 import type { Config } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import { Problem, problemResponse, toResponse } from "./problem.ts";
@@ -96,4 +97,21 @@ export function createApp(deps: AppDeps): Hono {
 
 function isClientAbort(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (error instanceof DOMException && error.name === "AbortError");
+}
+
+/** The server's request handler: the navigation fast path, then the Hono app. */
+export type Handler = (request: Request) => Response | Promise<Response>;
+
+/**
+ * Builds the app and the handler to serve: {@linkcode fastNavigation} answers the plain
+ * success of the hottest route, the Hono app everything else (and every unusual case).
+ */
+export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
+  const app = createApp(deps);
+  const fast = fastNavigation({
+    store: deps.store,
+    verifier: deps.iam.verifier,
+    metrics: deps.metrics,
+  });
+  return { app, fetch: (request) => fast(request) ?? app.fetch(request) };
 }

@@ -13,7 +13,7 @@ import { putRows } from "../db/tables.ts";
 import { demoTables } from "../db/demo.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { dbKeyStore, KeyRing } from "../crypto/mod.ts";
-import { createApp } from "./app.ts";
+import { createHandler, type Handler } from "./app.ts";
 import type { Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
@@ -26,6 +26,8 @@ import type { Hono } from "hono";
 /** A running instance. */
 export interface Lotse {
   readonly app: Hono;
+  /** What the server runs: the navigation fast path, then the app. */
+  readonly fetch: Handler;
   readonly db: Db;
   readonly store: TableStore;
   readonly iam: Iam;
@@ -179,7 +181,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       () => iam.verifier.cacheSize,
     );
 
-    const app = createApp({
+    const { app, fetch: handler } = createHandler({
       config,
       db,
       store,
@@ -206,7 +208,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         port: config.port,
         ...tls,
         onListen: resolve,
-      }, app.fetch);
+      }, handler);
       const addr = await promise;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       url = `${config.tls ? "https" : "http"}://${host}:${addr.port}`;
@@ -216,6 +218,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     let stopping: Promise<void> | null = null;
     return {
       app,
+      fetch: handler,
       db,
       store,
       iam,

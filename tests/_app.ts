@@ -101,7 +101,9 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
   const base = lotse.url ?? publicUrl;
   const tokens = new Map<string, string>();
   const doFetch = (path: string, init?: RequestInit) =>
-    lotse.url ? fetch(`${lotse.url}${path}`, init) : Promise.resolve(lotse.app.request(path, init));
+    lotse.url
+      ? fetch(`${lotse.url}${path}`, init)
+      : Promise.resolve(lotse.fetch(new Request(`${publicUrl}${path}`, init)));
   return {
     lotse,
     base,

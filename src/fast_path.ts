@@ -1,0 +1,124 @@
+/**
+ * The hottest request, `GET /v1/navigation` with a token seen before, answered before the
+ * Hono app is asked. It serves only the plain success: anything unusual — no or unknown
+ * token, wrong role, a missing, repeated or malformed parameter, an unknown region, an
+ * ambiguous PLZ, no provider — returns null, and the full Hono route answers it with the same
+ * rules and problem details. So the fast path changes speed, never an answer; the test suite
+ * runs every navigation case through it (tests/_app.ts serves through this handler).
+ *
+ * Why: Hono alone costs 15–20 % of a bare `Deno.serve` (TARGETS.md), and the target for this
+ * route is 80 % of bare, authentication and lookup included.
+ *
+ * @module
+ */
+import { bearerToken } from "./auth.ts";
+import type { Metrics } from "./metrics.ts";
+import type { RegionLookup } from "./nav_index.ts";
+import { JSON_HEADERS, navigationBody } from "./nav_response.ts";
+import type { TableStore } from "./store.ts";
+import type { AccessTokenVerifier } from "../crypto/mod.ts";
+
+const PATH = "/v1/navigation";
+const ROUTE = "GET /v1/navigation";
+
+/** What the fast path reads; the same objects the Hono app gets. */
+export interface FastPathDeps {
+  readonly store: Pick<TableStore, "snapshot">;
+  readonly verifier: Pick<AccessTokenVerifier, "cached">;
+  readonly metrics: Metrics;
+}
+
+function decode(value: string): string | null {
+  if (value.indexOf("%") === -1 && value.indexOf("+") === -1) return value;
+  try {
+    return decodeURIComponent(value.replaceAll("+", " "));
+  } catch {
+    return null;
+  }
+}
+
+/** Returns the answer for a plain navigation success, or null to let the app answer. */
+export function fastNavigation(deps: FastPathDeps): (request: Request) => Response | null {
+  const { store, verifier, metrics } = deps;
+  return (request) => {
+    if (request.method !== "GET") return null;
+    const url = request.url;
+    const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+    if (pathStart === -1 || !url.startsWith(PATH, pathStart)) return null;
+    const queryStart = pathStart + PATH.length;
+    if (url.charCodeAt(queryStart) !== 63 /* ? */) return null;
+    const start = performance.now();
+    const snapshot = store.snapshot;
+    if (snapshot === null) return null;
+    const header = request.headers.get("authorization");
+    if (header === null) return null;
+    const token = bearerToken(header);
+    if (token === null) return null;
+    const claims = verifier.cached(token);
+    if (claims === undefined) return null;
+    if (!claims.roles.includes("consumer") && !claims.roles.includes("operator")) return null;
+
+    let evidenceType: string | undefined;
+    let ags: string | undefined;
+    let ars: string | undefined;
+    let plz: string | undefined;
+    let ort: string | undefined;
+    let at = queryStart + 1;
+    const end = url.indexOf("#", at) === -1 ? url.length : url.indexOf("#", at);
+    while (at < end) {
+      let amp = url.indexOf("&", at);
+      if (amp === -1 || amp > end) amp = end;
+      const eq = url.indexOf("=", at);
+      if (eq === -1 || eq > amp) return null;
+      const key = url.slice(at, eq);
+      const value = decode(url.slice(eq + 1, amp));
+      if (value === null) return null;
+      switch (key) {
+        case "evidenceType":
+          if (evidenceType !== undefined) return null;
+          evidenceType = value;
+          break;
+        case "ags":
+          if (ags !== undefined) return null;
+          ags = value;
+          break;
+        case "ars":
+          if (ars !== undefined) return null;
+          ars = value;
+          break;
+        case "plz":
+          if (plz !== undefined) return null;
+          plz = value;
+          break;
+        case "ort":
+          if (ort !== undefined) return null;
+          ort = value;
+          break;
+        default:
+          return null;
+      }
+      at = amp + 1;
+    }
+    if (evidenceType === undefined) return null;
+    const nav = snapshot.nav;
+    let lookup: RegionLookup;
+    if (ags !== undefined) {
+      if (ars !== undefined || plz !== undefined || ort !== undefined) return null;
+      lookup = nav.lookupAgs(ags);
+    } else if (ars !== undefined) {
+      if (plz !== undefined || ort !== undefined) return null;
+      lookup = nav.lookupArs(ars);
+    } else if (plz !== undefined) {
+      if (ort !== undefined && (ort.length === 0 || ort.length > 200)) return null;
+      lookup = nav.lookupPlz(plz, ort);
+    } else {
+      return null;
+    }
+    if (lookup.kind !== "found") return null;
+    const found = nav.resolve(evidenceType, lookup.region.ags);
+    if (found.kind !== "resolved") return null;
+    const response = new Response(navigationBody(found, lookup.region), { headers: JSON_HEADERS });
+    metrics.observe(ROUTE, 200, performance.now() - start);
+    return response;
+  };
+}

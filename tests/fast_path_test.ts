@@ -1,0 +1,72 @@
+/**
+ * The navigation fast path answers exactly what the Hono route answers: the same status and
+ * the same bytes for plain successes, and it declines (null) everything else.
+ */
+import assert from "node:assert/strict";
+import { bearer, startTestLotse } from "./_app.ts";
+import { fastNavigation } from "../src/fast_path.ts";
+
+const QUERIES = [
+  "evidenceType=fahrzeugzulassung&ags=08111000",
+  "evidenceType=meldebescheinigung&ags=09184145",
+  "evidenceType=handelsregisterauszug&ars=081110000000",
+  "evidenceType=fahrzeugzulassung&plz=80331&ort=M%C3%BCnchen",
+  "evidenceType=fahrzeugzulassung&plz=80331&ort=Muenchen",
+  "evidenceType=fahrzeugzulassung&plz=85000&ort=Garching+b.+M%C3%BCnchen",
+  "ags=08111000&evidenceType=fahrzeugzulassung",
+  "evidenceType=fahrzeugzulassung&plz=85000",
+  "evidenceType=fahrzeugzulassung&ags=0811",
+  "evidenceType=fahrzeugzulassung&ags=99999999",
+  "evidenceType=fahrzeugzulassung&ags=08111000&ags=09162000",
+  "evidenceType=fahrzeugzulassung&ags=08111000&plz=70173",
+  "evidenceType=gewerberegisterauszug&ags=09184145",
+  "evidenceType=unbekannt&ags=08111000",
+  "evidenceType=fahrzeugzulassung&ags=08111000&extra=1",
+  "evidenceType=fahrzeugzulassung&ort=Stuttgart",
+  "evidenceType=fahrzeugzulassung&plz=70173&ort=",
+  "evidenceType=%ZZ&ags=08111000",
+  "evidenceType",
+  "",
+];
+
+Deno.test({
+  name: "the navigation fast path and the Hono route give the same answers",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const lotse = await startTestLotse();
+    try {
+      const consumer = await lotse.token("stuttgart-bewohnerparken");
+      const dsc = await lotse.token("dsc-cockpit");
+      const fast = fastNavigation({
+        store: lotse.lotse.store,
+        verifier: lotse.lotse.iam.verifier,
+        metrics: lotse.lotse.metrics,
+      });
+      let answeredFast = 0;
+      for (const token of [consumer, dsc, "not-a-token"]) {
+        for (const query of QUERIES) {
+          const url = `${lotse.publicUrl}/v1/navigation?${query}`;
+          const viaHono = await lotse.lotse.app.request(url, { headers: bearer(token) });
+          const viaHandler = await lotse.lotse.fetch(new Request(url, { headers: bearer(token) }));
+          assert.equal(viaHandler.status, viaHono.status, `${query} with ${token.slice(0, 8)}`);
+          assert.equal(await viaHandler.text(), await viaHono.text(), query);
+          assert.equal(
+            viaHandler.headers.get("content-type"),
+            viaHono.headers.get("content-type"),
+            query,
+          );
+          const direct = fast(new Request(url, { headers: bearer(token) }));
+          if (direct) {
+            answeredFast++;
+            assert.equal(viaHono.status, 200, `the fast path answers successes only: ${query}`);
+            await direct.body?.cancel();
+          }
+        }
+      }
+      assert.equal(answeredFast, 7, "the seven plain successes with the consumer's token");
+    } finally {
+      await lotse.close();
+    }
+  },
+});
