@@ -11,6 +11,25 @@ import { MAX_SEARCH_RESULTS } from "../src/nav_index.ts";
 import { Problem } from "../src/problem.ts";
 import { SLUG } from "../src/schemas.ts";
 import type { Snapshot } from "../src/store.ts";
+import type { Route } from "../src/tables.ts";
+
+// Built once per routes table (a reload makes a new array), not scanned per request.
+const byProvider = new WeakMap<readonly Route[], Map<string, string[]>>();
+
+function typesByProvider(routes: readonly Route[]): Map<string, string[]> {
+  let map = byProvider.get(routes);
+  if (!map) {
+    const sets = new Map<string, Set<string>>();
+    for (const r of routes) {
+      let set = sets.get(r.providerId);
+      if (!set) sets.set(r.providerId, set = new Set());
+      set.add(r.evidenceType);
+    }
+    map = new Map([...sets].map(([id, set]) => [id, [...set].sort()]));
+    byProvider.set(routes, map);
+  }
+  return map;
+}
 
 function current(deps: AppDeps): Snapshot {
   const snapshot = deps.store.snapshot;
@@ -50,11 +69,7 @@ export function catalogRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }>
     const snapshot = current(deps);
     const provider = snapshot.nav.provider(id);
     if (!provider) throw new Problem("not-found", `Unknown provider "${id}"`);
-    const evidenceTypes = [
-      ...new Set(
-        snapshot.tables.routes.filter((r) => r.providerId === id).map((r) => r.evidenceType),
-      ),
-    ].sort();
+    const evidenceTypes = typesByProvider(snapshot.tables.routes).get(id) ?? [];
     return c.json({
       id: provider.id,
       name: provider.name,

@@ -6,7 +6,6 @@
  * @module
  */
 import { connectPostgres } from "../db/postgres.ts";
-import { openPglite } from "../db/pglite.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
 import { putRows } from "../db/tables.ts";
@@ -98,13 +97,24 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
   const db = options.db ??
     (config.databaseUrl
       ? await connectPostgres(config.databaseUrl)
-      : await openPglite(`${config.dataDir}/pglite`));
+      // Loaded only when used: PGlite's WASM loader is heavy and servers do not need it.
+      : await (await import("../db/pglite.ts")).openPglite(`${config.dataDir}/pglite`));
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
+    const phases: string[] = [];
+    let mark = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      phases.push(`${name} ${Math.round(now - mark)} ms`);
+      mark = now;
+    };
+    phase("database");
     const applied = await migrate(db);
+    phase("migrations");
     if (applied.length) log(`Applied migrations: ${applied.join(", ")}`);
 
     const keys = await KeyRing.open(dbKeyStore(db, keySecret));
+    phase("keys");
     // Rotation: whichever instance rotates tells the others, so every instance publishes
     // the new key in its JWKS and accepts tokens signed with it at once.
     const keyTimer = setInterval(async () => {
@@ -150,6 +160,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       onError: (error) => console.error("Table refresh failed; the old tables stay", error),
     });
     await store.load();
+    phase("tables");
     await store.start();
     cleanups.push(() => store.stop());
 
@@ -158,6 +169,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       hmacKey: protocolKey,
     });
     cleanups.push(() => protocol.close());
+    phase("protocol");
     const stopRetention = startRetention(db, {
       retentionDays: config.protocolRetentionDays,
       onError: (error) => console.error("Protocol purge failed; retrying later", error),
@@ -212,7 +224,12 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       const addr = await promise;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       url = `${config.tls ? "https" : "http"}://${host}:${addr.port}`;
-      log(`Lotse listening on ${url} (tables version ${store.snapshot!.version})`);
+      phase("listen");
+      log(
+        `Lotse listening on ${url} (tables version ${store.snapshot!.version}; ${
+          phases.join(", ")
+        })`,
+      );
     }
 
     let stopping: Promise<void> | null = null;
