@@ -5,8 +5,13 @@
  * tests/fixtures/forward_server.ts around forward()) on core 0:
  *
  * ```sh
- * deno run -A loadtest/stream_bench.ts [--rounds 3] [--bytes 1073741824] [--chunk 65536]
+ * deno run -A loadtest/stream_bench.ts [--rounds 3] [--bytes 1073741824] [--chunk 65536] \
+ *   [--cases direct,nginx,digest,watched,passthrough]
  * ```
+ *
+ * Prints the median GiB/s of each path with every run, the ratio to nginx and to the direct
+ * download from the same run, and for the forward paths the forwarder's CPU seconds per GiB
+ * (median), which drift less than throughput on a shared machine.
  *
  * Needs `taskset`, `curl` and `/usr/sbin/nginx` (or `NGINX=…`).
  *
@@ -21,6 +26,7 @@ for (let i = 0; i < Deno.args.length - 1; i += 2) {
 const ROUNDS = Number(args.get("rounds") ?? 3);
 const BYTES = Number(args.get("bytes") ?? 1024 ** 3);
 const CHUNK = Number(args.get("chunk") ?? 64 * 1024);
+const CASES = new Set((args.get("cases") ?? "direct,nginx,digest,watched,passthrough").split(","));
 const NGINX = Deno.env.get("NGINX") ?? "/usr/sbin/nginx";
 const root = new URL("..", import.meta.url).pathname;
 
@@ -65,49 +71,71 @@ try {
     JSON.stringify({
       demo: { bytes: BYTES, chunkBytes: CHUNK, ...(digest ? {} : { digest: false }) },
     });
-  const cases = [
+  const lotse = `http://127.0.0.1:${lotsePort}`;
+  const allCases = [
     {
+      key: "direct",
       name: "direct (curl → provider)",
       url: `http://127.0.0.1:${providerPort}/providers/demo`,
       digest: true,
     },
-    { name: "nginx", url: `http://127.0.0.1:${nginxPort}/providers/demo`, digest: true },
     {
-      name: "forward, digest verified",
-      url: `http://127.0.0.1:${lotsePort}/evidence`,
+      key: "nginx",
+      name: "nginx",
+      url: `http://127.0.0.1:${nginxPort}/providers/demo`,
       digest: true,
     },
     {
+      key: "digest",
+      name: "forward, digest verified",
+      url: `${lotse}/evidence`,
+      digest: true,
+    },
+    {
+      key: "watched",
       name: "forward, no digest (watched)",
-      url: `http://127.0.0.1:${lotsePort}/evidence`,
+      url: `${lotse}/evidence`,
       digest: false,
     },
     {
+      key: "passthrough",
       name: "forward, no digest (direct)",
-      url: `http://127.0.0.1:${lotsePort}/evidence?mode=direct`,
+      url: `${lotse}/evidence?mode=direct`,
       digest: false,
     },
   ];
-  const results = new Map<string, number[]>(cases.map((c) => [c.name, []]));
-  await curl(cases[0]!.url, body(true), token, BYTES); // warm up
+  // nginx is the reference every ratio needs, so it always runs.
+  const cases = allCases.filter((c) => c.key === "nginx" || CASES.has(c.key));
+  const speeds = new Map<string, number[]>(cases.map((c) => [c.key, []]));
+  const cpu = new Map<string, number[]>(cases.map((c) => [c.key, []]));
+  const cpuMicros = async () => (await (await fetch(`${lotse}/rss`)).json()).cpuMicros as number;
+  await curl(allCases[0]!.url, body(true), token, BYTES); // warm up
+  await curl(`${lotse}/evidence`, body(true), token, BYTES);
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of cases) {
-      results.get(c.name)!.push(await curl(c.url, body(c.digest), token, BYTES));
+      const before = c.url.startsWith(lotse) ? await cpuMicros() : 0;
+      speeds.get(c.key)!.push(await curl(c.url, body(c.digest), token, BYTES));
+      if (c.url.startsWith(lotse)) {
+        cpu.get(c.key)!.push((await cpuMicros() - before) / 1e6 / (BYTES / 1024 ** 3));
+      }
     }
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const nginx = median(results.get("nginx")!);
-  const direct = median(results.get(cases[0]!.name)!);
+  const nginx = median(speeds.get("nginx")!);
+  const direct = speeds.has("direct") ? median(speeds.get("direct")!) : null;
   console.log(`\n${BYTES} bytes, chunk ${CHUNK}, ${ROUNDS} rounds, medians (GiB/s):`);
-  console.log("| path | GiB/s | runs | vs nginx | vs direct |");
-  console.log("| --- | --- | --- | --- | --- |");
+  console.log("| path | GiB/s | runs | vs nginx | vs direct | forwarder CPU s/GiB |");
+  console.log("| --- | --- | --- | --- | --- | --- |");
   for (const c of cases) {
-    const runs = results.get(c.name)!;
+    const runs = speeds.get(c.key)!;
     const m = median(runs);
+    const seconds = cpu.get(c.key)!;
     console.log(
       `| ${c.name} | ${m.toFixed(3)} | ${runs.map((r) => r.toFixed(2)).join(" ")} | ${
         (100 * m / nginx).toFixed(0)
-      } % | ${(100 * m / direct).toFixed(0)} % |`,
+      } % | ${direct === null ? "–" : `${(100 * m / direct).toFixed(0)} %`} | ${
+        seconds.length === 0 ? "–" : median(seconds).toFixed(2)
+      } |`,
     );
   }
 } finally {

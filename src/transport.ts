@@ -18,13 +18,8 @@
  *
  * @module
  */
-import {
-  type DigestAlgorithm,
-  type DigestValues,
-  formatDigest,
-  parseDigest,
-} from "../crypto/digest.ts";
-import { createHash, type Hash } from "node:crypto";
+import { type DigestValues, parseDigest } from "../crypto/digest.ts";
+import { type DigestCheck, limitedBody, type StopReason, watchedBody } from "./_streams.ts";
 import type { Provider } from "./tables.ts";
 import type { ProviderClients } from "./_http_clients.ts";
 
@@ -120,13 +115,8 @@ export type ForwardResult =
 /** Response headers a provider may pass to the consumer; everything else stays behind. */
 const PASSED_RESPONSE_HEADERS = ["content-type", "repr-digest", "content-length"] as const;
 
-type Cause =
-  | { kind: "too-large"; bytes: number }
-  | { kind: "request-digest" }
-  | { kind: "timeout" }
-  | { kind: "idle" }
-  | { kind: "consumer" }
-  | { kind: "response-digest" };
+// Why the upstream exchange was ended: a body stopped, or no headers within the timeout.
+type Cause = StopReason | "timeout";
 
 /**
  * Forwards `request`'s body to `options.provider` and streams the answer back.
@@ -178,7 +168,7 @@ export async function forward(request: Request, options: ForwardOptions): Promis
   const reprDigest = options.reprDigest !== undefined
     ? options.reprDigest
     : request.headers.get("repr-digest");
-  let requestCheck: { algorithm: DigestAlgorithm; value: string } | null = null;
+  let requestCheck: DigestCheck | null = null;
   if (reprDigest !== null) {
     const parsed = parseDigest(reprDigest);
     if (parsed === null) {
@@ -202,7 +192,7 @@ export async function forward(request: Request, options: ForwardOptions): Promis
   // The consumer's signal matters only until the headers: afterwards a hang-up reaches us
   // as a cancel of the response body, and Deno.serve's request.signal also fires after a
   // successful response (legacy behaviour), which must not cut a finished transfer.
-  const onConsumerGone = () => abort({ kind: "consumer" });
+  const onConsumerGone = () => abort("consumer");
   const consumerSignal = options.signal;
   if (consumerSignal?.aborted) onConsumerGone();
   consumerSignal?.addEventListener("abort", onConsumerGone, { once: true });
@@ -219,9 +209,9 @@ export async function forward(request: Request, options: ForwardOptions): Promis
 
   const body = request.body === null
     ? null
-    : limitedBody(request.body, limits.maxRequestBytes, requestCheck, abort);
+    : limitedBody(request.body, limits.maxRequestBytes, { check: requestCheck, abort });
 
-  const headerTimer = setTimeout(() => abort({ kind: "timeout" }), limits.providerTimeoutMs);
+  const headerTimer = setTimeout(() => abort("timeout"), limits.providerTimeoutMs);
   const fetchFn: ForwardFetch = options.fetch ?? fetch;
   let response: Response;
   try {
@@ -259,7 +249,7 @@ export async function forward(request: Request, options: ForwardOptions): Promis
   outHeaders.set("lotse-transfer-id", options.transferId);
   outHeaders.set("lotse-provider", provider.id);
 
-  let responseCheck: { algorithm: DigestAlgorithm; value: string } | null = null;
+  let responseCheck: DigestCheck | null = null;
   const providerDigest = response.headers.get("repr-digest");
   if (providerDigest !== null && options.verifyResponseDigest !== false) {
     const parsed = parseDigest(providerDigest);
@@ -302,7 +292,8 @@ export async function forward(request: Request, options: ForwardOptions): Promis
     expectedLength: length === null ? null : Number(length),
     idleTimeoutMs: limits.providerIdleTimeoutMs,
     abort,
-    cause: () => cause,
+    stopped: () => cause === "timeout" ? null : cause,
+    describe,
     onEnd(result) {
       finish({
         outcome: result.error === null ? "delivered" : "failed",
@@ -340,16 +331,12 @@ export function isLoopback(hostname: string): boolean {
     parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
 }
 
-function strongest(values: DigestValues): { algorithm: DigestAlgorithm; value: string } | null {
+function strongest(values: DigestValues): DigestCheck | null {
   const sha512 = values["sha-512"];
   if (sha512 !== undefined) return { algorithm: "sha-512", value: sha512 };
   const sha256 = values["sha-256"];
   if (sha256 !== undefined) return { algorithm: "sha-256", value: sha256 };
   return null;
-}
-
-function newHash(algorithm: DigestAlgorithm): Hash {
-  return createHash(algorithm === "sha-256" ? "sha256" : "sha512");
 }
 
 function failureFor(
@@ -358,7 +345,7 @@ function failureFor(
   limits: TransportLimits,
   error: unknown,
 ): ForwardFailure {
-  switch (cause?.kind) {
+  switch (cause) {
     case "too-large":
       return {
         status: 413,
@@ -392,166 +379,4 @@ function describe(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   // fetch errors nest the OS cause; the first line is enough for a log.
   return message.split("\n")[0]?.slice(0, 300) ?? "unknown error";
-}
-
-// The consumer's request body on its way upstream: counted (not trusting Content-Length) and
-// hashed while it streams; exceeding the limit or a digest mismatch aborts the upstream
-// request, so the provider never sees a complete body.
-function limitedBody(
-  source: ReadableStream<Uint8Array>,
-  maxBytes: number,
-  check: { algorithm: DigestAlgorithm; value: string } | null,
-  abort: (why: Cause) => void,
-): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  const hash = check === null ? null : newHash(check.algorithm);
-  let bytes = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const { done, value } = await reader.read();
-      if (done) {
-        if (hash !== null && hash.digest("base64") !== check?.value) {
-          abort({ kind: "request-digest" });
-          controller.error(new Error("Request body does not match its Repr-Digest"));
-          return;
-        }
-        controller.close();
-        return;
-      }
-      bytes += value.byteLength;
-      if (bytes > maxBytes) {
-        abort({ kind: "too-large", bytes });
-        controller.error(new Error(`Request body exceeds the limit of ${maxBytes} bytes`));
-        await reader.cancel().catch(() => {});
-        return;
-      }
-      hash?.update(value);
-      controller.enqueue(value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
-}
-
-interface WatchOptions {
-  check: { algorithm: DigestAlgorithm; value: string } | null;
-  expectedLength: number | null;
-  idleTimeoutMs: number;
-  abort: (why: Cause) => void;
-  cause: () => Cause | null;
-  onEnd: (result: { bytes: number; digest: string | null; error: string | null }) => void;
-}
-
-// The provider's body on its way to the consumer. A pull source (not a TransformStream: one
-// hop fewer per chunk) that counts, hashes when there is a digest to check, and times out
-// only while waiting for the provider, not while the consumer is slow to read.
-function watchedBody(
-  source: ReadableStream<Uint8Array>,
-  options: WatchOptions,
-): ReadableStream<Uint8Array> {
-  const { check, expectedLength, idleTimeoutMs, abort } = options;
-  const reader = source.getReader();
-  const hash = check === null ? null : newHash(check.algorithm);
-  let bytes = 0;
-  let held: Uint8Array | null = null;
-  let waitingSince = -1;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let ended = false;
-
-  // One lazily re-armed timer per transfer instead of a set/clear per chunk.
-  const arm = (delay: number) => {
-    timer = setTimeout(() => {
-      timer = undefined;
-      if (ended) return;
-      if (waitingSince < 0) return arm(idleTimeoutMs);
-      const waited = performance.now() - waitingSince;
-      if (waited >= idleTimeoutMs) {
-        abort({ kind: "idle" });
-        reader.cancel().catch(() => {});
-      } else {
-        arm(idleTimeoutMs - waited);
-      }
-    }, delay);
-  };
-  const end = (error: string | null, digest: string | null) => {
-    if (ended) return;
-    ended = true;
-    if (timer !== undefined) clearTimeout(timer);
-    options.onEnd({ bytes, digest, error });
-  };
-  const failWith = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string) => {
-    end(reason, null);
-    abort(options.cause() ?? { kind: "response-digest" });
-    controller.error(new Error(reason));
-  };
-  const reasonFor = (error: unknown): string => {
-    const cause = options.cause();
-    if (cause?.kind === "idle") return `Provider body stalled for ${idleTimeoutMs} ms`;
-    if (cause?.kind === "consumer") return "Consumer closed the connection";
-    return `Provider body failed: ${describe(error)}`;
-  };
-
-  arm(idleTimeoutMs);
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      for (;;) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        waitingSince = performance.now();
-        try {
-          result = await reader.read();
-        } catch (error) {
-          return failWith(controller, reasonFor(error));
-        } finally {
-          waitingSince = -1;
-        }
-        // A cancelled read resolves as done; only a real end of body counts as one.
-        if (options.cause() !== null) return failWith(controller, reasonFor(null));
-        if (result.done) {
-          if (expectedLength !== null && bytes !== expectedLength) {
-            return failWith(
-              controller,
-              `Provider body ended after ${bytes} of ${expectedLength} bytes`,
-            );
-          }
-          let digest: string | null = null;
-          if (hash !== null && check !== null) {
-            const actual = hash.digest("base64");
-            if (actual !== check.value) {
-              return failWith(
-                controller,
-                `Provider body does not match its Repr-Digest ${check.algorithm}`,
-              );
-            }
-            digest = formatDigest(check.algorithm, actual);
-          }
-          if (held !== null) controller.enqueue(held);
-          held = null;
-          controller.close();
-          end(null, digest);
-          return;
-        }
-        const chunk = result.value;
-        bytes += chunk.byteLength;
-        if (hash === null) {
-          controller.enqueue(chunk);
-          return;
-        }
-        hash.update(chunk);
-        // Hold the newest chunk back until the digest is confirmed, so a consumer reading a
-        // Content-Length body never receives all its bytes from a payload that fails the check.
-        const previous = held;
-        held = chunk;
-        if (previous !== null) {
-          controller.enqueue(previous);
-          return;
-        }
-      }
-    },
-    cancel() {
-      abort({ kind: "consumer" });
-      end("Consumer closed the connection", null);
-      return reader.cancel().catch(() => {});
-    },
-  }, { highWaterMark: 0 });
 }

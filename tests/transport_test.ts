@@ -222,6 +222,92 @@ Deno.test("forward() carries a payload of several MiB intact", async () => {
   });
 });
 
+function randomBytes(size: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let at = 0; at < size; at += 65536) {
+    crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65536)));
+  }
+  return bytes;
+}
+
+// Pieces from a few bytes to a few hundred KiB, so reads come back both tiny and full.
+function randomPieces(payload: Uint8Array): Uint8Array[] {
+  const pieces: Uint8Array[] = [];
+  for (let at = 0; at < payload.length;) {
+    const size = Math.random() < 0.2
+      ? 1 + Math.floor(Math.random() * 300_000)
+      : 1 + Math.floor(Math.random() * 3000);
+    pieces.push(payload.subarray(at, Math.min(payload.length, at + size)));
+    at += size;
+  }
+  return pieces;
+}
+
+Deno.test("forward() delivers a body that arrives in pieces of every size byte for byte", async () => {
+  const payload = randomBytes(3 * 1024 * 1024 + 5);
+  const pieces = randomPieces(payload);
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    let i = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          const piece = pieces[i++];
+          if (piece === undefined) return controller.close();
+          // Pauses now and then, so the forwarder's reads catch partial data.
+          if (i % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+          controller.enqueue(piece);
+        },
+      }, { highWaterMark: 0 }),
+      { headers: { "repr-digest": formatDigest("sha-256", sha256Base64(payload)) } },
+    );
+  });
+  const front = startFront(provider("p", `http://127.0.0.1:${upstream.addr.port}/`));
+  try {
+    const res = await post(front.url, {});
+    const received = new Uint8Array(await res.arrayBuffer());
+    assert.equal(received.length, payload.length);
+    assert.ok(received.every((byte, i) => byte === payload[i]), "bytes must arrive in order");
+    const summary = await front.summaries[0]!;
+    assert.equal(summary.outcome, "delivered");
+    assert.equal(summary.bytes, payload.length);
+    assert.equal(summary.digest, formatDigest("sha-256", sha256Base64(payload)));
+  } finally {
+    await front.close();
+    await upstream.shutdown();
+  }
+});
+
+for (const digest of ["right", "wrong"] as const) {
+  Deno.test(`forward() watches a body that is not a byte stream, as an injected fetch may return (${digest} digest)`, async () => {
+    const payload = randomBytes(600_000);
+    const claimed = digest === "right" ? payload : payload.subarray(1);
+    const injected: ForwardOptions["fetch"] = async (_url, init) => {
+      if (init.body instanceof ReadableStream) await init.body.cancel();
+      return new Response(ReadableStream.from(randomPieces(payload)), {
+        headers: { "repr-digest": formatDigest("sha-256", sha256Base64(claimed)) },
+      });
+    };
+    const front = startFront(provider("p", "http://127.0.0.1:9/"), { fetch: injected });
+    try {
+      const res = await post(front.url, {});
+      const read = await readAll(res);
+      const summary = await front.summaries[0]!;
+      if (digest === "right") {
+        assert.equal(read.error, null);
+        assert.equal(read.sha256, sha256Base64(payload));
+        assert.equal(summary.bytes, payload.length);
+        assert.equal(summary.outcome, "delivered");
+      } else {
+        assert.ok(read.error !== null, "the consumer must see an error, not a clean end");
+        assert.ok(read.bytes < payload.length);
+        assert.equal(summary.outcome, "failed");
+      }
+    } finally {
+      await front.close();
+    }
+  });
+}
+
 Deno.test("forward() reaches an HTTPS provider only through that provider's own CA", async () => {
   await withDemo(async (demo) => {
     const endpoint = demo.endpoint("kba-zfzr").replace("127.0.0.1", "localhost");

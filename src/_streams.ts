@@ -1,0 +1,262 @@
+/**
+ * The two stream wrappers of the evidence transport: the consumer's request body on its way
+ * up (counted, size-limited, digest-checked) and the provider's answer on its way down
+ * (counted, digest-checked, idle-timed). Private to `transport.ts`.
+ *
+ * @module
+ */
+import { type DigestAlgorithm, formatDigest } from "../crypto/digest.ts";
+import { createHash, type Hash } from "node:crypto";
+
+/** An algorithm and the base64 digest a body must hash to. */
+export interface DigestCheck {
+  readonly algorithm: DigestAlgorithm;
+  readonly value: string;
+}
+
+/** How a body that was read to its end (or not) turned out. */
+export interface WatchResult {
+  readonly bytes: number;
+  /** `sha-…=:…:` of the bytes handed on, when there was a digest to check. */
+  readonly digest: string | null;
+  /** Why the body failed, or null when it was delivered whole. */
+  readonly error: string | null;
+}
+
+/** Why a body stopped early; `transport.ts` maps it to a status and a reason. */
+export type StopReason = "too-large" | "request-digest" | "idle" | "consumer" | "response-digest";
+
+/** Options for {@linkcode watchedBody}. */
+export interface WatchOptions {
+  readonly check: DigestCheck | null;
+  /** The announced Content-Length; a body ending short of it is a failure. */
+  readonly expectedLength: number | null;
+  readonly idleTimeoutMs: number;
+  /** Ends the upstream exchange (aborts the provider's fetch). */
+  readonly abort: (why: StopReason) => void;
+  /** Why the exchange was aborted, if it was (a cancelled read resolves as `done`). */
+  readonly stopped: () => StopReason | null;
+  /** Explains an error the provider's body threw (or a stop) for the protocol log. */
+  readonly describe: (error: unknown) => string;
+  readonly onEnd: (result: WatchResult) => void;
+}
+
+// The provider's body is read with a BYOB reader into fresh buffers of this size, not with
+// the default reader (which allocates 64 KiB per read): Deno's fetch body is a byte stream
+// whose reads fill as much of the buffer as has arrived, so fewer, larger chunks pass
+// through JS. Each buffer goes to the consumer (Deno hands it to the socket without
+// copying), so every read takes a fresh one. Measured on the loadtest/stream_bench.ts setup
+// (forwarder CPU per GiB): 1 MiB buffers cost more than the default reader (glibc maps and
+// unmaps every buffer over 128 KiB, and the page faults outweigh the saved chunks); 96 and
+// 124 KiB cost 10-15 % less than it; 124 KiB let RSS grow by 55-68 MiB over a 1 GiB
+// transfer (fewer JS allocations per byte, so rarer GCs and more dead buffers waiting),
+// 96 KiB by 36 MiB like the default reader (TARGETS P5 allows 64).
+const READ_BUFFER_BYTES = 96 * 1024;
+// A read that filled less than this is copied out and its buffer kept for the next read: a
+// trickling provider must not pin a whole buffer per few bytes queued for the consumer.
+const SMALL_READ_BYTES = 32 * 1024;
+
+/**
+ * The provider's body on its way to the consumer: a pull source (one hop per chunk, not a
+ * TransformStream) that counts, hashes when there is a digest to check, and times out only
+ * while waiting for the provider, never while the consumer is slow to read. When a digest
+ * is checked the newest chunk is held back until the digest is confirmed, so a consumer
+ * never receives all the bytes of a payload that fails the check; any failure errors the
+ * stream, which cuts the consumer's connection instead of ending it cleanly.
+ */
+export function watchedBody(
+  source: ReadableStream<Uint8Array>,
+  options: WatchOptions,
+): ReadableStream<Uint8Array> {
+  const { check, expectedLength, idleTimeoutMs, abort, stopped, describe } = options;
+  const read = chunkReader(source);
+  const hash = check === null ? null : newHash(check.algorithm);
+  let bytes = 0;
+  let held: Uint8Array | null = null;
+  // The time the pending read started, or -1 while none is pending.
+  let waitingSince = -1;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let ended = false;
+
+  // One timer per transfer, re-armed lazily when it fires, instead of a set/clear per chunk.
+  const arm = (delay: number) => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      if (ended) return;
+      if (waitingSince < 0) return arm(idleTimeoutMs);
+      const waited = performance.now() - waitingSince;
+      if (waited < idleTimeoutMs) return arm(idleTimeoutMs - waited);
+      abort("idle");
+      read.cancel();
+    }, delay);
+  };
+  const end = (error: string | null, digest: string | null) => {
+    if (ended) return;
+    ended = true;
+    if (timer !== undefined) clearTimeout(timer);
+    options.onEnd({ bytes, digest, error });
+  };
+  const failWith = (controller: ReadableStreamDefaultController<Uint8Array>, reason: string) => {
+    end(reason, null);
+    abort(stopped() ?? "response-digest");
+    held = null;
+    controller.error(new Error(reason));
+  };
+  const reasonFor = (error: unknown): string => {
+    const why = stopped();
+    if (why === "idle") return `Provider body stalled for ${idleTimeoutMs} ms`;
+    if (why === "consumer") return "Consumer closed the connection";
+    return `Provider body failed: ${describe(error)}`;
+  };
+  const finish = (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    if (expectedLength !== null && bytes !== expectedLength) {
+      return failWith(controller, `Provider body ended after ${bytes} of ${expectedLength} bytes`);
+    }
+    let digest: string | null = null;
+    if (hash !== null && check !== null) {
+      const actual = hash.digest("base64");
+      if (actual !== check.value) {
+        return failWith(
+          controller,
+          `Provider body does not match its Repr-Digest ${check.algorithm}`,
+        );
+      }
+      digest = formatDigest(check.algorithm, actual);
+    }
+    if (held !== null) controller.enqueue(held);
+    held = null;
+    controller.close();
+    end(null, digest);
+  };
+
+  arm(idleTimeoutMs);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      for (;;) {
+        let chunk: Uint8Array | null;
+        waitingSince = performance.now();
+        try {
+          chunk = await read.next();
+        } catch (error) {
+          return failWith(controller, reasonFor(error));
+        } finally {
+          waitingSince = -1;
+        }
+        // A cancelled read resolves as done; only a real end of body counts as one.
+        if (stopped() !== null) return failWith(controller, reasonFor(null));
+        if (chunk === null) return finish(controller);
+        bytes += chunk.byteLength;
+        if (hash === null) {
+          controller.enqueue(chunk);
+          return;
+        }
+        hash.update(chunk);
+        const previous = held;
+        held = chunk;
+        if (previous !== null) {
+          controller.enqueue(previous);
+          return;
+        }
+      }
+    },
+    cancel() {
+      abort("consumer");
+      end("Consumer closed the connection", null);
+      held = null;
+      read.cancel();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * The consumer's request body on its way upstream: counted (not trusting Content-Length) and
+ * hashed while it streams; exceeding the limit or a digest mismatch aborts the upstream
+ * request, so the provider never sees a complete body.
+ */
+export function limitedBody(
+  source: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  options: { check: DigestCheck | null; abort: (why: StopReason) => void },
+): ReadableStream<Uint8Array> {
+  const { check, abort } = options;
+  const reader = source.getReader();
+  const hash = check === null ? null : newHash(check.algorithm);
+  let bytes = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) {
+        if (hash !== null && hash.digest("base64") !== check?.value) {
+          abort("request-digest");
+          controller.error(new Error("Request body does not match its Repr-Digest"));
+          return;
+        }
+        controller.close();
+        return;
+      }
+      bytes += value.byteLength;
+      if (bytes > maxBytes) {
+        abort("too-large");
+        controller.error(new Error(`Request body exceeds the limit of ${maxBytes} bytes`));
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      hash?.update(value);
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+function newHash(algorithm: DigestAlgorithm): Hash {
+  return createHash(algorithm === "sha-256" ? "sha256" : "sha512");
+}
+
+interface ChunkReader {
+  /** The next chunk, or null at the end of the body. */
+  next(): Promise<Uint8Array | null>;
+  cancel(): void;
+}
+
+// Reads a body in large chunks when it is a byte stream (Deno's fetch bodies are), in
+// whatever chunks it brings otherwise (a stream an injected fetch made up).
+function chunkReader(source: ReadableStream<Uint8Array>): ChunkReader {
+  let byob: ReadableStreamBYOBReader | null = null;
+  try {
+    byob = source.getReader({ mode: "byob" });
+  } catch {
+    // Not a byte stream.
+  }
+  if (byob === null) {
+    const reader = source.getReader();
+    return {
+      async next() {
+        const { done, value } = await reader.read();
+        return done ? null : value;
+      },
+      cancel() {
+        reader.cancel().catch(() => {});
+      },
+    };
+  }
+  const reader = byob;
+  let spare: ArrayBuffer | null = null;
+  return {
+    async next() {
+      const buffer = spare ?? new ArrayBuffer(READ_BUFFER_BYTES);
+      spare = null;
+      const { done, value } = await reader.read(new Uint8Array(buffer));
+      if (done || value === undefined) return null;
+      if (value.byteLength >= SMALL_READ_BYTES) return value;
+      // The read transferred the buffer; `value.buffer` is the same memory, usable again.
+      spare = value.buffer as ArrayBuffer;
+      return value.slice();
+    },
+    cancel() {
+      spare = null;
+      reader.cancel().catch(() => {});
+    },
+  };
+}
