@@ -24,7 +24,13 @@ export interface WatchResult {
 }
 
 /** Why a body stopped early; `transport.ts` maps it to a status and a reason. */
-export type StopReason = "too-large" | "request-digest" | "idle" | "consumer" | "response-digest";
+export type StopReason =
+  | "too-large"
+  | "request-digest"
+  | "request-body"
+  | "idle"
+  | "consumer"
+  | "response-digest";
 
 /** Options for {@linkcode watchedBody}. */
 export interface WatchOptions {
@@ -184,7 +190,17 @@ export function limitedBody(
   let bytes = 0;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { done, value } = await reader.read();
+      let read;
+      try {
+        read = await reader.read();
+      } catch (error) {
+        // The consumer's upload broke (cut short, malformed chunking): its fault, not the
+        // provider's.
+        abort("request-body");
+        controller.error(error);
+        return;
+      }
+      const { done, value } = read;
       if (done) {
         if (hash !== null && hash.digest("base64") !== check?.value) {
           abort("request-digest");

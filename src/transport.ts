@@ -358,6 +358,12 @@ function failureFor(
         type: "invalid-request",
         detail: "Request body does not match its Repr-Digest",
       };
+    case "request-body":
+      return {
+        status: 400,
+        type: "invalid-request",
+        detail: "Cannot read the request body: it ended early or is malformed",
+      };
     case "timeout":
       return {
         status: 504,

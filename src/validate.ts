@@ -45,21 +45,29 @@ export function parseWith<S extends z.ZodType>(
  */
 export async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
+  let finished = false;
   try {
     while (true) {
       let result;
       try {
         result = await reader.read();
       } catch {
+        finished = true;
         throw new Problem(
           "invalid-request",
           "Cannot read the request body: it ended early or is malformed",
         );
       }
-      if (result.done) return;
+      if (result.done) {
+        finished = true;
+        return;
+      }
       yield result.value;
     }
   } finally {
+    // A reader that stops early (too large, bad line) cancels the rest of the body, so the
+    // server does not wait for bytes nobody will read before it answers.
+    if (!finished) await reader.cancel().catch(() => {});
     reader.releaseLock();
   }
 }
