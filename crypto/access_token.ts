@@ -123,6 +123,8 @@ export interface AccessTokenError extends TokenRefusal {
 export type AccessTokenResult = AccessTokenClaims | AccessTokenError;
 
 interface CachedToken {
+  /** The whole token: the cache is keyed by its tail only, so a hit compares it in full. */
+  readonly token: string;
   readonly claims: AccessTokenClaims;
   /** The client row the roles were checked against; `null` without a client table. */
   readonly client: Client | null;
@@ -151,13 +153,14 @@ export class AccessTokenVerifier {
 
   /** The result for a token verified before and still valid, else `undefined`. */
   cached(token: string): AccessTokenClaims | undefined {
-    const hit = this.#cache.get(token, this.#now());
-    if (hit === undefined) return undefined;
+    const key = cacheKey(token);
+    const hit = this.#cache.get(key, this.#now());
+    if (hit === undefined || hit.token !== token) return undefined;
     if (
       this.#options.clients !== undefined &&
       this.#options.clients(hit.claims.clientId) !== hit.client
     ) {
-      this.#cache.delete(token);
+      this.#cache.delete(key);
       return undefined;
     }
     return hit.claims;
@@ -261,13 +264,22 @@ export class AccessTokenVerifier {
       jti,
     });
     this.#cache.set(
-      token as string,
-      { claims, client },
+      cacheKey(token as string),
+      { token: token as string, claims, client },
       (exp + CLOCK_SKEW_SECONDS) * 1000,
       now,
     );
     return claims;
   }
+}
+
+/**
+ * The cache key of a token: the tail of its signature. Hashing a fresh 500-character token
+ * string on every request costs more than the whole lookup; the tail of an ES256 signature
+ * is random, and a hit still compares the whole token, so a collision is only a miss.
+ */
+function cacheKey(token: string): string {
+  return token.length > 32 ? token.slice(-32) : token;
 }
 
 function fail(r: TokenRefusal): AccessTokenError {
