@@ -7,6 +7,35 @@ import postgres from "postgres";
 import type { Db, Queryable, Row } from "./types.ts";
 import { toQuery } from "./_template.ts";
 
+/**
+ * The environment variables postgres.js consults (libpq's `PG*` names, and the user name
+ * it falls back to). The container allows Lotse to read these and its own configuration,
+ * nothing else; `PGPASSWORD` lets an operator keep the password out of `DATABASE_URL`.
+ */
+export const POSTGRES_ENV_VARIABLES: readonly string[] = [
+  "PGHOST",
+  "PGPORT",
+  "PGDATABASE",
+  "PGUSER",
+  "PGUSERNAME",
+  "PGPASSWORD",
+  "PGAPPNAME",
+  "PGTARGETSESSIONATTRS",
+  "PGSSL",
+  "PGSSLNEGOTIATION",
+  "PGMAX_LIFETIME",
+  "PGMAX_PIPELINE",
+  "PGKEEP_ALIVE",
+  "PGPREPARE",
+  "PGDEBUG",
+  "PGFETCH_TYPES",
+  "PGPUBLICATIONS",
+  "PGTARGET_SESSION_ATTRS",
+  "USER",
+  "USERNAME",
+  "LOGNAME",
+];
+
 /** Options for {@linkcode connectPostgres}. */
 export interface PostgresOptions {
   /** Pool size; default 10. */

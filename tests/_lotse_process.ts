@@ -37,6 +37,10 @@ export interface LotseProcessOptions {
   readyTimeoutMs?: number;
   /** Most characters of output kept (the newest); default 1 MiB. */
   outputLimit?: number;
+  /** The data directory; default a new temp dir (removed by `close()` either way). */
+  dataDir?: string;
+  /** `deno` arguments before `src/main.ts`; default `["run", "--allow-all"]`. */
+  denoArgs?: readonly string[];
 }
 
 function freePort(): number {
@@ -65,6 +69,7 @@ export class LotseProcess {
   #output = "";
   #outputLimit: number;
   #readyTimeoutMs: number;
+  #denoArgs: readonly string[];
   #starts = 0;
 
   /** Use {@linkcode spawnLotse}. */
@@ -76,6 +81,7 @@ export class LotseProcess {
     this.databaseUrl = options.databaseUrl;
     this.#outputLimit = options.outputLimit ?? 1024 * 1024;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    this.#denoArgs = options.denoArgs ?? ["run", "--allow-all"];
     this.env = Object.freeze({
       DATABASE_URL: options.databaseUrl,
       LOTSE_HOST: "127.0.0.1",
@@ -111,7 +117,7 @@ export class LotseProcess {
     this.#starts++;
     this.#append(`--- start ${this.#starts} ---\n`);
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", "src/main.ts"],
+      args: [...this.#denoArgs, "src/main.ts"],
       cwd: ROOT,
       env: this.env,
       stdin: "null",
@@ -203,7 +209,7 @@ export class LotseProcess {
 
 /** Spawns Lotse with a fresh temporary data directory and waits until it is ready. */
 export async function spawnLotse(options: LotseProcessOptions): Promise<LotseProcess> {
-  const dataDir = await Deno.makeTempDir({ prefix: "lotse-proc-" });
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "lotse-proc-" });
   const lotse = new LotseProcess(dataDir, options);
   try {
     await lotse.start();

@@ -1,0 +1,89 @@
+/**
+ * R7 for the container: the image runs as a non-root user, with Deno's permissions narrowed
+ * to what Lotse needs — and Lotse really works with exactly those permissions (the
+ * Dockerfile's flags, with its paths mapped onto this checkout, against PostgreSQL, through a
+ * whole transfer). No Docker engine runs here, so the image itself is not built in tests.
+ */
+import assert from "node:assert/strict";
+import { CONFIG_VARIABLES } from "../src/config.ts";
+import { POSTGRES_ENV_VARIABLES } from "../db/postgres.ts";
+import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { spawnLotse } from "./_lotse_process.ts";
+import { freshDatabaseUrl } from "./_pg.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+const dockerfile = await Deno.readTextFile(`${ROOT}/Dockerfile`);
+
+/** The final stage's instructions, continuation lines joined. */
+function finalStage(): string[] {
+  const lines = dockerfile.replace(/\\\n/g, " ").split("\n").map((l) => l.trim());
+  const from = lines.findLastIndex((l) => /^FROM\s/i.test(l));
+  return lines.slice(from).filter((l) => l && !l.startsWith("#"));
+}
+
+function entrypoint(): string[] {
+  const line = finalStage().find((l) => /^ENTRYPOINT\s/i.test(l));
+  assert.ok(line, "the final stage has an ENTRYPOINT");
+  return JSON.parse(line.replace(/^ENTRYPOINT\s+/i, "")) as string[];
+}
+
+Deno.test("the image runs as a non-root user", () => {
+  const users = finalStage().filter((l) => /^USER\s/i.test(l)).map((l) => l.split(/\s+/)[1]);
+  assert.ok(users.length > 0, "the final stage sets USER");
+  const user = users.at(-1)!;
+  assert.ok(!/^(root|0)(:|$)/.test(user), `USER is "${user}"`);
+});
+
+Deno.test("the entrypoint narrows Deno's permissions", () => {
+  const args = entrypoint();
+  assert.deepEqual(args.slice(0, 2), ["deno", "run"]);
+  assert.equal(args.at(-1), "src/main.ts");
+  for (const flag of args) {
+    assert.ok(!/^(-A|--allow-all|--allow-run|--allow-ffi|--allow-sys)$/.test(flag), flag);
+    assert.ok(!/^--allow-(read|write|env)$/.test(flag), `${flag} without a list`);
+  }
+  const writes = args.find((a) => a.startsWith("--allow-write="))!.split("=")[1]!.split(",");
+  assert.deepEqual(writes, ["/data"]);
+  const env = args.find((a) => a.startsWith("--allow-env="))!.split("=")[1]!.split(",");
+  assert.deepEqual([...env].sort(), [...CONFIG_VARIABLES, ...POSTGRES_ENV_VARIABLES].sort());
+});
+
+Deno.test({
+  name: "Lotse serves a whole transfer with exactly the entrypoint's permissions",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const dataDir = await Deno.makeTempDir({ prefix: "lotse-container-" });
+    const map = (flag: string) =>
+      flag.replace(/\/app\b/g, ROOT).replace(/\/data\b/g, dataDir).replace(
+        /\/deno-dir\b/g,
+        Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+      );
+    const args = entrypoint().slice(1, -1).filter((a) => a !== "--cached-only").map(map);
+    const lotse = await spawnLotse({
+      databaseUrl: await freshDatabaseUrl(),
+      dataDir,
+      denoArgs: args,
+    });
+    try {
+      const token = await lotse.token("stuttgart-bewohnerparken");
+      const res = await fetch(`${lotse.url}/v1/evidence/fahrzeugzulassung?ags=08111000`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "lotse-purpose": DEMO_PURPOSES.bewohnerparken.purpose,
+          "lotse-legal-basis": DEMO_PURPOSES.bewohnerparken.legalBasis,
+          "lotse-idnr": "86095742719",
+          "content-type": "application/json",
+        },
+        body: '{"kennzeichen":"S-LO 1234"}',
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      assert.match(await res.text(), /S-LO 1234/);
+      assert.ok(!/NotCapable|PermissionDenied|Requires .* access/.test(lotse.output), lotse.output);
+    } finally {
+      await lotse.close();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
+  },
+});
