@@ -100,12 +100,13 @@ Deno.test("forwarding 1 GiB with digest check keeps it intact and RSS growth und
   }
 });
 
-// The peak of 100 parallel transfers swings by ±10 MiB from run to run (most of it is the
+// Run on its own (deno task test runs this file after the others, not beside them): memory
+// under a loaded CPU measures the load, not Lotse. The peak of 100 parallel transfers swings by ±10 MiB from run to run (most of it is the
 // HTTP stack's per-connection memory, outside Lotse's code), so the figure is the median of
-// three independent runs, each in a fresh process.
-Deno.test("100 concurrent 10 MiB transfers stay under 256 MiB RSS (median of 3 runs)", async () => {
+// five independent runs, each in a fresh process.
+Deno.test("100 concurrent 10 MiB transfers stay under 256 MiB RSS (median of 5 runs)", async () => {
   const peaks: number[] = [];
-  for (let run = 0; run < 3; run++) {
+  for (let run = 0; run < 5; run++) {
     const env = await setup();
     try {
       const work = Promise.all(Array.from({ length: 100 }, () => transfer(env.base, 10 * MiB)));
@@ -118,7 +119,7 @@ Deno.test("100 concurrent 10 MiB transfers stay under 256 MiB RSS (median of 3 r
     }
   }
   peaks.sort((a, b) => a - b);
-  const median = peaks[1]!;
+  const median = peaks[2]!;
   console.log(`RSS peaks ${peaks.map((p) => (p / MiB).toFixed(1)).join(", ")} MiB`);
   assert.ok(median < 256 * MiB, `RSS peaked at ${(median / MiB).toFixed(1)} MiB (median)`);
 });
