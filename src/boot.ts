@@ -93,6 +93,14 @@ async function secrets(config: Config): Promise<{ keySecret: string; protocolKey
 /** Starts an instance from `config`. */
 export async function startLotse(config: Config, options: StartOptions = {}): Promise<Lotse> {
   const log = options.log ?? ((m: string) => console.log(m));
+  // How long each step of the start took, for the ready line (TARGETS P8).
+  const phases: string[] = [];
+  let mark = performance.now();
+  const phase = (name: string) => {
+    const now = performance.now();
+    phases.push(`${name} ${Math.round(now - mark)} ms`);
+    mark = now;
+  };
   const { keySecret, protocolKey } = await secrets(config);
   const db = options.db ??
     (config.databaseUrl
@@ -101,13 +109,6 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       : await (await import("../db/pglite.ts")).openPglite(`${config.dataDir}/pglite`));
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
-    const phases: string[] = [];
-    let mark = performance.now();
-    const phase = (name: string) => {
-      const now = performance.now();
-      phases.push(`${name} ${Math.round(now - mark)} ms`);
-      mark = now;
-    };
     phase("database");
     const applied = await migrate(db);
     phase("migrations");
