@@ -6,12 +6,12 @@
  *
  * @module
  */
-import { importJWK, SignJWT } from "jose";
+import { fetchDemoToken } from "../tools/demo_client.ts";
 import { type Cluster, startCluster } from "../tests/_pg.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { type GeneratedTables, generateTables } from "../db/generate.ts";
-import { DEMO_CLIENTS, DEMO_KEYS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
+import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { seedTables } from "../db/seed.ts";
 import type { Db } from "../db/types.ts";
 
@@ -255,35 +255,8 @@ export async function startReference(
 }
 
 /** Gets an access token for a demo client, the way a real consumer does. */
-export async function demoToken(lotseUrl: string, clientId = "stuttgart-bewohnerparken") {
-  const jwk = DEMO_KEYS[clientId];
-  if (!jwk) throw new Error(`No demo key for "${clientId}"`);
-  const tokenUrl = `${lotseUrl}/v1/token`;
-  const now = Math.floor(Date.now() / 1000);
-  const assertion = await new SignJWT({})
-    .setProtectedHeader({ alg: "ES256", kid: `${clientId}-demo` })
-    .setIssuer(clientId)
-    .setSubject(clientId)
-    .setAudience(tokenUrl)
-    .setJti(crypto.randomUUID())
-    .setIssuedAt(now)
-    .setExpirationTime(now + 60)
-    .sign(await importJWK({ ...jwk }, "ES256"));
-  const res = await fetch(tokenUrl, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "client_credentials",
-      client_id: clientId,
-      client_assertion_type: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-      client_assertion: assertion,
-    }),
-  });
-  const body = await res.json();
-  if (res.status !== 200) {
-    throw new Error(`Token request failed (${res.status}): ${JSON.stringify(body)}`);
-  }
-  return body.access_token as string;
+export function demoToken(lotseUrl: string, clientId = "stuttgart-bewohnerparken") {
+  return fetchDemoToken(lotseUrl, clientId);
 }
 
 /**

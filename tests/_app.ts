@@ -5,13 +5,16 @@
  *
  * @module
  */
-import { importJWK, SignJWT } from "jose";
 import { parseConfig } from "../src/config.ts";
 import { type Lotse, startLotse } from "../src/boot.ts";
-import { DEMO_KEYS } from "../db/demo_clients.ts";
+import { demoClientAssertion, tokenForm } from "../tools/demo_client.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
 
-export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+export {
+  ASSERTION_TYPE,
+  demoClientAssertion as clientAssertion,
+  tokenForm,
+} from "../tools/demo_client.ts";
 
 /** A running test instance. */
 export interface TestLotse {
@@ -42,37 +45,6 @@ function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
-}
-
-/** Signs a `private_key_jwt` client assertion with a demo client's key. */
-export async function clientAssertion(
-  clientId: string,
-  audience: string,
-  claims: { exp?: number; jti?: string; iat?: number } = {},
-): Promise<string> {
-  const jwk = DEMO_KEYS[clientId];
-  if (!jwk) throw new Error(`No demo key for "${clientId}"`);
-  const key = await importJWK({ ...jwk }, "ES256");
-  const now = Math.floor(Date.now() / 1000);
-  return await new SignJWT({})
-    .setProtectedHeader({ alg: "ES256", kid: `${clientId}-demo` })
-    .setIssuer(clientId)
-    .setSubject(clientId)
-    .setAudience(audience)
-    .setJti(claims.jti ?? crypto.randomUUID())
-    .setIssuedAt(claims.iat ?? now)
-    .setExpirationTime(claims.exp ?? now + 60)
-    .sign(key);
-}
-
-/** The form of a token request. */
-export function tokenForm(clientId: string, assertion: string): URLSearchParams {
-  return new URLSearchParams({
-    grant_type: "client_credentials",
-    client_id: clientId,
-    client_assertion_type: ASSERTION_TYPE,
-    client_assertion: assertion,
-  });
 }
 
 /** Starts a test instance with the demo tables. */
@@ -114,7 +86,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
     async token(clientId) {
       const cached = tokens.get(clientId);
       if (cached) return cached;
-      const assertion = await clientAssertion(clientId, `${publicUrl}/v1/token`);
+      const assertion = await demoClientAssertion(clientId, `${publicUrl}/v1/token`);
       const res = await doFetch("/v1/token", {
         method: "POST",
         headers: { "content-type": "application/x-www-form-urlencoded" },
