@@ -11,7 +11,8 @@ import type { Db } from "../db/types.ts";
 import { putRows } from "../db/tables.ts";
 import { demoTables } from "../db/demo.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
-import { dbKeyStore, KeyRing } from "../crypto/mod.ts";
+import { dbKeyStore, KeyRing, ReplayCache } from "../crypto/mod.ts";
+import { sharedReplayGuard } from "../db/replay_guard.ts";
 import { createHandler, type Handler } from "./app.ts";
 import type { Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
@@ -177,7 +178,16 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     });
     cleanups.push(() => stopRetention());
 
-    const iam = createIam(keys, store, { publicUrl: config.publicUrl, now: options.now });
+    // Client assertion jtis are claimed in PostgreSQL, so a replay is refused by every
+    // instance, not only the one that saw the assertion first.
+    const replay = sharedReplayGuard(db, new ReplayCache(), {
+      onError: (error) => console.error("Replay guard falls back to this instance's memory", error),
+    });
+    const replayTimer = setInterval(() => {
+      replay.purge(Date.now()).catch(() => {});
+    }, 60_000);
+    cleanups.push(() => clearInterval(replayTimer));
+    const iam = createIam(keys, store, { publicUrl: config.publicUrl, now: options.now, replay });
     metrics.gauge(
       "lotse_protocol_queue_depth",
       "Protocol entries not yet durable.",

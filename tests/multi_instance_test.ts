@@ -3,7 +3,7 @@
  * within a second, and a signing key rotated on one is trusted by the other at once.
  */
 import assert from "node:assert/strict";
-import { bearer, startTestLotse } from "./_app.ts";
+import { bearer, clientAssertion, startTestLotse, tokenForm } from "./_app.ts";
 import { KEYS_CHANNEL } from "../src/boot.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
@@ -65,6 +65,38 @@ Deno.test({
         assert.ok(kids.includes(newKid), "B publishes the new key");
         assert.ok(kids.includes(oldKid), "B still publishes the old key for its live tokens");
       });
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a client assertion used on one instance is refused by the other",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const a = await startTestLotse();
+    const b = await startTestLotse({ databaseUrl: a.databaseUrl });
+    try {
+      // Both instances share one public URL (behind one balancer): the same audience.
+      const assertion = await clientAssertion(
+        "stuttgart-bewohnerparken",
+        `${a.publicUrl}/v1/token`,
+      );
+      const post = (lotse: typeof a) =>
+        lotse.fetch("/v1/token", {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: tokenForm("stuttgart-bewohnerparken", assertion),
+        });
+      const first = await post(a);
+      assert.equal(first.status, 200);
+      await first.body?.cancel();
+      const replayed = await post(b);
+      assert.equal(replayed.status, 401);
+      assert.equal((await replayed.json()).error, "invalid_client");
     } finally {
       await b.close();
       await a.close();
