@@ -6,7 +6,7 @@
  */
 
 import { CompactSign, decodeProtectedHeader, type ProtectedHeaderParameters } from "jose";
-import type { SigningKey } from "./keys.ts";
+import { MAX_TOKEN_LIFETIME_SECONDS, type SigningKey } from "./keys.ts";
 
 /** Largest token accepted, in bytes; larger ones are refused before any parsing. */
 export const MAX_TOKEN_BYTES = 8192;
@@ -146,4 +146,24 @@ export async function signJws(
   return await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
     .setProtectedHeader({ alg: "ES256", kid: signer.kid, typ })
     .sign(signer.key);
+}
+
+/**
+ * The times and id of a token Lotse signs: `iat` now, `exp` after `lifetimeSeconds` (default
+ * and at most {@linkcode MAX_TOKEN_LIFETIME_SECONDS}), a fresh `jti`. `what` names the token
+ * in the error for a lifetime out of range.
+ */
+export function tokenTimes(
+  lifetimeSeconds: number | undefined,
+  nowMs: number | undefined,
+  what: string,
+): { iat: number; exp: number; lifetime: number; jti: string } {
+  const lifetime = lifetimeSeconds ?? MAX_TOKEN_LIFETIME_SECONDS;
+  if (!(lifetime > 0 && lifetime <= MAX_TOKEN_LIFETIME_SECONDS)) {
+    throw new RangeError(
+      `Cannot ${what}: lifetime ${lifetime} s is outside 1 to ${MAX_TOKEN_LIFETIME_SECONDS} s`,
+    );
+  }
+  const iat = Math.floor((nowMs ?? Date.now()) / 1000);
+  return { iat, exp: iat + lifetime, lifetime, jti: crypto.randomUUID() };
 }

@@ -25,6 +25,7 @@ import {
   refusalFromJose,
   signJws,
   type TokenRefusal,
+  tokenTimes,
 } from "./_jws.ts";
 import {
   CLOCK_SKEW_SECONDS,
@@ -64,28 +65,25 @@ export async function issueAccessToken(
   client: Pick<Client, "id" | "roles">,
   options: IssueAccessTokenOptions,
 ): Promise<IssuedAccessToken> {
-  const lifetime = options.lifetimeSeconds ?? MAX_TOKEN_LIFETIME_SECONDS;
-  if (!(lifetime > 0 && lifetime <= MAX_TOKEN_LIFETIME_SECONDS)) {
-    throw new RangeError(
-      `Cannot issue access token: lifetime ${lifetime} s is outside 1 to ${MAX_TOKEN_LIFETIME_SECONDS} s`,
-    );
-  }
-  const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  const jti = crypto.randomUUID();
+  const { iat, exp, lifetime, jti } = tokenTimes(
+    options.lifetimeSeconds,
+    options.now,
+    "issue access token",
+  );
   const token = await signJws(
     {
       iss: options.issuer,
       sub: client.id,
       aud: options.audience,
       iat,
-      exp: iat + lifetime,
+      exp,
       jti,
       roles: [...client.roles],
     },
     options.keys.signingKey(),
     ACCESS_TOKEN_TYPE,
   );
-  return { token, tokenType: "Bearer", expiresIn: lifetime, expiresAt: iat + lifetime, jti };
+  return { token, tokenType: "Bearer", expiresIn: lifetime, expiresAt: exp, jti };
 }
 
 /** Options for {@linkcode AccessTokenVerifier}. */

@@ -27,6 +27,7 @@ import {
   refusalFromJose,
   signJws,
   type TokenRefusal,
+  tokenTimes,
 } from "./_jws.ts";
 import { CLOCK_SKEW_SECONDS, type Jwks, type KeyRing, MAX_TOKEN_LIFETIME_SECONDS } from "./keys.ts";
 
@@ -83,14 +84,11 @@ export async function sealEvidenceToken(
   grant: EvidenceGrant,
   options: SealEvidenceOptions,
 ): Promise<SealedEvidenceToken> {
-  const lifetime = options.lifetimeSeconds ?? MAX_TOKEN_LIFETIME_SECONDS;
-  if (!(lifetime > 0 && lifetime <= MAX_TOKEN_LIFETIME_SECONDS)) {
-    throw new RangeError(
-      `Cannot seal evidence token: lifetime ${lifetime} s is outside 1 to ${MAX_TOKEN_LIFETIME_SECONDS} s`,
-    );
-  }
-  const iat = Math.floor((options.now ?? Date.now()) / 1000);
-  const jti = crypto.randomUUID();
+  const { iat, exp, jti } = tokenTimes(
+    options.lifetimeSeconds,
+    options.now,
+    "seal evidence token",
+  );
   const claims: EvidenceTokenClaims = {
     iss: options.issuer,
     sub: grant.consumerId,
@@ -101,11 +99,11 @@ export async function sealEvidenceToken(
     idnr_used: grant.idnrUsed,
     ...(grant.requestDigest === undefined ? {} : { req_digest: grant.requestDigest }),
     iat,
-    exp: iat + lifetime,
+    exp,
     jti,
   };
   const token = await signJws({ ...claims }, options.keys.signingKey(), EVIDENCE_TOKEN_TYPE);
-  return { token, expiresAt: new Date((iat + lifetime) * 1000).toISOString(), jti };
+  return { token, expiresAt: new Date(exp * 1000).toISOString(), jti };
 }
 
 /** Options for {@linkcode verifyEvidenceToken}. */

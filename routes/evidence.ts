@@ -99,34 +99,27 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
         provider = responsible(snapshot.nav, evidenceType, locate(snapshot.nav, location)).provider;
       }
 
-      const consumerId = c.get("principal").clientId;
-      const transferId = crypto.randomUUID();
-      const decided = {
-        transferId,
-        consumerId,
+      const grant = {
+        consumerId: c.get("principal").clientId,
         providerId: provider.id,
         evidenceType,
         purpose,
         legalBasis,
         idnrUsed: idnr !== null,
-        idnr,
       };
-      const decision = snapshot.permissions.decide({ ...decided, idnrUsed: idnr !== null }, now());
+      const transferId = crypto.randomUUID();
+      const decided = { ...grant, transferId, idnr };
+      const decision = snapshot.permissions.decide(grant, now());
       if (!decision.granted) {
         await protocol.refused({ ...decided, status: 403, reason: decision.reason });
         throw new Problem("not-permitted", decision.reason, {
           headers: { "lotse-transfer-id": transferId },
         });
       }
-      const sealed = await sealEvidenceToken({
-        consumerId,
-        providerId: provider.id,
-        evidenceType,
-        purpose,
-        legalBasis,
-        idnrUsed: idnr !== null,
-        ...(requestDigest ? { requestDigest } : {}),
-      }, { keys: deps.iam.keys, issuer: deps.iam.issuer, now: now() });
+      const sealed = await sealEvidenceToken(
+        requestDigest ? { ...grant, requestDigest } : grant,
+        { keys: deps.iam.keys, issuer: deps.iam.issuer, now: now() },
+      );
 
       // The decision becomes durable while the provider is asked: both must succeed before
       // the first evidence byte leaves.

@@ -11,7 +11,7 @@ import type { AppDeps } from "../src/app.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { checkIdnr } from "../crypto/mod.ts";
-import { readBody } from "../src/validate.ts";
+import { readBytes } from "../src/validate.ts";
 import { type ProtocolRecord, recordsForIdnr } from "../db/protocol_queries.ts";
 
 function parseTime(value: string | undefined, name: string): Date | undefined {
@@ -190,14 +190,8 @@ export function protocolRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
       throw new Problem("unsupported-media-type", "Expected a form");
     }
-    const bytes: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of readBody(c.req.raw.body ?? new ReadableStream())) {
-      size += chunk.byteLength;
-      if (size > 16 * 1024) throw new Problem("payload-too-large", "Form too large");
-      bytes.push(chunk);
-    }
-    const text = new TextDecoder().decode(await new Blob(bytes as BlobPart[]).arrayBuffer());
+    const bytes = await readBytes(c.req.raw.body ?? new ReadableStream(), 16 * 1024);
+    const text = new TextDecoder().decode(bytes);
     const form = new URLSearchParams(text);
     const idnr = (form.get("idnr") ?? "").replace(/\s+/g, "");
     const token = form.get("token") ?? "";

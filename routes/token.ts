@@ -9,7 +9,7 @@ import { Hono } from "hono";
 import type { AppDeps } from "../src/app.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
 import { Problem } from "../src/problem.ts";
-import { readBody } from "../src/validate.ts";
+import { readBytes } from "../src/validate.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
@@ -32,19 +32,7 @@ async function readForm(request: Request): Promise<URLSearchParams | string> {
     return "Content-Type must be application/x-www-form-urlencoded";
   }
   if (!request.body) return "Missing request body";
-  let size = 0;
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of readBody(request.body)) {
-    size += chunk.byteLength;
-    if (size > MAX_FORM_BYTES) return `Request body exceeds ${MAX_FORM_BYTES} bytes`;
-    chunks.push(chunk);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
+  const bytes = await readBytes(request.body, MAX_FORM_BYTES);
   try {
     return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {

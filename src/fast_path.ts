@@ -64,7 +64,8 @@ export function fastNavigation(deps: FastPathDeps): (request: Request) => Respon
     let plz: string | undefined;
     let ort: string | undefined;
     let at = queryStart + 1;
-    const end = url.indexOf("#", at) === -1 ? url.length : url.indexOf("#", at);
+    const hash = url.indexOf("#", at);
+    const end = hash === -1 ? url.length : hash;
     while (at < end) {
       let amp = url.indexOf("&", at);
       if (amp === -1 || amp > end) amp = end;

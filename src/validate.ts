@@ -72,21 +72,11 @@ export async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerato
   }
 }
 
-/** Reads a JSON body of at most `maxBytes`, or throws a 400/413/415 problem. */
-export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unknown> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
-    throw new Problem(
-      "unsupported-media-type",
-      `Expected Content-Type "application/json", got "${type}"`,
-    );
-  }
-  const body = c.req.raw.body;
-  if (!body) throw new Problem("invalid-request", "Missing request body");
-  const declared = Number(c.req.header("content-length") ?? NaN);
-  if (declared > maxBytes) {
-    throw new Problem("payload-too-large", `Request body exceeds ${maxBytes} bytes`);
-  }
+/** Reads a whole body of at most `maxBytes`, or throws a 400/413 problem. */
+export async function readBytes(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of readBody(body)) {
@@ -102,6 +92,25 @@ export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unkno
     bytes.set(chunk, at);
     at += chunk.byteLength;
   }
+  return bytes;
+}
+
+/** Reads a JSON body of at most `maxBytes`, or throws a 400/413/415 problem. */
+export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unknown> {
+  const type = c.req.header("content-type") ?? "";
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+    throw new Problem(
+      "unsupported-media-type",
+      `Expected Content-Type "application/json", got "${type}"`,
+    );
+  }
+  const body = c.req.raw.body;
+  if (!body) throw new Problem("invalid-request", "Missing request body");
+  const declared = Number(c.req.header("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    throw new Problem("payload-too-large", `Request body exceeds ${maxBytes} bytes`);
+  }
+  const bytes = await readBytes(body, maxBytes);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
