@@ -131,23 +131,30 @@ interface SigningKeyRow {
   retired_at: unknown;
 }
 
+/**
+ * The rows of the `signing_keys` table as they rest (private parts sealed): what the table
+ * snapshot on disk keeps, so an instance can start while the database cannot be reached.
+ */
+export async function readSealedKeys(db: Queryable): Promise<SealedKey[]> {
+  const rows = await db.sql<SigningKeyRow>`
+    select kid, alg, sealed_private_jwk, created_at, retired_at
+    from signing_keys order by created_at`;
+  return rows.map((row) => ({
+    kid: row.kid,
+    alg: "ES256",
+    sealed: row.sealed_private_jwk,
+    createdAt: toMillis(row.created_at),
+    retiredAt: row.retired_at === null ? null : toMillis(row.retired_at),
+  }));
+}
+
 /** A {@linkcode KeyStore} on the `signing_keys` table (migration `002_signing_keys.sql`). */
 export function dbKeyStore(db: Queryable, secret: string): KeyStore {
   checkSecret(secret);
   return {
     async load() {
-      const rows = await db.sql<SigningKeyRow>`
-        select kid, alg, sealed_private_jwk, created_at, retired_at
-        from signing_keys order by created_at`;
-      return await Promise.all(rows.map((row) =>
-        openKey({
-          kid: row.kid,
-          alg: "ES256",
-          sealed: row.sealed_private_jwk,
-          createdAt: toMillis(row.created_at),
-          retiredAt: row.retired_at === null ? null : toMillis(row.retired_at),
-        }, secret)
-      ));
+      const rows = await readSealedKeys(db);
+      return await Promise.all(rows.map((row) => openKey(row, secret)));
     },
     async save(key) {
       const row = await sealKey(key, secret);

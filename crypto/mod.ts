@@ -45,6 +45,7 @@ export {
   memoryKeyStore,
   MIN_SECRET_LENGTH,
   openKey,
+  readSealedKeys,
   type SealedKey,
   sealKey,
 } from "./key_store.ts";

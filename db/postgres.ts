@@ -42,6 +42,8 @@ export interface PostgresOptions {
   max?: number;
   /** Seconds to wait for a connection; default 10. */
   connectTimeout?: number;
+  /** Do not try a first query: return at once even when the server cannot be reached. */
+  lazy?: boolean;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -59,7 +61,10 @@ function queryable(sql: Sql | postgres.TransactionSql): Queryable {
   };
 }
 
-/** Opens a pool to the server at `url`. Fails when the server cannot be reached. */
+/**
+ * Opens a pool to the server at `url`. Fails when the server cannot be reached, unless
+ * `lazy`: then every query fails until it can (the pool reconnects by itself).
+ */
 export async function connectPostgres(url: string, options: PostgresOptions = {}): Promise<Db> {
   const sql: Sql = postgres(url, {
     max: options.max ?? 10,
@@ -70,7 +75,7 @@ export async function connectPostgres(url: string, options: PostgresOptions = {}
     onnotice: () => {},
     connection: { application_name: "lotse" },
   });
-  await sql`select 1`;
+  if (!options.lazy) await sql`select 1`;
   const base = queryable(sql);
   return {
     kind: "postgres",

@@ -5,11 +5,24 @@ import type { AppDeps } from "../src/app.ts";
 export function healthRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+  // Degraded is still 200: navigation and transfers run from memory and the protocol spool
+  // while PostgreSQL is down, so a load balancer keeps sending traffic here.
   app.get("/readyz", (c) => {
     const snapshot = deps.store.snapshot;
-    return snapshot
-      ? c.json({ status: "ready", tablesVersion: snapshot.version })
-      : c.json({ status: "loading", tablesVersion: null }, 503);
+    if (!snapshot) return c.json({ status: "loading", tablesVersion: null }, 503);
+    const db = deps.health?.state;
+    if (db && !db.up) {
+      return c.json({
+        status: "degraded",
+        tablesVersion: snapshot.version,
+        database: {
+          status: "unreachable",
+          reason: db.reason,
+          since: new Date(db.since).toISOString(),
+        },
+      });
+    }
+    return c.json({ status: "ready", tablesVersion: snapshot.version });
   });
   app.get("/metrics", (c) =>
     c.body(deps.metrics.render(), 200, {

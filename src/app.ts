@@ -20,6 +20,8 @@ import type { TableStore } from "./store.ts";
 import type { Iam } from "./iam.ts";
 import type { ProtocolPort } from "./protocol/port.ts";
 import type { Db } from "../db/types.ts";
+import { connectionReason, isConnectionError } from "../db/errors.ts";
+import type { DbHealth } from "./db_health.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { catalogRoutes } from "../routes/catalog.ts";
 import { navigationRoutes } from "../routes/navigation.ts";
@@ -42,6 +44,8 @@ export interface AppDeps {
   readonly protocol: ProtocolPort;
   /** Per-provider HTTP clients (CA pinning, pooling). */
   readonly providerClients: ProviderClients;
+  /** PostgreSQL's reachability; `/readyz` reports it, outages are told to it. */
+  readonly health?: DbHealth;
   /** The keyed hash under which the protocol stores an IDNr. */
   readonly idnrHash: (idnr: string) => string;
   /** Milliseconds since the epoch; injected so tests can move time. */
@@ -49,6 +53,9 @@ export interface AppDeps {
   /** Where unexpected errors go (never to the client). */
   readonly log?: (message: string, error: unknown) => void;
 }
+
+/** What a database-backed route answers in `Retry-After` while PostgreSQL is down. */
+export const RETRY_AFTER_SECONDS = 5;
 
 /** Creates the Hono app serving the whole public contract. */
 export function createApp(deps: AppDeps): Hono {
@@ -82,6 +89,12 @@ export function createApp(deps: AppDeps): Hono {
     if (error instanceof Problem) return toResponse(error);
     if (isClientAbort(error, c.req.raw.signal)) {
       return new Response(null, { status: 499 });
+    }
+    if (isConnectionError(error)) {
+      deps.health?.down(connectionReason(error));
+      return problemResponse("unavailable", "The database cannot be reached; try again shortly", {
+        headers: { "retry-after": String(RETRY_AFTER_SECONDS) },
+      });
     }
     if (
       error instanceof SyntaxError || error instanceof URIError ||

@@ -11,7 +11,16 @@ import type { Db } from "../db/types.ts";
 import { putRows } from "../db/tables.ts";
 import { demoTables } from "../db/demo.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
-import { dbKeyStore, KeyRing, ReplayCache } from "../crypto/mod.ts";
+import { dbKeyStore, type KeyStore, openKey, readSealedKeys } from "../crypto/mod.ts";
+import { KeyRing, ReplayCache } from "../crypto/mod.ts";
+import { connectionReason, isConnectionError } from "../db/errors.ts";
+import { DbHealth } from "./db_health.ts";
+import {
+  readTableSnapshot,
+  SNAPSHOT_FILE,
+  SnapshotWriter,
+  type TableCopy,
+} from "./table_snapshot.ts";
 import { sharedReplayGuard } from "../db/replay_guard.ts";
 import { createHandler, type Handler } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -37,6 +46,8 @@ export interface Lotse {
   /** Where it listens, e.g. `http://127.0.0.1:8080`. */
   readonly url: string | null;
   readonly demoProvider: DemoProvider | null;
+  /** Whether PostgreSQL can be reached, as this instance last saw it. */
+  readonly health: DbHealth;
   /** Stops taking requests, lets running ones finish, flushes the protocol, closes all. */
   shutdown(): Promise<void>;
 }
@@ -103,19 +114,60 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     mark = now;
   };
   const { keySecret, protocolKey } = await secrets(config);
+  const health = new DbHealth({ log });
+  // A database failure that is an outage goes to `health` (one line per change of state);
+  // anything else is logged with its stack.
+  const report = (what: string) => (error: unknown) => {
+    if (isConnectionError(error)) health.down(connectionReason(error));
+    else console.error(what, error);
+  };
   const db = options.db ??
     (config.databaseUrl
-      ? await connectPostgres(config.databaseUrl)
+      ? await connectPostgres(config.databaseUrl, { lazy: true })
       // Loaded only when used: PGlite's WASM loader is heavy and servers do not need it.
       : await (await import("../db/pglite.ts")).openPglite(`${config.dataDir}/pglite`));
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     phase("database");
-    const applied = await migrate(db);
+    // With PostgreSQL unreachable at start, serve from the last snapshot on disk and
+    // connect in the background; without a snapshot there is nothing to serve.
+    const snapshotPath = `${config.dataDir}/${SNAPSHOT_FILE}`;
+    let copy: TableCopy | null = null;
+    try {
+      const applied = await migrate(db);
+      if (applied.length) log(`Applied migrations: ${applied.join(", ")}`);
+    } catch (error) {
+      if (db.kind !== "postgres" || !isConnectionError(error)) throw error;
+      const reason = connectionReason(error);
+      copy = await readTableSnapshot(snapshotPath);
+      if (copy === null) {
+        throw new Error(
+          `PostgreSQL cannot be reached (${reason}) and there is no table snapshot at ` +
+            `"${snapshotPath}" to start from`,
+        );
+      }
+      health.down(reason);
+      log(
+        `Starting from the table snapshot of ${
+          new Date(copy.writtenAt ?? 0).toISOString()
+        } (tables version ${sumVersions(copy)})`,
+      );
+    }
     phase("migrations");
-    if (applied.length) log(`Applied migrations: ${applied.join(", ")}`);
 
-    const keys = await KeyRing.open(dbKeyStore(db, keySecret));
+    const sealedKeys = copy?.keys;
+    const primaryKeys = dbKeyStore(db, keySecret);
+    const keyStore: KeyStore = sealedKeys === undefined ? primaryKeys : {
+      // Until the database answers, the keys come from the snapshot (sealed as at rest).
+      load: () =>
+        primaryKeys.load().catch((error) => {
+          if (!isConnectionError(error)) throw error;
+          return Promise.all(sealedKeys.map((row) => openKey(row, keySecret)));
+        }),
+      save: (key) => primaryKeys.save(key),
+      remove: (kid) => primaryKeys.remove(kid),
+    };
+    const keys = await KeyRing.open(keyStore);
     phase("keys");
     // Rotation: whichever instance rotates tells the others, so every instance publishes
     // the new key in its JWKS and accepts tokens signed with it at once.
@@ -125,16 +177,16 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         await keys.maintain();
         if (keys.activeKid !== before) await db.notify(KEYS_CHANNEL, keys.activeKid);
       } catch (error) {
-        console.error("Key maintenance failed", error);
+        report("Key maintenance failed")(error);
       }
     }, 60_000);
     cleanups.push(() => clearInterval(keyTimer));
-    const unlistenKeys = await db.listen(KEYS_CHANNEL, (kid) => {
-      if (kid !== keys.activeKid) {
-        keys.refresh().catch((error) => console.error("Key refresh failed", error));
-      }
-    });
-    cleanups.push(() => unlistenKeys());
+    const listenKeys = () =>
+      db.listen(KEYS_CHANNEL, (kid) => {
+        if (kid !== keys.activeKid) keys.refresh().catch(report("Key refresh failed"));
+      });
+    let unlistenKeys: (() => Promise<void>) | null = copy === null ? await listenKeys() : null;
+    cleanups.push(() => unlistenKeys?.());
 
     let demoProvider: DemoProvider | null = null;
     if (config.demo) {
@@ -146,42 +198,84 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       });
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;
-      await seedDemo(db, base);
+      if (copy === null) await seedDemo(db, base);
       log(`Demo providers at ${base}/providers/…`);
     }
 
     const metrics = new Metrics();
     const providerClients = new ProviderClients();
     cleanups.push(() => providerClients.close());
+    // A copy of the tables on disk after every load, to start from when PostgreSQL is down.
+    const snapshotWriter = db.kind === "postgres"
+      ? new SnapshotWriter(snapshotPath, async () => {
+        const current = store.snapshot!;
+        return {
+          tables: current.tables,
+          versions: current.versions,
+          keys: await readSealedKeys(db),
+        };
+      }, { onError: report("Table snapshot not written") })
+      : null;
+    cleanups.push(() => snapshotWriter?.close());
     const store = new TableStore(db, {
       onSwap: (snapshot, changed) => {
         if (changed.has("providers")) {
           providerClients.retain((id) => snapshot.nav.provider(id) !== undefined);
         }
+        if (health.state.up) snapshotWriter?.schedule();
       },
-      onError: (error) => console.error("Table refresh failed; the old tables stay", error),
+      onError: report("Table refresh failed; the old tables stay"),
+      onSynced: () => health.up(),
     });
-    await store.load();
+    if (copy === null) await store.load();
+    else store.adopt(copy.tables, copy.versions);
     phase("tables");
     await store.start();
     cleanups.push(() => store.stop());
+    if (copy !== null) {
+      // Back in the background: migrations, keys and demo data once PostgreSQL answers
+      // (the table store reconnects by itself through its poll).
+      let stopped = false;
+      cleanups.push(() => {
+        stopped = true;
+      });
+      (async () => {
+        while (!stopped) {
+          try {
+            await migrate(db);
+            await keys.refresh();
+            unlistenKeys ??= await listenKeys();
+            if (config.demo && demoProvider) {
+              await seedDemo(db, `http://127.0.0.1:${demoProvider.port}`);
+            }
+            await store.sync();
+            health.up();
+            return;
+          } catch (error) {
+            report("Reconnecting failed")(error);
+            await new Promise((r) => setTimeout(r, 1000));
+          }
+        }
+      })();
+    }
 
     const protocol = await openProtocolLog(db, {
       spoolDir: config.spoolDir,
       hmacKey: protocolKey,
+      onError: report("Protocol log"),
     });
     cleanups.push(() => protocol.close());
     phase("protocol");
     const stopRetention = startRetention(db, {
       retentionDays: config.protocolRetentionDays,
-      onError: (error) => console.error("Protocol purge failed; retrying later", error),
+      onError: report("Protocol purge failed; retrying later"),
     });
     cleanups.push(() => stopRetention());
 
     // Client assertion jtis are claimed in PostgreSQL, so a replay is refused by every
     // instance, not only the one that saw the assertion first.
     const replay = sharedReplayGuard(db, new ReplayCache(), {
-      onError: (error) => console.error("Replay guard falls back to this instance's memory", error),
+      onError: report("Replay guard falls back to this instance's memory"),
     });
     const replayTimer = setInterval(() => {
       replay.purge(Date.now()).catch(() => {});
@@ -212,6 +306,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       iam,
       protocol,
       providerClients,
+      health,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,
     });
@@ -255,6 +350,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       server,
       url,
       demoProvider,
+      health,
       shutdown() {
         stopping ??= (async () => {
           await server?.shutdown();
@@ -281,4 +377,8 @@ export async function seedDemo(db: Db, providerBaseUrl: string): Promise<void> {
   await putRows(db, "routes", tables.routes);
   await putRows(db, "clients", DEMO_CLIENTS);
   await putRows(db, "permissions", DEMO_PERMISSIONS);
+}
+
+function sumVersions(copy: TableCopy): number {
+  return Object.values(copy.versions).reduce((sum, v) => sum + Number(v), 0);
 }

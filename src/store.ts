@@ -41,7 +41,8 @@ const NAV_TABLES: ReadonlySet<TableName> = new Set([
   "routes",
 ]);
 
-const TABLE_KEYS: { [K in TableName]: keyof Tables } = {
+/** The field of {@linkcode Tables} each table is kept under. */
+export const TABLE_KEYS: { [K in TableName]: keyof Tables } = {
   "regions": "regions",
   "postcodes": "postcodes",
   "evidence-types": "evidenceTypes",
@@ -83,6 +84,8 @@ export interface TableStoreOptions {
   onSwap?: (snapshot: Snapshot, changed: ReadonlySet<TableName>) => void;
   /** Called when a refresh fails; the old snapshot stays in service. */
   onError?: (error: unknown) => void;
+  /** Called after every refresh that reached the database (changed or not). */
+  onSynced?: () => void;
 }
 
 /** Holds the current snapshot and keeps it in step with the database. */
@@ -94,6 +97,7 @@ export class TableStore {
   #again = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unlisten: (() => Promise<void>) | null = null;
+  #stopped = false;
 
   constructor(db: Db, options: TableStoreOptions = {}) {
     this.#db = db;
@@ -121,24 +125,47 @@ export class TableStore {
     return snapshot;
   }
 
-  /** Listens for changes and polls versions until {@linkcode TableStore.stop}. */
+  /**
+   * Serves `tables` as of `versions` without asking the database (a start from the snapshot
+   * file while PostgreSQL cannot be reached); the next refresh loads what moved since.
+   */
+  adopt(tables: Tables, versions: TableVersions): Snapshot {
+    const snapshot = buildSnapshot(tables, versions);
+    this.#swap(snapshot, new Set(TABLE_NAMES));
+    return snapshot;
+  }
+
+  /**
+   * Listens for changes and polls versions until {@linkcode TableStore.stop}. When the
+   * database cannot be reached, polling goes on and listening is tried again after the
+   * next refresh that reaches it.
+   */
   async start(): Promise<void> {
-    this.#unlisten = await this.#db.listen(TABLES_CHANNEL, () => this.refresh());
+    this.#stopped = false;
     const poll = () => {
       this.#timer = setTimeout(async () => {
         await this.refresh();
+        if (!this.#unlisten && !this.#stopped) await this.#listen().catch(() => {});
         if (this.#timer !== undefined) poll();
       }, this.#options.pollMs ?? 500);
     };
     poll();
+    await this.#listen().catch((error) => this.#options.onError?.(error));
+  }
+
+  async #listen(): Promise<void> {
+    const unlisten = await this.#db.listen(TABLES_CHANNEL, () => this.refresh());
+    if (this.#stopped) await unlisten();
+    else this.#unlisten = unlisten;
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#unlisten?.();
     this.#unlisten = null;
-    await this.#refreshing;
+    await this.#refreshing?.catch(() => {});
   }
 
   /**
@@ -146,6 +173,11 @@ export class TableStore {
    * while a refresh runs are folded into one more run after it.
    */
   refresh(): Promise<void> {
+    return this.sync().catch((error) => this.#options.onError?.(error));
+  }
+
+  /** Like {@linkcode TableStore.refresh}, but rejects when the database fails. */
+  sync(): Promise<void> {
     if (this.#refreshing) {
       this.#again = true;
       return this.#refreshing;
@@ -156,8 +188,7 @@ export class TableStore {
           this.#again = false;
           await this.#refreshOnce();
         } while (this.#again);
-      } catch (error) {
-        this.#options.onError?.(error);
+        this.#options.onSynced?.();
       } finally {
         this.#refreshing = null;
       }

@@ -38,6 +38,10 @@ export interface TestLotseOptions {
   now?: () => number;
   /** Share this database (a second instance); default: a fresh one. */
   databaseUrl?: string;
+  /** Use this data directory (kept by `close()`); default a new one (removed by `close()`). */
+  dataDir?: string;
+  /** Where the instance's log lines go; default nowhere. */
+  log?: (message: string) => void;
 }
 
 function freePort(): number {
@@ -50,7 +54,7 @@ function freePort(): number {
 /** Starts a test instance with the demo tables. */
 export async function startTestLotse(options: TestLotseOptions = {}): Promise<TestLotse> {
   const databaseUrl = options.databaseUrl ?? await freshDatabaseUrl();
-  const dataDir = await Deno.makeTempDir({ prefix: "lotse-test-" });
+  const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "lotse-test-" });
   const port = options.serve ? freePort() : 8080;
   const publicUrl = options.serve ? `http://127.0.0.1:${port}` : "http://lotse.test";
   const config = parseConfig({
@@ -68,7 +72,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
   const lotse = await startLotse(config, {
     serve: options.serve ?? false,
     now: options.now,
-    log: () => {},
+    log: options.log ?? (() => {}),
   });
   const base = lotse.url ?? publicUrl;
   const tokens = new Map<string, string>();
@@ -99,7 +103,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
     },
     async close() {
       await lotse.shutdown();
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+      if (!options.dataDir) await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
 }
