@@ -130,6 +130,63 @@ export async function loadTables(db: Db): Promise<{ tables: Tables; versions: Ta
   });
 }
 
+/** The keys of every row of `table` (what a reference to it may name). */
+export async function readKeys(db: Queryable, table: TableName): Promise<Set<string>> {
+  const rows = await (() => {
+    switch (table) {
+      case "regions":
+        return db.sql<{ k: string }>`select ags as k from regions`;
+      case "postcodes":
+        return db.sql<{ k: string }>`select distinct plz as k from postcode_places`;
+      case "evidence-types":
+        return db.sql<{ k: string }>`select id as k from evidence_types`;
+      case "providers":
+        return db.sql<{ k: string }>`select id as k from providers`;
+      case "routes":
+        return db.sql<{ k: string }>`select id as k from routes`;
+      case "clients":
+        return db.sql<{ k: string }>`select id as k from clients`;
+      case "permissions":
+        return db.sql<{ k: string }>`select id as k from permissions`;
+    }
+  })();
+  return new Set(rows.map((r) => r.k));
+}
+
+/** The references a row of `table` makes: each names a table and the key it must hold. */
+export function references<K extends TableName>(
+  table: K,
+  row: TableRows[K],
+): { table: TableName; key: string; field: string }[] {
+  switch (table) {
+    case "postcodes":
+      return (row as Postcode).places.map((p, i) => ({
+        table: "regions",
+        key: p.ags,
+        field: `places[${i}].ags`,
+      }));
+    case "routes": {
+      const r = row as Route;
+      return [
+        { table: "evidence-types", key: r.evidenceType, field: "evidenceType" },
+        { table: "providers", key: r.providerId, field: "providerId" },
+      ];
+    }
+    case "permissions": {
+      const p = row as Permission;
+      return [
+        { table: "clients", key: p.consumerId, field: "consumerId" },
+        { table: "evidence-types", key: p.evidenceType, field: "evidenceType" },
+        ...(p.providerId === null
+          ? []
+          : [{ table: "providers" as const, key: p.providerId, field: "providerId" }]),
+      ];
+    }
+    default:
+      return [];
+  }
+}
+
 /** Reads one row, or null. */
 export async function getRow<K extends TableName>(
   db: Queryable,
@@ -281,6 +338,46 @@ export async function putRows<K extends TableName>(
     for (const row of rows) await writeRow(tx, table, row);
     return await bump(tx, table);
   });
+}
+
+// A row as a string that is equal for equal rows: keys sorted, absent as null, a postcode's
+// places in the order the loader returns them.
+function canonical(table: TableName, row: unknown): string {
+  const value = table === "postcodes"
+    ? {
+      ...(row as Postcode),
+      places: [...(row as Postcode).places].sort((a, b) =>
+        a.ags < b.ags ? -1 : a.ags > b.ags ? 1 : a.ort < b.ort ? -1 : a.ort > b.ort ? 1 : 0
+      ),
+    }
+    : row;
+  return JSON.stringify(value, (_key, v) =>
+    v === undefined ? null : v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k] ?? null]))
+      : v);
+}
+
+/**
+ * Writes those of `rows` that differ from the stored rows of `table` inside `tx`, and bumps
+ * the version only when one did: writing the same data again changes nothing.
+ * Returns how many rows were written.
+ */
+export async function syncRows<K extends TableName>(
+  tx: Queryable,
+  table: K,
+  rows: Iterable<TableRows[K]>,
+): Promise<number> {
+  const stored = new Map(
+    (await loadTable(tx, table)).map((r) => [rowId(table, r), canonical(table, r)]),
+  );
+  let written = 0;
+  for (const row of rows) {
+    if (stored.get(rowId(table, row)) === canonical(table, row)) continue;
+    await writeRow(tx, table, row);
+    written++;
+  }
+  if (written > 0) await bump(tx, table);
+  return written;
 }
 
 /** Removes one row; returns the new version, or null when there was no such row. */

@@ -8,7 +8,7 @@
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
-import { putRows } from "../db/tables.ts";
+import { syncRows } from "../db/tables.ts";
 import { demoTables } from "../db/demo.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { dbKeyStore, type KeyStore, openKey, readSealedKeys } from "../crypto/mod.ts";
@@ -86,6 +86,12 @@ async function secretFile(dir: string, name: string): Promise<string> {
  */
 async function secrets(config: Config): Promise<{ keySecret: string; protocolKey: string }> {
   if (config.databaseUrl !== null) {
+    if (!config.publicUrlGiven) {
+      throw new Error(
+        "LOTSE_PUBLIC_URL must be set when DATABASE_URL is set: tokens carry it as issuer and " +
+          "audience, so every instance on one database must share it (the load balancer's URL)",
+      );
+    }
     const missing = [
       config.keySecret === null ? "LOTSE_KEY_SECRET" : null,
       config.protocolKey === null ? "LOTSE_PROTOCOL_KEY" : null,
@@ -367,17 +373,29 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
   }
 }
 
-/** Writes the demo tables (idempotent: create or replace). */
-export async function seedDemo(db: Db, providerBaseUrl: string): Promise<void> {
+/**
+ * Writes the demo tables where they differ from what is stored, in one transaction: a
+ * restart on the same data changes nothing and bumps no version. Instances starting at
+ * once take turns (an advisory lock).
+ */
+export async function seedDemo(db: Db, providerBaseUrl: string): Promise<number> {
   const tables = demoTables(providerBaseUrl);
-  await putRows(db, "regions", tables.regions);
-  await putRows(db, "postcodes", tables.postcodes);
-  await putRows(db, "evidence-types", tables.evidenceTypes);
-  await putRows(db, "providers", tables.providers);
-  await putRows(db, "routes", tables.routes);
-  await putRows(db, "clients", DEMO_CLIENTS);
-  await putRows(db, "permissions", DEMO_PERMISSIONS);
+  return await db.transaction(async (tx) => {
+    await tx.sql`select pg_advisory_xact_lock(${DEMO_LOCK})`;
+    let written = 0;
+    written += await syncRows(tx, "regions", tables.regions);
+    written += await syncRows(tx, "postcodes", tables.postcodes);
+    written += await syncRows(tx, "evidence-types", tables.evidenceTypes);
+    written += await syncRows(tx, "providers", tables.providers);
+    written += await syncRows(tx, "routes", tables.routes);
+    written += await syncRows(tx, "clients", DEMO_CLIENTS);
+    written += await syncRows(tx, "permissions", DEMO_PERMISSIONS);
+    return written;
+  });
 }
+
+// Any fixed number: the key of the advisory lock around demo seeding.
+const DEMO_LOCK = 0x10752e;
 
 function sumVersions(copy: TableCopy): number {
   return Object.values(copy.versions).reduce((sum, v) => sum + Number(v), 0);

@@ -67,6 +67,8 @@ export interface Config {
   readonly tls: { readonly certFile: string; readonly keyFile: string } | null;
   /** Where consumers reach Lotse; the token URL is `${publicUrl}/v1/token`. */
   readonly publicUrl: string;
+  /** Whether `LOTSE_PUBLIC_URL` was set (required with `DATABASE_URL`). */
+  readonly publicUrlGiven: boolean;
   readonly databaseUrl: string | null;
   readonly dataDir: string;
   readonly adminToken: string | null;
@@ -117,6 +119,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       ? Object.freeze({ certFile: e.LOTSE_TLS_CERT_FILE, keyFile: e.LOTSE_TLS_KEY_FILE })
       : null,
     publicUrl,
+    publicUrlGiven: e.LOTSE_PUBLIC_URL !== undefined,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.LOTSE_DATA_DIR,
     adminToken: e.LOTSE_ADMIN_TOKEN ?? null,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Db, Queryable } from "../db/types.ts";
-import { bump, type TableRows, writeRow } from "../db/tables.ts";
+import { bump, readKeys, references, type TableRows, writeRow } from "../db/tables.ts";
 import { Problem } from "./problem.ts";
 import { readBody } from "./validate.ts";
 import type { TableName } from "./tables.ts";
@@ -165,6 +165,17 @@ export async function importRows(
 
   try {
     const version = await db.transaction(async (tx: Queryable) => {
+      // The rows a reference may name, read once: a row naming a missing one is reported
+      // with its line, instead of one database error for the whole import.
+      const keys = new Map<TableName, Set<string>>();
+      const missingReference = async (row: TableRows[TableName]) => {
+        for (const ref of references(table, row)) {
+          let known = keys.get(ref.table);
+          if (!known) keys.set(ref.table, known = await readKeys(tx, ref.table));
+          if (!known.has(ref.key)) return `${ref.field} "${ref.key}" names no ${ref.table} row`;
+        }
+        return null;
+      };
       let batch: Promise<void>[] = [];
       let header: string[] | null = null;
       let lineNo = 0;
@@ -200,7 +211,10 @@ export async function importRows(
           }
           if (csv && table === "postcodes") {
             try {
-              options.toRow(table, id, { places: [rest] });
+              const missing = await missingReference(
+                options.toRow(table, id, { places: [rest] }),
+              );
+              if (missing) throw new Error(missing);
               places.set(id, [...(places.get(id) ?? []), rest as { ags: string; ort: string }]);
             } catch (error) {
               addError(rowError(lineNo, id, error));
@@ -217,6 +231,11 @@ export async function importRows(
             row = options.toRow(table, id, rest);
           } catch (error) {
             addError(rowError(lineNo, id, error));
+            continue;
+          }
+          const missing = await missingReference(row);
+          if (missing) {
+            addError({ line: lineNo, id, message: missing });
             continue;
           }
           if (++count > maxRows) {

@@ -16,6 +16,7 @@ import {
   TABLES_CHANNEL,
 } from "../db/tables.ts";
 import type { Db } from "../db/types.ts";
+import { seedDemo } from "../src/boot.ts";
 
 async function freshPglite(): Promise<Db> {
   const db = await openPglite(null);
@@ -159,6 +160,20 @@ for (const [name, open] of adapters) {
           );
           assert.equal(await getRow(db, "regions", "09162000"), null);
           assert.deepEqual(await readVersions(db), before);
+        });
+
+        await t.step("the demo data is written once: a second seed changes nothing", async () => {
+          const base = "http://127.0.0.1:18081";
+          assert.ok((await seedDemo(db, base)) > 0);
+          const after = await readVersions(db);
+          assert.equal(await seedDemo(db, base), 0);
+          assert.deepEqual(await readVersions(db), after, "no version moved");
+          // Another demo provider port is a real change, of the providers alone.
+          assert.ok((await seedDemo(db, "http://127.0.0.1:18082")) > 0);
+          const moved = await readVersions(db);
+          assert.equal(moved.providers, after.providers + 1);
+          assert.equal(moved.routes, after.routes);
+          assert.equal(moved.postcodes, after.postcodes);
         });
 
         await t.step("a change is announced on the tables channel at commit", async () => {

@@ -9,6 +9,8 @@ import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
 import { type Cluster, freshDatabaseUrl, startCluster } from "./_pg.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 import { SNAPSHOT_FILE } from "../src/table_snapshot.ts";
+import { parseConfig } from "../src/config.ts";
+import { startLotse } from "../src/boot.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const { purpose, legalBasis } = DEMO_PURPOSES.bewohnerparken;
@@ -199,4 +201,16 @@ Deno.test({
       await Deno.remove(dataDir, { recursive: true });
     }
   },
+});
+
+Deno.test("with DATABASE_URL, Lotse refuses to start without LOTSE_PUBLIC_URL and says why", async () => {
+  const config = parseConfig({
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${freePort()}/x`,
+    LOTSE_KEY_SECRET: "test-key-secret-of-at-least-32-characters",
+    LOTSE_PROTOCOL_KEY: "test-protocol-key-of-at-least-32-chars",
+  });
+  await assert.rejects(
+    () => startLotse(config, { serve: false, log: () => {} }),
+    /LOTSE_PUBLIC_URL must be set when DATABASE_URL is set/,
+  );
 });

@@ -375,6 +375,50 @@ Deno.test({
         const row = await json(await lotse.fetch("/admin/v1/regions/09999002", { headers: admin }));
         assert.equal(row.name, 'Auch "gut"');
       });
+
+      await t.step("an import naming missing rows reports each with its line", async () => {
+        const routes = await lotse.fetch("/admin/v1/imports/routes", {
+          method: "POST",
+          headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+          body: [
+            {
+              id: "ok-1",
+              evidenceType: "fahrzeugzulassung",
+              regionKey: "09999001",
+              providerId: "kba-zfzr",
+            },
+            {
+              id: "no-type",
+              evidenceType: "gibt-es-nicht",
+              regionKey: "09999001",
+              providerId: "kba-zfzr",
+            },
+            {
+              id: "no-provider",
+              evidenceType: "fahrzeugzulassung",
+              regionKey: "09999002",
+              providerId: "weg",
+            },
+          ].map((l) => JSON.stringify(l)).join("\n"),
+        });
+        const report = await problem(routes, 422, "unprocessable");
+        const errors = report.errors as { line: number; id: string; message: string }[];
+        assert.deepEqual(errors.map((e) => [e.line, e.id]), [[2, "no-type"], [3, "no-provider"]]);
+        assert.match(
+          errors[0]!.message,
+          /evidenceType "gibt-es-nicht" names no evidence-types row/,
+        );
+        assert.match(errors[1]!.message, /providerId "weg" names no providers row/);
+        const places = await lotse.fetch("/admin/v1/imports/postcodes", {
+          method: "POST",
+          headers: bearer(ADMIN, { "content-type": "text/csv" }),
+          body: "id,ags,ort\n99999,09999001,Gut\n99998,01234567,Nirgendwo\n",
+        });
+        const placeErrors = (await problem(places, 422, "unprocessable")).errors as {
+          line: number;
+        }[];
+        assert.deepEqual(placeErrors.map((e) => e.line), [3]);
+      });
     } finally {
       await lotse.close();
     }
