@@ -351,10 +351,15 @@ function canonical(table: TableName, row: unknown): string {
       ),
     }
     : row;
-  return JSON.stringify(value, (_key, v) =>
-    v === undefined ? null : v !== null && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k] ?? null]))
-      : v);
+  return JSON.stringify(
+    value,
+    (_key, v) =>
+      v === undefined
+        ? null
+        : v !== null && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k] ?? null]))
+        : v,
+  );
 }
 
 /**
