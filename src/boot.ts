@@ -31,6 +31,7 @@ import { TableStore } from "./store.ts";
 import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
 import type { Hono } from "hono";
+import { createLogger, type Logger } from "./log.ts";
 
 /** A running instance. */
 export interface Lotse {
@@ -59,7 +60,8 @@ export interface StartOptions {
   /** Do not listen (tests that only call `app.request()`). */
   serve?: boolean;
   now?: () => number;
-  log?: (message: string) => void;
+  /** Where Lotse's events go; default: JSON lines on standard output at `config.logLevel`. */
+  logger?: Logger;
 }
 
 /** Announces a rotated signing key; the payload is the new active kid. */
@@ -110,22 +112,22 @@ async function secrets(config: Config): Promise<{ keySecret: string; protocolKey
 
 /** Starts an instance from `config`. */
 export async function startLotse(config: Config, options: StartOptions = {}): Promise<Lotse> {
-  const log = options.log ?? ((m: string) => console.log(m));
-  // How long each step of the start took, for the ready line (TARGETS P8).
-  const phases: string[] = [];
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  // How long each step of the start took, for the ready line (docs/targets.md P8).
+  const phases: [string, number][] = [];
   let mark = performance.now();
   const phase = (name: string) => {
     const now = performance.now();
-    phases.push(`${name} ${Math.round(now - mark)} ms`);
+    phases.push([name, Math.round(now - mark)]);
     mark = now;
   };
   const { keySecret, protocolKey } = await secrets(config);
-  const health = new DbHealth({ log });
+  const health = new DbHealth({ logger });
   // A database failure that is an outage goes to `health` (one line per change of state);
   // anything else is logged with its stack.
   const report = (what: string) => (error: unknown) => {
     if (isConnectionError(error)) health.down(connectionReason(error));
-    else console.error(what, error);
+    else logger.error(what, { error });
   };
   const db = options.db ??
     (config.databaseUrl
@@ -141,7 +143,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     let copy: TableCopy | null = null;
     try {
       const applied = await migrate(db);
-      if (applied.length) log(`Applied migrations: ${applied.join(", ")}`);
+      if (applied.length) logger.info("Applied migrations", { migrations: applied });
     } catch (error) {
       if (db.kind !== "postgres" || !isConnectionError(error)) throw error;
       const reason = connectionReason(error);
@@ -153,11 +155,10 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         );
       }
       health.down(reason);
-      log(
-        `Starting from the table snapshot of ${
-          new Date(copy.writtenAt ?? 0).toISOString()
-        } (tables version ${sumVersions(copy)})`,
-      );
+      logger.warn("Starting from the table snapshot", {
+        writtenAt: new Date(copy.writtenAt ?? 0).toISOString(),
+        tablesVersion: sumVersions(copy),
+      });
     }
     phase("migrations");
 
@@ -205,7 +206,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;
       if (copy === null) await seedDemo(db, base);
-      log(`Demo providers at ${base}/providers/…`);
+      logger.info("Demo providers started", { url: `${base}/providers/` });
     }
 
     const metrics = new Metrics();
@@ -268,7 +269,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     const protocol = await openProtocolLog(db, {
       spoolDir: config.spoolDir,
       hmacKey: protocolKey,
-      onError: report("Protocol log"),
+      onError: report("Protocol log trouble"),
     });
     cleanups.push(() => protocol.close());
     phase("protocol");
@@ -315,6 +316,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       health,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,
+      logger,
     });
 
     let server: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -337,11 +339,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       url = `${config.tls ? "https" : "http"}://${host}:${addr.port}`;
       phase("listen");
-      log(
-        `Lotse listening on ${url} (tables version ${store.snapshot!.version}; ${
-          phases.join(", ")
-        })`,
-      );
+      logger.info("Lotse listening", {
+        url,
+        tablesVersion: store.snapshot!.version,
+        startMs: Object.fromEntries(phases),
+      });
     }
 
     let stopping: Promise<void> | null = null;

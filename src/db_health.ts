@@ -5,7 +5,8 @@
  *
  * @example
  * ```ts
- * const health = new DbHealth({ log: console.log });
+ * import { createLogger } from "./log.ts";
+ * const health = new DbHealth({ logger: createLogger() });
  * health.down("ECONNREFUSED"); // logs once
  * health.down("ECONNREFUSED"); // silent
  * health.up(); // logs once
@@ -13,6 +14,7 @@
  *
  * @module
  */
+import type { Logger } from "./log.ts";
 
 /** What {@linkcode DbHealth} reports. */
 export interface DbState {
@@ -25,21 +27,21 @@ export interface DbState {
 
 /** Options for {@linkcode DbHealth}. */
 export interface DbHealthOptions {
-  /** Where state changes go; one line each. */
-  log?: (message: string) => void;
+  /** Where state changes go; one line each. Default: nowhere. */
+  logger?: Pick<Logger, "warn" | "info">;
   now?: () => number;
 }
 
 /** The database's reachability, changed by reports from its users. */
 export class DbHealth {
   #state: DbState;
-  #log: (message: string) => void;
+  #logger: Pick<Logger, "warn" | "info"> | null;
   #now: () => number;
   #listeners: ((state: DbState) => void)[] = [];
   #failures = 0;
 
   constructor(options: DbHealthOptions = {}) {
-    this.#log = options.log ?? ((m) => console.log(m));
+    this.#logger = options.logger ?? null;
     this.#now = options.now ?? Date.now;
     this.#state = { up: true, reason: null, since: this.#now() };
   }
@@ -58,16 +60,16 @@ export class DbHealth {
     this.#failures++;
     if (!this.#state.up) return;
     this.#state = { up: false, reason, since: this.#now() };
-    this.#log(`PostgreSQL unreachable (${reason}): serving from memory, retrying`);
+    this.#logger?.warn("PostgreSQL unreachable: serving from memory, retrying", { reason });
     for (const listener of this.#listeners) listener(this.#state);
   }
 
   /** Reports the database reachable; logs only when it was down. */
   up(): void {
     if (this.#state.up) return;
-    const seconds = ((this.#now() - this.#state.since) / 1000).toFixed(1);
+    const downSeconds = Math.round(this.#now() - this.#state.since) / 1000;
     this.#state = { up: true, reason: null, since: this.#now() };
-    this.#log(`PostgreSQL reachable again after ${seconds} s`);
+    this.#logger?.info("PostgreSQL reachable again", { downSeconds });
     for (const listener of this.#listeners) listener(this.#state);
   }
 

@@ -160,7 +160,7 @@ export async function readTableSnapshot(path: string): Promise<TableCopy | null>
 export interface SnapshotWriterOptions {
   /** Fewest milliseconds between two writes; default 5000. */
   minIntervalMs?: number;
-  /** Told when a write fails; the old file stays. */
+  /** Told when a write fails; the old file stays. Default: ignored. */
   onError?: (error: unknown) => void;
 }
 
@@ -184,7 +184,7 @@ export class SnapshotWriter {
     this.#path = path;
     this.#source = source;
     this.#minIntervalMs = options.minIntervalMs ?? 5000;
-    this.#onError = options.onError ?? ((e) => console.error("Table snapshot not written", e));
+    this.#onError = options.onError ?? (() => {});
   }
 
   /** How many snapshots were written. */

@@ -9,6 +9,7 @@ import { parseConfig } from "../src/config.ts";
 import { type Lotse, startLotse } from "../src/boot.ts";
 import { demoClientAssertion, tokenForm } from "../tools/demo_client.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
+import { type Logger, silentLogger } from "../src/log.ts";
 
 export {
   ASSERTION_TYPE,
@@ -40,8 +41,8 @@ export interface TestLotseOptions {
   databaseUrl?: string;
   /** Use this data directory (kept by `close()`); default a new one (removed by `close()`). */
   dataDir?: string;
-  /** Where the instance's log lines go; default nowhere. */
-  log?: (message: string) => void;
+  /** Where the instance's log events go; default nowhere. */
+  logger?: Logger;
 }
 
 function freePort(): number {
@@ -72,7 +73,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
   const lotse = await startLotse(config, {
     serve: options.serve ?? false,
     now: options.now,
-    log: options.log ?? (() => {}),
+    logger: options.logger ?? silentLogger,
   });
   const base = lotse.url ?? publicUrl;
   const tokens = new Map<string, string>();

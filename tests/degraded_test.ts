@@ -11,6 +11,7 @@ import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 import { SNAPSHOT_FILE } from "../src/table_snapshot.ts";
 import { parseConfig } from "../src/config.ts";
 import { startLotse } from "../src/boot.ts";
+import { createLogger, silentLogger } from "../src/log.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const { purpose, legalBasis } = DEMO_PURPOSES.bewohnerparken;
@@ -74,11 +75,12 @@ Deno.test({
     const dataDir = await Deno.makeTempDir({ prefix: "lotse-degraded-" });
     const env = { LOTSE_DEMO_PROVIDER_PORT: String(freePort()) };
     const lines: string[] = [];
+    const logger = createLogger({ write: (line) => lines.push(JSON.parse(line).msg) });
     let a = null as TestLotse | null;
     let b = null as TestLotse | null;
     try {
       const databaseUrl = await freshDatabaseUrl(cluster.url);
-      a = await startTestLotse({ databaseUrl, dataDir, env, log: (m) => lines.push(m) });
+      a = await startTestLotse({ databaseUrl, dataDir, env, logger });
       const consumer = await a.token("stuttgart-bewohnerparken");
       const first = await transfer(a, consumer);
       assert.equal(first.status, 200);
@@ -144,7 +146,7 @@ Deno.test({
           databaseUrl,
           dataDir,
           env: { LOTSE_SPOOL_DIR: `${dataDir}/spool-b` },
-          log: (m) => lines.push(m),
+          logger,
         });
         const r = await readyz(b);
         assert.equal(r.status, 200);
@@ -210,7 +212,7 @@ Deno.test("with DATABASE_URL, Lotse refuses to start without LOTSE_PUBLIC_URL an
     LOTSE_PROTOCOL_KEY: "test-protocol-key-of-at-least-32-chars",
   });
   await assert.rejects(
-    () => startLotse(config, { serve: false, log: () => {} }),
+    () => startLotse(config, { serve: false, logger: silentLogger }),
     /LOTSE_PUBLIC_URL must be set when DATABASE_URL is set/,
   );
 });
