@@ -18,6 +18,7 @@ import type {
   Tables,
 } from "../src/tables.ts";
 import type { Db, Queryable } from "./types.ts";
+import { recordAudit } from "./audit.ts";
 
 /** The channel every table change is announced on; the payload is the table name. */
 export const TABLES_CHANNEL = "lotse_tables";
@@ -315,16 +316,34 @@ export async function writeRow<K extends TableName>(
   }
 }
 
+/** Who makes a change, for the audit trail; without it nothing is recorded (seeding, tests). */
+export interface ChangeOptions {
+  /** The client id of the operator. */
+  actor?: string;
+}
+
 /** Creates or replaces one row; returns the table's new version. */
 export async function putRow<K extends TableName>(
   db: Db,
   table: K,
   row: TableRows[K],
+  options: ChangeOptions = {},
 ): Promise<{ version: number; created: boolean }> {
   return await db.transaction(async (tx) => {
-    const created = (await getRow(tx, table, rowId(table, row))) === null;
+    const key = rowId(table, row);
+    const before = await getRow(tx, table, key);
     await writeRow(tx, table, row);
-    return { version: await bump(tx, table), created };
+    if (options.actor !== undefined) {
+      await recordAudit(tx, {
+        actor: options.actor,
+        action: "put",
+        table,
+        key,
+        before,
+        after: row,
+      });
+    }
+    return { version: await bump(tx, table), created: before === null };
   });
 }
 
@@ -386,10 +405,19 @@ export async function syncRows<K extends TableName>(
 }
 
 /** Removes one row; returns the new version, or null when there was no such row. */
-export async function deleteRow(db: Db, table: TableName, id: string): Promise<number | null> {
+export async function deleteRow(
+  db: Db,
+  table: TableName,
+  id: string,
+  options: ChangeOptions = {},
+): Promise<number | null> {
   return await db.transaction(async (tx) => {
+    const before = options.actor === undefined ? null : await getRow(tx, table, id);
     const gone = await deleteById(tx, table, id);
     if (gone === 0) return null;
+    if (options.actor !== undefined) {
+      await recordAudit(tx, { actor: options.actor, action: "delete", table, key: id, before });
+    }
     return await bump(tx, table);
   });
 }

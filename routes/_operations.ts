@@ -280,6 +280,28 @@ export const OPERATIONS: readonly Operation[] = [
     responses: { 200: { description: "Versions and counts" }, ...auth },
   },
   {
+    method: "get",
+    path: "/admin/v1/audit",
+    summary: "Audit trail of data changes: who, when, table, key, before and after",
+    tags: ["Data management"],
+    roles: ["operator"],
+    query: z.object({
+      table: z.string().optional(),
+      key: z.string().optional(),
+      actor: z.string().optional(),
+      action: z.string().optional(),
+      from: z.string().optional(),
+      to: z.string().optional(),
+      cursor: z.string().optional(),
+      limit: z.string().optional(),
+    }),
+    responses: {
+      200: { description: "Entries, newest first, paged by nextCursor" },
+      400: problem("Bad parameters"),
+      ...auth,
+    },
+  },
+  {
     method: "post",
     path: "/admin/v1/imports/:table",
     summary: "Bulk import (NDJSON or CSV), all or nothing",

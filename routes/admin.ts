@@ -15,6 +15,23 @@ import { TABLE_NAMES, type TableName } from "../src/tables.ts";
 import { checkEndpoint, parseWith, readJson } from "../src/validate.ts";
 import { deleteRow, getRow, putRow, type TableRows } from "../db/tables.ts";
 import { importRows } from "../src/import.ts";
+import { queryAudit } from "../db/audit.ts";
+
+const AUDIT_FILTERS = ["table", "key", "actor", "action"] as const;
+
+function auditTime(value: string | undefined, name: string): Date | undefined {
+  if (value === undefined || value === "") return undefined;
+  const time = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d))?$/.test(value)
+    ? new Date(value)
+    : new Date(NaN);
+  if (Number.isNaN(time.getTime())) {
+    throw new Problem(
+      "invalid-request",
+      `Cannot parse ${name} "${value.slice(0, 40)}": expected ISO 8601`,
+    );
+  }
+  return time;
+}
 
 function tableName(raw: string): TableName {
   if ((TABLE_NAMES as readonly string[]).includes(raw)) return raw as TableName;
@@ -130,9 +147,42 @@ export function adminRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
     });
   });
 
+  // Who changed what when: newest first, filtered, paged by `next`.
+  app.get("/audit", async (c) => {
+    const q = c.req.query();
+    const filter: Record<string, string> = {};
+    for (const name of AUDIT_FILTERS) {
+      const value = q[name];
+      if (value === undefined || value === "") continue;
+      if (value.length > 200) throw new Problem("invalid-request", `Parameter ${name} is too long`);
+      filter[name] = value;
+    }
+    let limit = 100;
+    if (q.limit !== undefined) {
+      limit = Number(q.limit);
+      if (!/^\d{1,4}$/.test(q.limit) || limit < 1 || limit > 1000) {
+        throw new Problem("invalid-request", "Parameter limit must be 1 to 1000");
+      }
+    }
+    if (q.cursor !== undefined && q.cursor !== "" && !/^\d{1,18}$/.test(q.cursor)) {
+      throw new Problem("invalid-request", "Cannot parse cursor");
+    }
+    const page = await queryAudit(db, {
+      ...filter,
+      from: auditTime(q.from, "from"),
+      to: auditTime(q.to, "to"),
+      before: q.cursor || undefined,
+      limit,
+    });
+    return c.json({ entries: page.entries, nextCursor: page.next });
+  });
+
   app.post("/imports/:table", async (c) => {
     const table = tableName(c.req.param("table"));
-    const result = await importRows(db, table, c.req.raw, { toRow });
+    const result = await importRows(db, table, c.req.raw, {
+      toRow,
+      actor: c.get("principal").clientId,
+    });
     if (!result.ok) {
       throw new Problem(
         "unprocessable",
@@ -160,7 +210,7 @@ export function adminRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
     const row = toRow(table, id, await readJson(c));
     let result;
     try {
-      result = await putRow(db, table, row);
+      result = await putRow(db, table, row, { actor: c.get("principal").clientId });
     } catch (error) {
       throw databaseProblem(error, "write") ?? error;
     }
@@ -173,7 +223,7 @@ export function adminRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
     const id = rowId(table, c.req.param("id"));
     let version;
     try {
-      version = await deleteRow(db, table, id);
+      version = await deleteRow(db, table, id, { actor: c.get("principal").clientId });
     } catch (error) {
       throw databaseProblem(error, "delete") ?? error;
     }

@@ -14,6 +14,7 @@ import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { dbKeyStore, type KeyStore, openKey, readSealedKeys } from "../crypto/mod.ts";
 import { KeyRing, ReplayCache } from "../crypto/mod.ts";
 import { connectionReason, isConnectionError } from "../db/errors.ts";
+import { purgeAudit } from "../db/audit.ts";
 import { DbHealth } from "./db_health.ts";
 import {
   readTableSnapshot,
@@ -278,6 +279,13 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       onError: report("Protocol purge failed; retrying later"),
     });
     cleanups.push(() => stopRetention());
+    // The audit trail is kept as long as the protocol.
+    const stopAuditRetention = startRetention(db, {
+      retentionDays: config.protocolRetentionDays,
+      purge: purgeAudit,
+      onError: report("Audit purge failed; retrying later"),
+    });
+    cleanups.push(() => stopAuditRetention());
 
     // Client assertion jtis are claimed in PostgreSQL, so a replay is refused by every
     // instance, not only the one that saw the assertion first.

@@ -9,6 +9,7 @@ import { pipeline, Readable } from "node:stream";
 import { CsvError, type Options, parse } from "csv-parse";
 import type { Db, Queryable } from "../db/types.ts";
 import { bump, readKeys, references, type TableRows, writeRow } from "../db/tables.ts";
+import { recordAudit } from "../db/audit.ts";
 import { Problem } from "./problem.ts";
 import { readBody } from "./validate.ts";
 import type { TableName } from "./tables.ts";
@@ -33,6 +34,8 @@ export interface ImportOptions {
   maxRows?: number;
   /** Most errors listed in the report; default 100. */
   maxErrors?: number;
+  /** Who imports (client id): recorded in the audit trail with the import. */
+  actor?: string;
 }
 
 const BATCH = 500;
@@ -328,7 +331,17 @@ export async function importRows(
       }
       if (errorCount > 0) throw new Rollback();
       if (count === 0) throw new Problem("invalid-request", "Import holds no rows");
-      return await bump(tx, table);
+      const version = await bump(tx, table);
+      if (options.actor !== undefined) {
+        await recordAudit(tx, {
+          actor: options.actor,
+          action: "import",
+          table,
+          key: null,
+          detail: { rows: count, format: csv ? "csv" : "ndjson", version },
+        });
+      }
+      return version;
     });
     return { ok: true, count, version };
   } catch (error) {

@@ -15,6 +15,8 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** Default `() => new Date()`. */
   clock?: () => Date;
+  /** What is purged; default the protocol's entries (db/protocol_queries.ts `purge`). */
+  purge?: (db: Db, olderThan: Date) => Promise<number>;
   /** Told how many entries a purge deleted. */
   onPurged?: (deleted: number) => void;
   /** Default: logged as an error by a default logger. */
@@ -47,7 +49,10 @@ export function startRetention(db: Db, options: RetentionOptions = {}): () => Pr
     if (stopped) return;
     running = running.then(async () => {
       try {
-        const deleted = await purge(db, { olderThan: new Date(clock().getTime() - days * DAY_MS) });
+        const olderThan = new Date(clock().getTime() - days * DAY_MS);
+        const deleted = options.purge
+          ? await options.purge(db, olderThan)
+          : await purge(db, { olderThan });
         options.onPurged?.(deleted);
       } catch (error) {
         onError(error);
