@@ -137,6 +137,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
         limits,
         signal: AbortSignal.any([c.req.raw.signal, abort.signal]),
         clients: deps.providerClients,
+        onRequestBytes: (bytes) => metrics.addTransferBytes("request", bytes),
       });
       try {
         await durable;
@@ -165,6 +166,12 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
           };
         }
         metrics.count(`lotse_transfers_total{outcome="${summary.outcome}"}`);
+        // A failure on the provider's side (not a consumer's cut or bad body), per provider.
+        if (summary.outcome === "failed" && summary.status >= 500 && summary.status !== 503) {
+          metrics.count(
+            `lotse_provider_errors_total{provider="${provider.id}",status="${summary.status}"}`,
+          );
+        }
         if (summary.bytes) metrics.addTransferBytes("response", summary.bytes);
         return protocol.finish(transferId, {
           outcome: summary.outcome,

@@ -182,9 +182,14 @@ export function watchedBody(
 export function limitedBody(
   source: ReadableStream<Uint8Array>,
   maxBytes: number,
-  options: { check: DigestCheck | null; abort: (why: StopReason) => void },
+  options: {
+    check: DigestCheck | null;
+    abort: (why: StopReason) => void;
+    /** Told the size of every chunk passed on. */
+    onBytes?: (bytes: number) => void;
+  },
 ): ReadableStream<Uint8Array> {
-  const { check, abort } = options;
+  const { check, abort, onBytes } = options;
   const reader = source.getReader();
   const hash = check === null ? null : newHash(check.algorithm);
   let bytes = 0;
@@ -218,6 +223,7 @@ export function limitedBody(
         return;
       }
       hash?.update(value);
+      onBytes?.(value.byteLength);
       controller.enqueue(value);
     },
     cancel(reason) {

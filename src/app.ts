@@ -22,6 +22,7 @@ import type { ProtocolPort } from "./protocol/port.ts";
 import type { Db } from "../db/types.ts";
 import { connectionReason, isConnectionError } from "../db/errors.ts";
 import type { DbHealth } from "./db_health.ts";
+import { RequestLog, securityHeaders, withHeaders } from "./request_log.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { catalogRoutes } from "../routes/catalog.ts";
 import { navigationRoutes } from "../routes/navigation.ts";
@@ -45,6 +46,8 @@ export interface AppDeps {
   readonly protocol: ProtocolPort;
   /** Per-provider HTTP clients (CA pinning, pooling). */
   readonly providerClients: ProviderClients;
+  /** The request log lines; default: one through `logger`. */
+  readonly requests?: RequestLog;
   /** PostgreSQL's reachability; `/readyz` reports it, outages are told to it. */
   readonly health?: DbHealth;
   /** The keyed hash under which the protocol stores an IDNr. */
@@ -67,11 +70,11 @@ export function createApp(deps: AppDeps): Hono {
   app.use(async (c, next) => {
     const start = performance.now();
     await next();
-    metrics.observe(
-      `${c.req.method} ${routePath(c, -1) || "unmatched"}`,
-      c.res.status,
-      performance.now() - start,
-    );
+    const route = `${c.req.method} ${routePath(c, -1) || "unmatched"}`;
+    metrics.observe(route, c.res.status, performance.now() - start);
+    const principal = (c as unknown as { get(key: string): { clientId: string } | undefined })
+      .get("principal");
+    deps.requests?.note(c.req.raw, { route, clientId: principal?.clientId });
   });
 
   app.route("/", healthRoutes(deps));
@@ -121,11 +124,33 @@ export type Handler = (request: Request) => Response | Promise<Response>;
  * success of the hottest route, the Hono app everything else (and every unusual case).
  */
 export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
-  const app = createApp(deps);
+  const requests = deps.requests ?? new RequestLog(deps.logger ?? createLogger());
+  const app = createApp({ ...deps, requests });
   const fast = fastNavigation({
     store: deps.store,
     verifier: deps.iam.verifier,
     metrics: deps.metrics,
+    served: (request, route, clientId) => requests.note(request, { route, clientId }),
   });
-  return { app, fetch: (request) => fast(request) ?? app.fetch(request) };
+  const headers = securityHeaders({
+    https: deps.config.tls !== null || deps.config.publicUrl.startsWith("https:"),
+  });
+  // Every response, from either path, gets the security headers and its log line.
+  const finish = (request: Request, response: Response, start: number) => {
+    const sent = withHeaders(response, headers);
+    requests.write(request, sent, performance.now() - start);
+    return sent;
+  };
+  return {
+    app,
+    fetch: (request) => {
+      const start = performance.now();
+      const quick = fast(request);
+      if (quick !== null) return finish(request, quick, start);
+      const answer = app.fetch(request);
+      return answer instanceof Promise
+        ? answer.then((response) => finish(request, response, start))
+        : finish(request, answer, start);
+    },
+  };
 }

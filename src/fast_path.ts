@@ -26,6 +26,8 @@ export interface FastPathDeps {
   readonly store: Pick<TableStore, "snapshot">;
   readonly verifier: Pick<AccessTokenVerifier, "cached">;
   readonly metrics: Metrics;
+  /** Told who was answered, for the request's log line. */
+  readonly served?: (request: Request, route: string, clientId: string) => void;
 }
 
 function decode(value: string): string | null {
@@ -39,7 +41,7 @@ function decode(value: string): string | null {
 
 /** Returns the answer for a plain navigation success, or null to let the app answer. */
 export function fastNavigation(deps: FastPathDeps): (request: Request) => Response | null {
-  const { store, verifier, metrics } = deps;
+  const { store, verifier, metrics, served } = deps;
   return (request) => {
     if (request.method !== "GET") return null;
     const url = request.url;
@@ -120,6 +122,7 @@ export function fastNavigation(deps: FastPathDeps): (request: Request) => Respon
     if (found.kind !== "resolved") return null;
     const response = new Response(navigationBody(found, lookup.region), { headers: JSON_HEADERS });
     metrics.observe(ROUTE, 200, performance.now() - start);
+    served?.(request, ROUTE, claims.clientId);
     return response;
   };
 }

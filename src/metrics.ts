@@ -12,6 +12,7 @@
  *
  * @module
  */
+import process from "node:process";
 
 /** Upper bounds of the latency buckets, in seconds. */
 const BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -25,6 +26,33 @@ class RouteSeries {
 
 function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+const STARTED_SECONDS = (Date.now() - performance.now()) / 1000;
+
+/** The usual `process_*` families (memory, CPU, start time, open files) where readable. */
+function processMetrics(out: string[]): void {
+  const family = (name: string, type: string, help: string, value: number) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
+  };
+  const memory = Deno.memoryUsage();
+  family("process_resident_memory_bytes", "gauge", "Resident memory size.", memory.rss);
+  family("process_heap_used_bytes", "gauge", "JavaScript heap in use.", memory.heapUsed);
+  family("process_heap_total_bytes", "gauge", "JavaScript heap reserved.", memory.heapTotal);
+  family("process_external_memory_bytes", "gauge", "Memory outside the heap.", memory.external);
+  const cpu = process.cpuUsage();
+  family(
+    "process_cpu_seconds_total",
+    "counter",
+    "User and system CPU time spent.",
+    (cpu.user + cpu.system) / 1e6,
+  );
+  family("process_start_time_seconds", "gauge", "Start time since the epoch.", STARTED_SECONDS);
+  try {
+    let fds = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) fds++;
+    family("process_open_fds", "gauge", "Open file descriptors.", fds);
+  } catch { /* not Linux, or not allowed to read /proc: left out */ }
 }
 
 /** Request and transfer metrics of one process. */
@@ -110,6 +138,7 @@ export class Metrics {
       }
       out.push(`${name} ${value}`);
     }
+    processMetrics(out);
     for (const [name, { help, read }] of this.#gauges) {
       out.push(`# HELP ${name} ${help}`);
       out.push(`# TYPE ${name} gauge`);

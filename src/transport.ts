@@ -61,6 +61,8 @@ export interface ForwardOptions {
   readonly signal?: AbortSignal;
   /** Per-provider HTTP clients (CA pinning, pooling); without it providers' `caCert` is ignored. */
   readonly clients?: ProviderClients;
+  /** Told the size of every chunk of the consumer's body passed on to the provider. */
+  readonly onRequestBytes?: (bytes: number) => void;
   /** Injectable `fetch`; default `globalThis.fetch`. */
   readonly fetch?: ForwardFetch;
   /** Verify the provider's `Repr-Digest` while streaming (default `true`). */
@@ -207,9 +209,11 @@ export async function forward(request: Request, options: ForwardOptions): Promis
   if (contentType !== null) headers.set("content-type", contentType);
   if (reprDigest !== null) headers.set("repr-digest", reprDigest);
 
-  const body = request.body === null
-    ? null
-    : limitedBody(request.body, limits.maxRequestBytes, { check: requestCheck, abort });
+  const body = request.body === null ? null : limitedBody(request.body, limits.maxRequestBytes, {
+    check: requestCheck,
+    abort,
+    onBytes: options.onRequestBytes,
+  });
 
   const headerTimer = setTimeout(() => abort("timeout"), limits.providerTimeoutMs);
   const fetchFn: ForwardFetch = options.fetch ?? fetch;
