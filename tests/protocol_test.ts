@@ -18,10 +18,7 @@ import {
   type TransferDecision,
   verifyChain,
 } from "../src/protocol/mod.ts";
-import { purge } from "../db/protocol_queries.ts";
-import { appendEntries } from "../src/protocol/_append.ts";
-import { decisionEntry } from "../src/protocol/_entry.ts";
-import { Spool } from "../src/protocol/_spool.ts";
+import { purge } from "../src/protocol/mod.ts";
 
 const KEY = "protocol-key-for-tests-only-0123456789";
 const IDNR = "86095742719";
@@ -463,46 +460,6 @@ Deno.test({
     } finally {
       await db.close();
       await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
-    }
-  },
-});
-
-Deno.test({
-  name: "a replayed spool skips the entries PostgreSQL already committed",
-  ...opts,
-  fn: async () => {
-    const db = await freshPostgres();
-    const spoolDir = await Deno.makeTempDir({ prefix: "lotse-spool-" });
-    try {
-      // A crash after a drain committed but before the spool was cut: the spool still holds
-      // entries that are in PostgreSQL.
-      const entries = Array.from(
-        { length: 20 },
-        (_, i) =>
-          decisionEntry(decision({ purpose: `p${i}` }), {
-            now: new Date(),
-            hmacKey: KEY,
-            outcome: "in-flight",
-          }),
-      );
-      const first = await appendEntries(db, entries.slice(0, 12), { checkExisting: false });
-      assert.equal(first.written, 12);
-      const spool = await Spool.open(spoolDir);
-      await spool.append(entries);
-      await spool.close();
-
-      await withLog(db, { spoolDir }, async (log) => {
-        assert.equal(log.spoolDepth, 20);
-        await within(log.drain(), 20_000);
-        assert.equal(log.stats.replayed, 8);
-      });
-      assert.equal(await countEntries(db), 20);
-      const rows = await db.sql<{ purpose: string }>`
-        select purpose from protocol_entries order by seq`;
-      assert.deepEqual(rows.map((r) => r.purpose), entries.map((e) => e.purpose));
-      assert.equal((await verifyChain(db)).ok, true);
-    } finally {
-      await db.close();
     }
   },
 });
