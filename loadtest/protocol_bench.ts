@@ -14,23 +14,12 @@
  */
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { openProtocolLog, type TransferDecision, verifyChain } from "../src/protocol/mod.ts";
+import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
+import { sampleDecision } from "../src/protocol/testing.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
 
-function decision(): TransferDecision {
-  return {
-    transferId: crypto.randomUUID(),
-    consumerId: "stuttgart-parken",
-    providerId: "kba-zfzr",
-    evidenceType: "fahrzeugzulassung",
-    purpose: "bewohnerparkausweis",
-    legalBasis: "StVO §45 Abs. 1b",
-    idnrUsed: true,
-    idnr: "86095742719",
-    jti: crypto.randomUUID(),
-  };
-}
+const decision = sampleDecision;
 
 async function sh(cmd: string, args: string[]): Promise<void> {
   const root = Deno.uid?.() === 0;

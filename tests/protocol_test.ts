@@ -15,30 +15,17 @@ import {
   recordsForIdnr,
   startRetention,
   transferById,
-  type TransferDecision,
   verifyChain,
 } from "../src/protocol/mod.ts";
 import { purge } from "../src/protocol/mod.ts";
+import { sampleDecision, within } from "../src/protocol/testing.ts";
 
 const KEY = "protocol-key-for-tests-only-0123456789";
 const IDNR = "86095742719";
 const ROOT = new URL("../", import.meta.url);
 const quiet = { onError: () => {} };
 
-function decision(overrides: Partial<TransferDecision> = {}): TransferDecision {
-  return {
-    transferId: crypto.randomUUID(),
-    consumerId: "stuttgart-parken",
-    providerId: "kba-zfzr",
-    evidenceType: "fahrzeugzulassung",
-    purpose: "bewohnerparkausweis",
-    legalBasis: "StVO §45 Abs. 1b",
-    idnrUsed: true,
-    idnr: IDNR,
-    jti: crypto.randomUUID(),
-    ...overrides,
-  };
-}
+const decision = sampleDecision;
 
 async function withLog(
   db: Db,
@@ -71,19 +58,6 @@ async function runVerifyTool(databaseUrl: string): Promise<{ code: number; outpu
   }).output();
   const text = new TextDecoder();
   return { code: out.code, output: text.decode(out.stdout) + text.decode(out.stderr) };
-}
-
-// A drain that never ends fails the test instead of hanging it.
-async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

@@ -6,24 +6,13 @@
  * @module
  */
 import { chainEntries, GENESIS_HASH } from "./_chain.ts";
-import { decisionEntry, type TransferDecision } from "./_entry.ts";
+import { decisionEntry } from "./_entry.ts";
 import { encodeFrames } from "./_frame.ts";
+import { sampleDecision } from "./testing.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
 
-function decision(): TransferDecision {
-  return {
-    transferId: crypto.randomUUID(),
-    consumerId: "stuttgart-parken",
-    providerId: "kba-zfzr",
-    evidenceType: "fahrzeugzulassung",
-    purpose: "bewohnerparkausweis",
-    legalBasis: "StVO §45 Abs. 1b",
-    idnrUsed: true,
-    idnr: "86095742719",
-    jti: crypto.randomUUID(),
-  };
-}
+const decision = sampleDecision;
 
 const sample = Array.from(
   { length: 1000 },

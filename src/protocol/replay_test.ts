@@ -7,27 +7,15 @@ import assert from "node:assert/strict";
 import { freshPostgres } from "../../tests/pg.ts";
 import type { Db } from "../../db/types.ts";
 import { appendEntries } from "./_append.ts";
-import { decisionEntry, type TransferDecision } from "./_entry.ts";
+import { decisionEntry } from "./_entry.ts";
 import { openProtocolLog, verifyChain } from "./mod.ts";
 import { Spool } from "./_spool.ts";
+import { sampleDecision, within } from "./testing.ts";
 
 const KEY = "protocol-key-for-tests-only-0123456789";
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
-function decision(overrides: Partial<TransferDecision> = {}): TransferDecision {
-  return {
-    transferId: crypto.randomUUID(),
-    consumerId: "stuttgart-parken",
-    providerId: "kba-zfzr",
-    evidenceType: "fahrzeugzulassung",
-    purpose: "bewohnerparkausweis",
-    legalBasis: "StVO §45 Abs. 1b",
-    idnrUsed: true,
-    idnr: "86095742719",
-    jti: crypto.randomUUID(),
-    ...overrides,
-  };
-}
+const decision = sampleDecision;
 
 async function withLog(
   db: Db,
@@ -45,19 +33,6 @@ async function withLog(
 async function countEntries(db: Db): Promise<number> {
   const [row] = await db.sql<{ n: number }>`select count(*)::int as n from protocol_entries`;
   return row!.n;
-}
-
-// A drain that never ends fails the test instead of hanging it.
-async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test({
