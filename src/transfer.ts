@@ -29,7 +29,6 @@ import type { Snapshot } from "./store.ts";
 import {
   forward,
   type ForwardFailure,
-  type ForwardResult,
   type ProviderClients,
   type TransferSummary,
   type TransportLimits,
@@ -216,6 +215,7 @@ export async function transferEvidence(
     limits,
     signal: AbortSignal.any([request.signal, abort.signal]),
     clients: deps.providerClients,
+    serverErrorIsFailure: true,
   });
   try {
     await durable;
@@ -230,41 +230,17 @@ export async function transferEvidence(
       }),
     );
   }
-  const failure = providerFailure(result, provider, transferId);
-  if (failure !== null && result.ok) await result.response.body?.cancel().catch(() => {});
-  result.done.then((summary) => {
-    if (failure?.providerStatus !== undefined) {
-      const reason = `provider answered ${failure.providerStatus}`;
-      summary = { ...summary, outcome: "failed", status: 502, reason };
-    }
-    return finish(deps, transferId, summary);
-  }).catch((error) => console.error(`Cannot record the end of transfer ${transferId}`, error));
-  // A failure is never null when forward() failed (see providerFailure).
-  if (failure !== null || !result.ok) return refused(failure as Refusal);
+  result.done.then((summary) => finish(deps, transferId, summary))
+    .catch((error) => console.error(`Cannot record the end of transfer ${transferId}`, error));
+  if (!result.ok) return refused(forwardRefusal(result.failure, provider, transferId));
   return { ok: true, transferId, provider, response: result.response };
 }
-
-/**
- * The one place where the provider's side becomes a refusal: a failure before its answer
- * (unreachable, timeout, oversize or broken request body, the caller gone), or its own 5xx —
- * a failed provider to the caller, not the provider's internals. Its 4xx (e.g. no such
- * vehicle) passes through as it is.
- */
-function providerFailure(
-  result: ForwardResult,
-  provider: Provider,
-  transferId: string,
-): Refusal | null {
-  const asked = { transferId, providerId: provider.id };
-  if (!result.ok) {
-    const { type, detail } = result.failure;
-    return refusal(FAILURE_KINDS[type], detail, asked);
-  }
-  const status = result.response.status;
-  if (status < 500) return null;
-  return refusal("provider-failed", `Provider "${provider.id}" answered ${status}`, {
-    ...asked,
-    providerStatus: status,
+/** A failure of forward() — where every provider failure is mapped — as a refusal. */
+function forwardRefusal(failure: ForwardFailure, provider: Provider, transferId: string): Refusal {
+  return refusal(FAILURE_KINDS[failure.type], failure.detail, {
+    transferId,
+    providerId: provider.id,
+    ...(failure.providerStatus === undefined ? {} : { providerStatus: failure.providerStatus }),
   });
 }
 

@@ -92,11 +92,20 @@ export interface ForwardOptions {
    * Content-Length or null) and `done` settles at the headers. Default `false`.
    */
   readonly directWhenUnverified?: boolean;
+  /**
+   * Treat the provider's own 5xx as a failed provider (`provider-failed`, 502, with
+   * `providerStatus`) instead of passing it through: what a consumer of Lotse sees. Default
+   * `false`.
+   */
+  readonly serverErrorIsFailure?: boolean;
   /** Clock for `durationMs`; default `performance.now`. */
   readonly now?: () => number;
 }
 
-/** Why a transfer failed before any evidence reached the consumer; the route answers problem+json. */
+/**
+ * Why a transfer failed before any evidence reached the consumer. Every way a provider can
+ * fail is mapped here (and in `failureFor`), in one place.
+ */
 export interface ForwardFailure {
   readonly status: 400 | 413 | 499 | 502 | 504;
   /** Problem type suffix from DESIGN § 3 (`client-closed` for a consumer that went away). */
@@ -107,6 +116,8 @@ export interface ForwardFailure {
     | "provider-timeout"
     | "client-closed";
   readonly detail: string;
+  /** The provider's own status behind a `provider-failed` (see `serverErrorIsFailure`). */
+  readonly providerStatus?: number;
 }
 
 /** What the protocol log records once a transfer is over. */
@@ -263,6 +274,16 @@ export async function forward(
       type: "provider-failed",
       detail: `Provider "${provider.id}" answered with unexpected status ${status}`,
     });
+  }
+
+  if (status >= 500 && options.serverErrorIsFailure === true) {
+    await response.body?.cancel().catch(() => {});
+    return fail({
+      status: 502,
+      type: "provider-failed",
+      detail: `Provider "${provider.id}" answered ${status}`,
+      providerStatus: status,
+    }, `provider answered ${status}`);
   }
 
   const outHeaders = new Headers();
