@@ -1,5 +1,5 @@
 /**
- * Protocol log figures (TARGETS P6): records/s sustained into PostgreSQL and the latency
+ * Protocol log figures (docs/targets.md P6): records/s sustained into PostgreSQL and the latency
  * `begin()` adds to a transfer.
  *
  * The CPU part (chaining, spool frames) is `src/protocol/protocol_bench.ts`. The load test needs a PostgreSQL of its own, with fsync ON for an honest figure

@@ -1,5 +1,5 @@
 /**
- * The zod schemas of Lotse's public contract (DESIGN §3): request bodies and parameters are
+ * The zod schemas of Lotse's public contract (docs/api.md §3): request bodies and parameters are
  * validated with them, and `/openapi.json` is generated from them. The hot routes check
  * their few parameters with the same patterns by hand, so they pay no parsing machinery.
  *
@@ -44,6 +44,15 @@ export const postcodeBody = z.strictObject({
   places: z.array(z.strictObject({ ags: agsSchema, ort: text(200) })).min(1).max(1000),
 }).meta({ id: "PostcodeBody" });
 
+/** An EU Semantic Repository evidence type classification (XNachweis and EDM). */
+export const CLASSIFICATION =
+  /^https:\/\/sr\.oots\.tech\.ec\.europa\.eu\/evidencetypeclassifications\/[\x21-\x7e]+$/;
+
+export const classificationSchema = z.string().max(500).regex(
+  CLASSIFICATION,
+  "expected an EU Semantic Repository URI (https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/…)",
+).meta({ example: "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/3cbc8f35" });
+
 export const evidenceTypeBody = z.strictObject({
   name: text(200),
   description: z.string().max(2000).refine(
@@ -51,6 +60,7 @@ export const evidenceTypeBody = z.strictObject({
     (s) => !/[\u0000\u007f]/.test(s),
     "must not contain NUL or DEL",
   ).nullish(),
+  classification: classificationSchema.nullish(),
 }).meta({ id: "EvidenceTypeBody" });
 
 const pem = z.string().max(64 * 1024).regex(
@@ -62,6 +72,7 @@ export const providerBody = z.strictObject({
   name: text(200),
   endpoint: z.url({ protocol: /^https?$/ }).max(2000),
   caCert: pem.nullish(),
+  xnachweisEndpoint: z.url({ protocol: /^https?$/ }).max(2000).nullish(),
 }).meta({ id: "ProviderBody" });
 
 export const routeBody = z.strictObject({
@@ -91,6 +102,8 @@ export const permissionBody = z.strictObject({
   idnrAllowed: z.boolean(),
   validFrom: isoDate.nullish(),
   validUntil: isoDate.nullish(),
+  /** The authorities (client ids) an EfA service may act for (XNachweis EvidenceRequester). */
+  onBehalfOf: z.array(slugSchema).min(1).max(100).nullish(),
 }).meta({ id: "PermissionBody" });
 
 export const problemSchema = z.object({
@@ -110,6 +123,7 @@ export const evidenceTypeSchema = z.object({
   id: slugSchema,
   name: z.string(),
   description: z.string().nullable(),
+  classification: z.string().nullable().optional(),
 }).meta({ id: "EvidenceType" });
 
 export const publicProviderSchema = z.object({

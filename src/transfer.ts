@@ -21,6 +21,7 @@
  */
 import type { KeyRing } from "../crypto/mod.ts";
 import { findProvider, findRegion, type LocationParams } from "./locate.ts";
+import { createLogger, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
 import type { Provider } from "./model.ts";
 import type { ProtocolPort } from "./protocol/port.ts";
@@ -125,6 +126,8 @@ export interface TransferDeps {
   readonly limits: TransportLimits;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
+  /** Where a failure to record a transfer's end goes; default a JSON-lines logger. */
+  readonly logger?: Logger;
 }
 
 /** Runs one evidence transfer; never throws for a refusal, only for a bug. */
@@ -231,7 +234,12 @@ export async function transferEvidence(
     );
   }
   result.done.then((summary) => finish(deps, transferId, summary))
-    .catch((error) => console.error(`Cannot record the end of transfer ${transferId}`, error));
+    .catch((error) =>
+      (deps.logger ?? createLogger()).error("Cannot record the end of a transfer", {
+        transferId,
+        error,
+      })
+    );
   if (!result.ok) return refused(forwardRefusal(result.failure, provider, transferId));
   return { ok: true, transferId, provider, response: result.response };
 }

@@ -1,6 +1,6 @@
 /**
- * Loads the generated full-scale tables (tools/generate.ts) into `DATABASE_URL` with the bulk
- * loader of db/seed.ts, for load tests and benchmarks:
+ * Loads the generated full-scale tables (tools/generate.ts) into the PostgreSQL at
+ * `DATABASE_URL`, in one transaction per run (db/seed.ts):
  *
  * ```sh
  * DATABASE_URL=postgres://… deno run -A tools/seed.ts --full [--routes 1000000] [--demo-clients]
@@ -10,9 +10,9 @@
  */
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { seedTables } from "../db/seed.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { generateTables } from "./generate.ts";
+import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
+import { seedTables } from "../db/seed.ts";
 
 function argValue(args: readonly string[], name: string): string | undefined {
   const i = args.indexOf(name);
