@@ -12,7 +12,7 @@ import { bump, readKeys, references, type TableRows, writeRow } from "../db/tabl
 import { recordAudit } from "../db/audit.ts";
 import { Problem } from "./problem.ts";
 import { readBody } from "./validate.ts";
-import type { TableName } from "./tables.ts";
+import type { TableName } from "./model.ts";
 import type { FieldError } from "./validate.ts";
 
 export interface RowError {

@@ -22,7 +22,7 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import type { SealedKey } from "../crypto/mod.ts";
 import type { TableVersions } from "../db/tables.ts";
-import { TABLE_NAMES, type Tables } from "./tables.ts";
+import { TABLE_NAMES, type Tables } from "./model.ts";
 import { TABLE_KEYS } from "./store.ts";
 
 /** What a snapshot file holds. */
