@@ -2,11 +2,14 @@
 import { Hono } from "hono";
 import type { Metrics } from "../src/metrics.ts";
 import type { Snapshot } from "../src/store.ts";
+import type { DbHealth } from "../src/db_health.ts";
 
 /** What the health routes read. */
 export interface HealthRoutesOptions {
   readonly store: { readonly snapshot: Snapshot | null };
   readonly metrics: Pick<Metrics, "render">;
+  /** PostgreSQL's reachability; while it is down, readiness says `degraded`. */
+  readonly health?: Pick<DbHealth, "state">;
 }
 
 export function healthRoutes(deps: HealthRoutesOptions): Hono {
