@@ -249,6 +249,53 @@ export async function bump(tx: Queryable, table: TableName): Promise<number> {
   return Number(row!.version);
 }
 
+/** How many versions of a table's change log are kept. */
+const CHANGES_KEPT = 5000;
+
+/** Notes that version `version` of `table` changed the row `key` (single-row writes). */
+async function noteChange(
+  tx: Queryable,
+  table: TableName,
+  version: number,
+  key: string,
+): Promise<void> {
+  await tx.sql`insert into table_changes (table_name, version, row_key)
+    values (${table}, ${version}, ${key}) on conflict do nothing`;
+  if (version % 100 === 0) {
+    await tx.sql`delete from table_changes
+      where table_name = ${table} and version <= ${version - CHANGES_KEPT}`;
+  }
+}
+
+/**
+ * The keys of the rows of `table` changed after version `from` up to `to`, or null when the
+ * log does not cover every version in between (a bulk write, or pruned): then the table must
+ * be read whole.
+ */
+export async function readChanges(
+  db: Queryable,
+  table: TableName,
+  from: number,
+  to: number,
+): Promise<string[] | null> {
+  if (to <= from) return [];
+  if (to - from > CHANGES_KEPT) return null;
+  const rows = await db.sql<{ version: string | number; row_key: string }>`
+    select version, row_key from table_changes
+    where table_name = ${table} and version > ${from} and version <= ${to}`;
+  const versions = new Set(rows.map((r) => Number(r.version)));
+  if (versions.size !== to - from) return null;
+  return [...new Set(rows.map((r) => r.row_key))];
+}
+
+/** The routes with these ids (those that still exist). */
+export async function loadRoutesById(db: Queryable, ids: readonly string[]): Promise<Route[]> {
+  return await db.sql<Route>`
+    select id, evidence_type as "evidenceType", region_key as "regionKey",
+      provider_id as "providerId"
+    from routes where id = any(${ids}::text[])`;
+}
+
 /** Writes one row (create or replace) inside `tx`, without bumping the version. */
 export async function writeRow<K extends TableName>(
   tx: Queryable,
@@ -349,7 +396,9 @@ export async function putRow<K extends TableName>(
         after: row,
       });
     }
-    return { version: await bump(tx, table), created: before === null };
+    const version = await bump(tx, table);
+    await noteChange(tx, table, version, key);
+    return { version, created: before === null };
   });
 }
 
@@ -365,7 +414,7 @@ export async function putRows<K extends TableName>(
   });
 }
 
-// A row as a string that is equal for equal rows: keys sorted, absent as null, a postcode's
+// A row as a string that is equal for equal rows: keys sorted, null as absent, a postcode's
 // places in the order the loader returns them.
 function canonical(table: TableName, row: unknown): string {
   const value = table === "postcodes"
@@ -382,7 +431,11 @@ function canonical(table: TableName, row: unknown): string {
       v === undefined
         ? null
         : v !== null && typeof v === "object" && !Array.isArray(v)
-        ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k] ?? null]))
+        ? Object.fromEntries(
+          Object.keys(v).sort().filter((k) => v[k] !== undefined && v[k] !== null).map((
+            k,
+          ) => [k, v[k]]),
+        )
         : v,
   );
 }
@@ -424,7 +477,9 @@ export async function deleteRow(
     if (options.actor !== undefined) {
       await recordAudit(tx, { actor: options.actor, action: "delete", table, key: id, before });
     }
-    return await bump(tx, table);
+    const version = await bump(tx, table);
+    await noteChange(tx, table, version, id);
+    return version;
   });
 }
 

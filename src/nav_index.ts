@@ -172,9 +172,12 @@ export class NavIndex {
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
+  /** Gemeinden sorted by AGS: position = ordinal. */
+  #ordinals: readonly Region[];
 
   /** @internal Use {@linkcode buildNavIndex}. */
   constructor(parts: {
+    ordinals: readonly Region[];
     gemeinden: ReadonlyMap<string, GemeindeEntry>;
     byArs: ReadonlyMap<string, RegionLookup>;
     postcodes: ReadonlyMap<string, PostcodeEntry>;
@@ -194,6 +197,129 @@ export class NavIndex {
     this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
+    this.#ordinals = parts.ordinals;
+  }
+
+  /**
+   * A new index with `removed` routes taken out and `added` routes put in, sharing every
+   * part the change does not touch: a one-route change at a million routes copies one
+   * evidence type's arrays, not the index. Returns null when the change needs a full build
+   * (a route that is dangling or malformed, before or after).
+   */
+  withRouteChanges(removed: readonly Route[], added: readonly Route[]): NavIndex | null {
+    const usable = (r: Route) =>
+      isRegionKey(r.regionKey) && this.#types.has(r.evidenceType) &&
+      this.#providers.has(r.providerId);
+    if (!removed.every(usable) || !added.every(usable)) return null;
+    const types = new Map(this.#types);
+    const touched = new Map<
+      string,
+      { gem: (Resolution | undefined)[]; byKey: Map<string, Resolution> }
+    >();
+    const edit = (id: string) => {
+      let t = touched.get(id);
+      if (!t) {
+        const old = this.#types.get(id)!;
+        t = { gem: [...old.byGemeinde], byKey: new Map(old.byKey) };
+        touched.set(id, t);
+      }
+      return t;
+    };
+    // Per type: the prefixes whose Gemeinden must take their fall-back again.
+    const refill = new Map<string, Set<string>>();
+    const mark = (type: string, prefix: string) => {
+      let set = refill.get(type);
+      if (!set) refill.set(type, set = new Set());
+      set.add(prefix);
+    };
+    for (const route of removed) {
+      const t = edit(route.evidenceType);
+      const key = route.regionKey;
+      const ordinal = key.length === 8 ? this.#gemeinden.get(key)?.ordinal : undefined;
+      if (ordinal !== undefined) {
+        if (t.gem[ordinal]?.route.id === route.id) {
+          t.gem[ordinal] = undefined;
+          mark(route.evidenceType, key);
+        }
+      } else if (t.byKey.get(key)?.route.id === route.id) {
+        t.byKey.delete(key);
+        mark(route.evidenceType, key);
+      }
+    }
+    for (const route of added) {
+      const t = edit(route.evidenceType);
+      const key = route.regionKey;
+      const resolution: Resolution = Object.freeze({
+        kind: "resolved",
+        evidenceType: this.#types.get(route.evidenceType)!.evidenceType,
+        provider: this.#providers.get(route.providerId)!,
+        matchedLevel: LEVEL_BY_KEY_LENGTH[key.length]!,
+        route,
+      });
+      const ordinal = key.length === 8 ? this.#gemeinden.get(key)?.ordinal : undefined;
+      if (ordinal !== undefined) {
+        const holder = t.gem[ordinal];
+        // A fall-back sitting there gives way to the Gemeinde's own route.
+        if (
+          holder === undefined || holder.route.regionKey.length !== 8 || wins(resolution, holder)
+        ) {
+          t.gem[ordinal] = resolution;
+        }
+      } else if (wins(resolution, t.byKey.get(key))) {
+        t.byKey.set(key, resolution);
+        mark(route.evidenceType, key);
+      }
+    }
+    for (const [id, t] of touched) {
+      for (const prefix of refill.get(id) ?? []) {
+        const [from, to] = this.#range(prefix);
+        for (let i = from; i < to; i++) {
+          const own = t.gem[i];
+          if (own !== undefined && own.route.regionKey.length === 8) continue;
+          const ags = this.#ordinals[i]!.ags;
+          t.gem[i] = t.byKey.get(ags.slice(0, 5)) ?? t.byKey.get(ags.slice(0, 3)) ??
+            t.byKey.get(ags.slice(0, 2)) ?? t.byKey.get("");
+        }
+      }
+      const old = this.#types.get(id)!;
+      types.set(
+        id,
+        Object.freeze({ evidenceType: old.evidenceType, byGemeinde: t.gem, byKey: t.byKey }),
+      );
+    }
+    return new NavIndex({
+      ordinals: this.#ordinals,
+      gemeinden: this.#gemeinden,
+      byArs: this.#byArs,
+      postcodes: this.#postcodes,
+      types,
+      evidenceTypeList: this.#evidenceTypeList,
+      providers: this.#providers,
+      byName: this.#byName,
+      danglingRouteIds: this.#danglingRouteIds,
+      counts: Object.freeze({
+        ...this.#counts,
+        routes: this.#counts.routes - removed.length + added.length,
+      }),
+    });
+  }
+
+  /** Ordinals `[from, to)` of the Gemeinden whose AGS starts with `prefix`. */
+  #range(prefix: string): [number, number] {
+    const list = this.#ordinals;
+    const lower = (key: string) => {
+      let lo = 0;
+      let hi = list.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (list[mid]!.ags < key) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    };
+    if (prefix === "") return [0, list.length];
+    // The first AGS past the prefix: the prefix padded with "9"s, then one past it.
+    return [lower(prefix), lower(prefix.padEnd(8, "9") + "\u0000")];
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -472,6 +598,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     );
 
   return new NavIndex({
+    ordinals,
     gemeinden,
     byArs,
     postcodes,

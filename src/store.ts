@@ -10,7 +10,9 @@
  */
 import type { Db } from "../db/types.ts";
 import {
+  loadRoutesById,
   loadTable,
+  readChanges,
   readVersions,
   type TableRows,
   TABLES_CHANNEL,
@@ -18,7 +20,7 @@ import {
 } from "../db/tables.ts";
 import { buildNavIndex, type NavIndex } from "./nav_index.ts";
 import { PermissionIndex } from "./permissions.ts";
-import type { Client, TableName, Tables } from "./model.ts";
+import type { Client, Route, TableName, Tables } from "./model.ts";
 import { TABLE_NAMES } from "./model.ts";
 
 /** Everything the request path needs, as of one moment. */
@@ -56,7 +58,7 @@ export const TABLE_KEYS: { [K in TableName]: keyof Tables } = {
 export function buildSnapshot(
   tables: Tables,
   versions: TableVersions,
-  previous?: { snapshot: Snapshot; changed: ReadonlySet<TableName> },
+  previous?: { snapshot: Snapshot; changed: ReadonlySet<TableName>; nav?: NavIndex },
 ): Snapshot {
   const changed = previous?.changed;
   const reuse = (names: Iterable<TableName>) =>
@@ -65,7 +67,7 @@ export function buildSnapshot(
     version: TABLE_NAMES.reduce((sum, n) => sum + (versions[n] ?? 0), 0),
     versions,
     tables,
-    nav: reuse(NAV_TABLES) ? previous!.snapshot.nav : buildNavIndex(tables),
+    nav: previous?.nav ?? (reuse(NAV_TABLES) ? previous!.snapshot.nav : buildNavIndex(tables)),
     clients: reuse(["clients"])
       ? previous!.snapshot.clients
       : new Map(tables.clients.map((c) => [c.id, c])),
@@ -73,6 +75,37 @@ export function buildSnapshot(
       ? previous!.snapshot.permissions
       : new PermissionIndex(tables.permissions),
     loadedAt: Date.now(),
+  });
+}
+
+/** Most changed routes applied in place; more are read as a whole table. */
+const MAX_INCREMENTAL = 10_000;
+
+/**
+ * The snapshot after the routes `ids` changed to `rows` (an id without a row was deleted):
+ * the route list is filtered once and the navigation index updated in place of a rebuild.
+ * Null when the index cannot take the change in place.
+ */
+export function applyRouteChanges(
+  current: Snapshot,
+  ids: readonly string[],
+  rows: readonly Route[],
+  versions: TableVersions,
+): Snapshot | null {
+  const gone = new Set(ids);
+  const removed: Route[] = [];
+  const kept: Route[] = [];
+  for (const route of current.tables.routes) {
+    if (gone.has(route.id)) removed.push(route);
+    else kept.push(route);
+  }
+  const nav = current.nav.withRouteChanges(removed, rows);
+  if (nav === null) return null;
+  for (const row of rows) kept.push(row);
+  return buildSnapshot({ ...current.tables, routes: kept }, versions, {
+    snapshot: current,
+    changed: new Set(["routes"]),
+    nav,
   });
 }
 
@@ -98,10 +131,16 @@ export class TableStore {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #unlisten: (() => Promise<void>) | null = null;
   #stopped = false;
+  #incremental = 0;
 
   constructor(db: Db, options: TableStoreOptions = {}) {
     this.#db = db;
     this.#options = options;
+  }
+
+  /** How many refreshes applied changed routes in place instead of reading the table. */
+  get incrementalRefreshes(): number {
+    return this.#incremental;
   }
 
   /** The current snapshot; null until {@linkcode TableStore.load} has run. */
@@ -207,15 +246,42 @@ export class TableStore {
       const versions = await readVersions(tx);
       const changed = TABLE_NAMES.filter((n) => versions[n] !== current.versions[n]);
       if (changed.length === 0) return null;
+      // Routes alone moved by single-row writes: read just those rows, not a million.
+      const routeIds = changed.length === 1 && changed[0] === "routes"
+        ? await readChanges(tx, "routes", current.versions.routes, versions.routes)
+        : null;
+      if (routeIds !== null && routeIds.length <= MAX_INCREMENTAL) {
+        return {
+          versions,
+          changed,
+          rows: [] as unknown[][],
+          routes: { ids: routeIds, rows: await loadRoutesById(tx, routeIds) },
+        };
+      }
       const rows = await Promise.all(changed.map((name) => loadTable(tx, name)));
-      return { versions, changed, rows };
+      return { versions, changed, rows: rows as unknown[][], routes: null };
     });
     if (!result) return;
+    const changed = new Set(result.changed);
+    if (result.routes !== null) {
+      const next = applyRouteChanges(
+        current,
+        result.routes.ids,
+        result.routes.rows,
+        result.versions,
+      );
+      if (next !== null) {
+        this.#incremental++;
+        this.#swap(next, changed);
+        return;
+      }
+      // A change the index cannot take in place (a dangling route): read the table whole.
+      result.rows = [await loadTable(this.#db, "routes")];
+    }
     const tables: Record<string, unknown> = { ...current.tables };
     result.changed.forEach((name, i) => {
       tables[TABLE_KEYS[name]] = result.rows[i] as TableRows[typeof name][];
     });
-    const changed = new Set(result.changed);
     const snapshot = buildSnapshot(tables as unknown as Tables, result.versions, {
       snapshot: current,
       changed,

@@ -1,0 +1,82 @@
+import assert from "node:assert/strict";
+import { buildNavIndex, type NavIndex } from "./nav_index.ts";
+import { generateTables } from "../tools/generate.ts";
+import type { Route } from "./model.ts";
+
+function answers(index: NavIndex, types: readonly string[], agsList: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const type of types) {
+    for (const ags of agsList) {
+      const r = index.resolve(type, ags);
+      out.push(r.kind === "resolved" ? `${r.route.id}/${r.matchedLevel}` : r.kind);
+    }
+  }
+  return out;
+}
+
+// A small deterministic random source, so a failure can be replayed.
+function rng(seed: number) {
+  return () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+}
+
+Deno.test("withRouteChanges() answers exactly like a full build after random changes", () => {
+  const tables = generateTables({ seed: 3 });
+  const random = rng(7);
+  const types = tables.evidenceTypes.map((t) => t.id);
+  const agsList = tables.regions.map((r) => r.ags);
+  const providers = tables.providers.map((p) => p.id);
+  let routes: Route[] = [...tables.routes];
+  let index = buildNavIndex({ ...tables, routes });
+  for (let round = 0; round < 12; round++) {
+    const removed: Route[] = [];
+    const added: Route[] = [];
+    const taken = new Set(routes.map((r) => `${r.evidenceType}|${r.regionKey}`));
+    for (let n = 0; n < 1 + Math.floor(random() * 4); n++) {
+      const pick = routes[Math.floor(random() * routes.length)]!;
+      const what = random();
+      if (what < 0.4 && !removed.includes(pick)) {
+        removed.push(pick); // delete
+      } else if (what < 0.7 && !removed.includes(pick)) {
+        removed.push(pick); // change of provider, same key
+        added.push({ ...pick, providerId: providers[Math.floor(random() * providers.length)]! });
+      } else {
+        // a new route at Land, Kreis, Gemeinde or Bund level
+        const ags = agsList[Math.floor(random() * agsList.length)]!;
+        const key = ["", ags.slice(0, 2), ags.slice(0, 5), ags][Math.floor(random() * 4)]!;
+        const type = types[Math.floor(random() * types.length)]!;
+        if (taken.has(`${type}|${key}`)) continue;
+        taken.add(`${type}|${key}`);
+        added.push({
+          id: `new-${round}-${n}`,
+          evidenceType: type,
+          regionKey: key,
+          providerId: providers[Math.floor(random() * providers.length)]!,
+        });
+      }
+    }
+    const gone = new Set(removed.map((r) => r.id));
+    routes = routes.filter((r) => !gone.has(r.id)).concat(added);
+    const next = index.withRouteChanges(removed, added);
+    assert.ok(next, `round ${round}`);
+    index = next;
+    const full = buildNavIndex({ ...tables, routes });
+    const sample = agsList.filter((_, i) => i % 7 === round % 7);
+    assert.deepEqual(answers(index, types, sample), answers(full, types, sample), `round ${round}`);
+    assert.equal(index.counts.routes, full.counts.routes);
+  }
+});
+
+Deno.test("withRouteChanges() leaves the old index as it was and refuses a dangling route", () => {
+  const tables = generateTables({ seed: 3 });
+  const before = buildNavIndex(tables);
+  const route = tables.routes.find((r) => r.regionKey.length === 8)!;
+  const agsAnswer = before.resolve(route.evidenceType, route.regionKey);
+  const after = before.withRouteChanges([route], [])!;
+  assert.equal(before.resolve(route.evidenceType, route.regionKey), agsAnswer);
+  const moved = after.resolve(route.evidenceType, route.regionKey);
+  assert.ok(moved.kind !== "resolved" || moved.route.id !== route.id);
+  assert.equal(before.withRouteChanges([], [{ ...route, providerId: "nobody" }]), null);
+});
