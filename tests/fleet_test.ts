@@ -1,0 +1,268 @@
+/**
+ * A fleet: three instances on one PostgreSQL behind HAProxy (Debian's package; health checks
+ * on /readyz, retries to another instance). Navigation and transfers run through the
+ * balancer while one instance is killed with SIGKILL and later a second stopped with SIGTERM:
+ * no navigation request fails, every transfer completes or fails with a proper answer, each
+ * one the consumer saw is in the protocol once, and the chain verifies.
+ */
+import assert from "node:assert/strict";
+import postgres from "postgres";
+import { CHILD_SECRETS, type LotseProcess, spawnLotse } from "./_lotse_process.ts";
+import { clientAssertion, tokenForm } from "./_app.ts";
+import { freshDatabaseUrl } from "./_pg.ts";
+import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const { purpose, legalBasis } = DEMO_PURPOSES.bewohnerparken;
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+async function findHaproxy(): Promise<string> {
+  for (const dir of [...(Deno.env.get("PATH") ?? "").split(":"), "/usr/sbin", "/usr/local/sbin"]) {
+    try {
+      await Deno.stat(`${dir}/haproxy`);
+      return `${dir}/haproxy`;
+    } catch { /* next */ }
+  }
+  throw new Error("Cannot find haproxy: install it (apt-get install -y haproxy)");
+}
+
+function haproxyConfig(port: number, servers: readonly LotseProcess[]): string {
+  return `global
+  maxconn 1024
+defaults
+  mode http
+  timeout connect 1s
+  timeout client 30s
+  timeout server 30s
+  retries 3
+  option redispatch 1
+  retry-on conn-failure empty-response response-timeout
+frontend lotse
+  bind 127.0.0.1:${port}
+  default_backend lotse
+backend lotse
+  balance roundrobin
+  option httpchk GET /readyz
+  http-check expect status 200
+  default-server inter 200ms fall 2 rise 2 on-marked-down shutdown-sessions
+${servers.map((s, i) => `  server lotse-${i} ${new URL(s.url).host} check`).join("\n")}
+`;
+}
+
+async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 20_000) {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (await ok()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+Deno.test({
+  name:
+    "a fleet behind HAProxy loses one instance to SIGKILL and one to SIGTERM without a failed navigation",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const haproxy = await findHaproxy();
+    const databaseUrl = await freshDatabaseUrl();
+    const lbPort = freePort();
+    const lb = `http://127.0.0.1:${lbPort}`;
+    const fleet: LotseProcess[] = [];
+    const provider = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+      const body = await req.text();
+      return Response.json({ echo: body.length, evidence: "x".repeat(2000) });
+    });
+    let balancer: Deno.ChildProcess | null = null;
+    const dir = await Deno.makeTempDir({ prefix: "lotse-fleet-" });
+    const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
+    try {
+      for (let i = 0; i < 3; i++) {
+        fleet.push(await spawnLotse({ databaseUrl, env: { LOTSE_PUBLIC_URL: lb } }));
+      }
+      await Deno.writeTextFile(`${dir}/haproxy.cfg`, haproxyConfig(lbPort, fleet));
+      balancer = new Deno.Command(haproxy, {
+        args: ["-db", "-f", `${dir}/haproxy.cfg`],
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await until("the balancer", async () => {
+        try {
+          const res = await fetch(`${lb}/readyz`);
+          await res.body?.cancel();
+          return res.status === 200;
+        } catch {
+          return false;
+        }
+      });
+
+      // Our own provider, so no instance's demo provider is on the path.
+      const admin = async (path: string, body: unknown) => {
+        const res = await fetch(`${lb}/admin/v1/${path}`, {
+          method: "PUT",
+          headers: {
+            authorization: `Bearer ${CHILD_SECRETS.LOTSE_ADMIN_TOKEN}`,
+            "content-type": "application/json",
+          },
+          body: JSON.stringify(body),
+        });
+        assert.ok(res.status < 300, await res.text());
+      };
+      await admin("evidence-types/flotte", { name: "Flotte" });
+      await admin("providers/flotte", {
+        name: "Flotte",
+        endpoint: `http://127.0.0.1:${provider.addr.port}/evidence`,
+      });
+      await admin("routes/flotte-bund", {
+        evidenceType: "flotte",
+        regionKey: "",
+        providerId: "flotte",
+      });
+      await admin("permissions/flotte", {
+        consumerId: "stuttgart-bewohnerparken",
+        evidenceType: "flotte",
+        providerId: "flotte",
+        purposes: [purpose],
+        legalBases: [legalBasis],
+        idnrAllowed: false,
+      });
+      // A token from the balancer's URL is good on every instance (shared public URL).
+      const assertion = await clientAssertion("stuttgart-bewohnerparken", `${lb}/v1/token`);
+      const tokenRes = await fetch(`${lb}/v1/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: tokenForm("stuttgart-bewohnerparken", assertion),
+      });
+      const token = (await tokenRes.json()).access_token as string;
+      assert.ok(token);
+      // Every instance knows the new route before the load starts.
+      for (const lotse of fleet) {
+        await until(`the route on ${lotse.url}`, async () => {
+          const res = await fetch(`${lotse.url}/v1/navigation?evidenceType=flotte&ags=08111000`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
+          await res.body?.cancel();
+          return res.status === 200;
+        });
+      }
+
+      let running = true;
+      const nav = { ok: 0, failed: [] as string[] };
+      const transfers: {
+        status: number;
+        id: string | null;
+        complete: boolean;
+        problem: boolean;
+      }[] = [];
+      const navWorker = async () => {
+        while (running) {
+          try {
+            const res = await fetch(`${lb}/v1/navigation?evidenceType=flotte&plz=70173`, {
+              headers: { authorization: `Bearer ${token}` },
+            });
+            const body = await res.json();
+            if (res.status === 200 && body.provider?.id === "flotte") nav.ok++;
+            else nav.failed.push(`${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+          } catch (error) {
+            nav.failed.push(String(error));
+          }
+        }
+      };
+      const transferWorker = async () => {
+        while (running) {
+          try {
+            const res = await fetch(`${lb}/v1/evidence/flotte?ags=08111000`, {
+              method: "POST",
+              headers: {
+                authorization: `Bearer ${token}`,
+                "lotse-purpose": purpose,
+                "lotse-legal-basis": legalBasis,
+                "content-type": "application/json",
+              },
+              body: '{"frage":"flotte"}',
+            });
+            const text = await res.text();
+            let complete = false;
+            let problem = false;
+            if (res.status === 200) complete = JSON.parse(text).evidence?.length === 2000;
+            else problem = res.headers.get("content-type") === "application/problem+json";
+            transfers.push({
+              status: res.status,
+              id: res.headers.get("lotse-transfer-id"),
+              complete,
+              problem,
+            });
+          } catch (error) {
+            transfers.push({ status: 0, id: null, complete: false, problem: false });
+            console.error("transfer:", error);
+          }
+        }
+      };
+      const workers = [navWorker(), navWorker(), transferWorker(), transferWorker()];
+      const progress = (n: number) => until(`${n} more navigations`, () => nav.ok >= n, 60_000);
+      await progress(100);
+      const killed = await fleet[0]!.kill("SIGKILL");
+      assert.equal(killed.signal, "SIGKILL");
+      await progress(nav.ok + 200);
+      const stopped = await fleet[1]!.kill("SIGTERM");
+      assert.equal(stopped.code, 0, fleet[1]!.output.slice(-2000));
+      await progress(nav.ok + 200);
+      running = false;
+      await Promise.all(workers);
+
+      const byStatus: Record<number, number> = {};
+      for (const t of transfers) byStatus[t.status] = (byStatus[t.status] ?? 0) + 1;
+      console.log(`fleet: ${nav.ok} navigations, transfers by status ${JSON.stringify(byStatus)}`);
+      assert.deepEqual(nav.failed, [], "no failed navigation");
+      assert.ok(transfers.length > 20, `transfers ran: ${transfers.length}`);
+      for (const t of transfers) {
+        assert.ok(t.complete || t.problem, `a transfer ended unclean: ${JSON.stringify(t)}`);
+      }
+      const seen = transfers.filter((t) => t.id !== null).map((t) => t.id!);
+      assert.equal(new Set(seen).size, seen.length, "transfer ids are unique");
+      // The killed instance restarts on its spool; then every decision is in the protocol once.
+      await fleet[0]!.restart();
+      await until("every decision in the protocol", async () => {
+        const rows = await sql`select count(*)::int as n from protocol_entries
+          where kind = 'decision' and transfer_id = any(${seen}::uuid[])`;
+        return rows[0]!.n === seen.length;
+      });
+      const doubled = await sql`select transfer_id, kind, count(*)::int as n from protocol_entries
+        group by transfer_id, kind having count(*) > 1`;
+      assert.deepEqual([...doubled], [], "no entry twice");
+      const delivered = transfers.filter((t) => t.complete).map((t) => t.id!);
+      await until("every delivery's outcome", async () => {
+        const rows = await sql`select count(*)::int as n from protocol_entries
+          where kind = 'outcome' and outcome = 'delivered' and transfer_id = any(${delivered}::uuid[])`;
+        return rows[0]!.n === delivered.length;
+      });
+      const verify = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-all", "tools/protocol_verify.ts"],
+        cwd: ROOT,
+        env: { DATABASE_URL: databaseUrl },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.equal(
+        verify.code,
+        0,
+        new TextDecoder().decode(verify.stdout) + new TextDecoder().decode(verify.stderr),
+      );
+    } finally {
+      try {
+        balancer?.kill("SIGTERM");
+        await balancer?.status;
+      } catch { /* gone */ }
+      for (const lotse of fleet) await lotse.close();
+      await provider.shutdown();
+      await sql.end();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
