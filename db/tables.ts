@@ -76,10 +76,12 @@ const loaders: { [K in TableName]: Loader<K> } = {
       from providers`;
   },
   async "routes"(db) {
-    return await db.sql<Route>`
-      select id, evidence_type as "evidenceType", region_key as "regionKey",
-        provider_id as "providerId"
-      from routes`;
+    return leanRoutes(
+      await db.sql<Route>`
+        select id, evidence_type as "evidenceType", region_key as "regionKey",
+          provider_id as "providerId"
+        from routes`,
+    );
   },
   async "clients"(db) {
     const rows = await db.sql<{ id: string; name: string; roles: Role[]; jwks: unknown }>`
@@ -290,10 +292,36 @@ export async function readChanges(
 
 /** The routes with these ids (those that still exist). */
 export async function loadRoutesById(db: Queryable, ids: readonly string[]): Promise<Route[]> {
-  return await db.sql<Route>`
-    select id, evidence_type as "evidenceType", region_key as "regionKey",
-      provider_id as "providerId"
-    from routes where id = any(${ids}::text[])`;
+  return leanRoutes(
+    await db.sql<Route>`
+      select id, evidence_type as "evidenceType", region_key as "regionKey",
+        provider_id as "providerId"
+      from routes where id = any(${ids}::text[])`,
+  );
+}
+
+// The driver makes a new string for every cell: a million routes would hold a million copies
+// of a few hundred evidence type, region key and provider names. One copy each, and routes
+// as plain objects of one shape, keep an instance lean (loadtest/full_scale.ts measures it).
+function leanRoutes(rows: readonly Route[]): Route[] {
+  const pool = new Map<string, string>();
+  const one = (s: string) => {
+    const held = pool.get(s);
+    if (held !== undefined) return held;
+    pool.set(s, s);
+    return s;
+  };
+  const out = new Array<Route>(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i]!;
+    out[i] = {
+      id: r.id,
+      evidenceType: one(r.evidenceType),
+      regionKey: one(r.regionKey),
+      providerId: one(r.providerId),
+    };
+  }
+  return out;
 }
 
 /** Writes one row (create or replace) inside `tx`, without bumping the version. */
