@@ -32,6 +32,19 @@ const routes = arg("--routes", 1_000_000);
 const changes = arg("--changes", 20);
 const cleanups = new Cleanups();
 
+async function refreshes(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const line of text.split("\n")) {
+    const m = /^lotse_tables_refreshes_total\{mode="(\w+)"\} (\S+)$/.exec(line);
+    if (m) out[m[1]!] = Number(m[2]);
+    if (line.startsWith("lotse_tables_refresh_seconds_total ")) {
+      out.seconds = Math.round(Number(line.split(" ")[1]) * 1000) / 1000;
+    }
+  }
+  return out;
+}
+
 async function rssMiB(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith("process_resident_memory_bytes "));
@@ -100,6 +113,7 @@ try {
       max: Math.round(Math.max(...delays) * 10) / 10,
       n: delays.length,
     },
+    refreshesOnB: await refreshes(b.url),
     navigationOnB: {
       slowestBeforeMs: Math.round(slowest.before * 10) / 10,
       slowestDuringMs: Math.round(slowest.during * 10) / 10,

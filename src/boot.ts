@@ -223,11 +223,21 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
           versions: current.versions,
           keys: await readSealedKeys(db),
         };
-      }, { onError: report("Table snapshot not written") })
+      }, { onError: report("Table snapshot not written"), minIntervalMs: 30_000 })
       : null;
     cleanups.push(() => snapshotWriter?.close());
     const store = new TableStore(db, {
-      onSwap: (snapshot, changed) => {
+      onSwap: (snapshot, changed, info) => {
+        metrics.count(
+          `lotse_tables_refreshes_total{mode="${info.incremental ? "incremental" : "full"}"}`,
+        );
+        metrics.count("lotse_tables_refresh_seconds_total", info.ms / 1000);
+        logger.debug("Tables swapped", {
+          changed: [...changed],
+          version: snapshot.version,
+          incremental: info.incremental,
+          ms: Math.round(info.ms),
+        });
         if (changed.has("providers")) {
           providerClients.retain((id) => snapshot.nav.provider(id) !== undefined);
         }

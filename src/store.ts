@@ -109,12 +109,19 @@ export function applyRouteChanges(
   });
 }
 
+/** How a swap came about: changed rows applied in place, or tables read whole. */
+export interface SwapInfo {
+  readonly incremental: boolean;
+  /** From the start of the refresh (or load) to the swap. */
+  readonly ms: number;
+}
+
 /** Options for {@linkcode TableStore}. */
 export interface TableStoreOptions {
   /** How often to compare versions as a back-up to NOTIFY; default 500 ms. */
   pollMs?: number;
   /** Called after every swap (metrics, caches). */
-  onSwap?: (snapshot: Snapshot, changed: ReadonlySet<TableName>) => void;
+  onSwap?: (snapshot: Snapshot, changed: ReadonlySet<TableName>, info: SwapInfo) => void;
   /** Called when a refresh fails; the old snapshot stays in service. */
   onError?: (error: unknown) => void;
   /** Called after every refresh that reached the database (changed or not). */
@@ -236,6 +243,7 @@ export class TableStore {
   }
 
   async #refreshOnce(): Promise<void> {
+    const started = performance.now();
     const current = this.#snapshot;
     if (!current) {
       await this.load();
@@ -272,7 +280,7 @@ export class TableStore {
       );
       if (next !== null) {
         this.#incremental++;
-        this.#swap(next, changed);
+        this.#swap(next, changed, { incremental: true, ms: performance.now() - started });
         return;
       }
       // A change the index cannot take in place (a dangling route): read the table whole.
@@ -286,11 +294,11 @@ export class TableStore {
       snapshot: current,
       changed,
     });
-    this.#swap(snapshot, changed);
+    this.#swap(snapshot, changed, { incremental: false, ms: performance.now() - started });
   }
 
-  #swap(snapshot: Snapshot, changed: ReadonlySet<TableName>): void {
+  #swap(snapshot: Snapshot, changed: ReadonlySet<TableName>, info?: SwapInfo): void {
     this.#snapshot = snapshot;
-    this.#options.onSwap?.(snapshot, changed);
+    this.#options.onSwap?.(snapshot, changed, info ?? { incremental: false, ms: 0 });
   }
 }
