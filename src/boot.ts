@@ -21,6 +21,7 @@ import { idnrHmac, openProtocolLog, type ProtocolLog, startRetention } from "./p
 import { TableStore } from "./store.ts";
 import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
+import { type GuardedServer, serveGuarded } from "./serve.ts";
 import type { Hono } from "hono";
 
 /** A running instance. */
@@ -33,7 +34,7 @@ export interface Lotse {
   readonly iam: Iam;
   readonly protocol: ProtocolLog;
   readonly metrics: Metrics;
-  readonly server: Deno.HttpServer<Deno.NetAddr> | null;
+  readonly server: GuardedServer | null;
   /** Where it listens, e.g. `http://127.0.0.1:8080`. */
   readonly url: string | null;
   readonly demoProvider: DemoProvider | null;
@@ -216,7 +217,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       now: options.now,
     });
 
-    let server: Deno.HttpServer<Deno.NetAddr> | null = null;
+    let server: GuardedServer | null = null;
     let url: string | null = null;
     if (options.serve !== false) {
       const tls = config.tls
@@ -224,15 +225,26 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
           cert: await Deno.readTextFile(config.tls.certFile),
           key: await Deno.readTextFile(config.tls.keyFile),
         }
-        : {};
-      const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-      server = Deno.serve({
+        : null;
+      server = await serveGuarded(handler, {
         hostname: config.host,
         port: config.port,
-        ...tls,
-        onListen: resolve,
-      }, handler);
-      const addr = await promise;
+        tls,
+        idleMs: config.connectionIdleMs,
+        log,
+      });
+      const guarded = server;
+      metrics.gauge(
+        "lotse_http_servers_started",
+        "HTTP servers started (rotations for the idle timeout, replacements after errors).",
+        () => guarded.generations,
+      );
+      metrics.gauge(
+        "lotse_http_server_failures",
+        "HTTP servers that ended with an error (e.g. out of file descriptors) and were replaced.",
+        () => guarded.failures,
+      );
+      const addr = server.addr;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       url = `${config.tls ? "https" : "http"}://${host}:${addr.port}`;
       phase("listen");

@@ -42,6 +42,7 @@ const schema = z.object({
   LOTSE_PROVIDER_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_PROVIDER_IDLE_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_MAX_REQUEST_BYTES: intVar(0, 1024 * MiB, MiB),
+  LOTSE_CONNECTION_IDLE_MS: intVar(100, 3_600_000, 10_000),
   LOTSE_KEY_SECRET: secret(32),
   LOTSE_PROTOCOL_KEY: secret(32),
   LOTSE_SPOOL_DIR: z.string().min(1).optional(),
@@ -76,6 +77,8 @@ export interface Config {
   readonly providerTimeoutMs: number;
   readonly providerIdleTimeoutMs: number;
   readonly maxRequestBytes: number;
+  /** Connections idle or still sending headers are closed after 1–2× this (src/serve.ts). */
+  readonly connectionIdleMs: number;
   readonly keySecret: string | null;
   readonly protocolKey: string | null;
   readonly spoolDir: string;
@@ -125,6 +128,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     providerTimeoutMs: e.LOTSE_PROVIDER_TIMEOUT_MS,
     providerIdleTimeoutMs: e.LOTSE_PROVIDER_IDLE_TIMEOUT_MS,
     maxRequestBytes: e.LOTSE_MAX_REQUEST_BYTES,
+    connectionIdleMs: e.LOTSE_CONNECTION_IDLE_MS,
     keySecret: e.LOTSE_KEY_SECRET ?? null,
     protocolKey: e.LOTSE_PROTOCOL_KEY ?? null,
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,

@@ -1,0 +1,179 @@
+/**
+ * The HTTP listener with connection hygiene. `Deno.serve` has no header-read or keep-alive
+ * timeout and no connection cap, and when `accept` runs out of file descriptors its server
+ * ends with an unhandled `Too many open files` that stops the process. This module keeps
+ * `Deno.serve` (and its speed) and adds what it lacks from the outside, by generations:
+ *
+ * - Every `idleMs` a new server starts on the same port (`SO_REUSEPORT`) and the previous
+ *   one is shut down gracefully. A graceful shutdown closes at once every connection of the
+ *   old server that is idle between requests or still sending its request headers, and lets
+ *   running requests finish. So a connection that sends nothing, half a header or a header
+ *   trickling a byte at a time lives at most `2 × idleMs`; a keep-alive connection idle
+ *   between requests likewise (clients reconnect, as after any keep-alive timeout).
+ * - A server that ends with an error (EMFILE on accept) is replaced at once and its idle and
+ *   half-open connections are closed: shedding instead of death.
+ * - An old generation that still has requests running after `lingerMs` is aborted.
+ *
+ * The request path pays nothing: the handler is `Deno.serve`'s own.
+ *
+ * @example
+ * ```ts
+ * const server = await serveGuarded((_req) => new Response("ok"), {
+ *   hostname: "127.0.0.1", port: 0, idleMs: 10_000,
+ * });
+ * console.log(server.addr.port);
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+
+/** Options for {@linkcode serveGuarded}. */
+export interface GuardedServeOptions {
+  readonly hostname: string;
+  /** `0` picks a free port; later generations bind the same one. */
+  readonly port: number;
+  /** PEM certificate and key: HTTPS. */
+  readonly tls?: { readonly cert: string; readonly key: string } | null;
+  /** A connection idle, or still sending its headers, is closed after `idleMs` to `2 × idleMs`. */
+  readonly idleMs: number;
+  /** An old generation's requests are cut after this long (default 15 min). */
+  readonly lingerMs?: number;
+  /** Where replacements after errors are reported (never to a client). */
+  readonly log?: (message: string) => void;
+}
+
+/** A running guarded server. */
+export interface GuardedServer {
+  readonly addr: Deno.NetAddr;
+  /** Servers started so far (the first, rotations and replacements after errors). */
+  readonly generations: number;
+  /** Servers that ended with an error (e.g. out of file descriptors) and were replaced. */
+  readonly failures: number;
+  /** Stops accepting, lets running requests finish, closes every connection. */
+  shutdown(): Promise<void>;
+}
+
+interface Generation {
+  readonly server: Deno.HttpServer<Deno.NetAddr>;
+  readonly abort: AbortController;
+  draining: boolean;
+  finished: boolean;
+}
+
+/**
+ * Serves `handler` like `Deno.serve`, with idle and header timeouts and survival of
+ * file-descriptor exhaustion (see the module doc).
+ *
+ * @throws when the port cannot be bound at start (e.g. already in use)
+ */
+export async function serveGuarded(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  options: GuardedServeOptions,
+): Promise<GuardedServer> {
+  const log = options.log ?? ((m: string) => console.error(m));
+  const lingerMs = options.lingerMs ?? 15 * 60_000;
+  // SO_REUSEPORT would let a second process share a busy port silently: bind once without
+  // it first, so a port in use still fails the start as before.
+  const probe = Deno.listen({ hostname: options.hostname, port: options.port });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+
+  const live = new Set<Generation>();
+  let current: Generation | null = null;
+  let stopped = false;
+  let generations = 0;
+  let failures = 0;
+  let retryMs = 50;
+
+  function start(onListen?: (addr: Deno.NetAddr) => void): Generation {
+    const abort = new AbortController();
+    const server = Deno.serve({
+      hostname: options.hostname,
+      port,
+      reusePort: true,
+      signal: abort.signal,
+      ...(options.tls ?? {}),
+      onListen: onListen ?? (() => {}),
+    }, handler);
+    const generation: Generation = { server, abort, draining: false, finished: false };
+    generations++;
+    live.add(generation);
+    server.finished.then(() => {
+      generation.finished = true;
+      live.delete(generation);
+    }, (error) => {
+      generation.finished = true;
+      live.delete(generation);
+      failures++;
+      // The dead server's accept loop is gone but its connections are not: a graceful
+      // shutdown closes the idle and half-open ones and frees their descriptors.
+      server.shutdown().catch(() => {});
+      if (current === generation && !stopped) {
+        current = null;
+        log(`HTTP server ended (${describe(error)}); replacing it in ${retryMs} ms`);
+        setTimeout(replace, retryMs);
+        retryMs = Math.min(retryMs * 2, 1000);
+      }
+    });
+    return generation;
+  }
+
+  function replace(): void {
+    if (stopped) return;
+    try {
+      current = start();
+      retryMs = 50;
+    } catch (error) {
+      log(`Cannot listen again (${describe(error)}); retrying in ${retryMs} ms`);
+      setTimeout(replace, retryMs);
+      retryMs = Math.min(retryMs * 2, 1000);
+    }
+  }
+
+  function drain(generation: Generation): void {
+    generation.draining = true;
+    generation.server.shutdown().catch(() => {});
+    const timer = setTimeout(() => {
+      if (!generation.finished) generation.abort.abort();
+    }, lingerMs);
+    Deno.unrefTimer(timer);
+  }
+
+  const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  current = start(resolve);
+  const addr = await promise;
+
+  const rotation = setInterval(() => {
+    if (stopped || current === null) return;
+    const old = current;
+    try {
+      current = start();
+    } catch (error) {
+      // Out of descriptors for a new listener: keep the old one and shed its idle ones
+      // at the next turn.
+      log(`Cannot start the next HTTP server (${describe(error)})`);
+      return;
+    }
+    drain(old);
+  }, options.idleMs);
+
+  return {
+    addr,
+    get generations() {
+      return generations;
+    },
+    get failures() {
+      return failures;
+    },
+    async shutdown() {
+      stopped = true;
+      clearInterval(rotation);
+      await Promise.all([...live].map((g) => g.server.shutdown().catch(() => {})));
+    },
+  };
+}
+
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
+}
