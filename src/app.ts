@@ -60,7 +60,7 @@ export function createApp(deps: AppDeps): Hono {
     const start = performance.now();
     await next();
     metrics.observe(
-      `${c.req.method} ${routePath(c, -1) || "unmatched"}`,
+      routeLabel(c.req.method, routePath(c, -1)),
       c.res.status,
       performance.now() - start,
     );
@@ -93,6 +93,18 @@ export function createApp(deps: AppDeps): Hono {
     return problemResponse("internal", "The request could not be completed");
   });
   return app;
+}
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
+/**
+ * The metric label of a request: its method and route pattern, from fixed sets. Invented
+ * methods fold into `OTHER` and unmatched paths into `unmatched`, so no client can add
+ * series to `/metrics`.
+ */
+export function routeLabel(method: string, pattern: string): string {
+  const known = METHODS.has(method) ? method : "OTHER";
+  return `${known} ${pattern && pattern !== "/*" ? pattern : "unmatched"}`;
 }
 
 function isClientAbort(error: unknown, signal: AbortSignal): boolean {
