@@ -20,7 +20,7 @@ export function authorizationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariab
   app.post("/authorizations", requireRole(deps.iam.checker, ["consumer"]), async (c) => {
     const body = parseWith(
       authorizationBody,
-      await readJson(c, 16 * 1024),
+      await readJson(c, 16 * 1024, deps.config.bodyTimeoutMs),
       "authorization request",
     );
     const snapshot = deps.store.snapshot;

@@ -15,6 +15,7 @@ import { Problem, problemResponse } from "../src/problem.ts";
 import { SHA256_DIGEST, SLUG } from "../src/schemas.ts";
 import type { Provider } from "../src/tables.ts";
 import { forward } from "../src/transport.ts";
+import { EndpointPolicy } from "../src/endpoint_policy.ts";
 import { checkIdnr, sealEvidenceToken } from "../crypto/mod.ts";
 import { transferById } from "../db/protocol_queries.ts";
 
@@ -48,6 +49,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     providerTimeoutMs: config.providerTimeoutMs,
     providerIdleTimeoutMs: config.providerIdleTimeoutMs,
   };
+  const endpoints = new EndpointPolicy(config.providerAllowedNetworks);
 
   app.post(
     "/evidence/:evidenceType",
@@ -133,6 +135,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
         evidenceType,
         reprDigest: requestDigest ?? null,
         limits,
+        endpoints,
         signal: AbortSignal.any([c.req.raw.signal, abort.signal]),
         clients: deps.providerClients,
       });

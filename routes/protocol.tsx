@@ -190,7 +190,11 @@ export function protocolRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
       throw new Problem("unsupported-media-type", "Expected a form");
     }
-    const bytes = await readBytes(c.req.raw.body ?? new ReadableStream(), 16 * 1024);
+    const bytes = await readBytes(
+      c.req.raw.body ?? new ReadableStream(),
+      16 * 1024,
+      deps.config.bodyTimeoutMs,
+    );
     const text = new TextDecoder().decode(bytes);
     const form = new URLSearchParams(text);
     const idnr = (form.get("idnr") ?? "").replace(/\s+/g, "");

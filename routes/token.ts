@@ -26,13 +26,16 @@ function oauthError(error: string, description: string, status: 400 | 401 | 503)
   });
 }
 
-async function readForm(request: Request): Promise<URLSearchParams | string> {
+async function readForm(
+  request: Request,
+  deadlineMs: number,
+): Promise<URLSearchParams | string> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
     return "Content-Type must be application/x-www-form-urlencoded";
   }
   if (!request.body) return "Missing request body";
-  const bytes = await readBytes(request.body, MAX_FORM_BYTES);
+  const bytes = await readBytes(request.body, MAX_FORM_BYTES, deadlineMs);
   try {
     return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
@@ -47,7 +50,7 @@ export function tokenRoutes(deps: AppDeps): Hono {
   app.post("/token", async (c) => {
     let form;
     try {
-      form = await readForm(c.req.raw);
+      form = await readForm(c.req.raw, deps.config.bodyTimeoutMs);
     } catch (error) {
       if (error instanceof Problem) return oauthError("invalid_request", error.message, 400);
       throw error;

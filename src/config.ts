@@ -10,6 +10,7 @@
  * @module
  */
 import { z } from "zod";
+import { LOOPBACK_NETWORKS, parseNetwork } from "./endpoint_policy.ts";
 
 const MiB = 1024 * 1024;
 
@@ -43,6 +44,19 @@ const schema = z.object({
   LOTSE_PROVIDER_IDLE_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_MAX_REQUEST_BYTES: intVar(0, 1024 * MiB, MiB),
   LOTSE_CONNECTION_IDLE_MS: intVar(100, 3_600_000, 10_000),
+  LOTSE_BODY_TIMEOUT_MS: intVar(100, 3_600_000, 10_000),
+  LOTSE_PROVIDER_ALLOWED_NETWORKS: z.string().transform((list, ctx) => {
+    const networks = list.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const network of networks) {
+      try {
+        parseNetwork(network);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }
+    return networks;
+  }).optional(),
   LOTSE_KEY_SECRET: secret(32),
   LOTSE_PROTOCOL_KEY: secret(32),
   LOTSE_SPOOL_DIR: z.string().min(1).optional(),
@@ -76,9 +90,16 @@ export interface Config {
   readonly demoProviderPort: number;
   readonly providerTimeoutMs: number;
   readonly providerIdleTimeoutMs: number;
+  /**
+   * CIDRs where provider endpoints may have loopback, private or link-local addresses;
+   * default loopback with `demo`, else none.
+   */
+  readonly providerAllowedNetworks: readonly string[];
   readonly maxRequestBytes: number;
   /** Connections idle or still sending headers are closed after 1–2× this (src/serve.ts). */
   readonly connectionIdleMs: number;
+  /** A JSON or form body must have arrived within this; an import may pause this long. */
+  readonly bodyTimeoutMs: number;
   readonly keySecret: string | null;
   readonly protocolKey: string | null;
   readonly spoolDir: string;
@@ -127,8 +148,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     demoProviderPort: e.LOTSE_DEMO_PROVIDER_PORT,
     providerTimeoutMs: e.LOTSE_PROVIDER_TIMEOUT_MS,
     providerIdleTimeoutMs: e.LOTSE_PROVIDER_IDLE_TIMEOUT_MS,
+    providerAllowedNetworks: Object.freeze(
+      e.LOTSE_PROVIDER_ALLOWED_NETWORKS ?? (e.LOTSE_DEMO ? [...LOOPBACK_NETWORKS] : []),
+    ),
     maxRequestBytes: e.LOTSE_MAX_REQUEST_BYTES,
     connectionIdleMs: e.LOTSE_CONNECTION_IDLE_MS,
+    bodyTimeoutMs: e.LOTSE_BODY_TIMEOUT_MS,
     keySecret: e.LOTSE_KEY_SECRET ?? null,
     protocolKey: e.LOTSE_PROTOCOL_KEY ?? null,
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,

@@ -29,9 +29,14 @@ export interface ImportOptions {
   toRow: <K extends TableName>(table: K, id: string, body: unknown) => TableRows[K];
   /** Most rows accepted in one import; default 2,000,000. */
   maxRows?: number;
-  /** Most errors listed in the report; default 100. */
+  /** Most errors listed in the report; reading stops there. Default 100. */
   maxErrors?: number;
+  /** Longest pause in the upload before it is refused (408); default 30 s. */
+  idleMs?: number;
 }
+
+/** Longest stretch of parsing and validating before the import lets other requests run. */
+const SLICE_MS = 5;
 
 const BATCH = 500;
 
@@ -40,7 +45,7 @@ class Rollback extends Error {}
 const MAX_LINE = 1024 * 1024;
 
 /** Reads lines from a byte stream without holding more than one partial line. */
-async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+async function* lines(body: ReadableStream<Uint8Array>, idleMs: number): AsyncGenerator<string> {
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const decode = (chunk?: Uint8Array) => {
     try {
@@ -50,7 +55,7 @@ async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> 
     }
   };
   let rest = "";
-  for await (const chunk of readBody(body)) {
+  for await (const chunk of readBody(body, { idleMs })) {
     rest += decode(chunk);
     let at: number;
     while ((at = rest.indexOf("\n")) !== -1) {
@@ -168,16 +173,27 @@ export async function importRows(
       let batch: Promise<void>[] = [];
       let header: string[] | null = null;
       let lineNo = 0;
+      let slice = performance.now();
       try {
-        for await (const line of lines(body)) {
+        for await (const line of lines(body, options.idleMs ?? 30_000)) {
           lineNo++;
+          // Parsing and validating is synchronous work: give the event loop back often, so
+          // the rest of the service answers normally while a large import runs.
+          if (performance.now() - slice > SLICE_MS) {
+            await new Promise((resolve) => setTimeout(resolve, 0));
+            slice = performance.now();
+          }
+          // With the report full the import is refused anyway: stop reading (bounded
+          // time and memory for a malformed upload).
+          if (errorCount >= maxErrors) break;
           if (line.trim() === "") continue;
           let record: Record<string, unknown>;
           try {
             if (csv) {
               if (!header) {
-                header = parseCsvLine(line).map((h) => h.trim());
-                if (!header.includes("id")) throw new Error('Header row lacks an "id" column');
+                const names = parseCsvLine(line).map((h) => h.trim());
+                if (!names.includes("id")) throw new Error('it lacks an "id" column');
+                header = names;
                 continue;
               }
               record = csvRecord(table, header, parseCsvLine(line));
@@ -189,7 +205,13 @@ export async function importRows(
               record = parsed;
             }
           } catch (error) {
-            if (!header && csv) throw error;
+            if (!header && csv) {
+              if (error instanceof Problem) throw error;
+              throw new Problem(
+                "invalid-request",
+                `Cannot parse the CSV header row: ${(error as Error).message}`,
+              );
+            }
             addError({ line: lineNo, message: (error as Error).message });
             continue;
           }
@@ -255,11 +277,16 @@ export async function importRows(
     if (error instanceof Rollback) return { ok: false, errorCount, errors };
     const code = (error as { code?: unknown })?.code;
     if (typeof code === "string" && /^2[23]/.test(code)) {
-      const detail = String((error as { detail?: unknown }).detail ?? (error as Error).message);
+      // The database's own text names its internals; the caller gets what it means.
       return {
         ok: false,
         errorCount: 1,
-        errors: [{ line: 0, message: `The database refused the import: ${detail}` }],
+        errors: [{
+          line: 0,
+          message: code === "23503"
+            ? "A row refers to a row that does not exist"
+            : "A row violates a constraint of its table",
+        }],
       };
     }
     throw error;

@@ -22,6 +22,7 @@ import { type DigestValues, parseDigest } from "../crypto/digest.ts";
 import { type DigestCheck, limitedBody, type StopReason, watchedBody } from "./_streams.ts";
 import type { Provider } from "./tables.ts";
 import type { ProviderClients } from "./_http_clients.ts";
+import { EndpointPolicy } from "./endpoint_policy.ts";
 
 export { ProviderClients, type ProviderClientsOptions } from "./_http_clients.ts";
 
@@ -59,6 +60,11 @@ export interface ForwardOptions {
    * headers a hang-up arrives as a cancel of the returned body.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Which endpoint addresses may be called (`LOTSE_PROVIDER_ALLOWED_NETWORKS`); default
+   * public addresses and loopback.
+   */
+  readonly endpoints?: EndpointPolicy;
   /** Per-provider HTTP clients (CA pinning, pooling); without it providers' `caCert` is ignored. */
   readonly clients?: ProviderClients;
   /** Injectable `fetch`; default `globalThis.fetch`. */
@@ -146,7 +152,7 @@ export async function forward(request: Request, options: ForwardOptions): Promis
     return { ok: false, failure, done };
   };
 
-  const endpoint = providerUrl(provider);
+  const endpoint = providerUrl(provider, options.endpoints);
   if (typeof endpoint === "string") {
     await request.body?.cancel().catch(() => {});
     return fail({ status: 502, type: "provider-failed", detail: endpoint });
@@ -225,7 +231,8 @@ export async function forward(request: Request, options: ForwardOptions): Promis
       ...(body === null ? {} : { duplex: "half" }),
     });
   } catch (error) {
-    return fail(failureFor(cause, provider, limits, error));
+    const failure = failureFor(cause, provider, limits);
+    return fail(failure, cause === null ? describe(error) : failure.detail);
   } finally {
     clearTimeout(headerTimer);
     unwatchConsumer();
@@ -308,27 +315,15 @@ export async function forward(request: Request, options: ForwardOptions): Promis
 }
 
 /**
- * The provider's endpoint as a URL, or why it may not be called: HTTPS only, plain HTTP on
- * loopback addresses only.
+ * The provider's endpoint as a URL, or why it may not be called: the one endpoint rule of
+ * {@linkcode EndpointPolicy}, the same that data management applies when it is written.
  */
-export function providerUrl(provider: Provider): URL | string {
-  let url: URL;
-  try {
-    url = new URL(provider.endpoint);
-  } catch {
-    return `Cannot parse endpoint of provider "${provider.id}"`;
-  }
-  if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
-  return `Refusing endpoint of provider "${provider.id}": HTTPS required off loopback`;
-}
-
-/** Whether a URL hostname is a loopback address (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(hostname: string): boolean {
-  if (hostname === "localhost" || hostname === "[::1]") return true;
-  const parts = hostname.split(".");
-  return parts.length === 4 && parts[0] === "127" &&
-    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+export function providerUrl(
+  provider: Provider,
+  policy: EndpointPolicy = EndpointPolicy.LOOPBACK,
+): URL | string {
+  const url = policy.url(provider.endpoint);
+  return typeof url === "string" ? `Refusing endpoint of provider "${provider.id}": ${url}` : url;
 }
 
 function strongest(values: DigestValues): DigestCheck | null {
@@ -343,7 +338,6 @@ function failureFor(
   cause: Cause | null,
   provider: Provider,
   limits: TransportLimits,
-  error: unknown,
 ): ForwardFailure {
   switch (cause) {
     case "too-large":
@@ -373,10 +367,11 @@ function failureFor(
     case "consumer":
       return { status: 499, type: "client-closed", detail: "Consumer closed the request" };
     default:
+      // The cause (TLS, DNS, reset) is for operators: it goes to the record's reason.
       return {
         status: 502,
         type: "provider-failed",
-        detail: `Provider "${provider.id}" failed: ${describe(error)}`,
+        detail: `Provider "${provider.id}" could not be reached or broke off the exchange`,
       };
   }
 }

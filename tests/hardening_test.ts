@@ -27,3 +27,162 @@ Deno.test("Invented methods and paths do not add series to /metrics", async () =
     await lotse.close();
   }
 });
+
+const ADMIN = "test-admin-token-of-at-least-32-characters";
+
+Deno.test("A malformed CSV import header is a 400 problem, not a 500", async () => {
+  const lotse = await startTestLotse();
+  try {
+    for (const header of ['"id"x,name', "name,ars"]) {
+      const res = await lotse.fetch("/admin/v1/imports/regions", {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN}`, "content-type": "text/csv" },
+        body: `${header}\n08111000,Stuttgart\n`,
+      });
+      assert.equal(res.status, 400, header);
+      assert.equal(res.headers.get("content-type"), "application/problem+json");
+      assert.match((await res.json()).detail, /CSV header row/);
+    }
+  } finally {
+    await lotse.close();
+  }
+});
+
+Deno.test("A malformed import that never ends is refused once the error report is full", async () => {
+  const lotse = await startTestLotse();
+  try {
+    let sent = 0;
+    const endless = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        sent++;
+        controller.enqueue(new TextEncoder().encode("{not json}\n".repeat(100)));
+      },
+    });
+    const res = await lotse.fetch("/admin/v1/imports/regions", {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/x-ndjson" },
+      body: endless,
+    });
+    assert.equal(res.status, 422);
+    const body = await res.json();
+    assert.equal(body.errors.length, 100);
+    assert.ok(sent < 100, `read ${sent} chunks of an endless body`);
+  } finally {
+    await lotse.close();
+  }
+});
+
+Deno.test("Data management refuses dangerous provider endpoints, client keys and CA certificates", async () => {
+  const lotse = await startTestLotse({ env: { LOTSE_DEMO: "0" } });
+  const put = (path: string, body: unknown) =>
+    lotse.fetch(`/admin/v1/${path}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  try {
+    for (
+      const endpoint of [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.1/",
+        "https://localhost:22/",
+        "http://127.0.0.1:8081/",
+        "https://register.example/api?token=abc",
+        "https://user:pw@register.example/",
+      ]
+    ) {
+      const res = await put("providers/evil", { name: "Evil", endpoint });
+      assert.equal(res.status, 400, endpoint);
+      await res.body?.cancel();
+    }
+    const ok = await put("providers/good", {
+      name: "Good",
+      endpoint: "https://register.example/api",
+    });
+    assert.equal(ok.status, 201);
+    await ok.body?.cancel();
+
+    const garbageCa = await put("providers/good", {
+      name: "Good",
+      endpoint: "https://register.example/api",
+      caCert: "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n",
+    });
+    assert.equal(garbageCa.status, 400);
+    assert.match((await garbageCa.json()).detail, /caCert/);
+
+    const ec = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+      "sign",
+      "verify",
+    ]);
+    const privateJwk = await crypto.subtle.exportKey("jwk", ec.privateKey);
+    const { d: _d, ...publicJwk } = privateJwk;
+    const offCurve = { ...publicJwk, y: publicJwk.x };
+    for (
+      const [what, key] of [
+        ["symmetric", { kty: "oct", k: "c2VjcmV0" }],
+        ["private", privateJwk],
+        ["off-curve", offCurve],
+        ["RSA", { kty: "RSA", n: "AQAB", e: "AQAB" }],
+      ] as const
+    ) {
+      const res = await put("clients/evil", {
+        name: "Evil",
+        roles: ["consumer"],
+        jwks: { keys: [key] },
+      });
+      assert.equal(res.status, 400, what);
+      await res.body?.cancel();
+    }
+    const client = await put("clients/good", {
+      name: "Good",
+      roles: ["consumer"],
+      jwks: { keys: [publicJwk] },
+    });
+    assert.equal(client.status, 201);
+    await client.body?.cancel();
+
+    // A dangling reference is a 400 that names the field, not the database's message.
+    const route = await put("routes/dangling", {
+      evidenceType: "nope",
+      regionKey: "",
+      providerId: "good",
+    });
+    assert.equal(route.status, 400);
+    const detail = (await route.json()).detail as string;
+    assert.doesNotMatch(detail, /Key \(|violates|table "/);
+  } finally {
+    await lotse.close();
+  }
+});
+
+Deno.test("A request body that never ends is answered 408 once its deadline passes", async () => {
+  const lotse = await startTestLotse({ serve: true, env: { LOTSE_BODY_TIMEOUT_MS: "500" } });
+  const token = await lotse.token("stuttgart-bewohnerparken");
+  const { port } = new URL(lotse.base);
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+  const encoder = new TextEncoder();
+  let sending = true;
+  try {
+    await conn.write(encoder.encode(
+      `POST /v1/authorizations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n",
+    ));
+    const trickle = (async () => {
+      while (sending) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await conn.write(encoder.encode("1\r\n \r\n")).catch(() => sending = false);
+      }
+    })();
+    const buffer = new Uint8Array(4096);
+    const n = await conn.read(buffer);
+    sending = false;
+    await trickle;
+    const head = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+    assert.match(head, /^HTTP\/1\.1 408 /);
+    assert.match(head, /application\/problem\+json/);
+  } finally {
+    sending = false;
+    conn.close();
+    await lotse.close();
+  }
+});
