@@ -230,7 +230,8 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         hostname: config.host,
         port: config.port,
         tls,
-        idleMs: config.connectionIdleMs,
+        checkMs: config.connectionCheckMs,
+        softLimit: config.connectionSoftLimit,
         log,
       });
       const guarded = server;
@@ -243,6 +244,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         "lotse_http_server_failures",
         "HTTP servers that ended with an error (e.g. out of file descriptors) and were replaced.",
         () => guarded.failures,
+      );
+      metrics.gauge(
+        "lotse_open_descriptors",
+        "Open file descriptors at the last connection check.",
+        () => guarded.openDescriptors ?? 0,
       );
       const addr = server.addr;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;

@@ -43,7 +43,8 @@ const schema = z.object({
   LOTSE_PROVIDER_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_PROVIDER_IDLE_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_MAX_REQUEST_BYTES: intVar(0, 1024 * MiB, MiB),
-  LOTSE_CONNECTION_IDLE_MS: intVar(100, 3_600_000, 10_000),
+  LOTSE_CONNECTION_CHECK_MS: intVar(100, 3_600_000, 5_000),
+  LOTSE_CONNECTION_SOFT_LIMIT: intVar(0, 10_000_000, 1024),
   LOTSE_BODY_TIMEOUT_MS: intVar(100, 3_600_000, 10_000),
   LOTSE_PROVIDER_ALLOWED_NETWORKS: z.string().transform((list, ctx) => {
     const networks = list.split(",").map((s) => s.trim()).filter(Boolean);
@@ -96,8 +97,10 @@ export interface Config {
    */
   readonly providerAllowedNetworks: readonly string[];
   readonly maxRequestBytes: number;
-  /** Connections idle or still sending headers are closed after 1–2× this (src/serve.ts). */
-  readonly connectionIdleMs: number;
+  /** How often open connections are counted (src/serve.ts). */
+  readonly connectionCheckMs: number;
+  /** Open sockets beyond this shed the idle and half-open connections (src/serve.ts). */
+  readonly connectionSoftLimit: number;
   /** A JSON or form body must have arrived within this; an import may pause this long. */
   readonly bodyTimeoutMs: number;
   readonly keySecret: string | null;
@@ -152,7 +155,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       e.LOTSE_PROVIDER_ALLOWED_NETWORKS ?? (e.LOTSE_DEMO ? [...LOOPBACK_NETWORKS] : []),
     ),
     maxRequestBytes: e.LOTSE_MAX_REQUEST_BYTES,
-    connectionIdleMs: e.LOTSE_CONNECTION_IDLE_MS,
+    connectionCheckMs: e.LOTSE_CONNECTION_CHECK_MS,
+    connectionSoftLimit: e.LOTSE_CONNECTION_SOFT_LIMIT,
     bodyTimeoutMs: e.LOTSE_BODY_TIMEOUT_MS,
     keySecret: e.LOTSE_KEY_SECRET ?? null,
     protocolKey: e.LOTSE_PROTOCOL_KEY ?? null,

@@ -1,25 +1,29 @@
 /**
  * The HTTP listener with connection hygiene. `Deno.serve` has no header-read or keep-alive
- * timeout and no connection cap, and when `accept` runs out of file descriptors its server
- * ends with an unhandled `Too many open files` that stops the process. This module keeps
- * `Deno.serve` (and its speed) and adds what it lacks from the outside, by generations:
+ * timeout, no connection cap and no per-connection hook, and when `accept` runs out of file
+ * descriptors its server ends with an unhandled `Too many open files` that stops the process.
+ * This module keeps `Deno.serve` (and its speed: the request path pays nothing) and adds
+ * what it lacks from the outside, by server generations on one port (`SO_REUSEPORT`):
  *
- * - Every `idleMs` a new server starts on the same port (`SO_REUSEPORT`) and the previous
- *   one is shut down gracefully. A graceful shutdown closes at once every connection of the
- *   old server that is idle between requests or still sending its request headers, and lets
- *   running requests finish. So a connection that sends nothing, half a header or a header
- *   trickling a byte at a time lives at most `2 × idleMs`; a keep-alive connection idle
- *   between requests likewise (clients reconnect, as after any keep-alive timeout).
+ * - Every `checkMs` it counts the process's open descriptors (Linux `/proc/self/fd`). When
+ *   more than `softLimit` sockets are open beyond those at start, a new server starts and
+ *   the previous one is shut down gracefully: that closes at once every connection of the
+ *   old server that is idle between requests, sent nothing or is still sending its headers
+ *   (slowloris), and lets running requests finish. So idle and half-open connections are
+ *   bounded by `softLimit` plus what arrives within one `checkMs`.
  * - A server that ends with an error (EMFILE on accept) is replaced at once and its idle and
  *   half-open connections are closed: shedding instead of death.
  * - An old generation that still has requests running after `lingerMs` is aborted.
  *
- * The request path pays nothing: the handler is `Deno.serve`'s own.
+ * Why not a timer per connection: `Deno.serve` does not expose connections, and a rotation
+ * when nothing presses would cost normal clients: a connection that reaches the old listener
+ * in the instant it closes is reset, and a fresh one whose first bytes are still on the way
+ * is closed. Under the soft limit nothing is ever rotated.
  *
  * @example
  * ```ts
  * const server = await serveGuarded((_req) => new Response("ok"), {
- *   hostname: "127.0.0.1", port: 0, idleMs: 10_000,
+ *   hostname: "127.0.0.1", port: 0, checkMs: 5_000, softLimit: 1024,
  * });
  * console.log(server.addr.port);
  * await server.shutdown();
@@ -35,8 +39,12 @@ export interface GuardedServeOptions {
   readonly port: number;
   /** PEM certificate and key: HTTPS. */
   readonly tls?: { readonly cert: string; readonly key: string } | null;
-  /** A connection idle, or still sending its headers, is closed after `idleMs` to `2 × idleMs`. */
-  readonly idleMs: number;
+  /** How often open connections are counted. */
+  readonly checkMs: number;
+  /** Open sockets beyond those at start above which idle and half-open ones are shed. */
+  readonly softLimit: number;
+  /** Counts open descriptors; default `/proc/self/fd` (null where it cannot be read). */
+  readonly openDescriptors?: () => number | null;
   /** An old generation's requests are cut after this long (default 15 min). */
   readonly lingerMs?: number;
   /** Where replacements after errors are reported (never to a client). */
@@ -50,6 +58,8 @@ export interface GuardedServer {
   readonly generations: number;
   /** Servers that ended with an error (e.g. out of file descriptors) and were replaced. */
   readonly failures: number;
+  /** Open descriptors at the last check (null where they cannot be counted). */
+  readonly openDescriptors: number | null;
   /** Stops accepting, lets running requests finish, closes every connection. */
   shutdown(): Promise<void>;
 }
@@ -144,8 +154,13 @@ export async function serveGuarded(
   current = start(resolve);
   const addr = await promise;
 
+  const count = options.openDescriptors ?? procFdCount;
+  const baseline = count() ?? 0;
+  let lastCount: number | null = baseline;
   const rotation = setInterval(() => {
     if (stopped || current === null) return;
+    lastCount = count();
+    if (lastCount === null || lastCount - baseline <= options.softLimit) return;
     const old = current;
     try {
       current = start();
@@ -156,7 +171,7 @@ export async function serveGuarded(
       return;
     }
     drain(old);
-  }, options.idleMs);
+  }, options.checkMs);
 
   return {
     addr,
@@ -166,12 +181,25 @@ export async function serveGuarded(
     get failures() {
       return failures;
     },
+    get openDescriptors() {
+      return lastCount;
+    },
     async shutdown() {
       stopped = true;
       clearInterval(rotation);
       await Promise.all([...live].map((g) => g.server.shutdown().catch(() => {})));
     },
   };
+}
+
+function procFdCount(): number | null {
+  try {
+    let n = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+    return n;
+  } catch {
+    return null;
+  }
 }
 
 function describe(error: unknown): string {

@@ -33,10 +33,10 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
   }
 }
 
-Deno.test("Lotse closes connections that send nothing, half a header or a trickling header", async () => {
+Deno.test("Past the soft limit Lotse closes connections that send nothing, half a header or a trickling header", async () => {
   const lotse = await spawnLotse({
     databaseUrl: await freshDatabaseUrl(),
-    env: { LOTSE_CONNECTION_IDLE_MS: "300" },
+    env: { LOTSE_CONNECTION_CHECK_MS: "300", LOTSE_CONNECTION_SOFT_LIMIT: "0" },
   });
   const { port } = new URL(lotse.url);
   const open = () => Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
@@ -76,8 +76,8 @@ Deno.test("Lotse survives running out of file descriptors and sheds idle connect
   const lotse = await spawnLotse({
     databaseUrl: await freshDatabaseUrl(),
     wrapper: ["prlimit", "--nofile=256:256", "--"],
-    // Long enough that only running out of descriptors, not the idle timer, sheds.
-    env: { LOTSE_CONNECTION_IDLE_MS: "600000" },
+    // Only running out of descriptors, not the soft limit, sheds here.
+    env: { LOTSE_CONNECTION_CHECK_MS: "600000" },
   });
   const { port } = new URL(lotse.url);
   const held: Deno.Conn[] = [];
