@@ -18,6 +18,7 @@ import { forward } from "../src/transport.ts";
 import { EndpointPolicy } from "../src/endpoint_policy.ts";
 import { checkIdnr, sealEvidenceToken } from "../crypto/mod.ts";
 import { transferById } from "../db/protocol_queries.ts";
+import { createLogger } from "../src/log.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -44,6 +45,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
   const app = new Hono<{ Variables: AuthVariables }>();
   const { config, metrics, protocol } = deps;
   const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? createLogger();
   const limits = {
     maxRequestBytes: config.maxRequestBytes,
     providerTimeoutMs: config.providerTimeoutMs,
@@ -175,7 +177,12 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
           durationMs: Math.round(summary.durationMs),
           reason: summary.reason ?? null,
         });
-      }).catch((error) => console.error(`Cannot record the end of transfer ${transferId}`, error));
+      }).catch((error) =>
+        logger.error("Cannot record the end of a transfer", {
+          transferId,
+          error,
+        })
+      );
       if (!result.ok) {
         const { type, detail } = result.failure;
         if (type === "client-closed") return new Response(null, { status: 499 });

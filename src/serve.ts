@@ -23,7 +23,7 @@
  * @example
  * ```ts
  * const server = await serveGuarded((_req) => new Response("ok"), {
- *   hostname: "127.0.0.1", port: 0, checkMs: 5_000, softLimit: 1024,
+ *   hostname: "127.0.0.1", port: 0, checkMs: 5_000, softLimit: 1024, logger: createLogger(),
  * });
  * console.log(server.addr.port);
  * await server.shutdown();
@@ -31,6 +31,7 @@
  *
  * @module
  */
+import type { Logger } from "./log.ts";
 
 /** Options for {@linkcode serveGuarded}. */
 export interface GuardedServeOptions {
@@ -48,7 +49,7 @@ export interface GuardedServeOptions {
   /** An old generation's requests are cut after this long (default 15 min). */
   readonly lingerMs?: number;
   /** Where replacements after errors are reported (never to a client). */
-  readonly log?: (message: string) => void;
+  readonly logger: Pick<Logger, "warn">;
 }
 
 /** A running guarded server. */
@@ -81,7 +82,7 @@ export async function serveGuarded(
   handler: Deno.ServeHandler<Deno.NetAddr>,
   options: GuardedServeOptions,
 ): Promise<GuardedServer> {
-  const log = options.log ?? ((m: string) => console.error(m));
+  const { logger } = options;
   const lingerMs = options.lingerMs ?? 15 * 60_000;
   // SO_REUSEPORT would let a second process share a busy port silently: bind once without
   // it first, so a port in use still fails the start as before.
@@ -121,7 +122,7 @@ export async function serveGuarded(
       server.shutdown().catch(() => {});
       if (current === generation && !stopped) {
         current = null;
-        log(`HTTP server ended (${describe(error)}); replacing it in ${retryMs} ms`);
+        logger.warn("HTTP server ended; replacing it", { error: describe(error), retryMs });
         setTimeout(replace, retryMs);
         retryMs = Math.min(retryMs * 2, 1000);
       }
@@ -135,7 +136,7 @@ export async function serveGuarded(
       current = start();
       retryMs = 50;
     } catch (error) {
-      log(`Cannot listen again (${describe(error)}); retrying in ${retryMs} ms`);
+      logger.warn("Cannot listen again; retrying", { error: describe(error), retryMs });
       setTimeout(replace, retryMs);
       retryMs = Math.min(retryMs * 2, 1000);
     }
@@ -167,7 +168,7 @@ export async function serveGuarded(
     } catch (error) {
       // Out of descriptors for a new listener: keep the old one and shed its idle ones
       // at the next turn.
-      log(`Cannot start the next HTTP server (${describe(error)})`);
+      logger.warn("Cannot start the next HTTP server", { error: describe(error) });
       return;
     }
     drain(old);
