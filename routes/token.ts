@@ -10,6 +10,7 @@ import type { AppDeps } from "../src/app.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
 import { Problem } from "../src/problem.ts";
 import { readBytes } from "../src/validate.ts";
+import { tooManyRequests } from "../src/rate_limit.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
@@ -60,6 +61,14 @@ export function tokenRoutes(deps: AppDeps): Hono {
       if (form.getAll(name).length > 1) {
         return oauthError("invalid_request", `Parameter ${name} is repeated`, 400);
       }
+    }
+    // Per client_id named in the form (per address is counted at the edge): bad assertions
+    // for one client cannot be thrown at Lotse without bound.
+    const clientId = form.get("client_id");
+    const limits = deps.rateLimits;
+    if (limits && clientId !== null) {
+      const verdict = limits.take("token", `client:${clientId.slice(0, 100)}`);
+      if (verdict !== null && !verdict.allowed) return tooManyRequests(limits, verdict);
     }
     const grantType = form.get("grant_type");
     if (grantType !== "client_credentials") {

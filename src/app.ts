@@ -31,6 +31,8 @@ import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
+import { edgeCheck, reportLimit } from "./edge.ts";
+import { RateLimits } from "./rate_limit.ts";
 import { createLogger, type Logger } from "./log.ts";
 
 /** What the app is built from. */
@@ -43,6 +45,8 @@ export interface AppDeps {
   readonly protocol: ProtocolPort;
   /** Per-provider HTTP clients (CA pinning, pooling). */
   readonly providerClients: ProviderClients;
+  /** Rate limits per source address and client; default none. */
+  readonly rateLimits?: RateLimits;
   /** The keyed hash under which the protocol stores an IDNr. */
   readonly idnrHash: (idnr: string) => string;
   /** Milliseconds since the epoch; injected so tests can move time. */
@@ -65,6 +69,26 @@ export function createApp(deps: AppDeps): Hono {
       c.res.status,
       performance.now() - start,
     );
+  });
+
+  // RFC 9112 leaves a repeated query parameter to the application: Lotse reads each once,
+  // so a second value is refused rather than silently ignored.
+  app.use(async (c, next) => {
+    const url = c.req.url;
+    const query = url.indexOf("?");
+    if (query !== -1) {
+      const seen = new Set<string>();
+      for (const key of new URLSearchParams(url.slice(query + 1)).keys()) {
+        if (seen.has(key)) {
+          throw new Problem(
+            "invalid-request",
+            `Query parameter "${key.slice(0, 100)}" is repeated`,
+          );
+        }
+        seen.add(key);
+      }
+    }
+    await next();
   });
 
   app.route("/", healthRoutes(deps));
@@ -113,7 +137,10 @@ function isClientAbort(error: unknown, signal: AbortSignal): boolean {
 }
 
 /** The server's request handler: the navigation fast path, then the Hono app. */
-export type Handler = (request: Request) => Response | Promise<Response>;
+export type Handler = (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 /**
  * Builds the app and the handler to serve: {@linkcode fastNavigation} answers the plain
@@ -126,5 +153,22 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
     verifier: deps.iam.verifier,
     metrics: deps.metrics,
   });
-  return { app, fetch: (request) => fast(request) ?? app.fetch(request) };
+  const limits = deps.rateLimits ??
+    new RateLimits({ windowMs: 60_000, token: 0, address: 0, client: 0 });
+  const edge = edgeCheck({ limits, verifier: deps.iam.verifier });
+  return {
+    app,
+    fetch: (request, info) => {
+      const checked = edge(request, info);
+      if (checked instanceof Response) {
+        deps.metrics.observe("edge refused", checked.status, 0);
+        return checked;
+      }
+      const response = fast(request) ?? app.fetch(request, info);
+      if (checked === null) return response;
+      return response instanceof Response
+        ? reportLimit(response, limits, checked)
+        : response.then((r) => reportLimit(r, limits, checked));
+    },
+  };
 }

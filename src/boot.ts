@@ -22,6 +22,7 @@ import { TableStore } from "./store.ts";
 import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
 import { type GuardedServer, serveGuarded } from "./serve.ts";
+import { RateLimits } from "./rate_limit.ts";
 import type { Hono } from "hono";
 import { createLogger, type Logger } from "./log.ts";
 
@@ -220,6 +221,12 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,
       logger,
+      rateLimits: new RateLimits({
+        windowMs: config.rateLimitWindowMs,
+        token: config.rateLimitToken,
+        address: config.rateLimitAddress,
+        client: config.rateLimitClient,
+      }),
     });
 
     let server: GuardedServer | null = null;

@@ -46,6 +46,10 @@ const schema = z.object({
   LOTSE_CONNECTION_CHECK_MS: intVar(100, 3_600_000, 5_000),
   LOTSE_CONNECTION_SOFT_LIMIT: intVar(0, 10_000_000, 1024),
   LOTSE_BODY_TIMEOUT_MS: intVar(100, 3_600_000, 10_000),
+  LOTSE_RATE_LIMIT_WINDOW_MS: intVar(1000, 86_400_000, 60_000),
+  LOTSE_RATE_LIMIT_TOKEN: intVar(0, 1_000_000_000, 60).optional(),
+  LOTSE_RATE_LIMIT_ADDRESS: intVar(0, 1_000_000_000, 12_000).optional(),
+  LOTSE_RATE_LIMIT_CLIENT: intVar(0, 1_000_000_000, 60_000).optional(),
   LOTSE_PROVIDER_ALLOWED_NETWORKS: z.string().transform((list, ctx) => {
     const networks = list.split(",").map((s) => s.trim()).filter(Boolean);
     for (const network of networks) {
@@ -103,6 +107,11 @@ export interface Config {
   readonly connectionSoftLimit: number;
   /** A JSON or form body must have arrived within this; an import may pause this long. */
   readonly bodyTimeoutMs: number;
+  /** Rate-limit window and quotas per window (0: off; all off by default with `demo`). */
+  readonly rateLimitWindowMs: number;
+  readonly rateLimitToken: number;
+  readonly rateLimitAddress: number;
+  readonly rateLimitClient: number;
   readonly keySecret: string | null;
   readonly protocolKey: string | null;
   readonly spoolDir: string;
@@ -133,6 +142,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   const e = result.data;
+  // Rate limits are on in production by default and off in demo mode unless set.
+  const rate = (raw: string | undefined, parsed: number | undefined, fallback: number) =>
+    raw === undefined ? (e.LOTSE_DEMO ? 0 : fallback) : parsed ?? fallback;
   const scheme = e.LOTSE_TLS_CERT_FILE ? "https" : "http";
   const hostForUrl = e.LOTSE_HOST.includes(":") ? `[${e.LOTSE_HOST}]` : e.LOTSE_HOST;
   const publicUrl = (e.LOTSE_PUBLIC_URL ?? `${scheme}://${hostForUrl}:${e.LOTSE_PORT}`)
@@ -158,6 +170,10 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     connectionCheckMs: e.LOTSE_CONNECTION_CHECK_MS,
     connectionSoftLimit: e.LOTSE_CONNECTION_SOFT_LIMIT,
     bodyTimeoutMs: e.LOTSE_BODY_TIMEOUT_MS,
+    rateLimitWindowMs: e.LOTSE_RATE_LIMIT_WINDOW_MS,
+    rateLimitToken: rate(env.LOTSE_RATE_LIMIT_TOKEN, e.LOTSE_RATE_LIMIT_TOKEN, 60),
+    rateLimitAddress: rate(env.LOTSE_RATE_LIMIT_ADDRESS, e.LOTSE_RATE_LIMIT_ADDRESS, 12_000),
+    rateLimitClient: rate(env.LOTSE_RATE_LIMIT_CLIENT, e.LOTSE_RATE_LIMIT_CLIENT, 60_000),
     keySecret: e.LOTSE_KEY_SECRET ?? null,
     protocolKey: e.LOTSE_PROTOCOL_KEY ?? null,
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,

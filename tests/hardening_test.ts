@@ -33,7 +33,7 @@ const ADMIN = "test-admin-token-of-at-least-32-characters";
 Deno.test("A malformed CSV import header is a 400 problem, not a 500", async () => {
   const lotse = await startTestLotse();
   try {
-    for (const header of ['"id"x,name', "name,ars"]) {
+    for (const header of ["name,ars", "ags,name"]) {
       const res = await lotse.fetch("/admin/v1/imports/regions", {
         method: "POST",
         headers: { authorization: `Bearer ${ADMIN}`, "content-type": "text/csv" },
@@ -183,6 +183,133 @@ Deno.test("A request body that never ends is answered 408 once its deadline pass
   } finally {
     sending = false;
     conn.close();
+    await lotse.close();
+  }
+});
+
+Deno.test("Rate limits answer 429 with Retry-After and RateLimit fields; off in demo mode", async () => {
+  const limited = await startTestLotse({ env: { LOTSE_RATE_LIMIT_TOKEN: "5" } });
+  const open = await startTestLotse();
+  const badToken = (lotse: typeof open) =>
+    lotse.fetch("/v1/token", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "grant_type=client_credentials&client_id=stuttgart-bewohnerparken" +
+        "&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer" +
+        "&client_assertion=x.y.z",
+    });
+  try {
+    const statuses: number[] = [];
+    let last: Response | null = null;
+    for (let i = 0; i < 8; i++) {
+      last = await badToken(limited);
+      statuses.push(last.status);
+      if (i < 7) await last.body?.cancel();
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429, 429]);
+    assert.match(last!.headers.get("retry-after") ?? "", /^\d+$/);
+    assert.match(last!.headers.get("ratelimit-policy") ?? "", /"token";q=5;w=60/);
+    assert.match(last!.headers.get("ratelimit") ?? "", /^"token";r=0;t=\d+$/);
+    assert.equal((await last!.json()).status, 429);
+
+    for (let i = 0; i < 8; i++) {
+      const res = await badToken(open);
+      assert.equal(res.status, 401);
+      assert.equal(res.headers.get("ratelimit"), null);
+      await res.body?.cancel();
+    }
+  } finally {
+    await limited.close();
+    await open.close();
+  }
+});
+
+/** Sends raw bytes and returns the status line, headers and body text of the answer. */
+async function raw(
+  port: number,
+  request: string,
+): Promise<{ status: number; head: string; body: string }> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const bytes = new TextEncoder().encode(request);
+    let written = 0;
+    while (written < bytes.length) written += await conn.write(bytes.subarray(written));
+    let text = "";
+    const buffer = new Uint8Array(65536);
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+      const end = text.indexOf("\r\n\r\n");
+      const length = /content-length: (\d+)/i.exec(text)?.[1];
+      if (end !== -1 && length !== undefined && text.length >= end + 4 + Number(length)) break;
+    }
+    const end = text.indexOf("\r\n\r\n");
+    return {
+      status: Number(text.slice(9, 12)),
+      head: text.slice(0, end),
+      body: text.slice(end + 4),
+    };
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("HTTP edges: no Host, unknown transfer codings, long targets and headers, repeated parameters", async () => {
+  const lotse = await startTestLotse({ serve: true });
+  const port = Number(new URL(lotse.base).port);
+  const token = await lotse.token("stuttgart-bewohnerparken");
+  const problem = (answer: { head: string; body: string }, type: string) => {
+    assert.match(answer.head, /content-type: application\/problem\+json/i);
+    assert.equal(JSON.parse(answer.body).type, `https://lotse.dev/problems/${type}`);
+  };
+  try {
+    const noHost = await raw(port, "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert.equal(noHost.status, 400);
+    problem(noHost, "invalid-request");
+
+    const gzip = await raw(
+      port,
+      `POST /v1/authorizations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n` +
+        "Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n" +
+        "Connection: close\r\n\r\n0\r\n\r\n",
+    );
+    assert.equal(gzip.status, 501);
+    problem(gzip, "not-implemented");
+
+    const long = await raw(
+      port,
+      `GET /v1/regions?q=${"a".repeat(20_000)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(long.status, 414);
+    problem(long, "uri-too-long");
+
+    const big = await raw(
+      port,
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${
+        "a".repeat(40_000)
+      }\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(big.status, 431);
+    problem(big, "request-header-fields-too-large");
+
+    const many = await raw(
+      port,
+      "GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+        Array.from({ length: 80 }, (_, i) => `X-F${i}: v\r\n`).join("") +
+        "Connection: close\r\n\r\n",
+    );
+    assert.equal(many.status, 431);
+
+    const repeated = await raw(
+      port,
+      "GET /v1/navigation?evidenceType=fahrzeugzulassung&ags=08111000&ags=09162000 HTTP/1.1\r\n" +
+        `Host: x\r\nAuthorization: Bearer ${token}\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(repeated.status, 400);
+    problem(repeated, "invalid-request");
+    assert.match(JSON.parse(repeated.body).detail, /"ags" is repeated/);
+  } finally {
     await lotse.close();
   }
 });
