@@ -113,3 +113,35 @@ Deno.test("Lotse survives running out of file descriptors and sheds idle connect
     await lotse.close();
   }
 });
+
+Deno.test("Uploads cut off by the client leave no stack trace in the log", async () => {
+  const lotse = await spawnLotse({ databaseUrl: await freshDatabaseUrl() });
+  const { port } = new URL(lotse.url);
+  const token = await lotse.token("stuttgart-bewohnerparken");
+  try {
+    const routes = [
+      ["/v1/authorizations", "Content-Type: application/json\r\n"],
+      [
+        "/v1/evidence/fahrzeugzulassung?plz=70173",
+        "Lotse-Purpose: bewohnerparkausweis\r\nLotse-Legal-Basis: x\r\nContent-Type: application/json\r\n",
+      ],
+      ["/v1/token", "Content-Type: application/x-www-form-urlencoded\r\n"],
+    ];
+    for (const [path, headers] of routes) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+      await conn.write(encoder.encode(
+        `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\n${headers}` +
+          'Content-Length: 1000\r\n\r\n{"a":1',
+      ));
+      await sleep(200);
+      conn.close();
+    }
+    // The server has seen every hang-up once a later request on a new connection is answered.
+    const res = await fetch(`${lotse.url}/healthz`);
+    await res.body?.cancel();
+    await sleep(200);
+    assert.doesNotMatch(lotse.output, /\n\s+at /, lotse.output);
+  } finally {
+    await lotse.close();
+  }
+});
