@@ -59,13 +59,27 @@ export function toRow<K extends TableName>(
     case "postcodes":
       return { plz: id, places: b.places } as TableRows[K];
     case "evidence-types":
-      return { id, name: b.name, description: b.description ?? null } as TableRows[K];
+      return {
+        id,
+        name: b.name,
+        description: b.description ?? null,
+        classification: b.classification ?? null,
+      } as TableRows[K];
     case "providers": {
-      const problem = (options.endpoints ?? EndpointPolicy.LOOPBACK).check(b.endpoint);
-      if (problem) throw new Problem("invalid-request", problem);
+      const policy = options.endpoints ?? EndpointPolicy.LOOPBACK;
+      for (const endpoint of [b.endpoint, b.xnachweisEndpoint]) {
+        const problem = endpoint ? policy.check(endpoint) : null;
+        if (problem) throw new Problem("invalid-request", problem);
+      }
       const caProblem = b.caCert ? checkCaCert(b.caCert) : null;
       if (caProblem) throw new Problem("invalid-request", caProblem);
-      return { id, name: b.name, endpoint: b.endpoint, caCert: b.caCert ?? null } as TableRows[K];
+      return {
+        id,
+        name: b.name,
+        endpoint: b.endpoint,
+        caCert: b.caCert ?? null,
+        xnachweisEndpoint: b.xnachweisEndpoint ?? null,
+      } as TableRows[K];
     }
     case "routes":
       return { id, ...b } as TableRows[K];
@@ -91,6 +105,7 @@ export function toRow<K extends TableName>(
         ...b,
         validFrom: b.validFrom ? new Date(b.validFrom).toISOString() : null,
         validUntil: b.validUntil ? new Date(b.validUntil).toISOString() : null,
+        onBehalfOf: b.onBehalfOf ? [...new Set(b.onBehalfOf)] : null,
       } as TableRows[K];
     }
   }
