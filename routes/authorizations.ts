@@ -31,6 +31,12 @@ export function authorizationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariab
     if (!snapshot.nav.provider(body.providerId)) {
       throw new Problem("not-found", `Unknown provider "${body.providerId}"`);
     }
+    if (!snapshot.nav.serves(body.providerId, body.evidenceType)) {
+      throw new Problem(
+        "no-responsible-provider",
+        `Provider "${body.providerId}" is not responsible for "${body.evidenceType}"`,
+      );
+    }
     const consumerId = c.get("principal").clientId;
     const decision = snapshot.permissions.decide({ consumerId, ...body }, now());
     const transferId = crypto.randomUUID();

@@ -16,6 +16,7 @@ import { SHA256_DIGEST, SLUG } from "../src/schemas.ts";
 import type { Provider } from "../src/tables.ts";
 import { forward } from "../src/transport.ts";
 import { EndpointPolicy } from "../src/endpoint_policy.ts";
+import { TransferCaps } from "../src/transfer_caps.ts";
 import { checkIdnr, sealEvidenceToken } from "../crypto/mod.ts";
 import { transferById } from "../db/protocol_queries.ts";
 import { createLogger } from "../src/log.ts";
@@ -50,7 +51,13 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     maxRequestBytes: config.maxRequestBytes,
     providerTimeoutMs: config.providerTimeoutMs,
     providerIdleTimeoutMs: config.providerIdleTimeoutMs,
+    consumerIdleTimeoutMs: config.consumerIdleTimeoutMs,
   };
+  const caps = new TransferCaps({
+    total: config.maxTransfers,
+    perConsumer: config.maxTransfersPerConsumer,
+  });
+  metrics.gauge("lotse_transfers_running", "Evidence transfers running now.", () => caps.running);
   const endpoints = new EndpointPolicy(config.providerAllowedNetworks);
 
   app.post(
@@ -98,109 +105,135 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
         }
         const found = snapshot.nav.provider(chosen);
         if (!found) throw new Problem("not-found", `Unknown provider "${chosen}"`);
+        // Data minimisation: a provider gets only the evidence requests it is responsible
+        // for, whatever a permission's wildcard says.
+        if (!snapshot.nav.serves(found.id, evidenceType)) {
+          throw new Problem(
+            "no-responsible-provider",
+            `Provider "${chosen}" is not responsible for "${evidenceType}"`,
+          );
+        }
         provider = found;
       } else {
         provider = responsible(snapshot.nav, evidenceType, locate(snapshot.nav, location)).provider;
       }
 
-      const grant = {
-        consumerId: c.get("principal").clientId,
-        providerId: provider.id,
-        evidenceType,
-        purpose,
-        legalBasis,
-        idnrUsed: idnr !== null,
-      };
-      const transferId = crypto.randomUUID();
-      const decided = { ...grant, transferId, idnr };
-      const decision = snapshot.permissions.decide(grant, now());
-      if (!decision.granted) {
-        await protocol.refused({ ...decided, status: 403, reason: decision.reason });
-        throw new Problem("not-permitted", decision.reason, {
-          headers: { "lotse-transfer-id": transferId },
-        });
-      }
-      const sealed = await sealEvidenceToken(
-        requestDigest ? { ...grant, requestDigest } : grant,
-        { keys: deps.iam.keys, issuer: deps.iam.issuer, now: now() },
-      );
-
-      // The decision becomes durable while the provider is asked: both must succeed before
-      // the first evidence byte leaves.
-      const abort = new AbortController();
-      const durable = protocol.begin({ ...decided, jti: sealed.jti });
-      durable.catch(() => abort.abort());
-      const result = await forward(c.req.raw, {
-        provider,
-        token: sealed.token,
-        transferId,
-        evidenceType,
-        reprDigest: requestDigest ?? null,
-        limits,
-        endpoints,
-        signal: AbortSignal.any([c.req.raw.signal, abort.signal]),
-        clients: deps.providerClients,
-      });
-      try {
-        await durable;
-      } catch {
-        if (result.ok) await result.response.body?.cancel().catch(() => {});
-        protocol.finish(transferId, { outcome: "failed", status: 503, reason: "protocol" })
-          .catch(() => {});
-        return problemResponse("unavailable", "The transfer cannot be recorded; try again", {
-          headers: { "retry-after": "1", "lotse-transfer-id": transferId },
-        });
-      }
-      // A provider's own 5xx is a failed provider to the consumer: a 502 problem, not the
-      // provider's internals. Its 4xx (e.g. no such vehicle) passes through as it is.
-      let providerStatus: number | null = null;
-      if (result.ok && result.response.status >= 500) {
-        providerStatus = result.response.status;
-        await result.response.body?.cancel().catch(() => {});
-      }
-      result.done.then((summary) => {
-        if (providerStatus !== null) {
-          summary = {
-            ...summary,
-            outcome: "failed",
-            status: 502,
-            reason: `provider answered ${providerStatus}`,
-          };
-        }
-        metrics.count(`lotse_transfers_total{outcome="${summary.outcome}"}`);
-        if (summary.bytes) metrics.addTransferBytes("response", summary.bytes);
-        return protocol.finish(transferId, {
-          outcome: summary.outcome,
-          status: summary.status,
-          bytes: summary.bytes,
-          digest: summary.digest,
-          durationMs: Math.round(summary.durationMs),
-          reason: summary.reason ?? null,
-        });
-      }).catch((error) =>
-        logger.error("Cannot record the end of a transfer", {
-          transferId,
-          error,
-        })
-      );
-      if (!result.ok) {
-        const { type, detail } = result.failure;
-        if (type === "client-closed") return new Response(null, { status: 499 });
-        return problemResponse(type, detail, {
-          headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
-        });
-      }
-      if (providerStatus !== null) {
+      // A running transfer holds a provider connection: caps per consumer and in total,
+      // checked before anything is decided or recorded.
+      const release = caps.acquire(c.get("principal").clientId);
+      if (release === null) {
+        await c.req.raw.body?.cancel().catch(() => {});
         return problemResponse(
-          "provider-failed",
-          `Provider "${provider.id}" answered ${providerStatus}`,
-          {
-            extra: { providerStatus },
-            headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
-          },
+          "too-many-requests",
+          "Too many transfers running; try again shortly",
+          { headers: { "retry-after": "1" } },
         );
       }
-      return result.response;
+      let releaseOnReturn = true;
+      try {
+        const grant = {
+          consumerId: c.get("principal").clientId,
+          providerId: provider.id,
+          evidenceType,
+          purpose,
+          legalBasis,
+          idnrUsed: idnr !== null,
+        };
+        const transferId = crypto.randomUUID();
+        const decided = { ...grant, transferId, idnr };
+        const decision = snapshot.permissions.decide(grant, now());
+        if (!decision.granted) {
+          await protocol.refused({ ...decided, status: 403, reason: decision.reason });
+          throw new Problem("not-permitted", decision.reason, {
+            headers: { "lotse-transfer-id": transferId },
+          });
+        }
+        const sealed = await sealEvidenceToken(
+          requestDigest ? { ...grant, requestDigest } : grant,
+          { keys: deps.iam.keys, issuer: deps.iam.issuer, now: now() },
+        );
+
+        // The decision becomes durable while the provider is asked: both must succeed before
+        // the first evidence byte leaves.
+        const abort = new AbortController();
+        const durable = protocol.begin({ ...decided, jti: sealed.jti });
+        durable.catch(() => abort.abort());
+        const result = await forward(c.req.raw, {
+          provider,
+          token: sealed.token,
+          transferId,
+          evidenceType,
+          reprDigest: requestDigest ?? null,
+          limits,
+          endpoints,
+          signal: AbortSignal.any([c.req.raw.signal, abort.signal]),
+          clients: deps.providerClients,
+        });
+        try {
+          await durable;
+        } catch {
+          if (result.ok) await result.response.body?.cancel().catch(() => {});
+          protocol.finish(transferId, { outcome: "failed", status: 503, reason: "protocol" })
+            .catch(() => {});
+          return problemResponse("unavailable", "The transfer cannot be recorded; try again", {
+            headers: { "retry-after": "1", "lotse-transfer-id": transferId },
+          });
+        }
+        // A provider's own 5xx is a failed provider to the consumer: a 502 problem, not the
+        // provider's internals. Its 4xx (e.g. no such vehicle) passes through as it is.
+        let providerStatus: number | null = null;
+        if (result.ok && result.response.status >= 500) {
+          providerStatus = result.response.status;
+          await result.response.body?.cancel().catch(() => {});
+        }
+        releaseOnReturn = false;
+        result.done.finally(release);
+        result.done.then((summary) => {
+          if (providerStatus !== null) {
+            summary = {
+              ...summary,
+              outcome: "failed",
+              status: 502,
+              reason: `provider answered ${providerStatus}`,
+            };
+          }
+          metrics.count(`lotse_transfers_total{outcome="${summary.outcome}"}`);
+          if (summary.bytes) metrics.addTransferBytes("response", summary.bytes);
+          return protocol.finish(transferId, {
+            outcome: summary.outcome,
+            status: summary.status,
+            bytes: summary.bytes,
+            digest: summary.digest,
+            durationMs: Math.round(summary.durationMs),
+            reason: summary.reason ?? null,
+          });
+        }).catch((error) =>
+          logger.error("Cannot record the end of a transfer", {
+            transferId,
+            error,
+          })
+        );
+        if (!result.ok) {
+          const { type, detail } = result.failure;
+          if (type === "client-closed") return new Response(null, { status: 499 });
+          return problemResponse(type, detail, {
+            headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
+          });
+        }
+        if (providerStatus !== null) {
+          return problemResponse(
+            "provider-failed",
+            `Provider "${provider.id}" answered ${providerStatus}`,
+            {
+              extra: { providerStatus },
+              headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
+            },
+          );
+        }
+        return result.response;
+      } finally {
+        if (releaseOnReturn) release();
+      }
     },
   );
 

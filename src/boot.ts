@@ -17,7 +17,14 @@ import { createHandler, type Handler } from "./app.ts";
 import type { Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
-import { idnrHmac, openProtocolLog, type ProtocolLog, startRetention } from "./protocol/mod.ts";
+import {
+  idnrHmac,
+  openProtocolLog,
+  type ProtocolLog,
+  startRetention,
+  transferById,
+} from "./protocol/mod.ts";
+import { closeInterrupted, InflightJournal } from "./inflight.ts";
 import { TableStore } from "./store.ts";
 import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
@@ -176,6 +183,16 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       onError: (error) => logger.error("Protocol log trouble", { error }),
     });
     cleanups.push(() => protocol.close());
+    // This instance's transfers cut by a crash: recorded as failed (reason interrupted).
+    const journal = await InflightJournal.open(`${config.spoolDir}/inflight.journal`);
+    cleanups.push(() => journal.close());
+    const tracked = journal.track(protocol);
+    const interrupted = await closeInterrupted(
+      journal,
+      tracked,
+      async (id) => (await transferById(db, id))?.outcome ?? null,
+    );
+    if (interrupted > 0) logger.warn("Closed interrupted transfers", { count: interrupted });
     phase("protocol");
     const stopRetention = startRetention(db, {
       retentionDays: config.protocolRetentionDays,
@@ -216,7 +233,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       store,
       metrics,
       iam,
-      protocol,
+      protocol: tracked,
       providerClients,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,

@@ -46,6 +46,9 @@ const schema = z.object({
   LOTSE_CONNECTION_CHECK_MS: intVar(100, 3_600_000, 5_000),
   LOTSE_CONNECTION_SOFT_LIMIT: intVar(0, 10_000_000, 1024),
   LOTSE_BODY_TIMEOUT_MS: intVar(100, 3_600_000, 10_000),
+  LOTSE_CONSUMER_IDLE_TIMEOUT_MS: intVar(100, 3_600_000, 30_000),
+  LOTSE_MAX_TRANSFERS: intVar(0, 10_000_000, 2_000),
+  LOTSE_MAX_TRANSFERS_PER_CONSUMER: intVar(0, 10_000_000, 200),
   LOTSE_RATE_LIMIT_WINDOW_MS: intVar(1000, 86_400_000, 60_000),
   LOTSE_RATE_LIMIT_TOKEN: intVar(0, 1_000_000_000, 60).optional(),
   LOTSE_RATE_LIMIT_ADDRESS: intVar(0, 1_000_000_000, 12_000).optional(),
@@ -108,6 +111,11 @@ export interface Config {
   /** A JSON or form body must have arrived within this; an import may pause this long. */
   readonly bodyTimeoutMs: number;
   /** Rate-limit window and quotas per window (0: off; all off by default with `demo`). */
+  /** Longest wait for a consumer to take the next chunk of evidence before it is cut. */
+  readonly consumerIdleTimeoutMs: number;
+  /** Concurrent evidence transfers in total and per consumer (0: no cap). */
+  readonly maxTransfers: number;
+  readonly maxTransfersPerConsumer: number;
   readonly rateLimitWindowMs: number;
   readonly rateLimitToken: number;
   readonly rateLimitAddress: number;
@@ -170,6 +178,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     connectionCheckMs: e.LOTSE_CONNECTION_CHECK_MS,
     connectionSoftLimit: e.LOTSE_CONNECTION_SOFT_LIMIT,
     bodyTimeoutMs: e.LOTSE_BODY_TIMEOUT_MS,
+    consumerIdleTimeoutMs: e.LOTSE_CONSUMER_IDLE_TIMEOUT_MS,
+    maxTransfers: e.LOTSE_MAX_TRANSFERS,
+    maxTransfersPerConsumer: e.LOTSE_MAX_TRANSFERS_PER_CONSUMER,
     rateLimitWindowMs: e.LOTSE_RATE_LIMIT_WINDOW_MS,
     rateLimitToken: rate(env.LOTSE_RATE_LIMIT_TOKEN, e.LOTSE_RATE_LIMIT_TOKEN, 60),
     rateLimitAddress: rate(env.LOTSE_RATE_LIMIT_ADDRESS, e.LOTSE_RATE_LIMIT_ADDRESS, 12_000),

@@ -34,6 +34,11 @@ export interface TransportLimits {
   readonly providerTimeoutMs: number;
   /** Longest wait for the next chunk of the provider's body. */
   readonly providerIdleTimeoutMs: number;
+  /**
+   * Longest wait for the consumer to take the next chunk of the answer; past it the transfer
+   * is cut and recorded as failed. Default: no limit.
+   */
+  readonly consumerIdleTimeoutMs?: number;
 }
 
 /** The `fetch` this module calls; Deno's, with its `client` extension. */
@@ -298,6 +303,7 @@ export async function forward(request: Request, options: ForwardOptions): Promis
     check: responseCheck,
     expectedLength: length === null ? null : Number(length),
     idleTimeoutMs: limits.providerIdleTimeoutMs,
+    consumerIdleTimeoutMs: limits.consumerIdleTimeoutMs,
     abort,
     stopped: () => cause === "timeout" ? null : cause,
     describe,
