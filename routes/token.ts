@@ -6,11 +6,13 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Iam } from "../src/iam.ts";
+import type { TableStore } from "../src/store.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
 import { Problem } from "../src/problem.ts";
 import { readBytes } from "../src/validate.ts";
-import { tooManyRequests } from "../src/rate_limit.ts";
+import { type RateLimits, tooManyRequests } from "../src/rate_limit.ts";
+import type { Config } from "../src/config.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
@@ -44,7 +46,17 @@ async function readForm(
   }
 }
 
-export function tokenRoutes(deps: AppDeps): Hono {
+/** What the token route needs. */
+export interface TokenRoutesOptions {
+  readonly iam: Pick<Iam, "tokenUrl" | "replay" | "keys" | "issuer">;
+  readonly config: Pick<Config, "bodyTimeoutMs">;
+  /** Rate limits; `POST /v1/token` counts per `client_id` here (per address at the edge). */
+  readonly rateLimits?: RateLimits;
+  readonly store: Pick<TableStore, "snapshot">;
+  readonly now?: () => number;
+}
+
+export function tokenRoutes(deps: TokenRoutesOptions): Hono {
   const app = new Hono();
   const { iam, store } = deps;
   const now = deps.now ?? Date.now;

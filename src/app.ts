@@ -19,6 +19,7 @@ import { Problem, problemResponse, toResponse } from "./problem.ts";
 import type { TableStore } from "./store.ts";
 import type { Iam } from "./iam.ts";
 import type { ProtocolPort } from "./protocol/port.ts";
+import { recordsForIdnr, transferById } from "./protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { catalogRoutes } from "../routes/catalog.ts";
@@ -33,6 +34,8 @@ import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
 import { edgeCheck, reportLimit } from "./edge.ts";
 import { RateLimits } from "./rate_limit.ts";
+import { TransferCaps } from "./transfer_caps.ts";
+import { EndpointPolicy } from "./endpoint_policy.ts";
 import { createLogger, type Logger } from "./log.ts";
 
 /** What the app is built from. */
@@ -45,6 +48,8 @@ export interface AppDeps {
   readonly protocol: ProtocolPort;
   /** Per-provider HTTP clients (CA pinning, pooling). */
   readonly providerClients: ProviderClients;
+  /** Caps on concurrent evidence transfers; default from the config. */
+  readonly transferCaps?: TransferCaps;
   /** Rate limits per source address and client; default none. */
   readonly rateLimits?: RateLimits;
   /** The keyed hash under which the protocol stores an IDNr. */
@@ -91,15 +96,45 @@ export function createApp(deps: AppDeps): Hono {
     await next();
   });
 
+  const { db, iam } = deps;
+  const checker = iam.checker;
+  const caps = deps.transferCaps ?? new TransferCaps({
+    total: deps.config.maxTransfers,
+    perConsumer: deps.config.maxTransfersPerConsumer,
+  });
+  metrics.gauge("lotse_transfers_running", "Evidence transfers running now.", () => caps.running);
   app.route("/", healthRoutes(deps));
   app.route("/", openapiRoutes(deps));
   app.route("/", jwksRoutes(deps));
   app.route("/v1", tokenRoutes(deps));
   app.route("/v1", catalogRoutes(deps));
   app.route("/v1", navigationRoutes(deps));
-  app.route("/v1", authorizationRoutes(deps));
-  app.route("/v1", evidenceRoutes(deps));
-  app.route("/", protocolRoutes(deps));
+  app.route("/v1", authorizationRoutes({ ...deps, checker, keys: iam.keys, issuer: iam.issuer }));
+  app.route(
+    "/v1",
+    evidenceRoutes({
+      ...deps,
+      checker,
+      keys: iam.keys,
+      issuer: iam.issuer,
+      limits: {
+        maxRequestBytes: deps.config.maxRequestBytes,
+        providerTimeoutMs: deps.config.providerTimeoutMs,
+        providerIdleTimeoutMs: deps.config.providerIdleTimeoutMs,
+        consumerIdleTimeoutMs: deps.config.consumerIdleTimeoutMs,
+      },
+      endpoints: new EndpointPolicy(deps.config.providerAllowedNetworks),
+      caps,
+      transferRecord: (id) => transferById(db, id),
+    }),
+  );
+  app.route(
+    "/",
+    protocolRoutes({
+      ...deps,
+      protocolRecords: (hash, options) => recordsForIdnr(db, hash, options),
+    }),
+  );
   app.route("/admin/v1", adminRoutes(deps));
 
   app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));
