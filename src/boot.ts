@@ -31,6 +31,7 @@ import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
 import { type GuardedServer, serveGuarded } from "./serve.ts";
 import { RateLimits } from "./rate_limit.ts";
+import { TransferCaps } from "./transfer_caps.ts";
 import type { Hono } from "hono";
 import { createLogger, type Logger } from "./log.ts";
 
@@ -228,6 +229,10 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       () => iam.verifier.cacheSize,
     );
 
+    const transferCaps = new TransferCaps({
+      total: config.maxTransfers,
+      perConsumer: config.maxTransfersPerConsumer,
+    });
     const { app, fetch: handler } = createHandler({
       config,
       db,
@@ -239,6 +244,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,
       logger,
+      transferCaps,
       rateLimits: new RateLimits({
         windowMs: config.rateLimitWindowMs,
         token: config.rateLimitToken,
@@ -262,6 +268,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         tls,
         checkMs: config.connectionCheckMs,
         softLimit: config.connectionSoftLimit,
+        heldDescriptors: () => 3 * transferCaps.running,
         logger,
       });
       const guarded = server;

@@ -6,7 +6,8 @@
  * what it lacks from the outside, by server generations on one port (`SO_REUSEPORT`):
  *
  * - Every `checkMs` it counts the process's open descriptors (Linux `/proc/self/fd`). When
- *   more than `softLimit` sockets are open beyond those at start, a new server starts and
+ *   more than `softLimit` are open beyond those at start and those held by running
+ *   transfers (`heldDescriptors`), a new server starts and
  *   the previous one is shut down gracefully: that closes at once every connection of the
  *   old server that is idle between requests, sent nothing or is still sending its headers
  *   (slowloris), and lets running requests finish. So idle and half-open connections are
@@ -44,6 +45,11 @@ export interface GuardedServeOptions {
   readonly checkMs: number;
   /** Open sockets beyond those at start above which idle and half-open ones are shed. */
   readonly softLimit: number;
+  /**
+   * Descriptors held for work in progress (e.g. 3 per running transfer: the consumer's and
+   * the provider's sockets, and a provider served in-process); not counted as idle.
+   */
+  readonly heldDescriptors?: () => number;
   /** Counts open descriptors; default `/proc/self/fd` (null where it cannot be read). */
   readonly openDescriptors?: () => number | null;
   /** An old generation's requests are cut after this long (default 15 min). */
@@ -161,7 +167,9 @@ export async function serveGuarded(
   const rotation = setInterval(() => {
     if (stopped || current === null) return;
     lastCount = count();
-    if (lastCount === null || lastCount - baseline <= options.softLimit) return;
+    if (lastCount === null) return;
+    const held = options.heldDescriptors?.() ?? 0;
+    if (lastCount - baseline - held <= options.softLimit) return;
     const old = current;
     try {
       current = start();
