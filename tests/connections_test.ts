@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import { freshDatabaseUrl } from "./_pg.ts";
 import { spawnLotse } from "./_lotse_process.ts";
+import { connectPostgres } from "../db/postgres.ts";
+import { transferById } from "../src/protocol/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -142,6 +144,43 @@ Deno.test("Uploads cut off by the client leave no stack trace in the log", async
     await sleep(200);
     assert.doesNotMatch(lotse.output, /\n\s+at /, lotse.output);
   } finally {
+    await lotse.close();
+  }
+});
+
+Deno.test("Transfers cut by a crash are closed at restart as failed, reason interrupted", async () => {
+  const databaseUrl = await freshDatabaseUrl();
+  const lotse = await spawnLotse({ databaseUrl });
+  const { port } = new URL(lotse.url);
+  const token = await lotse.token("stuttgart-bewohnerparken");
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+  const db = await connectPostgres(databaseUrl);
+  try {
+    const body = JSON.stringify({ demo: { bytes: 500_000_000 } });
+    await conn.write(encoder.encode(
+      "POST /v1/evidence/fahrzeugzulassung?plz=70173 HTTP/1.1\r\nHost: x\r\n" +
+        `Authorization: Bearer ${token}\r\nLotse-Purpose: bewohnerparkausweis\r\n` +
+        "Lotse-Legal-Basis: § 45 Abs. 1b Satz 1 Nr. 2a StVO\r\nContent-Type: application/json\r\n" +
+        `Content-Length: ${encoder.encode(body).length}\r\n\r\n${body}`,
+    ));
+    const buffer = new Uint8Array(1024);
+    const n = await conn.read(buffer);
+    const head = new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+    const id = /lotse-transfer-id: ([0-9a-f-]+)/i.exec(head)?.[1];
+    assert.ok(id, head);
+    // 500 MB to a consumer that reads nothing: mid-stream when killed (its decision may
+    // still be in the spool, which the restart replays first).
+    await lotse.kill("SIGKILL");
+    conn.close();
+    await lotse.start();
+    const record = await transferById(db, id);
+    assert.equal(record?.outcome, "failed");
+    assert.equal(record?.reason, "interrupted");
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+    await db.close();
     await lotse.close();
   }
 });
