@@ -45,12 +45,6 @@ export function authorizationRoutes(
     if (!snapshot.nav.provider(body.providerId)) {
       throw new Problem("not-found", `Unknown provider "${body.providerId}"`);
     }
-    if (!snapshot.nav.serves(body.providerId, body.evidenceType)) {
-      throw new Problem(
-        "no-responsible-provider",
-        `Provider "${body.providerId}" is not responsible for "${body.evidenceType}"`,
-      );
-    }
     const consumerId = c.get("principal").clientId;
     const result = await authorize({ consumerId, ...body }, {
       permissions: snapshot.permissions,
@@ -58,6 +52,7 @@ export function authorizationRoutes(
       keys: deps.keys,
       issuer: deps.issuer,
       now: now(),
+      responsible: snapshot.nav.serves(body.providerId, body.evidenceType),
     });
     const { transferId } = result;
     if (!result.granted) {

@@ -173,16 +173,6 @@ export async function transferEvidence(
     }
     const found = snapshot.nav.provider(chosen);
     if (!found) return refused(refusal("not-found", `Unknown provider "${chosen}"`));
-    // Data minimisation: a provider gets only the evidence requests it is responsible for,
-    // whatever a permission's wildcard says.
-    if (!snapshot.nav.serves(found.id, evidenceType)) {
-      return refused(
-        refusal(
-          "no-responsible-provider",
-          `Provider "${chosen}" is not responsible for "${evidenceType}"`,
-        ),
-      );
-    }
     provider = found;
   } else {
     const region = findRegion(snapshot.nav, request.target.location);
@@ -258,6 +248,7 @@ async function decideAndForward(
     issuer: deps.issuer,
     now: now(),
     idnr: request.idnr,
+    responsible: snapshot.nav.serves(provider.id, evidenceType),
     ...(request.presealed === undefined ? {} : { presealed: request.presealed }),
   });
   if (!authorization.granted) return refused(authorization.refusal);

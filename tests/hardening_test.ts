@@ -351,7 +351,7 @@ Deno.test("A wildcard permission reaches only a provider responsible for the evi
         idnrUsed: true,
       }),
     });
-    assert.equal(sealed.status, 404);
+    assert.equal(sealed.status, 403);
     await sealed.body?.cancel();
 
     // The responsible register is still reachable by name.
