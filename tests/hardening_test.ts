@@ -334,12 +334,16 @@ Deno.test("A wildcard permission reaches only a provider responsible for the evi
         body: "{}",
       },
     );
-    assert.equal(evidence.status, 404);
-    assert.equal(
-      (await evidence.json()).type,
-      "https://lotse.dev/problems/no-responsible-provider",
-    );
-    assert.equal(evidence.headers.get("lotse-transfer-id"), null);
+    assert.equal(evidence.status, 403);
+    const refused = await evidence.json();
+    assert.equal(refused.type, "https://lotse.dev/problems/not-permitted");
+    assert.match(refused.detail, /not responsible/);
+    // The refusal is recorded like every decision, and nothing reached KBA.
+    const id = evidence.headers.get("lotse-transfer-id")!;
+    const record = await lotse.fetch(`/v1/transfers/${id}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal((await record.json()).outcome, "refused");
 
     const sealed = await lotse.fetch("/v1/authorizations", {
       method: "POST",
