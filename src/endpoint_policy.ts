@@ -1,5 +1,5 @@
 /**
- * The one rule for provider endpoints (DESIGN §5), used by data management when a provider
+ * The one rule for provider endpoints (README, Configuration), used by data management when a provider
  * is written and by the transport before every call: HTTPS (plain HTTP only on loopback), no
  * userinfo, query or fragment, and no loopback, private, link-local or otherwise special
  * address unless the operator names its network in `LOTSE_PROVIDER_ALLOWED_NETWORKS` (with

@@ -1,10 +1,11 @@
 /**
  * Transfers interrupted by a crash are closed at the next start. Each instance keeps a small
  * journal of its own running transfers next to its protocol spool (one spool, and so one
- * journal, per instance): a line when a transfer's decision is recorded, another once its
- * outcome is durable. At start the transfers begun and not ended are this instance's
- * interrupted ones; those the protocol still shows `in-flight` get the outcome `failed`,
- * reason `interrupted`. An instance never touches another instance's transfers, so a fleet
+ * journal, per instance): a line when a transfer's decision is recorded, one with its outcome
+ * as soon as the stream ended, another once that outcome is durable. At start the transfers
+ * not ended are this instance's interrupted ones; those the protocol still shows `in-flight`
+ * get the outcome the journal kept (a transfer whose stream ended before the crash), or
+ * `failed`, reason `interrupted`. An instance never touches another instance's transfers, so a fleet
  * needs no coordination.
  *
  * @example
@@ -17,6 +18,7 @@
  * @module
  */
 import type { ProtocolPort } from "./protocol/port.ts";
+import type { TransferOutcome } from "./protocol/mod.ts";
 
 const encoder = new TextEncoder();
 
@@ -32,8 +34,16 @@ export class InflightJournal {
   #closed = false;
   /** Transfers begun before the last stop and never ended. */
   readonly interrupted: readonly string[];
+  /** Of those, the outcomes that were known (stream ended) but not yet durable. */
+  readonly known: ReadonlyMap<string, TransferOutcome>;
 
-  private constructor(path: string, file: Deno.FsFile, interrupted: string[]) {
+  private constructor(
+    path: string,
+    file: Deno.FsFile,
+    interrupted: string[],
+    known: Map<string, TransferOutcome>,
+  ) {
+    this.known = known;
     this.#path = path;
     this.#file = file;
     this.#size = 0;
@@ -43,11 +53,21 @@ export class InflightJournal {
   /** Opens (or creates) the journal at `path` and reads what the last run left. */
   static async open(path: string): Promise<InflightJournal> {
     const left = new Set<string>();
+    const known = new Map<string, TransferOutcome>();
     try {
       for (const line of (await Deno.readTextFile(path)).split("\n")) {
-        const id = line.slice(1);
+        const id = line.slice(1, 37);
         if (line.startsWith("+")) left.add(id);
-        else if (line.startsWith("-")) left.delete(id);
+        else if (line.startsWith("-")) {
+          left.delete(id);
+          known.delete(id);
+        } else if (line.startsWith("=")) {
+          try {
+            const outcome = JSON.parse(line.slice(38));
+            if (typeof outcome.time === "string") outcome.time = new Date(outcome.time);
+            known.set(id, outcome);
+          } catch { /* a torn last line: treated as not known */ }
+        }
       }
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -56,9 +76,15 @@ export class InflightJournal {
     if (dir) await Deno.mkdir(dir, { recursive: true });
     // The interrupted ones stay in the new journal until they are closed, so a start that
     // cannot close them (database down) leaves them for the next.
-    await Deno.writeTextFile(path, [...left].map((id) => `+${id}\n`).join(""));
+    for (const id of known.keys()) if (!left.has(id)) known.delete(id);
+    await Deno.writeTextFile(
+      path,
+      [...left].map((id) =>
+        `+${id}\n` + (known.has(id) ? `=${id} ${JSON.stringify(known.get(id))}\n` : "")
+      ).join(""),
+    );
     const file = await Deno.open(path, { append: true });
-    const journal = new InflightJournal(path, file, [...left]);
+    const journal = new InflightJournal(path, file, [...left], known);
     for (const id of left) journal.#running.add(id);
     return journal;
   }
@@ -106,6 +132,10 @@ export class InflightJournal {
       refused: (refusal) => protocol.refused(refusal),
       granted: (decision) => protocol.granted(decision),
       finish: async (transferId, outcome) => {
+        // Known at once, durable a little later: a crash in between still keeps the truth.
+        if (this.#running.has(transferId)) {
+          this.#write(`=${transferId} ${JSON.stringify(outcome)}\n`);
+        }
         await protocol.finish(transferId, outcome);
         this.end(transferId);
       },
@@ -145,7 +175,8 @@ export async function closeInterrupted(
       continue;
     }
     if (outcome === "in-flight") {
-      await protocol.finish(id, { outcome: "failed", reason: "interrupted" });
+      const known = journal.known.get(id);
+      await protocol.finish(id, known ?? { outcome: "failed", reason: "interrupted" });
       closed++;
     } else {
       // Ended after all (its outcome reached the database), or never recorded.
