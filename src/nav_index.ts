@@ -169,6 +169,7 @@ export class NavIndex {
   #types: ReadonlyMap<string, TypeEntry>;
   #evidenceTypeList: readonly EvidenceType[];
   #providers: ReadonlyMap<string, Provider>;
+  #serving: ReadonlySet<string>;
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
@@ -184,6 +185,7 @@ export class NavIndex {
     types: ReadonlyMap<string, TypeEntry>;
     evidenceTypeList: readonly EvidenceType[];
     providers: ReadonlyMap<string, Provider>;
+    serving: ReadonlySet<string>;
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
@@ -194,6 +196,7 @@ export class NavIndex {
     this.#types = parts.types;
     this.#evidenceTypeList = parts.evidenceTypeList;
     this.#providers = parts.providers;
+    this.#serving = parts.serving;
     this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
@@ -287,7 +290,24 @@ export class NavIndex {
         Object.freeze({ evidenceType: old.evidenceType, byGemeinde: t.gem, byKey: t.byKey }),
       );
     }
+    // Which providers serve which evidence type: new pairs join; a removed route's pair stays
+    // only while another route of its type still names that provider.
+    let serving = this.#serving;
+    const pair = (r: Route) => `${r.evidenceType}\u0000${r.providerId}`;
+    if (added.some((r) => !serving.has(pair(r))) || removed.length > 0) {
+      const next = new Set(serving);
+      for (const r of added) next.add(pair(r));
+      for (const r of removed) {
+        if (added.some((a) => pair(a) === pair(r))) continue;
+        const t = touched.get(r.evidenceType)!;
+        const still = (x: Resolution | undefined) =>
+          x !== undefined && x.route.providerId === r.providerId;
+        if (!t.gem.some(still) && ![...t.byKey.values()].some(still)) next.delete(pair(r));
+      }
+      serving = next;
+    }
     return new NavIndex({
+      serving,
       ordinals: this.#ordinals,
       gemeinden: this.#gemeinden,
       byArs: this.#byArs,
@@ -320,6 +340,14 @@ export class NavIndex {
     if (prefix === "") return [0, list.length];
     // The first AGS past the prefix: the prefix padded with "9"s, then one past it.
     return [lower(prefix), lower(prefix.padEnd(8, "9") + "\u0000")];
+  }
+
+  /**
+   * Whether `providerId` is on a route for `evidenceType` somewhere: only such a provider
+   * may be named directly (`providerId=`), whatever a permission's wildcard says.
+   */
+  serves(providerId: string, evidenceType: string): boolean {
+    return this.#serving.has(`${evidenceType}\u0000${providerId}`);
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -512,6 +540,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
   }
 
   const dangling: string[] = [];
+  const serving = new Set<string>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
     const key = route.regionKey;
@@ -525,6 +554,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       dangling.push(route.id);
       continue;
     }
+    serving.add(`${route.evidenceType}\u0000${route.providerId}`);
     const resolution: Resolution = Object.freeze({
       kind: "resolved",
       evidenceType: type.et,
@@ -605,6 +635,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     types,
     evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
     providers,
+    serving,
     byName: Object.freeze(byName),
     danglingRouteIds: Object.freeze(dangling.sort()),
     counts: Object.freeze({
