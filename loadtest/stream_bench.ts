@@ -56,7 +56,9 @@ try {
   const config = (await Deno.readTextFile(`${root}/loadtest/nginx.conf.tmpl`))
     .replaceAll("{{PREFIX}}", dir)
     .replaceAll("{{PORT}}", String(nginxPort))
-    .replaceAll("{{UPSTREAM}}", `127.0.0.1:${providerPort}`);
+    .replaceAll("{{UPSTREAM}}", `127.0.0.1:${providerPort}`)
+    .replaceAll("{{SCHEME}}", "http")
+    .replaceAll("{{UPSTREAM_TLS}}", "");
   await Deno.writeTextFile(`${dir}/nginx.conf`, config);
   children.push(
     new Deno.Command("taskset", {
