@@ -1,5 +1,5 @@
 /**
- * TARGETS P4 and P5 on the product: Lotse started as `deno task serve` runs it, the demo
+ * docs/targets.md P4 and P5 on the product: Lotse started as `deno task serve` runs it, the demo
  * register served over HTTPS with its own CA and registered through the admin API the way
  * an operator registers a provider (`PUT /admin/v1/providers/kba-zfzr` with `caCert`), curl
  * as the consumer, and nginx in front of the same provider as the reference, in alternating

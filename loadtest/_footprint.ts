@@ -1,5 +1,5 @@
 /**
- * TARGETS P9: the footprint of the embedded default, i.e. `deno task start` exactly as a
+ * docs/targets.md P9: the footprint of the embedded default, i.e. `deno task start` exactly as a
  * newcomer runs it (demo data, no `DATABASE_URL`, a fresh data directory), pinned to the
  * server core: time from spawn to `/readyz` 200, and the RSS of its whole process tree right
  * after ready and after `idleS` seconds idle. Reference in the same run: the same task
