@@ -36,10 +36,24 @@ export interface FootprintResult {
   readonly embeddedReadyMsMedian: number;
   readonly embeddedRssIdleMiBMedian: number;
   readonly postgresRssIdleMiBMedian: number;
+  /** PSS of the PostgreSQL server's processes (test settings) beside the reference. */
+  readonly postgresServerPssMiB: number[];
 }
 
 /** RSS in MiB of `pid` and all its descendants (an embedded database may be a child). */
 export function treeRssMiB(pid: number): number {
+  return treeSum(pid, "status", /VmRSS:\s+(\d+)/);
+}
+
+/**
+ * PSS in MiB of `pid` and its descendants: PostgreSQL's processes share their buffers, which
+ * RSS would count once per process.
+ */
+export function treePssMiB(pid: number): number {
+  return treeSum(pid, "smaps_rollup", /Pss:\s+(\d+)/);
+}
+
+function treeSum(pid: number, file: string, pattern: RegExp): number {
   const parents = new Map<number, number>();
   for (const entry of Deno.readDirSync("/proc")) {
     if (!/^\d+$/.test(entry.name)) continue;
@@ -62,7 +76,7 @@ export function treeRssMiB(pid: number): number {
   let kib = 0;
   for (const p of tree) {
     try {
-      kib += Number(/VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${p}/status`))?.[1] ?? 0);
+      kib += Number(pattern.exec(Deno.readTextFileSync(`/proc/${p}/${file}`))?.[1] ?? 0);
     } catch { /* gone */ }
   }
   return kib / 1024;
@@ -116,6 +130,9 @@ export async function footprint(
   cleanups.push(() => cluster.destroy());
   const embedded: FootprintRun[] = [];
   const postgres: FootprintRun[] = [];
+  const postgresServerPssMiB: number[] = [];
+  const postmaster = async () =>
+    Number((await Deno.readTextFile(`${cluster.dataDir}/postmaster.pid`)).split("\n")[0]);
   for (let i = 0; i < runs; i++) {
     embedded.push(await once({}, idleS, cleanups));
     postgres.push(
@@ -137,5 +154,6 @@ export async function footprint(
     embeddedReadyMsMedian: median(embedded.map((r) => r.readyMs)),
     embeddedRssIdleMiBMedian: median(embedded.map((r) => r.rssIdleMiB)),
     postgresRssIdleMiBMedian: median(postgres.map((r) => r.rssIdleMiB)),
+    postgresServerPssMiB,
   };
 }
