@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { createTestPki } from "../tests/_tls.ts";
+import { createTestPki } from "../tests/tls.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 import {
   ADMIN_TOKEN,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { startCluster } from "../tests/_pg.ts";
+import { startCluster } from "../tests/pg.ts";
 import {
   Child,
   type Cleanups,
