@@ -146,6 +146,7 @@ export async function footprint(
         cleanups,
       ),
     );
+    postgresServerPssMiB.push(treePssMiB(await postmaster()));
   }
   return {
     idleS,
