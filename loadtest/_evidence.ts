@@ -137,7 +137,8 @@ interface CurlResult {
   readonly mibPerS: number;
 }
 
-async function curl(
+/** One POST through curl on the load core, its body discarded; fails unless 200 and whole. */
+export async function curlTransfer(
   url: string,
   headers: Record<string, string>,
   body: string,
@@ -298,9 +299,9 @@ export async function evidence(
 
   // Warm-up (JIT, connection pools), not counted.
   const warm = 64 * 1024 ** 2;
-  await curl(nginxUrl, await nginxHeaders(), demoBody(warm, true), warm);
-  await curl(lotseUrl, lotseHeaders, demoBody(warm, true), warm);
-  await curl(lotseUrl, lotseHeaders, demoBody(warm, false), warm);
+  await curlTransfer(nginxUrl, await nginxHeaders(), demoBody(warm, true), warm);
+  await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, true), warm);
+  await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, false), warm);
 
   const figures = () => ({ mibPerS: [] as number[], cpuSecondsPerGiB: [] as number[] });
   const result = { nginx: figures(), digest: figures(), plain: figures() };
@@ -309,7 +310,7 @@ export async function evidence(
     {
       const headers = await nginxHeaders();
       const cpu = cpuSeconds(nginxWorker);
-      const r = await curl(nginxUrl, headers, demoBody(bytes, true), bytes);
+      const r = await curlTransfer(nginxUrl, headers, demoBody(bytes, true), bytes);
       result.nginx.mibPerS.push(r.mibPerS);
       result.nginx.cpuSecondsPerGiB.push((cpuSeconds(nginxWorker) - cpu) / gib);
     }
@@ -317,7 +318,7 @@ export async function evidence(
       const rssBefore = rssMiB(lotse.child.pid);
       const sampler = rssSampler(lotse.child.pid);
       const cpu = cpuSeconds(lotse.child.pid);
-      const r = await curl(lotseUrl, lotseHeaders, demoBody(bytes, digest), bytes);
+      const r = await curlTransfer(lotseUrl, lotseHeaders, demoBody(bytes, digest), bytes);
       result[key].cpuSecondsPerGiB.push((cpuSeconds(lotse.child.pid) - cpu) / gib);
       const peak = sampler.stop();
       result[key].mibPerS.push(r.mibPerS);
