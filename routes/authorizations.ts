@@ -10,14 +10,31 @@ import { Hono } from "hono";
 import type { AppDeps } from "../src/app.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
-import { authorizationBody } from "../src/schemas.ts";
+import { authorizationBody, authorizationResult } from "../src/schemas.ts";
 import { parseWith, readJson } from "../src/validate.ts";
 import { sealEvidenceToken } from "../crypto/mod.ts";
+import { describe, LOADING, problem } from "../src/openapi.ts";
+
+const DOC = describe({
+  summary: "Vermittlungsstelle: decide and seal an evidence access token",
+  tags: ["Vermittlungsstelle"],
+  roles: ["consumer"],
+  body: { type: "application/json", schema: authorizationBody },
+  responses: {
+    201: { description: "Evidence access token (ES256 JWS)", schema: authorizationResult },
+    400: problem("Invalid body"),
+    403: problem("Wrong role, or no permission covers the request (not-permitted)"),
+    404: problem("Unknown evidence type or provider"),
+    413: problem("Body over 16 KiB"),
+    415: problem("Body is not JSON"),
+    ...LOADING,
+  },
+});
 
 export function authorizationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   const now = deps.now ?? Date.now;
-  app.post("/authorizations", requireRole(deps.iam.checker, ["consumer"]), async (c) => {
+  app.post("/authorizations", requireRole(deps.iam.checker, ["consumer"]), DOC, async (c) => {
     const body = parseWith(
       authorizationBody,
       await readJson(c, 16 * 1024),

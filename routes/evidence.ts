@@ -17,6 +17,64 @@ import type { Provider } from "../src/tables.ts";
 import { forward } from "../src/transport.ts";
 import { checkIdnr, sealEvidenceToken } from "../crypto/mod.ts";
 import { transferById } from "../db/protocol_queries.ts";
+import { describe, LOADING, problem } from "../src/openapi.ts";
+import {
+  ambiguousProblem,
+  navigationQuery,
+  slugSchema,
+  transferRecordSchema,
+} from "../src/schemas.ts";
+import { z } from "zod";
+
+const TRANSFER_HEADERS = {
+  "Lotse-Transfer-Id": { description: "The transfer's id (UUID)" },
+  "Lotse-Provider": { description: "The provider's id" },
+};
+
+const EVIDENCE_DOC = describe({
+  summary: "Transfer evidence: navigate, authorize, stream the request and the answer",
+  description: "The provider's status, content type and Repr-Digest pass through.",
+  tags: ["Transport"],
+  roles: ["consumer"],
+  params: { evidenceType: slugSchema },
+  query: navigationQuery.omit({ evidenceType: true }).extend({
+    providerId: slugSchema.optional(),
+  }),
+  headers: {
+    "Lotse-Purpose": { schema: z.string().max(200), required: true },
+    "Lotse-Legal-Basis": { schema: z.string().max(200), required: true },
+    "Lotse-Idnr": { schema: z.string().regex(/^\d{11}$/), description: "Check digit verified" },
+    "Repr-Digest": { schema: z.string(), description: "RFC 9530 digest of the request body" },
+  },
+  body: { type: "*/*", description: "The request for the provider, streamed" },
+  responses: {
+    200: {
+      description: "The provider's evidence, streamed; its status and type pass through",
+      type: "*/*",
+      headers: TRANSFER_HEADERS,
+    },
+    400: problem("Malformed input, wrong IDNr or request digest mismatch"),
+    403: problem("Wrong role, or no permission covers the request (not-permitted)"),
+    404: problem("Unknown region or evidence type, or no responsible provider"),
+    409: problem("Ambiguous PLZ", ambiguousProblem),
+    413: problem("Request body over LOTSE_MAX_REQUEST_BYTES"),
+    502: problem("The provider failed"),
+    504: problem("The provider did not answer in time"),
+    ...LOADING,
+  },
+});
+
+const RECORD_DOC = describe({
+  summary: "The protocol record of one of the caller's transfers",
+  tags: ["Transport"],
+  roles: ["consumer"],
+  params: { id: z.uuid() },
+  responses: {
+    200: { description: "The record", schema: transferRecordSchema },
+    400: problem("Not a UUID"),
+    404: problem("Not yours or unknown"),
+  },
+});
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -53,6 +111,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     "/evidence/:evidenceType",
     checkIdnrHeader,
     requireRole(deps.iam.checker, ["consumer"]),
+    EVIDENCE_DOC,
     async (c) => {
       const snapshot = deps.store.snapshot;
       if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
@@ -194,7 +253,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
     },
   );
 
-  app.get("/transfers/:id", requireRole(deps.iam.checker, ["consumer"]), async (c) => {
+  app.get("/transfers/:id", requireRole(deps.iam.checker, ["consumer"]), RECORD_DOC, async (c) => {
     const id = c.req.param("id").toLowerCase();
     if (!UUID.test(id)) {
       throw new Problem("invalid-request", "Cannot parse transfer id: expected a UUID");

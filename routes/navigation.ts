@@ -10,10 +10,26 @@ import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { locate, responsible } from "../src/locate.ts";
 import { Problem } from "../src/problem.ts";
 import { JSON_HEADERS, navigationBody } from "../src/nav_response.ts";
+import { describe, LOADING, problem } from "../src/openapi.ts";
+import { ambiguousProblem, navigationQuery, navigationResult } from "../src/schemas.ts";
+
+const DOC = describe({
+  summary: "Which provider is responsible for an evidence type in a place",
+  tags: ["Navigation"],
+  roles: ["consumer", "operator"],
+  query: navigationQuery,
+  responses: {
+    200: { description: "The responsible provider", schema: navigationResult },
+    400: problem("Malformed key or parameters"),
+    404: problem("Unknown region, unknown evidence type or no responsible provider"),
+    409: problem("The PLZ covers several Gemeinden", ambiguousProblem),
+    ...LOADING,
+  },
+});
 
 export function navigationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
-  app.get("/navigation", requireRole(deps.iam.checker, ["consumer", "operator"]), (c) => {
+  app.get("/navigation", requireRole(deps.iam.checker, ["consumer", "operator"]), DOC, (c) => {
     const snapshot = deps.store.snapshot;
     if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
     const q = c.req.query();

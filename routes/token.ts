@@ -6,13 +6,55 @@
  * @module
  */
 import { Hono } from "hono";
+import { z } from "zod";
 import type { AppDeps } from "../src/app.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
+import { describe, type RouteDoc } from "../src/openapi.ts";
 import { Problem } from "../src/problem.ts";
+import { slugSchema } from "../src/schemas.ts";
 import { readBytes } from "../src/validate.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
+
+const tokenRequest = z.object({
+  grant_type: z.literal("client_credentials"),
+  client_id: slugSchema.optional(),
+  client_assertion_type: z.literal("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+  client_assertion: z.string(),
+}).meta({ id: "TokenRequest" });
+
+const tokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal("Bearer"),
+  expires_in: z.int(),
+}).meta({ id: "TokenResponse" });
+
+const oauthErrorBody = z.object({
+  error: z.enum([
+    "invalid_request",
+    "invalid_client",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "temporarily_unavailable",
+  ]),
+  error_description: z.string(),
+}).meta({ id: "OAuthError" });
+
+const TOKEN_DOC: RouteDoc = {
+  summary: "OAuth 2.0 client credentials with private_key_jwt (RFC 6749 § 4.4, RFC 7523)",
+  description:
+    "The client assertion's aud is Lotse's issuer identifier (draft-ietf-oauth-rfc7523bis) or " +
+    "this token endpoint's URL, as its sole value.",
+  tags: ["IAM"],
+  body: { type: "application/x-www-form-urlencoded", schema: tokenRequest },
+  responses: {
+    200: { description: "Access token", schema: tokenResponse },
+    400: { description: "RFC 6749 § 5.2 error", schema: oauthErrorBody },
+    401: { description: "invalid_client (RFC 6749 § 5.2)", schema: oauthErrorBody },
+    503: { description: "temporarily_unavailable", schema: oauthErrorBody },
+  },
+};
 
 function oauthError(error: string, description: string, status: 400 | 401 | 503): Response {
   const headers: Record<string, string> = {
@@ -44,7 +86,7 @@ export function tokenRoutes(deps: AppDeps): Hono {
   const app = new Hono();
   const { iam, store } = deps;
   const now = deps.now ?? Date.now;
-  app.post("/token", async (c) => {
+  app.post("/token", describe(TOKEN_DOC), async (c) => {
     let form;
     try {
       form = await readForm(c.req.raw);
@@ -71,7 +113,7 @@ export function tokenRoutes(deps: AppDeps): Hono {
     if (!snapshot) return oauthError("temporarily_unavailable", "Tables are still loading", 503);
     const result = await verifyClientAssertion(form.get("client_assertion") ?? undefined, {
       clients: (id) => snapshot.clients.get(id),
-      audience: iam.tokenUrl,
+      audience: [iam.issuer, iam.tokenUrl],
       replay: iam.replay,
       clientId: form.get("client_id") ?? undefined,
       now: now(),
