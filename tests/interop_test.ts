@@ -7,7 +7,7 @@
  * Prometheus text-format parser over `/metrics`.
  */
 import assert from "node:assert/strict";
-import { importJWK } from "jose";
+import { decodeJwt } from "jose";
 import * as oauth from "oauth4webapi";
 import { validate as validateOpenApi } from "@readme/openapi-parser";
 import { Ajv2020 } from "ajv/dist/2020.js";
@@ -16,6 +16,7 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
 import { DEMO_KEYS, DEMO_PURPOSES } from "../db/demo_clients.ts";
 import { DEMO_AMBIGUOUS_PLZ } from "../db/demo.ts";
+import { oauthToken } from "../tools/oauth_token.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const IDNR = "86095742719";
@@ -130,34 +131,22 @@ Deno.test({
           assert.deepEqual(as.token_endpoint_auth_methods_supported, ["private_key_jwt"]);
           assert.deepEqual(as.grant_types_supported, ["client_credentials"]);
 
-          const client: oauth.Client = { client_id: CONSUMER };
-          const key = await importJWK({ ...DEMO_KEYS[CONSUMER]! }, "ES256") as CryptoKey;
+          // The README's standard-client script, with a fetch that notes the assertion's aud.
           const sentAudiences: unknown[] = [];
-          const response = await oauth.clientCredentialsGrantRequest(
-            as,
-            client,
-            oauth.PrivateKeyJwt({ key, kid: `${CONSUMER}-demo` }),
-            new URLSearchParams(),
-            {
-              ...insecure,
-              // Only looks at what the library sends: the assertion's audience.
-              [oauth.customFetch]: (url, init) => {
-                const form = new URLSearchParams(String(init.body));
-                const [, payload] = (form.get("client_assertion") ?? "").split(".");
-                sentAudiences.push(
-                  JSON.parse(atob(payload!.replace(/-/g, "+").replace(/_/g, "/"))).aud,
-                );
-                return fetch(url, init);
-              },
+          const accessToken = await oauthToken(issuer, CONSUMER, {
+            jwk: { ...DEMO_KEYS[CONSUMER]!, kid: `${CONSUMER}-demo` },
+            fetch: (input, init) => {
+              const form = new URLSearchParams(String(init?.body ?? ""));
+              const assertion = form.get("client_assertion");
+              if (assertion) sentAudiences.push(decodeJwt(assertion).aud);
+              return fetch(input, init);
             },
-          );
-          const token = await oauth.processClientCredentialsResponse(as, client, response);
-          assert.equal(token.token_type, "bearer");
+          });
           // oauth4webapi names the issuer (draft-ietf-oauth-rfc7523bis), not the token URL.
           assert.deepEqual(sentAudiences, [lotse.publicUrl]);
 
           const nav = await oauth.protectedResourceRequest(
-            token.access_token,
+            accessToken,
             "GET",
             new URL(`${lotse.base}/v1/navigation?evidenceType=fahrzeugzulassung&plz=70173`),
             undefined,
