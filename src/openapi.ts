@@ -138,15 +138,24 @@ export async function buildOpenApi(
   options: OpenApiOptions,
 ): Promise<Record<string, unknown>> {
   const schemas = new SchemaSet();
+  const routes = new Set<string>();
+  const documented = new Set<string>();
   // Every documented handler: fill in the spec hono-openapi will read, in OpenAPI terms.
   for (const route of app.routes) {
+    const key = `${route.method} ${route.path}`;
+    if (route.method !== "ALL") routes.add(key);
     const handler = findTargetHandler(route.handler as Parameters<typeof findTargetHandler>[0]);
     const doc = docs.get(handler);
     if (!doc) continue;
+    documented.add(key);
     const holder = (handler as unknown as Record<symbol, { spec: Record<string, unknown> }>)[
       uniqueSymbol
     ]!;
     holder.spec = operation(doc, operationName(route.method, route.path), schemas);
+  }
+  const missing = [...routes].filter((key) => !documented.has(key));
+  if (missing.length > 0) {
+    throw new Error(`Route ${missing.join(", ")} has no describe(): the document would omit it`);
   }
   const generated = await generateSpecs(app as unknown as Hono, {
     documentation: {
