@@ -1,5 +1,5 @@
 /**
- * Protocol log figures (TARGETS P6): records/s sustained into PostgreSQL and the latency
+ * Protocol log figures (docs/targets.md P6): records/s sustained into PostgreSQL and the latency
  * `begin()` adds to a transfer.
  *
  * `deno bench --allow-all loadtest/protocol_bench.ts` runs the CPU part (chaining, spool

@@ -13,7 +13,7 @@
  * deno run -A loadtest/run.ts authorizations [--duration 10] [--runs 3]
  * ```
  *
- * Targets (shared/TARGETS.md): P1 navigation ≥ 80 % of bare `Deno.serve`; P2 p99 ≤ 2 ms and
+ * Targets (docs/targets.md): P1 navigation ≥ 80 % of bare `Deno.serve`; P2 p99 ≤ 2 ms and
  * p99.9 ≤ 5 ms at 50 % of P1's max; P7 1 M routes swapped in ≤ 2 s with 0 failed requests;
  * P8 ready ≤ 1 s.
  *

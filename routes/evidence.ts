@@ -17,6 +17,7 @@ import type { Provider } from "../src/tables.ts";
 import { forward } from "../src/transport.ts";
 import { checkIdnr, sealEvidenceToken } from "../crypto/mod.ts";
 import { transferById } from "../db/protocol_queries.ts";
+import { createLogger } from "../src/log.ts";
 import { describe, LOADING, problem } from "../src/openapi.ts";
 import {
   ambiguousProblem,
@@ -101,6 +102,7 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
   const app = new Hono<{ Variables: AuthVariables }>();
   const { config, metrics, protocol } = deps;
   const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? createLogger();
   const limits = {
     maxRequestBytes: config.maxRequestBytes,
     providerTimeoutMs: config.providerTimeoutMs,
@@ -231,7 +233,12 @@ export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }
           durationMs: Math.round(summary.durationMs),
           reason: summary.reason ?? null,
         });
-      }).catch((error) => console.error(`Cannot record the end of transfer ${transferId}`, error));
+      }).catch((error) =>
+        logger.error("Cannot record the end of a transfer", {
+          transferId,
+          error,
+        })
+      );
       if (!result.ok) {
         const { type, detail } = result.failure;
         if (type === "client-closed") return new Response(null, { status: 499 });

@@ -32,6 +32,7 @@ import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
+import { createLogger, type Logger } from "./log.ts";
 
 /** What the app is built from. */
 export interface AppDeps {
@@ -47,15 +48,15 @@ export interface AppDeps {
   readonly idnrHash: (idnr: string) => string;
   /** Milliseconds since the epoch; injected so tests can move time. */
   readonly now?: () => number;
-  /** Where unexpected errors go (never to the client). */
-  readonly log?: (message: string, error: unknown) => void;
+  /** Where unexpected errors go (never to the client); default: standard output, level info. */
+  readonly logger?: Logger;
 }
 
 /** Creates the Hono app serving the whole public contract. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   const { metrics } = deps;
-  const log = deps.log ?? ((message, error) => console.error(message, error));
+  const logger = deps.logger ?? createLogger();
 
   app.use(async (c, next) => {
     const start = performance.now();
@@ -91,7 +92,7 @@ export function createApp(deps: AppDeps): Hono {
     ) {
       return problemResponse("invalid-request", "Cannot parse the request");
     }
-    log(`Unexpected error on ${c.req.method} ${c.req.path}`, error);
+    logger.error("Unexpected error", { method: c.req.method, path: c.req.path, error });
     return problemResponse("internal", "The request could not be completed");
   });
   return app;

@@ -1,6 +1,6 @@
 /**
  * RFC 9457 problem details. Every error Lotse answers is one of these, with a `type` from
- * the fixed list of DESIGN §3, and never a stack trace.
+ * the fixed list of docs/api.md §3, and never a stack trace.
  *
  * @example
  * ```ts

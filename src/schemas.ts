@@ -1,5 +1,5 @@
 /**
- * The zod schemas of Lotse's public contract (DESIGN §3): request bodies and parameters are
+ * The zod schemas of Lotse's public contract (docs/api.md §3): request bodies and parameters are
  * validated with them, and `/openapi.json` is generated from them. The hot routes check
  * their few parameters with the same patterns by hand, so they pay no parsing machinery.
  *

@@ -79,7 +79,7 @@ export interface ForwardOptions {
 /** Why a transfer failed before any evidence reached the consumer; the route answers problem+json. */
 export interface ForwardFailure {
   readonly status: 400 | 413 | 499 | 502 | 504;
-  /** Problem type suffix from DESIGN § 3 (`client-closed` for a consumer that went away). */
+  /** Problem type suffix from docs/api.md §3 (`client-closed` for a consumer that went away). */
   readonly type:
     | "invalid-request"
     | "payload-too-large"

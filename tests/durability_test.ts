@@ -1,5 +1,5 @@
 /**
- * Durability of the protocol log with Lotse as a real child process (TARGETS R2, R3):
+ * Durability of the protocol log with Lotse as a real child process (docs/targets.md R2, R3):
  * `kill -9` during ~1,000 concurrent transfers, PostgreSQL stopped for 30 s under load, and
  * SIGTERM under load. What the consumer saw is checked against `protocol_entries` after a
  * restart on the same database and data directory.
@@ -19,7 +19,7 @@ import { verifyChain } from "../db/protocol_queries.ts";
 import type { Db } from "../db/types.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 
-/** How long PostgreSQL stays down in the R3 test (TARGETS R3). */
+/** How long PostgreSQL stays down in the R3 test (docs/targets.md R3). */
 const OUTAGE_MS = 30_000;
 const CONSUMER = "stuttgart-bewohnerparken";
 const KiB = 1024;
@@ -437,7 +437,10 @@ Deno.test({
       const stoppedMs = Math.round(performance.now() - termAt);
       const all = await Promise.all(runs);
       assert.equal(status.code, 0, lotse.output.slice(-2000));
-      assert.match(lotse.output, /SIGTERM: finishing running requests/);
+      assert.match(
+        lotse.output,
+        /"msg":"Stopping: finishing running requests[^"]*","signal":"SIGTERM"/,
+      );
 
       await lotse.restart();
       const received = all.filter((s) => s.complete).map((s) => s.transferId!);

@@ -466,6 +466,8 @@ Deno.test({
       LOTSE_KEY_SECRET: secret("key-secret"),
       LOTSE_PROTOCOL_KEY: secret("protocol-key"),
       LOTSE_ADMIN_TOKEN: secret("admin-token"),
+      // The most the logger writes: error stacks too.
+      LOTSE_LOG_LEVEL: "debug",
     };
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "src/main.ts"],
@@ -580,7 +582,7 @@ Deno.test({
       text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
       await Deno.remove(env.LOTSE_DATA_DIR, { recursive: true }).catch(() => {});
     }
-    assert.match(text, /Lotse listening on/, "the instance's output was captured");
+    assert.match(text, /"msg":"Lotse listening"/, "the instance's output was captured");
     const leaks = sensitive.filter(([, value]) => text.includes(value)).map(([what]) => what);
     assert.deepEqual(leaks, [], `the output holds ${leaks.join(", ")}:\n${text.slice(0, 4000)}`);
   },

@@ -45,7 +45,7 @@ export interface ChainedEntry extends ProtocolEntry {
   hash: string;
 }
 
-/** What a route knows when it decides a transfer (DESIGN §4). */
+/** What a route knows when it decides a transfer (docs/api.md §4). */
 export interface TransferDecision {
   /** UUID; the `Lotse-Transfer-Id` header. */
   transferId: string;

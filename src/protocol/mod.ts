@@ -1,5 +1,5 @@
 /**
- * The protocol log of Lotse (§ 9 IDNrG, DESIGN §4): every transfer decision and outcome,
+ * The protocol log of Lotse (§ 9 IDNrG, docs/api.md §4): every transfer decision and outcome,
  * durable before the first evidence byte reaches the consumer, hash-chained, kept two years.
  *
  * - {@linkcode openProtocolLog} — the writer: group commits into PostgreSQL, a local spool

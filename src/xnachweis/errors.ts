@@ -1,6 +1,6 @@
 /**
  * Lotse's own refusals and failures in the XNachweis dialect: a schema-valid
- * `DE.EvidenceErrorResponse.0103` whose exception code is the problem type of DESIGN §3 and
+ * `DE.EvidenceErrorResponse.0103` whose exception code is the problem type of docs/api.md §3 and
  * whose HTTP status is that type's, from the same table as the JSON face
  * ({@linkcode PROBLEM_TYPES}).
  *

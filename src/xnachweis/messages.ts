@@ -340,7 +340,7 @@ export function buildEvidenceResponse(input: EvidenceResponseInput): string {
 
 /** Input of {@linkcode buildErrorResponse}. */
 export interface ErrorResponseInput {
-  /** The error code: for Lotse's own errors, the problem type of DESIGN §3. */
+  /** The error code: for Lotse's own errors, the problem type of docs/api.md §3. */
   readonly code: string;
   readonly detail: string;
   /** The request's `id` when it could be read; otherwise a fresh one is made. */
