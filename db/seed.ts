@@ -121,19 +121,22 @@ async function insertPostcodes(
 }
 
 async function insertEvidenceTypes(tx: Queryable, rows: readonly EvidenceType[]): Promise<void> {
-  await tx.sql`insert into evidence_types (id, name, description)
+  await tx.sql`insert into evidence_types (id, name, description, classification)
     select * from unnest(${column(rows, (r) => r.id)}::text[],
-      ${column(rows, (r) => r.name)}::text[], ${column(rows, (r) => r.description)}::text[])
-    on conflict (id) do update set name = excluded.name, description = excluded.description`;
+      ${column(rows, (r) => r.name)}::text[], ${column(rows, (r) => r.description)}::text[],
+      ${column(rows, (r) => r.classification ?? null)}::text[])
+    on conflict (id) do update set name = excluded.name, description = excluded.description,
+      classification = excluded.classification`;
 }
 
 async function insertProviders(tx: Queryable, rows: readonly Provider[]): Promise<void> {
-  await tx.sql`insert into providers (id, name, endpoint, ca_cert)
+  await tx.sql`insert into providers (id, name, endpoint, ca_cert, xnachweis_endpoint)
     select * from unnest(${column(rows, (r) => r.id)}::text[],
       ${column(rows, (r) => r.name)}::text[], ${column(rows, (r) => r.endpoint)}::text[],
-      ${column(rows, (r) => r.caCert)}::text[])
+      ${column(rows, (r) => r.caCert)}::text[],
+      ${column(rows, (r) => r.xnachweisEndpoint ?? null)}::text[])
     on conflict (id) do update set name = excluded.name, endpoint = excluded.endpoint,
-      ca_cert = excluded.ca_cert`;
+      ca_cert = excluded.ca_cert, xnachweis_endpoint = excluded.xnachweis_endpoint`;
 }
 
 async function insertRoutes(tx: Queryable, rows: readonly Route[]): Promise<void> {
@@ -160,11 +163,13 @@ async function insertClients(tx: Queryable, rows: readonly Client[]): Promise<vo
 
 async function insertPermissions(tx: Queryable, rows: readonly Permission[]): Promise<void> {
   await tx.sql`insert into permissions (id, consumer_id, evidence_type, provider_id,
-      purposes, legal_bases, idnr_allowed, valid_from, valid_until)
+      purposes, legal_bases, idnr_allowed, valid_from, valid_until, on_behalf_of)
     select t.id, t.consumer_id, t.evidence_type, t.provider_id,
       array(select jsonb_array_elements_text(t.purposes::jsonb)),
       array(select jsonb_array_elements_text(t.legal_bases::jsonb)),
-      t.idnr_allowed::boolean, t.valid_from::timestamptz, t.valid_until::timestamptz
+      t.idnr_allowed::boolean, t.valid_from::timestamptz, t.valid_until::timestamptz,
+      case when t.on_behalf_of is null then null
+        else array(select jsonb_array_elements_text(t.on_behalf_of::jsonb)) end
     from unnest(${column(rows, (r) => r.id)}::text[],
       ${column(rows, (r) => r.consumerId)}::text[],
       ${column(rows, (r) => r.evidenceType)}::text[],
@@ -173,14 +178,15 @@ async function insertPermissions(tx: Queryable, rows: readonly Permission[]): Pr
       ${column(rows, (r) => JSON.stringify(r.legalBases))}::text[],
       ${column(rows, (r) => String(r.idnrAllowed))}::text[],
       ${column(rows, (r) => r.validFrom)}::text[],
-      ${column(rows, (r) => r.validUntil)}::text[])
+      ${column(rows, (r) => r.validUntil)}::text[],
+      ${column(rows, (r) => r.onBehalfOf ? JSON.stringify(r.onBehalfOf) : null)}::text[])
       as t(id, consumer_id, evidence_type, provider_id, purposes, legal_bases, idnr_allowed,
-        valid_from, valid_until)
+        valid_from, valid_until, on_behalf_of)
     on conflict (id) do update set consumer_id = excluded.consumer_id,
       evidence_type = excluded.evidence_type, provider_id = excluded.provider_id,
       purposes = excluded.purposes, legal_bases = excluded.legal_bases,
       idnr_allowed = excluded.idnr_allowed, valid_from = excluded.valid_from,
-      valid_until = excluded.valid_until`;
+      valid_until = excluded.valid_until, on_behalf_of = excluded.on_behalf_of`;
 }
 
 async function insertChunk(

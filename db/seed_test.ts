@@ -79,7 +79,7 @@ async function seedsAndReplaces(db: Db): Promise<void> {
   assert.deepEqual(sortedIds(loaded.routes, (r) => r.id), sortedIds(small.routes, (r) => r.id));
   assert.deepEqual(
     loaded.permissions.find((p) => p.id === DEMO_PERMISSIONS[0]!.id),
-    DEMO_PERMISSIONS[0],
+    { onBehalfOf: null, ...DEMO_PERMISSIONS[0] },
   );
   assert.deepEqual(loaded.clients.find((c) => c.id === DEMO_CLIENTS[0]!.id), DEMO_CLIENTS[0]);
   const region = small.regions.find((r) => r.ars === null) ?? small.regions[0]!;

@@ -134,11 +134,24 @@ export function toRow<K extends TableName>(table: K, rawId: string, body: unknow
     case "postcodes":
       return { plz: id, places: b.places } as TableRows[K];
     case "evidence-types":
-      return { id, name: b.name, description: b.description ?? null } as TableRows[K];
+      return {
+        id,
+        name: b.name,
+        description: b.description ?? null,
+        classification: b.classification ?? null,
+      } as TableRows[K];
     case "providers": {
-      const problem = checkEndpoint(b.endpoint);
-      if (problem) throw new Problem("invalid-request", problem);
-      return { id, name: b.name, endpoint: b.endpoint, caCert: b.caCert ?? null } as TableRows[K];
+      for (const endpoint of [b.endpoint, b.xnachweisEndpoint]) {
+        const problem = endpoint ? checkEndpoint(endpoint) : null;
+        if (problem) throw new Problem("invalid-request", problem);
+      }
+      return {
+        id,
+        name: b.name,
+        endpoint: b.endpoint,
+        caCert: b.caCert ?? null,
+        xnachweisEndpoint: b.xnachweisEndpoint ?? null,
+      } as TableRows[K];
     }
     case "routes":
       return { id, ...b } as TableRows[K];
@@ -160,6 +173,7 @@ export function toRow<K extends TableName>(table: K, rawId: string, body: unknow
         ...b,
         validFrom: b.validFrom ? new Date(b.validFrom).toISOString() : null,
         validUntil: b.validUntil ? new Date(b.validUntil).toISOString() : null,
+        onBehalfOf: b.onBehalfOf ? [...new Set(b.onBehalfOf)] : null,
       } as TableRows[K];
     }
   }

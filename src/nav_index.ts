@@ -315,6 +315,18 @@ export class NavIndex {
     return this.#evidenceTypeList;
   }
 
+  #byClassification: Map<string, EvidenceType> | null = null;
+
+  /** The evidence type with this EU classification URI (XNachweis), or `undefined`. */
+  evidenceTypeByClassification(classification: string): EvidenceType | undefined {
+    if (this.#byClassification === null) {
+      this.#byClassification = new Map(
+        this.#evidenceTypeList.filter((t) => t.classification).map((t) => [t.classification!, t]),
+      );
+    }
+    return this.#byClassification.get(classification);
+  }
+
   /** The provider with this id, or `undefined`. */
   provider(id: string): Provider | undefined {
     return this.#providers.get(id);

@@ -388,3 +388,19 @@ Deno.test("a new index leaves the one built before it unchanged", () => {
   assert.equal(resolvedProvider(before.resolve("register", "08115001")), "p-gemeinde-08115001");
   assert.equal(resolvedProvider(after.resolve("register", "08115001")), "p-other");
 });
+
+Deno.test("evidenceTypeByClassification() finds an evidence type by its EU classification", () => {
+  const uri = "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/abc";
+  const index = buildNavIndex({
+    regions: [],
+    postcodes: [],
+    evidenceTypes: [
+      { id: "with", name: "With", description: null, classification: uri },
+      { id: "without", name: "Without", description: null, classification: null },
+    ],
+    providers: [],
+    routes: [],
+  });
+  assert.equal(index.evidenceTypeByClassification(uri)?.id, "with");
+  assert.equal(index.evidenceTypeByClassification(uri + "x"), undefined);
+});

@@ -42,6 +42,15 @@ export const postcodeBody = z.strictObject({
   places: z.array(z.strictObject({ ags: agsSchema, ort: text(200) })).min(1).max(1000),
 }).meta({ id: "PostcodeBody" });
 
+/** An EU Semantic Repository evidence type classification (XNachweis and EDM). */
+export const CLASSIFICATION =
+  /^https:\/\/sr\.oots\.tech\.ec\.europa\.eu\/evidencetypeclassifications\/[\x21-\x7e]+$/;
+
+export const classificationSchema = z.string().max(500).regex(
+  CLASSIFICATION,
+  "expected an EU Semantic Repository URI (https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/…)",
+).meta({ example: "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/3cbc8f35" });
+
 export const evidenceTypeBody = z.strictObject({
   name: text(200),
   description: z.string().max(2000).refine(
@@ -49,6 +58,7 @@ export const evidenceTypeBody = z.strictObject({
     (s) => !/[\u0000\u007f]/.test(s),
     "must not contain NUL or DEL",
   ).nullish(),
+  classification: classificationSchema.nullish(),
 }).meta({ id: "EvidenceTypeBody" });
 
 const pem = z.string().max(64 * 1024).regex(
@@ -60,6 +70,7 @@ export const providerBody = z.strictObject({
   name: text(200),
   endpoint: z.url({ protocol: /^https?$/ }).max(2000),
   caCert: pem.nullish(),
+  xnachweisEndpoint: z.url({ protocol: /^https?$/ }).max(2000).nullish(),
 }).meta({ id: "ProviderBody" });
 
 export const routeBody = z.strictObject({
@@ -89,6 +100,8 @@ export const permissionBody = z.strictObject({
   idnrAllowed: z.boolean(),
   validFrom: isoDate.nullish(),
   validUntil: isoDate.nullish(),
+  /** The authorities (client ids) an EfA service may act for (XNachweis EvidenceRequester). */
+  onBehalfOf: z.array(slugSchema).min(1).max(100).nullish(),
 }).meta({ id: "PermissionBody" });
 
 export const problemSchema = z.object({
@@ -108,6 +121,7 @@ export const evidenceTypeSchema = z.object({
   id: slugSchema,
   name: z.string(),
   description: z.string().nullable(),
+  classification: z.string().nullable().optional(),
 }).meta({ id: "EvidenceType" });
 
 export const publicProviderSchema = z.object({

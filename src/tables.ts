@@ -28,6 +28,8 @@ export interface EvidenceType {
   readonly id: string;
   readonly name: string;
   readonly description: string | null;
+  /** EU Semantic Repository URI (XNachweis `EvidenceTypeClassification`); absent: none. */
+  readonly classification?: string | null;
 }
 
 export interface Provider {
@@ -37,6 +39,8 @@ export interface Provider {
   readonly endpoint: string;
   /** PEM; trusted for this provider alone. */
   readonly caCert: string | null;
+  /** Where XNachweis 0101s go (same URL rules as `endpoint`); absent: no XML face. */
+  readonly xnachweisEndpoint?: string | null;
 }
 
 /** Evidence type × AGS prefix → provider. */
@@ -69,6 +73,8 @@ export interface Permission {
   /** ISO 8601 or null (unbounded). */
   readonly validFrom: string | null;
   readonly validUntil: string | null;
+  /** Authorities (client ids) the consumer may act for (EfA services); absent: none. */
+  readonly onBehalfOf?: readonly string[] | null;
 }
 
 /** Every table Lotse keeps in memory, as loaded at one moment. */
