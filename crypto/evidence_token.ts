@@ -44,9 +44,14 @@ export interface EvidenceGrant {
   readonly idnrUsed: boolean;
   /** `sha-256=:<base64>:` of the request body, when the consumer sent one. */
   readonly requestDigest?: string;
+  /**
+   * Further claims a face adds (e.g. the authority a gateway acts for). They never replace
+   * one of the claims above: those are written after them.
+   */
+  readonly extraClaims?: Readonly<Record<string, string | number | boolean>>;
 }
 
-/** The claims of an evidence token, exactly these. Times are epoch seconds. */
+/** The claims of an evidence token: these, plus a grant's `extraClaims`. Times are epoch seconds. */
 export interface EvidenceTokenClaims {
   readonly iss: string;
   readonly sub: string;
@@ -90,6 +95,7 @@ export async function sealEvidenceToken(
     "seal evidence token",
   );
   const claims: EvidenceTokenClaims = {
+    ...grant.extraClaims,
     iss: options.issuer,
     sub: grant.consumerId,
     aud: grant.providerId,

@@ -23,8 +23,8 @@
  * @module
  */
 
-import type { NavTables } from "../src/nav_index.ts";
-import type { Provider, Route } from "../src/tables.ts";
+import type { NavTables } from "../src/model.ts";
+import type { Provider, Route } from "../src/model.ts";
 
 /** The demo catalogue's evidence type ids. */
 export const DEMO_EVIDENCE_TYPES = {

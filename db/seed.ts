@@ -26,7 +26,7 @@ import type {
   Route,
   TableName,
   Tables,
-} from "../src/tables.ts";
+} from "../src/model.ts";
 import { bump } from "./tables.ts";
 import type { Db, Queryable } from "./types.ts";
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { freshPostgres } from "../tests/_pg.ts";
-import { generateTables } from "./generate.ts";
+import { freshPostgres } from "../tests/pg.ts";
+import { generateTables } from "../tools/generate.ts";
 import { openPglite } from "./pglite.ts";
 import { migrate } from "./migrate.ts";
 import { loadTables, readVersions } from "./tables.ts";
 import { seedTables } from "./seed.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "./demo_clients.ts";
-import type { Tables } from "../src/tables.ts";
+import type { Tables } from "../src/model.ts";
 import type { Db } from "./types.ts";
 
 /**

@@ -16,7 +16,7 @@ import type {
   Route,
   TableName,
   Tables,
-} from "../src/tables.ts";
+} from "../src/model.ts";
 import type { Db, Queryable } from "./types.ts";
 
 /** The channel every table change is announced on; the payload is the table name. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { generateTables } from "../db/generate.ts";
+import { generateTables } from "../tools/generate.ts";
 import { navigationPaths } from "./run.ts";
 
 const count = Number(Deno.args[0] ?? 2000);

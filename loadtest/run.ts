@@ -21,7 +21,7 @@
  */
 import { buildNavIndex } from "../src/nav_index.ts";
 import { locate, responsible } from "../src/locate.ts";
-import type { GeneratedTables } from "../db/generate.ts";
+import type { GeneratedTables } from "../tools/generate.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 import { seedTables } from "../db/seed.ts";
 import { TABLES_CHANNEL } from "../db/tables.ts";

@@ -7,14 +7,15 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Config } from "../src/config.ts";
+import type { Iam } from "../src/iam.ts";
+import type { TableStore } from "../src/store.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { TABLE_BODIES, TABLE_IDS } from "../src/schemas.ts";
-import { TABLE_NAMES, type TableName } from "../src/tables.ts";
+import { TABLE_NAMES, type TableName } from "../src/model.ts";
 import { checkEndpoint, parseWith, readJson } from "../src/validate.ts";
-import { deleteRow, getRow, putRow, type TableRows } from "../db/tables.ts";
-import { importRows } from "../src/import.ts";
+import { type Db, deleteRow, getRow, importRows, putRow, type TableRows } from "../src/onboard.ts";
 import { describe, LOADING, problem, type RouteDoc } from "../src/openapi.ts";
 import { problemSchema } from "../src/schemas.ts";
 import { z } from "zod";
@@ -204,7 +205,15 @@ export function databaseProblem(error: unknown, action: "write" | "delete"): Pro
   return null;
 }
 
-export function adminRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+/** What the admin routes need. */
+export interface AdminRoutesOptions {
+  readonly db: Db;
+  readonly store: Pick<TableStore, "snapshot" | "refresh">;
+  readonly iam: Pick<Iam, "checker">;
+  readonly config: Pick<Config, "adminToken">;
+}
+
+export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   const { db, store } = deps;
   app.use(requireRole(deps.iam.checker, ["operator"], { adminToken: deps.config.adminToken }));

@@ -1,8 +1,15 @@
 /** Liveness, readiness and metrics. */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AppDeps } from "../src/app.ts";
 import { describe } from "../src/openapi.ts";
+import type { Metrics } from "../src/metrics.ts";
+import type { Snapshot } from "../src/store.ts";
+
+/** What the health routes read. */
+export interface HealthRoutesOptions {
+  readonly store: { readonly snapshot: Snapshot | null };
+  readonly metrics: Pick<Metrics, "render">;
+}
 
 const readiness = z.object({
   status: z.enum(["ready", "loading"]),
@@ -34,7 +41,7 @@ const METRICS_DOC = describe({
   },
 });
 
-export function healthRoutes(deps: AppDeps): Hono {
+export function healthRoutes(deps: HealthRoutesOptions): Hono {
   const app = new Hono();
   app.get("/healthz", HEALTH_DOC, (c) => c.json({ status: "ok" }));
   app.get("/readyz", READY_DOC, (c) => {

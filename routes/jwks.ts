@@ -1,8 +1,13 @@
 /** `GET /.well-known/jwks.json`: the public keys that verify Lotse's tokens. */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AppDeps } from "../src/app.ts";
 import { describe } from "../src/openapi.ts";
+import type { Iam } from "../src/iam.ts";
+
+/** What the JWKS route reads. */
+export interface JwksRoutesOptions {
+  readonly iam: { readonly keys: Pick<Iam["keys"], "jwks"> };
+}
 
 const JWKS_DOC = describe({
   summary: "Public keys that verify Lotse's tokens (RFC 7517)",
@@ -17,7 +22,7 @@ const JWKS_DOC = describe({
   },
 });
 
-export function jwksRoutes(deps: AppDeps): Hono {
+export function jwksRoutes(deps: JwksRoutesOptions): Hono {
   const app = new Hono();
   app.get("/.well-known/jwks.json", JWKS_DOC, (c) =>
     c.json(deps.iam.keys.jwks(), 200, {

@@ -5,11 +5,12 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { locate, responsible } from "../src/locate.ts";
 import { Problem } from "../src/problem.ts";
 import { JSON_HEADERS, navigationBody } from "../src/nav_response.ts";
+import type { Iam } from "../src/iam.ts";
+import type { Snapshot } from "../src/store.ts";
 import { describe, LOADING, problem } from "../src/openapi.ts";
 import { ambiguousProblem, navigationQuery, navigationResult } from "../src/schemas.ts";
 
@@ -27,7 +28,15 @@ const DOC = describe({
   },
 });
 
-export function navigationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+/** What the navigation route reads. */
+export interface NavigationRoutesOptions {
+  readonly iam: Pick<Iam, "checker">;
+  readonly store: { readonly snapshot: Snapshot | null };
+}
+
+export function navigationRoutes(
+  deps: NavigationRoutesOptions,
+): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   app.get("/navigation", requireRole(deps.iam.checker, ["consumer", "operator"]), DOC, (c) => {
     const snapshot = deps.store.snapshot;

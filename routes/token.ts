@@ -7,12 +7,13 @@
  */
 import { Hono } from "hono";
 import { z } from "zod";
-import type { AppDeps } from "../src/app.ts";
+import type { Iam } from "../src/iam.ts";
+import type { TableStore } from "../src/store.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
-import { describe, type RouteDoc } from "../src/openapi.ts";
 import { Problem } from "../src/problem.ts";
-import { slugSchema } from "../src/schemas.ts";
 import { readBytes } from "../src/validate.ts";
+import { describe, type RouteDoc } from "../src/openapi.ts";
+import { slugSchema } from "../src/schemas.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
@@ -82,7 +83,14 @@ async function readForm(request: Request): Promise<URLSearchParams | string> {
   }
 }
 
-export function tokenRoutes(deps: AppDeps): Hono {
+/** What the token route needs. */
+export interface TokenRoutesOptions {
+  readonly iam: Pick<Iam, "tokenUrl" | "replay" | "keys" | "issuer">;
+  readonly store: Pick<TableStore, "snapshot">;
+  readonly now?: () => number;
+}
+
+export function tokenRoutes(deps: TokenRoutesOptions): Hono {
   const app = new Hono();
   const { iam, store } = deps;
   const now = deps.now ?? Date.now;

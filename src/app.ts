@@ -19,6 +19,7 @@ import { Problem, problemResponse, toResponse } from "./problem.ts";
 import type { TableStore } from "./store.ts";
 import type { Iam } from "./iam.ts";
 import type { ProtocolPort } from "./protocol/port.ts";
+import { recordsForIdnr, transferById } from "./protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { catalogRoutes } from "../routes/catalog.ts";
@@ -68,6 +69,8 @@ export function createApp(deps: AppDeps): Hono {
     );
   });
 
+  const { db, iam } = deps;
+  const checker = iam.checker;
   app.route("/", healthRoutes(deps));
   app.route("/", openapiRoutes({ publicUrl: deps.config.publicUrl, app: () => app }));
   app.route("/", jwksRoutes(deps));
@@ -75,9 +78,29 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/v1", tokenRoutes(deps));
   app.route("/v1", catalogRoutes(deps));
   app.route("/v1", navigationRoutes(deps));
-  app.route("/v1", authorizationRoutes(deps));
-  app.route("/v1", evidenceRoutes(deps));
-  app.route("/", protocolRoutes(deps));
+  app.route("/v1", authorizationRoutes({ ...deps, checker, keys: iam.keys, issuer: iam.issuer }));
+  app.route(
+    "/v1",
+    evidenceRoutes({
+      ...deps,
+      checker,
+      keys: iam.keys,
+      issuer: iam.issuer,
+      limits: {
+        maxRequestBytes: deps.config.maxRequestBytes,
+        providerTimeoutMs: deps.config.providerTimeoutMs,
+        providerIdleTimeoutMs: deps.config.providerIdleTimeoutMs,
+      },
+      transferRecord: (id) => transferById(db, id),
+    }),
+  );
+  app.route(
+    "/",
+    protocolRoutes({
+      ...deps,
+      protocolRecords: (hash, options) => recordsForIdnr(db, hash, options),
+    }),
+  );
   app.route("/admin/v1", adminRoutes(deps));
 
   app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));

@@ -11,7 +11,7 @@ import type { Db, Queryable } from "../db/types.ts";
 import { bump, type TableRows, writeRow } from "../db/tables.ts";
 import { Problem } from "./problem.ts";
 import { readBody } from "./validate.ts";
-import type { TableName } from "./tables.ts";
+import type { TableName } from "./model.ts";
 import type { FieldError } from "./validate.ts";
 
 export interface RowError {

@@ -21,14 +21,10 @@
  * @module
  */
 
-import type { EvidenceType, Provider, Region, Route, Tables } from "./tables.ts";
+import type { EvidenceType, NavTables, Provider, Region, Route } from "./model.ts";
 import { normalizeOrt } from "./ort.ts";
 
-/** The tables navigation needs. */
-export type NavTables = Pick<
-  Tables,
-  "regions" | "postcodes" | "routes" | "providers" | "evidenceTypes"
->;
+export type { NavTables } from "./model.ts";
 
 export type MatchedLevel = "gemeinde" | "kreis" | "regierungsbezirk" | "land" | "bund";
 

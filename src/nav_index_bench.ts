@@ -10,7 +10,7 @@
  * @module
  */
 
-import { generateTables } from "../db/generate.ts";
+import { generateTables } from "../tools/generate.ts";
 import { buildNavIndex } from "./nav_index.ts";
 
 const BATCH = 1024;

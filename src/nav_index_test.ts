@@ -6,7 +6,7 @@ import {
   type ResolveResult,
 } from "./nav_index.ts";
 import { normalizeOrt } from "./ort.ts";
-import type { Postcode, Provider, Region, Route } from "./tables.ts";
+import type { Postcode, Provider, Region, Route } from "./model.ts";
 
 // A small fixture: two Länder (08, 09), Regierungsbezirke 081 and 082, Kreise 08111, 08115,
 // 08212, 09162, 09184. Keys are shaped like real ones; not all of them are real.

@@ -6,7 +6,7 @@
  * @module
  */
 import type { Resolution } from "./nav_index.ts";
-import type { Provider, Region } from "./tables.ts";
+import type { Provider, Region } from "./model.ts";
 
 /**
  * `Content-Type: application/json`, shared by every navigation answer. A plain object: Deno

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Permission } from "./tables.ts";
+import type { Permission } from "./model.ts";
 
 /** What a consumer declares it wants. */
 export interface AccessRequest {

@@ -12,6 +12,8 @@ export const ARS = /^\d{12}$/;
 export const PLZ = /^\d{5}$/;
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const REGION_KEY = /^(\d{2}|\d{3}|\d{5}|\d{8})?$/;
+/** A UUID of RFC 9562 (versions 1 to 8, the RFC's variant), any case: transfer ids. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 /** Any control character (C0, DEL, C1): never part of a name, purpose or legal basis. */
 // deno-lint-ignore no-control-regex

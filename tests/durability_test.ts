@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { freshDatabaseUrl, startCluster } from "./_pg.ts";
 import { type LotseProcess, spawnLotse } from "./_lotse_process.ts";
 import { connectPostgres } from "../db/postgres.ts";
-import { verifyChain } from "../db/protocol_queries.ts";
+import { verifyChain } from "../src/protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 

@@ -1,5 +1,5 @@
 /**
- * Loads the generated full-scale tables (db/generate.ts) into the PostgreSQL at
+ * Loads the generated full-scale tables (tools/generate.ts) into the PostgreSQL at
  * `DATABASE_URL`, in one transaction per run (db/seed.ts):
  *
  * ```sh
@@ -10,7 +10,7 @@
  */
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { generateTables } from "../db/generate.ts";
+import { generateTables } from "./generate.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { seedTables } from "../db/seed.ts";
 

@@ -10,7 +10,7 @@
  * PostgreSQL.
  *
  * Chain: one hash chain for all instances, appended under the row lock of `protocol_chain`
- * inside each batch's transaction (db/protocol_queries.ts). One chain means one walk verifies
+ * inside each batch's transaction (_queries.ts). One chain means one walk verifies
  * everything and deleting all entries of one instance is still detected, which per-instance
  * chains would need a registry of chains for; the lock is taken once per batch, so its cost
  * is spread over the batch and instances wait on each other for the length of one insert.

@@ -4,7 +4,7 @@
  * @module
  */
 import type { Db } from "../../db/types.ts";
-import { purge } from "../../db/protocol_queries.ts";
+import { purge } from "./_queries.ts";
 import { createLogger } from "../log.ts";
 
 /** Options for {@linkcode startRetention}. */

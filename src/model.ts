@@ -1,6 +1,7 @@
 /**
- * The shapes of the tables Lotse holds in memory. Postgres is the truth; these are the
- * rows as the rest of the code sees them (camelCase, nulls explicit).
+ * Lotse's model: the shapes of the tables it holds in memory, as plain types. Postgres is
+ * the truth; these are the rows as the rest of the code sees them (camelCase, nulls
+ * explicit). The one file of `src/` that `crypto/` and `db/` may import: it imports nothing.
  *
  * @module
  */
@@ -87,6 +88,12 @@ export interface Tables {
   readonly clients: readonly Client[];
   readonly permissions: readonly Permission[];
 }
+
+/** The tables navigation needs. */
+export type NavTables = Pick<
+  Tables,
+  "regions" | "postcodes" | "routes" | "providers" | "evidenceTypes"
+>;
 
 export const TABLE_NAMES = [
   "regions",

@@ -31,8 +31,8 @@ import type {
   Provider,
   Region,
   Route,
-} from "../src/tables.ts";
-import type { NavTables } from "../src/nav_index.ts";
+} from "../src/model.ts";
+import type { NavTables } from "../src/model.ts";
 import { normalizeOrt } from "../src/ort.ts";
 
 export interface GenerateTablesOptions {
