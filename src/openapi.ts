@@ -221,6 +221,7 @@ function operation(doc: RouteDoc, name: string, schemas: SchemaSet): Record<stri
   }
   const roles = doc.roles ?? [];
   const responses: Record<string, ResponseDoc> = {
+    500: problem("An unexpected error (never with internals)"),
     ...(roles.length > 0
       ? {
         401: problem("No valid access token"),
@@ -228,7 +229,6 @@ function operation(doc: RouteDoc, name: string, schemas: SchemaSet): Record<stri
       }
       : {}),
     ...doc.responses,
-    500: problem("An unexpected error (never with internals)"),
   };
   const out: Record<string, unknown> = {
     operationId: name,
