@@ -220,8 +220,15 @@ function operation(doc: RouteDoc, name: string, schemas: SchemaSet): Record<stri
     });
   }
   const roles = doc.roles ?? [];
+  // What the edge may answer on any route (rate limits, overload) and on any body it reads.
   const responses: Record<string, ResponseDoc> = {
+    ...(doc.body ? { 408: problem("The request body did not arrive in time") } : {}),
+    429: {
+      ...problem("A rate limit is reached"),
+      headers: { "Retry-After": { description: "Seconds until the next window" } },
+    },
     500: problem("An unexpected error (never with internals)"),
+    503: problem("Overloaded, or the tables are still loading"),
     ...(roles.length > 0
       ? {
         401: problem("No valid access token"),

@@ -49,7 +49,15 @@ Deno.test("buildOpenApi() describes mounted routes from their describe() stateme
   const get = doc.paths["/v1/items/{id}"]!.get!;
   assert.deepEqual(get.security, [{ oauth2: [] }]);
   const responses = get.responses as Record<string, { content: Record<string, unknown> }>;
-  assert.deepEqual(Object.keys(responses).sort(), ["200", "401", "403", "404", "500"]);
+  assert.deepEqual(Object.keys(responses).sort(), [
+    "200",
+    "401",
+    "403",
+    "404",
+    "429",
+    "500",
+    "503",
+  ]);
   assert.ok(responses["404"]!.content["application/problem+json"]);
   assert.ok(doc.components.schemas.TestItem, "nested named schema lifted to a component");
   assert.ok(!JSON.stringify(doc).includes("__shared"));
