@@ -1,5 +1,7 @@
 /** Liveness, readiness and metrics. */
 import { Hono } from "hono";
+import { z } from "zod";
+import { describe } from "../src/openapi.ts";
 import type { Metrics } from "../src/metrics.ts";
 import type { Snapshot } from "../src/store.ts";
 import type { DbHealth } from "../src/db_health.ts";
@@ -12,12 +14,47 @@ export interface HealthRoutesOptions {
   readonly health?: Pick<DbHealth, "state">;
 }
 
+const readiness = z.object({
+  status: z.enum(["ready", "degraded", "loading"]),
+  tablesVersion: z.int().nullable(),
+  database: z.object({
+    status: z.literal("unreachable"),
+    reason: z.string().nullable(),
+    since: z.string(),
+  }).optional(),
+});
+
+const HEALTH_DOC = describe({
+  summary: "Liveness",
+  tags: ["Operations"],
+  responses: {
+    200: { description: "The process runs", schema: z.object({ status: z.literal("ok") }) },
+  },
+});
+
+const READY_DOC = describe({
+  summary: "Readiness: tables loaded (degraded while PostgreSQL is unreachable, still 200)",
+  tags: ["Operations"],
+  responses: {
+    200: { description: "Ready", schema: readiness },
+    503: { description: "Still loading", schema: readiness },
+  },
+});
+
+const METRICS_DOC = describe({
+  summary: "Prometheus metrics",
+  tags: ["Operations"],
+  responses: {
+    200: { description: "Text format 0.0.4", type: "text/plain", schema: { type: "string" } },
+  },
+});
+
 export function healthRoutes(deps: HealthRoutesOptions): Hono {
   const app = new Hono();
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/healthz", HEALTH_DOC, (c) => c.json({ status: "ok" }));
   // Degraded is still 200: navigation and transfers run from memory and the protocol spool
   // while PostgreSQL is down, so a load balancer keeps sending traffic here.
-  app.get("/readyz", (c) => {
+  app.get("/readyz", READY_DOC, (c) => {
     const snapshot = deps.store.snapshot;
     if (!snapshot) return c.json({ status: "loading", tablesVersion: null }, 503);
     const db = deps.health?.state;
@@ -34,7 +71,7 @@ export function healthRoutes(deps: HealthRoutesOptions): Hono {
     }
     return c.json({ status: "ready", tablesVersion: snapshot.version });
   });
-  app.get("/metrics", (c) =>
+  app.get("/metrics", METRICS_DOC, (c) =>
     c.body(deps.metrics.render(), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     }));

@@ -68,6 +68,7 @@ function haproxyConfig(port: number, servers: readonly LotseProcess[]): string {
 defaults
   mode http
   timeout connect 1s
+  timeout check 5s
   timeout client 30s
   timeout server 30s
   retries 3
@@ -80,7 +81,7 @@ backend lotse
   balance roundrobin
   option httpchk GET /readyz
   http-check expect status 200
-  default-server inter 200ms fall 2 rise 2 on-marked-down shutdown-sessions
+  default-server inter 300ms fall 3 rise 1 on-marked-down shutdown-sessions
   http-response set-header x-served-by %s
 ${servers.map((s, i) => `  server lotse-${i} ${new URL(s.url).host} check`).join("\n")}
 `;
@@ -123,15 +124,16 @@ Deno.test({
         stdout: "null",
         stderr: "null",
       }).spawn();
-      await until("the balancer", async () => {
+      // Every instance is marked up once each has answered through the balancer.
+      const up = new Set<string>();
+      await until("all three instances up behind the balancer", async () => {
         try {
           const res = await fetch(`${lb}/readyz`);
           await res.body?.cancel();
-          return res.status === 200;
-        } catch {
-          return false;
-        }
-      });
+          if (res.status === 200) up.add(res.headers.get("x-served-by") ?? "");
+        } catch { /* not yet */ }
+        return up.size === 3;
+      }, 60_000);
 
       // Our own provider, so no instance's demo provider is on the path.
       const admin = async (path: string, body: unknown) => {
