@@ -33,6 +33,9 @@ import {
   jwtVerify,
 } from "jose";
 import { createSha256, formatDigest, sha256FromDigest } from "../crypto/digest.ts";
+import type { Jwks } from "../crypto/mod.ts";
+import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
+import { type Subject, xnachweisRegister } from "./xnachweis/mod.ts";
 
 /** Where the demo provider gets Lotse's public keys. */
 export type JwksSource = JSONWebKeySet | URL | (() => Promise<JSONWebKeySet>);
@@ -98,6 +101,17 @@ interface DemoControls {
 /** Starts the demo provider; it stops on `options.signal` or `shutdown()`. */
 export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
   const keys = keyResolver(options.jwks);
+  const xnachweis = xnachweisRegister({
+    jwks: jwksGetter(options.jwks),
+    issuer: options.issuer,
+    classifications: DEMO_CLASSIFICATIONS,
+    evidence: (evidenceType, subject, transferId) =>
+      demoEvidence(
+        evidenceType,
+        demoInput(subject),
+        new Headers(transferId ? { "lotse-transfer-id": transferId } : {}),
+      ),
+  });
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
   const maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
   const payloads = new PayloadDigests();
@@ -113,6 +127,7 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
     onListen() {},
   }, (request) =>
     handle(request, {
+      xnachweis,
       keys,
       issuer: options.issuer,
       chunkBytes,
@@ -134,6 +149,8 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
 }
 
 interface HandlerContext {
+  /** The pilots' registers in XNachweis (`POST /xnachweis/providers/<id>`). */
+  xnachweis: (request: Request, provider: { id: string; name: string }) => Promise<Response>;
   keys: KeyResolver;
   issuer: string | undefined;
   chunkBytes: number;
@@ -142,6 +159,11 @@ interface HandlerContext {
 }
 
 async function handle(request: Request, context: HandlerContext): Promise<Response> {
+  const xml = /^\/xnachweis\/providers\/([^/]+)$/.exec(new URL(request.url).pathname);
+  if (xml !== null && request.method === "POST") {
+    const id = decodeURIComponent(xml[1] ?? "");
+    return await context.xnachweis(request, { id, name: id });
+  }
   const match = /^\/providers\/([^/]+)$/.exec(new URL(request.url).pathname);
   if (match === null) return problem(404, "not-found", "No such provider path");
   if (request.method !== "POST") return problem(405, "invalid-request", "Use POST");
@@ -419,6 +441,26 @@ type KeyResolver = (
   header: JWSHeaderParameters,
   token: FlattenedJWSInput,
 ) => Promise<CryptoKey>;
+
+/** The JWKS for the provider kit; a URL is fetched once and again when a key is unknown. */
+function jwksGetter(source: JwksSource): () => Promise<Jwks> {
+  if (typeof source === "function") return async () => await source() as unknown as Jwks;
+  if (!(source instanceof URL)) return () => Promise.resolve(source as unknown as Jwks);
+  let cached: { jwks: Jwks; at: number } | null = null;
+  return async () => {
+    if (cached === null || Date.now() - cached.at > 60_000) {
+      cached = { jwks: await (await fetch(source)).json() as Jwks, at: Date.now() };
+    }
+    return cached.jwks;
+  };
+}
+
+/** The demo data generator's input for an XNachweis subject (it keys on German field names). */
+export function demoInput(subject: Subject): Record<string, unknown> {
+  return subject.kind === "natural"
+    ? { familienname: subject.familyName, vornamen: subject.givenName }
+    : { betrieb: subject.legalName, firma: subject.legalName };
+}
 
 function keyResolver(source: JwksSource): KeyResolver {
   if (source instanceof URL) return createRemoteJWKSet(source);

@@ -7,7 +7,8 @@
  */
 import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
-import { demoInput, xnachweisRegister } from "../demo/xnachweis_register.ts";
+import { xnachweisRegister } from "../src/xnachweis/mod.ts";
+import { demoInput } from "../src/demo_provider.ts";
 import type { Jwks } from "../crypto/mod.ts";
 import { bearer, startTestLotse, type TestLotse, type TestLotseOptions } from "./_app.ts";
 
