@@ -181,7 +181,7 @@ async function credentials(lotse: TestLotse): Promise<FuzzCredentials> {
   };
 }
 
-/** The XML face answers every error with a schema-valid 0103 (DESIGN §3.1). */
+/** The XML face answers every error with a schema-valid 0103 (docs/api.md §3.1). */
 function xnachweisFaults(answer: Answer): string[] {
   const type = answer.headers.get("content-type") ?? "";
   if (!type.startsWith("application/xml")) {
