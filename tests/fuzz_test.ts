@@ -131,7 +131,9 @@ function complaints(
     }
     return out;
   }
-  if (path === "/xnachweis/v1/evidence-requests" && request.method === "POST") {
+  // The XML face's own route, and Lotse's edge on every /xnachweis/ path, answer in 0103.
+  const xmlFace = path === "/xnachweis/v1/evidence-requests" && request.method === "POST";
+  if (xmlFace || (path?.startsWith("/xnachweis/") && type.startsWith("application/xml"))) {
     return [...out, ...xnachweisFaults(answer)];
   }
   if (type !== "application/problem+json") {
