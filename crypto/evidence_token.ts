@@ -61,6 +61,8 @@ export interface EvidenceTokenClaims {
   readonly legal_basis: string;
   readonly idnr_used: boolean;
   readonly req_digest?: string;
+  /** The authority an EfA service acts for (DESIGN §3.1), when it acts for one. */
+  readonly on_behalf_of?: string;
   readonly iat: number;
   readonly exp: number;
   readonly jti: string;
@@ -190,5 +192,6 @@ function isEvidenceClaims(
     typeof p.evidence_type === "string" && typeof p.purpose === "string" &&
     typeof p.legal_basis === "string" && typeof p.idnr_used === "boolean" &&
     (p.req_digest === undefined || typeof p.req_digest === "string") &&
+    (p.on_behalf_of === undefined || typeof p.on_behalf_of === "string") &&
     typeof p.iat === "number" && typeof p.exp === "number" && typeof p.jti === "string";
 }

@@ -30,6 +30,7 @@ import { tokenRoutes } from "../routes/token.ts";
 import { jwksRoutes } from "../routes/jwks.ts";
 import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
+import { xnachweisRoutes } from "../routes/xnachweis.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -77,21 +78,19 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/v1", catalogRoutes(deps));
   app.route("/v1", navigationRoutes(deps));
   app.route("/v1", authorizationRoutes({ ...deps, checker, keys: iam.keys, issuer: iam.issuer }));
-  app.route(
-    "/v1",
-    evidenceRoutes({
-      ...deps,
-      checker,
-      keys: iam.keys,
-      issuer: iam.issuer,
-      limits: {
-        maxRequestBytes: deps.config.maxRequestBytes,
-        providerTimeoutMs: deps.config.providerTimeoutMs,
-        providerIdleTimeoutMs: deps.config.providerIdleTimeoutMs,
-      },
-      transferRecord: (id) => transferById(db, id),
-    }),
-  );
+  const transfers = {
+    ...deps,
+    checker,
+    keys: iam.keys,
+    issuer: iam.issuer,
+    limits: {
+      maxRequestBytes: deps.config.maxRequestBytes,
+      providerTimeoutMs: deps.config.providerTimeoutMs,
+      providerIdleTimeoutMs: deps.config.providerIdleTimeoutMs,
+    },
+  };
+  app.route("/v1", evidenceRoutes({ ...transfers, transferRecord: (id) => transferById(db, id) }));
+  app.route("/xnachweis/v1", xnachweisRoutes(transfers));
   app.route(
     "/",
     protocolRoutes({

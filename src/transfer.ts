@@ -96,6 +96,19 @@ export interface TransferRequest {
   readonly signal: AbortSignal;
   /** Claims a face adds to the evidence token (e.g. the authority a gateway acts for). */
   readonly extraClaims?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * A digest the face computed over its message by its own rule (XNachweis: the request
+   * hash), sealed as `req_digest` instead of `requestDigest` and not checked against the
+   * body's bytes.
+   */
+  readonly sealedDigest?: string;
+  /**
+   * The authority the consumer (an EfA service) acts for: checked against the permission's
+   * `onBehalfOf`, sealed as `on_behalf_of`.
+   */
+  readonly onBehalfOf?: string;
+  /** A token the consumer brought and the face checked; sent on instead of a new one. */
+  readonly presealed?: { readonly token: string; readonly jti: string; readonly expiresAt: string };
   readonly upstream?: UpstreamShape;
 }
 
@@ -182,9 +195,11 @@ export async function transferEvidence(
     legalBasis: request.legalBasis,
     idnrUsed: request.idnr !== null,
   };
+  const sealedDigest = request.sealedDigest ?? request.requestDigest;
   const authorization = await authorize({
     ...grant,
-    ...(request.requestDigest === null ? {} : { requestDigest: request.requestDigest }),
+    ...(sealedDigest === null ? {} : { requestDigest: sealedDigest }),
+    ...(request.onBehalfOf === undefined ? {} : { onBehalfOf: request.onBehalfOf }),
     ...(request.extraClaims === undefined ? {} : { extraClaims: request.extraClaims }),
   }, {
     permissions: snapshot.permissions,
@@ -193,6 +208,7 @@ export async function transferEvidence(
     issuer: deps.issuer,
     now: now(),
     idnr: request.idnr,
+    ...(request.presealed === undefined ? {} : { presealed: request.presealed }),
   });
   if (!authorization.granted) return refused(authorization.refusal);
   const { transferId, sealed } = authorization;

@@ -38,6 +38,12 @@ export interface AuthorizeOptions {
   readonly transferId?: string;
   /** The IDNr in clear, for the protocol record of a refusal (only its HMAC is kept). */
   readonly idnr?: string | null;
+  /**
+   * A token the consumer brought (XNachweis: an `IssuedToken` from `POST /v1/authorizations`,
+   * checked by the face): the decision is made again, and this token goes on instead of a
+   * new one.
+   */
+  readonly presealed?: SealedEvidenceToken;
 }
 
 /** What {@linkcode authorize} decided: a sealed token, or a recorded refusal. */
@@ -51,7 +57,7 @@ export type Authorization =
  * grant is the caller's: a transfer records it with its start, an authorization by itself.
  */
 export async function authorize(
-  grant: EvidenceGrant,
+  grant: EvidenceGrant & { readonly onBehalfOf?: string },
   options: AuthorizeOptions,
 ): Promise<Authorization> {
   const transferId = options.transferId ?? crypto.randomUUID();
@@ -75,7 +81,11 @@ export async function authorize(
       refusal: refusal("not-permitted", decision.reason, { transferId }),
     };
   }
-  const sealed = await sealEvidenceToken(grant, {
+  const { onBehalfOf, ...sealable } = grant;
+  const claims = onBehalfOf === undefined
+    ? sealable
+    : { ...sealable, extraClaims: { ...sealable.extraClaims, on_behalf_of: onBehalfOf } };
+  const sealed = options.presealed ?? await sealEvidenceToken(claims, {
     keys: options.keys,
     issuer: options.issuer,
     now: options.now,
