@@ -1,5 +1,5 @@
 /**
- * The XNachweis 1.2.0 face (DESIGN §3.1): `POST /xnachweis/v1/evidence-requests` takes a
+ * The XNachweis 1.2.0 face (docs/api.md §3.1): `POST /xnachweis/v1/evidence-requests` takes a
  * `DE.EvidenceRequest.0101`, parses and validates it (src/xnachweis), maps requester,
  * provider, evidence type classification and IDNr onto the evidence use case
  * (src/transfer.ts) with the request hash as `req_digest`, forwards the message with the
