@@ -16,6 +16,7 @@ import type { Refusal } from "../src/refusal.ts";
 import { type TransferDeps, transferEvidence } from "../src/transfer.ts";
 import {
   type Agent,
+  deferredWatch,
   errorResponse,
   type EvidenceRequest,
   parseXml,
@@ -220,6 +221,16 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
             return ReadableStream.from([
               new TextEncoder().encode(doc!.toString({ format: false })),
             ]);
+          },
+          inspect: (response) => {
+            if (response.status !== 200 || response.body === null) {
+              return { response, outcome: Promise.resolve(null) };
+            }
+            const watch = deferredWatch();
+            return {
+              response: new Response(response.body.pipeThrough(watch.stream), response),
+              outcome: watch.deferred.then((deferred) => deferred ? "deferred" : null),
+            };
           },
         },
       }, deps);
