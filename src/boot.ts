@@ -9,9 +9,7 @@ import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
 import { syncRows } from "../db/tables.ts";
-import { demoTables } from "../db/demo.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
-import { type KeyStore, openKey } from "../crypto/mod.ts";
+import { type Jwks, type KeyStore, openKey } from "../crypto/mod.ts";
 import { KeyRing, ReplayCache } from "../crypto/mod.ts";
 import { dbKeyStore, readSealedKeys } from "../db/key_store.ts";
 import { connectionReason, isConnectionError } from "../db/errors.ts";
@@ -37,7 +35,7 @@ import {
 } from "./protocol/mod.ts";
 import { closeInterrupted, InflightJournal } from "./inflight.ts";
 import { TableStore } from "./store.ts";
-import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
+import type { Tables } from "./model.ts";
 import { ProviderClients } from "./transport.ts";
 import { type GuardedServer, serveGuarded } from "./serve.ts";
 import { RateLimits } from "./rate_limit.ts";
@@ -58,7 +56,7 @@ export interface Lotse {
   readonly server: GuardedServer | null;
   /** Where it listens, e.g. `http://127.0.0.1:8080`. */
   readonly url: string | null;
-  readonly demoProvider: DemoProvider | null;
+  readonly demoProvider: DemoRegisters | null;
   /** Whether PostgreSQL can be reached, as this instance last saw it. */
   readonly health: DbHealth;
   /** Stops taking requests, lets running ones finish, flushes the protocol, closes all. */
@@ -74,6 +72,30 @@ export interface StartOptions {
   now?: () => number;
   /** Where Lotse's events go; default: JSON lines on standard output at `config.logLevel`. */
   logger?: Logger;
+  /** The demo (demo/mod.ts), required with `config.demo`; src/main.ts passes it. */
+  demo?: DemoSetup;
+}
+
+/** Running demo registers. */
+export interface DemoRegisters {
+  readonly port: number;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * What the core needs of the demo, injected: the core never imports demo/, src/main.ts hands
+ * demo/mod.ts over when Lotse starts with `--demo` (tests/layering_test.ts holds it to that).
+ */
+export interface DemoSetup {
+  /** Starts the demo registers on loopback; they check tokens against `jwks`. */
+  startRegisters(options: {
+    hostname: string;
+    port: number;
+    jwks: () => Promise<Jwks>;
+    issuer: string;
+  }): DemoRegisters;
+  /** The demo tables, the registers' endpoints under `providerBaseUrl`. */
+  tables(providerBaseUrl: string): Tables;
 }
 
 /** Announces a rotated signing key; the payload is the new active kid. */
@@ -207,17 +229,21 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     let unlistenKeys: (() => Promise<void>) | null = copy === null ? await listenKeys() : null;
     cleanups.push(() => unlistenKeys?.());
 
-    let demoProvider: DemoProvider | null = null;
+    let demoProvider: DemoRegisters | null = null;
     if (config.demo) {
-      demoProvider = startDemoProvider({
+      const demo = options.demo;
+      if (demo === undefined) {
+        throw new Error("Cannot start the demo: no demo module given (src/main.ts passes it)");
+      }
+      demoProvider = demo.startRegisters({
         hostname: "127.0.0.1",
         port: config.demoProviderPort,
-        jwks: () => Promise.resolve(keys.jwks() as never),
+        jwks: () => Promise.resolve(keys.jwks()),
         issuer: config.publicUrl,
       });
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;
-      if (copy === null) await seedDemo(db, base);
+      if (copy === null) await seedDemo(db, demo.tables(base));
       logger.info("Demo providers started", { url: `${base}/providers/` });
     }
 
@@ -275,7 +301,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
             await keys.refresh();
             unlistenKeys ??= await listenKeys();
             if (config.demo && demoProvider) {
-              await seedDemo(db, `http://127.0.0.1:${demoProvider.port}`);
+              await seedDemo(db, options.demo!.tables(`http://127.0.0.1:${demoProvider.port}`));
             }
             await store.sync();
             health.up();
@@ -448,8 +474,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
  * restart on the same data changes nothing and bumps no version. Instances starting at
  * once take turns (an advisory lock).
  */
-export async function seedDemo(db: Db, providerBaseUrl: string): Promise<number> {
-  const tables = demoTables(providerBaseUrl);
+export async function seedDemo(db: Db, tables: Tables): Promise<number> {
   return await db.transaction(async (tx) => {
     await tx.sql`select pg_advisory_xact_lock(${DEMO_LOCK})`;
     let written = 0;
@@ -458,8 +483,8 @@ export async function seedDemo(db: Db, providerBaseUrl: string): Promise<number>
     written += await syncRows(tx, "evidence-types", tables.evidenceTypes);
     written += await syncRows(tx, "providers", tables.providers);
     written += await syncRows(tx, "routes", tables.routes);
-    written += await syncRows(tx, "clients", DEMO_CLIENTS);
-    written += await syncRows(tx, "permissions", DEMO_PERMISSIONS);
+    written += await syncRows(tx, "clients", tables.clients);
+    written += await syncRows(tx, "permissions", tables.permissions);
     return written;
   });
 }

@@ -17,6 +17,7 @@ import {
 } from "../db/tables.ts";
 import type { Db } from "../db/types.ts";
 import { seedDemo } from "../src/boot.ts";
+import { demo } from "../demo/mod.ts";
 
 async function freshPglite(): Promise<Db> {
   const db = await openPglite(null);
@@ -164,12 +165,12 @@ for (const [name, open] of adapters) {
 
         await t.step("the demo data is written once: a second seed changes nothing", async () => {
           const base = "http://127.0.0.1:18081";
-          assert.ok((await seedDemo(db, base)) > 0);
+          assert.ok((await seedDemo(db, demo.tables(base))) > 0);
           const after = await readVersions(db);
-          assert.equal(await seedDemo(db, base), 0);
+          assert.equal(await seedDemo(db, demo.tables(base)), 0);
           assert.deepEqual(await readVersions(db), after, "no version moved");
           // Another demo provider port is a real change, of the providers alone.
-          assert.ok((await seedDemo(db, "http://127.0.0.1:18082")) > 0);
+          assert.ok((await seedDemo(db, demo.tables("http://127.0.0.1:18082"))) > 0);
           const moved = await readVersions(db);
           assert.equal(moved.providers, after.providers + 1);
           assert.equal(moved.routes, after.routes);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
 import { type Cluster, freshDatabaseUrl, startCluster } from "./_pg.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { SNAPSHOT_FILE } from "../src/table_snapshot.ts";
 import { parseConfig } from "../src/config.ts";
 import { startLotse } from "../src/boot.ts";

@@ -10,7 +10,7 @@ import postgres from "postgres";
 import { CHILD_SECRETS, type LotseProcess, spawnLotse } from "./_lotse_process.ts";
 import { clientAssertion, tokenForm } from "./_app.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const { purpose, legalBasis } = DEMO_PURPOSES.bewohnerparken;

@@ -15,8 +15,8 @@ import addFormats from "ajv-formats";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { bearer, type TestLotse } from "./_app.ts";
 import { PILOTS, startXmlLotse } from "./_xnachweis.ts";
-import { DEMO_KEYS, DEMO_PURPOSES } from "../db/demo_clients.ts";
-import { DEMO_AMBIGUOUS_PLZ } from "../db/demo.ts";
+import { DEMO_KEYS, DEMO_PURPOSES } from "../demo/clients.ts";
+import { DEMO_AMBIGUOUS_PLZ } from "../demo/tables.ts";
 import { oauthToken } from "../tools/oauth_token.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
@@ -419,6 +419,8 @@ Deno.test({
           headers: { ...operator, "content-type": "text/plain" },
           body: "x",
         });
+        await expect(200, "GET", "/admin/v1/audit?table=regions&limit=5", { headers: operator });
+        await expect(400, "GET", "/admin/v1/audit?limit=0", { headers: operator });
 
         // Every operation of the document was met, each with a success and, where it has
         // one, a problem answer.

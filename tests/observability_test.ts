@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import parsePrometheus from "parse-prometheus-text-format";
 import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
 import { createLogger } from "../src/log.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const IDNR = "86095742719";

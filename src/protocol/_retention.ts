@@ -15,7 +15,7 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** Default `() => new Date()`. */
   clock?: () => Date;
-  /** What is purged; default the protocol's entries (db/protocol_queries.ts `purge`). */
+  /** What is purged; default the protocol's entries (`purge` in src/protocol/_queries.ts). */
   purge?: (db: Db, olderThan: Date) => Promise<number>;
   /** Told how many entries a purge deleted. */
   onPurged?: (deleted: number) => void;
