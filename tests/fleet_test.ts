@@ -122,8 +122,12 @@ Deno.test({
       balancer = new Deno.Command(haproxy, {
         args: ["-db", "-f", `${dir}/haproxy.cfg`],
         stdout: "null",
-        stderr: "null",
+        stderr: "piped",
       }).spawn();
+      // HAProxy's own complaints (a port taken meanwhile, a bad config) name the failure.
+      const balancerLog = new Response(balancer.stderr).text();
+      let balancerExited = false;
+      balancer.status.then(() => balancerExited = true);
       // Every instance is marked up once each has answered through the balancer.
       const up = new Set<string>();
       await until("all three instances up behind the balancer", async () => {
@@ -132,6 +136,9 @@ Deno.test({
           await res.body?.cancel();
           if (res.status === 200) up.add(res.headers.get("x-served-by") ?? "");
         } catch { /* not yet */ }
+        if (balancerExited) {
+          throw new Error(`HAProxy exited at start: ${(await balancerLog).slice(0, 500)}`);
+        }
         return up.size === 3;
       }, 60_000);
 
