@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
-import { demoInput, xnachweisRegister } from "../demo/xnachweis_register.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { xnachweisRegister } from "../src/xnachweis/mod.ts";
+import { demoInput } from "../demo/registers.ts";
 import type { Jwks } from "../crypto/mod.ts";
 import { bearer, startTestLotse, type TestLotse, type TestLotseOptions } from "./_app.ts";
 
