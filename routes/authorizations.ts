@@ -54,7 +54,14 @@ export function authorizationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariab
       issuer: deps.iam.issuer,
       now: now(),
     });
-    await deps.protocol.granted({ ...record, jti: sealed.jti });
+    try {
+      await deps.protocol.granted({ ...record, jti: sealed.jti });
+    } catch {
+      // Neither PostgreSQL nor the spool took the grant: the token must not be handed out.
+      throw new Problem("unavailable", "The authorization cannot be recorded; try again", {
+        headers: { "retry-after": "1" },
+      });
+    }
     return c.json(sealed, 201, { "cache-control": "no-store" });
   });
   return app;

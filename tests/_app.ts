@@ -19,8 +19,9 @@ export {
 /** A running test instance. */
 export interface TestLotse {
   readonly lotse: Lotse;
-  /** `http://127.0.0.1:PORT` when served, else the configured public URL. */
+  /** `http://127.0.0.1:PORT` when served (the port the server bound), else the public URL. */
   readonly base: string;
+  /** The configured public URL (token audience and issuer): `http://lotse.test`. */
   readonly publicUrl: string;
   readonly databaseUrl: string;
   readonly dataDir: string;
@@ -32,7 +33,7 @@ export interface TestLotse {
 }
 
 export interface TestLotseOptions {
-  /** Listen on a real socket (default false: in-process `app.request`). */
+  /** Listen on a real socket, on a port the system picks (default); false: in-process. */
   serve?: boolean;
   env?: Record<string, string>;
   now?: () => number;
@@ -40,22 +41,22 @@ export interface TestLotseOptions {
   databaseUrl?: string;
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+/**
+ * Where consumers reach a test instance in its tokens. A served instance binds port 0 and
+ * reports the port it got (no port picked first and bound later, which another process may
+ * take in between); like an instance behind a balancer, its public URL is not its socket.
+ */
+const PUBLIC_URL = "http://lotse.test";
 
 /** Starts a test instance with the demo tables. */
 export async function startTestLotse(options: TestLotseOptions = {}): Promise<TestLotse> {
   const databaseUrl = options.databaseUrl ?? await freshDatabaseUrl();
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-test-" });
-  const port = options.serve ? freePort() : 8080;
-  const publicUrl = options.serve ? `http://127.0.0.1:${port}` : "http://lotse.test";
+  const publicUrl = PUBLIC_URL;
   const config = parseConfig({
     DATABASE_URL: databaseUrl,
-    LOTSE_PORT: String(port),
+    LOTSE_HOST: "127.0.0.1",
+    LOTSE_PORT: "0",
     LOTSE_PUBLIC_URL: publicUrl,
     LOTSE_DATA_DIR: dataDir,
     LOTSE_KEY_SECRET: "test-key-secret-of-at-least-32-characters",
@@ -66,7 +67,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
     ...options.env,
   });
   const lotse = await startLotse(config, {
-    serve: options.serve ?? false,
+    serve: options.serve ?? true,
     now: options.now,
     log: () => {},
   });

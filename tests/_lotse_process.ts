@@ -1,8 +1,9 @@
 /**
  * Lotse as a child process (`deno run -A src/main.ts`), for tests that must kill it: SIGKILL
  * mid-transfer, SIGTERM under load, and a restart with the same environment, database and
- * data directory. The child serves the demo tables and demo providers (`LOTSE_DEMO=1`) on
- * free loopback ports; its stdout and stderr are collected.
+ * data directory. The child serves the demo tables and demo providers (`LOTSE_DEMO=1`); it
+ * binds port 0 and the port it got is read from its ready line (no port picked first and bound
+ * later, which another process may take in between). Its stdout and stderr are collected.
  *
  * @example
  * ```ts
@@ -43,12 +44,11 @@ export interface LotseProcessOptions {
   denoArgs?: readonly string[];
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+/** The public URL of a test child: the token audience, not its socket (see `url`). */
+export const CHILD_PUBLIC_URL = "http://lotse.test";
+
+/** The address in the ready line, "Lotse listening on http://127.0.0.1:PORT" (or JSON). */
+const LISTENING = /listening on (https?:\/\/[^\s"(]+)|"url"\s*:\s*"(https?:\/\/[^"]+)"/;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -56,8 +56,7 @@ function sleep(ms: number): Promise<void> {
 
 /** A Lotse child process that can be killed and started again on the same data. */
 export class LotseProcess {
-  /** `http://127.0.0.1:PORT`, the same across restarts. */
-  readonly url: string;
+  #url = "";
   readonly dataDir: string;
   readonly spoolDir: string;
   readonly databaseUrl: string;
@@ -67,6 +66,8 @@ export class LotseProcess {
   #exited: Promise<Deno.CommandStatus> | null = null;
   #pumps: Promise<void>[] = [];
   #output = "";
+  /** The output of the current start until its address is known. */
+  #startOutput = "";
   #outputLimit: number;
   #readyTimeoutMs: number;
   #denoArgs: readonly string[];
@@ -74,8 +75,6 @@ export class LotseProcess {
 
   /** Use {@linkcode spawnLotse}. */
   constructor(dataDir: string, options: LotseProcessOptions) {
-    const port = freePort();
-    this.url = `http://127.0.0.1:${port}`;
     this.dataDir = dataDir;
     this.spoolDir = `${dataDir}/spool`;
     this.databaseUrl = options.databaseUrl;
@@ -85,15 +84,20 @@ export class LotseProcess {
     this.env = Object.freeze({
       DATABASE_URL: options.databaseUrl,
       LOTSE_HOST: "127.0.0.1",
-      LOTSE_PORT: String(port),
-      LOTSE_PUBLIC_URL: this.url,
+      LOTSE_PORT: "0",
+      LOTSE_PUBLIC_URL: CHILD_PUBLIC_URL,
       LOTSE_DEMO: "1",
-      LOTSE_DEMO_PROVIDER_PORT: String(freePort()),
+      LOTSE_DEMO_PROVIDER_PORT: "0",
       LOTSE_DATA_DIR: dataDir,
       LOTSE_SPOOL_DIR: this.spoolDir,
       ...CHILD_SECRETS,
       ...options.env,
     });
+  }
+
+  /** `http://127.0.0.1:PORT` of the running child; a restart gets a new port. */
+  get url(): string {
+    return this.#url;
   }
 
   /** The process id of the running child; null when none runs. */
@@ -116,6 +120,8 @@ export class LotseProcess {
     if (this.#child !== null) throw new Error(`Cannot start Lotse: pid ${this.pid} still runs`);
     this.#starts++;
     this.#append(`--- start ${this.#starts} ---\n`);
+    this.#url = "";
+    this.#startOutput = "";
     const child = new Deno.Command(Deno.execPath(), {
       args: [...this.#denoArgs, "src/main.ts"],
       cwd: ROOT,
@@ -137,12 +143,18 @@ export class LotseProcess {
           `Lotse exited with code ${status.code} before it was ready:\n${this.#output}`,
         );
       }
-      try {
-        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.body?.cancel();
-        if (res.status === 200) return;
-      } catch { /* not listening yet */ }
-      await sleep(50);
+      if (this.#url === "") {
+        const match = LISTENING.exec(this.#startOutput);
+        if (match) this.#url = (match[1] ?? match[2])!;
+      }
+      if (this.#url !== "") {
+        try {
+          const res = await fetch(`${this.#url}/readyz`, { signal: AbortSignal.timeout(5000) });
+          await res.body?.cancel();
+          if (res.status === 200) return;
+        } catch { /* not answering yet */ }
+      }
+      await sleep(20);
     }
     await this.kill("SIGKILL");
     throw new Error(`Lotse was not ready within ${this.#readyTimeoutMs} ms:\n${this.#output}`);
@@ -175,7 +187,7 @@ export class LotseProcess {
 
   /** An access token for a demo client from the running child. */
   async token(clientId: string): Promise<string> {
-    const assertion = await clientAssertion(clientId, `${this.url}/v1/token`);
+    const assertion = await clientAssertion(clientId, `${this.env.LOTSE_PUBLIC_URL}/v1/token`);
     const res = await fetch(`${this.url}/v1/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -200,6 +212,7 @@ export class LotseProcess {
   }
 
   #append(text: string): void {
+    if (this.#url === "" && this.#startOutput.length < 1024 * 1024) this.#startOutput += text;
     this.#output += text;
     if (this.#output.length > this.#outputLimit) {
       this.#output = this.#output.slice(-this.#outputLimit);

@@ -14,7 +14,7 @@ import {
   type TestLotse,
   tokenForm,
 } from "./_app.ts";
-import { parseResponse, sendRaw } from "./_fuzz.ts";
+import { parseResponse, sendRaw } from "./_raw_http.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 
