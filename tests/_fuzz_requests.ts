@@ -18,11 +18,11 @@
  */
 import type { Rng } from "./_rng.ts";
 import {
-  type FuzzCredentials,
   authorization,
   contentType,
   EVIDENCE_TYPES,
   freeTextHeader,
+  type FuzzCredentials,
   idnrValue,
   importBody,
   jsonBody,

@@ -265,7 +265,11 @@ function randomToken(rng: Rng): string {
 }
 
 /** An Authorization header value (or none). */
-export function authorization(rng: Rng, good: readonly string[], creds: FuzzCredentials): string | null {
+export function authorization(
+  rng: Rng,
+  good: readonly string[],
+  creds: FuzzCredentials,
+): string | null {
   const real = rng.pick([creds.consumer, creds.dsc, creds.operator, creds.provider]);
   return rng.weighted<() => string | null>([
     [8, () => `Bearer ${rng.pick(good)}`],
@@ -578,4 +582,3 @@ export function junkHeaders(rng: Rng): [string, string][] {
   if (rng.chance(0.03)) out.push(["expect", "100-continue"]);
   return out;
 }
-

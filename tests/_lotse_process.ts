@@ -30,8 +30,8 @@ export const CHILD_SECRETS = {
 
 /** Options for {@linkcode spawnLotse}. */
 export interface LotseProcessOptions {
-  /** The PostgreSQL database of the child. */
-  databaseUrl: string;
+  /** The PostgreSQL database of the child; null: the embedded database in the data dir. */
+  databaseUrl: string | null;
   /** Added to (and overriding) the child's Lotse variables. */
   env?: Record<string, string>;
   /** How long a start may take until `/readyz` answers 200; default 30 s. */
@@ -42,6 +42,8 @@ export interface LotseProcessOptions {
   dataDir?: string;
   /** `deno` arguments before `src/main.ts`; default `["run", "--allow-all"]`. */
   denoArgs?: readonly string[];
+  /** All of `deno`'s arguments instead (e.g. `["task", "start"]`); overrides `denoArgs`. */
+  args?: readonly string[];
 }
 
 /** The public URL of a test child: the token audience, not its socket (see `url`). */
@@ -59,7 +61,7 @@ export class LotseProcess {
   #url = "";
   readonly dataDir: string;
   readonly spoolDir: string;
-  readonly databaseUrl: string;
+  readonly databaseUrl: string | null;
   /** The child's environment (Lotse's variables only). */
   readonly env: Readonly<Record<string, string>>;
   #child: Deno.ChildProcess | null = null;
@@ -70,7 +72,7 @@ export class LotseProcess {
   #startOutput = "";
   #outputLimit: number;
   #readyTimeoutMs: number;
-  #denoArgs: readonly string[];
+  #args: readonly string[];
   #starts = 0;
 
   /** Use {@linkcode spawnLotse}. */
@@ -80,9 +82,9 @@ export class LotseProcess {
     this.databaseUrl = options.databaseUrl;
     this.#outputLimit = options.outputLimit ?? 1024 * 1024;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    this.#denoArgs = options.denoArgs ?? ["run", "--allow-all"];
+    this.#args = options.args ?? [...(options.denoArgs ?? ["run", "--allow-all"]), "src/main.ts"];
     this.env = Object.freeze({
-      DATABASE_URL: options.databaseUrl,
+      ...(options.databaseUrl === null ? {} : { DATABASE_URL: options.databaseUrl }),
       LOTSE_HOST: "127.0.0.1",
       LOTSE_PORT: "0",
       LOTSE_PUBLIC_URL: CHILD_PUBLIC_URL,
@@ -90,7 +92,8 @@ export class LotseProcess {
       LOTSE_DEMO_PROVIDER_PORT: "0",
       LOTSE_DATA_DIR: dataDir,
       LOTSE_SPOOL_DIR: this.spoolDir,
-      ...CHILD_SECRETS,
+      // The embedded database makes its own secrets in the data directory, as for a newcomer.
+      ...(options.databaseUrl === null ? {} : CHILD_SECRETS),
       ...options.env,
     });
   }
@@ -123,7 +126,7 @@ export class LotseProcess {
     this.#url = "";
     this.#startOutput = "";
     const child = new Deno.Command(Deno.execPath(), {
-      args: [...this.#denoArgs, "src/main.ts"],
+      args: [...this.#args],
       cwd: ROOT,
       env: this.env,
       stdin: "null",

@@ -30,7 +30,6 @@ export interface RawRequest {
  */
 export type Framing = "content-length" | "short-body" | "bad-chunked";
 
-
 /** A response as read off the wire. */
 export interface RawResponse {
   readonly status: number;

@@ -167,6 +167,45 @@ Deno.test({
         assert.match(seen.headers.get("authorization") ?? "", /^Bearer ey/);
       });
 
+      await t.step("the evidence token binds the consumer's Repr-Digest (req_digest)", async () => {
+        const claimsOf = (authorization: string | null) =>
+          JSON.parse(atob(authorization!.split(".")[1]!.replace(/-/g, "+").replace(/_/g, "/")));
+        const body = new TextEncoder().encode('{"bound":true}');
+        const res = await lotse.fetch("/v1/evidence/testnachweis?ags=08111000", {
+          method: "POST",
+          headers: headers({ "repr-digest": digestOf(body) }),
+          body,
+        });
+        assert.equal(res.status, 200);
+        await res.body?.cancel();
+        const bound = claimsOf(recorder.seen.at(-1)!.headers.get("authorization"));
+        assert.equal(bound.req_digest, digestOf(body));
+        assert.equal(recorder.seen.at(-1)!.headers.get("repr-digest"), digestOf(body));
+        assert.equal(bound.evidence_type, "testnachweis");
+
+        // Without a Repr-Digest the token carries none.
+        const plain = await lotse.fetch("/v1/evidence/testnachweis?ags=08111000", {
+          method: "POST",
+          headers: headers(),
+          body,
+        });
+        assert.equal(plain.status, 200);
+        await plain.body?.cancel();
+        const unbound = claimsOf(recorder.seen.at(-1)!.headers.get("authorization"));
+        assert.equal("req_digest" in unbound, false);
+
+        // A digest that does not match the body: 400, and the provider gets no body.
+        const before = recorder.seen.length;
+        const wrong = await lotse.fetch("/v1/evidence/testnachweis?ags=08111000", {
+          method: "POST",
+          headers: headers({ "repr-digest": digestOf(new TextEncoder().encode("other")) }),
+          body,
+        });
+        assert.equal(wrong.status, 400);
+        assert.equal((await wrong.json()).type, "https://lotse.dev/problems/invalid-request");
+        assert.equal(recorder.seen.length, before, "the recorder saw no complete body");
+      });
+
       await t.step("a wrong IDNr is a 400 and the provider is never called", async () => {
         const before = recorder.seen.length;
         const res = await lotse.fetch("/v1/evidence/testnachweis?ags=08111000", {
