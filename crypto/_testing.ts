@@ -6,7 +6,7 @@
  */
 
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
-import type { Client, Role } from "../src/tables.ts";
+import type { Client, Role } from "../src/model.ts";
 import { KeyRing } from "./keys.ts";
 import { memoryKeyStore } from "./key_store.ts";
 

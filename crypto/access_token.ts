@@ -16,7 +16,7 @@
  */
 
 import { jwtVerify } from "jose";
-import type { Client, Role } from "../src/tables.ts";
+import type { Client, Role } from "../src/model.ts";
 import { TtlMap } from "./caches.ts";
 import {
   checkWindow,

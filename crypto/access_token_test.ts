@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { decodeJwt, decodeProtectedHeader, exportSPKI } from "jose";
-import type { Client } from "../src/tables.ts";
+import type { Client } from "../src/model.ts";
 import {
   type AccessTokenResult,
   AccessTokenVerifier,

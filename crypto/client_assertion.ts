@@ -21,7 +21,7 @@
  */
 
 import { decodeJwt, importJWK, jwtVerify } from "jose";
-import type { Client } from "../src/tables.ts";
+import type { Client } from "../src/model.ts";
 import type { ReplayGuard } from "./caches.ts";
 import {
   checkWindow,

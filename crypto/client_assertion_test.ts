@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { exportSPKI, generateKeyPair } from "jose";
-import type { Client } from "../src/tables.ts";
+import type { Client } from "../src/model.ts";
 import { ReplayCache } from "./caches.ts";
 import { type ClientAssertionOptions, verifyClientAssertion } from "./client_assertion.ts";
 import {

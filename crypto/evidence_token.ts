@@ -44,9 +44,14 @@ export interface EvidenceGrant {
   readonly idnrUsed: boolean;
   /** `sha-256=:<base64>:` of the request body, when the consumer sent one. */
   readonly requestDigest?: string;
+  /**
+   * Further claims a face adds (e.g. the authority a gateway acts for). They never replace
+   * one of the claims above: those are written after them.
+   */
+  readonly extraClaims?: Readonly<Record<string, string | number | boolean>>;
 }
 
-/** The claims of an evidence token, exactly these. Times are epoch seconds. */
+/** The claims of an evidence token: these, plus a grant's `extraClaims`. Times are epoch seconds. */
 export interface EvidenceTokenClaims {
   readonly iss: string;
   readonly sub: string;
@@ -56,6 +61,8 @@ export interface EvidenceTokenClaims {
   readonly legal_basis: string;
   readonly idnr_used: boolean;
   readonly req_digest?: string;
+  /** The authority an EfA service acts for (DESIGN §3.1), when it acts for one. */
+  readonly on_behalf_of?: string;
   readonly iat: number;
   readonly exp: number;
   readonly jti: string;
@@ -90,6 +97,7 @@ export async function sealEvidenceToken(
     "seal evidence token",
   );
   const claims: EvidenceTokenClaims = {
+    ...grant.extraClaims,
     iss: options.issuer,
     sub: grant.consumerId,
     aud: grant.providerId,
@@ -184,5 +192,6 @@ function isEvidenceClaims(
     typeof p.evidence_type === "string" && typeof p.purpose === "string" &&
     typeof p.legal_basis === "string" && typeof p.idnr_used === "boolean" &&
     (p.req_digest === undefined || typeof p.req_digest === "string") &&
+    (p.on_behalf_of === undefined || typeof p.on_behalf_of === "string") &&
     typeof p.iat === "number" && typeof p.exp === "number" && typeof p.jti === "string";
 }

@@ -1,20 +1,19 @@
 /**
- * Persistence for signing keys. The private JWK is encrypted at rest with AES-256-GCM under
+ * Sealing signing keys for persistence (the PostgreSQL store is `db/key_store.ts`). The private JWK is encrypted at rest with AES-256-GCM under
  * a key derived (HKDF-SHA-256, fresh salt per row) from a secret (`LOTSE_KEY_SECRET`);
  * the `kid` is bound as additional data, so a row cannot be moved under another kid.
  * Opening a row with the wrong secret throws: Lotse must not start on keys it cannot read.
  *
  * @example
  * ```ts
- * import { dbKeyStore } from "./key_store.ts";
+ * import { memoryKeyStore } from "./key_store.ts";
  * import { KeyRing } from "./keys.ts";
- * const ring = await KeyRing.open(dbKeyStore(db, config.keySecret));
+ * const ring = await KeyRing.open(memoryKeyStore(config.keySecret));
  * ```
  *
  * @module
  */
 
-import type { Queryable } from "../db/types.ts";
 import type { KeyStore, StoredKey } from "./keys.ts";
 
 /** Shortest secret accepted, in characters. */
@@ -40,7 +39,7 @@ const INFO: Uint8Array<ArrayBuffer> = new TextEncoder().encode("lotse signing ke
 
 /** Encrypts `key.privateJwk` under `secret`. */
 export async function sealKey(key: StoredKey, secret: string): Promise<SealedKey> {
-  checkSecret(secret);
+  checkKeySecret(secret);
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const { kty, crv, x, y, d } = key.privateJwk;
@@ -65,7 +64,7 @@ export async function sealKey(key: StoredKey, secret: string): Promise<SealedKey
 
 /** Decrypts a sealed row; throws when the secret is wrong or the row was altered. */
 export async function openKey(row: SealedKey, secret: string): Promise<StoredKey> {
-  checkSecret(secret);
+  checkKeySecret(secret);
   let blob: Uint8Array<ArrayBuffer>;
   try {
     blob = Uint8Array.fromBase64(row.sealed, { alphabet: "base64url" });
@@ -107,7 +106,7 @@ export function memoryKeyStore(
   secret: string,
   rows: Map<string, SealedKey> = new Map(),
 ): MemoryKeyStore {
-  checkSecret(secret);
+  checkKeySecret(secret);
   return {
     rows,
     async load() {
@@ -123,49 +122,8 @@ export function memoryKeyStore(
   };
 }
 
-interface SigningKeyRow {
-  kid: string;
-  alg: string;
-  sealed_private_jwk: string;
-  created_at: unknown;
-  retired_at: unknown;
-}
-
-/** A {@linkcode KeyStore} on the `signing_keys` table (migration `002_signing_keys.sql`). */
-export function dbKeyStore(db: Queryable, secret: string): KeyStore {
-  checkSecret(secret);
-  return {
-    async load() {
-      const rows = await db.sql<SigningKeyRow>`
-        select kid, alg, sealed_private_jwk, created_at, retired_at
-        from signing_keys order by created_at`;
-      return await Promise.all(rows.map((row) =>
-        openKey({
-          kid: row.kid,
-          alg: "ES256",
-          sealed: row.sealed_private_jwk,
-          createdAt: toMillis(row.created_at),
-          retiredAt: row.retired_at === null ? null : toMillis(row.retired_at),
-        }, secret)
-      ));
-    },
-    async save(key) {
-      const row = await sealKey(key, secret);
-      const createdAt = new Date(row.createdAt).toISOString();
-      const retiredAt = row.retiredAt === null ? null : new Date(row.retiredAt).toISOString();
-      await db.sql`
-        insert into signing_keys (kid, alg, sealed_private_jwk, created_at, retired_at)
-        values (${row.kid}, ${row.alg}, ${row.sealed}, ${createdAt}::timestamptz,
-          ${retiredAt}::timestamptz)
-        on conflict (kid) do update set retired_at = excluded.retired_at`;
-    },
-    async remove(kid) {
-      await db.sql`delete from signing_keys where kid = ${kid}`;
-    },
-  };
-}
-
-function checkSecret(secret: string): void {
+/** Throws unless `secret` is long enough to derive key-encryption keys from. */
+export function checkKeySecret(secret: string): void {
   if (typeof secret !== "string" || secret.length < MIN_SECRET_LENGTH) {
     throw new TypeError(
       `Cannot use key secret: expected at least ${MIN_SECRET_LENGTH} characters`,
@@ -195,15 +153,4 @@ async function deriveAesKey(
 
 function aad(kid: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`lotse signing key ${kid}`);
-}
-
-// postgres.js and PGlite both return timestamptz as Date; accept a string or number too.
-function toMillis(value: unknown): number {
-  const ms = value instanceof Date
-    ? value.getTime()
-    : typeof value === "number"
-    ? value
-    : Date.parse(String(value));
-  if (!Number.isFinite(ms)) throw new Error(`Cannot read timestamp "${String(value)}"`);
-  return ms;
 }

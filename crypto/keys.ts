@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * import { KeyRing } from "./keys.ts";
- * import { dbKeyStore } from "./key_store.ts";
+ * import { dbKeyStore } from "../db/key_store.ts";
  * const ring = await KeyRing.open(dbKeyStore(db, config.keySecret));
  * ring.jwks(); // { keys: [{ kty: "EC", crv: "P-256", x, y, kid, alg: "ES256", use: "sig" }] }
  * await ring.maintain(); // on a timer: rotates when due, drops keys past retention

@@ -5,10 +5,10 @@
  * @example
  * ```ts
  * import {
- *   AccessTokenVerifier, dbKeyStore, issueAccessToken, KeyRing, ReplayCache,
+ *   AccessTokenVerifier, issueAccessToken, KeyRing, ReplayCache,
  *   sealEvidenceToken, verifyClientAssertion,
  * } from "../crypto/mod.ts";
- * const keys = await KeyRing.open(dbKeyStore(db, config.keySecret));
+ * const keys = await KeyRing.open(dbKeyStore(db, config.keySecret)); // dbKeyStore: db/key_store.ts
  * const replay = new ReplayCache();
  * const verifier = new AccessTokenVerifier(keys, { issuer, audience: issuer, clients });
  * ```
@@ -40,7 +40,7 @@ export {
   type VerificationKeys,
 } from "./keys.ts";
 export {
-  dbKeyStore,
+  checkKeySecret,
   type MemoryKeyStore,
   memoryKeyStore,
   MIN_SECRET_LENGTH,

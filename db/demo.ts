@@ -23,8 +23,8 @@
  * @module
  */
 
-import type { NavTables } from "../src/nav_index.ts";
-import type { Provider, Route } from "../src/tables.ts";
+import type { NavTables } from "../src/model.ts";
+import type { Provider, Route } from "../src/model.ts";
 
 /** The demo catalogue's evidence type ids. */
 export const DEMO_EVIDENCE_TYPES = {
@@ -32,6 +32,21 @@ export const DEMO_EVIDENCE_TYPES = {
   gewerberegisterauszug: "gewerberegisterauszug",
   handelsregisterauszug: "handelsregisterauszug",
   meldebescheinigung: "meldebescheinigung",
+} as const;
+
+/**
+ * The demo evidence types' EU Semantic Repository classifications (XNachweis
+ * `EvidenceTypeClassification`). Invented for the demo: real ones are assigned by the EU.
+ */
+export const DEMO_CLASSIFICATIONS = {
+  fahrzeugzulassung:
+    "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/lotse-demo-fahrzeugzulassung",
+  gewerberegisterauszug:
+    "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/lotse-demo-gewerberegisterauszug",
+  handelsregisterauszug:
+    "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/lotse-demo-handelsregisterauszug",
+  meldebescheinigung:
+    "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/lotse-demo-meldebescheinigung",
 } as const;
 
 /** A demo Gemeinde with its keys, one of its PLZ and the Ort the Post uses for it. */
@@ -123,13 +138,23 @@ const { stuttgart, ludwigsburg, freiburg, muenchen, garching, taufkirchen, koeln
   DEMO_PLACES;
 const { badHomburg, berlin, hamburg } = DEMO_PLACES;
 
-/** Builds the demo tables; provider endpoints are `${providerBaseUrl}/providers/<id>`. */
+/**
+ * Builds the demo tables; provider endpoints are `${providerBaseUrl}/providers/<id>`, and the
+ * pilots' registers (KBA, the Gewerberegister) also speak XNachweis at
+ * `${providerBaseUrl}/xnachweis/providers/<id>`.
+ */
 export function demoTables(providerBaseUrl: string): NavTables {
   const base = providerBaseUrl.replace(/\/+$/, "");
   const providers: Provider[] = [];
   const routes: Route[] = [];
-  const provide = (id: string, name: string) => {
-    providers.push({ id, name, endpoint: `${base}/providers/${id}`, caCert: null });
+  const provide = (id: string, name: string, options: { xnachweis?: boolean } = {}) => {
+    providers.push({
+      id,
+      name,
+      endpoint: `${base}/providers/${id}`,
+      caCert: null,
+      xnachweisEndpoint: options.xnachweis ? `${base}/xnachweis/providers/${id}` : null,
+    });
   };
   const route = (evidenceType: string, regionKey: string, providerId: string) => {
     routes.push({
@@ -141,7 +166,9 @@ export function demoTables(providerBaseUrl: string): NavTables {
   };
 
   // Bewohnerparkausweis: one federal register answers for every Gemeinde.
-  provide(DEMO_PROVIDER_IDS.kba, "Kraftfahrt-Bundesamt, Zentrales Fahrzeugregister (Demo)");
+  provide(DEMO_PROVIDER_IDS.kba, "Kraftfahrt-Bundesamt, Zentrales Fahrzeugregister (Demo)", {
+    xnachweis: true,
+  });
   route(DEMO_EVIDENCE_TYPES.fahrzeugzulassung, "", DEMO_PROVIDER_IDS.kba);
 
   // Gewerbeanmeldung, part 1: each Gemeinde keeps its own Gewerberegister. Taufkirchen,
@@ -149,7 +176,9 @@ export function demoTables(providerBaseUrl: string): NavTables {
   for (
     const place of [stuttgart, ludwigsburg, muenchen, garching, koeln, frankfurt, berlin, hamburg]
   ) {
-    provide(`gewerberegister-${place.ags}`, `Gewerberegister ${place.name} (Demo)`);
+    provide(`gewerberegister-${place.ags}`, `Gewerberegister ${place.name} (Demo)`, {
+      xnachweis: true,
+    });
     route(DEMO_EVIDENCE_TYPES.gewerberegisterauszug, place.ags, `gewerberegister-${place.ags}`);
   }
 
@@ -211,23 +240,27 @@ export function demoTables(providerBaseUrl: string): NavTables {
     evidenceTypes: [
       {
         id: DEMO_EVIDENCE_TYPES.fahrzeugzulassung,
+        classification: DEMO_CLASSIFICATIONS.fahrzeugzulassung,
         name: "Fahrzeugzulassungsdaten (Zulassungsbescheinigung Teil I)",
         description:
           "Vehicle registration data of a vehicle from KBA's Zentrales Fahrzeugregister; pilot use case Bewohnerparkausweis",
       },
       {
         id: DEMO_EVIDENCE_TYPES.gewerberegisterauszug,
+        classification: DEMO_CLASSIFICATIONS.gewerberegisterauszug,
         name: "Auszug aus dem Gewerberegister",
         description: "Trade register extract of the Gemeinde; pilot use case Gewerbeanmeldung",
       },
       {
         id: DEMO_EVIDENCE_TYPES.handelsregisterauszug,
+        classification: DEMO_CLASSIFICATIONS.handelsregisterauszug,
         name: "Handelsregisterauszug",
         description:
           "Commercial register extract from the register court; pilot use case Gewerbeanmeldung",
       },
       {
         id: DEMO_EVIDENCE_TYPES.meldebescheinigung,
+        classification: DEMO_CLASSIFICATIONS.meldebescheinigung,
         name: "Meldebescheinigung",
         description: "Registration certificate from the Gemeinde's Melderegister",
       },

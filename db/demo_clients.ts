@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Client, Permission } from "../src/tables.ts";
+import type { Client, Permission } from "../src/model.ts";
 
 /** A demo client's private signing key (ES256, JWK). Public by design: demo only. */
 export interface DemoKey {

@@ -4,11 +4,8 @@
  * row, which takes minutes at full scale; this takes seconds. Works over any {@linkcode Db}
  * (postgres.js and PGlite).
  *
- * As a CLI it loads the generated full-scale tables (db/generate.ts) into `DATABASE_URL`:
- *
- * ```sh
- * DATABASE_URL=postgres://… deno run -A db/seed.ts --full [--routes 1000000] [--demo-clients]
- * ```
+ * `tools/seed.ts` is its command line: it loads the generated full-scale tables into
+ * `DATABASE_URL`.
  *
  * @example
  * ```ts
@@ -29,7 +26,7 @@ import type {
   Route,
   TableName,
   Tables,
-} from "../src/tables.ts";
+} from "../src/model.ts";
 import { bump } from "./tables.ts";
 import type { Db, Queryable } from "./types.ts";
 
@@ -124,19 +121,22 @@ async function insertPostcodes(
 }
 
 async function insertEvidenceTypes(tx: Queryable, rows: readonly EvidenceType[]): Promise<void> {
-  await tx.sql`insert into evidence_types (id, name, description)
+  await tx.sql`insert into evidence_types (id, name, description, classification)
     select * from unnest(${column(rows, (r) => r.id)}::text[],
-      ${column(rows, (r) => r.name)}::text[], ${column(rows, (r) => r.description)}::text[])
-    on conflict (id) do update set name = excluded.name, description = excluded.description`;
+      ${column(rows, (r) => r.name)}::text[], ${column(rows, (r) => r.description)}::text[],
+      ${column(rows, (r) => r.classification ?? null)}::text[])
+    on conflict (id) do update set name = excluded.name, description = excluded.description,
+      classification = excluded.classification`;
 }
 
 async function insertProviders(tx: Queryable, rows: readonly Provider[]): Promise<void> {
-  await tx.sql`insert into providers (id, name, endpoint, ca_cert)
+  await tx.sql`insert into providers (id, name, endpoint, ca_cert, xnachweis_endpoint)
     select * from unnest(${column(rows, (r) => r.id)}::text[],
       ${column(rows, (r) => r.name)}::text[], ${column(rows, (r) => r.endpoint)}::text[],
-      ${column(rows, (r) => r.caCert)}::text[])
+      ${column(rows, (r) => r.caCert)}::text[],
+      ${column(rows, (r) => r.xnachweisEndpoint ?? null)}::text[])
     on conflict (id) do update set name = excluded.name, endpoint = excluded.endpoint,
-      ca_cert = excluded.ca_cert`;
+      ca_cert = excluded.ca_cert, xnachweis_endpoint = excluded.xnachweis_endpoint`;
 }
 
 async function insertRoutes(tx: Queryable, rows: readonly Route[]): Promise<void> {
@@ -163,11 +163,13 @@ async function insertClients(tx: Queryable, rows: readonly Client[]): Promise<vo
 
 async function insertPermissions(tx: Queryable, rows: readonly Permission[]): Promise<void> {
   await tx.sql`insert into permissions (id, consumer_id, evidence_type, provider_id,
-      purposes, legal_bases, idnr_allowed, valid_from, valid_until)
+      purposes, legal_bases, idnr_allowed, valid_from, valid_until, on_behalf_of)
     select t.id, t.consumer_id, t.evidence_type, t.provider_id,
       array(select jsonb_array_elements_text(t.purposes::jsonb)),
       array(select jsonb_array_elements_text(t.legal_bases::jsonb)),
-      t.idnr_allowed::boolean, t.valid_from::timestamptz, t.valid_until::timestamptz
+      t.idnr_allowed::boolean, t.valid_from::timestamptz, t.valid_until::timestamptz,
+      case when t.on_behalf_of is null then null
+        else array(select jsonb_array_elements_text(t.on_behalf_of::jsonb)) end
     from unnest(${column(rows, (r) => r.id)}::text[],
       ${column(rows, (r) => r.consumerId)}::text[],
       ${column(rows, (r) => r.evidenceType)}::text[],
@@ -176,14 +178,15 @@ async function insertPermissions(tx: Queryable, rows: readonly Permission[]): Pr
       ${column(rows, (r) => JSON.stringify(r.legalBases))}::text[],
       ${column(rows, (r) => String(r.idnrAllowed))}::text[],
       ${column(rows, (r) => r.validFrom)}::text[],
-      ${column(rows, (r) => r.validUntil)}::text[])
+      ${column(rows, (r) => r.validUntil)}::text[],
+      ${column(rows, (r) => r.onBehalfOf ? JSON.stringify(r.onBehalfOf) : null)}::text[])
       as t(id, consumer_id, evidence_type, provider_id, purposes, legal_bases, idnr_allowed,
-        valid_from, valid_until)
+        valid_from, valid_until, on_behalf_of)
     on conflict (id) do update set consumer_id = excluded.consumer_id,
       evidence_type = excluded.evidence_type, provider_id = excluded.provider_id,
       purposes = excluded.purposes, legal_bases = excluded.legal_bases,
       idnr_allowed = excluded.idnr_allowed, valid_from = excluded.valid_from,
-      valid_until = excluded.valid_until`;
+      valid_until = excluded.valid_until, on_behalf_of = excluded.on_behalf_of`;
 }
 
 async function insertChunk(
@@ -253,55 +256,3 @@ export async function seedTables(
     return { rows, versions };
   });
 }
-
-function argValue(args: readonly string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-async function main(args: string[]): Promise<void> {
-  const url = Deno.env.get("DATABASE_URL");
-  if (!args.includes("--full") || !url) {
-    console.error(
-      "Usage: DATABASE_URL=postgres://… deno run -A db/seed.ts --full [--routes N] " +
-        "[--provider-base-url URL] [--demo-clients] [--seed N]",
-    );
-    Deno.exit(2);
-  }
-  const routesArg = argValue(args, "--routes");
-  const minRoutes = routesArg === undefined ? undefined : Number(routesArg);
-  if (minRoutes !== undefined && !(Number.isInteger(minRoutes) && minRoutes > 0)) {
-    console.error(`Cannot parse --routes "${routesArg}": expected a positive whole number`);
-    Deno.exit(2);
-  }
-  const { connectPostgres } = await import("./postgres.ts");
-  const { migrate } = await import("./migrate.ts");
-  const { generateTables } = await import("./generate.ts");
-  const { DEMO_CLIENTS, DEMO_PERMISSIONS } = await import("./demo_clients.ts");
-  const db = await connectPostgres(url, { max: 2 });
-  try {
-    await migrate(db);
-    let t = performance.now();
-    const generated = generateTables({
-      seed: Number(argValue(args, "--seed") ?? 1),
-      minRoutes,
-      providerBaseUrl: argValue(args, "--provider-base-url"),
-    });
-    console.log(`Generated in ${(performance.now() - t).toFixed(0)} ms`);
-    const demo = args.includes("--demo-clients");
-    t = performance.now();
-    const result = await seedTables(db, {
-      regions: generated.regions,
-      postcodes: generated.postcodes,
-      evidenceTypes: generated.evidenceTypes,
-      providers: generated.providers,
-      routes: generated.routes,
-      ...(demo ? { clients: DEMO_CLIENTS, permissions: DEMO_PERMISSIONS } : {}),
-    }, { replace: true });
-    console.log(`Seeded in ${(performance.now() - t).toFixed(0)} ms: ${JSON.stringify(result)}`);
-  } finally {
-    await db.close();
-  }
-}
-
-if (import.meta.main) await main(Deno.args);

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { freshPostgres } from "../tests/_pg.ts";
-import { generateTables } from "./generate.ts";
+import { freshPostgres } from "../tests/pg.ts";
+import { generateTables } from "../tools/generate.ts";
 import { openPglite } from "./pglite.ts";
 import { migrate } from "./migrate.ts";
 import { loadTables, readVersions } from "./tables.ts";
 import { seedTables } from "./seed.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "./demo_clients.ts";
-import type { Tables } from "../src/tables.ts";
+import type { Tables } from "../src/model.ts";
 import type { Db } from "./types.ts";
 
 /**
@@ -79,7 +79,7 @@ async function seedsAndReplaces(db: Db): Promise<void> {
   assert.deepEqual(sortedIds(loaded.routes, (r) => r.id), sortedIds(small.routes, (r) => r.id));
   assert.deepEqual(
     loaded.permissions.find((p) => p.id === DEMO_PERMISSIONS[0]!.id),
-    DEMO_PERMISSIONS[0],
+    { onBehalfOf: null, ...DEMO_PERMISSIONS[0] },
   );
   assert.deepEqual(loaded.clients.find((c) => c.id === DEMO_CLIENTS[0]!.id), DEMO_CLIENTS[0]);
   const region = small.regions.find((r) => r.ars === null) ?? small.regions[0]!;

@@ -16,7 +16,7 @@ import type {
   Route,
   TableName,
   Tables,
-} from "../src/tables.ts";
+} from "../src/model.ts";
 import type { Db, Queryable } from "./types.ts";
 
 /** The channel every table change is announced on; the payload is the table name. */
@@ -67,11 +67,12 @@ const loaders: { [K in TableName]: Loader<K> } = {
   },
   async "evidence-types"(db) {
     return await db.sql<EvidenceType>`
-      select id, name, description from evidence_types order by id`;
+      select id, name, description, classification from evidence_types order by id`;
   },
   async "providers"(db) {
     return await db.sql<Provider>`
-      select id, name, endpoint, ca_cert as "caCert" from providers`;
+      select id, name, endpoint, ca_cert as "caCert", xnachweis_endpoint as "xnachweisEndpoint"
+      from providers`;
   },
   async "routes"(db) {
     return await db.sql<Route>`
@@ -87,7 +88,7 @@ const loaders: { [K in TableName]: Loader<K> } = {
   async "permissions"(db) {
     const rows = await db.sql<Record<string, unknown>>`
       select id, consumer_id, evidence_type, provider_id, purposes, legal_bases, idnr_allowed,
-        valid_from, valid_until
+        valid_from, valid_until, on_behalf_of
       from permissions order by id`;
     return rows.map((r) => ({
       id: r.id as string,
@@ -99,6 +100,7 @@ const loaders: { [K in TableName]: Loader<K> } = {
       idnrAllowed: Boolean(r.idnr_allowed),
       validFrom: iso(r.valid_from),
       validUntil: iso(r.valid_until),
+      onBehalfOf: (r.on_behalf_of as string[] | null) ?? null,
     }));
   },
 };
@@ -155,10 +157,12 @@ async function rowById(db: Queryable, table: TableName, id: string): Promise<unk
     case "regions":
       return await db.sql`select ags, ars, name from regions where ags = ${id}`;
     case "evidence-types":
-      return await db.sql`select id, name, description from evidence_types where id = ${id}`;
+      return await db.sql`
+        select id, name, description, classification from evidence_types where id = ${id}`;
     case "providers":
       return await db.sql`
-        select id, name, endpoint, ca_cert as "caCert" from providers where id = ${id}`;
+        select id, name, endpoint, ca_cert as "caCert", xnachweis_endpoint as "xnachweisEndpoint"
+        from providers where id = ${id}`;
     case "routes":
       return await db.sql`
         select id, evidence_type as "evidenceType", region_key as "regionKey",
@@ -212,17 +216,18 @@ export async function writeRow<K extends TableName>(
     }
     case "evidence-types": {
       const e = row as EvidenceType;
-      await tx.sql`insert into evidence_types (id, name, description)
-        values (${e.id}, ${e.name}, ${e.description})
-        on conflict (id) do update set name = excluded.name, description = excluded.description`;
+      await tx.sql`insert into evidence_types (id, name, description, classification)
+        values (${e.id}, ${e.name}, ${e.description}, ${e.classification ?? null})
+        on conflict (id) do update set name = excluded.name, description = excluded.description,
+          classification = excluded.classification`;
       break;
     }
     case "providers": {
       const p = row as Provider;
-      await tx.sql`insert into providers (id, name, endpoint, ca_cert)
-        values (${p.id}, ${p.name}, ${p.endpoint}, ${p.caCert})
+      await tx.sql`insert into providers (id, name, endpoint, ca_cert, xnachweis_endpoint)
+        values (${p.id}, ${p.name}, ${p.endpoint}, ${p.caCert}, ${p.xnachweisEndpoint ?? null})
         on conflict (id) do update set name = excluded.name, endpoint = excluded.endpoint,
-          ca_cert = excluded.ca_cert`;
+          ca_cert = excluded.ca_cert, xnachweis_endpoint = excluded.xnachweis_endpoint`;
       break;
     }
     case "routes": {
@@ -244,15 +249,16 @@ export async function writeRow<K extends TableName>(
     case "permissions": {
       const p = row as Permission;
       await tx.sql`insert into permissions (id, consumer_id, evidence_type, provider_id,
-          purposes, legal_bases, idnr_allowed, valid_from, valid_until)
+          purposes, legal_bases, idnr_allowed, valid_from, valid_until, on_behalf_of)
         values (${p.id}, ${p.consumerId}, ${p.evidenceType}, ${p.providerId},
           ${p.purposes}::text[], ${p.legalBases}::text[], ${p.idnrAllowed},
-          ${p.validFrom}::timestamptz, ${p.validUntil}::timestamptz)
+          ${p.validFrom}::timestamptz, ${p.validUntil}::timestamptz,
+          ${p.onBehalfOf ?? null}::text[])
         on conflict (id) do update set consumer_id = excluded.consumer_id,
           evidence_type = excluded.evidence_type, provider_id = excluded.provider_id,
           purposes = excluded.purposes, legal_bases = excluded.legal_bases,
           idnr_allowed = excluded.idnr_allowed, valid_from = excluded.valid_from,
-          valid_until = excluded.valid_until`;
+          valid_until = excluded.valid_until, on_behalf_of = excluded.on_behalf_of`;
       break;
     }
   }

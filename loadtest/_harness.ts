@@ -7,10 +7,10 @@
  * @module
  */
 import { fetchDemoToken } from "../tools/demo_client.ts";
-import { type Cluster, startCluster } from "../tests/_pg.ts";
+import { type Cluster, startCluster } from "../tests/pg.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { type GeneratedTables, generateTables } from "../db/generate.ts";
+import { type GeneratedTables, generateTables } from "../tools/generate.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { seedTables } from "../db/seed.ts";
 import type { Db } from "../db/types.ts";

@@ -1,9 +1,8 @@
 /**
- * Protocol log figures (TARGETS P6): records/s sustained into PostgreSQL and the latency
+ * Protocol log figures (docs/targets.md P6): records/s sustained into PostgreSQL and the latency
  * `begin()` adds to a transfer.
  *
- * `deno bench --allow-all loadtest/protocol_bench.ts` runs the CPU part (chaining, spool
- * frames). The load test needs a PostgreSQL of its own, with fsync ON for an honest figure
+ * The CPU part (chaining, spool frames) is `src/protocol/protocol_bench.ts`. The load test needs a PostgreSQL of its own, with fsync ON for an honest figure
  * (the test clusters run with fsync off), pinned to core 0 while Deno runs on core 1:
  *
  * ```sh
@@ -15,39 +14,12 @@
  */
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { verifyChain } from "../db/protocol_queries.ts";
-import { openProtocolLog, type TransferDecision } from "../src/protocol/mod.ts";
-import { chainEntries, GENESIS_HASH } from "../src/protocol/_chain.ts";
-import { decisionEntry } from "../src/protocol/_entry.ts";
-import { encodeFrames } from "../src/protocol/_frame.ts";
+import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
+import { sampleDecision } from "../src/protocol/testing.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
 
-function decision(): TransferDecision {
-  return {
-    transferId: crypto.randomUUID(),
-    consumerId: "stuttgart-parken",
-    providerId: "kba-zfzr",
-    evidenceType: "fahrzeugzulassung",
-    purpose: "bewohnerparkausweis",
-    legalBasis: "StVO §45 Abs. 1b",
-    idnrUsed: true,
-    idnr: "86095742719",
-    jti: crypto.randomUUID(),
-  };
-}
-
-const sample = Array.from(
-  { length: 1000 },
-  () => decisionEntry(decision(), { now: new Date(), hmacKey: KEY, outcome: "in-flight" }),
-);
-
-Deno.bench({ name: "chain 1000 entries (SHA-256)", group: "cpu", baseline: true }, () => {
-  chainEntries(sample, { seq: 0, hash: GENESIS_HASH });
-});
-Deno.bench({ name: "encode 1000 spool frames (CRC-32)", group: "cpu" }, () => {
-  encodeFrames(sample);
-});
+const decision = sampleDecision;
 
 async function sh(cmd: string, args: string[]): Promise<void> {
   const root = Deno.uid?.() === 0;

@@ -13,7 +13,7 @@
  * deno run -A loadtest/run.ts authorizations [--duration 10] [--runs 3]
  * ```
  *
- * Targets (shared/TARGETS.md): P1 navigation ≥ 80 % of bare `Deno.serve`; P2 p99 ≤ 2 ms and
+ * Targets (docs/targets.md): P1 navigation ≥ 80 % of bare `Deno.serve`; P2 p99 ≤ 2 ms and
  * p99.9 ≤ 5 ms at 50 % of P1's max; P7 1 M routes swapped in ≤ 2 s with 0 failed requests;
  * P8 ready ≤ 1 s.
  *
@@ -21,7 +21,7 @@
  */
 import { buildNavIndex } from "../src/nav_index.ts";
 import { locate, responsible } from "../src/locate.ts";
-import type { GeneratedTables } from "../db/generate.ts";
+import type { GeneratedTables } from "../tools/generate.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 import { seedTables } from "../db/seed.ts";
 import { TABLES_CHANNEL } from "../db/tables.ts";

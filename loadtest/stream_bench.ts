@@ -1,5 +1,5 @@
 /**
- * TARGETS P4: 1 GiB of evidence through forward() against nginx in the same run.
+ * docs/targets.md P4: 1 GiB of evidence through forward() against nginx in the same run.
  *
  * Provider (src/demo_provider.ts) and curl on core 1, the proxies (nginx, and
  * tests/fixtures/forward_server.ts around forward()) on core 0:

@@ -15,7 +15,7 @@ import {
   TABLE_BODIES,
   TABLE_IDS,
 } from "../src/schemas.ts";
-import { TABLE_NAMES } from "../src/tables.ts";
+import { TABLE_NAMES } from "../src/model.ts";
 
 const problem = (description: string) => ({ description, schema: problemSchema });
 const auth = { 401: problem("No valid access token"), 403: problem("Wrong role") };

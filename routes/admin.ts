@@ -7,14 +7,15 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Config } from "../src/config.ts";
+import type { Iam } from "../src/iam.ts";
+import type { TableStore } from "../src/store.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { TABLE_BODIES, TABLE_IDS } from "../src/schemas.ts";
-import { TABLE_NAMES, type TableName } from "../src/tables.ts";
+import { TABLE_NAMES, type TableName } from "../src/model.ts";
 import { checkEndpoint, parseWith, readJson } from "../src/validate.ts";
-import { deleteRow, getRow, putRow, type TableRows } from "../db/tables.ts";
-import { importRows } from "../src/import.ts";
+import { type Db, deleteRow, getRow, importRows, putRow, type TableRows } from "../src/onboard.ts";
 
 function tableName(raw: string): TableName {
   if ((TABLE_NAMES as readonly string[]).includes(raw)) return raw as TableName;
@@ -46,11 +47,24 @@ export function toRow<K extends TableName>(table: K, rawId: string, body: unknow
     case "postcodes":
       return { plz: id, places: b.places } as TableRows[K];
     case "evidence-types":
-      return { id, name: b.name, description: b.description ?? null } as TableRows[K];
+      return {
+        id,
+        name: b.name,
+        description: b.description ?? null,
+        classification: b.classification ?? null,
+      } as TableRows[K];
     case "providers": {
-      const problem = checkEndpoint(b.endpoint);
-      if (problem) throw new Problem("invalid-request", problem);
-      return { id, name: b.name, endpoint: b.endpoint, caCert: b.caCert ?? null } as TableRows[K];
+      for (const endpoint of [b.endpoint, b.xnachweisEndpoint]) {
+        const problem = endpoint ? checkEndpoint(endpoint) : null;
+        if (problem) throw new Problem("invalid-request", problem);
+      }
+      return {
+        id,
+        name: b.name,
+        endpoint: b.endpoint,
+        caCert: b.caCert ?? null,
+        xnachweisEndpoint: b.xnachweisEndpoint ?? null,
+      } as TableRows[K];
     }
     case "routes":
       return { id, ...b } as TableRows[K];
@@ -72,6 +86,7 @@ export function toRow<K extends TableName>(table: K, rawId: string, body: unknow
         ...b,
         validFrom: b.validFrom ? new Date(b.validFrom).toISOString() : null,
         validUntil: b.validUntil ? new Date(b.validUntil).toISOString() : null,
+        onBehalfOf: b.onBehalfOf ? [...new Set(b.onBehalfOf)] : null,
       } as TableRows[K];
     }
   }
@@ -102,7 +117,15 @@ export function databaseProblem(error: unknown, action: "write" | "delete"): Pro
   return null;
 }
 
-export function adminRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+/** What the admin routes need. */
+export interface AdminRoutesOptions {
+  readonly db: Db;
+  readonly store: Pick<TableStore, "snapshot" | "refresh">;
+  readonly iam: Pick<Iam, "checker">;
+  readonly config: Pick<Config, "adminToken">;
+}
+
+export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   const { db, store } = deps;
   app.use(requireRole(deps.iam.checker, ["operator"], { adminToken: deps.config.adminToken }));

@@ -4,14 +4,14 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Iam } from "../src/iam.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { locate } from "../src/locate.ts";
 import { MAX_SEARCH_RESULTS } from "../src/nav_index.ts";
 import { Problem } from "../src/problem.ts";
 import { SLUG } from "../src/schemas.ts";
 import type { Snapshot } from "../src/store.ts";
-import type { Route } from "../src/tables.ts";
+import type { Route } from "../src/model.ts";
 
 // Built once per routes table (a reload makes a new array), not scanned per request.
 const byProvider = new WeakMap<readonly Route[], Map<string, string[]>>();
@@ -31,13 +31,19 @@ function typesByProvider(routes: readonly Route[]): Map<string, string[]> {
   return map;
 }
 
-function current(deps: AppDeps): Snapshot {
+/** What the catalog routes read. */
+export interface CatalogRoutesOptions {
+  readonly iam: Pick<Iam, "checker">;
+  readonly store: { readonly snapshot: Snapshot | null };
+}
+
+function current(deps: CatalogRoutesOptions): Snapshot {
   const snapshot = deps.store.snapshot;
   if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
   return snapshot;
 }
 
-export function catalogRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+export function catalogRoutes(deps: CatalogRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   const auth = requireRole(deps.iam.checker, ["consumer", "provider", "dsc", "operator"]);
 

@@ -1,24 +1,26 @@
 /**
- * `POST /v1/evidence/{evidenceType}` — the transfer: check the IDNr, authenticate,
- * navigate, authorize and seal, record the decision durably, forward the consumer's body
- * to the provider and stream the evidence back. `GET /v1/transfers/{id}` reads the record
- * of one of the caller's own transfers.
+ * The JSON face of the evidence transfer: `POST /v1/evidence/{evidenceType}` parses the
+ * IDNr, the caller, the headers and the location, calls the use case (src/transfer.ts) and
+ * renders its answer: the provider's stream, or the refusal as problem+json.
+ * `GET /v1/transfers/{id}` reads the record of one of the caller's own transfers.
  *
  * @module
  */
 import { Hono, type MiddlewareHandler } from "hono";
-import type { AppDeps } from "../src/app.ts";
-import { type AuthVariables, requireRole } from "../src/auth.ts";
+import { type AuthVariables, requireRole, type TokenChecker } from "../src/auth.ts";
 import { headerText } from "../src/headers.ts";
-import { locate, responsible } from "../src/locate.ts";
-import { Problem, problemResponse } from "../src/problem.ts";
-import { SHA256_DIGEST, SLUG } from "../src/schemas.ts";
-import type { Provider } from "../src/tables.ts";
-import { forward } from "../src/transport.ts";
-import { checkIdnr, sealEvidenceToken } from "../crypto/mod.ts";
-import { transferById } from "../db/protocol_queries.ts";
+import { Problem, refusalResponse } from "../src/problem.ts";
+import type { TransferRecord } from "../src/protocol/mod.ts";
+import { SHA256_DIGEST, SLUG, UUID } from "../src/schemas.ts";
+import { type TransferDeps, transferEvidence, type TransferTarget } from "../src/transfer.ts";
+import { checkIdnr } from "../crypto/mod.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+/** What the evidence routes need. */
+export interface EvidenceRoutesOptions extends TransferDeps {
+  readonly checker: TokenChecker;
+  /** One transfer's record, or null (src/protocol's `transferById` on the database). */
+  readonly transferRecord: (id: string) => Promise<TransferRecord | null>;
+}
 
 /** Refuses a wrong IDNr before anything else happens (§ 5 Abs. 3 IDNrG). */
 const checkIdnrHeader: MiddlewareHandler = async (c, next) => {
@@ -39,167 +41,64 @@ function requiredText(value: string | undefined, name: string): string {
   return text;
 }
 
-export function evidenceRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+/** The `sha-256` member of `Repr-Digest` (RFC 9530), which the token seals; null without one. */
+function requestDigest(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const sha = header.split(",").map((s) => s.trim()).find((s) => s.startsWith("sha-256="));
+  if (!sha || !SHA256_DIGEST.test(sha)) {
+    throw new Problem("invalid-request", 'Repr-Digest must carry "sha-256=:<base64>:"');
+  }
+  return sha;
+}
+
+export function evidenceRoutes(deps: EvidenceRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
-  const { config, metrics, protocol } = deps;
-  const now = deps.now ?? Date.now;
-  const limits = {
-    maxRequestBytes: config.maxRequestBytes,
-    providerTimeoutMs: config.providerTimeoutMs,
-    providerIdleTimeoutMs: config.providerIdleTimeoutMs,
-  };
 
   app.post(
     "/evidence/:evidenceType",
     checkIdnrHeader,
-    requireRole(deps.iam.checker, ["consumer"]),
+    requireRole(deps.checker, ["consumer"]),
     async (c) => {
-      const snapshot = deps.store.snapshot;
-      if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
       const evidenceType = c.req.param("evidenceType");
       if (!SLUG.test(evidenceType)) {
         throw new Problem("invalid-request", "Cannot parse evidence type: expected a slug");
       }
       const purpose = requiredText(c.req.header("lotse-purpose"), "Lotse-Purpose");
       const legalBasis = requiredText(c.req.header("lotse-legal-basis"), "Lotse-Legal-Basis");
-      const idnr = c.req.header("lotse-idnr")?.trim() ?? null;
-      const reprDigest = c.req.header("repr-digest") ?? null;
-      let requestDigest: string | undefined;
-      if (reprDigest !== null) {
-        const sha = reprDigest.split(",").map((s) => s.trim()).find((s) =>
-          s.startsWith("sha-256=")
-        );
-        if (!sha || !SHA256_DIGEST.test(sha)) {
-          throw new Problem("invalid-request", 'Repr-Digest must carry "sha-256=:<base64>:"');
-        }
-        requestDigest = sha;
-      }
+      const digest = requestDigest(c.req.header("repr-digest"));
       const declared = c.req.header("content-length");
-      if (declared !== undefined && Number(declared) > config.maxRequestBytes) {
-        throw new Problem(
-          "payload-too-large",
-          `Request body exceeds ${config.maxRequestBytes} bytes`,
-        );
-      }
-
-      const { providerId: chosen, ...location } = c.req.query();
-      let provider: Provider;
-      if (chosen !== undefined) {
+      const { providerId, ...location } = c.req.query();
+      let target: TransferTarget = { location };
+      if (providerId !== undefined) {
         if (Object.keys(location).length > 0) {
           throw new Problem("invalid-request", "Give either providerId or a location, not both");
         }
-        if (!SLUG.test(chosen)) throw new Problem("invalid-request", "Cannot parse providerId");
-        if (!snapshot.nav.evidenceType(evidenceType)) {
-          throw new Problem("not-found", `Unknown evidence type "${evidenceType}"`);
-        }
-        const found = snapshot.nav.provider(chosen);
-        if (!found) throw new Problem("not-found", `Unknown provider "${chosen}"`);
-        provider = found;
-      } else {
-        provider = responsible(snapshot.nav, evidenceType, locate(snapshot.nav, location)).provider;
+        if (!SLUG.test(providerId)) throw new Problem("invalid-request", "Cannot parse providerId");
+        target = { providerId };
       }
-
-      const grant = {
+      const result = await transferEvidence({
         consumerId: c.get("principal").clientId,
-        providerId: provider.id,
         evidenceType,
+        target,
         purpose,
         legalBasis,
-        idnrUsed: idnr !== null,
-      };
-      const transferId = crypto.randomUUID();
-      const decided = { ...grant, transferId, idnr };
-      const decision = snapshot.permissions.decide(grant, now());
-      if (!decision.granted) {
-        await protocol.refused({ ...decided, status: 403, reason: decision.reason });
-        throw new Problem("not-permitted", decision.reason, {
-          headers: { "lotse-transfer-id": transferId },
-        });
-      }
-      const sealed = await sealEvidenceToken(
-        requestDigest ? { ...grant, requestDigest } : grant,
-        { keys: deps.iam.keys, issuer: deps.iam.issuer, now: now() },
-      );
-
-      // The decision becomes durable while the provider is asked: both must succeed before
-      // the first evidence byte leaves.
-      const abort = new AbortController();
-      const durable = protocol.begin({ ...decided, jti: sealed.jti });
-      durable.catch(() => abort.abort());
-      const result = await forward(c.req.raw, {
-        provider,
-        token: sealed.token,
-        transferId,
-        evidenceType,
-        reprDigest: requestDigest ?? null,
-        limits,
-        signal: AbortSignal.any([c.req.raw.signal, abort.signal]),
-        clients: deps.providerClients,
-      });
-      try {
-        await durable;
-      } catch {
-        if (result.ok) await result.response.body?.cancel().catch(() => {});
-        protocol.finish(transferId, { outcome: "failed", status: 503, reason: "protocol" })
-          .catch(() => {});
-        return problemResponse("unavailable", "The transfer cannot be recorded; try again", {
-          headers: { "retry-after": "1", "lotse-transfer-id": transferId },
-        });
-      }
-      // A provider's own 5xx is a failed provider to the consumer: a 502 problem, not the
-      // provider's internals. Its 4xx (e.g. no such vehicle) passes through as it is.
-      let providerStatus: number | null = null;
-      if (result.ok && result.response.status >= 500) {
-        providerStatus = result.response.status;
-        await result.response.body?.cancel().catch(() => {});
-      }
-      result.done.then((summary) => {
-        if (providerStatus !== null) {
-          summary = {
-            ...summary,
-            outcome: "failed",
-            status: 502,
-            reason: `provider answered ${providerStatus}`,
-          };
-        }
-        metrics.count(`lotse_transfers_total{outcome="${summary.outcome}"}`);
-        if (summary.bytes) metrics.addTransferBytes("response", summary.bytes);
-        return protocol.finish(transferId, {
-          outcome: summary.outcome,
-          status: summary.status,
-          bytes: summary.bytes,
-          digest: summary.digest,
-          durationMs: Math.round(summary.durationMs),
-          reason: summary.reason ?? null,
-        });
-      }).catch((error) => console.error(`Cannot record the end of transfer ${transferId}`, error));
-      if (!result.ok) {
-        const { type, detail } = result.failure;
-        if (type === "client-closed") return new Response(null, { status: 499 });
-        return problemResponse(type, detail, {
-          headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
-        });
-      }
-      if (providerStatus !== null) {
-        return problemResponse(
-          "provider-failed",
-          `Provider "${provider.id}" answered ${providerStatus}`,
-          {
-            extra: { providerStatus },
-            headers: { "lotse-transfer-id": transferId, "lotse-provider": provider.id },
-          },
-        );
-      }
-      return result.response;
+        idnr: c.req.header("lotse-idnr")?.trim() ?? null,
+        body: c.req.raw.body,
+        contentType: c.req.header("content-type") ?? null,
+        contentLength: declared === undefined ? null : Number(declared),
+        requestDigest: digest,
+        signal: c.req.raw.signal,
+      }, deps);
+      return result.ok ? result.response : refusalResponse(result.refusal);
     },
   );
 
-  app.get("/transfers/:id", requireRole(deps.iam.checker, ["consumer"]), async (c) => {
+  app.get("/transfers/:id", requireRole(deps.checker, ["consumer"]), async (c) => {
     const id = c.req.param("id").toLowerCase();
     if (!UUID.test(id)) {
       throw new Problem("invalid-request", "Cannot parse transfer id: expected a UUID");
     }
-    const record = await transferById(deps.db, id);
+    const record = await deps.transferRecord(id);
     if (!record || record.consumerId !== c.get("principal").clientId) {
       throw new Problem("not-found", `No transfer "${id}" of yours`);
     }

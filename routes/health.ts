@@ -1,8 +1,15 @@
 /** Liveness, readiness and metrics. */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Metrics } from "../src/metrics.ts";
+import type { Snapshot } from "../src/store.ts";
 
-export function healthRoutes(deps: AppDeps): Hono {
+/** What the health routes read. */
+export interface HealthRoutesOptions {
+  readonly store: { readonly snapshot: Snapshot | null };
+  readonly metrics: Pick<Metrics, "render">;
+}
+
+export function healthRoutes(deps: HealthRoutesOptions): Hono {
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", (c) => {

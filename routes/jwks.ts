@@ -1,8 +1,13 @@
 /** `GET /.well-known/jwks.json`: the public keys that verify Lotse's tokens. */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Iam } from "../src/iam.ts";
 
-export function jwksRoutes(deps: AppDeps): Hono {
+/** What the JWKS route reads. */
+export interface JwksRoutesOptions {
+  readonly iam: { readonly keys: Pick<Iam["keys"], "jwks"> };
+}
+
+export function jwksRoutes(deps: JwksRoutesOptions): Hono {
   const app = new Hono();
   app.get("/.well-known/jwks.json", (c) =>
     c.json(deps.iam.keys.jwks(), 200, {

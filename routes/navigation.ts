@@ -5,13 +5,22 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { locate, responsible } from "../src/locate.ts";
 import { Problem } from "../src/problem.ts";
 import { JSON_HEADERS, navigationBody } from "../src/nav_response.ts";
+import type { Iam } from "../src/iam.ts";
+import type { Snapshot } from "../src/store.ts";
 
-export function navigationRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+/** What the navigation route reads. */
+export interface NavigationRoutesOptions {
+  readonly iam: Pick<Iam, "checker">;
+  readonly store: { readonly snapshot: Snapshot | null };
+}
+
+export function navigationRoutes(
+  deps: NavigationRoutesOptions,
+): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   app.get("/navigation", requireRole(deps.iam.checker, ["consumer", "operator"]), (c) => {
     const snapshot = deps.store.snapshot;

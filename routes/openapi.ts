@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import swaggerPackage from "swagger-ui-dist/package.json" with { type: "json" };
-import type { AppDeps } from "../src/app.ts";
+import type { Config } from "../src/config.ts";
 import { buildOpenApi } from "../src/openapi.ts";
 import { OPERATIONS } from "./_operations.ts";
 import { Problem } from "../src/problem.ts";
@@ -35,7 +35,12 @@ const DOCS_HTML = `<!doctype html>
 const INIT_JS =
   `window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#ui", deepLinking: true });`;
 
-export function openapiRoutes(deps: AppDeps): Hono {
+/** What the OpenAPI routes read. */
+export interface OpenapiRoutesOptions {
+  readonly config: Pick<Config, "publicUrl">;
+}
+
+export function openapiRoutes(deps: OpenapiRoutesOptions): Hono {
   const app = new Hono();
   let document: string | null = null;
   app.get("/openapi.json", (c) => {

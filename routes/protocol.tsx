@@ -7,12 +7,13 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Iam } from "../src/iam.ts";
+import type { Snapshot } from "../src/store.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { checkIdnr } from "../crypto/mod.ts";
 import { readBytes } from "../src/validate.ts";
-import { type ProtocolRecord, recordsForIdnr } from "../db/protocol_queries.ts";
+import type { ProtocolRecord, RecordsOptions } from "../src/protocol/mod.ts";
 
 function parseTime(value: string | undefined, name: string): Date | undefined {
   if (value === undefined || value === "") return undefined;
@@ -35,8 +36,21 @@ function idnrOrProblem(idnr: string | undefined): string {
   return idnr;
 }
 
+/** What the protocol routes need. */
+export interface ProtocolRoutesOptions {
+  readonly iam: Pick<Iam, "checker">;
+  readonly store: { readonly snapshot: Snapshot | null };
+  /** The keyed hash under which the protocol stores an IDNr. */
+  readonly idnrHash: (idnr: string) => string;
+  /** One page of a person's protocol (src/protocol's `recordsForIdnr` on the database). */
+  readonly protocolRecords: (
+    idnrHash: string,
+    options: RecordsOptions,
+  ) => Promise<{ records: ProtocolRecord[]; nextCursor: string | null }>;
+}
+
 async function query(
-  deps: AppDeps,
+  deps: ProtocolRoutesOptions,
   params: { idnr?: string; from?: string; to?: string; cursor?: string; limit?: string },
 ) {
   const idnr = idnrOrProblem(params.idnr);
@@ -50,7 +64,7 @@ async function query(
     }
   }
   try {
-    return await recordsForIdnr(deps.db, deps.idnrHash(idnr), {
+    return await deps.protocolRecords(deps.idnrHash(idnr), {
       from,
       to,
       limit,
@@ -158,7 +172,7 @@ function Records(
   );
 }
 
-export function protocolRoutes(deps: AppDeps): Hono<{ Variables: AuthVariables }> {
+export function protocolRoutes(deps: ProtocolRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
 
   app.get("/v1/protocol", requireRole(deps.iam.checker, ["dsc"]), async (c) => {

@@ -6,7 +6,8 @@
  * @module
  */
 import { Hono } from "hono";
-import type { AppDeps } from "../src/app.ts";
+import type { Iam } from "../src/iam.ts";
+import type { TableStore } from "../src/store.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
 import { Problem } from "../src/problem.ts";
 import { readBytes } from "../src/validate.ts";
@@ -40,7 +41,14 @@ async function readForm(request: Request): Promise<URLSearchParams | string> {
   }
 }
 
-export function tokenRoutes(deps: AppDeps): Hono {
+/** What the token route needs. */
+export interface TokenRoutesOptions {
+  readonly iam: Pick<Iam, "tokenUrl" | "replay" | "keys" | "issuer">;
+  readonly store: Pick<TableStore, "snapshot">;
+  readonly now?: () => number;
+}
+
+export function tokenRoutes(deps: TokenRoutesOptions): Hono {
   const app = new Hono();
   const { iam, store } = deps;
   const now = deps.now ?? Date.now;

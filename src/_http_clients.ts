@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Provider } from "./tables.ts";
+import type { Provider } from "./model.ts";
 
 /** Options for {@linkcode ProviderClients}. */
 export interface ProviderClientsOptions {

@@ -56,7 +56,7 @@ export interface WatchOptions {
 // unmaps every buffer over 128 KiB, and the page faults outweigh the saved chunks); 96 and
 // 124 KiB cost 10-15 % less than it; 124 KiB let RSS grow by 55-68 MiB over a 1 GiB
 // transfer (fewer JS allocations per byte, so rarer GCs and more dead buffers waiting),
-// 96 KiB by 36 MiB like the default reader (TARGETS P5 allows 64).
+// 96 KiB by 36 MiB like the default reader (docs/targets.md P5 allows 64).
 const READ_BUFFER_BYTES = 96 * 1024;
 // A read that filled less than this is copied out and its buffer kept for the next read: a
 // trickling provider must not pin a whole buffer per few bytes queued for the consumer.

@@ -19,6 +19,7 @@ import { Problem, problemResponse, toResponse } from "./problem.ts";
 import type { TableStore } from "./store.ts";
 import type { Iam } from "./iam.ts";
 import type { ProtocolPort } from "./protocol/port.ts";
+import { recordsForIdnr, transferById } from "./protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { catalogRoutes } from "../routes/catalog.ts";
@@ -29,8 +30,10 @@ import { tokenRoutes } from "../routes/token.ts";
 import { jwksRoutes } from "../routes/jwks.ts";
 import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
+import { xnachweisRoutes } from "../routes/xnachweis.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
+import { createLogger, type Logger } from "./log.ts";
 
 /** What the app is built from. */
 export interface AppDeps {
@@ -46,15 +49,15 @@ export interface AppDeps {
   readonly idnrHash: (idnr: string) => string;
   /** Milliseconds since the epoch; injected so tests can move time. */
   readonly now?: () => number;
-  /** Where unexpected errors go (never to the client). */
-  readonly log?: (message: string, error: unknown) => void;
+  /** Where unexpected errors go (never to the client); default: standard output, level info. */
+  readonly logger?: Logger;
 }
 
 /** Creates the Hono app serving the whole public contract. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   const { metrics } = deps;
-  const log = deps.log ?? ((message, error) => console.error(message, error));
+  const logger = deps.logger ?? createLogger();
 
   app.use(async (c, next) => {
     const start = performance.now();
@@ -66,15 +69,35 @@ export function createApp(deps: AppDeps): Hono {
     );
   });
 
+  const { db, iam } = deps;
+  const checker = iam.checker;
   app.route("/", healthRoutes(deps));
   app.route("/", openapiRoutes(deps));
   app.route("/", jwksRoutes(deps));
   app.route("/v1", tokenRoutes(deps));
   app.route("/v1", catalogRoutes(deps));
   app.route("/v1", navigationRoutes(deps));
-  app.route("/v1", authorizationRoutes(deps));
-  app.route("/v1", evidenceRoutes(deps));
-  app.route("/", protocolRoutes(deps));
+  app.route("/v1", authorizationRoutes({ ...deps, checker, keys: iam.keys, issuer: iam.issuer }));
+  const transfers = {
+    ...deps,
+    checker,
+    keys: iam.keys,
+    issuer: iam.issuer,
+    limits: {
+      maxRequestBytes: deps.config.maxRequestBytes,
+      providerTimeoutMs: deps.config.providerTimeoutMs,
+      providerIdleTimeoutMs: deps.config.providerIdleTimeoutMs,
+    },
+  };
+  app.route("/v1", evidenceRoutes({ ...transfers, transferRecord: (id) => transferById(db, id) }));
+  app.route("/xnachweis/v1", xnachweisRoutes(transfers));
+  app.route(
+    "/",
+    protocolRoutes({
+      ...deps,
+      protocolRecords: (hash, options) => recordsForIdnr(db, hash, options),
+    }),
+  );
   app.route("/admin/v1", adminRoutes(deps));
 
   app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));
@@ -89,7 +112,7 @@ export function createApp(deps: AppDeps): Hono {
     ) {
       return problemResponse("invalid-request", "Cannot parse the request");
     }
-    log(`Unexpected error on ${c.req.method} ${c.req.path}`, error);
+    logger.error("Unexpected error", { method: c.req.method, path: c.req.path, error });
     return problemResponse("internal", "The request could not be completed");
   });
   return app;

@@ -8,7 +8,7 @@
 import type { MiddlewareHandler } from "hono";
 import { createHash, timingSafeEqual } from "node:crypto";
 import { Problem } from "./problem.ts";
-import type { Role } from "./tables.ts";
+import type { Role } from "./model.ts";
 
 export interface Principal {
   readonly clientId: string;

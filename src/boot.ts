@@ -11,7 +11,8 @@ import type { Db } from "../db/types.ts";
 import { putRows } from "../db/tables.ts";
 import { demoTables } from "../db/demo.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
-import { dbKeyStore, KeyRing, ReplayCache } from "../crypto/mod.ts";
+import { KeyRing, ReplayCache } from "../crypto/mod.ts";
+import { dbKeyStore } from "../db/key_store.ts";
 import { sharedReplayGuard } from "../db/replay_guard.ts";
 import { createHandler, type Handler } from "./app.ts";
 import type { Config } from "./config.ts";
@@ -22,6 +23,7 @@ import { TableStore } from "./store.ts";
 import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
 import type { Hono } from "hono";
+import { createLogger, type Logger } from "./log.ts";
 
 /** A running instance. */
 export interface Lotse {
@@ -53,7 +55,8 @@ export interface StartOptions {
   /** Do not listen (tests that only call `app.request()`). */
   serve?: boolean;
   now?: () => number;
-  log?: (message: string) => void;
+  /** Where Lotse's events go; default: JSON lines on standard output at `config.logLevel`. */
+  logger?: Logger;
 }
 
 /** Announces a rotated signing key; the payload is the new active kid. */
@@ -98,13 +101,13 @@ async function secrets(config: Config): Promise<{ keySecret: string; protocolKey
 
 /** Starts an instance from `config`. */
 export async function startLotse(config: Config, options: StartOptions = {}): Promise<Lotse> {
-  const log = options.log ?? ((m: string) => console.log(m));
-  // How long each step of the start took, for the ready line (TARGETS P8).
-  const phases: string[] = [];
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  // How long each step of the start took, for the ready line (docs/targets.md P8).
+  const phases: [string, number][] = [];
   let mark = performance.now();
   const phase = (name: string) => {
     const now = performance.now();
-    phases.push(`${name} ${Math.round(now - mark)} ms`);
+    phases.push([name, Math.round(now - mark)]);
     mark = now;
   };
   const { keySecret, protocolKey } = await secrets(config);
@@ -118,7 +121,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     phase("database");
     const applied = await migrate(db);
     phase("migrations");
-    if (applied.length) log(`Applied migrations: ${applied.join(", ")}`);
+    if (applied.length) logger.info("Applied migrations", { migrations: applied });
 
     const keys = await KeyRing.open(dbKeyStore(db, keySecret));
     phase("keys");
@@ -130,12 +133,12 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       if (keys.activeKid !== before) await db.notify(KEYS_CHANNEL, keys.activeKid);
     };
     const keyTimer = setInterval(() => {
-      maintainKeys().catch((error) => console.error("Key maintenance failed", error));
+      maintainKeys().catch((error) => logger.error("Key maintenance failed", { error }));
     }, 60_000);
     cleanups.push(() => clearInterval(keyTimer));
     const unlistenKeys = await db.listen(KEYS_CHANNEL, (kid) => {
       if (kid !== keys.activeKid) {
-        keys.refresh().catch((error) => console.error("Key refresh failed", error));
+        keys.refresh().catch((error) => logger.error("Key refresh failed", { error }));
       }
     });
     cleanups.push(() => unlistenKeys());
@@ -151,7 +154,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;
       await seedDemo(db, base);
-      log(`Demo providers at ${base}/providers/…`);
+      logger.info("Demo providers started", { url: `${base}/providers/` });
     }
 
     const metrics = new Metrics();
@@ -163,7 +166,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
           providerClients.retain((id) => snapshot.nav.provider(id) !== undefined);
         }
       },
-      onError: (error) => console.error("Table refresh failed; the old tables stay", error),
+      onError: (error) => logger.error("Table refresh failed; the old tables stay", { error }),
     });
     await store.load();
     phase("tables");
@@ -173,19 +176,21 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     const protocol = await openProtocolLog(db, {
       spoolDir: config.spoolDir,
       hmacKey: protocolKey,
+      onError: (error) => logger.error("Protocol log trouble", { error }),
     });
     cleanups.push(() => protocol.close());
     phase("protocol");
     const stopRetention = startRetention(db, {
       retentionDays: config.protocolRetentionDays,
-      onError: (error) => console.error("Protocol purge failed; retrying later", error),
+      onError: (error) => logger.error("Protocol purge failed; retrying later", { error }),
     });
     cleanups.push(() => stopRetention());
 
     // Client assertion jtis are claimed in PostgreSQL, so a replay is refused by every
     // instance, not only the one that saw the assertion first.
     const replay = sharedReplayGuard(db, new ReplayCache(), {
-      onError: (error) => console.error("Replay guard falls back to this instance's memory", error),
+      onError: (error) =>
+        logger.warn("Replay guard falls back to this instance's memory", { error }),
     });
     const replayTimer = setInterval(() => {
       replay.purge(Date.now()).catch(() => {});
@@ -218,6 +223,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       providerClients,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,
+      logger,
     });
 
     let server: Deno.HttpServer<Deno.NetAddr> | null = null;
@@ -240,11 +246,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       url = `${config.tls ? "https" : "http"}://${host}:${addr.port}`;
       phase("listen");
-      log(
-        `Lotse listening on ${url} (tables version ${store.snapshot!.version}; ${
-          phases.join(", ")
-        })`,
-      );
+      logger.info("Lotse listening", {
+        url,
+        tablesVersion: store.snapshot!.version,
+        startMs: Object.fromEntries(phases),
+      });
     }
 
     let stopping: Promise<void> | null = null;

@@ -1,5 +1,5 @@
 /**
- * Configuration from the environment (DESIGN §5), parsed once with zod into a frozen object.
+ * Configuration from the environment (docs/api.md §5), parsed once with zod into a frozen object.
  * Nothing else in Lotse reads `Deno.env`.
  *
  * @example

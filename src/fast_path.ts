@@ -6,7 +6,7 @@
  * rules and problem details. So the fast path changes speed, never an answer; the test suite
  * runs every navigation case through it (tests/_app.ts serves through this handler).
  *
- * Why: Hono alone costs 15–20 % of a bare `Deno.serve` (TARGETS.md), and the target for this
+ * Why: Hono alone costs 15–20 % of a bare `Deno.serve` (docs/targets.md), and the target for this
  * route is 80 % of bare, authentication and lookup included.
  *
  * @module

@@ -1,15 +1,17 @@
 /**
- * Bulk import of one table from NDJSON (one body per line, plus `"id"`) or CSV (a header
- * row naming the fields), read as a stream and written in one transaction: all rows or none.
- * Every bad row is reported, not just the first.
+ * Bulk import of one table from NDJSON (one body per line, plus `"id"`) or CSV (RFC 4180,
+ * parsed by csv-parse; a header row naming the fields), read as a stream and written in one
+ * transaction: all rows or none. Every bad row is reported, not just the first.
  *
  * @module
  */
+import { pipeline, Readable } from "node:stream";
+import { CsvError, type Options, parse } from "csv-parse";
 import type { Db, Queryable } from "../db/types.ts";
 import { bump, type TableRows, writeRow } from "../db/tables.ts";
 import { Problem } from "./problem.ts";
 import { readBody } from "./validate.ts";
-import type { TableName } from "./tables.ts";
+import type { TableName } from "./model.ts";
 import type { FieldError } from "./validate.ts";
 
 export interface RowError {
@@ -37,18 +39,28 @@ const BATCH = 500;
 
 class Rollback extends Error {}
 
-const MAX_LINE = 1024 * 1024;
+/** The longest NDJSON line or CSV record accepted, in characters (bytes for CSV). */
+const MAX_RECORD = 1024 * 1024;
 
-/** Reads lines from a byte stream without holding more than one partial line. */
-async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+/** One entry of an upload: a record and the line it starts on, or a row that cannot be read. */
+type Entry =
+  | { readonly line: number; readonly record: Record<string, unknown> }
+  | { readonly line: number; readonly error: string };
+
+function utf8Decoder(): (chunk?: Uint8Array) => string {
   const decoder = new TextDecoder("utf-8", { fatal: true });
-  const decode = (chunk?: Uint8Array) => {
+  return (chunk) => {
     try {
       return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
     } catch {
       throw new Problem("invalid-request", "Import body is not valid UTF-8");
     }
   };
+}
+
+/** Reads lines from a byte stream without holding more than one partial line. */
+async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  const decode = utf8Decoder();
   let rest = "";
   for await (const chunk of readBody(body)) {
     rest += decode(chunk);
@@ -57,49 +69,127 @@ async function* lines(body: ReadableStream<Uint8Array>): AsyncGenerator<string> 
       yield rest.slice(0, at).replace(/\r$/, "");
       rest = rest.slice(at + 1);
     }
-    if (rest.length > MAX_LINE) {
-      throw new Problem("payload-too-large", `A line of the import exceeds ${MAX_LINE} characters`);
+    if (rest.length > MAX_RECORD) {
+      throw new Problem(
+        "payload-too-large",
+        `A line of the import exceeds ${MAX_RECORD} characters`,
+      );
     }
   }
   rest += decode();
   if (rest.length > 0) yield rest.replace(/\r$/, "");
 }
 
-/** Splits one CSV record (RFC 4180 quoting, no line breaks inside quotes). */
-export function parseCsvLine(line: string): string[] {
-  const cells: string[] = [];
-  let i = 0;
-  while (i <= line.length) {
-    if (line[i] === '"') {
-      let value = "";
-      i++;
-      while (i < line.length) {
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            value += '"';
-            i += 2;
-          } else {
-            i++;
-            break;
-          }
-        } else value += line[i++];
+async function* ndjsonEntries(body: ReadableStream<Uint8Array>): AsyncGenerator<Entry> {
+  let line = 0;
+  for await (const text of lines(body)) {
+    line++;
+    if (text.trim() === "") continue;
+    try {
+      const parsed = JSON.parse(text);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new Error("Expected a JSON object");
       }
-      cells.push(value);
-      if (line[i] === ",") i++;
-      else if (i < line.length) {
-        throw new Error(`Unexpected character after quoted cell at ${i + 1}`);
-      } else break;
-    } else {
-      const end = line.indexOf(",", i);
-      if (end === -1) {
-        cells.push(line.slice(i));
-        break;
-      }
-      cells.push(line.slice(i, end));
-      i = end + 1;
+      yield { line, record: parsed };
+    } catch (error) {
+      yield { line, error: (error as Error).message };
     }
   }
-  return cells;
+}
+
+/** The body's bytes, unchanged, after checking that they are UTF-8. */
+async function* utf8Bytes(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  const decode = utf8Decoder();
+  for await (const chunk of readBody(body)) {
+    decode(chunk);
+    yield chunk;
+  }
+  decode();
+}
+
+function lineBreaks(text: string): number {
+  return text.match(/\r\n|\r|\n/g)?.length ?? 0;
+}
+
+function csvHeader(cells: string[]): string[] {
+  const header = cells.map((h) => h.trim());
+  const empty = header.indexOf("");
+  if (empty !== -1) {
+    throw new Problem(
+      "invalid-request",
+      `CSV header has an empty column name at column ${empty + 1}`,
+    );
+  }
+  const twice = header.find((name, i) => header.indexOf(name) !== i);
+  if (twice !== undefined) {
+    throw new Problem("invalid-request", `CSV header names column "${twice}" twice`);
+  }
+  if (!header.includes("id")) {
+    throw new Problem("invalid-request", 'CSV header lacks an "id" column');
+  }
+  return header;
+}
+
+interface NumberedRecord {
+  readonly record: string[];
+  /** The line the record starts on. */
+  readonly line: number;
+}
+
+/**
+ * The records of an RFC 4180 CSV upload (quoted commas, quotes and line breaks), parsed by
+ * csv-parse as the bytes arrive. A row with the wrong number of cells is reported and the
+ * rest read on; broken quoting ends the file, reported at the line its record starts on.
+ */
+async function* csvEntries(
+  table: TableName,
+  body: ReadableStream<Uint8Array>,
+): AsyncGenerator<Entry> {
+  // Line numbers are counted as csv-parse reads, so that an error that drops the records
+  // still buffered is reported at the line its own record starts on.
+  let next = 1;
+  const options: Options<NumberedRecord, unknown> = {
+    bom: true,
+    raw: true,
+    relax_column_count: true,
+    skip_empty_lines: true,
+    max_record_size: MAX_RECORD,
+    // With `raw`, csv-parse hands each record over as `{ record, raw }`.
+    on_record: (value) => {
+      const { record, raw } = value as { record: string[]; raw: string };
+      const line = next + lineBreaks(/^[\r\n]*/.exec(raw)![0]);
+      next += lineBreaks(raw);
+      return { record, line };
+    },
+  };
+  // The typings know no `on_record` that changes the record's shape.
+  const parser = parse(options as unknown as Options);
+  // pipeline() carries a read or UTF-8 error of the body into the parser's iterator.
+  pipeline(Readable.from(utf8Bytes(body)), parser, () => {});
+  let header: string[] | null = null;
+  try {
+    for await (
+      const { record, line } of parser as AsyncIterable<{ record: string[]; line: number }>
+    ) {
+      if (!header) {
+        header = csvHeader(record);
+      } else if (record.every((value) => value.trim() === "")) {
+        continue;
+      } else if (record.length !== header.length) {
+        yield { line, error: `Expected ${header.length} cells, got ${record.length}` };
+      } else {
+        yield { line, record: csvRecord(table, header, record) };
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    if (error.code === "CSV_MAX_RECORD_SIZE") {
+      throw new Problem("payload-too-large", `A record of the import exceeds ${MAX_RECORD} bytes`);
+    }
+    yield { line: next, error: `Cannot read CSV: ${error.message}` };
+  } finally {
+    parser.destroy();
+  }
 }
 
 function cell(value: string): unknown {
@@ -116,9 +206,6 @@ function cell(value: string): unknown {
 }
 
 function csvRecord(table: TableName, header: string[], cells: string[]): Record<string, unknown> {
-  if (cells.length !== header.length) {
-    throw new Error(`Expected ${header.length} cells, got ${cells.length}`);
-  }
   const record: Record<string, unknown> = {};
   header.forEach((name, i) => {
     const value = cell(cells[i]!);
@@ -166,73 +253,49 @@ export async function importRows(
   try {
     const version = await db.transaction(async (tx: Queryable) => {
       let batch: Promise<void>[] = [];
-      let header: string[] | null = null;
-      let lineNo = 0;
-      try {
-        for await (const line of lines(body)) {
-          lineNo++;
-          if (line.trim() === "") continue;
-          let record: Record<string, unknown>;
+      const entries = csv ? csvEntries(table, body) : ndjsonEntries(body);
+      for await (const entry of entries) {
+        const lineNo = entry.line;
+        if ("error" in entry) {
+          addError({ line: lineNo, message: entry.error });
+          continue;
+        }
+        const { id, ...rest } = entry.record;
+        if (typeof id !== "string") {
+          addError({ line: lineNo, message: 'Missing "id"' });
+          continue;
+        }
+        if (csv && table === "postcodes") {
           try {
-            if (csv) {
-              if (!header) {
-                header = parseCsvLine(line).map((h) => h.trim());
-                if (!header.includes("id")) throw new Error('Header row lacks an "id" column');
-                continue;
-              }
-              record = csvRecord(table, header, parseCsvLine(line));
-            } else {
-              const parsed = JSON.parse(line);
-              if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-                throw new Error("Expected a JSON object");
-              }
-              record = parsed;
-            }
-          } catch (error) {
-            if (!header && csv) throw error;
-            addError({ line: lineNo, message: (error as Error).message });
-            continue;
-          }
-          const { id, ...rest } = record;
-          if (typeof id !== "string") {
-            addError({ line: lineNo, message: 'Missing "id"' });
-            continue;
-          }
-          if (csv && table === "postcodes") {
-            try {
-              options.toRow(table, id, { places: [rest] });
-              places.set(id, [...(places.get(id) ?? []), rest as { ags: string; ort: string }]);
-            } catch (error) {
-              addError(rowError(lineNo, id, error));
-            }
-            continue;
-          }
-          if (seen.has(id)) {
-            addError({ line: lineNo, id, message: `Duplicate id "${id}"` });
-            continue;
-          }
-          seen.add(id);
-          let row;
-          try {
-            row = options.toRow(table, id, rest);
+            options.toRow(table, id, { places: [rest] });
+            places.set(id, [...(places.get(id) ?? []), rest as { ags: string; ort: string }]);
           } catch (error) {
             addError(rowError(lineNo, id, error));
-            continue;
           }
-          if (++count > maxRows) {
-            throw new Problem("payload-too-large", `More than ${maxRows} rows`);
-          }
-          if (errorCount === 0) {
-            batch.push(writeRow(tx, table, row));
-            if (batch.length >= BATCH) {
-              await Promise.all(batch);
-              batch = [];
-            }
+          continue;
+        }
+        if (seen.has(id)) {
+          addError({ line: lineNo, id, message: `Duplicate id "${id}"` });
+          continue;
+        }
+        seen.add(id);
+        let row;
+        try {
+          row = options.toRow(table, id, rest);
+        } catch (error) {
+          addError(rowError(lineNo, id, error));
+          continue;
+        }
+        if (++count > maxRows) {
+          throw new Problem("payload-too-large", `More than ${maxRows} rows`);
+        }
+        if (errorCount === 0) {
+          batch.push(writeRow(tx, table, row));
+          if (batch.length >= BATCH) {
+            await Promise.all(batch);
+            batch = [];
           }
         }
-      } catch (error) {
-        if (error instanceof Problem) throw error;
-        throw error;
       }
       await Promise.all(batch);
       if (csv && table === "postcodes" && errorCount === 0) {

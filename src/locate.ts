@@ -1,14 +1,15 @@
 /**
  * Turning the location parameters of a request (`ags`, `ars`, or `plz` with optional `ort`)
- * into one region, or into the problem that says why not. Shared by navigation and
- * evidence transfers, so both answer the same input the same way.
+ * into one region, or into the refusal that says why not. Shared by navigation (route and
+ * fast path) and evidence transfers, so all answer the same input the same way.
  *
  * @module
  */
 import type { NavIndex, RegionLookup, Resolution } from "./nav_index.ts";
-import { Problem } from "./problem.ts";
+import { refusalProblem } from "./problem.ts";
+import { type Refusal, refusal } from "./refusal.ts";
 import { AGS, ARS, PLZ, SLUG } from "./schemas.ts";
-import type { Region } from "./tables.ts";
+import type { Region } from "./model.ts";
 
 /** The raw location parameters, as read from a query string. */
 export interface LocationParams {
@@ -22,13 +23,20 @@ function shown(value: string): string {
   return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 }
 
-/** Finds the one region the parameters name; throws a 400/404/409 problem otherwise. */
-export function locate(nav: NavIndex, params: LocationParams): Region {
+/** A region found, or the refusal why not. */
+export type Located = Extract<RegionLookup, { kind: "found" }> | Refusal;
+
+/**
+ * Finds the one region the parameters name, or says why not (`invalid-request`,
+ * `unknown-region`, `ambiguous-region`). The rule of exactly one location: the Hono routes
+ * and the navigation fast path both ask this function.
+ */
+export function findRegion(nav: NavIndex, params: LocationParams): Located {
   const { ags, ars, plz, ort } = params;
   const given = (ags !== undefined ? 1 : 0) + (ars !== undefined ? 1 : 0) +
     (plz !== undefined ? 1 : 0);
   if (given !== 1) {
-    throw new Problem(
+    return refusal(
       "invalid-request",
       given === 0
         ? "Missing location: give exactly one of ags, ars or plz"
@@ -36,43 +44,43 @@ export function locate(nav: NavIndex, params: LocationParams): Region {
     );
   }
   if (ort !== undefined && plz === undefined) {
-    throw new Problem("invalid-request", "Parameter ort goes with plz only");
+    return refusal("invalid-request", "Parameter ort goes with plz only");
   }
   let lookup: RegionLookup;
   if (ags !== undefined) {
     if (!AGS.test(ags)) {
-      throw new Problem("invalid-request", `Cannot parse AGS ${shown(ags)}: expected 8 digits`);
+      return refusal("invalid-request", `Cannot parse AGS ${shown(ags)}: expected 8 digits`);
     }
     lookup = nav.lookupAgs(ags);
   } else if (ars !== undefined) {
     if (!ARS.test(ars)) {
-      throw new Problem("invalid-request", `Cannot parse ARS ${shown(ars)}: expected 12 digits`);
+      return refusal("invalid-request", `Cannot parse ARS ${shown(ars)}: expected 12 digits`);
     }
     lookup = nav.lookupArs(ars);
   } else {
     if (!PLZ.test(plz!)) {
-      throw new Problem("invalid-request", `Cannot parse PLZ ${shown(plz!)}: expected 5 digits`);
+      return refusal("invalid-request", `Cannot parse PLZ ${shown(plz!)}: expected 5 digits`);
     }
     if (ort !== undefined && (ort.length === 0 || ort.length > 200)) {
-      throw new Problem("invalid-request", "Parameter ort must have 1 to 200 characters");
+      return refusal("invalid-request", "Parameter ort must have 1 to 200 characters");
     }
     lookup = nav.lookupPlz(plz!, ort);
   }
   switch (lookup.kind) {
     case "found":
-      return lookup.region;
+      return lookup;
     case "ambiguous":
-      throw new Problem(
+      return refusal(
         "ambiguous-region",
         `PLZ "${plz}"${
           ort === undefined ? "" : ` with Ort ${shown(ort)}`
         } covers ${lookup.candidates.length} Gemeinden: add or correct ort`,
-        { extra: { candidates: lookup.candidates } },
+        { candidates: lookup.candidates },
       );
     case "invalid":
-      throw new Problem("invalid-request", lookup.detail);
+      return refusal("invalid-request", lookup.detail);
     case "unknown":
-      throw new Problem(
+      return refusal(
         "unknown-region",
         lookup.detail ??
           (ags !== undefined
@@ -84,10 +92,17 @@ export function locate(nav: NavIndex, params: LocationParams): Region {
   }
 }
 
-/** The responsible provider for `evidenceType` in `region`; throws 400/404 otherwise. */
-export function responsible(nav: NavIndex, evidenceType: string, region: Region): Resolution {
+/**
+ * The responsible provider for `evidenceType` in `region`, or the refusal why not
+ * (`invalid-request`, `not-found`, `no-responsible-provider`).
+ */
+export function findProvider(
+  nav: NavIndex,
+  evidenceType: string,
+  region: Region,
+): Resolution | Refusal {
   if (!SLUG.test(evidenceType)) {
-    throw new Problem(
+    return refusal(
       "invalid-request",
       `Cannot parse evidence type ${shown(evidenceType)}: expected a slug`,
     );
@@ -97,13 +112,27 @@ export function responsible(nav: NavIndex, evidenceType: string, region: Region)
     case "resolved":
       return result;
     case "unknown-evidence-type":
-      throw new Problem("not-found", `Unknown evidence type "${evidenceType}"`);
+      return refusal("not-found", `Unknown evidence type "${evidenceType}"`);
     case "no-responsible-provider":
-      throw new Problem(
+      return refusal(
         "no-responsible-provider",
         `No provider is responsible for "${evidenceType}" in ${region.name} (AGS "${region.ags}")`,
       );
     case "invalid":
-      throw new Problem("invalid-request", result.detail);
+      return refusal("invalid-request", result.detail);
   }
+}
+
+/** {@linkcode findRegion} for the JSON routes: the region, or a thrown problem. */
+export function locate(nav: NavIndex, params: LocationParams): Region {
+  const found = findRegion(nav, params);
+  if (found.kind !== "found") throw refusalProblem(found);
+  return found.region;
+}
+
+/** {@linkcode findProvider} for the JSON routes: the resolution, or a thrown problem. */
+export function responsible(nav: NavIndex, evidenceType: string, region: Region): Resolution {
+  const found = findProvider(nav, evidenceType, region);
+  if (found.kind !== "resolved") throw refusalProblem(found);
+  return found;
 }

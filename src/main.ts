@@ -4,6 +4,7 @@
  */
 import { CONFIG_VARIABLES, ConfigError, parseConfig } from "./config.ts";
 import { startLotse } from "./boot.ts";
+import { createLogger } from "./log.ts";
 
 const env: Record<string, string> = {};
 for (const name of CONFIG_VARIABLES) {
@@ -17,23 +18,24 @@ try {
   config = parseConfig(env);
 } catch (error) {
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    createLogger().error("Cannot start Lotse: bad configuration", { error: error.message });
     Deno.exit(2);
   }
   throw error;
 }
 
+const logger = createLogger({ level: config.logLevel });
 let lotse;
 try {
-  lotse = await startLotse(config);
+  lotse = await startLotse(config, { logger });
 } catch (error) {
-  console.error(`Cannot start Lotse: ${(error as Error).message}`);
+  logger.error("Cannot start Lotse", { error });
   Deno.exit(1);
 }
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, async () => {
-    console.log(`${signal}: finishing running requests and flushing the protocol`);
+    logger.info("Stopping: finishing running requests and flushing the protocol", { signal });
     await lotse.shutdown();
     Deno.exit(0);
   });

@@ -21,14 +21,10 @@
  * @module
  */
 
-import type { EvidenceType, Provider, Region, Route, Tables } from "./tables.ts";
+import type { EvidenceType, NavTables, Provider, Region, Route } from "./model.ts";
 import { normalizeOrt } from "./ort.ts";
 
-/** The tables navigation needs. */
-export type NavTables = Pick<
-  Tables,
-  "regions" | "postcodes" | "routes" | "providers" | "evidenceTypes"
->;
+export type { NavTables } from "./model.ts";
 
 export type MatchedLevel = "gemeinde" | "kreis" | "regierungsbezirk" | "land" | "bund";
 
@@ -313,6 +309,18 @@ export class NavIndex {
   /** The whole catalogue, sorted by id. */
   evidenceTypes(): readonly EvidenceType[] {
     return this.#evidenceTypeList;
+  }
+
+  #byClassification: Map<string, EvidenceType> | null = null;
+
+  /** The evidence type with this EU classification URI (XNachweis), or `undefined`. */
+  evidenceTypeByClassification(classification: string): EvidenceType | undefined {
+    if (this.#byClassification === null) {
+      this.#byClassification = new Map(
+        this.#evidenceTypeList.filter((t) => t.classification).map((t) => [t.classification!, t]),
+      );
+    }
+    return this.#byClassification.get(classification);
   }
 
   /** The provider with this id, or `undefined`. */

@@ -1,5 +1,5 @@
 /**
- * Navigation index benchmarks on full-scale generated tables (TARGETS P3 and P7).
+ * Navigation index benchmarks on full-scale generated tables (docs/targets.md P3 and P7).
  *
  * Lookup benches run {@linkcode BATCH} lookups per iteration over a fixed random sample, so
  * lookups/s = BATCH / (time per iteration). Build benches measure building the index from
@@ -10,7 +10,7 @@
  * @module
  */
 
-import { generateTables } from "../db/generate.ts";
+import { generateTables } from "../tools/generate.ts";
 import { buildNavIndex } from "./nav_index.ts";
 
 const BATCH = 1024;

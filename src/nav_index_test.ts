@@ -6,7 +6,7 @@ import {
   type ResolveResult,
 } from "./nav_index.ts";
 import { normalizeOrt } from "./ort.ts";
-import type { Postcode, Provider, Region, Route } from "./tables.ts";
+import type { Postcode, Provider, Region, Route } from "./model.ts";
 
 // A small fixture: two Länder (08, 09), Regierungsbezirke 081 and 082, Kreise 08111, 08115,
 // 08212, 09162, 09184. Keys are shaped like real ones; not all of them are real.
@@ -387,4 +387,20 @@ Deno.test("a new index leaves the one built before it unchanged", () => {
   const after = buildNavIndex(tables({ routes: [route("register", "", "p-other")] }));
   assert.equal(resolvedProvider(before.resolve("register", "08115001")), "p-gemeinde-08115001");
   assert.equal(resolvedProvider(after.resolve("register", "08115001")), "p-other");
+});
+
+Deno.test("evidenceTypeByClassification() finds an evidence type by its EU classification", () => {
+  const uri = "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/abc";
+  const index = buildNavIndex({
+    regions: [],
+    postcodes: [],
+    evidenceTypes: [
+      { id: "with", name: "With", description: null, classification: uri },
+      { id: "without", name: "Without", description: null, classification: null },
+    ],
+    providers: [],
+    routes: [],
+  });
+  assert.equal(index.evidenceTypeByClassification(uri)?.id, "with");
+  assert.equal(index.evidenceTypeByClassification(uri + "x"), undefined);
 });

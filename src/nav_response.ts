@@ -6,7 +6,7 @@
  * @module
  */
 import type { Resolution } from "./nav_index.ts";
-import type { Provider, Region } from "./tables.ts";
+import type { Provider, Region } from "./model.ts";
 
 /**
  * `Content-Type: application/json`, shared by every navigation answer. A plain object: Deno
@@ -35,7 +35,7 @@ function providerFragment(p: Provider): string {
 
 /**
  * `{"evidenceType","region":{"ags","ars","name"},"provider":{"id","name","endpoint"},"matchedLevel"}`
- * as DESIGN §3 fixes it. The evidence type id is a slug, safe to embed as it is.
+ * as docs/api.md §3 fixes it. The evidence type id is a slug, safe to embed as it is.
  */
 export function navigationBody(found: Resolution, region: Region): string {
   return `{"evidenceType":"${found.evidenceType.id}","region":${

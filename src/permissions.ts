@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Permission } from "./tables.ts";
+import type { Permission } from "./model.ts";
 
 /** What a consumer declares it wants. */
 export interface AccessRequest {
@@ -15,6 +15,8 @@ export interface AccessRequest {
   readonly purpose: string;
   readonly legalBasis: string;
   readonly idnrUsed: boolean;
+  /** The authority an EfA service acts for; the permission's `onBehalfOf` must name it. */
+  readonly onBehalfOf?: string;
 }
 
 export type Decision =
@@ -70,6 +72,10 @@ export class PermissionIndex {
         reason ||= `Permission does not cover legal basis "${request.legalBasis}"`;
       } else if (request.idnrUsed && !c.permission.idnrAllowed) {
         reason ||= "Permission does not allow the use of the IDNr";
+      } else if (
+        request.onBehalfOf !== undefined && !c.permission.onBehalfOf?.includes(request.onBehalfOf)
+      ) {
+        reason ||= `Permission does not allow acting for "${request.onBehalfOf}"`;
       } else if (now < c.from || now >= c.until) {
         reason ||= "Permission is not valid at this time";
       } else {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type AccessRequest, PermissionIndex } from "./permissions.ts";
-import type { Permission } from "./tables.ts";
+import type { Permission } from "./model.ts";
 
 const base: Permission = {
   id: "p1",

@@ -1,6 +1,6 @@
 /**
  * RFC 9457 problem details. Every error Lotse answers is one of these, with a `type` from
- * the fixed list of DESIGN §3, and never a stack trace.
+ * the fixed list of docs/api.md §3, and never a stack trace.
  *
  * @example
  * ```ts
@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { Refusal, RefusalKind } from "./refusal.ts";
 
 export const PROBLEM_TYPES = {
   "invalid-request": { status: 400, title: "Invalid request" },
@@ -83,4 +84,56 @@ export function toResponse(problem: Problem): Response {
     extra: problem.extra,
     headers: problem.headers,
   });
+}
+
+/**
+ * The JSON face's dialect for domain refusals: refusal kind → problem type. `null` is a
+ * caller that went away: status 499 and no body. Other faces keep a table of their own.
+ */
+export const REFUSAL_PROBLEM_TYPES: { readonly [K in RefusalKind]: ProblemType | null } = {
+  "invalid-request": "invalid-request",
+  "not-found": "not-found",
+  "unknown-region": "unknown-region",
+  "ambiguous-region": "ambiguous-region",
+  "no-responsible-provider": "no-responsible-provider",
+  "not-permitted": "not-permitted",
+  "payload-too-large": "payload-too-large",
+  "provider-failed": "provider-failed",
+  "provider-timeout": "provider-timeout",
+  "unavailable": "unavailable",
+  "client-closed": null,
+};
+
+/** The HTTP status of a refusal in the JSON face (499 for a caller that went away). */
+export function refusalStatus(kind: RefusalKind): number {
+  const type = REFUSAL_PROBLEM_TYPES[kind];
+  return type === null ? 499 : PROBLEM_TYPES[type].status;
+}
+
+/**
+ * A refusal as a {@linkcode Problem}: the transfer id and the asked provider go into the
+ * `Lotse-Transfer-Id` and `Lotse-Provider` headers, `Retry-After` when given, candidates
+ * and the provider's status into the body.
+ */
+export function refusalProblem(refusal: Refusal): Problem {
+  const type = REFUSAL_PROBLEM_TYPES[refusal.kind] ?? "invalid-request";
+  const headers: Record<string, string> = {};
+  if (refusal.retryAfterSeconds !== undefined) {
+    headers["retry-after"] = String(refusal.retryAfterSeconds);
+  }
+  if (refusal.transferId !== undefined) headers["lotse-transfer-id"] = refusal.transferId;
+  if (refusal.providerId !== undefined) headers["lotse-provider"] = refusal.providerId;
+  const extra: Record<string, unknown> = {};
+  if (refusal.candidates !== undefined) extra.candidates = refusal.candidates;
+  if (refusal.providerStatus !== undefined) extra.providerStatus = refusal.providerStatus;
+  return new Problem(type, refusal.detail, {
+    ...(Object.keys(extra).length > 0 ? { extra } : {}),
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+  });
+}
+
+/** A refusal as the JSON face answers it: problem+json, or a bare 499. */
+export function refusalResponse(refusal: Refusal): Response {
+  if (REFUSAL_PROBLEM_TYPES[refusal.kind] === null) return new Response(null, { status: 499 });
+  return toResponse(refusalProblem(refusal));
 }

@@ -1,5 +1,5 @@
 /**
- * The zod schemas of Lotse's public contract (DESIGN §3): request bodies and parameters are
+ * The zod schemas of Lotse's public contract (docs/api.md §3): request bodies and parameters are
  * validated with them, and `/openapi.json` is generated from them. The hot routes check
  * their few parameters with the same patterns by hand, so they pay no parsing machinery.
  *
@@ -12,6 +12,8 @@ export const ARS = /^\d{12}$/;
 export const PLZ = /^\d{5}$/;
 export const SLUG = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const REGION_KEY = /^(\d{2}|\d{3}|\d{5}|\d{8})?$/;
+/** A UUID of RFC 9562 (versions 1 to 8, the RFC's variant), any case: transfer ids. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 
 /** Any control character (C0, DEL, C1): never part of a name, purpose or legal basis. */
 // deno-lint-ignore no-control-regex
@@ -42,6 +44,15 @@ export const postcodeBody = z.strictObject({
   places: z.array(z.strictObject({ ags: agsSchema, ort: text(200) })).min(1).max(1000),
 }).meta({ id: "PostcodeBody" });
 
+/** An EU Semantic Repository evidence type classification (XNachweis and EDM). */
+export const CLASSIFICATION =
+  /^https:\/\/sr\.oots\.tech\.ec\.europa\.eu\/evidencetypeclassifications\/[\x21-\x7e]+$/;
+
+export const classificationSchema = z.string().max(500).regex(
+  CLASSIFICATION,
+  "expected an EU Semantic Repository URI (https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/…)",
+).meta({ example: "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/3cbc8f35" });
+
 export const evidenceTypeBody = z.strictObject({
   name: text(200),
   description: z.string().max(2000).refine(
@@ -49,6 +60,7 @@ export const evidenceTypeBody = z.strictObject({
     (s) => !/[\u0000\u007f]/.test(s),
     "must not contain NUL or DEL",
   ).nullish(),
+  classification: classificationSchema.nullish(),
 }).meta({ id: "EvidenceTypeBody" });
 
 const pem = z.string().max(64 * 1024).regex(
@@ -60,6 +72,7 @@ export const providerBody = z.strictObject({
   name: text(200),
   endpoint: z.url({ protocol: /^https?$/ }).max(2000),
   caCert: pem.nullish(),
+  xnachweisEndpoint: z.url({ protocol: /^https?$/ }).max(2000).nullish(),
 }).meta({ id: "ProviderBody" });
 
 export const routeBody = z.strictObject({
@@ -89,6 +102,8 @@ export const permissionBody = z.strictObject({
   idnrAllowed: z.boolean(),
   validFrom: isoDate.nullish(),
   validUntil: isoDate.nullish(),
+  /** The authorities (client ids) an EfA service may act for (XNachweis EvidenceRequester). */
+  onBehalfOf: z.array(slugSchema).min(1).max(100).nullish(),
 }).meta({ id: "PermissionBody" });
 
 export const problemSchema = z.object({
@@ -108,6 +123,7 @@ export const evidenceTypeSchema = z.object({
   id: slugSchema,
   name: z.string(),
   description: z.string().nullable(),
+  classification: z.string().nullable().optional(),
 }).meta({ id: "EvidenceType" });
 
 export const publicProviderSchema = z.object({

@@ -18,8 +18,8 @@ import {
 } from "../db/tables.ts";
 import { buildNavIndex, type NavIndex } from "./nav_index.ts";
 import { PermissionIndex } from "./permissions.ts";
-import type { Client, TableName, Tables } from "./tables.ts";
-import { TABLE_NAMES } from "./tables.ts";
+import type { Client, TableName, Tables } from "./model.ts";
+import { TABLE_NAMES } from "./model.ts";
 
 /** Everything the request path needs, as of one moment. */
 export interface Snapshot {

@@ -20,7 +20,7 @@
  */
 import { type DigestValues, parseDigest } from "../crypto/digest.ts";
 import { type DigestCheck, limitedBody, type StopReason, watchedBody } from "./_streams.ts";
-import type { Provider } from "./tables.ts";
+import type { Provider } from "./model.ts";
 import type { ProviderClients } from "./_http_clients.ts";
 
 export { ProviderClients, type ProviderClientsOptions } from "./_http_clients.ts";
@@ -41,12 +41,32 @@ export type ForwardFetch = (
   init: RequestInit & { client?: Deno.HttpClient },
 ) => Promise<Response>;
 
+/**
+ * The consumer's side of a transfer: a `Request`, or just a body with the headers a face
+ * read itself (then pass `contentType` and `reprDigest` in the options; without `headers`
+ * no announced length is checked here, the caller did).
+ */
+export interface ForwardBody {
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly headers?: Headers;
+}
+
 /** Options for {@linkcode forward}. */
 export interface ForwardOptions {
-  /** The provider navigation chose; only its registered `endpoint` is ever called. */
+  /** The provider navigation chose; only its registered endpoints are ever called. */
   readonly provider: Provider;
-  /** Evidence access token (compact JWS) sent as `Authorization: Bearer`. */
-  readonly token: string;
+  /**
+   * Which of the provider's registered endpoints to call; default `provider.endpoint`. The
+   * same endpoint rule (HTTPS, plain HTTP on loopback only) applies to it.
+   */
+  readonly endpoint?: string;
+  /**
+   * Evidence access token (compact JWS) sent as `Authorization: Bearer`; `null` for a face
+   * that carries it in the body.
+   */
+  readonly token: string | null;
+  /** Further upstream headers a face needs (e.g. a SOAP action); the fixed ones win. */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly transferId: string;
   readonly evidenceType: string;
   /** Consumer's `Content-Type`; default: the request's header. */
@@ -72,14 +92,23 @@ export interface ForwardOptions {
    * Content-Length or null) and `done` settles at the headers. Default `false`.
    */
   readonly directWhenUnverified?: boolean;
+  /**
+   * Treat the provider's own 5xx as a failed provider (`provider-failed`, 502, with
+   * `providerStatus`) instead of passing it through: what a consumer of Lotse sees. Default
+   * `false`.
+   */
+  readonly serverErrorIsFailure?: boolean;
   /** Clock for `durationMs`; default `performance.now`. */
   readonly now?: () => number;
 }
 
-/** Why a transfer failed before any evidence reached the consumer; the route answers problem+json. */
+/**
+ * Why a transfer failed before any evidence reached the consumer. Every way a provider can
+ * fail is mapped here (and in `failureFor`), in one place.
+ */
 export interface ForwardFailure {
   readonly status: 400 | 413 | 499 | 502 | 504;
-  /** Problem type suffix from DESIGN § 3 (`client-closed` for a consumer that went away). */
+  /** Problem type suffix from docs/api.md §3 (`client-closed` for a consumer that went away). */
   readonly type:
     | "invalid-request"
     | "payload-too-large"
@@ -87,6 +116,8 @@ export interface ForwardFailure {
     | "provider-timeout"
     | "client-closed";
   readonly detail: string;
+  /** The provider's own status behind a `provider-failed` (see `serverErrorIsFailure`). */
+  readonly providerStatus?: number;
 }
 
 /** What the protocol log records once a transfer is over. */
@@ -129,7 +160,10 @@ type Cause = StopReason | "timeout";
  * timeout, reset) errors its body, so the consumer's connection is cut rather than closed
  * cleanly; when verifying, the last chunk is held back until the digest is confirmed.
  */
-export async function forward(request: Request, options: ForwardOptions): Promise<ForwardResult> {
+export async function forward(
+  request: ForwardBody,
+  options: ForwardOptions,
+): Promise<ForwardResult> {
   const now = options.now ?? (() => performance.now());
   const started = now();
   const { provider, limits } = options;
@@ -146,13 +180,15 @@ export async function forward(request: Request, options: ForwardOptions): Promis
     return { ok: false, failure, done };
   };
 
-  const endpoint = providerUrl(provider);
+  const endpoint = providerUrl(
+    options.endpoint === undefined ? provider : { ...provider, endpoint: options.endpoint },
+  );
   if (typeof endpoint === "string") {
     await request.body?.cancel().catch(() => {});
     return fail({ status: 502, type: "provider-failed", detail: endpoint });
   }
 
-  const announced = request.headers.get("content-length");
+  const announced = request.headers?.get("content-length") ?? null;
   if (announced !== null && Number(announced) > limits.maxRequestBytes) {
     await request.body?.cancel().catch(() => {});
     return fail({
@@ -164,10 +200,10 @@ export async function forward(request: Request, options: ForwardOptions): Promis
 
   const contentType = options.contentType !== undefined
     ? options.contentType
-    : request.headers.get("content-type");
+    : request.headers?.get("content-type") ?? null;
   const reprDigest = options.reprDigest !== undefined
     ? options.reprDigest
-    : request.headers.get("repr-digest");
+    : request.headers?.get("repr-digest") ?? null;
   let requestCheck: DigestCheck | null = null;
   if (reprDigest !== null) {
     const parsed = parseDigest(reprDigest);
@@ -198,12 +234,11 @@ export async function forward(request: Request, options: ForwardOptions): Promis
   consumerSignal?.addEventListener("abort", onConsumerGone, { once: true });
   const unwatchConsumer = () => consumerSignal?.removeEventListener("abort", onConsumerGone);
 
-  const headers = new Headers({
-    "authorization": `Bearer ${options.token}`,
-    "lotse-transfer-id": options.transferId,
-    "lotse-evidence-type": options.evidenceType,
-    "accept-encoding": "identity",
-  });
+  const headers = new Headers(options.headers);
+  if (options.token !== null) headers.set("authorization", `Bearer ${options.token}`);
+  headers.set("lotse-transfer-id", options.transferId);
+  headers.set("lotse-evidence-type", options.evidenceType);
+  headers.set("accept-encoding", "identity");
   if (contentType !== null) headers.set("content-type", contentType);
   if (reprDigest !== null) headers.set("repr-digest", reprDigest);
 
@@ -239,6 +274,16 @@ export async function forward(request: Request, options: ForwardOptions): Promis
       type: "provider-failed",
       detail: `Provider "${provider.id}" answered with unexpected status ${status}`,
     });
+  }
+
+  if (status >= 500 && options.serverErrorIsFailure === true) {
+    await response.body?.cancel().catch(() => {});
+    return fail({
+      status: 502,
+      type: "provider-failed",
+      detail: `Provider "${provider.id}" answered ${status}`,
+      providerStatus: status,
+    }, `provider answered ${status}`);
   }
 
   const outHeaders = new Headers();

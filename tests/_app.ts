@@ -9,6 +9,7 @@ import { parseConfig } from "../src/config.ts";
 import { type Lotse, startLotse } from "../src/boot.ts";
 import { demoClientAssertion, tokenForm } from "../tools/demo_client.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
+import { silentLogger } from "../src/log.ts";
 
 export {
   ASSERTION_TYPE,
@@ -69,7 +70,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
   const lotse = await startLotse(config, {
     serve: options.serve ?? true,
     now: options.now,
-    log: () => {},
+    logger: silentLogger,
   });
   const base = lotse.url ?? publicUrl;
   const tokens = new Map<string, string>();

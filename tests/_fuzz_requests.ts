@@ -16,7 +16,7 @@
  *
  * @module
  */
-import type { Rng } from "./_rng.ts";
+import type { Rng } from "../tools/rng.ts";
 import {
   authorization,
   contentType,

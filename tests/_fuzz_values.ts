@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Rng } from "./_rng.ts";
+import type { Rng } from "../tools/rng.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

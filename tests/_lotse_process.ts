@@ -49,8 +49,13 @@ export interface LotseProcessOptions {
 /** The public URL of a test child: the token audience, not its socket (see `url`). */
 export const CHILD_PUBLIC_URL = "http://lotse.test";
 
-/** The address in the ready line, "Lotse listening on http://127.0.0.1:PORT" (or JSON). */
-const LISTENING = /listening on (https?:\/\/[^\s"(]+)|"url"\s*:\s*"(https?:\/\/[^"]+)"/;
+/** The address in the ready line: `{"msg":"Lotse listening","url":"http://127.0.0.1:PORT",…}`. */
+function listeningUrl(output: string): string | null {
+  const line = output.split("\n").find((l) => l.includes("Lotse listening"));
+  if (line === undefined) return null;
+  return /"url":"(https?:\/\/[^"]+)"/.exec(line)?.[1] ??
+    /listening on (https?:\/\/[^\s"(]+)/.exec(line)?.[1] ?? null;
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -147,8 +152,9 @@ export class LotseProcess {
         );
       }
       if (this.#url === "") {
-        const match = LISTENING.exec(this.#startOutput);
-        if (match) this.#url = (match[1] ?? match[2])!;
+        // Only a complete line: the address may still be arriving.
+        const complete = this.#startOutput.slice(0, this.#startOutput.lastIndexOf("\n") + 1);
+        this.#url = listeningUrl(complete) ?? "";
       }
       if (this.#url !== "") {
         try {

@@ -1,5 +1,5 @@
 /**
- * Durability of the protocol log with Lotse as a real child process (TARGETS R2, R3):
+ * Durability of the protocol log with Lotse as a real child process (docs/targets.md R2, R3):
  * `kill -9` during ~1,000 concurrent transfers, PostgreSQL stopped for 30 s under load, and
  * SIGTERM under load. What the consumer saw is checked against `protocol_entries` after a
  * restart on the same database and data directory.
@@ -23,13 +23,12 @@ import { type Cluster, freshDatabaseUrl, startCluster } from "./_pg.ts";
 import { waitFor } from "./_wait.ts";
 import { type LotseProcess, spawnLotse } from "./_lotse_process.ts";
 import { connectPostgres } from "../db/postgres.ts";
-import { verifyChain } from "../db/protocol_queries.ts";
 import { migrate } from "../db/migrate.ts";
-import { openProtocolLog } from "../src/protocol/mod.ts";
+import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 
-/** How long PostgreSQL stays down in the R3 test (TARGETS R3). */
+/** How long PostgreSQL stays down in the R3 test (docs/targets.md R3). */
 const OUTAGE_MS = 30_000;
 const CONSUMER = "stuttgart-bewohnerparken";
 const KiB = 1024;
@@ -485,7 +484,10 @@ Deno.test({
         const stoppedMs = Math.round(performance.now() - termAt);
         const all = await Promise.all(runs);
         assert.equal(status.code, 0, lotse.output.slice(-2000));
-        assert.match(lotse.output, /SIGTERM: finishing running requests/);
+        assert.match(
+          lotse.output,
+          /"msg":"Stopping: finishing running requests[^"]*","signal":"SIGTERM"/,
+        );
 
         await lotse.restart();
         const received = all.filter((s) => s.complete).map((s) => s.transferId!);
@@ -582,8 +584,16 @@ Deno.test({
   fn: () =>
     withDurableCluster(async (_cluster, databaseUrl) => {
       const spoolDir = await Deno.makeTempDir({ prefix: "lotse-spool-crash-" });
+      const db = await connectPostgres(databaseUrl, { max: 2 });
+      await migrate(db);
+      // PostgreSQL refuses protocol entries: the child's decisions can only go to the spool.
+      await db.exec(`
+        create function lotse_test_refuse() returns trigger language plpgsql as $$
+          begin raise exception 'test: protocol entries refused'; end $$;
+        create trigger lotse_test_refuse before insert on protocol_entries
+          for each row execute function lotse_test_refuse();`);
       const child = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-all", "tests/fixtures/spool_writer.ts", spoolDir],
+        args: ["run", "--allow-all", "tests/fixtures/spool_writer.ts", spoolDir, databaseUrl],
         cwd: ROOT,
         stdout: "piped",
         stderr: "inherit",
@@ -607,9 +617,13 @@ Deno.test({
       assert.equal(status.signal, "SIGKILL");
       assert.ok(acknowledged.length >= 20, `only ${acknowledged.length} appends acknowledged`);
 
-      const db = await connectPostgres(databaseUrl, { max: 2 });
       try {
-        await migrate(db);
+        await db.exec(`drop trigger lotse_test_refuse on protocol_entries;`);
+        assert.equal(
+          (await db.sql<{ n: number }>`
+          select count(*)::int as n from protocol_entries`)[0]!.n,
+          0,
+        );
         // Opening the spool cuts a torn last frame; replay moves everything into PostgreSQL.
         const log = await openProtocolLog(db, {
           spoolDir,

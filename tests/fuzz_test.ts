@@ -22,7 +22,7 @@ import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
 import { describeRequest, type FuzzRequest, generateRequest } from "./_fuzz_requests.ts";
 import type { FuzzCredentials } from "./_fuzz_values.ts";
 import { parseResponse, requestBytes, sendRaw } from "./_raw_http.ts";
-import { Rng } from "./_rng.ts";
+import { Rng } from "../tools/rng.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";

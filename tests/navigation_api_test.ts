@@ -25,7 +25,7 @@ async function problem(res: Response, status: number, type: string) {
 }
 
 Deno.test({
-  name: "navigation and catalogue routes answer as DESIGN §3 says",
+  name: "navigation and catalogue routes answer as docs/api.md §3 says",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {

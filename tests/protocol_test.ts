@@ -15,33 +15,17 @@ import {
   recordsForIdnr,
   startRetention,
   transferById,
-  type TransferDecision,
   verifyChain,
 } from "../src/protocol/mod.ts";
-import { purge } from "../db/protocol_queries.ts";
-import { appendEntries } from "../src/protocol/_append.ts";
-import { decisionEntry } from "../src/protocol/_entry.ts";
-import { Spool } from "../src/protocol/_spool.ts";
+import { purge } from "../src/protocol/mod.ts";
+import { sampleDecision, within } from "../src/protocol/testing.ts";
 
 const KEY = "protocol-key-for-tests-only-0123456789";
 const IDNR = "86095742719";
 const ROOT = new URL("../", import.meta.url);
 const quiet = { onError: () => {} };
 
-function decision(overrides: Partial<TransferDecision> = {}): TransferDecision {
-  return {
-    transferId: crypto.randomUUID(),
-    consumerId: "stuttgart-parken",
-    providerId: "kba-zfzr",
-    evidenceType: "fahrzeugzulassung",
-    purpose: "bewohnerparkausweis",
-    legalBasis: "StVO §45 Abs. 1b",
-    idnrUsed: true,
-    idnr: IDNR,
-    jti: crypto.randomUUID(),
-    ...overrides,
-  };
-}
+const decision = sampleDecision;
 
 async function withLog(
   db: Db,
@@ -74,19 +58,6 @@ async function runVerifyTool(databaseUrl: string): Promise<{ code: number; outpu
   }).output();
   const text = new TextDecoder();
   return { code: out.code, output: text.decode(out.stdout) + text.decode(out.stderr) };
-}
-
-// A drain that never ends fails the test instead of hanging it.
-async function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Not done within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
@@ -468,46 +439,6 @@ Deno.test({
     } finally {
       await db.close();
       await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
-    }
-  },
-});
-
-Deno.test({
-  name: "a replayed spool skips the entries PostgreSQL already committed",
-  ...opts,
-  fn: async () => {
-    const db = await freshPostgres();
-    const spoolDir = await Deno.makeTempDir({ prefix: "lotse-spool-" });
-    try {
-      // A crash after a drain committed but before the spool was cut: the spool still holds
-      // entries that are in PostgreSQL.
-      const entries = Array.from(
-        { length: 20 },
-        (_, i) =>
-          decisionEntry(decision({ purpose: `p${i}` }), {
-            now: new Date(),
-            hmacKey: KEY,
-            outcome: "in-flight",
-          }),
-      );
-      const first = await appendEntries(db, entries.slice(0, 12), { checkExisting: false });
-      assert.equal(first.written, 12);
-      const spool = await Spool.open(spoolDir);
-      await spool.append(entries);
-      await spool.close();
-
-      await withLog(db, { spoolDir }, async (log) => {
-        assert.equal(log.spoolDepth, 20);
-        await within(log.drain(), 20_000);
-        assert.equal(log.stats.replayed, 8);
-      });
-      assert.equal(await countEntries(db), 20);
-      const rows = await db.sql<{ purpose: string }>`
-        select purpose from protocol_entries order by seq`;
-      assert.deepEqual(rows.map((r) => r.purpose), entries.map((e) => e.purpose));
-      assert.equal((await verifyChain(db)).ok, true);
-    } finally {
-      await db.close();
     }
   },
 });

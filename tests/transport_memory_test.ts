@@ -1,4 +1,4 @@
-// TARGETS P5: forwarding memory stays flat. The forwarding side runs in a child process
+// docs/targets.md P5: forwarding memory stays flat. The forwarding side runs in a child process
 // (tests/fixtures/forward_server.ts) so its RSS is its own; provider and consumer run here.
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";

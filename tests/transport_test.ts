@@ -10,7 +10,7 @@ import {
   providerUrl,
   type TransferSummary,
 } from "../src/transport.ts";
-import type { Provider } from "../src/tables.ts";
+import type { Provider } from "../src/model.ts";
 import { createSha256 } from "../crypto/digest.ts";
 import { createTestPki } from "./_tls.ts";
 import { waitFor } from "./_wait.ts";

@@ -17,7 +17,7 @@
 import { parseConfig } from "../src/config.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { openPglite } from "../db/pglite.ts";
-import { verifyChain } from "../db/protocol_queries.ts";
+import { verifyChain } from "../src/protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 
 async function main(): Promise<number> {

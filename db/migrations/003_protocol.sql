@@ -1,4 +1,4 @@
--- The protocol log (§ 9 IDNrG, DESIGN §4). Append-only: a transfer has a "decision" entry,
+-- The protocol log (§ 9 IDNrG, docs/api.md §4). Append-only: a transfer has a "decision" entry,
 -- written before the first evidence byte reaches the consumer, and an "outcome" entry
 -- appended when it ends (a refusal is a decision entry with outcome "refused" and no outcome
 -- entry; a granted authorization, POST /v1/authorizations, one with outcome "granted"). Rows

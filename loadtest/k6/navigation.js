@@ -8,7 +8,7 @@
  *   k6 run -e RATE=20000 -e DURATION=60s [-e LOTSE_PATHS=paths.json] loadtest/k6/navigation.js
  * ```
  *
- * Thresholds are TARGETS.md P2: p99 < 2 ms, p99.9 < 5 ms, no failed request.
+ * Thresholds are docs/targets.md P2: p99 < 2 ms, p99.9 < 5 ms, no failed request.
  */
 import http from "k6/http";
 import { check } from "k6";

@@ -4,6 +4,7 @@
  * @module
  */
 import { createHmac } from "node:crypto";
+import { UUID } from "../schemas.ts";
 
 /**
  * What happened to a transfer: `in-flight` until its outcome entry is written, then
@@ -45,7 +46,7 @@ export interface ChainedEntry extends ProtocolEntry {
   hash: string;
 }
 
-/** What a route knows when it decides a transfer (DESIGN §4). */
+/** What a route knows when it decides a transfer (docs/api.md §4). */
 export interface TransferDecision {
   /** UUID; the `Lotse-Transfer-Id` header. */
   transferId: string;
@@ -87,7 +88,6 @@ export interface TransferOutcome {
   reason?: string | null;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_TEXT = 500;
 const MAX_REASON = 300;
 

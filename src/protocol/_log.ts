@@ -10,7 +10,7 @@
  * PostgreSQL.
  *
  * Chain: one hash chain for all instances, appended under the row lock of `protocol_chain`
- * inside each batch's transaction (db/protocol_queries.ts). One chain means one walk verifies
+ * inside each batch's transaction (_queries.ts). One chain means one walk verifies
  * everything and deleting all entries of one instance is still detected, which per-instance
  * chains would need a registry of chains for; the lock is taken once per batch, so its cost
  * is spread over the batch and instances wait on each other for the length of one insert.
@@ -29,6 +29,7 @@ import {
 import { appendEntries, type ChainHead } from "./_append.ts";
 import { Spool } from "./_spool.ts";
 import { Waker, withTimeout } from "./_waker.ts";
+import { createLogger } from "../log.ts";
 
 /** Options for {@linkcode openProtocolLog}. */
 export interface ProtocolLogOptions {
@@ -51,7 +52,10 @@ export interface ProtocolLogOptions {
   drainChunk?: number;
   /** Spool segment size; default 64 MiB. */
   segmentMaxBytes?: number;
-  /** Told when PostgreSQL fails (once per outage) and of spool trouble; default console.error. */
+  /**
+   * Told when PostgreSQL fails (once per outage) and of spool trouble; default: logged as an
+   * error by a default logger.
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -125,7 +129,8 @@ export class ProtocolLog {
     this.#retryMin = options.retryMinMs ?? 250;
     this.#retryMax = options.retryMaxMs ?? 5000;
     this.#drainChunk = options.drainChunk ?? 5000;
-    this.#onError = options.onError ?? ((e) => console.error("Protocol log:", e));
+    this.#onError = options.onError ??
+      ((error) => createLogger().error("Protocol log trouble", { error }));
     this.#retryDelay = this.#retryMin;
     this.#loops = [this.#writeLoop(), this.#drainLoop()];
   }

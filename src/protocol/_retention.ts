@@ -4,7 +4,8 @@
  * @module
  */
 import type { Db } from "../../db/types.ts";
-import { purge } from "../../db/protocol_queries.ts";
+import { purge } from "./_queries.ts";
+import { createLogger } from "../log.ts";
 
 /** Options for {@linkcode startRetention}. */
 export interface RetentionOptions {
@@ -16,7 +17,7 @@ export interface RetentionOptions {
   clock?: () => Date;
   /** Told how many entries a purge deleted. */
   onPurged?: (deleted: number) => void;
-  /** Default console.error. */
+  /** Default: logged as an error by a default logger. */
   onError?: (error: unknown) => void;
 }
 
@@ -38,7 +39,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export function startRetention(db: Db, options: RetentionOptions = {}): () => Promise<void> {
   const days = options.retentionDays ?? 730;
   const clock = options.clock ?? (() => new Date());
-  const onError = options.onError ?? ((e) => console.error("Protocol retention:", e));
+  const onError = options.onError ??
+    ((error) => createLogger().error("Protocol retention failed", { error }));
   let running: Promise<void> = Promise.resolve();
   let stopped = false;
   const tick = () => {

@@ -13,12 +13,13 @@
 import type { ProtocolEntry } from "./_entry.ts";
 import { decodeFrames, encodeFrames } from "./_frame.ts";
 import { Serial } from "./_waker.ts";
+import { createLogger } from "../log.ts";
 
 /** Options for {@linkcode Spool.open}. */
 export interface SpoolOptions {
   /** A segment past this size is closed and a new one started; default 64 MiB. */
   segmentMaxBytes?: number;
-  /** Told about damaged files found at open; default `console.warn`. */
+  /** Told about damaged files found at open; default: logged as a warning by a default logger. */
   onWarning?: (message: string) => void;
 }
 
@@ -89,7 +90,7 @@ export class Spool {
    * segment: it was never acknowledged.
    */
   static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
-    const warn = options.onWarning ?? ((m: string) => console.warn(m));
+    const warn = options.onWarning ?? ((m: string) => createLogger().warn(m));
     await Deno.mkdir(dir, { recursive: true });
     const lock = await Deno.open(`${dir}/LOCK`, { create: true, write: true });
     if (!await lock.tryLock(true)) {

@@ -1,5 +1,5 @@
 /**
- * The protocol log of Lotse (§ 9 IDNrG, DESIGN §4): every transfer decision and outcome,
+ * The protocol log of Lotse (§ 9 IDNrG, docs/api.md §4): every transfer decision and outcome,
  * durable before the first evidence byte reaches the consumer, hash-chained, kept two years.
  *
  * - {@linkcode openProtocolLog} — the writer: group commits into PostgreSQL, a local spool
@@ -7,8 +7,8 @@
  * - {@linkcode idnrHmac} — the only form of an IDNr the protocol holds.
  * - {@linkcode startRetention} — purges entries past the retention, keeping the chain
  *   verifiable.
- * - Reads and checks are in `db/protocol_queries.ts`: `recordsForIdnr`, `transferById`,
- *   `verifyChain`, `purge`.
+ * - Reads and checks: {@linkcode recordsForIdnr}, {@linkcode transferById},
+ *   {@linkcode verifyChain}.
  *
  * @example
  * ```ts
@@ -48,9 +48,10 @@ export { type RetentionOptions, startRetention } from "./_retention.ts";
 export {
   type ChainVerification,
   type ProtocolRecord,
+  purge,
   recordsForIdnr,
   type RecordsOptions,
   transferById,
   type TransferRecord,
   verifyChain,
-} from "../../db/protocol_queries.ts";
+} from "./_queries.ts";

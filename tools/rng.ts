@@ -1,6 +1,7 @@
 /**
- * A small, fast, seeded PRNG for the fuzz suite: the same seed gives the same sequence
- * everywhere, so a failing run reproduces from its seed.
+ * The one seeded PRNG of the project (sfc32), for the fuzz suite, the benchmarks and the
+ * table generator: the same seed gives the same sequence everywhere, so a failing run or a
+ * generated data set reproduces from its seed.
  *
  * @example
  * ```ts

@@ -1,6 +1,7 @@
 /**
- * The shapes of the tables Lotse holds in memory. Postgres is the truth; these are the
- * rows as the rest of the code sees them (camelCase, nulls explicit).
+ * Lotse's model: the shapes of the tables it holds in memory, as plain types. Postgres is
+ * the truth; these are the rows as the rest of the code sees them (camelCase, nulls
+ * explicit). The one file of `src/` that `crypto/` and `db/` may import: it imports nothing.
  *
  * @module
  */
@@ -28,6 +29,8 @@ export interface EvidenceType {
   readonly id: string;
   readonly name: string;
   readonly description: string | null;
+  /** EU Semantic Repository URI (XNachweis `EvidenceTypeClassification`); absent: none. */
+  readonly classification?: string | null;
 }
 
 export interface Provider {
@@ -37,6 +40,8 @@ export interface Provider {
   readonly endpoint: string;
   /** PEM; trusted for this provider alone. */
   readonly caCert: string | null;
+  /** Where XNachweis 0101s go (same URL rules as `endpoint`); absent: no XML face. */
+  readonly xnachweisEndpoint?: string | null;
 }
 
 /** Evidence type × AGS prefix → provider. */
@@ -69,6 +74,8 @@ export interface Permission {
   /** ISO 8601 or null (unbounded). */
   readonly validFrom: string | null;
   readonly validUntil: string | null;
+  /** Authorities (client ids) the consumer may act for (EfA services); absent: none. */
+  readonly onBehalfOf?: readonly string[] | null;
 }
 
 /** Every table Lotse keeps in memory, as loaded at one moment. */
@@ -81,6 +88,12 @@ export interface Tables {
   readonly clients: readonly Client[];
   readonly permissions: readonly Permission[];
 }
+
+/** The tables navigation needs. */
+export type NavTables = Pick<
+  Tables,
+  "regions" | "postcodes" | "routes" | "providers" | "evidenceTypes"
+>;
 
 export const TABLE_NAMES = [
   "regions",

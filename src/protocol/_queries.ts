@@ -1,7 +1,7 @@
 /**
  * Queries on the protocol log (db/migrations/003_protocol.sql): the Datenschutzcockpit's and
  * the consumer's reads, retention and chain verification. The writer's append is in
- * src/protocol/_append.ts.
+ * `_append.ts`.
  *
  * @example
  * ```ts
@@ -12,10 +12,10 @@
  *
  * @module
  */
-import type { Db, Queryable } from "./types.ts";
-import type { ChainedEntry, Outcome } from "../src/protocol/_entry.ts";
-import { isUuid } from "../src/protocol/_entry.ts";
-import { checkLink } from "../src/protocol/_chain.ts";
+import type { Db, Queryable } from "../../db/types.ts";
+import type { ChainedEntry, Outcome } from "./_entry.ts";
+import { isUuid } from "./_entry.ts";
+import { checkLink } from "./_chain.ts";
 
 interface HeadRow {
   anchor_seq: string | number;

@@ -1,0 +1,81 @@
+/**
+ * A demo register that speaks XNachweis 1.2.0: it takes a `DE.EvidenceRequest.0101` that
+ * Lotse forwards, checks it with the provider kit (the `IssuedToken` against Lotse's JWKS,
+ * `aud`, expiry, evidence type classification and the request hash) and answers with a
+ * schema-valid `DE.EvidenceResponse.0102` built from the demo data, or a 0103 refusal.
+ *
+ * @example
+ * ```ts
+ * const register = xnachweisRegister({ jwks: () => fetchJwks(), classifications, evidence });
+ * // in the demo provider server, for POST /xnachweis/providers/<id>:
+ * return await register(request, { id, name });
+ * ```
+ *
+ * @module
+ */
+import type { Jwks } from "../crypto/mod.ts";
+import {
+  buildEvidenceResponse,
+  checkEvidenceRequest,
+  PROVIDER_CLASSIFICATION,
+  refusalResponse,
+  type Subject,
+  XML_CONTENT_TYPE,
+} from "../src/xnachweis/mod.ts";
+
+/** Options for {@linkcode xnachweisRegister}. */
+export interface XnachweisRegisterOptions {
+  /** Lotse's current JWKS (fetched from `/.well-known/jwks.json`, or in-process). */
+  jwks: () => Promise<Jwks> | Jwks;
+  /** Lotse's issuer URL, when the register knows it. */
+  issuer?: string;
+  /** Evidence type id → EU classification, as in Lotse's catalogue. */
+  classifications: Readonly<Record<string, string>>;
+  /** The register's data for a subject: a JSON document, carried base64 in the 0102. */
+  evidence: (evidenceType: string, subject: Subject, transferId: string | null) => unknown;
+  /** Largest accepted request; default 1 MiB. */
+  maxBytes?: number;
+}
+
+/** Builds the handler of one demo register's XNachweis endpoint. */
+export function xnachweisRegister(
+  options: XnachweisRegisterOptions,
+): (request: Request, provider: { id: string; name: string }) => Promise<Response> {
+  return async (request, provider) => {
+    const me = { id: provider.id, name: provider.name, classification: PROVIDER_CLASSIFICATION };
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.get("authorization") ?? "")?.[1] ?? null;
+    const checked = await checkEvidenceRequest(bytes, {
+      jwks: await options.jwks(),
+      provider: me,
+      issuer: options.issuer,
+      classifications: options.classifications,
+      bearer,
+      maxBytes: options.maxBytes,
+    });
+    if (!checked.ok) return refusalResponse(checked);
+    const { request: message, claims } = checked;
+    const document = options.evidence(
+      claims.evidence_type,
+      message.subject,
+      request.headers.get("lotse-transfer-id"),
+    );
+    const body = buildEvidenceResponse({
+      requestId: message.id,
+      provider: me,
+      requesters: message.requesters,
+      classification: message.classification,
+      evidenceTitle: claims.evidence_type,
+      subject: message.subject,
+      evidence: { bytes: new TextEncoder().encode(JSON.stringify(document)) },
+    });
+    return new Response(body, { headers: { "content-type": XML_CONTENT_TYPE } });
+  };
+}
+
+/** The demo data generator's input for a subject (it keys on German field names). */
+export function demoInput(subject: Subject): Record<string, unknown> {
+  return subject.kind === "natural"
+    ? { familienname: subject.familyName, vornamen: subject.givenName }
+    : { betrieb: subject.legalName, firma: subject.legalName };
+}

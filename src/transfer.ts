@@ -1,0 +1,290 @@
+/**
+ * The evidence transfer, the one use case behind every face that fetches evidence (JSON
+ * `POST /v1/evidence/{evidenceType}`, the XNachweis XML face, the EU bridge): find the
+ * provider, let the Vermittlungsstelle decide and seal, record the decision durably while
+ * the provider is asked, stream its answer back, record how it ended. It knows no HTTP
+ * dialect: a face parses its request into a {@linkcode TransferRequest} and renders the
+ * {@linkcode TransferResult} — the provider's streamed answer, or a {@linkcode Refusal}.
+ *
+ * @example
+ * ```ts
+ * const result = await transferEvidence({
+ *   consumerId, evidenceType: "fahrzeugzulassung", target: { location: { plz: "70173" } },
+ *   purpose, legalBasis, idnr: null, body: request.body, contentType: "application/json",
+ *   contentLength: null, requestDigest: null, signal: request.signal,
+ * }, deps);
+ * if (!result.ok) return refusalResponse(result.refusal);
+ * return result.response; // carries Lotse-Transfer-Id and Lotse-Provider
+ * ```
+ *
+ * @module
+ */
+import type { KeyRing } from "../crypto/mod.ts";
+import { findProvider, findRegion, type LocationParams } from "./locate.ts";
+import { createLogger, type Logger } from "./log.ts";
+import type { Metrics } from "./metrics.ts";
+import type { Provider } from "./model.ts";
+import type { ProtocolPort } from "./protocol/port.ts";
+import { type Refusal, refusal } from "./refusal.ts";
+import type { Snapshot } from "./store.ts";
+import {
+  forward,
+  type ForwardFailure,
+  type ProviderClients,
+  type TransferSummary,
+  type TransportLimits,
+} from "./transport.ts";
+import { authorize } from "./vermittlungsstelle.ts";
+
+/** Whom to ask: a provider the caller names, or the one responsible for a place. */
+export type TransferTarget =
+  | { readonly providerId: string }
+  | { readonly location: LocationParams };
+
+/**
+ * How a face shapes the request to the provider. Default: the provider's JSON `endpoint`,
+ * the token as `Authorization: Bearer`, the caller's body as it came.
+ */
+export interface UpstreamShape {
+  /**
+   * The provider's endpoint for this face (e.g. its XNachweis endpoint); `null` when the
+   * provider has none, which is refused as `no-responsible-provider`.
+   */
+  readonly endpoint?: (provider: Provider) => string | null;
+  /**
+   * The body to send once the token is sealed (e.g. an XML message with the token inside);
+   * default: the request's `body`.
+   */
+  readonly body?: (sealed: SealedTransfer) => ReadableStream<Uint8Array> | null;
+  /** Further upstream headers (e.g. a SOAP action). */
+  readonly headers?: (sealed: SealedTransfer) => Readonly<Record<string, string>>;
+  /** `false` when the face carries the token in the body instead of `Authorization`. */
+  readonly bearer?: boolean;
+}
+
+/** What a face knows once the Vermittlungsstelle granted, to shape the upstream request. */
+export interface SealedTransfer {
+  readonly transferId: string;
+  readonly provider: Provider;
+  /** The evidence access token (compact JWS). */
+  readonly token: string;
+  readonly jti: string;
+}
+
+/** One evidence request as a face parsed it. */
+export interface TransferRequest {
+  /** The authenticated caller's client id (a consumer, or a gateway for a foreign authority). */
+  readonly consumerId: string;
+  /** A slug; the face checked its form. */
+  readonly evidenceType: string;
+  readonly target: TransferTarget;
+  readonly purpose: string;
+  readonly legalBasis: string;
+  /** The IDNr, already checked by the face (crypto's `checkIdnr`), or null. */
+  readonly idnr: string | null;
+  /** The caller's body, streamed to the provider. */
+  readonly body: ReadableStream<Uint8Array> | null;
+  readonly contentType: string | null;
+  /** The announced body length; a length over the limit is refused before anything else. */
+  readonly contentLength: number | null;
+  /**
+   * `sha-256=:<base64>:` of the body as the face computed or received it: sealed into the
+   * token as `req_digest`, sent upstream as `Repr-Digest` and checked while the body streams.
+   */
+  readonly requestDigest: string | null;
+  /** The caller went away. */
+  readonly signal: AbortSignal;
+  /** Claims a face adds to the evidence token (e.g. the authority a gateway acts for). */
+  readonly extraClaims?: Readonly<Record<string, string | number | boolean>>;
+  /**
+   * A digest the face computed over its message by its own rule (XNachweis: the request
+   * hash), sealed as `req_digest` instead of `requestDigest` and not checked against the
+   * body's bytes.
+   */
+  readonly sealedDigest?: string;
+  /**
+   * The authority the consumer (an EfA service) acts for: checked against the permission's
+   * `onBehalfOf`, sealed as `on_behalf_of`.
+   */
+  readonly onBehalfOf?: string;
+  /** A token the consumer brought and the face checked; sent on instead of a new one. */
+  readonly presealed?: { readonly token: string; readonly jti: string; readonly expiresAt: string };
+  readonly upstream?: UpstreamShape;
+}
+
+/** What a transfer became: the provider's answer streaming, or a refusal. */
+export type TransferResult =
+  | {
+    readonly ok: true;
+    readonly transferId: string;
+    readonly provider: Provider;
+    /**
+     * The provider's answer (status < 500, its `Content-Type`, `Repr-Digest` and
+     * `Content-Length`, plus `Lotse-Transfer-Id` and `Lotse-Provider`), its body watched.
+     */
+    readonly response: Response;
+  }
+  | { readonly ok: false; readonly refusal: Refusal };
+
+/** What the transfer use case works with; {@linkcode createApp}'s dependencies provide it. */
+export interface TransferDeps {
+  readonly store: { readonly snapshot: Snapshot | null };
+  readonly protocol: ProtocolPort;
+  readonly keys: Pick<KeyRing, "signingKey">;
+  /** `iss` of evidence tokens. */
+  readonly issuer: string;
+  readonly metrics: Metrics;
+  /** Per-provider HTTP clients (CA pinning, pooling). */
+  readonly providerClients: ProviderClients;
+  readonly limits: TransportLimits;
+  /** Milliseconds since the epoch. */
+  readonly now?: () => number;
+  /** Where a failure to record a transfer's end goes; default a JSON-lines logger. */
+  readonly logger?: Logger;
+}
+
+/** Runs one evidence transfer; never throws for a refusal, only for a bug. */
+export async function transferEvidence(
+  request: TransferRequest,
+  deps: TransferDeps,
+): Promise<TransferResult> {
+  const refused = (r: Refusal): TransferResult => ({ ok: false, refusal: r });
+  const { limits, protocol } = deps;
+  const now = deps.now ?? Date.now;
+  if (request.contentLength !== null && request.contentLength > limits.maxRequestBytes) {
+    return refused(
+      refusal("payload-too-large", `Request body exceeds ${limits.maxRequestBytes} bytes`),
+    );
+  }
+  const snapshot = deps.store.snapshot;
+  if (!snapshot) return refused(refusal("unavailable", "Tables are still loading"));
+  const { evidenceType } = request;
+
+  let provider: Provider;
+  if ("providerId" in request.target) {
+    const chosen = request.target.providerId;
+    if (!snapshot.nav.evidenceType(evidenceType)) {
+      return refused(refusal("not-found", `Unknown evidence type "${evidenceType}"`));
+    }
+    const found = snapshot.nav.provider(chosen);
+    if (!found) return refused(refusal("not-found", `Unknown provider "${chosen}"`));
+    provider = found;
+  } else {
+    const region = findRegion(snapshot.nav, request.target.location);
+    if (region.kind !== "found") return refused(region);
+    const found = findProvider(snapshot.nav, evidenceType, region.region);
+    if (found.kind !== "resolved") return refused(found);
+    provider = found.provider;
+  }
+  let endpoint: string | undefined;
+  if (request.upstream?.endpoint !== undefined) {
+    const chosen = request.upstream.endpoint(provider);
+    if (chosen === null) {
+      return refused(
+        refusal("no-responsible-provider", `Provider "${provider.id}" has no endpoint for this`),
+      );
+    }
+    endpoint = chosen;
+  }
+
+  const grant = {
+    consumerId: request.consumerId,
+    providerId: provider.id,
+    evidenceType,
+    purpose: request.purpose,
+    legalBasis: request.legalBasis,
+    idnrUsed: request.idnr !== null,
+  };
+  const sealedDigest = request.sealedDigest ?? request.requestDigest;
+  const authorization = await authorize({
+    ...grant,
+    ...(sealedDigest === null ? {} : { requestDigest: sealedDigest }),
+    ...(request.onBehalfOf === undefined ? {} : { onBehalfOf: request.onBehalfOf }),
+    ...(request.extraClaims === undefined ? {} : { extraClaims: request.extraClaims }),
+  }, {
+    permissions: snapshot.permissions,
+    protocol,
+    keys: deps.keys,
+    issuer: deps.issuer,
+    now: now(),
+    idnr: request.idnr,
+    ...(request.presealed === undefined ? {} : { presealed: request.presealed }),
+  });
+  if (!authorization.granted) return refused(authorization.refusal);
+  const { transferId, sealed } = authorization;
+  const upstream = request.upstream;
+  const shaped: SealedTransfer = { transferId, provider, token: sealed.token, jti: sealed.jti };
+
+  // The decision becomes durable while the provider is asked: both must succeed before
+  // the first evidence byte leaves.
+  const abort = new AbortController();
+  const durable = protocol.begin({ ...grant, transferId, idnr: request.idnr, jti: sealed.jti });
+  durable.catch(() => abort.abort());
+  const result = await forward({
+    body: upstream?.body === undefined ? request.body : upstream.body(shaped),
+  }, {
+    provider,
+    ...(endpoint === undefined ? {} : { endpoint }),
+    token: upstream?.bearer === false ? null : sealed.token,
+    ...(upstream?.headers === undefined ? {} : { headers: upstream.headers(shaped) }),
+    transferId,
+    evidenceType,
+    contentType: request.contentType,
+    reprDigest: request.requestDigest,
+    limits,
+    signal: AbortSignal.any([request.signal, abort.signal]),
+    clients: deps.providerClients,
+    serverErrorIsFailure: true,
+  });
+  try {
+    await durable;
+  } catch {
+    if (result.ok) await result.response.body?.cancel().catch(() => {});
+    protocol.finish(transferId, { outcome: "failed", status: 503, reason: "protocol" })
+      .catch(() => {});
+    return refused(
+      refusal("unavailable", "The transfer cannot be recorded; try again", {
+        transferId,
+        retryAfterSeconds: 1,
+      }),
+    );
+  }
+  result.done.then((summary) => finish(deps, transferId, summary))
+    .catch((error) =>
+      (deps.logger ?? createLogger()).error("Cannot record the end of a transfer", {
+        transferId,
+        error,
+      })
+    );
+  if (!result.ok) return refused(forwardRefusal(result.failure, provider, transferId));
+  return { ok: true, transferId, provider, response: result.response };
+}
+/** A failure of forward() — where every provider failure is mapped — as a refusal. */
+function forwardRefusal(failure: ForwardFailure, provider: Provider, transferId: string): Refusal {
+  return refusal(FAILURE_KINDS[failure.type], failure.detail, {
+    transferId,
+    providerId: provider.id,
+    ...(failure.providerStatus === undefined ? {} : { providerStatus: failure.providerStatus }),
+  });
+}
+
+const FAILURE_KINDS: { readonly [K in ForwardFailure["type"]]: Refusal["kind"] } = {
+  "invalid-request": "invalid-request",
+  "payload-too-large": "payload-too-large",
+  "provider-failed": "provider-failed",
+  "provider-timeout": "provider-timeout",
+  "client-closed": "client-closed",
+};
+
+function finish(deps: TransferDeps, transferId: string, summary: TransferSummary) {
+  deps.metrics.count(`lotse_transfers_total{outcome="${summary.outcome}"}`);
+  if (summary.bytes) deps.metrics.addTransferBytes("response", summary.bytes);
+  return deps.protocol.finish(transferId, {
+    outcome: summary.outcome,
+    status: summary.status,
+    bytes: summary.bytes,
+    digest: summary.digest,
+    durationMs: Math.round(summary.durationMs),
+    reason: summary.reason ?? null,
+  });
+}

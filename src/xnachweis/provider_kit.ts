@@ -1,0 +1,180 @@
+/**
+ * The provider kit: what a register runs to check a `DE.EvidenceRequest.0101` that Lotse
+ * forwards, with nothing but Lotse's public JWKS (`/.well-known/jwks.json`). It checks that
+ * the message is schema-valid XNachweis 1.2.0, that its `IssuedToken` is sealed by Lotse,
+ * addressed to this provider (`aud`), unexpired, for the message's evidence type
+ * classification, and that its `req_digest` is the request hash of exactly this message
+ * (see `request_hash.ts`). A refusal comes with the 0103 to answer.
+ *
+ * @example
+ * ```ts
+ * import { checkEvidenceRequest, refusalResponse } from "./provider_kit.ts";
+ * const jwks = await (await fetch("https://lotse.example/.well-known/jwks.json")).json();
+ * Deno.serve(async (request) => {
+ *   const checked = await checkEvidenceRequest(new Uint8Array(await request.arrayBuffer()), {
+ *     jwks, providerId: "kba-zfzr", provider: { id: "kba-zfzr", name: "KBA", classification: "EP" },
+ *   });
+ *   if (!checked.ok) return refusalResponse(checked);
+ *   // checked.request: requesters, subject (IDNr), classification; checked.claims: purpose …
+ *   return new Response(buildEvidenceResponse({ … }), { headers: { "content-type": "application/xml" } });
+ * });
+ * ```
+ *
+ * @module
+ */
+import { type EvidenceTokenClaims, type Jwks, verifyEvidenceToken } from "../../crypto/mod.ts";
+import {
+  type Agent,
+  buildErrorResponse,
+  type EvidenceRequest,
+  readEvidenceRequest,
+  XML_CONTENT_TYPE,
+} from "./messages.ts";
+import { parseXml, validateXml, XmlRefusal } from "./parse.ts";
+import { requestDigest } from "./request_hash.ts";
+
+/** Options for {@linkcode checkEvidenceRequest}. */
+export interface CheckEvidenceRequestOptions {
+  /** Lotse's public keys (`/.well-known/jwks.json`). */
+  jwks: Jwks;
+  /** This provider as it answers in a 0103 (its `id` must be the token's `aud`). */
+  provider: Agent;
+  /** Lotse's issuer URL, when known: `iss` must be it. */
+  issuer?: string;
+  /** The evidence type classifications this provider serves, by Lotse evidence type id. */
+  classifications?: Readonly<Record<string, string>>;
+  /** The `Authorization: Bearer` token, when Lotse sent one: it must be the `IssuedToken`. */
+  bearer?: string | null;
+  /** Largest accepted message; default 1 MiB. */
+  maxBytes?: number;
+  /** Epoch ms; default `Date.now()`. */
+  now?: number;
+}
+
+/** An accepted request. */
+export interface CheckedRequest {
+  readonly ok: true;
+  readonly request: EvidenceRequest;
+  readonly claims: EvidenceTokenClaims;
+}
+
+/** A refused request and the 0103 to answer it with. */
+export interface RefusedRequest {
+  readonly ok: false;
+  readonly status: 400 | 401 | 403 | 413;
+  /** A problem type of Lotse's contract, used as the 0103 code. */
+  readonly code: "invalid-request" | "unauthorized" | "forbidden" | "payload-too-large";
+  readonly detail: string;
+  /** The 0103 body. */
+  readonly body: string;
+}
+
+/** Checks one incoming 0101. Never throws for bad input. */
+export async function checkEvidenceRequest(
+  bytes: Uint8Array,
+  options: CheckEvidenceRequestOptions,
+): Promise<CheckedRequest | RefusedRequest> {
+  let doc;
+  try {
+    doc = parseXml(bytes, { maxBytes: options.maxBytes ?? 1 << 20 });
+  } catch (error) {
+    const refusal = error instanceof XmlRefusal ? error : new XmlRefusal("malformed", "Unreadable");
+    return refuse(
+      refusal.kind === "too-large" ? "payload-too-large" : "invalid-request",
+      refusal.message,
+      options,
+    );
+  }
+  try {
+    try {
+      validateXml(doc);
+    } catch (error) {
+      return refuse("invalid-request", (error as Error).message, options);
+    }
+    if (doc.root.name !== "DE.EvidenceRequest.0101") {
+      return refuse("invalid-request", `Expected DE.EvidenceRequest.0101`, options);
+    }
+    const request = readEvidenceRequest(doc);
+    const context = { requestId: request.id, requesters: request.requesters };
+    if (request.issuedToken === "") {
+      return refuse("unauthorized", "The IssuedToken is empty", options, context);
+    }
+    if (options.bearer != null && options.bearer !== request.issuedToken) {
+      return refuse("unauthorized", "The bearer token is not the IssuedToken", options, context);
+    }
+    const verified = await verifyEvidenceToken(request.issuedToken, options.jwks, {
+      audience: options.provider.id,
+      issuer: options.issuer,
+      now: options.now,
+    });
+    if (!verified.ok) {
+      return refuse(
+        "unauthorized",
+        `IssuedToken refused: ${verified.description}`,
+        options,
+        context,
+      );
+    }
+    const claims = verified.claims;
+    if (request.provider.id !== options.provider.id) {
+      return refuse(
+        "forbidden",
+        `The message is addressed to "${request.provider.id}"`,
+        options,
+        context,
+      );
+    }
+    const expected = options.classifications?.[claims.evidence_type];
+    if (options.classifications && expected !== request.classification) {
+      return refuse(
+        "forbidden",
+        `The IssuedToken is for evidence type "${claims.evidence_type}", not for this message`,
+        options,
+        context,
+      );
+    }
+    if (claims.req_digest === undefined || claims.req_digest !== requestDigest(doc)) {
+      return refuse(
+        "forbidden",
+        "The request hash does not match the IssuedToken's req_digest",
+        options,
+        context,
+      );
+    }
+    return { ok: true, request, claims };
+  } finally {
+    doc.dispose();
+  }
+}
+
+const STATUS = {
+  "invalid-request": 400,
+  "unauthorized": 401,
+  "forbidden": 403,
+  "payload-too-large": 413,
+} as const;
+
+function refuse(
+  code: RefusedRequest["code"],
+  detail: string,
+  options: CheckEvidenceRequestOptions,
+  context: { requestId?: string; requesters?: readonly Agent[] } = {},
+): RefusedRequest {
+  const body = buildErrorResponse({
+    code,
+    detail,
+    requestId: context.requestId,
+    requesters: context.requesters ?? [],
+    errorProvider: options.provider,
+    now: options.now,
+  });
+  return { ok: false, status: STATUS[code], code, detail, body };
+}
+
+/** The HTTP response for a refusal: the 0103 with its status. */
+export function refusalResponse(refused: RefusedRequest): Response {
+  return new Response(refused.body, {
+    status: refused.status,
+    headers: { "content-type": XML_CONTENT_TYPE },
+  });
+}
