@@ -16,6 +16,7 @@ import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
 import { sampleDecision } from "../src/protocol/testing.ts";
+import { latencySummary, writeResult } from "./_results.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
 
@@ -100,7 +101,7 @@ function report(name: string, latencies: number[]): void {
 async function loadTest(
   seconds: number,
   options: { loops: number; rate: number; fsync: boolean },
-): Promise<void> {
+): Promise<Record<string, unknown>> {
   const { loops, rate, fsync } = options;
   const cluster = await durableCluster(fsync);
   const db = await connectPostgres(cluster.url, { max: 4 });
@@ -143,6 +144,15 @@ async function loadTest(
       } per batch, ${after.spooled} spooled)`,
     );
     report("begin() latency", latencies);
+    const saturation = {
+      loops,
+      seconds: elapsed,
+      recordsPerSecond: written / elapsed,
+      records: written,
+      batches,
+      spooled: after.spooled,
+      beginLatencyMs: latencySummary(latencies),
+    };
 
     // 2. A held arrival rate: `rate` transfers/s (2 records each), begin() latency.
     // Outstanding begin()s are only counted and latencies go into a preallocated array: an
@@ -185,6 +195,16 @@ async function loadTest(
     await log.close();
     const check = await verifyChain(db);
     console.log(`chain: ${check.ok ? `OK, ${check.count} entries` : `BROKEN ${check.reason}`}`);
+    return {
+      fsync,
+      saturation,
+      held: {
+        offeredPerSecond: rate,
+        issuedPerSecond: achieved,
+        beginLatencyMs: latencySummary(Array.from(held.subarray(0, completed))),
+      },
+      chain: check,
+    };
   } finally {
     await db.close();
     await cluster.destroy();
@@ -195,9 +215,14 @@ async function loadTest(
 if (import.meta.main && Deno.args.includes("--load")) {
   const arg = (name: string, fallback: number) =>
     Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
-  await loadTest(arg("seconds", 10), {
+  const result = await loadTest(arg("seconds", 10), {
     loops: arg("loops", 200),
     rate: arg("rate", 5000),
     fsync: !Deno.args.includes("--fsync=off"),
   });
+  const path = await writeResult("protocol", {
+    command: `deno run --allow-all loadtest/protocol_bench.ts ${Deno.args.join(" ")}`,
+    result,
+  });
+  console.log(`Written to ${path}`);
 }

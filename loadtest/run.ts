@@ -3,7 +3,8 @@
  * throwaway PostgreSQL cluster with the full-scale tables plus the demo clients and
  * permissions, runs Lotse (and, where a ratio is wanted, the reference servers) pinned to
  * core 0 and the load generator pinned to core 1, over loopback only; it prints a table,
- * writes JSON to `.bench/`, and stops everything it started, on failure too.
+ * writes its raw results to `loadtest/results/<scenario>.json` (committed beside
+ * BENCHMARKS.md), and stops everything it started, on failure too.
  *
  * ```sh
  * deno run -A loadtest/run.ts navigation     [--duration 10] [--runs 3]
@@ -38,6 +39,7 @@ import {
   startReference,
 } from "./_harness.ts";
 import { runWrk, type WrkResult } from "./_wrk.ts";
+import { writeResult } from "./_results.ts";
 import type { AutocannonJob } from "./_autocannon.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -128,14 +130,6 @@ function wrkRow(name: string, r: WrkResult): Record<string, string> {
     "CPU µs/req": r.serverCpu ? fmt(r.serverCpu.usPerRequest, 1) : "–",
     "core used": r.serverCpu ? `${fmt(r.serverCpu.coreShare * 100, 0)} %` : "–",
   };
-}
-
-async function writeResult(scenario: string, data: unknown): Promise<string> {
-  await Deno.mkdir(`${ROOT}.bench`, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const path = `${ROOT}.bench/${scenario}-${stamp}.json`;
-  await Deno.writeTextFile(path, JSON.stringify(data, null, 2) + "\n");
-  return path;
 }
 
 async function context(): Promise<Record<string, unknown>> {

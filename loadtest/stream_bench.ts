@@ -18,6 +18,7 @@
  * @module
  */
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { writeResult } from "./_results.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length - 1; i += 2) {
@@ -138,6 +139,15 @@ try {
       } |`,
     );
   }
+  const path = await writeResult("stream", {
+    command: `deno run -A loadtest/stream_bench.ts ${Deno.args.join(" ")}`,
+    bytes: BYTES,
+    chunk: CHUNK,
+    rounds: ROUNDS,
+    gibPerSecond: Object.fromEntries(speeds),
+    forwarderCpuSecondsPerGib: Object.fromEntries(cpu),
+  });
+  console.log(`Written to ${path}`);
 } finally {
   for (const child of children) {
     try {
