@@ -16,7 +16,7 @@ import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
 import { sampleDecision } from "../src/protocol/testing.ts";
-import { latencySummary, writeResult } from "./_results.ts";
+import { latencySummary, writeResult } from "./raw_results.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
 

@@ -39,7 +39,7 @@ import {
   startReference,
 } from "./_harness.ts";
 import { runWrk, type WrkResult } from "./_wrk.ts";
-import { writeResult } from "./_results.ts";
+import { writeResult } from "./raw_results.ts";
 import type { AutocannonJob } from "./_autocannon.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;

@@ -18,7 +18,7 @@
  * @module
  */
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { writeResult } from "./_results.ts";
+import { writeResult } from "./raw_results.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length - 1; i += 2) {

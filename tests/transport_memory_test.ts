@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { createSha256, sha256FromDigest } from "../crypto/digest.ts";
-import { writeResult } from "../loadtest/_results.ts";
+import { writeResult } from "../loadtest/raw_results.ts";
 import { startDemoProvider } from "../src/demo_provider.ts";
 
 const MiB = 1024 * 1024;
