@@ -61,7 +61,7 @@ export interface EvidenceTokenClaims {
   readonly legal_basis: string;
   readonly idnr_used: boolean;
   readonly req_digest?: string;
-  /** The authority an EfA service acts for (DESIGN §3.1), when it acts for one. */
+  /** The authority an EfA service acts for (docs/api.md §3.1), when it acts for one. */
   readonly on_behalf_of?: string;
   readonly iat: number;
   readonly exp: number;

@@ -15,6 +15,10 @@ export interface WrkOptions {
   token?: string;
   method?: "GET" | "POST";
   body?: string;
+  /** The body's Content-Type; default `application/json`. */
+  contentType?: string;
+  /** Further request headers (ASCII or Latin-1 values). */
+  headers?: Readonly<Record<string, string>>;
   durationS: number;
   /** Default 50. */
   connections?: number;
@@ -73,6 +77,9 @@ export async function runWrk(base: string, options: WrkOptions): Promise<WrkResu
         LOTSE_TOKEN: options.token ?? "",
         LOTSE_METHOD: options.method ?? "GET",
         LOTSE_BODY: options.body ?? "",
+        LOTSE_CONTENT_TYPE: options.contentType ?? "",
+        LOTSE_HEADERS: Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`)
+          .join("\n"),
       },
     });
     const cpuBefore = options.serverPid ? cpuSeconds(options.serverPid) : 0;

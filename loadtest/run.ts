@@ -24,12 +24,15 @@ import { buildNavIndex } from "../src/nav_index.ts";
 import { locate, responsible } from "../src/locate.ts";
 import type { GeneratedTables } from "../tools/generate.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
 import { seedTables } from "../db/seed.ts";
 import { TABLES_CHANNEL } from "../db/tables.ts";
 import {
+  ADMIN_TOKEN,
   Child,
   Cleanups,
   demoToken,
+  freePort,
   LOAD_CPU,
   loadAverage,
   median,
@@ -429,6 +432,112 @@ async function authorizations(args: Args, cleanups: Cleanups) {
   return { durationS, results, protocolRecords: records?.n ?? null };
 }
 
+// P11: the XNachweis face against the JSON face, same run, same provider, same data. A small
+// 0101 (the Bewohnerparkausweis pilot file) → 0102 round trip vs a small JSON transfer; both
+// decide, seal, record and forward; the XML one also parses, validates (XSD), hashes and
+// re-serialises the message. The provider (one process, on the load generator's core) checks
+// the token on both faces, and the request hash on the XML one.
+async function xnachweis(args: Args, cleanups: Cleanups) {
+  const durationS = args.duration ?? 10;
+  const runs = args.runs ?? 1;
+  const db = await startBenchDatabase(cleanups);
+  const lotse = await startLotseProcess(cleanups, db.url);
+  const providerPort = freePort();
+  const provider = new Child("provider", "taskset", [
+    "-c",
+    LOAD_CPU,
+    Deno.execPath(),
+    "run",
+    "-A",
+    `${ROOT}loadtest/xnachweis_provider.ts`,
+    "--port",
+    String(providerPort),
+    "--jwks",
+    `${lotse.url}/.well-known/jwks.json`,
+    "--issuer",
+    lotse.url,
+  ]);
+  cleanups.push(() => provider.stop());
+  const providerUrl = `http://127.0.0.1:${providerPort}`;
+  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
+  const put = async (path: string, body: unknown) => {
+    const res = await fetch(`${lotse.url}/admin/v1/${path}`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify(body),
+    });
+    if (res.status >= 300) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
+  };
+  await put("evidence-types/fahrzeugzulassung", {
+    name: "Fahrzeugzulassungsdaten",
+    classification: DEMO_CLASSIFICATIONS.fahrzeugzulassung,
+  });
+  await put("providers/kba-zfzr", {
+    name: "Kraftfahrt-Bundesamt (benchmark)",
+    endpoint: `${providerUrl}/providers/kba-zfzr`,
+    xnachweisEndpoint: `${providerUrl}/xnachweis/providers/kba-zfzr`,
+  });
+  const token = await demoToken(lotse.url);
+  const purpose = DEMO_PURPOSES.bewohnerparken;
+  // RFC 8187 form, so the legal basis' "§" travels as ASCII in every client.
+  const headers = {
+    "Lotse-Purpose": purpose.purpose,
+    "Lotse-Legal-Basis": `UTF-8''${encodeURIComponent(purpose.legalBasis)}`,
+  };
+  const xml = {
+    paths: ["/xnachweis/v1/evidence-requests"],
+    method: "POST" as const,
+    body: await Deno.readTextFile(`${ROOT}demo/xnachweis/bewohnerparkausweis.0101.xml`),
+    contentType: "application/xml",
+    headers,
+  };
+  const json = {
+    paths: ["/v1/evidence/fahrzeugzulassung?providerId=kba-zfzr"],
+    method: "POST" as const,
+    body: JSON.stringify({ familienname: "Müller", vornamen: "Anna" }),
+    headers: { ...headers, "Lotse-Idnr": "86095742719" },
+  };
+  // Both faces must answer 200 before anything is measured (the table change, the provider).
+  for (const job of [json, xml]) {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const res = await fetch(`${lotse.url}${job.paths[0]}`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "contentType" in job ? job.contentType : "application/json",
+          ...job.headers,
+        },
+        body: job.body,
+      });
+      const text = await res.text();
+      if (res.status === 200) break;
+      if (Date.now() > deadline) throw new Error(`${job.paths[0]}: ${res.status} ${text}`);
+      await sleep(200);
+    }
+  }
+  await runWrk(lotse.url, { ...json, token, durationS: 2 });
+  await runWrk(lotse.url, { ...xml, token, durationS: 2 });
+  const rows: Record<string, string>[] = [];
+  const results: { json: WrkResult; xml: WrkResult; ratio: number }[] = [];
+  const load = [await loadAverage()];
+  for (let run = 1; run <= runs; run++) {
+    const j = await runWrk(lotse.url, { ...json, token, durationS, serverPid: lotse.child.pid });
+    const x = await runWrk(lotse.url, { ...xml, token, durationS, serverPid: lotse.child.pid });
+    results.push({ json: j, xml: x, ratio: x.rps / j.rps });
+    rows.push(
+      { run: String(run), ...wrkRow("JSON face POST /v1/evidence", j) },
+      { run: String(run), ...wrkRow("XML face 0101 → 0102", x) },
+    );
+  }
+  load.push(await loadAverage());
+  console.table(rows);
+  const ratio = median(results.map((r) => r.ratio));
+  console.log(`P11 XML/JSON req/s (median of ${runs}): ${fmt(ratio * 100, 1)} % (target ≥ 70 %)`);
+  console.log(`Load average before/after: ${load.join(" / ")}`);
+  return { durationS, results, ratio, loadAverage: load };
+}
+
 // Where Lotse spends its time: V8's sampling profiler (`--prof`, no inspector), summarised
 // with `node --prof-process`. `profile` loads navigation, `profile-authorizations` loads
 // POST /v1/authorizations, `profile-start` only starts Lotse and stops it once ready.
@@ -483,6 +592,7 @@ const SCENARIOS: Record<string, (args: Args, cleanups: Cleanups) => Promise<unkn
   start,
   swap,
   authorizations,
+  xnachweis,
   profile: profiler("navigation"),
   "profile-authorizations": profiler("authorizations"),
   "profile-start": profiler("start"),

@@ -78,6 +78,7 @@ async function query(
 
 const OUTCOME_TEXT: Record<string, string> = {
   "delivered": "übermittelt",
+  "deferred": "angekündigt (Nachweis folgt)",
   "failed": "fehlgeschlagen",
   "refused": "abgelehnt",
   "granted": "genehmigt",
@@ -158,6 +159,15 @@ function Records(
               <td>{r.time.replace("T", " ").replace(/\.\d+Z$/, "")}</td>
               <td>
                 {props.name("client", r.consumer)} <span class="muted">({r.consumer})</span>
+                {r.onBehalfOf
+                  ? (
+                    <>
+                      <br />
+                      im Auftrag von {props.name("client", r.onBehalfOf)}{" "}
+                      <span class="muted">({r.onBehalfOf})</span>
+                    </>
+                  )
+                  : null}
               </td>
               <td>{r.provider ? props.name("provider", r.provider) : "—"}</td>
               <td>{props.name("type", r.evidenceType)}</td>

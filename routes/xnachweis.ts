@@ -1,5 +1,5 @@
 /**
- * The XNachweis 1.2.0 face (DESIGN §3.1): `POST /xnachweis/v1/evidence-requests` takes a
+ * The XNachweis 1.2.0 face (docs/api.md §3.1): `POST /xnachweis/v1/evidence-requests` takes a
  * `DE.EvidenceRequest.0101`, parses and validates it (src/xnachweis), maps requester,
  * provider, evidence type classification and IDNr onto the evidence use case
  * (src/transfer.ts) with the request hash as `req_digest`, forwards the message with the
@@ -16,6 +16,7 @@ import type { Refusal } from "../src/refusal.ts";
 import { type TransferDeps, transferEvidence } from "../src/transfer.ts";
 import {
   type Agent,
+  deferredWatch,
   errorResponse,
   type EvidenceRequest,
   parseXml,
@@ -220,6 +221,16 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
             return ReadableStream.from([
               new TextEncoder().encode(doc!.toString({ format: false })),
             ]);
+          },
+          inspect: (response) => {
+            if (response.status !== 200 || response.body === null) {
+              return { response, outcome: Promise.resolve(null) };
+            }
+            const watch = deferredWatch();
+            return {
+              response: new Response(response.body.pipeThrough(watch.stream), response),
+              outcome: watch.deferred.then((deferred) => deferred ? "deferred" : null),
+            };
           },
         },
       }, deps);

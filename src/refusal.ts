@@ -16,7 +16,7 @@ import type { RegionCandidate } from "./nav_index.ts";
 
 /**
  * Every reason a use case can give. The names are the problem types of the JSON face
- * (DESIGN §3), so that face maps them one to one; other faces map them in their own table.
+ * (docs/api.md §3), so that face maps them one to one; other faces map them in their own table.
  */
 export const REFUSAL_KINDS = [
   /** The input is malformed (a location that does not parse, a body that breaks its digest). */

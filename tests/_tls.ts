@@ -46,7 +46,11 @@ export async function createTestPki(name = "Lotse Test CA"): Promise<TestPki> {
 }
 
 async function openssl(...args: string[][]): Promise<void> {
-  const output = await new Deno.Command("openssl", { args: args.flat(), stdin: "null" }).output();
+  const output = await new Deno.Command("openssl", { args: args.flat(), stdin: "null" }).output()
+    .catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      throw new Error("The TLS tests need the openssl command: install openssl");
+    });
   if (!output.success) {
     throw new Error(
       `Cannot run openssl ${args[0]?.[0]}: ${new TextDecoder().decode(output.stderr)}`,

@@ -1,10 +1,11 @@
 /**
- * The Datenschutzcockpit page in a real headless Chromium (Debian's, driven by
- * playwright-core): a dsc operator enters an IDNr and reads the transfers about that person.
+ * The Datenschutzcockpit page in a real headless Chromium (tests/_browser.ts finds it; driven
+ * by playwright-core): a dsc operator enters an IDNr and reads the transfers about that person.
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { bearer, startTestLotse } from "./_app.ts";
+import { CHROMIUM_ARGS, chromiumPath } from "./_browser.ts";
 import { DEMO_PURPOSES } from "../db/demo_clients.ts";
 import { waitFor } from "./_wait.ts";
 
@@ -17,17 +18,8 @@ Deno.test({
   fn: async () => {
     const lotse = await startTestLotse();
     const browser = await chromium.launch({
-      executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+      executablePath: await chromiumPath(),
+      args: [...CHROMIUM_ARGS],
     });
     try {
       const consumer = await lotse.token("stuttgart-bewohnerparken");

@@ -10,6 +10,9 @@ if (Deno.args.length === 0) {
   Deno.exit(2);
 }
 const cluster = await startCluster();
+console.error(
+  `Test PostgreSQL: ${cluster.bin}/postgres${cluster.user ? ` as user ${cluster.user}` : ""}`,
+);
 let code = 1;
 try {
   const [cmd, ...args] = Deno.args as [string, ...string[]];

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import {
   buildErrorResponse,
+  buildEvidenceRequest,
   buildEvidenceResponse,
   parseXml,
   requestDigest,
@@ -14,8 +15,9 @@ import {
   setIssuedToken,
 } from "../src/xnachweis/mod.ts";
 import { KeyRing, memoryKeyStore, sealEvidenceToken } from "../crypto/mod.ts";
-import { bearer } from "./_app.ts";
-import { PILOTS, postXml, startXmlLotse } from "./_xnachweis.ts";
+import { bearer, type TestLotse } from "./_app.ts";
+import { ADMIN, PILOTS, postXml, startXmlLotse } from "./_xnachweis.ts";
+import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
 
 const enc = new TextEncoder();
 
@@ -49,6 +51,18 @@ function evidenceOf(text: string): Record<string, unknown> {
     return JSON.parse(Buffer.from(item!.content, "base64").toString("utf8"));
   } finally {
     doc.dispose();
+  }
+}
+
+/** A transfer's record once its outcome is written (it is written after the last byte). */
+async function settled(lotse: TestLotse, id: string, token: string) {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    const record = await (await lotse.fetch(`/v1/transfers/${id}`, {
+      headers: bearer(token),
+    })).json();
+    if (record.outcome !== "in-flight" || Date.now() > deadline) return record;
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -89,10 +103,7 @@ Deno.test({
           const forwarded = register.last!;
           const bearerToken = forwarded.headers.get("authorization")!.slice("Bearer ".length);
           assert.ok(forwarded.body.includes(`>${bearerToken}</xn-de:IssuedToken>`));
-          const record = await lotse.fetch(`/v1/transfers/${transferId}`, {
-            headers: bearer(token),
-          });
-          const body = await record.json();
+          const body = await settled(lotse, transferId, token);
           assert.equal(body.outcome, "delivered");
           assert.equal(body.evidenceType, pilot.evidenceType);
           assert.equal(body.purpose, pilot.purpose);
@@ -350,6 +361,95 @@ Deno.test({
         } finally {
           register.handler = null;
         }
+      });
+
+      await t.step("a deferred 0102 passes through and is recorded as deferred", async () => {
+        const later = buildEvidenceResponse({
+          requestId: "urn:uuid:6f1c2a4e-8b1d-4c7e-9a55-0b7d2f3e4a01",
+          provider: { id: kba.provider, name: "KBA", classification: "EP" },
+          requesters: [{ id: kba.consumer, name: "Stuttgart", classification: "ER" }],
+          classification: "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/x",
+          evidenceTitle: "Fahrzeugzulassung",
+          subject: { kind: "legal", legalName: "Muster GmbH" },
+          evidence: { availableAt: "2030-01-01T08:00:00Z" },
+        });
+        register.handler = () =>
+          new Response(later, { headers: { "content-type": "application/xml" } });
+        try {
+          const res = await postXml(lotse, parkToken, parkXml, headers(kba));
+          assert.equal(res.status, 200);
+          assert.equal(await res.text(), later);
+          const id = res.headers.get("lotse-transfer-id")!;
+          assert.equal((await settled(lotse, id, parkToken)).outcome, "deferred");
+        } finally {
+          register.handler = null;
+        }
+      });
+
+      await t.step("an EfA service acts for an authority its permission names", async () => {
+        const service = await lotse.token(gewerbe.consumer);
+        const authority = "stadt-stuttgart-gewerbeamt";
+        const efa = buildEvidenceRequest({
+          requesters: [
+            { id: gewerbe.consumer, name: "service-bw", classification: "IP" },
+            { id: authority, name: "Stadt Stuttgart, Gewerbeamt", classification: "ER" },
+          ],
+          provider: { id: gewerbe.provider, name: "Gewerberegister", classification: "EP" },
+          classification: DEMO_CLASSIFICATIONS.gewerberegisterauszug,
+          evidenceTitle: "Gewerberegisterauszug",
+          subject: {
+            kind: "natural",
+            familyName: "Schmidt",
+            givenName: "Jonas",
+            dateOfBirth: "1979-07-02",
+            idnr: "86095742719",
+          },
+        });
+        // The demo permission names no authority: refused, and the refusal is recorded.
+        await error0103(await postXml(lotse, service, efa, headers(gewerbe)), 403, "not-permitted");
+        const admin = bearer(ADMIN, { "content-type": "application/json" });
+        const permission =
+          await (await lotse.fetch("/admin/v1/permissions/gewerbe-gewerberegister", {
+            headers: admin,
+          })).json();
+        const { id: _, ...body } = permission;
+        const put = await lotse.fetch("/admin/v1/permissions/gewerbe-gewerberegister", {
+          method: "PUT",
+          headers: admin,
+          body: JSON.stringify({ ...body, onBehalfOf: [authority] }),
+        });
+        assert.equal(put.status, 200, await put.text());
+        const deadline = Date.now() + 5000;
+        let res: Response;
+        for (;;) {
+          res = await postXml(lotse, service, efa, headers(gewerbe));
+          if (res.status !== 403 || Date.now() > deadline) break;
+          await res.body?.cancel();
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        assert.equal(res.status, 200, await res.clone().text());
+        await res.body?.cancel();
+        // Sealed into the token the register got …
+        const token = register.last!.headers.get("authorization")!.slice("Bearer ".length);
+        const claims = JSON.parse(Buffer.from(token.split(".")[1]!, "base64url").toString());
+        assert.equal(claims.on_behalf_of, authority);
+        assert.equal(claims.sub, gewerbe.consumer);
+        // … and recorded for the Datenschutzcockpit.
+        const dsc = await lotse.token("dsc-cockpit");
+        const protocol = await (await lotse.fetch("/v1/protocol?idnr=86095742719", {
+          headers: bearer(dsc),
+        })).json();
+        const mine = protocol.records.filter((r: { consumer: string }) =>
+          r.consumer === gewerbe.consumer
+        );
+        assert.ok(mine.some((r: { onBehalfOf?: string }) => r.onBehalfOf === authority));
+        // A second authority the permission does not name is refused.
+        const other = efa.replaceAll(authority, "stadt-anderswo");
+        await error0103(
+          await postXml(lotse, service, other, headers(gewerbe)),
+          403,
+          "not-permitted",
+        );
       });
 
       await t.step("provider failures are 502/504 0103s", async () => {

@@ -1,5 +1,5 @@
 /**
- * The XNachweis table additions (DESIGN §3.1) through the admin API, bulk import, the
+ * The XNachweis table additions (docs/api.md §3.1) through the admin API, bulk import, the
  * catalogue and the OpenAPI document, against a real PostgreSQL.
  */
 import assert from "node:assert/strict";

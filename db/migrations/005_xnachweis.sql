@@ -1,4 +1,4 @@
--- XNachweis 1.2.0 (DESIGN §3.1): an evidence type's EU Semantic Repository classification (the
+-- XNachweis 1.2.0 (docs/api.md §3.1): an evidence type's EU Semantic Repository classification (the
 -- 0101's EvidenceTypeClassification, so unique), a provider's XNachweis endpoint, and the
 -- authorities a consumer (an EfA service) may act for.
 alter table evidence_types add column classification text unique

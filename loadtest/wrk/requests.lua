@@ -3,7 +3,9 @@
 --   LOTSE_PATHS   file with one request path (and query) per line; requests rotate through it
 --   LOTSE_TOKEN   bearer token (optional)
 --   LOTSE_METHOD  GET (default) or POST
---   LOTSE_BODY    request body for POST (sent as application/json)
+--   LOTSE_BODY    request body for POST
+--   LOTSE_CONTENT_TYPE  the body's Content-Type (default application/json)
+--   LOTSE_HEADERS further headers, one "Name: value" per line
 --
 -- Requests are formatted once in init(), so wrk's own cost per request stays that of a
 -- plain run. done() prints one line "WRK_JSON {...}" with the counts and the latency
@@ -13,6 +15,8 @@ local paths_file = os.getenv("LOTSE_PATHS")
 local token = os.getenv("LOTSE_TOKEN")
 local method = os.getenv("LOTSE_METHOD") or "GET"
 local body = os.getenv("LOTSE_BODY")
+local content_type = os.getenv("LOTSE_CONTENT_TYPE")
+local extra_headers = os.getenv("LOTSE_HEADERS")
 
 local prepared = {}
 local next_index = 0
@@ -22,8 +26,17 @@ function init(args)
   if token ~= nil and token ~= "" then
     headers["Authorization"] = "Bearer " .. token
   end
+  if extra_headers ~= nil then
+    for name, value in string.gmatch(extra_headers, "([^:\n]+):%s*([^\n]*)") do
+      headers[name] = value
+    end
+  end
   if body ~= nil and body ~= "" then
-    headers["Content-Type"] = "application/json"
+    if content_type ~= nil and content_type ~= "" then
+      headers["Content-Type"] = content_type
+    else
+      headers["Content-Type"] = "application/json"
+    end
   else
     body = nil
   end

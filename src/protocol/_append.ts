@@ -55,12 +55,12 @@ export async function appendEntries(
       ), inserted as (
         insert into protocol_entries (seq, transfer_id, kind, at, consumer_id, provider_id,
           evidence_type, purpose, legal_basis, idnr_used, idnr_hmac, jti, outcome, status, bytes,
-          digest, duration_ms, reason, prev_hash, hash)
+          digest, duration_ms, reason, on_behalf_of, prev_hash, hash)
         select r.* from json_to_recordset(${rowsJson(chained)}::text::json) as r(seq bigint,
           transfer_id uuid, kind text, at timestamptz, consumer_id text, provider_id text,
           evidence_type text, purpose text, legal_basis text, idnr_used boolean, idnr_hmac text,
           jti text, outcome text, status integer, bytes bigint, digest text, duration_ms integer,
-          reason text, prev_hash text, hash text)
+          reason text, on_behalf_of text, prev_hash text, hash text)
         where exists (select 1 from moved)
         returning 1
       )
@@ -80,12 +80,12 @@ export async function appendEntries(
       with inserted as (
         insert into protocol_entries (seq, transfer_id, kind, at, consumer_id, provider_id,
           evidence_type, purpose, legal_basis, idnr_used, idnr_hmac, jti, outcome, status, bytes,
-          digest, duration_ms, reason, prev_hash, hash)
+          digest, duration_ms, reason, on_behalf_of, prev_hash, hash)
         select r.* from json_to_recordset(${rowsJson(chained)}::text::json) as r(seq bigint,
           transfer_id uuid, kind text, at timestamptz, consumer_id text, provider_id text,
           evidence_type text, purpose text, legal_basis text, idnr_used boolean, idnr_hmac text,
           jti text, outcome text, status integer, bytes bigint, digest text, duration_ms integer,
-          reason text, prev_hash text, hash text)
+          reason text, on_behalf_of text, prev_hash text, hash text)
         returning 1
       )
       update protocol_chain set head_seq = ${last.seq}, head_hash = ${last.hash} where id = 1`;
@@ -122,6 +122,7 @@ function rowsJson(chained: readonly ChainedEntry[]): string {
     digest: e.digest,
     duration_ms: e.durationMs,
     reason: e.reason,
+    on_behalf_of: e.onBehalfOf ?? null,
     prev_hash: e.prevHash,
     hash: e.hash,
   })));

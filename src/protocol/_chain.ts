@@ -40,6 +40,8 @@ export function canonicalEntry(entry: ProtocolEntry, seq: number): string {
     entry.digest ?? null,
     numberOrNull(entry.durationMs),
     entry.reason ?? null,
+    // Added later: encoded only when set, so entries written before it keep their hashes.
+    ...(entry.onBehalfOf ? [entry.onBehalfOf] : []),
   ]);
 }
 

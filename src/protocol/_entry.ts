@@ -8,10 +8,17 @@ import { UUID } from "../schemas.ts";
 
 /**
  * What happened to a transfer: `in-flight` until its outcome entry is written, then
- * `delivered` or `failed`; `refused` when no permission covered it; `granted` for an
+ * `delivered`, `deferred` (the provider announced when the evidence will be ready: an
+ * XNachweis 0102 with `ResponseAvailableDateTime`) or `failed`; `refused` when no permission covered it; `granted` for an
  * authorization that handed out an evidence access token (`POST /v1/authorizations`).
  */
-export type Outcome = "in-flight" | "refused" | "granted" | "delivered" | "failed";
+export type Outcome =
+  | "in-flight"
+  | "refused"
+  | "granted"
+  | "delivered"
+  | "deferred"
+  | "failed";
 
 /**
  * One entry as the spool and the database hold it, before it is chained. A transfer has a
@@ -37,6 +44,8 @@ export interface ProtocolEntry {
   digest: string | null;
   durationMs: number | null;
   reason: string | null;
+  /** Decisions: the authority an EfA service acted for (absent or null: none). */
+  onBehalfOf?: string | null;
 }
 
 /** An entry with its place in the hash chain. */
@@ -63,6 +72,8 @@ export interface TransferDecision {
   idnr?: string | null;
   /** The evidence access token's `jti`. */
   jti?: string | null;
+  /** The authority an EfA service acts for (XNachweis `EvidenceRequester`). */
+  onBehalfOf?: string | null;
 }
 
 /** A refusal: the decision and why. */
@@ -75,7 +86,7 @@ export interface TransferRefusal extends TransferDecision {
 
 /** How a transfer ended. */
 export interface TransferOutcome {
-  outcome: "delivered" | "failed";
+  outcome: "delivered" | "deferred" | "failed";
   /** Default: the log's clock. */
   time?: Date;
   /** The provider's status, or the one Lotse answered with (502, 504). */
@@ -191,6 +202,7 @@ export function decisionEntry(
     digest: null,
     durationMs: null,
     reason: refusal ? reason(refusal.reason) : null,
+    ...(decision.onBehalfOf ? { onBehalfOf: required("authority", decision.onBehalfOf) } : {}),
   };
 }
 
@@ -200,9 +212,11 @@ export function outcomeEntry(
   outcome: TransferOutcome,
   options: { now: Date },
 ): ProtocolEntry {
-  if (outcome.outcome !== "delivered" && outcome.outcome !== "failed") {
+  if (!["delivered", "deferred", "failed"].includes(outcome.outcome)) {
     throw new TypeError(
-      `Cannot log outcome "${String(outcome.outcome)}": expected "delivered" or "failed"`,
+      `Cannot log outcome "${
+        String(outcome.outcome)
+      }": expected "delivered", "deferred" or "failed"`,
     );
   }
   return {

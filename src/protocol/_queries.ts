@@ -34,6 +34,8 @@ export interface ProtocolRecord {
   purpose: string;
   legalBasis: string;
   outcome: Outcome;
+  /** The authority an EfA service fetched the evidence for, when it acted for one. */
+  onBehalfOf?: string;
 }
 
 /** Options for {@linkcode recordsForIdnr}. */
@@ -90,9 +92,10 @@ export async function recordsForIdnr(
     purpose: string;
     legal_basis: string;
     outcome: Outcome;
+    on_behalf_of: string | null;
   }>`
     select d.seq, d.transfer_id::text, d.at, d.consumer_id, d.provider_id, d.evidence_type,
-      d.purpose, d.legal_basis, coalesce(o.outcome, d.outcome) as outcome
+      d.purpose, d.legal_basis, coalesce(o.outcome, d.outcome) as outcome, d.on_behalf_of
     from protocol_entries d
     left join protocol_entries o on o.transfer_id = d.transfer_id and o.kind = 'outcome'
     where d.idnr_hmac = ${hmac} and d.kind = 'decision'
@@ -112,6 +115,7 @@ export async function recordsForIdnr(
       purpose: r.purpose,
       legalBasis: r.legal_basis,
       outcome: r.outcome,
+      ...(r.on_behalf_of ? { onBehalfOf: r.on_behalf_of } : {}),
     })),
     nextCursor: rows.length > limit && last
       ? encodeCursor(new Date(last.at), Number(last.seq))
@@ -138,6 +142,8 @@ export interface TransferRecord {
   responseDigest: string | null;
   durationMs: number | null;
   reason: string | null;
+  /** The authority an EfA service acted for, or null. */
+  onBehalfOf: string | null;
 }
 
 /** One transfer's record, or null when there is none (or `id` is not a UUID). */
@@ -164,6 +170,7 @@ export async function transferById(db: Queryable, id: string): Promise<TransferR
     responseDigest: end?.digest ?? null,
     durationMs: end?.durationMs ?? null,
     reason: end?.reason ?? decision.reason,
+    onBehalfOf: decision.onBehalfOf ?? null,
   };
 }
 
@@ -186,6 +193,7 @@ interface EntryRow {
   digest: string | null;
   duration_ms: number | null;
   reason: string | null;
+  on_behalf_of: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -211,6 +219,7 @@ function fromRow(r: EntryRow): ChainedEntry {
     digest: r.digest,
     durationMs: num(r.duration_ms),
     reason: r.reason,
+    ...(r.on_behalf_of ? { onBehalfOf: r.on_behalf_of } : {}),
     prevHash: r.prev_hash,
     hash: r.hash,
   };
@@ -222,7 +231,7 @@ function selectEntries(db: Queryable) {
   return async (strings: TemplateStringsArray, ...values: unknown[]): Promise<ChainedEntry[]> => {
     const head = `select seq, transfer_id::text, kind, at, consumer_id, provider_id,
       evidence_type, purpose, legal_basis, idnr_used, idnr_hmac, jti, outcome, status, bytes,
-      digest, duration_ms, reason, prev_hash, hash from protocol_entries `;
+      digest, duration_ms, reason, on_behalf_of, prev_hash, hash from protocol_entries `;
     const joined = [head + strings[0], ...strings.slice(1)] as unknown as TemplateStringsArray;
     const rows = await db.sql<EntryRow>(joined, ...values);
     return rows.map(fromRow);

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { XmlDocument, type XmlElement } from "libxml2-wasm";
+import { XmlDocument, type XmlElement, XmlXPath } from "libxml2-wasm";
 
 /** The namespaces of XNachweis 1.2.0 and the XÖV base messages, by their usual prefix. */
 export const NS = {
@@ -76,10 +76,20 @@ export interface EvidenceRequest {
   readonly subject: Subject;
 }
 
-const XP = NS as unknown as Record<string, string>;
+const compiled = new Map<string, XmlXPath>();
+
+/** `path` compiled once per process with the XNachweis prefixes (reading is on the hot path). */
+export function xpath(path: string): XmlXPath {
+  let found = compiled.get(path);
+  if (found === undefined) {
+    found = XmlXPath.compile(path, NS as unknown as Record<string, string>);
+    compiled.set(path, found);
+  }
+  return found;
+}
 
 function text(node: XmlElement | XmlDocument, path: string): string {
-  return (node.get(path, XP)?.content ?? "").trim();
+  return (node.get(xpath(path))?.content ?? "").trim();
 }
 
 function readAgent(element: XmlElement): Agent {
@@ -99,11 +109,11 @@ export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
   if (root.name !== "DE.EvidenceRequest.0101" || root.namespaceUri !== NS["xn-de"]) {
     throw new Error(`Expected DE.EvidenceRequest.0101, got "${root.name}"`);
   }
-  const requesters = root.find("xn-de:EvidenceRequester", XP).map((e) =>
+  const requesters = root.find(xpath("xn-de:EvidenceRequester")).map((e) =>
     readAgent(e as XmlElement)
   );
-  const provider = readAgent(root.get("xn-de:EvidenceProvider", XP) as XmlElement);
-  const natural = root.get("xn-de:Query/xn-bk:LegalOrNaturalPerson/xn-bk:NaturalPerson", XP) as
+  const provider = readAgent(root.get(xpath("xn-de:EvidenceProvider")) as XmlElement);
+  const natural = root.get(xpath("xn-de:Query/xn-bk:LegalOrNaturalPerson/xn-bk:NaturalPerson")) as
     | XmlElement
     | null;
   let subject: Subject;

@@ -47,6 +47,7 @@ export {
   type Subject,
   XML_CONTENT_TYPE,
 } from "./messages.ts";
+export { deferredWatch } from "./deferred.ts";
 export { issuedTokenElement, requestDigest, setIssuedToken } from "./request_hash.ts";
 export { errorResponse, type ErrorResponseOptions, LOTSE_AGENT, refusalProblem } from "./errors.ts";
 export {

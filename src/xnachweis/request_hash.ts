@@ -23,13 +23,11 @@
  */
 import { createHash } from "node:crypto";
 import { XmlC14NMode, type XmlDocument, type XmlElement } from "libxml2-wasm";
-import { NS } from "./messages.ts";
-
-const XP = NS as unknown as Record<string, string>;
+import { xpath } from "./messages.ts";
 
 /** The root's `IssuedToken` element, or null when the document is not a 0101. */
 export function issuedTokenElement(doc: XmlDocument): XmlElement | null {
-  return doc.root.get("xn-de:IssuedToken", XP) as XmlElement | null;
+  return doc.root.get(xpath("xn-de:IssuedToken")) as XmlElement | null;
 }
 
 /** Replaces the content of the `IssuedToken` element (`""` empties it). */
