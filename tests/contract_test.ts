@@ -1,5 +1,5 @@
 /**
- * Parts of the public contract (DESIGN §3) checked over real sockets: HTTPS serving,
+ * Parts of the public contract (docs/api.md) checked over real sockets: HTTPS serving,
  * `/readyz` before the tables are loaded, `/v1/protocol` paging and time filters, `/metrics`
  * content, bulk imports of every table, `PUT` of postcodes, and regions by `?ags` / `?ars`.
  */

@@ -303,7 +303,7 @@ Deno.test({
   name: "while PostgreSQL is stopped begin() resolves from the spool, and it drains once back",
   ...opts,
   fn: async () => {
-    const cluster = await startCluster();
+    const cluster = await startCluster({ durable: true });
     const db = await connectPostgres(cluster.url, { max: 4, connectTimeout: 2 });
     try {
       await migrate(db);
@@ -391,7 +391,9 @@ Deno.test({
   name: "after kill -9 the spool is replayed at open: no acknowledged entry lost, none doubled",
   ...opts,
   fn: async () => {
-    const url = await freshDatabaseUrl();
+    // A durability test: PostgreSQL with its durability settings on (fsync, synchronous_commit).
+    const cluster = await startCluster({ durable: true });
+    const url = await freshDatabaseUrl(cluster.url);
     const db = await connectPostgres(url, { max: 2 });
     const spoolDir = await Deno.makeTempDir({ prefix: "lotse-spool-" });
     try {
@@ -438,6 +440,7 @@ Deno.test({
       assert.ok(check.count >= acked.length);
     } finally {
       await db.close();
+      await cluster.destroy();
       await Deno.remove(spoolDir, { recursive: true }).catch(() => {});
     }
   },
