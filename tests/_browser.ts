@@ -10,6 +10,7 @@
  */
 import { tmpdir } from "node:os";
 import chromium from "@sparticuz/chromium";
+import { exists } from "./_fs.ts";
 
 const NPM_PACKAGE = "@sparticuz/chromium";
 const SYSTEM = [
@@ -30,15 +31,6 @@ export const CHROMIUM_ARGS: readonly string[] = [
   "--disable-component-update",
   "--disable-sync",
 ];
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 async function runs(path: string): Promise<boolean> {
   try {

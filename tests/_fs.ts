@@ -1,0 +1,9 @@
+/** Whether `path` exists (file, folder or link target). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
