@@ -169,6 +169,7 @@ export class NavIndex {
   #types: ReadonlyMap<string, TypeEntry>;
   #evidenceTypeList: readonly EvidenceType[];
   #providers: ReadonlyMap<string, Provider>;
+  #serving: ReadonlySet<string>;
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
@@ -181,6 +182,7 @@ export class NavIndex {
     types: ReadonlyMap<string, TypeEntry>;
     evidenceTypeList: readonly EvidenceType[];
     providers: ReadonlyMap<string, Provider>;
+    serving: ReadonlySet<string>;
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
@@ -191,9 +193,18 @@ export class NavIndex {
     this.#types = parts.types;
     this.#evidenceTypeList = parts.evidenceTypeList;
     this.#providers = parts.providers;
+    this.#serving = parts.serving;
     this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
+  }
+
+  /**
+   * Whether `providerId` is on a route for `evidenceType` somewhere: only such a provider
+   * may be named directly (`providerId=`), whatever a permission's wildcard says.
+   */
+  serves(providerId: string, evidenceType: string): boolean {
+    return this.#serving.has(`${evidenceType}\u0000${providerId}`);
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -386,6 +397,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
   }
 
   const dangling: string[] = [];
+  const serving = new Set<string>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
     const key = route.regionKey;
@@ -399,6 +411,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       dangling.push(route.id);
       continue;
     }
+    serving.add(`${route.evidenceType}\u0000${route.providerId}`);
     const resolution: Resolution = Object.freeze({
       kind: "resolved",
       evidenceType: type.et,
@@ -478,6 +491,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     types,
     evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
     providers,
+    serving,
     byName: Object.freeze(byName),
     danglingRouteIds: Object.freeze(dangling.sort()),
     counts: Object.freeze({

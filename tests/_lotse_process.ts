@@ -44,6 +44,8 @@ export interface LotseProcessOptions {
   denoArgs?: readonly string[];
   /** All of `deno`'s arguments instead (e.g. `["task", "start"]`); overrides `denoArgs`. */
   args?: readonly string[];
+  /** A command that runs deno, e.g. `["prlimit", "--nofile=256:256", "--"]`; default none. */
+  wrapper?: readonly string[];
 }
 
 /** The public URL of a test child: the token audience, not its socket (see `url`). */
@@ -78,6 +80,7 @@ export class LotseProcess {
   #outputLimit: number;
   #readyTimeoutMs: number;
   #args: readonly string[];
+  #wrapper: readonly string[];
   #starts = 0;
 
   /** Use {@linkcode spawnLotse}. */
@@ -88,6 +91,7 @@ export class LotseProcess {
     this.#outputLimit = options.outputLimit ?? 1024 * 1024;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.#args = options.args ?? [...(options.denoArgs ?? ["run", "--allow-all"]), "src/main.ts"];
+    this.#wrapper = options.wrapper ?? [];
     this.env = Object.freeze({
       ...(options.databaseUrl === null ? {} : { DATABASE_URL: options.databaseUrl }),
       LOTSE_HOST: "127.0.0.1",
@@ -130,8 +134,9 @@ export class LotseProcess {
     this.#append(`--- start ${this.#starts} ---\n`);
     this.#url = "";
     this.#startOutput = "";
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [...this.#args],
+    const [program, ...args] = [...this.#wrapper, Deno.execPath(), ...this.#args];
+    const child = new Deno.Command(program!, {
+      args,
       cwd: ROOT,
       env: this.env,
       stdin: "null",
