@@ -16,7 +16,7 @@ import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
 import { sampleDecision } from "../src/protocol/testing.ts";
-import { latencySummary, writeResult } from "./raw_results.ts";
+import { writeResult } from "./raw_results.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
 
@@ -89,6 +89,11 @@ function percentile(sorted: number[], p: number): string {
   return `${v.toFixed(3)} ms`;
 }
 
+function quantiles(sorted: number[]): { p50: number; p99: number; p999: number; max: number } {
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
+}
+
 function report(name: string, latencies: number[]): void {
   const sorted = latencies.sort((a, b) => a - b);
   console.log(
@@ -101,7 +106,7 @@ function report(name: string, latencies: number[]): void {
 async function loadTest(
   seconds: number,
   options: { loops: number; rate: number; fsync: boolean },
-): Promise<Record<string, unknown>> {
+): Promise<void> {
   const { loops, rate, fsync } = options;
   const cluster = await durableCluster(fsync);
   const db = await connectPostgres(cluster.url, { max: 4 });
@@ -144,15 +149,7 @@ async function loadTest(
       } per batch, ${after.spooled} spooled)`,
     );
     report("begin() latency", latencies);
-    const saturation = {
-      loops,
-      seconds: elapsed,
-      recordsPerSecond: written / elapsed,
-      records: written,
-      batches,
-      spooled: after.spooled,
-      beginLatencyMs: latencySummary(latencies),
-    };
+    const recordsPerS = written / elapsed;
 
     // 2. A held arrival rate: `rate` transfers/s (2 records each), begin() latency.
     // Outstanding begin()s are only counted and latencies go into a preallocated array: an
@@ -190,21 +187,26 @@ async function loadTest(
     await log.flush();
     const achieved = completed / seconds;
     console.log(`held rate, ${rate} transfers/s offered (${achieved.toFixed(0)} issued/s):`);
-    report("begin() latency", Array.from(held.subarray(0, completed)));
+    const heldLatencies = Array.from(held.subarray(0, completed));
+    report("begin() latency", heldLatencies);
 
     await log.close();
     const check = await verifyChain(db);
     console.log(`chain: ${check.ok ? `OK, ${check.count} entries` : `BROKEN ${check.reason}`}`);
-    return {
-      fsync,
-      saturation,
-      held: {
-        offeredPerSecond: rate,
-        issuedPerSecond: achieved,
-        beginLatencyMs: latencySummary(Array.from(held.subarray(0, completed))),
-      },
-      chain: check,
+    // One machine-readable line for loadtest/run.ts.
+    const summary = {
+      recordsPerS,
+      heldRate: rate,
+      heldAchieved: achieved,
+      beginMs: quantiles(heldLatencies),
+      chainOk: check.ok,
     };
+    console.log(`PROTOCOL_JSON ${JSON.stringify(summary)}`);
+    await writeResult("protocol", {
+      command: `deno run --allow-all loadtest/protocol_bench.ts ${Deno.args.join(" ")}`,
+      fsync,
+      result: summary,
+    });
   } finally {
     await db.close();
     await cluster.destroy();
@@ -215,14 +217,9 @@ async function loadTest(
 if (import.meta.main && Deno.args.includes("--load")) {
   const arg = (name: string, fallback: number) =>
     Number(Deno.args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1] ?? fallback);
-  const result = await loadTest(arg("seconds", 10), {
+  await loadTest(arg("seconds", 10), {
     loops: arg("loops", 200),
     rate: arg("rate", 5000),
     fsync: !Deno.args.includes("--fsync=off"),
   });
-  const path = await writeResult("protocol", {
-    command: `deno run --allow-all loadtest/protocol_bench.ts ${Deno.args.join(" ")}`,
-    result,
-  });
-  console.log(`Written to ${path}`);
 }
