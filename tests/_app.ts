@@ -43,21 +43,29 @@ export interface TestLotseOptions {
 }
 
 /**
- * Where consumers reach a test instance in its tokens. A served instance binds port 0 and
- * reports the port it got (no port picked first and bound later, which another process may
- * take in between); like an instance behind a balancer, its public URL is not its socket.
+ * A served instance's public URL is its socket address, because standard clients (OAuth
+ * discovery) fetch the issuer URL itself. So the port is picked free just before binding it,
+ * which leaves a small window in which another process could take it (child processes, see
+ * `_lotse_process.ts`, bind port 0 and report it instead).
  */
-const PUBLIC_URL = "http://lotse.test";
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
 
 /** Starts a test instance with the demo tables. */
 export async function startTestLotse(options: TestLotseOptions = {}): Promise<TestLotse> {
   const databaseUrl = options.databaseUrl ?? await freshDatabaseUrl();
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-test-" });
-  const publicUrl = PUBLIC_URL;
+  const serve = options.serve ?? true;
+  const port = serve ? freePort() : 8080;
+  const publicUrl = serve ? `http://127.0.0.1:${port}` : "http://lotse.test";
   const config = parseConfig({
     DATABASE_URL: databaseUrl,
     LOTSE_HOST: "127.0.0.1",
-    LOTSE_PORT: "0",
+    LOTSE_PORT: String(port),
     LOTSE_PUBLIC_URL: publicUrl,
     LOTSE_DATA_DIR: dataDir,
     LOTSE_KEY_SECRET: "test-key-secret-of-at-least-32-characters",

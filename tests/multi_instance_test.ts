@@ -15,8 +15,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async (t) => {
-    const a = await startTestLotse();
-    const b = await startTestLotse({ databaseUrl: a.databaseUrl });
+    // One public URL for both (behind one balancer): in-process, so neither needs a socket URL.
+    const a = await startTestLotse({ serve: false });
+    const b = await startTestLotse({ serve: false, databaseUrl: a.databaseUrl });
     try {
       await t.step("a new route written on A navigates on B", async () => {
         const consumer = await b.token("stuttgart-bewohnerparken");
@@ -92,8 +93,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const a = await startTestLotse();
-    const b = await startTestLotse({ databaseUrl: a.databaseUrl });
+    // One public URL for both (behind one balancer): in-process, so neither needs a socket URL.
+    const a = await startTestLotse({ serve: false });
+    const b = await startTestLotse({ serve: false, databaseUrl: a.databaseUrl });
     try {
       // Both instances share one public URL (behind one balancer): the same audience.
       const assertion = await clientAssertion(
