@@ -27,7 +27,9 @@ try {
 const logger = createLogger({ level: config.logLevel });
 let lotse;
 try {
-  lotse = await startLotse(config, { logger });
+  // The one place where the core reaches demo/ (tests/layering_test.ts): loaded only when asked.
+  const demo = config.demo ? (await import("../demo/mod.ts")).demo : undefined;
+  lotse = await startLotse(config, { logger, demo });
 } catch (error) {
   logger.error("Cannot start Lotse", { error });
   Deno.exit(1);

@@ -12,7 +12,7 @@ import { parseConfig } from "../src/config.ts";
 import { createHandler } from "../src/app.ts";
 import { TableStore } from "../src/store.ts";
 import { ProviderClients } from "../src/transport.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const IDNR = "86095742719";

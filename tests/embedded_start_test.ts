@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnLotse } from "./_lotse_process.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
 const START: string[] = (config.tasks.start as string).split(/\s+/);

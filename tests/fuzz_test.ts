@@ -23,7 +23,7 @@ import { describeRequest, type FuzzRequest, generateRequest } from "./_fuzz_requ
 import type { FuzzCredentials } from "./_fuzz_values.ts";
 import { parseResponse, requestBytes, sendRaw } from "./_raw_http.ts";
 import { Rng } from "../tools/rng.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 /** R1's seeds (BENCHMARKS.md); `LOTSE_FUZZ_SEED` replaces them with one. */

@@ -260,7 +260,7 @@ interface Gemeinde {
   readonly kreis: Kreis;
 }
 
-/** The project's seeded generator (sfc32), as a function returning floats in [0, 1). */
+/** The generator's random numbers in [0, 1), from the repository's one seeded PRNG. */
 function createRng(seed: number): () => number {
   const rng = new Rng(seed);
   return () => rng.float();

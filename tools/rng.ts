@@ -1,12 +1,13 @@
 /**
- * The one seeded PRNG of the project (sfc32), for the fuzz suite, the benchmarks and the
- * table generator: the same seed gives the same sequence everywhere, so a failing run or a
- * generated data set reproduces from its seed.
+ * The one seeded pseudo-random generator of the repository (sfc32), for the data generator,
+ * tests, fuzzing and benchmarks: the same seed gives the same sequence on every engine. Not
+ * for secrets (use `crypto.getRandomValues`).
  *
  * @example
  * ```ts
  * const rng = new Rng(42);
- * rng.pick(["a", "b"]);
+ * rng.int(10); // 0 … 9, the same on every run
+ * rng.pick(["a", "b", "c"]);
  * ```
  *
  * @module
