@@ -455,7 +455,9 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
-  const lotse = await startLotseProcess(cleanups, db.url);
+  const lotse = await startLotseProcess(cleanups, db.url, {
+    env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
+  });
   const providerPort = freePort();
   const provider = new Child("provider", "taskset", [
     "-c",

@@ -24,6 +24,7 @@ import type { FuzzCredentials } from "./_fuzz_values.ts";
 import { parseResponse, requestBytes, sendRaw } from "./_raw_http.ts";
 import { Rng } from "../tools/rng.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { parseXml, schemaErrors } from "../src/xnachweis/mod.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 /** R1's seeds (BENCHMARKS.md); `LOTSE_FUZZ_SEED` replaces them with one. */
@@ -139,6 +140,11 @@ function complaints(
     }
     return out;
   }
+  // The XML face's own route, and Lotse's edge on every /xnachweis/ path, answer in 0103.
+  const xmlFace = path === "/xnachweis/v1/evidence-requests" && request.method === "POST";
+  if (xmlFace || (path?.startsWith("/xnachweis/") && type.startsWith("application/xml"))) {
+    return [...out, ...xnachweisFaults(answer)];
+  }
   if (type !== "application/problem+json") {
     out.push(`${answer.status} with content-type ${JSON.stringify(type)}`);
     return out;
@@ -198,6 +204,27 @@ async function answeredStatuses(lotse: TestLotse): Promise<Map<string, number>> 
     out.set(status!, (out.get(status!) ?? 0) + Number(n));
   }
   return out;
+}
+
+/** The XML face answers every error with a schema-valid 0103 (docs/api.md §3.1). */
+function xnachweisFaults(answer: Answer): string[] {
+  const type = answer.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/xml")) {
+    return [`${answer.status} on the XML face with content-type ${JSON.stringify(type)}`];
+  }
+  let doc;
+  try {
+    doc = parseXml(answer.body, { maxBytes: 1 << 22 });
+  } catch (error) {
+    return [`${answer.status} with an unreadable XML body: ${(error as Error).message}`];
+  }
+  try {
+    if (doc.root.name !== "DE.EvidenceErrorResponse.0103") return [`${answer.status}: not a 0103`];
+    const errors = schemaErrors(doc);
+    return errors.length ? [`${answer.status}: 0103 not schema-valid: ${errors[0]}`] : [];
+  } finally {
+    doc.dispose();
+  }
 }
 
 async function fuzzRun(seed: number, count: number): Promise<void> {

@@ -26,8 +26,11 @@ import { type EvidenceTokenClaims, type Jwks, verifyEvidenceToken } from "../../
 import {
   type Agent,
   buildErrorResponse,
+  buildEvidenceResponse,
   type EvidenceRequest,
+  PROVIDER_CLASSIFICATION,
   readEvidenceRequest,
+  type Subject,
   XML_CONTENT_TYPE,
 } from "./messages.ts";
 import { parseXml, validateXml, XmlRefusal } from "./parse.ts";
@@ -177,4 +180,54 @@ export function refusalResponse(refused: RefusedRequest): Response {
     status: refused.status,
     headers: { "content-type": XML_CONTENT_TYPE },
   });
+}
+
+/** Options for {@linkcode xnachweisRegister}. */
+export interface XnachweisRegisterOptions {
+  /** Lotse's current JWKS (fetched from `/.well-known/jwks.json`, or in-process). */
+  jwks: () => Promise<Jwks> | Jwks;
+  /** Lotse's issuer URL, when the register knows it. */
+  issuer?: string;
+  /** Evidence type id → EU classification, as in Lotse's catalogue. */
+  classifications: Readonly<Record<string, string>>;
+  /** The register's data for a subject: a JSON document, carried base64 in the 0102. */
+  evidence: (evidenceType: string, subject: Subject, transferId: string | null) => unknown;
+  /** Largest accepted request; default 1 MiB. */
+  maxBytes?: number;
+}
+
+/** Builds the handler of one demo register's XNachweis endpoint. */
+export function xnachweisRegister(
+  options: XnachweisRegisterOptions,
+): (request: Request, provider: { id: string; name: string }) => Promise<Response> {
+  return async (request, provider) => {
+    const me = { id: provider.id, name: provider.name, classification: PROVIDER_CLASSIFICATION };
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.get("authorization") ?? "")?.[1] ?? null;
+    const checked = await checkEvidenceRequest(bytes, {
+      jwks: await options.jwks(),
+      provider: me,
+      issuer: options.issuer,
+      classifications: options.classifications,
+      bearer,
+      maxBytes: options.maxBytes,
+    });
+    if (!checked.ok) return refusalResponse(checked);
+    const { request: message, claims } = checked;
+    const document = options.evidence(
+      claims.evidence_type,
+      message.subject,
+      request.headers.get("lotse-transfer-id"),
+    );
+    const body = buildEvidenceResponse({
+      requestId: message.id,
+      provider: me,
+      requesters: message.requesters,
+      classification: message.classification,
+      evidenceTitle: claims.evidence_type,
+      subject: message.subject,
+      evidence: { bytes: new TextEncoder().encode(JSON.stringify(document)) },
+    });
+    return new Response(body, { headers: { "content-type": XML_CONTENT_TYPE } });
+  };
 }
