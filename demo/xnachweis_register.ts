@@ -1,8 +1,11 @@
 /**
  * A demo register that speaks XNachweis 1.2.0: it takes a `DE.EvidenceRequest.0101` that
- * Lotse forwards, checks it with the provider kit (the `IssuedToken` against Lotse's JWKS,
- * `aud`, expiry, evidence type classification and the request hash) and answers with a
- * schema-valid `DE.EvidenceResponse.0102` built from the demo data, or a 0103 refusal.
+ * Lotse forwards (or a `.0301` from the Intermediäre Plattform, for an EU request), checks it
+ * with the provider kit (the `IssuedToken` against Lotse's JWKS, `aud`, expiry, evidence
+ * type classification and the request hash) and answers with a schema-valid
+ * `DE.EvidenceResponse.0102`/`.0302` built from the demo data, or a 0103/0303 refusal. For an
+ * EU request whose user may preview (`edm_preview` claim `requested`), a register with a
+ * preview space answers a 0303 with code `EDM:ERR:0002` and the preview URL as its detail.
  *
  * @example
  * ```ts
@@ -15,6 +18,7 @@
  */
 import type { Jwks } from "../crypto/mod.ts";
 import {
+  buildErrorResponse,
   buildEvidenceResponse,
   checkEvidenceRequest,
   PROVIDER_CLASSIFICATION,
@@ -35,6 +39,11 @@ export interface XnachweisRegisterOptions {
   evidence: (evidenceType: string, subject: Subject, transferId: string | null) => unknown;
   /** Largest accepted request; default 1 MiB. */
   maxBytes?: number;
+  /**
+   * The register's preview space for an EU request, by evidence type: when set and the
+   * request's user may preview but has not, the register asks for the preview first.
+   */
+  previewUrl?: (evidenceType: string, requestId: string) => string | null;
 }
 
 /** Builds the handler of one demo register's XNachweis endpoint. */
@@ -55,12 +64,29 @@ export function xnachweisRegister(
     });
     if (!checked.ok) return refusalResponse(checked);
     const { request: message, claims } = checked;
+    const eu = message.type === "DE.EvidenceRequest.0301";
+    const preview =
+      eu && (claims as unknown as Record<string, unknown>)["edm_preview"] === "requested"
+        ? options.previewUrl?.(claims.evidence_type, message.id) ?? null
+        : null;
+    if (preview !== null) {
+      const body = buildErrorResponse({
+        type: "DE.EvidenceErrorResponse.0303",
+        code: "EDM:ERR:0002",
+        detail: preview,
+        requestId: message.id,
+        requesters: message.requesters,
+        errorProvider: me,
+      });
+      return new Response(body, { status: 403, headers: { "content-type": XML_CONTENT_TYPE } });
+    }
     const document = options.evidence(
       claims.evidence_type,
       message.subject,
       request.headers.get("lotse-transfer-id"),
     );
     const body = buildEvidenceResponse({
+      type: eu ? "DE.EvidenceResponse.0302" : "DE.EvidenceResponse.0102",
       requestId: message.id,
       provider: me,
       requesters: message.requesters,

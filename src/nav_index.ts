@@ -172,6 +172,7 @@ export class NavIndex {
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
+  #routesByType: ReadonlyMap<string, readonly Resolution[]>;
 
   /** @internal Use {@linkcode buildNavIndex}. */
   constructor(parts: {
@@ -184,6 +185,7 @@ export class NavIndex {
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
+    routesByType?: ReadonlyMap<string, readonly Resolution[]>;
   }) {
     this.#gemeinden = parts.gemeinden;
     this.#byArs = parts.byArs;
@@ -194,6 +196,12 @@ export class NavIndex {
     this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
+    this.#routesByType = parts.routesByType ?? new Map();
+  }
+
+  /** Every valid route of an evidence type with its provider (the DSD lists them). */
+  routes(evidenceType: string): readonly Resolution[] {
+    return this.#routesByType.get(evidenceType) ?? [];
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -386,6 +394,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
   }
 
   const dangling: string[] = [];
+  const routesByType = new Map<string, Resolution[]>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
     const key = route.regionKey;
@@ -406,6 +415,9 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       matchedLevel: LEVEL_BY_KEY_LENGTH[key.length]!,
       route,
     });
+    const listed = routesByType.get(route.evidenceType);
+    if (listed === undefined) routesByType.set(route.evidenceType, [resolution]);
+    else listed.push(resolution);
     const ordinal = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
     if (ordinal !== undefined) {
       if (wins(resolution, type.gem[ordinal])) type.gem[ordinal] = resolution;
@@ -480,6 +492,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     providers,
     byName: Object.freeze(byName),
     danglingRouteIds: Object.freeze(dangling.sort()),
+    routesByType,
     counts: Object.freeze({
       regions: ordinals.length,
       postcodes: postcodes.size,

@@ -1,6 +1,6 @@
 /**
- * The provider kit: what a register runs to check a `DE.EvidenceRequest.0101` that Lotse
- * forwards, with nothing but Lotse's public JWKS (`/.well-known/jwks.json`). It checks that
+ * The provider kit: what a register runs to check a `DE.EvidenceRequest.0101` (or the EU
+ * face's `.0301`, answered with 0302/0303) that Lotse forwards, with nothing but Lotse's public JWKS (`/.well-known/jwks.json`). It checks that
  * the message is schema-valid XNachweis 1.2.0, that its `IssuedToken` is sealed by Lotse,
  * addressed to this provider (`aud`), unexpired, for the message's evidence type
  * classification, and that its `req_digest` is the request hash of exactly this message
@@ -91,11 +91,16 @@ export async function checkEvidenceRequest(
     } catch (error) {
       return refuse("invalid-request", (error as Error).message, options);
     }
-    if (doc.root.name !== "DE.EvidenceRequest.0101") {
-      return refuse("invalid-request", `Expected DE.EvidenceRequest.0101`, options);
+    const root = doc.root.name;
+    if (root !== "DE.EvidenceRequest.0101" && root !== "DE.EvidenceRequest.0301") {
+      return refuse("invalid-request", `Expected DE.EvidenceRequest.0101 or .0301`, options);
     }
     const request = readEvidenceRequest(doc);
-    const context = { requestId: request.id, requesters: request.requesters };
+    const context = {
+      requestId: request.id,
+      requesters: request.requesters,
+      eu: request.type === "DE.EvidenceRequest.0301",
+    };
     if (request.issuedToken === "") {
       return refuse("unauthorized", "The IssuedToken is empty", options, context);
     }
@@ -158,9 +163,10 @@ function refuse(
   code: RefusedRequest["code"],
   detail: string,
   options: CheckEvidenceRequestOptions,
-  context: { requestId?: string; requesters?: readonly Agent[] } = {},
+  context: { requestId?: string; requesters?: readonly Agent[]; eu?: boolean } = {},
 ): RefusedRequest {
   const body = buildErrorResponse({
+    type: context.eu ? "DE.EvidenceErrorResponse.0303" : "DE.EvidenceErrorResponse.0103",
     code,
     detail,
     requestId: context.requestId,
