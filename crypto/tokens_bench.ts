@@ -14,6 +14,7 @@ import { sealEvidenceToken } from "./evidence_token.ts";
 import { KeyRing } from "./keys.ts";
 import { memoryKeyStore } from "./key_store.ts";
 import { assertion, makeClient, SECRET } from "./_testing.ts";
+import { generateKeyPairSync, sign as nodeSign } from "node:crypto";
 
 const ISSUER = "https://lotse.example";
 const TOKEN_URL = `${ISSUER}/v1/token`;
@@ -74,6 +75,21 @@ Deno.bench("crypto.subtle.sign ES256 alone", { group: "sign", baseline: true }, 
     ring.signingKey().key,
     signingInput,
   );
+});
+
+// The other signers Deno offers here, for docs/targets.md P10: node:crypto with a KeyObject
+// made once (same P-256 curve), and Ed25519 (EdDSA) through Web Crypto and node:crypto.
+const es256KeyObject = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
+Deno.bench("node:crypto sign ES256, KeyObject reused", { group: "sign" }, () => {
+  nodeSign("sha256", signingInput, { key: es256KeyObject, dsaEncoding: "ieee-p1363" });
+});
+const ed25519 = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+Deno.bench("crypto.subtle.sign Ed25519", { group: "sign" }, async () => {
+  await crypto.subtle.sign("Ed25519", (ed25519 as CryptoKeyPair).privateKey, signingInput);
+});
+const ed25519KeyObject = generateKeyPairSync("ed25519").privateKey;
+Deno.bench("node:crypto sign Ed25519, KeyObject reused", { group: "sign" }, () => {
+  nodeSign(null, signingInput, ed25519KeyObject);
 });
 
 Deno.bench("sealEvidenceToken()", { group: "sign" }, async () => {

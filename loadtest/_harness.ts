@@ -189,7 +189,31 @@ export interface LotseProcess {
 
 export const ADMIN_TOKEN = "bench-admin-token-of-at-least-32-characters";
 
-/** Spawns Lotse pinned to {@linkcode SERVER_CPU} and waits until `/readyz` is 200. */
+/**
+ * The `deno run …` arguments of a task in deno.json (`serve` or `start`), so the benchmarks
+ * run exactly the process an operator starts, with its permission flags, not `deno run -A`.
+ * Extra Deno flags go before the script.
+ */
+export function taskArgs(task: "serve" | "start", denoFlags: readonly string[] = []): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+  const words = String(config.tasks?.[task] ?? "").split(/\s+/).filter(Boolean);
+  const script = words.findIndex((w) => w.endsWith(".ts"));
+  if (words[0] !== "deno" || words[1] !== "run" || script < 0) {
+    throw new Error(`Cannot read task "${task}" from deno.json: expected "deno run … <file>.ts"`);
+  }
+  return [
+    "run",
+    ...words.slice(2, script),
+    ...denoFlags,
+    `${ROOT}${words[script]}`,
+    ...words.slice(script + 1),
+  ];
+}
+
+/**
+ * Spawns Lotse as `deno task serve` runs it, pinned to {@linkcode SERVER_CPU}, and waits
+ * until `/readyz` is 200.
+ */
 export async function startLotseProcess(
   cleanups: Cleanups,
   databaseUrl: string,
@@ -210,12 +234,9 @@ export async function startLotseProcess(
     "-c",
     SERVER_CPU,
     Deno.execPath(),
-    "run",
-    "-A",
-    ...(options.denoFlags ?? []),
-    `${ROOT}src/main.ts`,
+    ...taskArgs("serve", options.denoFlags),
   ], {
-    cwd: options.cwd,
+    cwd: options.cwd ?? ROOT,
     env: {
       DATABASE_URL: databaseUrl,
       LOTSE_PORT: String(port),

@@ -88,6 +88,11 @@ function percentile(sorted: number[], p: number): string {
   return `${v.toFixed(3)} ms`;
 }
 
+function quantiles(sorted: number[]): { p50: number; p99: number; p999: number; max: number } {
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
+  return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
+}
+
 function report(name: string, latencies: number[]): void {
   const sorted = latencies.sort((a, b) => a - b);
   console.log(
@@ -143,6 +148,7 @@ async function loadTest(
       } per batch, ${after.spooled} spooled)`,
     );
     report("begin() latency", latencies);
+    const recordsPerS = written / elapsed;
 
     // 2. A held arrival rate: `rate` transfers/s (2 records each), begin() latency.
     // Outstanding begin()s are only counted and latencies go into a preallocated array: an
@@ -180,11 +186,22 @@ async function loadTest(
     await log.flush();
     const achieved = completed / seconds;
     console.log(`held rate, ${rate} transfers/s offered (${achieved.toFixed(0)} issued/s):`);
-    report("begin() latency", Array.from(held.subarray(0, completed)));
+    const heldLatencies = Array.from(held.subarray(0, completed));
+    report("begin() latency", heldLatencies);
 
     await log.close();
     const check = await verifyChain(db);
     console.log(`chain: ${check.ok ? `OK, ${check.count} entries` : `BROKEN ${check.reason}`}`);
+    // One machine-readable line for loadtest/run.ts.
+    console.log(`PROTOCOL_JSON ${
+      JSON.stringify({
+        recordsPerS,
+        heldRate: rate,
+        heldAchieved: achieved,
+        beginMs: quantiles(heldLatencies),
+        chainOk: check.ok,
+      })
+    }`);
   } finally {
     await db.close();
     await cluster.destroy();

@@ -41,11 +41,14 @@ import {
   startReference,
 } from "./_harness.ts";
 import { runWrk, type WrkResult } from "./_wrk.ts";
+import { evidence, type EvidenceResult } from "./_evidence.ts";
+import { footprint, type FootprintResult } from "./_footprint.ts";
+import TARGETS from "./targets.json" with { type: "json" };
 import type { AutocannonJob } from "./_autocannon.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
-interface Args {
+export interface Args {
   scenario: string;
   duration?: number;
   runs?: number;
@@ -53,6 +56,9 @@ interface Args {
   routes?: number;
   swaps?: number;
   connections?: number;
+  rounds?: number;
+  bytes?: number;
+  concurrent?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -60,7 +66,19 @@ function parseArgs(argv: string[]): Args {
   for (let i = 1; i < argv.length; i += 2) {
     const name = argv[i]!.replace(/^--/, "");
     const value = Number(argv[i + 1]);
-    if (!["duration", "runs", "rate", "routes", "swaps", "connections"].includes(name)) {
+    if (
+      ![
+        "duration",
+        "runs",
+        "rate",
+        "routes",
+        "swaps",
+        "connections",
+        "rounds",
+        "bytes",
+        "concurrent",
+      ].includes(name)
+    ) {
       throw new Error(`Unknown option "${argv[i]}"`);
     }
     if (!(value > 0)) {
@@ -153,7 +171,7 @@ async function context(): Promise<Record<string, unknown>> {
 }
 
 // P1: Lotse's authenticated navigation against bare Deno.serve and Hono, same run.
-async function navigation(args: Args, cleanups: Cleanups) {
+export async function navigation(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
@@ -404,7 +422,7 @@ const PARKING_AUTHORIZATION = {
 };
 
 // POST /v1/authorizations: decision, ES256 seal and protocol record per request.
-async function authorizations(args: Args, cleanups: Cleanups) {
+export async function authorizations(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
@@ -539,7 +557,11 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
   load.push(await loadAverage());
   console.table(rows);
   const ratio = median(results.map((r) => r.ratio));
-  console.log(`P11 XML/JSON req/s (median of ${runs}): ${fmt(ratio * 100, 1)} % (target ≥ 70 %)`);
+  console.log(
+    `P11 XML/JSON req/s (median of ${runs}): ${fmt(ratio * 100, 1)} % (target ≥ ${
+      fmt(TARGETS.P11.minRatio * 100, 0)
+    } %)`,
+  );
   console.log(`Load average before/after: ${load.join(" / ")}`);
   return { durationS, results, ratio, loadAverage: load };
 }
@@ -592,8 +614,334 @@ function profiler(target: "navigation" | "authorizations" | "start") {
   };
 }
 
+// P4/P5: 1 GiB through the product from an HTTPS provider, nginx in the same rounds.
+async function evidenceScenario(args: Args, cleanups: Cleanups) {
+  const r = await evidence({
+    rounds: args.rounds,
+    bytes: args.bytes,
+    concurrent: args.concurrent,
+  }, cleanups);
+  const row = (name: string, f: { mibPerS: number[]; cpuSecondsPerGiB: number[] }) => ({
+    path: name,
+    "MiB/s (median)": fmt(median(f.mibPerS), 0),
+    "MiB/s (runs)": f.mibPerS.map((x) => x.toFixed(0)).join(" "),
+    "vs nginx": `${fmt((median(f.mibPerS) / median(r.nginx.mibPerS)) * 100, 0)} %`,
+    "server CPU s/GiB": fmt(median(f.cpuSecondsPerGiB), 2),
+  });
+  console.table([
+    row("nginx → HTTPS provider", r.nginx),
+    row("Lotse, Repr-Digest verified", r.digest),
+    row("Lotse, provider sends no digest", r.plain),
+  ]);
+  console.log(
+    `P4: ${fmt(r.digestOverNginx * 100, 0)} % of nginx with digest (target ≥ 60 %), ` +
+      `${fmt(r.plainOverNginx * 100, 0)} % without (target ≥ 95 %); P5: RSS growth ` +
+      `${r.rssGrowthMiB.map((x) => x.toFixed(0)).join(", ")} MiB per GiB (target < 64)` +
+      (r.concurrent
+        ? `, ${r.concurrent.transfers} × ${r.concurrent.bytesEach / 1024 ** 2} MiB peak ` +
+          `${fmt(r.concurrent.peakRssMiB, 0)} MiB (target < 256), ${r.concurrent.failed} failed`
+        : ""),
+  );
+  return r;
+}
+
+// P9: `deno task start` as a newcomer runs it, against the same task on PostgreSQL.
+async function footprintScenario(args: Args, cleanups: Cleanups) {
+  const r = await footprint({ runs: args.runs ?? 3, idleS: args.duration ?? 60 }, cleanups);
+  console.table([
+    ...r.embedded.map((x, i) => ({ run: i + 1, database: "embedded (PGlite)", ...footRow(x) })),
+    ...r.postgres.map((x, i) => ({ run: i + 1, database: "PostgreSQL server", ...footRow(x) })),
+  ]);
+  console.log(
+    `P9: embedded RSS after ${r.idleS} s idle ${fmt(r.embeddedRssIdleMiBMedian, 0)} MiB ` +
+      `(target ≤ ${TARGETS.P9.maxRssMiB}), ready ${fmt(r.embeddedReadyMsMedian, 0)} ms ` +
+      `(target ≤ ${TARGETS.P9.maxReadyMs}); on PostgreSQL ${
+        fmt(r.postgresRssIdleMiBMedian, 0)
+      } MiB`,
+  );
+  return r;
+}
+
+function footRow(x: FootprintResult["embedded"][number]) {
+  return {
+    "ready ms": fmt(x.readyMs, 0),
+    "RSS at ready MiB": fmt(x.rssReadyMiB, 0),
+    "RSS idle MiB": fmt(x.rssIdleMiB, 0),
+  };
+}
+
+// P6: the protocol log against its own PostgreSQL with fsync on (loadtest/protocol_bench.ts).
+async function protocolScenario(args: Args) {
+  const child = new Child("protocol bench", "taskset", [
+    "-c",
+    LOAD_CPU,
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    `${ROOT}loadtest/protocol_bench.ts`,
+    "--load",
+    `--seconds=${args.duration ?? 8}`,
+  ]);
+  const status = await child.process.status;
+  await child.stop();
+  const line = child.output.split("\n").find((l) => l.startsWith("PROTOCOL_JSON "));
+  if (!status.success || !line) throw new Error(`Protocol bench failed: ${child.output}`);
+  console.log(child.output.split("\n").filter((l) => !l.startsWith("PROTOCOL_JSON")).join("\n"));
+  return JSON.parse(line.slice("PROTOCOL_JSON ".length)) as {
+    recordsPerS: number;
+    heldRate: number;
+    beginMs: { p50: number; p99: number; p999: number; max: number };
+    chainOk: boolean;
+  };
+}
+
+/** One line of the summary table: a P-figure, its reference and the target. */
+interface SummaryRow {
+  id: string;
+  what: string;
+  measured: string;
+  reference: string;
+  ratio: string;
+  target: string;
+  met: boolean;
+  command: string;
+}
+
+const pct = (x: number) => `${fmt(x * 100, 1)} %`;
+
+// Every P-figure in one run: each scenario in turn (each with its own database and
+// processes), then one table and one JSON file with every raw result.
+async function all(args: Args, cleanups: Cleanups) {
+  const task = (rest: string) => `deno task bench:load ${rest}`;
+  const rows: SummaryRow[] = [];
+  const raw: Record<string, unknown> = {};
+  const step = async <T>(name: string, fn: () => Promise<T>): Promise<T | null> => {
+    console.log(`\n=== ${name} (load average ${await loadAverage()}) ===`);
+    try {
+      const result = await fn();
+      raw[name] = result;
+      return result;
+    } catch (error) {
+      console.error(`${name} failed:`, error);
+      raw[name] = { error: String(error) };
+      return null;
+    } finally {
+      // Each scenario's processes and database go before the next one starts.
+      await cleanups.run();
+    }
+  };
+  const quick = (args.duration ?? 10) < 10;
+  const duration = args.duration ?? 10;
+
+  const nav = await step("navigation", () => navigation({ ...args, runs: 3, duration }, cleanups));
+  if (nav) {
+    const ratio = median(nav.lotseOverBare);
+    const bare = median(nav.results.map((r) => r.bare!.rps));
+    const lotse = median(nav.results.map((r) => r.lotse!.rps));
+    rows.push({
+      id: "P1",
+      what: TARGETS.P1.title,
+      measured: `${krps(lotse)} req/s`,
+      reference: `bare ${krps(bare)} req/s`,
+      ratio: pct(ratio),
+      target: `≥ ${pct(TARGETS.P1.minRatio)}`,
+      met: ratio >= TARGETS.P1.minRatio,
+      command: task(`navigation --duration ${duration} --runs 3`),
+    });
+  }
+  const lat = await step(
+    "latency",
+    () => latency({ ...args, runs: 1, duration: Math.max(20, duration) }, cleanups),
+  );
+  if (lat) {
+    const ms = lat.results[0]!.latencyMs as Record<string, number>;
+    rows.push({
+      id: "P2",
+      what: TARGETS.P2.title,
+      measured: `p99 ${fmt(ms.p99!, 2)} ms, p99.9 ${fmt(ms.p999!, 2)} ms at ${krps(lat.rate)}/s`,
+      reference: `P1 max ${lat.p1MaxRps ? krps(lat.p1MaxRps) : "–"} req/s`,
+      ratio: "–",
+      target: `p99 ≤ ${TARGETS.P2.p99Ms} ms, p99.9 ≤ ${TARGETS.P2.p999Ms} ms`,
+      met: ms.p99! <= TARGETS.P2.p99Ms && ms.p999! <= TARGETS.P2.p999Ms,
+      command: task("latency --duration 20"),
+    });
+  }
+  const ev = await step("evidence", () =>
+    evidence({
+      rounds: args.rounds ?? 3,
+      bytes: args.bytes ?? (quick ? 256 * 1024 ** 2 : 1024 ** 3),
+      concurrent: TARGETS.P5.concurrent,
+      concurrentBytes: TARGETS.P5.concurrentBytes,
+    }, cleanups)) as EvidenceResult | null;
+  if (ev) {
+    const nginx = median(ev.nginx.mibPerS);
+    const cmd = task(`evidence --rounds ${ev.rounds} --bytes ${ev.bytes}`);
+    rows.push({
+      id: "P4",
+      what: "evidence, Repr-Digest verified, vs nginx (HTTPS provider)",
+      measured: `${fmt(median(ev.digest.mibPerS), 0)} MiB/s, ${
+        fmt(median(ev.digest.cpuSecondsPerGiB), 2)
+      } CPU s/GiB`,
+      reference: `nginx ${fmt(nginx, 0)} MiB/s, ${
+        fmt(median(ev.nginx.cpuSecondsPerGiB), 2)
+      } CPU s/GiB`,
+      ratio: pct(ev.digestOverNginx),
+      target: `≥ ${pct(TARGETS.P4.minRatioDigest)}`,
+      met: ev.digestOverNginx >= TARGETS.P4.minRatioDigest,
+      command: cmd,
+    }, {
+      id: "P4",
+      what: "evidence, provider sends no digest, vs nginx",
+      measured: `${fmt(median(ev.plain.mibPerS), 0)} MiB/s, ${
+        fmt(median(ev.plain.cpuSecondsPerGiB), 2)
+      } CPU s/GiB`,
+      reference: `nginx ${fmt(nginx, 0)} MiB/s`,
+      ratio: pct(ev.plainOverNginx),
+      target: `≥ ${pct(TARGETS.P4.minRatioPlain)}`,
+      met: ev.plainOverNginx >= TARGETS.P4.minRatioPlain,
+      command: cmd,
+    });
+    const growth = Math.max(...ev.rssGrowthMiB);
+    rows.push({
+      id: "P5",
+      what: "RSS growth over one verified transfer; peak of the concurrent transfers",
+      measured: `+${fmt(growth, 0)} MiB; peak ${fmt(ev.concurrent?.peakRssMiB ?? NaN, 0)} MiB (${
+        ev.concurrent?.failed ?? "–"
+      } failed)`,
+      reference: `${ev.bytes / 1024 ** 2} MiB per transfer; ${TARGETS.P5.concurrent} × ${
+        TARGETS.P5.concurrentBytes / 1024 ** 2
+      } MiB`,
+      ratio: "–",
+      target: `< ${TARGETS.P5.maxRssGrowthMiB} MiB; < ${TARGETS.P5.maxConcurrentRssMiB} MiB`,
+      met: growth < TARGETS.P5.maxRssGrowthMiB && ev.concurrent !== null &&
+        ev.concurrent.failed === 0 && ev.concurrent.peakRssMiB < TARGETS.P5.maxConcurrentRssMiB,
+      command: cmd,
+    });
+  }
+  const proto = await step("protocol", () => protocolScenario({ duration: 8 } as Args));
+  if (proto) {
+    rows.push({
+      id: "P6",
+      what: "protocol log into PostgreSQL (fsync on)",
+      measured: `${fmt(proto.recordsPerS, 0)} records/s; begin() p99 ${
+        fmt(proto.beginMs.p99, 2)
+      } ms at ${proto.heldRate}/s`,
+      reference: "–",
+      ratio: "–",
+      target: `≥ ${TARGETS.P6.minRecordsPerS}/s; p99 ≤ ${TARGETS.P6.maxBeginP99Ms} ms`,
+      met: proto.recordsPerS >= TARGETS.P6.minRecordsPerS &&
+        proto.beginMs.p99 <= TARGETS.P6.maxBeginP99Ms && proto.chainOk,
+      command: "taskset -c 1 deno run --allow-all loadtest/protocol_bench.ts --load --seconds=8",
+    });
+  }
+  const sw = await step("swap", () =>
+    swap({
+      ...args,
+      routes: args.routes ?? (quick ? 200_000 : 1_000_000),
+      duration: 40,
+      swaps: 1,
+    }, cleanups));
+  if (sw) {
+    const ms = median(sw.swaps.map((s) => s.swapMs!));
+    rows.push({
+      id: "P7",
+      what: `${sw.routes} routes loaded and swapped under load`,
+      measured: `${fmt(ms, 0)} ms; ${sw.load.failures} failed of ${sw.load.requests}`,
+      reference: "–",
+      ratio: "–",
+      target: `≤ ${TARGETS.P7.maxSwapMs} ms; ${TARGETS.P7.maxFailed} failed`,
+      met: ms <= TARGETS.P7.maxSwapMs && sw.load.failures <= TARGETS.P7.maxFailed,
+      command: task(`swap --routes ${sw.routes} --duration 40 --swaps 1`),
+    });
+  }
+  const st = await step("start", () => start({ ...args, runs: 5 }, cleanups));
+  if (st) {
+    rows.push({
+      id: "P8",
+      what: TARGETS.P8.title,
+      measured: `${fmt(st.medianMs, 0)} ms`,
+      reference: `bare Deno.serve ${fmt(st.bareMedianMs, 0)} ms`,
+      ratio: "–",
+      target: `≤ ${TARGETS.P8.maxReadyMs} ms`,
+      met: st.medianMs <= TARGETS.P8.maxReadyMs,
+      command: task("start --runs 5"),
+    });
+  }
+  const fp = await step(
+    "footprint",
+    () => footprint({ runs: quick ? 1 : 2, idleS: quick ? 10 : 60 }, cleanups),
+  );
+  if (fp) {
+    rows.push({
+      id: "P9",
+      what: TARGETS.P9.title,
+      measured: `${fmt(fp.embeddedRssIdleMiBMedian, 0)} MiB after ${fp.idleS} s idle; ready ${
+        fmt(fp.embeddedReadyMsMedian, 0)
+      } ms`,
+      reference: `same task on PostgreSQL ${fmt(fp.postgresRssIdleMiBMedian, 0)} MiB + server ${
+        fmt(median(fp.postgresServerPssMiB), 0)
+      } MiB PSS`,
+      ratio: "–",
+      target: `≤ ${TARGETS.P9.maxRssMiB} MiB; ≤ ${TARGETS.P9.maxReadyMs} ms`,
+      met: fp.embeddedRssIdleMiBMedian <= TARGETS.P9.maxRssMiB &&
+        fp.embeddedReadyMsMedian <= TARGETS.P9.maxReadyMs,
+      command: task(`footprint --runs ${fp.embedded.length} --duration ${fp.idleS}`),
+    });
+  }
+  const au = await step(
+    "authorizations",
+    () => authorizations({ ...args, runs: 3, duration }, cleanups),
+  );
+  if (au) {
+    const lotse = median(au.results.map((r) => r.lotse!.rps));
+    const bare = median(au.results.map((r) => r.bare!.rps));
+    rows.push({
+      id: "P10",
+      what: TARGETS.P10.title,
+      measured: `${fmt(lotse, 0)} sealed tokens/s`,
+      reference: `bare ${krps(bare)} req/s`,
+      ratio: pct(lotse / bare),
+      target: `≥ ${TARGETS.P10.minRps}/s`,
+      met: lotse >= TARGETS.P10.minRps,
+      command: task(`authorizations --duration ${duration} --runs 3`),
+    });
+  }
+  const xn = await step("xnachweis", () => xnachweis({ ...args, runs: 3, duration }, cleanups));
+  if (xn) {
+    rows.push({
+      id: "P11",
+      what: "XNachweis 0101 → 0102 vs the JSON face, same provider data",
+      measured: `${krps(median(xn.results.map((r) => r.xml.rps)))} req/s`,
+      reference: `JSON face ${krps(median(xn.results.map((r) => r.json.rps)))} req/s`,
+      ratio: pct(xn.ratio),
+      target: `≥ ${pct(TARGETS.P11.minRatio)}`,
+      met: xn.ratio >= TARGETS.P11.minRatio,
+      command: task(`xnachweis --duration ${duration} --runs 3`),
+    });
+  }
+  console.log("\n=== Summary ===");
+  console.table(rows.map((r) => ({
+    id: r.id,
+    measured: r.measured,
+    reference: r.reference,
+    ratio: r.ratio,
+    target: r.target,
+    met: r.met ? "yes" : "NO",
+  })));
+  const resultsDir = `${ROOT}loadtest/results`;
+  await Deno.mkdir(resultsDir, { recursive: true });
+  const file = `${resultsDir}/all-${new Date().toISOString().slice(0, 19).replace(/:/g, "-")}.json`;
+  await Deno.writeTextFile(file, JSON.stringify({ summary: rows, raw }, null, 2) + "\n");
+  console.log(`Raw results: ${file}`);
+  return { summary: rows, file };
+}
+
 const SCENARIOS: Record<string, (args: Args, cleanups: Cleanups) => Promise<unknown>> = {
   navigation,
+  evidence: evidenceScenario,
+  footprint: footprintScenario,
+  protocol: protocolScenario,
+  all,
   latency,
   start,
   swap,

@@ -18,6 +18,7 @@
  * @module
  */
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { curlTransfer } from "./_evidence.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length - 1; i += 2) {
@@ -56,7 +57,9 @@ try {
   const config = (await Deno.readTextFile(`${root}/loadtest/nginx.conf.tmpl`))
     .replaceAll("{{PREFIX}}", dir)
     .replaceAll("{{PORT}}", String(nginxPort))
-    .replaceAll("{{UPSTREAM}}", `127.0.0.1:${providerPort}`);
+    .replaceAll("{{UPSTREAM}}", `127.0.0.1:${providerPort}`)
+    .replaceAll("{{SCHEME}}", "http")
+    .replaceAll("{{UPSTREAM_TLS}}", "");
   await Deno.writeTextFile(`${dir}/nginx.conf`, config);
   children.push(
     new Deno.Command("taskset", {
@@ -149,34 +152,12 @@ try {
 }
 
 async function curl(url: string, body: string, token: string, bytes: number): Promise<number> {
-  const output = await new Deno.Command("taskset", {
-    args: [
-      "-c",
-      "1",
-      "curl",
-      "-s",
-      "-o",
-      "/dev/null",
-      "-w",
-      "%{http_code} %{size_download} %{speed_download}",
-      "-X",
-      "POST",
-      "-H",
-      `authorization: Bearer ${token}`,
-      "-H",
-      "content-type: application/json",
-      "-H",
-      "lotse-evidence-type: fahrzeugzulassung",
-      "--data-binary",
-      body,
-      url,
-    ],
-  }).output();
-  const [status, size, speed] = new TextDecoder().decode(output.stdout).split(" ");
-  if (status !== "200" || Number(size) !== bytes) {
-    throw new Error(`Cannot benchmark ${url}: status ${status}, ${size} of ${bytes} bytes`);
-  }
-  return Number(speed) / 1024 ** 3;
+  const headers = {
+    authorization: `Bearer ${token}`,
+    "content-type": "application/json",
+    "lotse-evidence-type": "fahrzeugzulassung",
+  };
+  return (await curlTransfer(url, headers, body, bytes)).mibPerS / 1024;
 }
 
 async function spawnWithPort(

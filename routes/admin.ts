@@ -14,7 +14,9 @@ import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { TABLE_BODIES, TABLE_IDS } from "../src/schemas.ts";
 import { TABLE_NAMES, type TableName } from "../src/model.ts";
-import { checkEndpoint, parseWith, readJson } from "../src/validate.ts";
+import { parseWith, readJson } from "../src/validate.ts";
+import { EndpointPolicy } from "../src/endpoint_policy.ts";
+import { checkCaCert, checkPublicJwk } from "../crypto/registration.ts";
 import { type Db, deleteRow, getRow, importRows, putRow, type TableRows } from "../src/onboard.ts";
 
 function tableName(raw: string): TableName {
@@ -29,8 +31,19 @@ function rowId(table: TableName, raw: string): string {
   return parseWith(TABLE_IDS[table], raw, `${table} id`);
 }
 
+/** Options for {@linkcode toRow}. */
+export interface ToRowOptions {
+  /** The provider endpoint rule; default public addresses and loopback. */
+  readonly endpoints?: EndpointPolicy;
+}
+
 /** Builds the typed row from its id and validated body, checking what the schema cannot. */
-export function toRow<K extends TableName>(table: K, rawId: string, body: unknown): TableRows[K] {
+export function toRow<K extends TableName>(
+  table: K,
+  rawId: string,
+  body: unknown,
+  options: ToRowOptions = {},
+): TableRows[K] {
   const id = rowId(table, rawId);
   // deno-lint-ignore no-explicit-any
   const b = parseWith(TABLE_BODIES[table], body, `${table} body`) as any;
@@ -54,10 +67,13 @@ export function toRow<K extends TableName>(table: K, rawId: string, body: unknow
         classification: b.classification ?? null,
       } as TableRows[K];
     case "providers": {
+      const policy = options.endpoints ?? EndpointPolicy.LOOPBACK;
       for (const endpoint of [b.endpoint, b.xnachweisEndpoint]) {
-        const problem = endpoint ? checkEndpoint(endpoint) : null;
+        const problem = endpoint ? policy.check(endpoint) : null;
         if (problem) throw new Problem("invalid-request", problem);
       }
+      const caProblem = b.caCert ? checkCaCert(b.caCert) : null;
+      if (caProblem) throw new Problem("invalid-request", caProblem);
       return {
         id,
         name: b.name,
@@ -69,6 +85,10 @@ export function toRow<K extends TableName>(table: K, rawId: string, body: unknow
     case "routes":
       return { id, ...b } as TableRows[K];
     case "clients":
+      for (const [i, key] of (b.jwks.keys as Record<string, unknown>[]).entries()) {
+        const keyProblem = checkPublicJwk(key);
+        if (keyProblem) throw new Problem("invalid-request", `jwks.keys.${i}: ${keyProblem}`);
+      }
       return {
         id,
         name: b.name,
@@ -93,23 +113,26 @@ export function toRow<K extends TableName>(table: K, rawId: string, body: unknow
   throw new Problem("not-found", `Unknown table "${table}"`);
 }
 
-/** Maps a database refusal to the problem it means for the caller, or null. */
+/**
+ * Maps a database refusal to the problem it means for the caller, or null. The database's
+ * own text (constraint messages, key values) never reaches the caller: only the field a
+ * foreign key of ours names.
+ */
 export function databaseProblem(error: unknown, action: "write" | "delete"): Problem | null {
   const code = (error as { code?: unknown })?.code;
-  const detail = String((error as { detail?: unknown })?.detail ?? "");
+  const named = error as { constraint_name?: unknown; constraint?: unknown } | null;
+  const constraint = String(named?.constraint_name ?? named?.constraint ?? "");
+  const column = /^[a-z_]+?_([a-z]+(?:_[a-z]+)*)_fkey$/.exec(constraint)?.[1];
+  const field = column
+    ? ` (${column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())})`
+    : "";
   if (code === "23503") {
     return action === "delete"
-      ? new Problem("conflict", `Row is still referenced${detail ? `: ${detail}` : ""}`)
-      : new Problem(
-        "invalid-request",
-        `Row refers to a row that does not exist${detail ? `: ${detail}` : ""}`,
-      );
+      ? new Problem("conflict", "Row is still referenced by rows of another table")
+      : new Problem("invalid-request", `Row refers to a row that does not exist${field}`);
   }
   if (code === "23505") {
-    return new Problem(
-      "conflict",
-      `Row collides with an existing row${detail ? `: ${detail}` : ""}`,
-    );
+    return new Problem("conflict", "Row collides with an existing row");
   }
   if (typeof code === "string" && (code === "23514" || code.startsWith("22"))) {
     return new Problem("invalid-request", "Row violates a constraint of its table");
@@ -122,13 +145,18 @@ export interface AdminRoutesOptions {
   readonly db: Db;
   readonly store: Pick<TableStore, "snapshot" | "refresh">;
   readonly iam: Pick<Iam, "checker">;
-  readonly config: Pick<Config, "adminToken">;
+  readonly config: Pick<Config, "adminToken" | "providerAllowedNetworks" | "bodyTimeoutMs">;
 }
 
 export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   const { db, store } = deps;
   app.use(requireRole(deps.iam.checker, ["operator"], { adminToken: deps.config.adminToken }));
+  const rowOptions: ToRowOptions = {
+    endpoints: new EndpointPolicy(deps.config.providerAllowedNetworks),
+  };
+  const parseRow = <K extends TableName>(table: K, id: string, body: unknown) =>
+    toRow(table, id, body, rowOptions);
 
   app.get("/tables", (c) => {
     const snapshot = store.snapshot;
@@ -155,7 +183,10 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
 
   app.post("/imports/:table", async (c) => {
     const table = tableName(c.req.param("table"));
-    const result = await importRows(db, table, c.req.raw, { toRow });
+    const result = await importRows(db, table, c.req.raw, {
+      toRow: parseRow,
+      idleMs: deps.config.bodyTimeoutMs,
+    });
     if (!result.ok) {
       throw new Problem(
         "unprocessable",
@@ -180,7 +211,7 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
   app.put("/:table/:id", async (c) => {
     const table = tableName(c.req.param("table"));
     const id = rowId(table, c.req.param("id"));
-    const row = toRow(table, id, await readJson(c));
+    const row = parseRow(table, id, await readJson(c, undefined, deps.config.bodyTimeoutMs));
     let result;
     try {
       result = await putRow(db, table, row);

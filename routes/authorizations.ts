@@ -14,11 +14,13 @@ import type { ProtocolPort } from "../src/protocol/port.ts";
 import { authorizationBody } from "../src/schemas.ts";
 import type { Snapshot } from "../src/store.ts";
 import { parseWith, readJson } from "../src/validate.ts";
+import type { Config } from "../src/config.ts";
 import { authorize, type AuthorizeOptions } from "../src/vermittlungsstelle.ts";
 
 /** What the authorization route needs. */
 export interface AuthorizationRoutesOptions extends Pick<AuthorizeOptions, "keys" | "issuer"> {
   readonly checker: TokenChecker;
+  readonly config: Pick<Config, "bodyTimeoutMs">;
   readonly store: { readonly snapshot: Snapshot | null };
   readonly protocol: Pick<ProtocolPort, "refused" | "granted">;
   readonly now?: () => number;
@@ -32,7 +34,7 @@ export function authorizationRoutes(
   app.post("/authorizations", requireRole(deps.checker, ["consumer"]), async (c) => {
     const body = parseWith(
       authorizationBody,
-      await readJson(c, 16 * 1024),
+      await readJson(c, 16 * 1024, deps.config.bodyTimeoutMs),
       "authorization request",
     );
     const snapshot = deps.store.snapshot;
@@ -50,6 +52,7 @@ export function authorizationRoutes(
       keys: deps.keys,
       issuer: deps.issuer,
       now: now(),
+      responsible: snapshot.nav.serves(body.providerId, body.evidenceType),
     });
     const { transferId } = result;
     if (!result.granted) {

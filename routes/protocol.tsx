@@ -13,6 +13,7 @@ import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { checkIdnr } from "../crypto/mod.ts";
 import { readBytes } from "../src/validate.ts";
+import type { Config } from "../src/config.ts";
 import type { ProtocolRecord, RecordsOptions } from "../src/protocol/mod.ts";
 
 function parseTime(value: string | undefined, name: string): Date | undefined {
@@ -39,6 +40,7 @@ function idnrOrProblem(idnr: string | undefined): string {
 /** What the protocol routes need. */
 export interface ProtocolRoutesOptions {
   readonly iam: Pick<Iam, "checker">;
+  readonly config: Pick<Config, "bodyTimeoutMs">;
   readonly store: { readonly snapshot: Snapshot | null };
   /** The keyed hash under which the protocol stores an IDNr. */
   readonly idnrHash: (idnr: string) => string;
@@ -214,7 +216,11 @@ export function protocolRoutes(deps: ProtocolRoutesOptions): Hono<{ Variables: A
     if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
       throw new Problem("unsupported-media-type", "Expected a form");
     }
-    const bytes = await readBytes(c.req.raw.body ?? new ReadableStream(), 16 * 1024);
+    const bytes = await readBytes(
+      c.req.raw.body ?? new ReadableStream(),
+      16 * 1024,
+      deps.config.bodyTimeoutMs,
+    );
     const text = new TextDecoder().decode(bytes);
     const form = new URLSearchParams(text);
     const idnr = (form.get("idnr") ?? "").replace(/\s+/g, "");

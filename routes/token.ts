@@ -11,6 +11,8 @@ import type { TableStore } from "../src/store.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
 import { Problem } from "../src/problem.ts";
 import { readBytes } from "../src/validate.ts";
+import { type RateLimits, tooManyRequests } from "../src/rate_limit.ts";
+import type { Config } from "../src/config.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
@@ -27,13 +29,16 @@ function oauthError(error: string, description: string, status: 400 | 401 | 503)
   });
 }
 
-async function readForm(request: Request): Promise<URLSearchParams | string> {
+async function readForm(
+  request: Request,
+  deadlineMs: number,
+): Promise<URLSearchParams | string> {
   const type = request.headers.get("content-type") ?? "";
   if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
     return "Content-Type must be application/x-www-form-urlencoded";
   }
   if (!request.body) return "Missing request body";
-  const bytes = await readBytes(request.body, MAX_FORM_BYTES);
+  const bytes = await readBytes(request.body, MAX_FORM_BYTES, deadlineMs);
   try {
     return new URLSearchParams(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
   } catch {
@@ -44,6 +49,9 @@ async function readForm(request: Request): Promise<URLSearchParams | string> {
 /** What the token route needs. */
 export interface TokenRoutesOptions {
   readonly iam: Pick<Iam, "tokenUrl" | "replay" | "keys" | "issuer">;
+  readonly config: Pick<Config, "bodyTimeoutMs">;
+  /** Rate limits; `POST /v1/token` counts per `client_id` here (per address at the edge). */
+  readonly rateLimits?: RateLimits;
   readonly store: Pick<TableStore, "snapshot">;
   readonly now?: () => number;
 }
@@ -55,7 +63,7 @@ export function tokenRoutes(deps: TokenRoutesOptions): Hono {
   app.post("/token", async (c) => {
     let form;
     try {
-      form = await readForm(c.req.raw);
+      form = await readForm(c.req.raw, deps.config.bodyTimeoutMs);
     } catch (error) {
       if (error instanceof Problem) return oauthError("invalid_request", error.message, 400);
       throw error;
@@ -65,6 +73,14 @@ export function tokenRoutes(deps: TokenRoutesOptions): Hono {
       if (form.getAll(name).length > 1) {
         return oauthError("invalid_request", `Parameter ${name} is repeated`, 400);
       }
+    }
+    // Per client_id named in the form (per address is counted at the edge): bad assertions
+    // for one client cannot be thrown at Lotse without bound.
+    const clientId = form.get("client_id");
+    const limits = deps.rateLimits;
+    if (limits && clientId !== null) {
+      const verdict = limits.take("token", `client:${clientId.slice(0, 100)}`);
+      if (verdict !== null && !verdict.allowed) return tooManyRequests(limits, verdict);
     }
     const grantType = form.get("grant_type");
     if (grantType !== "client_credentials") {

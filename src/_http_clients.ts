@@ -1,6 +1,15 @@
 /**
  * One `Deno.HttpClient` per provider that brings its own CA, so that CA is trusted for that
- * provider alone and its connections are pooled across transfers.
+ * provider alone and its connections are pooled across transfers; one shared client for the
+ * providers that rely on the system roots.
+ *
+ * Every client speaks HTTP/1.1 only. Offered HTTP/2, a `Deno.serve` provider negotiates it,
+ * and a large body then costs the provider 2.6 times the CPU per GiB (0.58 against 0.22 s per
+ * 512 MiB, same forwarder, same payload): many 16 KiB DATA frames with flow-control
+ * bookkeeping instead of plain socket writes. The forwarder's own CPU is the same either
+ * way, but the provider's core becomes the limit, and the transfer took twice as long
+ * (BENCHMARKS.md, P4). One transfer per connection is what streaming needs; multiplexing
+ * buys nothing for it.
  *
  * @module
  */
@@ -8,13 +17,16 @@ import type { Provider } from "./model.ts";
 
 /** Options for {@linkcode ProviderClients}. */
 export interface ProviderClientsOptions {
-  /** Builds a client trusting `caCerts`; injectable for tests. Default `Deno.createHttpClient`. */
+  /**
+   * Builds a client trusting `caCerts` besides the system roots (`[]` for the shared one);
+   * injectable for tests. Default `Deno.createHttpClient` with HTTP/2 off.
+   */
   createClient?: (caCerts: string[]) => Deno.HttpClient;
 }
 
 /**
- * A cache of HTTP clients keyed by provider id. A provider without `caCert` uses the
- * runtime's default client (system roots) and gets `undefined`.
+ * A cache of HTTP clients keyed by provider id. Providers without `caCert` share one client
+ * that trusts the system roots only.
  *
  * ```ts
  * const clients = new ProviderClients();
@@ -24,22 +36,23 @@ export interface ProviderClientsOptions {
  */
 export class ProviderClients {
   #clients = new Map<string, { pem: string; client: Deno.HttpClient }>();
+  #shared: Deno.HttpClient | null = null;
   #createClient: (caCerts: string[]) => Deno.HttpClient;
 
   constructor(options: ProviderClientsOptions = {}) {
     this.#createClient = options.createClient ??
-      ((caCerts) => Deno.createHttpClient({ caCerts }));
+      ((caCerts) => Deno.createHttpClient({ caCerts, http2: false }));
   }
 
   /** The client for `provider`; a changed `caCert` replaces (and closes) the old client. */
-  get(provider: Provider): Deno.HttpClient | undefined {
+  get(provider: Provider): Deno.HttpClient {
     const cached = this.#clients.get(provider.id);
     if (cached !== undefined && cached.pem === provider.caCert) return cached.client;
     if (cached !== undefined) {
       this.#clients.delete(provider.id);
       cached.client.close();
     }
-    if (provider.caCert === null) return undefined;
+    if (provider.caCert === null) return this.#shared ??= this.#createClient([]);
     const client = this.#createClient([provider.caCert]);
     this.#clients.set(provider.id, { pem: provider.caCert, client });
     return client;
@@ -60,7 +73,7 @@ export class ProviderClients {
     }
   }
 
-  /** Number of cached clients (for metrics and tests). */
+  /** Number of cached per-provider clients (for metrics and tests). */
   get size(): number {
     return this.#clients.size;
   }
@@ -69,5 +82,7 @@ export class ProviderClients {
   close(): void {
     for (const { client } of this.#clients.values()) client.close();
     this.#clients.clear();
+    this.#shared?.close();
+    this.#shared = null;
   }
 }

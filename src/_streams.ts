@@ -30,6 +30,7 @@ export type StopReason =
   | "request-body"
   | "idle"
   | "consumer"
+  | "consumer-slow"
   | "response-digest";
 
 /** Options for {@linkcode watchedBody}. */
@@ -38,6 +39,12 @@ export interface WatchOptions {
   /** The announced Content-Length; a body ending short of it is a failure. */
   readonly expectedLength: number | null;
   readonly idleTimeoutMs: number;
+  /**
+   * Longest wait for the consumer to take the next chunk (it stopped reading, or reads so
+   * slowly that one chunk of at most 96 KiB takes longer): the transfer is cut, the
+   * provider's connection released. Default: no limit.
+   */
+  readonly consumerIdleTimeoutMs?: number;
   /** Ends the upstream exchange (aborts the provider's fetch). */
   readonly abort: (why: StopReason) => void;
   /** Why the exchange was aborted, if it was (a cancelled read resolves as `done`). */
@@ -81,17 +88,36 @@ export function watchedBody(
   let held: Uint8Array | null = null;
   // The time the pending read started, or -1 while none is pending.
   let waitingSince = -1;
+  // The time the last chunk was handed to the consumer, or -1 while it is pulling.
+  let handedSince = -1;
+  const consumerIdleMs = options.consumerIdleTimeoutMs ?? Infinity;
+  let control: ReadableStreamDefaultController<Uint8Array> | null = null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let ended = false;
 
   // One timer per transfer, re-armed lazily when it fires, instead of a set/clear per chunk.
+  const tick = Math.min(idleTimeoutMs, consumerIdleMs);
   const arm = (delay: number) => {
     timer = setTimeout(() => {
       timer = undefined;
       if (ended) return;
-      if (waitingSince < 0) return arm(idleTimeoutMs);
-      const waited = performance.now() - waitingSince;
-      if (waited < idleTimeoutMs) return arm(idleTimeoutMs - waited);
+      const now = performance.now();
+      if (handedSince >= 0 && now - handedSince >= consumerIdleMs) {
+        // A consumer that does not take what it asked for holds the provider's connection:
+        // cut both ends; the record says why.
+        const reason = `Consumer took no data for ${consumerIdleMs} ms`;
+        end(reason, null);
+        abort("consumer-slow");
+        held = null;
+        // A string, not an Error: Deno.serve prints what errors a response body, and a
+        // consumer's slowness is no reason for a stack trace in the log.
+        control?.error(reason);
+        read.cancel();
+        return;
+      }
+      if (waitingSince < 0) return arm(tick);
+      const waited = now - waitingSince;
+      if (waited < idleTimeoutMs) return arm(Math.min(idleTimeoutMs - waited, tick));
       abort("idle");
       read.cancel();
     }, delay);
@@ -135,34 +161,17 @@ export function watchedBody(
     end(null, digest);
   };
 
-  arm(idleTimeoutMs);
+  arm(tick);
   return new ReadableStream<Uint8Array>({
+    start(controller) {
+      control = controller;
+    },
     async pull(controller) {
-      for (;;) {
-        let chunk: Uint8Array | null;
-        waitingSince = performance.now();
-        try {
-          chunk = await read.next();
-        } catch (error) {
-          return failWith(controller, reasonFor(error));
-        } finally {
-          waitingSince = -1;
-        }
-        // A cancelled read resolves as done; only a real end of body counts as one.
-        if (stopped() !== null) return failWith(controller, reasonFor(null));
-        if (chunk === null) return finish(controller);
-        bytes += chunk.byteLength;
-        if (hash === null) {
-          controller.enqueue(chunk);
-          return;
-        }
-        hash.update(chunk);
-        const previous = held;
-        held = chunk;
-        if (previous !== null) {
-          controller.enqueue(previous);
-          return;
-        }
+      handedSince = -1;
+      try {
+        await pullOnce(controller);
+      } finally {
+        if (!ended) handedSince = performance.now();
       }
     },
     cancel() {
@@ -172,6 +181,35 @@ export function watchedBody(
       read.cancel();
     },
   }, { highWaterMark: 0 });
+
+  async function pullOnce(controller: ReadableStreamDefaultController<Uint8Array>) {
+    for (;;) {
+      let chunk: Uint8Array | null;
+      waitingSince = performance.now();
+      try {
+        chunk = await read.next();
+      } catch (error) {
+        return failWith(controller, reasonFor(error));
+      } finally {
+        waitingSince = -1;
+      }
+      // A cancelled read resolves as done; only a real end of body counts as one.
+      if (stopped() !== null) return failWith(controller, reasonFor(null));
+      if (chunk === null) return finish(controller);
+      bytes += chunk.byteLength;
+      if (hash === null) {
+        controller.enqueue(chunk);
+        return;
+      }
+      hash.update(chunk);
+      const previous = held;
+      held = chunk;
+      if (previous !== null) {
+        controller.enqueue(previous);
+        return;
+      }
+    }
+  }
 }
 
 /**

@@ -34,6 +34,10 @@ import { xnachweisRoutes } from "../routes/xnachweis.ts";
 import { euRoutes } from "../routes/eu.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
+import { edgeCheck, reportLimit } from "./edge.ts";
+import { RateLimits } from "./rate_limit.ts";
+import { TransferCaps } from "./transfer_caps.ts";
+import { EndpointPolicy } from "./endpoint_policy.ts";
 import { createLogger, type Logger } from "./log.ts";
 
 /** What the app is built from. */
@@ -46,6 +50,10 @@ export interface AppDeps {
   readonly protocol: ProtocolPort;
   /** Per-provider HTTP clients (CA pinning, pooling). */
   readonly providerClients: ProviderClients;
+  /** Caps on concurrent evidence transfers; default from the config. */
+  readonly transferCaps?: TransferCaps;
+  /** Rate limits per source address and client; default none. */
+  readonly rateLimits?: RateLimits;
   /** The keyed hash under which the protocol stores an IDNr. */
   readonly idnrHash: (idnr: string) => string;
   /** Milliseconds since the epoch; injected so tests can move time. */
@@ -64,14 +72,39 @@ export function createApp(deps: AppDeps): Hono {
     const start = performance.now();
     await next();
     metrics.observe(
-      `${c.req.method} ${routePath(c, -1) || "unmatched"}`,
+      routeLabel(c.req.method, routePath(c, -1)),
       c.res.status,
       performance.now() - start,
     );
   });
 
+  // RFC 9112 leaves a repeated query parameter to the application: Lotse reads each once,
+  // so a second value is refused rather than silently ignored.
+  app.use(async (c, next) => {
+    const url = c.req.url;
+    const query = url.indexOf("?");
+    if (query !== -1) {
+      const seen = new Set<string>();
+      for (const key of new URLSearchParams(url.slice(query + 1)).keys()) {
+        if (seen.has(key)) {
+          throw new Problem(
+            "invalid-request",
+            `Query parameter "${key.slice(0, 100)}" is repeated`,
+          );
+        }
+        seen.add(key);
+      }
+    }
+    await next();
+  });
+
   const { db, iam } = deps;
   const checker = iam.checker;
+  const caps = deps.transferCaps ?? new TransferCaps({
+    total: deps.config.maxTransfers,
+    perConsumer: deps.config.maxTransfersPerConsumer,
+  });
+  metrics.gauge("lotse_transfers_running", "Evidence transfers running now.", () => caps.running);
   app.route("/", healthRoutes(deps));
   app.route("/", openapiRoutes(deps));
   app.route("/", jwksRoutes(deps));
@@ -88,7 +121,10 @@ export function createApp(deps: AppDeps): Hono {
       maxRequestBytes: deps.config.maxRequestBytes,
       providerTimeoutMs: deps.config.providerTimeoutMs,
       providerIdleTimeoutMs: deps.config.providerIdleTimeoutMs,
+      consumerIdleTimeoutMs: deps.config.consumerIdleTimeoutMs,
     },
+    endpoints: new EndpointPolicy(deps.config.providerAllowedNetworks),
+    caps,
   };
   app.route("/v1", evidenceRoutes({ ...transfers, transferRecord: (id) => transferById(db, id) }));
   app.route("/xnachweis/v1", xnachweisRoutes(transfers));
@@ -120,12 +156,27 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
+/**
+ * The metric label of a request: its method and route pattern, from fixed sets. Invented
+ * methods fold into `OTHER` and unmatched paths into `unmatched`, so no client can add
+ * series to `/metrics`.
+ */
+export function routeLabel(method: string, pattern: string): string {
+  const known = METHODS.has(method) ? method : "OTHER";
+  return `${known} ${pattern && pattern !== "/*" ? pattern : "unmatched"}`;
+}
+
 function isClientAbort(error: unknown, signal: AbortSignal): boolean {
   return signal.aborted || (error instanceof DOMException && error.name === "AbortError");
 }
 
 /** The server's request handler: the navigation fast path, then the Hono app. */
-export type Handler = (request: Request) => Response | Promise<Response>;
+export type Handler = (
+  request: Request,
+  info?: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
 
 /**
  * Builds the app and the handler to serve: {@linkcode fastNavigation} answers the plain
@@ -138,5 +189,22 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
     verifier: deps.iam.verifier,
     metrics: deps.metrics,
   });
-  return { app, fetch: (request) => fast(request) ?? app.fetch(request) };
+  const limits = deps.rateLimits ??
+    new RateLimits({ windowMs: 60_000, token: 0, address: 0, client: 0 });
+  const edge = edgeCheck({ limits, verifier: deps.iam.verifier });
+  return {
+    app,
+    fetch: (request, info) => {
+      const checked = edge(request, info);
+      if (checked instanceof Response) {
+        deps.metrics.observe("edge refused", checked.status, 0);
+        return checked;
+      }
+      const response = fast(request) ?? app.fetch(request, info);
+      if (checked === null) return response;
+      return response instanceof Response
+        ? reportLimit(response, limits, checked)
+        : response.then((r) => reportLimit(r, limits, checked));
+    },
+  };
 }

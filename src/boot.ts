@@ -18,10 +18,20 @@ import { createHandler, type Handler } from "./app.ts";
 import type { Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
-import { idnrHmac, openProtocolLog, type ProtocolLog, startRetention } from "./protocol/mod.ts";
+import {
+  idnrHmac,
+  openProtocolLog,
+  type ProtocolLog,
+  startRetention,
+  transferById,
+} from "./protocol/mod.ts";
+import { closeInterrupted, InflightJournal } from "./inflight.ts";
 import { TableStore } from "./store.ts";
 import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
 import { ProviderClients } from "./transport.ts";
+import { type GuardedServer, serveGuarded } from "./serve.ts";
+import { RateLimits } from "./rate_limit.ts";
+import { TransferCaps } from "./transfer_caps.ts";
 import type { Hono } from "hono";
 import { createLogger, type Logger } from "./log.ts";
 
@@ -35,7 +45,7 @@ export interface Lotse {
   readonly iam: Iam;
   readonly protocol: ProtocolLog;
   readonly metrics: Metrics;
-  readonly server: Deno.HttpServer<Deno.NetAddr> | null;
+  readonly server: GuardedServer | null;
   /** Where it listens, e.g. `http://127.0.0.1:8080`. */
   readonly url: string | null;
   readonly demoProvider: DemoProvider | null;
@@ -175,6 +185,16 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       onError: (error) => logger.error("Protocol log trouble", { error }),
     });
     cleanups.push(() => protocol.close());
+    // This instance's transfers cut by a crash: recorded as failed (reason interrupted).
+    const journal = await InflightJournal.open(`${config.spoolDir}/inflight.journal`);
+    cleanups.push(() => journal.close());
+    const tracked = journal.track(protocol);
+    const interrupted = await closeInterrupted(
+      journal,
+      tracked,
+      async (id) => (await transferById(db, id))?.outcome ?? null,
+    );
+    if (interrupted > 0) logger.warn("Closed interrupted transfers", { count: interrupted });
     phase("protocol");
     const stopRetention = startRetention(db, {
       retentionDays: config.protocolRetentionDays,
@@ -209,20 +229,31 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       () => iam.verifier.cacheSize,
     );
 
+    const transferCaps = new TransferCaps({
+      total: config.maxTransfers,
+      perConsumer: config.maxTransfersPerConsumer,
+    });
     const { app, fetch: handler } = createHandler({
       config,
       db,
       store,
       metrics,
       iam,
-      protocol,
+      protocol: tracked,
       providerClients,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       now: options.now,
       logger,
+      transferCaps,
+      rateLimits: new RateLimits({
+        windowMs: config.rateLimitWindowMs,
+        token: config.rateLimitToken,
+        address: config.rateLimitAddress,
+        client: config.rateLimitClient,
+      }),
     });
 
-    let server: Deno.HttpServer<Deno.NetAddr> | null = null;
+    let server: GuardedServer | null = null;
     let url: string | null = null;
     if (options.serve !== false) {
       const tls = config.tls
@@ -230,15 +261,33 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
           cert: await Deno.readTextFile(config.tls.certFile),
           key: await Deno.readTextFile(config.tls.keyFile),
         }
-        : {};
-      const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
-      server = Deno.serve({
+        : null;
+      server = await serveGuarded(handler, {
         hostname: config.host,
         port: config.port,
-        ...tls,
-        onListen: resolve,
-      }, handler);
-      const addr = await promise;
+        tls,
+        checkMs: config.connectionCheckMs,
+        softLimit: config.connectionSoftLimit,
+        heldDescriptors: () => 3 * transferCaps.running,
+        logger,
+      });
+      const guarded = server;
+      metrics.gauge(
+        "lotse_http_servers_started",
+        "HTTP servers started (rotations for the idle timeout, replacements after errors).",
+        () => guarded.generations,
+      );
+      metrics.gauge(
+        "lotse_http_server_failures",
+        "HTTP servers that ended with an error (e.g. out of file descriptors) and were replaced.",
+        () => guarded.failures,
+      );
+      metrics.gauge(
+        "lotse_open_descriptors",
+        "Open file descriptors at the last connection check.",
+        () => guarded.openDescriptors ?? 0,
+      );
+      const addr = server.addr;
       const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       url = `${config.tls ? "https" : "http"}://${host}:${addr.port}`;
       phase("listen");

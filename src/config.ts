@@ -10,6 +10,7 @@
  * @module
  */
 import { z } from "zod";
+import { LOOPBACK_NETWORKS, parseNetwork } from "./endpoint_policy.ts";
 
 const MiB = 1024 * 1024;
 
@@ -42,6 +43,28 @@ const schema = z.object({
   LOTSE_PROVIDER_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_PROVIDER_IDLE_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_MAX_REQUEST_BYTES: intVar(0, 1024 * MiB, MiB),
+  LOTSE_CONNECTION_CHECK_MS: intVar(100, 3_600_000, 5_000),
+  LOTSE_CONNECTION_SOFT_LIMIT: intVar(0, 10_000_000, 4096),
+  LOTSE_BODY_TIMEOUT_MS: intVar(100, 3_600_000, 10_000),
+  LOTSE_CONSUMER_IDLE_TIMEOUT_MS: intVar(100, 3_600_000, 30_000),
+  LOTSE_MAX_TRANSFERS: intVar(0, 10_000_000, 4_000),
+  LOTSE_MAX_TRANSFERS_PER_CONSUMER: intVar(0, 10_000_000, 1_000),
+  LOTSE_RATE_LIMIT_WINDOW_MS: intVar(1000, 86_400_000, 60_000),
+  LOTSE_RATE_LIMIT_TOKEN: intVar(0, 1_000_000_000, 60).optional(),
+  LOTSE_RATE_LIMIT_ADDRESS: intVar(0, 1_000_000_000, 12_000).optional(),
+  LOTSE_RATE_LIMIT_CLIENT: intVar(0, 1_000_000_000, 60_000).optional(),
+  LOTSE_PROVIDER_ALLOWED_NETWORKS: z.string().transform((list, ctx) => {
+    const networks = list.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const network of networks) {
+      try {
+        parseNetwork(network);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: (error as Error).message });
+        return z.NEVER;
+      }
+    }
+    return networks;
+  }).optional(),
   LOTSE_KEY_SECRET: secret(32),
   LOTSE_PROTOCOL_KEY: secret(32),
   LOTSE_SPOOL_DIR: z.string().min(1).optional(),
@@ -75,7 +98,28 @@ export interface Config {
   readonly demoProviderPort: number;
   readonly providerTimeoutMs: number;
   readonly providerIdleTimeoutMs: number;
+  /**
+   * CIDRs where provider endpoints may have loopback, private or link-local addresses;
+   * default loopback with `demo`, else none.
+   */
+  readonly providerAllowedNetworks: readonly string[];
   readonly maxRequestBytes: number;
+  /** How often open connections are counted (src/serve.ts). */
+  readonly connectionCheckMs: number;
+  /** Open sockets beyond this shed the idle and half-open connections (src/serve.ts). */
+  readonly connectionSoftLimit: number;
+  /** A JSON or form body must have arrived within this; an import may pause this long. */
+  readonly bodyTimeoutMs: number;
+  /** Rate-limit window and quotas per window (0: off; all off by default with `demo`). */
+  /** Longest wait for a consumer to take the next chunk of evidence before it is cut. */
+  readonly consumerIdleTimeoutMs: number;
+  /** Concurrent evidence transfers in total and per consumer (0: no cap). */
+  readonly maxTransfers: number;
+  readonly maxTransfersPerConsumer: number;
+  readonly rateLimitWindowMs: number;
+  readonly rateLimitToken: number;
+  readonly rateLimitAddress: number;
+  readonly rateLimitClient: number;
   readonly keySecret: string | null;
   readonly protocolKey: string | null;
   readonly spoolDir: string;
@@ -106,6 +150,9 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid configuration:\n  ${lines.join("\n  ")}`);
   }
   const e = result.data;
+  // Rate limits are on in production by default and off in demo mode unless set.
+  const rate = (raw: string | undefined, parsed: number | undefined, fallback: number) =>
+    raw === undefined ? (e.LOTSE_DEMO ? 0 : fallback) : parsed ?? fallback;
   const scheme = e.LOTSE_TLS_CERT_FILE ? "https" : "http";
   const hostForUrl = e.LOTSE_HOST.includes(":") ? `[${e.LOTSE_HOST}]` : e.LOTSE_HOST;
   const publicUrl = (e.LOTSE_PUBLIC_URL ?? `${scheme}://${hostForUrl}:${e.LOTSE_PORT}`)
@@ -124,7 +171,20 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     demoProviderPort: e.LOTSE_DEMO_PROVIDER_PORT,
     providerTimeoutMs: e.LOTSE_PROVIDER_TIMEOUT_MS,
     providerIdleTimeoutMs: e.LOTSE_PROVIDER_IDLE_TIMEOUT_MS,
+    providerAllowedNetworks: Object.freeze(
+      e.LOTSE_PROVIDER_ALLOWED_NETWORKS ?? (e.LOTSE_DEMO ? [...LOOPBACK_NETWORKS] : []),
+    ),
     maxRequestBytes: e.LOTSE_MAX_REQUEST_BYTES,
+    connectionCheckMs: e.LOTSE_CONNECTION_CHECK_MS,
+    connectionSoftLimit: e.LOTSE_CONNECTION_SOFT_LIMIT,
+    bodyTimeoutMs: e.LOTSE_BODY_TIMEOUT_MS,
+    consumerIdleTimeoutMs: e.LOTSE_CONSUMER_IDLE_TIMEOUT_MS,
+    maxTransfers: e.LOTSE_MAX_TRANSFERS,
+    maxTransfersPerConsumer: e.LOTSE_MAX_TRANSFERS_PER_CONSUMER,
+    rateLimitWindowMs: e.LOTSE_RATE_LIMIT_WINDOW_MS,
+    rateLimitToken: rate(env.LOTSE_RATE_LIMIT_TOKEN, e.LOTSE_RATE_LIMIT_TOKEN, 60),
+    rateLimitAddress: rate(env.LOTSE_RATE_LIMIT_ADDRESS, e.LOTSE_RATE_LIMIT_ADDRESS, 12_000),
+    rateLimitClient: rate(env.LOTSE_RATE_LIMIT_CLIENT, e.LOTSE_RATE_LIMIT_CLIENT, 60_000),
     keySecret: e.LOTSE_KEY_SECRET ?? null,
     protocolKey: e.LOTSE_PROTOCOL_KEY ?? null,
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,

@@ -16,6 +16,9 @@
 /** Upper bounds of the latency buckets, in seconds. */
 const BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** Most distinct route labels kept. */
+export const MAX_ROUTE_SERIES = 500;
+
 class RouteSeries {
   readonly counts = new Map<number, number>();
   readonly buckets = new Float64Array(BUCKETS.length + 1);
@@ -34,9 +37,17 @@ export class Metrics {
   #counters = new Map<string, number>();
   #gauges = new Map<string, { help: string; read: () => number }>();
 
-  /** Records one answered request; `route` is `METHOD /pattern`. */
+  /**
+   * Records one answered request; `route` is `METHOD /pattern` from a fixed set. Past
+   * {@linkcode MAX_ROUTE_SERIES} routes every new one is counted as `overflow`, a guard should
+   * a caller ever pass something unbounded.
+   */
   observe(route: string, status: number, durationMs: number): void {
     let series = this.#routes.get(route);
+    if (!series && this.#routes.size >= MAX_ROUTE_SERIES) {
+      route = "overflow";
+      series = this.#routes.get(route);
+    }
     if (!series) {
       series = new RouteSeries();
       this.#routes.set(route, series);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Metrics } from "./metrics.ts";
+import { MAX_ROUTE_SERIES, Metrics } from "./metrics.ts";
 
 Deno.test("Metrics.render() counts requests per route and status", () => {
   const metrics = new Metrics();
@@ -35,4 +35,13 @@ Deno.test("Metrics.render() reads gauges at scrape time and sums transfer bytes"
   const text = metrics.render();
   assert.match(text, /lotse_protocol_queue_depth 7\n/);
   assert.match(text, /lotse_transfer_bytes_total\{direction="response"\} 15\n/);
+});
+
+Deno.test("Metrics.observe() folds routes past the series cap into one overflow series", () => {
+  const metrics = new Metrics();
+  for (let i = 0; i < MAX_ROUTE_SERIES + 100; i++) metrics.observe(`GET /r${i}`, 200, 1);
+  const text = metrics.render();
+  const series = text.match(/^lotse_http_requests_total\{/gm)?.length;
+  assert.equal(series, MAX_ROUTE_SERIES + 1);
+  assert.match(text, /lotse_http_requests_total\{route="overflow",status="200"\} 100\n/);
 });

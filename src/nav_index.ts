@@ -169,6 +169,7 @@ export class NavIndex {
   #types: ReadonlyMap<string, TypeEntry>;
   #evidenceTypeList: readonly EvidenceType[];
   #providers: ReadonlyMap<string, Provider>;
+  #serving: ReadonlySet<string>;
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
@@ -182,6 +183,7 @@ export class NavIndex {
     types: ReadonlyMap<string, TypeEntry>;
     evidenceTypeList: readonly EvidenceType[];
     providers: ReadonlyMap<string, Provider>;
+    serving: ReadonlySet<string>;
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
@@ -193,6 +195,7 @@ export class NavIndex {
     this.#types = parts.types;
     this.#evidenceTypeList = parts.evidenceTypeList;
     this.#providers = parts.providers;
+    this.#serving = parts.serving;
     this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
@@ -202,6 +205,14 @@ export class NavIndex {
   /** Every valid route of an evidence type with its provider (the DSD lists them). */
   routes(evidenceType: string): readonly Resolution[] {
     return this.#routesByType.get(evidenceType) ?? [];
+  }
+
+  /**
+   * Whether `providerId` is on a route for `evidenceType` somewhere: only such a provider
+   * may be named directly (`providerId=`), whatever a permission's wildcard says.
+   */
+  serves(providerId: string, evidenceType: string): boolean {
+    return this.#serving.has(`${evidenceType}\u0000${providerId}`);
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -395,6 +406,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
 
   const dangling: string[] = [];
   const routesByType = new Map<string, Resolution[]>();
+  const serving = new Set<string>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
     const key = route.regionKey;
@@ -408,6 +420,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       dangling.push(route.id);
       continue;
     }
+    serving.add(`${route.evidenceType}\u0000${route.providerId}`);
     const resolution: Resolution = Object.freeze({
       kind: "resolved",
       evidenceType: type.et,
@@ -490,6 +503,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     types,
     evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
     providers,
+    serving,
     byName: Object.freeze(byName),
     danglingRouteIds: Object.freeze(dangling.sort()),
     routesByType,

@@ -20,11 +20,16 @@ export const PROBLEM_TYPES = {
   "no-responsible-provider": { status: 404, title: "No responsible provider" },
   "not-found": { status: 404, title: "Not found" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "request-timeout": { status: 408, title: "Request timeout" },
   "conflict": { status: 409, title: "Conflict" },
   "ambiguous-region": { status: 409, title: "Ambiguous region" },
   "payload-too-large": { status: 413, title: "Payload too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported media type" },
   "unprocessable": { status: 422, title: "Unprocessable content" },
+  "too-many-requests": { status: 429, title: "Too many requests" },
+  "request-header-fields-too-large": { status: 431, title: "Request header fields too large" },
+  "uri-too-long": { status: 414, title: "URI too long" },
+  "not-implemented": { status: 501, title: "Not implemented" },
   "internal": { status: 500, title: "Internal error" },
   "provider-failed": { status: 502, title: "Provider failed" },
   "unavailable": { status: 503, title: "Service unavailable" },
@@ -102,6 +107,7 @@ export const REFUSAL_PROBLEM_TYPES: { readonly [K in RefusalKind]: ProblemType |
   "provider-timeout": "provider-timeout",
   "unavailable": "unavailable",
   "client-closed": null,
+  "too-many-requests": "too-many-requests",
 };
 
 /** The HTTP status of a refusal in the JSON face (499 for a caller that went away). */

@@ -41,6 +41,8 @@ export const REFUSAL_KINDS = [
   "unavailable",
   /** The caller went away before the answer. */
   "client-closed",
+  /** Too many of the caller's transfers (or in total) are running; see `retryAfterSeconds`. */
+  "too-many-requests",
 ] as const;
 
 export type RefusalKind = typeof REFUSAL_KINDS[number];

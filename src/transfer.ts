@@ -34,6 +34,8 @@ import {
   type TransferSummary,
   type TransportLimits,
 } from "./transport.ts";
+import type { EndpointPolicy } from "./endpoint_policy.ts";
+import type { TransferCaps } from "./transfer_caps.ts";
 import { authorize } from "./vermittlungsstelle.ts";
 
 /** Whom to ask: a provider the caller names, or the one responsible for a place. */
@@ -151,6 +153,10 @@ export interface TransferDeps {
   /** Per-provider HTTP clients (CA pinning, pooling). */
   readonly providerClients: ProviderClients;
   readonly limits: TransportLimits;
+  /** Which provider endpoint addresses may be called; default public ones and loopback. */
+  readonly endpoints?: EndpointPolicy;
+  /** Caps on concurrent transfers per consumer and in total; default none. */
+  readonly caps?: TransferCaps;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
   /** Where a failure to record a transfer's end goes; default a JSON-lines logger. */
@@ -163,8 +169,7 @@ export async function transferEvidence(
   deps: TransferDeps,
 ): Promise<TransferResult> {
   const refused = (r: Refusal): TransferResult => ({ ok: false, refusal: r });
-  const { limits, protocol } = deps;
-  const now = deps.now ?? Date.now;
+  const { limits } = deps;
   if (request.contentLength !== null && request.contentLength > limits.maxRequestBytes) {
     return refused(
       refusal("payload-too-large", `Request body exceeds ${limits.maxRequestBytes} bytes`),
@@ -201,6 +206,41 @@ export async function transferEvidence(
     endpoint = chosen;
   }
 
+  // A running transfer holds a provider connection: capped per consumer and in total,
+  // before anything is decided or recorded.
+  const release = deps.caps === undefined ? () => {} : deps.caps.acquire(request.consumerId);
+  if (release === null) {
+    await request.body?.cancel().catch(() => {});
+    return refused(
+      refusal("too-many-requests", "Too many transfers running; try again shortly", {
+        retryAfterSeconds: 1,
+      }),
+    );
+  }
+  let released = false;
+  try {
+    const result = await decideAndForward(request, deps, provider, endpoint);
+    if (result.done) {
+      released = true;
+      result.done.finally(release);
+    }
+    return result.result;
+  } finally {
+    if (!released) release();
+  }
+}
+
+async function decideAndForward(
+  request: TransferRequest,
+  deps: TransferDeps,
+  provider: Provider,
+  endpoint: string | undefined,
+): Promise<{ result: TransferResult; done?: Promise<unknown> }> {
+  const refused = (r: Refusal) => ({ result: { ok: false, refusal: r } as TransferResult });
+  const { limits, protocol } = deps;
+  const now = deps.now ?? Date.now;
+  const { evidenceType } = request;
+  const snapshot = deps.store.snapshot!;
   const grant = {
     consumerId: request.consumerId,
     providerId: provider.id,
@@ -222,6 +262,7 @@ export async function transferEvidence(
     issuer: deps.issuer,
     now: now(),
     idnr: request.idnr,
+    responsible: snapshot.nav.serves(provider.id, evidenceType),
     ...(request.presealed === undefined ? {} : { presealed: request.presealed }),
   });
   if (!authorization.granted) return refused(authorization.refusal);
@@ -254,6 +295,7 @@ export async function transferEvidence(
     contentType: request.contentType,
     reprDigest: request.requestDigest,
     limits,
+    endpoints: deps.endpoints,
     signal: AbortSignal.any([request.signal, abort.signal]),
     clients: deps.providerClients,
     serverErrorIsFailure: true,
@@ -264,12 +306,15 @@ export async function transferEvidence(
     if (result.ok) await result.response.body?.cancel().catch(() => {});
     protocol.finish(transferId, { outcome: "failed", status: 503, reason: "protocol" })
       .catch(() => {});
-    return refused(
-      refusal("unavailable", "The transfer cannot be recorded; try again", {
-        transferId,
-        retryAfterSeconds: 1,
-      }),
-    );
+    return {
+      ...refused(
+        refusal("unavailable", "The transfer cannot be recorded; try again", {
+          transferId,
+          retryAfterSeconds: 1,
+        }),
+      ),
+      done: result.done,
+    };
   }
   let response = result.ok ? result.response : null;
   let verdict: Promise<"deferred" | null> | null = null;
@@ -290,8 +335,13 @@ export async function transferEvidence(
         error,
       })
     );
-  if (!result.ok) return refused(forwardRefusal(result.failure, provider, transferId));
-  return { ok: true, transferId, provider, response: response ?? result.response };
+  if (!result.ok) {
+    return { ...refused(forwardRefusal(result.failure, provider, transferId)), done: result.done };
+  }
+  return {
+    result: { ok: true, transferId, provider, response: response ?? result.response },
+    done: result.done,
+  };
 }
 
 type TransferOutcomeKind = TransferSummary["outcome"] | "deferred";

@@ -22,6 +22,7 @@ import { type DigestValues, parseDigest } from "../crypto/digest.ts";
 import { type DigestCheck, limitedBody, type StopReason, watchedBody } from "./_streams.ts";
 import type { Provider } from "./model.ts";
 import type { ProviderClients } from "./_http_clients.ts";
+import { EndpointPolicy } from "./endpoint_policy.ts";
 
 export { ProviderClients, type ProviderClientsOptions } from "./_http_clients.ts";
 
@@ -33,6 +34,11 @@ export interface TransportLimits {
   readonly providerTimeoutMs: number;
   /** Longest wait for the next chunk of the provider's body. */
   readonly providerIdleTimeoutMs: number;
+  /**
+   * Longest wait for the consumer to take the next chunk of the answer; past it the transfer
+   * is cut and recorded as failed. Default: no limit.
+   */
+  readonly consumerIdleTimeoutMs?: number;
 }
 
 /** The `fetch` this module calls; Deno's, with its `client` extension. */
@@ -79,6 +85,11 @@ export interface ForwardOptions {
    * headers a hang-up arrives as a cancel of the returned body.
    */
   readonly signal?: AbortSignal;
+  /**
+   * Which endpoint addresses may be called (`LOTSE_PROVIDER_ALLOWED_NETWORKS`); default
+   * public addresses and loopback.
+   */
+  readonly endpoints?: EndpointPolicy;
   /** Per-provider HTTP clients (CA pinning, pooling); without it providers' `caCert` is ignored. */
   readonly clients?: ProviderClients;
   /** Injectable `fetch`; default `globalThis.fetch`. */
@@ -182,6 +193,7 @@ export async function forward(
 
   const endpoint = providerUrl(
     options.endpoint === undefined ? provider : { ...provider, endpoint: options.endpoint },
+    options.endpoints,
   );
   if (typeof endpoint === "string") {
     await request.body?.cancel().catch(() => {});
@@ -260,7 +272,8 @@ export async function forward(
       ...(body === null ? {} : { duplex: "half" }),
     });
   } catch (error) {
-    return fail(failureFor(cause, provider, limits, error));
+    const failure = failureFor(cause, provider, limits);
+    return fail(failure, cause === null ? describe(error) : failure.detail);
   } finally {
     clearTimeout(headerTimer);
     unwatchConsumer();
@@ -336,6 +349,7 @@ export async function forward(
     check: responseCheck,
     expectedLength: length === null ? null : Number(length),
     idleTimeoutMs: limits.providerIdleTimeoutMs,
+    consumerIdleTimeoutMs: limits.consumerIdleTimeoutMs,
     abort,
     stopped: () => cause === "timeout" ? null : cause,
     describe,
@@ -353,27 +367,15 @@ export async function forward(
 }
 
 /**
- * The provider's endpoint as a URL, or why it may not be called: HTTPS only, plain HTTP on
- * loopback addresses only.
+ * The provider's endpoint as a URL, or why it may not be called: the one endpoint rule of
+ * {@linkcode EndpointPolicy}, the same that data management applies when it is written.
  */
-export function providerUrl(provider: Provider): URL | string {
-  let url: URL;
-  try {
-    url = new URL(provider.endpoint);
-  } catch {
-    return `Cannot parse endpoint of provider "${provider.id}"`;
-  }
-  if (url.protocol === "https:") return url;
-  if (url.protocol === "http:" && isLoopback(url.hostname)) return url;
-  return `Refusing endpoint of provider "${provider.id}": HTTPS required off loopback`;
-}
-
-/** Whether a URL hostname is a loopback address (127.0.0.0/8, ::1, localhost). */
-export function isLoopback(hostname: string): boolean {
-  if (hostname === "localhost" || hostname === "[::1]") return true;
-  const parts = hostname.split(".");
-  return parts.length === 4 && parts[0] === "127" &&
-    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+export function providerUrl(
+  provider: Provider,
+  policy: EndpointPolicy = EndpointPolicy.LOOPBACK,
+): URL | string {
+  const url = policy.url(provider.endpoint);
+  return typeof url === "string" ? `Refusing endpoint of provider "${provider.id}": ${url}` : url;
 }
 
 function strongest(values: DigestValues): DigestCheck | null {
@@ -388,7 +390,6 @@ function failureFor(
   cause: Cause | null,
   provider: Provider,
   limits: TransportLimits,
-  error: unknown,
 ): ForwardFailure {
   switch (cause) {
     case "too-large":
@@ -418,10 +419,11 @@ function failureFor(
     case "consumer":
       return { status: 499, type: "client-closed", detail: "Consumer closed the request" };
     default:
+      // The cause (TLS, DNS, reset) is for operators: it goes to the record's reason.
       return {
         status: 502,
         type: "provider-failed",
-        detail: `Provider "${provider.id}" failed: ${describe(error)}`,
+        detail: `Provider "${provider.id}" could not be reached or broke off the exchange`,
       };
   }
 }

@@ -38,21 +38,43 @@ export function parseWith<S extends z.ZodType>(
   );
 }
 
+/** How long a whole small body (JSON, form) may take to arrive, by default. */
+export const BODY_DEADLINE_MS = 10_000;
+
+/** Options for {@linkcode readBody}. */
+export interface ReadBodyOptions {
+  /** The whole body must have arrived within this (a 408 problem otherwise). */
+  readonly deadlineMs?: number;
+  /** Longest pause between two chunks (a 408 problem otherwise). */
+  readonly idleMs?: number;
+}
+
 /**
  * The chunks of a request body; a body the client cut short or sent malformed (a broken
  * chunked encoding, fewer bytes than its Content-Length) ends in a 400 problem, not in
- * the server's read error.
+ * the server's read error, and a body that does not arrive in time in a 408 problem.
  */
-export async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+export async function* readBody(
+  body: ReadableStream<Uint8Array>,
+  options: ReadBodyOptions = {},
+): AsyncGenerator<Uint8Array> {
   const reader = body.getReader();
+  const deadline = options.deadlineMs === undefined
+    ? Infinity
+    : performance.now() + options.deadlineMs;
   let finished = false;
   try {
     while (true) {
+      const wait = Math.min(deadline - performance.now(), options.idleMs ?? Infinity);
       let result;
       try {
-        result = await reader.read();
-      } catch {
+        result = await withTimeout(reader.read(), wait);
+      } catch (error) {
         finished = true;
+        if (error === TIMEOUT) {
+          await reader.cancel().catch(() => {});
+          throw new Problem("request-timeout", "The request body did not arrive in time");
+        }
         throw new Problem(
           "invalid-request",
           "Cannot read the request body: it ended early or is malformed",
@@ -72,14 +94,27 @@ export async function* readBody(body: ReadableStream<Uint8Array>): AsyncGenerato
   }
 }
 
+const TIMEOUT = Symbol("timeout");
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  if (ms === Infinity) return promise;
+  if (ms <= 0) return Promise.reject(TIMEOUT);
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => timer = setTimeout(() => reject(TIMEOUT), ms)),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** Reads a whole body of at most `maxBytes`, or throws a 400/413 problem. */
 export async function readBytes(
   body: ReadableStream<Uint8Array>,
   maxBytes: number,
+  deadlineMs: number = BODY_DEADLINE_MS,
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of readBody(body)) {
+  for await (const chunk of readBody(body, { deadlineMs })) {
     size += chunk.byteLength;
     if (size > maxBytes) {
       throw new Problem("payload-too-large", `Request body exceeds ${maxBytes} bytes`);
@@ -95,8 +130,12 @@ export async function readBytes(
   return bytes;
 }
 
-/** Reads a JSON body of at most `maxBytes`, or throws a 400/413/415 problem. */
-export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unknown> {
+/** Reads a JSON body of at most `maxBytes` within `deadlineMs`, or throws a 400/408/413/415 problem. */
+export async function readJson(
+  c: Context,
+  maxBytes = 256 * 1024,
+  deadlineMs: number = BODY_DEADLINE_MS,
+): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new Problem(
@@ -110,7 +149,7 @@ export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unkno
   if (declared > maxBytes) {
     throw new Problem("payload-too-large", `Request body exceeds ${maxBytes} bytes`);
   }
-  const bytes = await readBytes(body, maxBytes);
+  const bytes = await readBytes(body, maxBytes, deadlineMs);
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
@@ -122,20 +161,4 @@ export async function readJson(c: Context, maxBytes = 256 * 1024): Promise<unkno
   } catch (error) {
     throw new Problem("invalid-request", `Cannot parse JSON body: ${(error as Error).message}`);
   }
-}
-
-const LOOPBACK = /^(127(\.\d{1,3}){3}|\[::1\]|localhost)$/i;
-
-/**
- * Refuses a provider endpoint that is not HTTPS, unless it is plain HTTP on a loopback
- * address (demo providers and sidecars), or that carries credentials or a fragment.
- */
-export function checkEndpoint(endpoint: string): string | null {
-  const url = URL.parse(endpoint);
-  if (!url) return `Cannot parse endpoint "${endpoint}"`;
-  if (url.username || url.password) return "Endpoint must not carry credentials";
-  if (url.hash) return "Endpoint must not carry a fragment";
-  if (url.protocol === "https:") return null;
-  if (url.protocol === "http:" && LOOPBACK.test(url.hostname)) return null;
-  return `Endpoint "${endpoint}" must use https (plain http only on loopback addresses)`;
 }

@@ -36,6 +36,12 @@ export interface AuthorizeOptions {
   readonly now: number;
   /** The transfer the decision belongs to; default a fresh UUID. */
   readonly transferId?: string;
+  /**
+   * Whether the provider is on a route for the evidence type. One that is not gets no
+   * request, whatever a permission's wildcard (`providerId: null`) says: data minimisation.
+   * Default true.
+   */
+  readonly responsible?: boolean;
   /** The IDNr in clear, for the protocol record of a refusal (only its HMAC is kept). */
   readonly idnr?: string | null;
   /**
@@ -61,7 +67,12 @@ export async function authorize(
   options: AuthorizeOptions,
 ): Promise<Authorization> {
   const transferId = options.transferId ?? crypto.randomUUID();
-  const decision = options.permissions.decide(grant, options.now);
+  const decision = options.responsible === false
+    ? {
+      granted: false as const,
+      reason: `provider "${grant.providerId}" is not responsible for "${grant.evidenceType}"`,
+    }
+    : options.permissions.decide(grant, options.now);
   if (!decision.granted) {
     await options.protocol.refused({
       transferId,

@@ -41,6 +41,8 @@ export interface LotseProcessOptions {
   dataDir?: string;
   /** `deno` arguments before `src/main.ts`; default `["run", "--allow-all"]`. */
   denoArgs?: readonly string[];
+  /** A command that runs deno, e.g. `["prlimit", "--nofile=256:256", "--"]`; default none. */
+  wrapper?: readonly string[];
 }
 
 function freePort(): number {
@@ -70,6 +72,7 @@ export class LotseProcess {
   #outputLimit: number;
   #readyTimeoutMs: number;
   #denoArgs: readonly string[];
+  #wrapper: readonly string[];
   #starts = 0;
 
   /** Use {@linkcode spawnLotse}. */
@@ -82,6 +85,7 @@ export class LotseProcess {
     this.#outputLimit = options.outputLimit ?? 1024 * 1024;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.#denoArgs = options.denoArgs ?? ["run", "--allow-all"];
+    this.#wrapper = options.wrapper ?? [];
     this.env = Object.freeze({
       DATABASE_URL: options.databaseUrl,
       LOTSE_HOST: "127.0.0.1",
@@ -116,8 +120,14 @@ export class LotseProcess {
     if (this.#child !== null) throw new Error(`Cannot start Lotse: pid ${this.pid} still runs`);
     this.#starts++;
     this.#append(`--- start ${this.#starts} ---\n`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [...this.#denoArgs, "src/main.ts"],
+    const [program, ...args] = [
+      ...this.#wrapper,
+      Deno.execPath(),
+      ...this.#denoArgs,
+      "src/main.ts",
+    ];
+    const child = new Deno.Command(program!, {
+      args,
       cwd: ROOT,
       env: this.env,
       stdin: "null",

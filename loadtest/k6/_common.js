@@ -11,6 +11,27 @@
 
 export const BASE_URL = (__ENV.LOTSE_URL || "http://127.0.0.1:8080").replace(/\/+$/, "");
 
+/**
+ * The targets every scenario's thresholds come from: loadtest/targets.json, which
+ * loadtest/run.ts reads too.
+ * @type {{ P2: { p99Ms: number, p999Ms: number }, authorizations: { p99Ms: number } }}
+ */
+export const TARGETS = JSON.parse(open("../targets.json"));
+
+/**
+ * Thresholds on a scenario's request durations: TARGETS P2 for navigation.
+ * @param {string} scenario
+ * @returns {Record<string, string[]>}
+ */
+export function navigationThresholds(scenario) {
+  return {
+    [`http_req_duration{scenario:${scenario}}`]: [
+      `p(99)<${TARGETS.P2.p99Ms}`,
+      `p(99.9)<${TARGETS.P2.p999Ms}`,
+    ],
+  };
+}
+
 /** The bearer token; fails the test at once when none is given. */
 export function token() {
   const value = __ENV.LOTSE_TOKEN;
@@ -50,7 +71,7 @@ export const DEMO_NAVIGATION_PATHS = [
   "/v1/navigation?evidenceType=fahrzeugzulassung&plz=70173",
   "/v1/navigation?evidenceType=fahrzeugzulassung&ags=09162000",
   "/v1/navigation?evidenceType=gewerberegisterauszug&ags=08111000",
-  "/v1/navigation?evidenceType=gewerberegisterauszug&plz=79098",
+  "/v1/navigation?evidenceType=handelsregisterauszug&plz=79098",
   "/v1/navigation?evidenceType=handelsregisterauszug&ags=08311000",
   "/v1/navigation?evidenceType=meldebescheinigung&ags=09184119",
 ];

@@ -10,7 +10,7 @@
  */
 import http from "k6/http";
 import { check } from "k6";
-import { authHeaders, BASE_URL, PARKING_AUTHORIZATION, TREND_STATS } from "./_common.js";
+import { authHeaders, BASE_URL, PARKING_AUTHORIZATION, TARGETS, TREND_STATS } from "./_common.js";
 
 /** @type {import("k6/options").Options} */
 export const options = {
@@ -25,7 +25,7 @@ export const options = {
     },
   },
   thresholds: {
-    "http_req_duration{scenario:authorizations}": ["p(99)<10"],
+    "http_req_duration{scenario:authorizations}": [`p(99)<${TARGETS.authorizations.p99Ms}`],
     http_req_failed: ["rate==0"],
     checks: ["rate==1"],
     dropped_iterations: ["count==0"],

@@ -21,6 +21,7 @@ import { SharedArray } from "k6/data";
 import {
   BASE_URL,
   DEMO_NAVIGATION_PATHS,
+  navigationThresholds,
   PARKING_AUTHORIZATION,
   textHeader,
   TREND_STATS,
@@ -61,7 +62,7 @@ export const options = {
   thresholds: {
     http_req_failed: ["rate==0"],
     checks: ["rate==1"],
-    "http_req_duration{scenario:navigation}": ["p(99)<5"],
+    ...navigationThresholds("navigation"),
   },
   summaryTrendStats: TREND_STATS,
 };

@@ -1,0 +1,372 @@
+/**
+ * docs/targets.md P4 and P5 on the product: Lotse started as `deno task serve` runs it, the demo
+ * register served over HTTPS with its own CA and registered through the admin API the way
+ * an operator registers a provider (`PUT /admin/v1/providers/kba-zfzr` with `caCert`), curl
+ * as the consumer, and nginx in front of the same provider as the reference, in alternating
+ * rounds. Lotse and nginx run on the server core, the provider and curl on the load core.
+ *
+ * Per round and path: curl's throughput, the server's CPU seconds per GiB, and Lotse's RSS
+ * (sampled every 50 ms); then `concurrent` transfers of `concurrentBytes` at once with the
+ * peak RSS beside them.
+ *
+ * @module
+ */
+import { createTestPki } from "../tests/tls.ts";
+import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import {
+  ADMIN_TOKEN,
+  Child,
+  type Cleanups,
+  cpuSeconds,
+  demoToken,
+  freePort,
+  LOAD_CPU,
+  median,
+  SERVER_CPU,
+  sleep,
+  startBenchDatabase,
+  startLotseProcess,
+} from "./_harness.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+const NGINX = Deno.env.get("NGINX") ?? "/usr/sbin/nginx";
+const PROVIDER_ID = "kba-zfzr";
+const EVIDENCE_TYPE = "fahrzeugzulassung";
+
+/** Options of {@linkcode evidence}. */
+export interface EvidenceOptions {
+  /** Alternating rounds of nginx, Lotse with digest, Lotse without (default 3). */
+  readonly rounds?: number;
+  /** Bytes per transfer (default 1 GiB). */
+  readonly bytes?: number;
+  /** Concurrent transfers for P5's second half (default 100; 0 skips it). */
+  readonly concurrent?: number;
+  /** Bytes of each concurrent transfer (default 10 MiB). */
+  readonly concurrentBytes?: number;
+}
+
+/** One path's figures over the rounds. */
+export interface PathFigures {
+  readonly mibPerS: number[];
+  readonly cpuSecondsPerGiB: number[];
+}
+
+/** What {@linkcode evidence} measured. */
+export interface EvidenceResult {
+  readonly bytes: number;
+  readonly rounds: number;
+  readonly nginx: PathFigures;
+  readonly digest: PathFigures;
+  readonly plain: PathFigures;
+  /** Median Lotse / nginx throughput, with and without the provider's Repr-Digest. */
+  readonly digestOverNginx: number;
+  readonly plainOverNginx: number;
+  /** Lotse's RSS growth over each verified 1 GiB transfer (MiB, peak minus before). */
+  readonly rssGrowthMiB: number[];
+  readonly concurrent: {
+    readonly transfers: number;
+    readonly bytesEach: number;
+    readonly failed: number;
+    readonly peakRssMiB: number;
+    readonly ms: number;
+  } | null;
+}
+
+/** Resident set size of a process in MiB (VmRSS). */
+export function rssMiB(pid: number): number {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+  return kib / 1024;
+}
+
+/** Samples a process's RSS every `intervalMs` until `stop()`; returns the peak. */
+function rssSampler(pid: number, intervalMs = 50): { stop(): number } {
+  let peak = rssMiB(pid);
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, rssMiB(pid));
+    } catch { /* exited */ }
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      try {
+        peak = Math.max(peak, rssMiB(pid));
+      } catch { /* exited */ }
+      return peak;
+    },
+  };
+}
+
+async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await sleep(20);
+    }
+  }
+  throw new Error(`Nothing listens on port ${port}`);
+}
+
+// nginx's worker (the master only forks it): the process whose CPU time counts.
+async function childPid(parent: number): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    const out = await new Deno.Command("pgrep", { args: ["-P", String(parent)], stdout: "piped" })
+      .output();
+    const pid = Number(new TextDecoder().decode(out.stdout).trim().split("\n")[0]);
+    if (pid > 0) return pid;
+    await sleep(10);
+  }
+  throw new Error(`Process ${parent} has no child`);
+}
+
+async function tablesVersion(url: string): Promise<number> {
+  const res = await fetch(`${url}/readyz`);
+  return Number((await res.json()).tablesVersion);
+}
+
+/** An RFC 8187 header value, so "§" travels as ASCII. */
+function textHeader(text: string): string {
+  return `UTF-8''${encodeURIComponent(text)}`;
+}
+
+interface CurlResult {
+  readonly mibPerS: number;
+}
+
+/** One POST through curl on the load core, its body discarded; fails unless 200 and whole. */
+export async function curlTransfer(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+  bytes: number,
+): Promise<CurlResult> {
+  const output = await new Deno.Command("taskset", {
+    args: [
+      "-c",
+      LOAD_CPU,
+      "curl",
+      "-s",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code} %{size_download} %{speed_download}",
+      "-X",
+      "POST",
+      ...Object.entries(headers).flatMap(([k, v]) => ["-H", `${k}: ${v}`]),
+      "--data-binary",
+      body,
+      url,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const [status, size, speed] = new TextDecoder().decode(output.stdout).split(" ");
+  if (status !== "200" || Number(size) !== bytes) {
+    throw new Error(`Transfer from ${url} failed: status ${status}, ${size} of ${bytes} bytes`);
+  }
+  return { mibPerS: Number(speed) / 1024 ** 2 };
+}
+
+/** Runs the P4/P5 measurement; every process it starts is registered in `cleanups`. */
+export async function evidence(
+  options: EvidenceOptions,
+  cleanups: Cleanups,
+): Promise<EvidenceResult> {
+  const rounds = options.rounds ?? 3;
+  const bytes = options.bytes ?? 1024 ** 3;
+  const concurrent = options.concurrent ?? 100;
+  const concurrentBytes = options.concurrentBytes ?? 10 * 1024 ** 2;
+  const gib = bytes / 1024 ** 3;
+
+  const db = await startBenchDatabase(cleanups);
+  const lotse = await startLotseProcess(cleanups, db.url, {
+    env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
+  });
+  const dir = await Deno.makeTempDir({ prefix: "lotse-bench-evidence-" });
+  cleanups.push(() => Deno.remove(dir, { recursive: true }));
+  const pki = await createTestPki("Lotse Bench Provider CA");
+  await Deno.writeTextFile(`${dir}/provider.pem`, pki.cert);
+  await Deno.writeTextFile(`${dir}/provider.key`, pki.key);
+  await Deno.writeTextFile(`${dir}/ca.pem`, pki.caCert);
+
+  // The register, HTTPS with its own CA, checking Lotse's tokens against Lotse's JWKS.
+  const providerPort = freePort();
+  const provider = new Child("provider", "taskset", [
+    "-c",
+    LOAD_CPU,
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--allow-read",
+    `${ROOT}src/demo_provider.ts`,
+    "--port",
+    String(providerPort),
+    "--jwks",
+    `${lotse.url}/.well-known/jwks.json`,
+    "--cert",
+    `${dir}/provider.pem`,
+    "--key",
+    `${dir}/provider.key`,
+    "--precompute",
+    [bytes, concurrentBytes].join(","),
+  ]);
+  cleanups.push(() => provider.stop());
+  await waitForPort(providerPort, 120_000);
+  const endpoint = `https://127.0.0.1:${providerPort}/providers/${PROVIDER_ID}`;
+
+  // Registered the way an operator does it.
+  const before = await tablesVersion(lotse.url);
+  const put = await fetch(`${lotse.url}/admin/v1/providers/${PROVIDER_ID}`, {
+    method: "PUT",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify({
+      name: "Kraftfahrt-Bundesamt (bench, HTTPS)",
+      endpoint,
+      caCert: pki.caCert,
+    }),
+  });
+  if (!put.ok) throw new Error(`Cannot register the provider: ${put.status} ${await put.text()}`);
+  await put.body?.cancel();
+  const deadline = performance.now() + 10_000;
+  while (await tablesVersion(lotse.url) === before) {
+    if (performance.now() > deadline) throw new Error("The provider change never became visible");
+    await sleep(20);
+  }
+
+  // nginx in front of the same provider, trusting the same CA.
+  const nginxPort = freePort();
+  const config = (await Deno.readTextFile(`${ROOT}loadtest/nginx.conf.tmpl`))
+    .replaceAll("{{PREFIX}}", dir)
+    .replaceAll("{{PORT}}", String(nginxPort))
+    .replaceAll("{{UPSTREAM}}", `127.0.0.1:${providerPort}`)
+    .replaceAll("{{SCHEME}}", "https")
+    .replaceAll(
+      "{{UPSTREAM_TLS}}",
+      `proxy_ssl_trusted_certificate ${dir}/ca.pem; proxy_ssl_verify on; ` +
+        "proxy_ssl_name localhost; proxy_ssl_session_reuse on;",
+    );
+  await Deno.writeTextFile(`${dir}/nginx.conf`, config);
+  const nginx = new Child("nginx", "taskset", [
+    "-c",
+    SERVER_CPU,
+    NGINX,
+    "-c",
+    `${dir}/nginx.conf`,
+    "-p",
+    dir,
+  ]);
+  cleanups.push(() => nginx.stop());
+  await waitForPort(nginxPort);
+  const nginxWorker = await childPid(nginx.pid);
+
+  const consumerToken = await demoToken(lotse.url);
+  const purpose = DEMO_PURPOSES.bewohnerparken;
+  const lotseHeaders = {
+    authorization: `Bearer ${consumerToken}`,
+    "content-type": "application/json",
+    "lotse-purpose": textHeader(purpose.purpose),
+    "lotse-legal-basis": textHeader(purpose.legalBasis),
+  };
+  const lotseUrl = `${lotse.url}/v1/evidence/${EVIDENCE_TYPE}?ags=08111000`;
+  // nginx's consumer needs what Lotse would send the provider: an evidence access token.
+  const evidenceToken = async () => {
+    const res = await fetch(`${lotse.url}/v1/authorizations`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${consumerToken}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        evidenceType: EVIDENCE_TYPE,
+        providerId: PROVIDER_ID,
+        purpose: purpose.purpose,
+        legalBasis: purpose.legalBasis,
+        idnrUsed: false,
+      }),
+    });
+    if (res.status !== 201) throw new Error(`Authorization refused: ${await res.text()}`);
+    return (await res.json()).token as string;
+  };
+  const nginxHeaders = async () => ({
+    authorization: `Bearer ${await evidenceToken()}`,
+    "content-type": "application/json",
+    "lotse-evidence-type": EVIDENCE_TYPE,
+  });
+  const nginxUrl = `http://127.0.0.1:${nginxPort}/providers/${PROVIDER_ID}`;
+  const demoBody = (size: number, digest: boolean) =>
+    JSON.stringify({ demo: { bytes: size, ...(digest ? {} : { digest: false }) } });
+
+  // Warm-up (JIT, connection pools), not counted.
+  const warm = 64 * 1024 ** 2;
+  await curlTransfer(nginxUrl, await nginxHeaders(), demoBody(warm, true), warm);
+  await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, true), warm);
+  await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, false), warm);
+
+  const figures = () => ({ mibPerS: [] as number[], cpuSecondsPerGiB: [] as number[] });
+  const result = { nginx: figures(), digest: figures(), plain: figures() };
+  const rssGrowthMiB: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    {
+      const headers = await nginxHeaders();
+      const cpu = cpuSeconds(nginxWorker);
+      const r = await curlTransfer(nginxUrl, headers, demoBody(bytes, true), bytes);
+      result.nginx.mibPerS.push(r.mibPerS);
+      result.nginx.cpuSecondsPerGiB.push((cpuSeconds(nginxWorker) - cpu) / gib);
+    }
+    for (const [key, digest] of [["digest", true], ["plain", false]] as const) {
+      const rssBefore = rssMiB(lotse.child.pid);
+      const sampler = rssSampler(lotse.child.pid);
+      const cpu = cpuSeconds(lotse.child.pid);
+      const r = await curlTransfer(lotseUrl, lotseHeaders, demoBody(bytes, digest), bytes);
+      result[key].cpuSecondsPerGiB.push((cpuSeconds(lotse.child.pid) - cpu) / gib);
+      const peak = sampler.stop();
+      result[key].mibPerS.push(r.mibPerS);
+      if (digest) rssGrowthMiB.push(peak - rssBefore);
+    }
+  }
+
+  let concurrentResult: EvidenceResult["concurrent"] = null;
+  if (concurrent > 0) {
+    const sampler = rssSampler(lotse.child.pid);
+    const fan = new Child("fanout", "taskset", [
+      "-c",
+      LOAD_CPU,
+      Deno.execPath(),
+      "run",
+      "--allow-net",
+      `${ROOT}loadtest/_fanout.ts`,
+      JSON.stringify({
+        url: lotseUrl,
+        headers: lotseHeaders,
+        body: demoBody(concurrentBytes, true),
+        count: concurrent,
+        bytes: concurrentBytes,
+      }),
+    ]);
+    const status = await fan.process.status;
+    await fan.stop();
+    const peak = sampler.stop();
+    const line = fan.output.split("\n").find((l) => l.startsWith("FANOUT_JSON "));
+    if (!status.success || !line) throw new Error(`Fan-out failed: ${fan.output.trim()}`);
+    const out = JSON.parse(line.slice("FANOUT_JSON ".length));
+    concurrentResult = {
+      transfers: out.transfers,
+      bytesEach: concurrentBytes,
+      failed: out.failed,
+      peakRssMiB: peak,
+      ms: out.ms,
+    };
+  }
+
+  const nginxMedian = median(result.nginx.mibPerS);
+  return {
+    bytes,
+    rounds,
+    ...result,
+    digestOverNginx: median(result.digest.mibPerS) / nginxMedian,
+    plainOverNginx: median(result.plain.mibPerS) / nginxMedian,
+    rssGrowthMiB,
+    concurrent: concurrentResult,
+  };
+}

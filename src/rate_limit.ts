@@ -1,0 +1,150 @@
+/**
+ * Rate limits per source address and per client, in fixed windows, with the IETF
+ * `RateLimit-Policy` / `RateLimit` header fields (draft-ietf-httpapi-ratelimit-headers) and
+ * `Retry-After` on a 429. Three quotas, each off at 0:
+ *
+ * - `token`: `POST /v1/token` per source address and per `client_id` named in the form (bad
+ *   assertions are the cheapest thing to throw at Lotse);
+ * - `address`: every request per source address;
+ * - `client`: every authenticated request per client (known from its cached access token).
+ *
+ * State is a map of counters per key and window; keys of past windows are swept, and the map
+ * never holds more than `maxKeys` (a new key beyond is refused until a sweep makes room).
+ *
+ * @example
+ * ```ts
+ * const limits = new RateLimits({ windowMs: 60_000, token: 60, address: 0, client: 0 });
+ * const verdict = limits.take("token", "address:203.0.113.7");
+ * if (!verdict.allowed) return tooMany(verdict);
+ * ```
+ *
+ * @module
+ */
+import { problemResponse } from "./problem.ts";
+
+/** The quotas: requests per window; 0 turns a quota off. */
+export interface RateLimitOptions {
+  readonly windowMs: number;
+  readonly token: number;
+  readonly address: number;
+  readonly client: number;
+  /** Most counters kept at once; default 100,000. */
+  readonly maxKeys?: number;
+  readonly now?: () => number;
+}
+
+/** Which quota a request is counted against. */
+export type Quota = "token" | "address" | "client";
+
+/** The outcome of counting one request. */
+export interface Verdict {
+  readonly quota: Quota;
+  readonly allowed: boolean;
+  readonly limit: number;
+  readonly remaining: number;
+  /** Seconds until the window resets (at least 1). */
+  readonly resetSeconds: number;
+}
+
+interface Counter {
+  window: number;
+  count: number;
+}
+
+/** The rate limits of one instance. */
+export class RateLimits {
+  readonly #options: RateLimitOptions;
+  readonly #counters = new Map<string, Counter>();
+  readonly #maxKeys: number;
+  readonly #now: () => number;
+  #sweptWindow = -1;
+
+  constructor(options: RateLimitOptions) {
+    this.#options = options;
+    this.#maxKeys = options.maxKeys ?? 100_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Whether any quota is on. */
+  get enabled(): boolean {
+    return this.#options.token > 0 || this.#options.address > 0 || this.#options.client > 0;
+  }
+
+  /** Whether `quota` is on. */
+  on(quota: Quota): boolean {
+    return this.#options[quota] > 0;
+  }
+
+  /** Counts one request of `key` against `quota`; null when the quota is off. */
+  take(quota: Quota, key: string): Verdict | null {
+    const limit = this.#options[quota];
+    if (limit <= 0) return null;
+    const now = this.#now();
+    const { windowMs } = this.#options;
+    const window = Math.floor(now / windowMs);
+    const resetSeconds = Math.max(1, Math.ceil(((window + 1) * windowMs - now) / 1000));
+    const id = `${quota}\u0000${key}`;
+    let counter = this.#counters.get(id);
+    if (counter === undefined || counter.window !== window) {
+      if (counter === undefined && this.#counters.size >= this.#maxKeys) this.#sweep(window);
+      if (counter === undefined && this.#counters.size >= this.#maxKeys) {
+        return { quota, allowed: false, limit, remaining: 0, resetSeconds };
+      }
+      counter = { window, count: 0 };
+      this.#counters.set(id, counter);
+    }
+    counter.count++;
+    return {
+      quota,
+      allowed: counter.count <= limit,
+      limit,
+      remaining: Math.max(0, limit - counter.count),
+      resetSeconds,
+    };
+  }
+
+  #sweep(window: number): void {
+    if (this.#sweptWindow === window) return;
+    this.#sweptWindow = window;
+    for (const [id, counter] of this.#counters) {
+      if (counter.window !== window) this.#counters.delete(id);
+    }
+  }
+
+  /** The `RateLimit-Policy` field value of the quotas that are on. */
+  policy(): string {
+    const seconds = Math.round(this.#options.windowMs / 1000);
+    return (["token", "address", "client"] as const)
+      .filter((quota) => this.#options[quota] > 0)
+      .map((quota) => `"${quota}";q=${this.#options[quota]};w=${seconds}`)
+      .join(", ");
+  }
+}
+
+/** The tightest of several verdicts (the first refusal, else the least remaining). */
+export function tightest(verdicts: readonly (Verdict | null)[]): Verdict | null {
+  let pick: Verdict | null = null;
+  for (const verdict of verdicts) {
+    if (verdict === null) continue;
+    if (!verdict.allowed) return verdict;
+    if (pick === null || verdict.remaining < pick.remaining) pick = verdict;
+  }
+  return pick;
+}
+
+/** Sets `RateLimit-Policy` and `RateLimit` on `headers`. */
+export function setRateLimitHeaders(headers: Headers, limits: RateLimits, verdict: Verdict): void {
+  headers.set("ratelimit-policy", limits.policy());
+  headers.set("ratelimit", `"${verdict.quota}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
+}
+
+/** The 429 problem for a refused verdict, with `Retry-After` and the rate-limit fields. */
+export function tooManyRequests(limits: RateLimits, verdict: Verdict): Response {
+  const response = problemResponse(
+    "too-many-requests",
+    `Rate limit "${verdict.quota}" of ${verdict.limit} requests per window reached`,
+    { headers: { "retry-after": String(verdict.resetSeconds) } },
+  );
+  setRateLimitHeaders(response.headers, limits, verdict);
+  return response;
+}

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { RateLimits, tightest, tooManyRequests } from "./rate_limit.ts";
+
+Deno.test("RateLimits counts per key in fixed windows and refuses past the quota", () => {
+  let now = 0;
+  const limits = new RateLimits({
+    windowMs: 60_000,
+    token: 2,
+    address: 0,
+    client: 0,
+    now: () => now,
+  });
+  assert.equal(limits.take("address", "a"), null);
+  assert.equal(limits.take("token", "a")!.allowed, true);
+  assert.equal(limits.take("token", "a")!.remaining, 0);
+  const refused = limits.take("token", "a")!;
+  assert.equal(refused.allowed, false);
+  assert.equal(refused.resetSeconds, 60);
+  assert.equal(limits.take("token", "b")!.allowed, true);
+  now = 60_000;
+  assert.equal(limits.take("token", "a")!.allowed, true);
+});
+
+Deno.test("RateLimits keeps at most maxKeys counters and sweeps past windows", () => {
+  let now = 0;
+  const limits = new RateLimits({
+    windowMs: 1000,
+    token: 0,
+    address: 5,
+    client: 0,
+    maxKeys: 3,
+    now: () => now,
+  });
+  for (const key of ["a", "b", "c"]) assert.equal(limits.take("address", key)!.allowed, true);
+  assert.equal(limits.take("address", "d")!.allowed, false);
+  now = 1000;
+  assert.equal(limits.take("address", "d")!.allowed, true);
+});
+
+Deno.test("tooManyRequests() is a 429 problem with Retry-After and RateLimit fields", async () => {
+  const limits = new RateLimits({
+    windowMs: 60_000,
+    token: 1,
+    address: 100,
+    client: 0,
+    now: () => 30_000,
+  });
+  limits.take("token", "x");
+  const verdict = tightest([limits.take("address", "x"), limits.take("token", "x")])!;
+  const res = tooManyRequests(limits, verdict);
+  assert.equal(res.status, 429);
+  assert.equal(res.headers.get("retry-after"), "30");
+  assert.equal(res.headers.get("ratelimit-policy"), '"token";q=1;w=60, "address";q=100;w=60');
+  assert.equal(res.headers.get("ratelimit"), '"token";r=0;t=30');
+  assert.equal((await res.json()).type, "https://lotse.dev/problems/too-many-requests");
+});

@@ -1,0 +1,216 @@
+/**
+ * The HTTP listener with connection hygiene. `Deno.serve` has no header-read or keep-alive
+ * timeout, no connection cap and no per-connection hook, and when `accept` runs out of file
+ * descriptors its server ends with an unhandled `Too many open files` that stops the process.
+ * This module keeps `Deno.serve` (and its speed: the request path pays nothing) and adds
+ * what it lacks from the outside, by server generations on one port (`SO_REUSEPORT`):
+ *
+ * - Every `checkMs` it counts the process's open descriptors (Linux `/proc/self/fd`). When
+ *   more than `softLimit` are open beyond those at start and those held by running
+ *   transfers (`heldDescriptors`), a new server starts and
+ *   the previous one is shut down gracefully: that closes at once every connection of the
+ *   old server that is idle between requests, sent nothing or is still sending its headers
+ *   (slowloris), and lets running requests finish. So idle and half-open connections are
+ *   bounded by `softLimit` plus what arrives within one `checkMs`.
+ * - A server that ends with an error (EMFILE on accept) is replaced at once and its idle and
+ *   half-open connections are closed: shedding instead of death.
+ * - An old generation that still has requests running after `lingerMs` is aborted.
+ *
+ * Why not a timer per connection: `Deno.serve` does not expose connections, and a rotation
+ * when nothing presses would cost normal clients: a connection that reaches the old listener
+ * in the instant it closes is reset, and a fresh one whose first bytes are still on the way
+ * is closed. Under the soft limit nothing is ever rotated.
+ *
+ * @example
+ * ```ts
+ * const server = await serveGuarded((_req) => new Response("ok"), {
+ *   hostname: "127.0.0.1", port: 0, checkMs: 5_000, softLimit: 1024, logger: createLogger(),
+ * });
+ * console.log(server.addr.port);
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+import type { Logger } from "./log.ts";
+
+/** Options for {@linkcode serveGuarded}. */
+export interface GuardedServeOptions {
+  readonly hostname: string;
+  /** `0` picks a free port; later generations bind the same one. */
+  readonly port: number;
+  /** PEM certificate and key: HTTPS. */
+  readonly tls?: { readonly cert: string; readonly key: string } | null;
+  /** How often open connections are counted. */
+  readonly checkMs: number;
+  /** Open sockets beyond those at start above which idle and half-open ones are shed. */
+  readonly softLimit: number;
+  /**
+   * Descriptors held for work in progress (e.g. 3 per running transfer: the consumer's and
+   * the provider's sockets, and a provider served in-process); not counted as idle.
+   */
+  readonly heldDescriptors?: () => number;
+  /** Counts open descriptors; default `/proc/self/fd` (null where it cannot be read). */
+  readonly openDescriptors?: () => number | null;
+  /** An old generation's requests are cut after this long (default 15 min). */
+  readonly lingerMs?: number;
+  /** Where replacements after errors are reported (never to a client). */
+  readonly logger: Pick<Logger, "warn">;
+}
+
+/** A running guarded server. */
+export interface GuardedServer {
+  readonly addr: Deno.NetAddr;
+  /** Servers started so far (the first, rotations and replacements after errors). */
+  readonly generations: number;
+  /** Servers that ended with an error (e.g. out of file descriptors) and were replaced. */
+  readonly failures: number;
+  /** Open descriptors at the last check (null where they cannot be counted). */
+  readonly openDescriptors: number | null;
+  /** Stops accepting, lets running requests finish, closes every connection. */
+  shutdown(): Promise<void>;
+}
+
+interface Generation {
+  readonly server: Deno.HttpServer<Deno.NetAddr>;
+  readonly abort: AbortController;
+  draining: boolean;
+  finished: boolean;
+}
+
+/**
+ * Serves `handler` like `Deno.serve`, with idle and header timeouts and survival of
+ * file-descriptor exhaustion (see the module doc).
+ *
+ * @throws when the port cannot be bound at start (e.g. already in use)
+ */
+export async function serveGuarded(
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  options: GuardedServeOptions,
+): Promise<GuardedServer> {
+  const { logger } = options;
+  const lingerMs = options.lingerMs ?? 15 * 60_000;
+  // SO_REUSEPORT would let a second process share a busy port silently: bind once without
+  // it first, so a port in use still fails the start as before.
+  const probe = Deno.listen({ hostname: options.hostname, port: options.port });
+  const port = (probe.addr as Deno.NetAddr).port;
+  probe.close();
+
+  const live = new Set<Generation>();
+  let current: Generation | null = null;
+  let stopped = false;
+  let generations = 0;
+  let failures = 0;
+  let retryMs = 50;
+
+  function start(onListen?: (addr: Deno.NetAddr) => void): Generation {
+    const abort = new AbortController();
+    const server = Deno.serve({
+      hostname: options.hostname,
+      port,
+      reusePort: true,
+      signal: abort.signal,
+      ...(options.tls ?? {}),
+      onListen: onListen ?? (() => {}),
+    }, handler);
+    const generation: Generation = { server, abort, draining: false, finished: false };
+    generations++;
+    live.add(generation);
+    server.finished.then(() => {
+      generation.finished = true;
+      live.delete(generation);
+    }, (error) => {
+      generation.finished = true;
+      live.delete(generation);
+      failures++;
+      // The dead server's accept loop is gone but its connections are not: a graceful
+      // shutdown closes the idle and half-open ones and frees their descriptors.
+      server.shutdown().catch(() => {});
+      if (current === generation && !stopped) {
+        current = null;
+        logger.warn("HTTP server ended; replacing it", { error: describe(error), retryMs });
+        setTimeout(replace, retryMs);
+        retryMs = Math.min(retryMs * 2, 1000);
+      }
+    });
+    return generation;
+  }
+
+  function replace(): void {
+    if (stopped) return;
+    try {
+      current = start();
+      retryMs = 50;
+    } catch (error) {
+      logger.warn("Cannot listen again; retrying", { error: describe(error), retryMs });
+      setTimeout(replace, retryMs);
+      retryMs = Math.min(retryMs * 2, 1000);
+    }
+  }
+
+  function drain(generation: Generation): void {
+    generation.draining = true;
+    generation.server.shutdown().catch(() => {});
+    const timer = setTimeout(() => {
+      if (!generation.finished) generation.abort.abort();
+    }, lingerMs);
+    Deno.unrefTimer(timer);
+  }
+
+  const { promise, resolve } = Promise.withResolvers<Deno.NetAddr>();
+  current = start(resolve);
+  const addr = await promise;
+
+  const count = options.openDescriptors ?? procFdCount;
+  const baseline = count() ?? 0;
+  let lastCount: number | null = baseline;
+  const rotation = setInterval(() => {
+    if (stopped || current === null) return;
+    lastCount = count();
+    if (lastCount === null) return;
+    const held = options.heldDescriptors?.() ?? 0;
+    if (lastCount - baseline - held <= options.softLimit) return;
+    const old = current;
+    try {
+      current = start();
+    } catch (error) {
+      // Out of descriptors for a new listener: keep the old one and shed its idle ones
+      // at the next turn.
+      logger.warn("Cannot start the next HTTP server", { error: describe(error) });
+      return;
+    }
+    drain(old);
+  }, options.checkMs);
+
+  return {
+    addr,
+    get generations() {
+      return generations;
+    },
+    get failures() {
+      return failures;
+    },
+    get openDescriptors() {
+      return lastCount;
+    },
+    async shutdown() {
+      stopped = true;
+      clearInterval(rotation);
+      await Promise.all([...live].map((g) => g.server.shutdown().catch(() => {})));
+    },
+  };
+}
+
+function procFdCount(): number | null {
+  try {
+    let n = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+    return n;
+  } catch {
+    return null;
+  }
+}
+
+function describe(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).split("\n")[0]!.slice(0, 200);
+}
