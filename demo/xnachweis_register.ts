@@ -17,6 +17,7 @@
  * @module
  */
 import type { Jwks } from "../crypto/mod.ts";
+import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
 import {
   buildErrorResponse,
   buildEvidenceResponse,
@@ -104,4 +105,25 @@ export function demoInput(subject: Subject): Record<string, unknown> {
   return subject.kind === "natural"
     ? { familienname: subject.familyName, vornamen: subject.givenName }
     : { betrieb: subject.legalName, firma: subject.legalName };
+}
+
+/**
+ * The demo registers' XNachweis endpoint for `deno task start --demo` (src/main.ts injects it
+ * into the demo provider): every demo register answers 0101/0301 with the subject's demo data.
+ */
+export function demoXnachweis(
+  jwks: () => Promise<Jwks>,
+  issuer: string,
+): (request: Request, providerId: string) => Promise<Response> {
+  const register = xnachweisRegister({
+    jwks,
+    issuer,
+    classifications: DEMO_CLASSIFICATIONS,
+    evidence: (evidenceType, subject, transferId) => ({
+      evidenceType,
+      transferId,
+      ...demoInput(subject),
+    }),
+  });
+  return (request, providerId) => register(request, { id: providerId, name: providerId });
 }

@@ -202,7 +202,12 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
         return edmErrorResponse(mapped.code, result.refusal.detail, {
           ...context,
           status: mapped.status,
-          headers: transferHeaders(result.refusal.transferId, undefined),
+          headers: {
+            ...transferHeaders(result.refusal.transferId, undefined),
+            ...(result.refusal.retryAfterSeconds === undefined
+              ? {}
+              : { "retry-after": String(result.refusal.retryAfterSeconds) }),
+          },
         });
       }
       const answer = result.response;

@@ -11,7 +11,7 @@ import type { Db } from "../db/types.ts";
 import { putRows } from "../db/tables.ts";
 import { demoTables } from "../db/demo.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
-import { KeyRing, ReplayCache } from "../crypto/mod.ts";
+import { type Jwks, KeyRing, ReplayCache } from "../crypto/mod.ts";
 import { dbKeyStore } from "../db/key_store.ts";
 import { sharedReplayGuard } from "../db/replay_guard.ts";
 import { createHandler, type Handler } from "./app.ts";
@@ -62,7 +62,18 @@ export interface StartOptions {
   now?: () => number;
   /** Where Lotse's events go; default: JSON lines on standard output at `config.logLevel`. */
   logger?: Logger;
+  /**
+   * The demo registers' XNachweis endpoint (`/xnachweis/providers/<id>` on the demo provider),
+   * injected by src/main.ts from demo/: given Lotse's JWKS and issuer, the handler.
+   */
+  demoXnachweis?: DemoXnachweisFactory;
 }
+
+/** Builds the demo registers' XNachweis handler from Lotse's keys (see `StartOptions`). */
+export type DemoXnachweisFactory = (
+  jwks: () => Promise<Jwks>,
+  issuer: string,
+) => (request: Request, providerId: string) => Promise<Response>;
 
 /** Announces a rotated signing key; the payload is the new active kid. */
 export const KEYS_CHANNEL = "lotse_keys";
@@ -156,6 +167,12 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         port: config.demoProviderPort,
         jwks: () => Promise.resolve(keys.jwks() as never),
         issuer: config.publicUrl,
+        ...(options.demoXnachweis === undefined ? {} : {
+          xnachweis: options.demoXnachweis(
+            () => Promise.resolve(keys.jwks() as Jwks),
+            config.publicUrl,
+          ),
+        }),
       });
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;

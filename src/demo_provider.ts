@@ -56,6 +56,8 @@ export interface DemoProviderOptions {
   readonly maxRequestBytes?: number;
   /** Payload sizes whose digest is computed at start rather than on first use. */
   readonly precomputeSizes?: readonly number[];
+  /** The registers' XNachweis endpoint, `POST /xnachweis/providers/<id>` (from demo/). */
+  readonly xnachweis?: (request: Request, providerId: string) => Promise<Response>;
 }
 
 /** A running demo provider. */
@@ -118,6 +120,7 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
       chunkBytes,
       maxRequestBytes,
       payloads,
+      xnachweis: options.xnachweis,
     }));
   const scheme = options.cert !== undefined ? "https" : "http";
   const { hostname, port } = server.addr;
@@ -139,9 +142,14 @@ interface HandlerContext {
   chunkBytes: number;
   maxRequestBytes: number;
   payloads: PayloadDigests;
+  xnachweis: DemoProviderOptions["xnachweis"];
 }
 
 async function handle(request: Request, context: HandlerContext): Promise<Response> {
+  const xml = /^\/xnachweis\/providers\/([^/]+)$/.exec(new URL(request.url).pathname);
+  if (xml !== null && context.xnachweis !== undefined && request.method === "POST") {
+    return await context.xnachweis(request, decodeURIComponent(xml[1] ?? ""));
+  }
   const match = /^\/providers\/([^/]+)$/.exec(new URL(request.url).pathname);
   if (match === null) return problem(404, "not-found", "No such provider path");
   if (request.method !== "POST") return problem(405, "invalid-request", "Use POST");

@@ -5,6 +5,7 @@
 import { CONFIG_VARIABLES, ConfigError, parseConfig } from "./config.ts";
 import { startLotse } from "./boot.ts";
 import { createLogger } from "./log.ts";
+import { demoXnachweis } from "../demo/xnachweis_register.ts";
 
 const env: Record<string, string> = {};
 for (const name of CONFIG_VARIABLES) {
@@ -27,7 +28,7 @@ try {
 const logger = createLogger({ level: config.logLevel });
 let lotse;
 try {
-  lotse = await startLotse(config, { logger });
+  lotse = await startLotse(config, { logger, demoXnachweis });
 } catch (error) {
   logger.error("Cannot start Lotse", { error });
   Deno.exit(1);

@@ -71,6 +71,8 @@ export const REFUSAL_EDM_ERRORS: { readonly [K in RefusalKind]: EdmError } = {
   "provider-timeout": { code: "EDM:ERR:0005", status: 504 },
   "unavailable": { code: "EDM:ERR:0005", status: 503 },
   "client-closed": { code: "EDM:ERR:0005", status: 499 },
+  /** A rate limit: no EDM code says so; the transient one, with Retry-After. */
+  "too-many-requests": { code: "EDM:ERR:0005", status: 429 },
 };
 
 /** The face's own refusals before the use case runs. */
