@@ -22,7 +22,7 @@
  * @module
  */
 import { XmlDocument, type XmlElement, XmlXPath } from "libxml2-wasm";
-import { schemaErrors, type SchemaSet, validateXml } from "../xnachweis/mod.ts";
+import { schemaErrors, type SchemaSet, validateXml, xmlText } from "../xnachweis/mod.ts";
 
 /** The vendored ebRS 4 + SDG profile schemas (`schemas/eu-oots/`). */
 export const EU_SCHEMAS: SchemaSet = {
@@ -216,16 +216,20 @@ type Prefix = keyof typeof EDM_NS;
 
 function add(parent: XmlElement, prefix: Prefix, name: string, value?: string): XmlElement {
   const element = parent.addElement(name, prefix);
-  if (value !== undefined) element.addText(value);
+  if (value !== undefined) element.addText(xmlText(value));
   return element;
+}
+
+function setAttr(element: XmlElement, name: string, value: string, prefix?: Prefix): void {
+  element.setAttr(name, xmlText(value), prefix);
 }
 
 /** `<rim:Slot name><rim:SlotValue xsi:type>`; returns the SlotValue. */
 function addSlot(parent: XmlElement, name: string, type: string): XmlElement {
   const element = add(parent, "rim", "Slot");
-  element.setAttr("name", name);
+  setAttr(element, "name", name);
   const value = add(element, "rim", "SlotValue");
-  value.setAttr("type", type, "xsi");
+  setAttr(value, "type", type, "xsi");
   return value;
 }
 
@@ -235,7 +239,7 @@ function addValueSlot(parent: XmlElement, name: string, type: string, value: str
 
 function addAgent(parent: XmlElement, agent: EdmAgent, classification?: string): void {
   const element = add(parent, "sdg", "Agent");
-  add(element, "sdg", "Identifier", agent.id).setAttr("schemeID", agent.scheme || "0204");
+  setAttr(add(element, "sdg", "Identifier", agent.id), "schemeID", agent.scheme || "0204");
   add(element, "sdg", "Name", agent.name || agent.id);
   if (classification) add(element, "sdg", "Classification", classification);
 }
@@ -271,8 +275,8 @@ function startResponse(
   context: EdmResponseContext,
 ): { doc: XmlDocument; root: XmlElement; time: string } {
   const { doc, root } = startDocument("QueryResponse", "query");
-  root.setAttr("status", status);
-  if (context.requestId) root.setAttr("requestId", context.requestId);
+  setAttr(root, "status", status);
+  if (context.requestId) setAttr(root, "requestId", context.requestId);
   const time = new Date(context.now ?? Date.now()).toISOString();
   addValueSlot(root, "SpecificationIdentifier", "rim:StringValueType", EDM_SPECIFICATION);
   addValueSlot(root, "EvidenceResponseIdentifier", "rim:StringValueType", crypto.randomUUID());
@@ -311,11 +315,11 @@ export function buildExceptionResponse(input: EdmExceptionInput): string {
     addAgent(addSlot(root, "EvidenceRequester", "rim:AnyValueType"), input.requester);
   }
   const exception = add(root, "rs", "Exception");
-  exception.setAttr("type", input.type, "xsi");
-  exception.setAttr("severity", input.severity);
-  exception.setAttr("message", input.message);
-  exception.setAttr("detail", input.detail);
-  exception.setAttr("code", input.code);
+  setAttr(exception, "type", input.type, "xsi");
+  setAttr(exception, "severity", input.severity);
+  setAttr(exception, "message", input.message);
+  setAttr(exception, "detail", input.detail);
+  setAttr(exception, "code", input.code);
   addValueSlot(exception, "Timestamp", "rim:DateTimeValueType", time);
   if (input.previewLocation) {
     addValueSlot(exception, "PreviewLocation", "rim:StringValueType", input.previewLocation);
@@ -346,13 +350,13 @@ export function evidenceResponseFrame(input: EdmEvidenceInput): { head: string; 
   addValueSlot(root, "IssueDateTime", "rim:DateTimeValueType", time);
   const providers = addSlot(root, "EvidenceProvider", "rim:CollectionValueType");
   const element = add(providers, "rim", "Element");
-  element.setAttr("type", "rim:AnyValueType", "xsi");
+  setAttr(element, "type", "rim:AnyValueType", "xsi");
   addAgent(element, input.provider, "EvidenceProvider");
   addAgent(addSlot(root, "EvidenceRequester", "rim:AnyValueType"), input.requester);
   const list = add(root, "rim", "RegistryObjectList");
   const object = add(list, "rim", "RegistryObject");
-  object.setAttr("type", "rim:ExtrinsicObjectType", "xsi");
-  object.setAttr("id", `urn:uuid:${crypto.randomUUID()}`);
+  setAttr(object, "type", "rim:ExtrinsicObjectType", "xsi");
+  setAttr(object, "id", `urn:uuid:${crypto.randomUUID()}`);
   const evidence = add(addSlot(object, "EvidenceMetadata", "rim:AnyValueType"), "sdg", "Evidence");
   add(evidence, "sdg", "Identifier", crypto.randomUUID());
   const about = add(evidence, "sdg", "IsAbout");
@@ -360,7 +364,7 @@ export function evidenceResponseFrame(input: EdmEvidenceInput): { head: string; 
   if (subject.kind === "natural") {
     const person = add(about, "sdg", "NaturalPerson");
     if (subject.identifier) {
-      add(person, "sdg", "Identifier", subject.identifier).setAttr("schemeID", "eidas");
+      setAttr(add(person, "sdg", "Identifier", subject.identifier), "schemeID", "eidas");
     }
     add(person, "sdg", "FamilyName", subject.familyName);
     add(person, "sdg", "GivenName", subject.givenName);
@@ -368,12 +372,16 @@ export function evidenceResponseFrame(input: EdmEvidenceInput): { head: string; 
   } else {
     const company = add(about, "sdg", "LegalPerson");
     if (subject.identifier) {
-      add(company, "sdg", "LegalPersonIdentifier", subject.identifier).setAttr("schemeID", "eidas");
+      setAttr(
+        add(company, "sdg", "LegalPersonIdentifier", subject.identifier),
+        "schemeID",
+        "eidas",
+      );
     }
     add(company, "sdg", "LegalName", subject.legalName);
   }
   const issuer = add(evidence, "sdg", "IssuingAuthority");
-  add(issuer, "sdg", "Identifier", input.provider.id).setAttr("schemeID", input.provider.scheme);
+  setAttr(add(issuer, "sdg", "Identifier", input.provider.id), "schemeID", input.provider.scheme);
   add(issuer, "sdg", "Name", input.provider.name || input.provider.id);
   const conformant = add(evidence, "sdg", "IsConformantTo");
   add(conformant, "sdg", "EvidenceTypeClassification", input.classification);
@@ -399,13 +407,13 @@ export interface DataServiceEntry {
 /** The DSD answer: an ebRS `QueryResponse` listing the German data services. */
 export function buildDsdResponse(services: readonly DataServiceEntry[]): string {
   const { doc, root } = startDocument("QueryResponse", "query");
-  root.setAttr("status", STATUS_SUCCESS);
-  root.setAttr("totalResultCount", String(services.length));
-  root.setAttr("startIndex", "0");
+  setAttr(root, "status", STATUS_SUCCESS);
+  setAttr(root, "totalResultCount", String(services.length));
+  setAttr(root, "startIndex", "0");
   const list = add(root, "rim", "RegistryObjectList");
   for (const service of services) {
     const object = add(list, "rim", "RegistryObject");
-    object.setAttr("id", `urn:uuid:${crypto.randomUUID()}`);
+    setAttr(object, "id", `urn:uuid:${crypto.randomUUID()}`);
     const type = add(
       addSlot(object, "DataServiceEvidenceType", "rim:AnyValueType"),
       "sdg",
@@ -416,13 +424,15 @@ export function buildDsdResponse(services: readonly DataServiceEntry[]): string 
     add(type, "sdg", "Title", service.evidenceTitle || service.classification);
     add(add(type, "sdg", "DistributedAs"), "sdg", "Format", "application/xml");
     const access = add(type, "sdg", "AccessService");
-    add(access, "sdg", "Identifier", service.provider.id).setAttr(
+    setAttr(
+      add(access, "sdg", "Identifier", service.provider.id),
       "schemeID",
       service.provider.scheme,
     );
     add(access, "sdg", "ConformsTo", "oots:edm");
     const publisher = add(access, "sdg", "Publisher");
-    add(publisher, "sdg", "Identifier", service.provider.id).setAttr(
+    setAttr(
+      add(publisher, "sdg", "Identifier", service.provider.id),
       "schemeID",
       service.provider.scheme,
     );
@@ -457,13 +467,13 @@ export interface DsdExceptionInput {
 /** A DSD `QueryResponse` with status Failure and one `rs:Exception`. */
 export function buildDsdException(input: DsdExceptionInput): string {
   const { doc, root } = startDocument("QueryResponse", "query");
-  root.setAttr("status", STATUS_FAILURE);
+  setAttr(root, "status", STATUS_FAILURE);
   const exception = add(root, "rs", "Exception");
-  exception.setAttr("type", input.type, "xsi");
-  exception.setAttr("severity", "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error");
-  exception.setAttr("message", input.message);
-  exception.setAttr("detail", input.detail);
-  exception.setAttr("code", input.code);
+  setAttr(exception, "type", input.type, "xsi");
+  setAttr(exception, "severity", "urn:oasis:names:tc:ebxml-regrep:ErrorSeverityType:Error");
+  setAttr(exception, "message", input.message);
+  setAttr(exception, "detail", input.detail);
+  setAttr(exception, "code", input.code);
   const determination = input.determination;
   if (determination) {
     const type = add(

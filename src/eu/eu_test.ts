@@ -99,7 +99,8 @@ Deno.test("an EDM 1.0 request is read: requester, provider, procedure, preview, 
 Deno.test("every refusal kind maps to an EDM error, and every EDM error Lotse builds is valid", async () => {
   for (const kind of REFUSAL_KINDS) assert.ok(REFUSAL_EDM_ERRORS[kind].code in EDM_ERRORS, kind);
   for (const code of Object.keys(EDM_ERRORS) as EdmErrorCode[]) {
-    const res = edmErrorResponse(code, "detail <&>", {
+    // A detail quoting hostile input: characters XML cannot carry must not break the answer.
+    const res = edmErrorResponse(code, "detail <&> \u0000\uFFFF\uD800", {
       status: 400,
       requestId: "urn:uuid:1",
       requester: { id: "NL1", scheme: "0190", name: "N" },

@@ -180,9 +180,20 @@ export function readErrorResponse(doc: XmlDocument): ErrorResponseSummary | null
 
 type Prefix = keyof typeof NS;
 
+/** Characters XML 1.0 cannot carry at all, not even escaped. */
+const NOT_XML = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * `value` with the characters XML cannot carry replaced by U+FFFD (libxml2 escapes the rest):
+ * an error detail quoting hostile input must not make Lotse's own answer unparsable.
+ */
+export function xmlText(value: string): string {
+  return value.replace(NOT_XML, "\uFFFD");
+}
+
 function add(parent: XmlElement, prefix: Prefix | null, name: string, value?: string): XmlElement {
   const element = prefix === null ? parent.addElement(name) : parent.addElement(name, prefix);
-  if (value !== undefined) element.addText(value);
+  if (value !== undefined) element.addText(xmlText(value));
   return element;
 }
 

@@ -51,6 +51,7 @@ export {
   SPECIFICATION_IDENTIFIER,
   type Subject,
   XML_CONTENT_TYPE,
+  xmlText,
 } from "./messages.ts";
 export { deferredWatch } from "./deferred.ts";
 export { loadSchemaFiles, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
