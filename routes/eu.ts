@@ -305,7 +305,7 @@ function readRequest(bytes: Uint8Array, max: number, context: Context): EdmReque
       if (id && id.length <= 200) context.requestId = id;
     }
     try {
-      validateEdm(doc!);
+      validateEdm(doc!, { acceptLater: true });
     } catch (error) {
       if (!(error instanceof XmlRefusal)) throw error;
       refuse(FACE_EDM_ERRORS["invalid-request"], error.message, context);

@@ -240,6 +240,20 @@ Deno.test({
       const after = await post(lotse, token, previewSlots(true, `${register.url}/preview`));
       assert.equal(after.status, 200, (await after.clone().text()).slice(0, 400));
       assert.match(await after.text(), /ResponseStatusType:Success/);
+      // An EDM 2.0 request (elements the 1.0-era schemas do not know) is served too.
+      register.preview = null;
+      const later = await post(
+        lotse,
+        token,
+        variant((x) =>
+          x.replace("oots-edm:v1.0", "oots-edm:v2.0").replace(
+            "<sdg:DateOfBirth>1985-04-12</sdg:DateOfBirth>",
+            "<sdg:DateOfBirth>1985-04-12</sdg:DateOfBirth><sdg:Nationality>NL</sdg:Nationality>",
+          )
+        ),
+      );
+      assert.equal(later.status, 200, (await later.clone().text()).slice(0, 400));
+      await later.body?.cancel();
     }),
 });
 

@@ -1,7 +1,7 @@
 /**
  * OOTS Evidence Exchange Data Model (EDM) messages as plain values: the vendored ebRS 4 / SDG
- * schema set, a reader for the EDM `query:QueryRequest` (EDM 1.0–2.0: 1.2/2.0 additions are
- * accepted, the profile's slot content is validated laxly) and builders for the
+ * schema set, a reader for the EDM `query:QueryRequest` (EDM 1.0–2.0: the 1.2/2.0 elements the
+ * vendored profile does not know are removed before validation) and builders for the
  * `query:QueryResponse` with the evidence, the EDM exception and the DSD answers, all on
  * libxml2's DOM, so no untrusted value is ever concatenated into XML. What Lotse builds
  * validates against the vendored (EDM 1.0) schemas.
@@ -53,8 +53,22 @@ export const EDM_AGENT_SCHEME = "urn:cef.eu:names:identifier:EAS:0204";
 const STATUS_SUCCESS = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Success";
 const STATUS_FAILURE = "urn:oasis:names:tc:ebxml-regrep:ResponseStatusType:Failure";
 
-/** Validates against the vendored EDM schemas; throws `XmlRefusal("schema-invalid", …)`. */
-export function validateEdm(doc: XmlDocument): void {
+/**
+ * The elements EDM 1.2 and 2.0 added that the vendored (1.0-era) profile does not know. They
+ * are optional wherever the profile has them, and Lotse reads none of them.
+ */
+const LATER_EDM_ELEMENTS = "//sdg:Nationality | //sdg:Language | //sdg:Description";
+
+/**
+ * Validates against the vendored EDM schemas; throws `XmlRefusal("schema-invalid", …)`. With
+ * `acceptLater`, the elements of EDM 1.2/2.0 the schemas do not know are first removed from
+ * the document (the profile validates them strictly where it declares the parent), so 1.0 to
+ * 2.0 requests are accepted.
+ */
+export function validateEdm(doc: XmlDocument, options: { acceptLater?: boolean } = {}): void {
+  if (options.acceptLater) {
+    for (const node of doc.find(xpath(LATER_EDM_ELEMENTS))) node.remove();
+  }
   validateXml(doc, EU_SCHEMAS, "ebRS 4 / OOTS EDM");
 }
 

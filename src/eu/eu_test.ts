@@ -153,3 +153,35 @@ Deno.test("the evidence frame around a streamed base64 item is a valid EDM respo
     [],
   );
 });
+
+Deno.test("an EDM 2.0-shaped request (procedure code, 1.2/2.0 elements) is accepted and read", () => {
+  const xml = Deno.readTextFileSync(
+    new URL("../../demo/eu/gewerbeanmeldung.edm.xml", import.meta.url),
+  )
+    .replace("oots-edm:v1.0", "oots-edm:v2.0")
+    .replace(
+      /<rim:Slot name="Procedure">[\s\S]*?<\/rim:Slot>/,
+      `<rim:Slot name="Procedure"><rim:SlotValue xsi:type="rim:StringValueType">` +
+        `<rim:Value>T3</rim:Value></rim:SlotValue></rim:Slot>`,
+    )
+    .replace(
+      "<sdg:DateOfBirth>1985-04-12</sdg:DateOfBirth>",
+      "<sdg:DateOfBirth>1985-04-12</sdg:DateOfBirth><sdg:Nationality>NL</sdg:Nationality>",
+    )
+    .replace(
+      '<sdg:Title lang="en">Extract from the trade register</sdg:Title>',
+      '<sdg:Title lang="en">Extract from the trade register</sdg:Title>' +
+        '<sdg:Description lang="en">Gewerberegisterauszug</sdg:Description>',
+    );
+  const doc = parseXml(enc.encode(xml), { maxBytes: 1 << 20 });
+  try {
+    assert.throws(() => validateEdm(doc), XmlRefusal, "the 1.0-era schemas alone refuse it");
+    validateEdm(doc, { acceptLater: true });
+    const request = readQueryRequest(doc);
+    assert.equal(request.specification, "oots-edm:v2.0");
+    assert.equal(request.procedure, "T3");
+    assert.equal(request.subject.kind, "natural");
+  } finally {
+    doc.dispose();
+  }
+});
