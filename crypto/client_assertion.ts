@@ -3,6 +3,12 @@
  * client signs a short JWT with its registered key; Lotse checks it and remembers its
  * `jti` so it cannot be used twice.
  *
+ * Audience: `aud` must name this server and nothing else (draft-ietf-oauth-rfc7523bis § 4:
+ * "its issuer identifier as its sole audience value"). Lotse accepts its issuer identifier
+ * and, for clients written to RFC 7523 as first published, its token endpoint URL: a string,
+ * or an array holding exactly one of them. An array that also names anyone else is refused,
+ * since an assertion meant for several servers is what audience injection exploits.
+ *
  * @example
  * ```ts
  * import { ReplayCache } from "./caches.ts";
@@ -10,7 +16,7 @@
  * const replay = new ReplayCache();
  * const result = await verifyClientAssertion(form.get("client_assertion"), {
  *   clients: (id) => index.client(id),
- *   audience: `${publicUrl}/v1/token`,
+ *   audience: [publicUrl, `${publicUrl}/v1/token`],
  *   replay,
  *   clientId: form.get("client_id") ?? undefined,
  * });
@@ -40,7 +46,10 @@ export const CLIENT_ASSERTION_ALGORITHMS = ["ES256", "EdDSA"] as const;
 export interface ClientAssertionOptions {
   /** The current client table. */
   clients: (id: string) => Client | undefined;
-  /** The token endpoint's URL; `aud` must contain it (or one of them). */
+  /**
+   * The identifiers that name this server (its issuer, its token endpoint URL): `aud` must be
+   * exactly one of them, alone.
+   */
   audience: string | readonly string[];
   /** Remembers used `jti`s. */
   replay: ReplayGuard;
@@ -130,7 +139,6 @@ async function verify(
     try {
       const verified = await jwtVerify(token, await publicKey(jwk, alg), {
         algorithms: [alg],
-        audience: typeof options.audience === "string" ? options.audience : [...options.audience],
         issuer: client.id,
         subject: client.id,
         currentDate: new Date(now),
@@ -145,6 +153,9 @@ async function verify(
     }
   }
   if (payload === undefined) return fail(last);
+
+  const audience = checkAudience(payload.aud, options.audience);
+  if (audience !== null) return fail(audience);
 
   const window = checkWindow(payload, {
     nowSeconds,
@@ -177,6 +188,17 @@ async function verify(
     };
   }
   return { ok: true, client, jti, expiresAt: exp };
+}
+
+function checkAudience(aud: unknown, accepted: string | readonly string[]): TokenRefusal | null {
+  const values = Array.isArray(aud) ? aud : [aud];
+  if (values.length !== 1) {
+    return refusal("audience", `"aud" must name this server as its sole value`);
+  }
+  const value = values[0];
+  const ok = typeof value === "string" &&
+    (typeof accepted === "string" ? value === accepted : accepted.includes(value));
+  return ok ? null : refusal("audience", `unexpected "aud" value`);
 }
 
 function fail(r: TokenRefusal): ClientAssertionError {

@@ -13,6 +13,7 @@ import {
   unsignedToken,
 } from "./_testing.ts";
 
+const ISSUER = "https://lotse.example";
 const TOKEN_URL = "https://lotse.example/v1/token";
 
 async function setup(alg: "ES256" | "EdDSA" = "ES256") {
@@ -24,7 +25,7 @@ async function setup(alg: "ES256" | "EdDSA" = "ES256") {
   ]]);
   const options: ClientAssertionOptions = {
     clients: (id) => table.get(id),
-    audience: TOKEN_URL,
+    audience: [ISSUER, TOKEN_URL],
     replay: new ReplayCache(),
     now: T0,
   };
@@ -60,11 +61,44 @@ Deno.test("verifyClientAssertion() accepts EdDSA assertions", async () => {
   assert.ok(result.ok, JSON.stringify(result));
 });
 
-Deno.test("verifyClientAssertion() accepts an aud array that contains the token URL", async () => {
-  const { options, sign } = await setup();
-  const token = await sign({ claims: { aud: ["https://elsewhere.example", TOKEN_URL] } });
-  assert.ok((await verifyClientAssertion(token, options)).ok);
-});
+for (
+  const [what, aud] of [
+    ["the issuer identifier (draft-ietf-oauth-rfc7523bis)", ISSUER],
+    ["the token endpoint URL (RFC 7523)", TOKEN_URL],
+    ["an array holding only the issuer", [ISSUER]],
+    ["an array holding only the token endpoint URL", [TOKEN_URL]],
+  ] as const
+) {
+  Deno.test(`verifyClientAssertion() accepts aud = ${what}`, async () => {
+    const { options, sign } = await setup();
+    const claims = { aud: aud as string | string[] };
+    const result = await verifyClientAssertion(await sign({ claims }), options);
+    assert.ok(result.ok, JSON.stringify(result));
+  });
+}
+
+for (
+  const [what, aud] of [
+    ["another server's URL", "https://evil.example/v1/token"],
+    ["the issuer with a trailing slash", `${ISSUER}/`],
+    ["the token URL in another case", TOKEN_URL.toUpperCase()],
+    ["another path of this server", `${ISSUER}/v1/authorizations`],
+    ["an array naming this server and another", ["https://elsewhere.example", TOKEN_URL]],
+    ["an array naming both the issuer and the token URL", [ISSUER, TOKEN_URL]],
+    ["an empty array", []],
+    ["a number", 42],
+    ["an array holding a number", [42]],
+  ] as const
+) {
+  Deno.test(`verifyClientAssertion() refuses aud = ${what}, and keeps its jti unused`, async () => {
+    const { options, sign } = await setup();
+    const jti = crypto.randomUUID();
+    await refused(await sign({ claims: { aud: aud as never, jti } }), options, "audience");
+    // The refusal comes before the replay guard: the same jti with a good aud still passes.
+    const good = await verifyClientAssertion(await sign({ claims: { aud: ISSUER, jti } }), options);
+    assert.ok(good.ok, JSON.stringify(good));
+  });
+}
 
 Deno.test("verifyClientAssertion() without kid tries the client's matching keys", async () => {
   const { tc, options } = await setup();

@@ -18,6 +18,94 @@ import { parseWith, readJson } from "../src/validate.ts";
 import { EndpointPolicy } from "../src/endpoint_policy.ts";
 import { checkCaCert, checkPublicJwk } from "../crypto/registration.ts";
 import { type Db, deleteRow, getRow, importRows, putRow, type TableRows } from "../src/onboard.ts";
+import { describe, LOADING, problem, type RouteDoc } from "../src/openapi.ts";
+import { problemSchema } from "../src/schemas.ts";
+import { z } from "zod";
+
+const TAGS = ["Data management"];
+const ADMIN = { tags: TAGS, roles: ["operator"], adminToken: true } as const;
+const TABLE = z.enum(TABLE_NAMES);
+const ID = z.string().describe("The row's id: an AGS, a PLZ or a slug, by table");
+// The body's shape depends on the table in the path.
+const ROW = z.union(Object.values(TABLE_BODIES)).meta({ id: "TableRow" });
+const ROW_PARAMS = { table: TABLE, id: ID };
+const BAD_ROW = problem("Bad id or body, or a reference to a missing row");
+
+const TABLES_DOC = describe({
+  ...ADMIN,
+  summary: "Table versions and counts",
+  responses: {
+    200: {
+      description: "Versions and counts",
+      schema: z.object({
+        tablesVersion: z.int(),
+        loadedAt: z.iso.datetime(),
+        tables: z.array(z.object({ name: TABLE, version: z.int(), count: z.int() })),
+      }).meta({ id: "TableVersions" }),
+    },
+    ...LOADING,
+  },
+});
+
+const IMPORT_DOC = describe({
+  ...ADMIN,
+  summary: "Bulk import (NDJSON or CSV), streamed, all or nothing",
+  params: { table: TABLE },
+  body: { type: ["application/x-ndjson", "text/csv"], description: "One row a line, with its id" },
+  responses: {
+    200: {
+      description: "Imported",
+      schema: z.object({ table: TABLE, imported: z.int(), version: z.int() }),
+    },
+    400: problem("Empty or unreadable body"),
+    404: problem("Unknown table"),
+    413: problem("A line or the row count over the limit"),
+    415: problem("Neither NDJSON nor CSV"),
+    422: problem(
+      "Bad rows, listed per line; nothing written",
+      problemSchema.extend({ errors: z.array(z.unknown()) }).meta({ id: "ImportProblem" }),
+    ),
+  },
+});
+
+const ROW_DOCS: Record<"get" | "put" | "delete", RouteDoc> = {
+  get: {
+    ...ADMIN,
+    summary: "Read one row",
+    params: ROW_PARAMS,
+    responses: {
+      200: { description: "The row", schema: z.looseObject({}) },
+      400: BAD_ROW,
+      404: problem("Unknown table or no such row"),
+    },
+  },
+  put: {
+    ...ADMIN,
+    summary: "Create or replace one row",
+    params: ROW_PARAMS,
+    body: { type: "application/json", schema: ROW },
+    responses: {
+      200: { description: "Replaced", schema: z.looseObject({}) },
+      201: { description: "Created", schema: z.looseObject({}) },
+      400: BAD_ROW,
+      404: problem("Unknown table"),
+      409: problem("Collides with another row"),
+      413: problem("Body over 256 KiB"),
+      415: problem("Body is not JSON"),
+    },
+  },
+  delete: {
+    ...ADMIN,
+    summary: "Delete one row",
+    params: ROW_PARAMS,
+    responses: {
+      204: { description: "Deleted" },
+      400: BAD_ROW,
+      404: problem("Unknown table or no such row"),
+      409: problem("Still referenced"),
+    },
+  },
+};
 
 function tableName(raw: string): TableName {
   if ((TABLE_NAMES as readonly string[]).includes(raw)) return raw as TableName;
@@ -158,7 +246,7 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
   const parseRow = <K extends TableName>(table: K, id: string, body: unknown) =>
     toRow(table, id, body, rowOptions);
 
-  app.get("/tables", (c) => {
+  app.get("/tables", TABLES_DOC, (c) => {
     const snapshot = store.snapshot;
     if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
     const counts: Record<TableName, number> = {
@@ -181,7 +269,7 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
     });
   });
 
-  app.post("/imports/:table", async (c) => {
+  app.post("/imports/:table", IMPORT_DOC, async (c) => {
     const table = tableName(c.req.param("table"));
     const result = await importRows(db, table, c.req.raw, {
       toRow: parseRow,
@@ -200,7 +288,7 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
     return c.json({ table, imported: result.count, version: result.version });
   });
 
-  app.get("/:table/:id", async (c) => {
+  app.get("/:table/:id", describe(ROW_DOCS.get), async (c) => {
     const table = tableName(c.req.param("table"));
     const id = rowId(table, c.req.param("id"));
     const row = await getRow(db, table, id);
@@ -208,7 +296,7 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
     return c.json(row);
   });
 
-  app.put("/:table/:id", async (c) => {
+  app.put("/:table/:id", describe(ROW_DOCS.put), async (c) => {
     const table = tableName(c.req.param("table"));
     const id = rowId(table, c.req.param("id"));
     const row = parseRow(table, id, await readJson(c, undefined, deps.config.bodyTimeoutMs));
@@ -222,7 +310,7 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
     return c.json(row, result.created ? 201 : 200);
   });
 
-  app.delete("/:table/:id", async (c) => {
+  app.delete("/:table/:id", describe(ROW_DOCS.delete), async (c) => {
     const table = tableName(c.req.param("table"));
     const id = rowId(table, c.req.param("id"));
     let version;

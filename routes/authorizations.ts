@@ -11,11 +11,28 @@ import { Hono } from "hono";
 import { type AuthVariables, requireRole, type TokenChecker } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import type { ProtocolPort } from "../src/protocol/port.ts";
-import { authorizationBody } from "../src/schemas.ts";
+import { authorizationBody, authorizationResult } from "../src/schemas.ts";
 import type { Snapshot } from "../src/store.ts";
 import { parseWith, readJson } from "../src/validate.ts";
 import type { Config } from "../src/config.ts";
 import { authorize, type AuthorizeOptions } from "../src/vermittlungsstelle.ts";
+import { describe, LOADING, problem } from "../src/openapi.ts";
+
+const DOC = describe({
+  summary: "Vermittlungsstelle: decide and seal an evidence access token",
+  tags: ["Vermittlungsstelle"],
+  roles: ["consumer"],
+  body: { type: "application/json", schema: authorizationBody },
+  responses: {
+    201: { description: "Evidence access token (ES256 JWS)", schema: authorizationResult },
+    400: problem("Invalid body"),
+    403: problem("Wrong role, or no permission covers the request (not-permitted)"),
+    404: problem("Unknown evidence type or provider"),
+    413: problem("Body over 16 KiB"),
+    415: problem("Body is not JSON"),
+    ...LOADING,
+  },
+});
 
 /** What the authorization route needs. */
 export interface AuthorizationRoutesOptions extends Pick<AuthorizeOptions, "keys" | "issuer"> {
@@ -31,7 +48,7 @@ export function authorizationRoutes(
 ): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   const now = deps.now ?? Date.now;
-  app.post("/authorizations", requireRole(deps.checker, ["consumer"]), async (c) => {
+  app.post("/authorizations", requireRole(deps.checker, ["consumer"]), DOC, async (c) => {
     const body = parseWith(
       authorizationBody,
       await readJson(c, 16 * 1024, deps.config.bodyTimeoutMs),

@@ -9,7 +9,16 @@ import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { locate } from "../src/locate.ts";
 import { MAX_SEARCH_RESULTS } from "../src/nav_index.ts";
 import { Problem } from "../src/problem.ts";
-import { SLUG } from "../src/schemas.ts";
+import {
+  evidenceTypeSchema,
+  publicProviderSchema,
+  regionSchema,
+  regionsQuery,
+  SLUG,
+  slugSchema,
+} from "../src/schemas.ts";
+import { describe, LOADING, problem } from "../src/openapi.ts";
+import { z } from "zod";
 import type { Snapshot } from "../src/store.ts";
 import type { Route } from "../src/model.ts";
 
@@ -31,6 +40,67 @@ function typesByProvider(routes: readonly Route[]): Map<string, string[]> {
   return map;
 }
 
+const TAGS = ["Catalogue"];
+const ROLES = ["consumer", "provider", "dsc", "operator"];
+const BY_ID = "Cannot parse the id: expected a slug";
+
+const TYPES_DOC = describe({
+  summary: "The evidence catalogue",
+  tags: TAGS,
+  roles: ROLES,
+  responses: {
+    200: {
+      description: "All evidence types",
+      schema: z.object({ evidenceTypes: z.array(evidenceTypeSchema) }),
+    },
+    ...LOADING,
+  },
+});
+
+const TYPE_DOC = describe({
+  summary: "One evidence type",
+  tags: TAGS,
+  roles: ROLES,
+  params: { id: slugSchema },
+  responses: {
+    200: { description: "The evidence type", schema: evidenceTypeSchema },
+    400: problem(BY_ID),
+    404: problem("Unknown evidence type"),
+    ...LOADING,
+  },
+});
+
+const PROVIDER_DOC = describe({
+  summary: "A provider's public entry",
+  tags: TAGS,
+  roles: ROLES,
+  params: { id: slugSchema },
+  responses: {
+    200: {
+      description: "The provider and the evidence types it is routed for",
+      schema: publicProviderSchema.extend({ evidenceTypes: z.array(slugSchema) }).meta({
+        id: "ProviderEntry",
+      }),
+    },
+    400: problem(BY_ID),
+    404: problem("Unknown provider"),
+    ...LOADING,
+  },
+});
+
+const REGIONS_DOC = describe({
+  summary: "Regions by PLZ (and Ort), AGS, ARS or name prefix",
+  tags: TAGS,
+  roles: ROLES,
+  query: regionsQuery,
+  responses: {
+    200: { description: "Matching regions", schema: z.object({ regions: z.array(regionSchema) }) },
+    400: problem("Malformed or conflicting parameters"),
+    404: problem("Unknown region"),
+    ...LOADING,
+  },
+});
+
 /** What the catalog routes read. */
 export interface CatalogRoutesOptions {
   readonly iam: Pick<Iam, "checker">;
@@ -47,11 +117,11 @@ export function catalogRoutes(deps: CatalogRoutesOptions): Hono<{ Variables: Aut
   const app = new Hono<{ Variables: AuthVariables }>();
   const auth = requireRole(deps.iam.checker, ["consumer", "provider", "dsc", "operator"]);
 
-  app.get("/evidence-types", auth, (c) => {
+  app.get("/evidence-types", auth, TYPES_DOC, (c) => {
     return c.json({ evidenceTypes: current(deps).nav.evidenceTypes() });
   });
 
-  app.get("/evidence-types/:id", auth, (c) => {
+  app.get("/evidence-types/:id", auth, TYPE_DOC, (c) => {
     const id = c.req.param("id");
     if (!SLUG.test(id)) {
       throw new Problem(
@@ -64,7 +134,7 @@ export function catalogRoutes(deps: CatalogRoutesOptions): Hono<{ Variables: Aut
     return c.json(found);
   });
 
-  app.get("/providers/:id", auth, (c) => {
+  app.get("/providers/:id", auth, PROVIDER_DOC, (c) => {
     const id = c.req.param("id");
     if (!SLUG.test(id)) {
       throw new Problem(
@@ -84,7 +154,7 @@ export function catalogRoutes(deps: CatalogRoutesOptions): Hono<{ Variables: Aut
     });
   });
 
-  app.get("/regions", auth, (c) => {
+  app.get("/regions", auth, REGIONS_DOC, (c) => {
     const nav = current(deps).nav;
     const { q, limit, ...location } = c.req.query();
     if (q !== undefined) {

@@ -14,6 +14,64 @@ import type { TransferRecord } from "../src/protocol/mod.ts";
 import { SHA256_DIGEST, SLUG, UUID } from "../src/schemas.ts";
 import { type TransferDeps, transferEvidence, type TransferTarget } from "../src/transfer.ts";
 import { checkIdnr } from "../crypto/mod.ts";
+import { describe, LOADING, problem } from "../src/openapi.ts";
+import {
+  ambiguousProblem,
+  navigationQuery,
+  slugSchema,
+  transferRecordSchema,
+} from "../src/schemas.ts";
+import { z } from "zod";
+
+const TRANSFER_HEADERS = {
+  "Lotse-Transfer-Id": { description: "The transfer's id (UUID)" },
+  "Lotse-Provider": { description: "The provider's id" },
+};
+
+const EVIDENCE_DOC = describe({
+  summary: "Transfer evidence: navigate, authorize, stream the request and the answer",
+  description: "The provider's status, content type and Repr-Digest pass through.",
+  tags: ["Transport"],
+  roles: ["consumer"],
+  params: { evidenceType: slugSchema },
+  query: navigationQuery.omit({ evidenceType: true }).extend({
+    providerId: slugSchema.optional(),
+  }),
+  headers: {
+    "Lotse-Purpose": { schema: z.string().max(200), required: true },
+    "Lotse-Legal-Basis": { schema: z.string().max(200), required: true },
+    "Lotse-Idnr": { schema: z.string().regex(/^\d{11}$/), description: "Check digit verified" },
+    "Repr-Digest": { schema: z.string(), description: "RFC 9530 digest of the request body" },
+  },
+  body: { type: "*/*", description: "The request for the provider, streamed" },
+  responses: {
+    200: {
+      description: "The provider's evidence, streamed; its status and type pass through",
+      type: "*/*",
+      headers: TRANSFER_HEADERS,
+    },
+    400: problem("Malformed input, wrong IDNr or request digest mismatch"),
+    403: problem("Wrong role, or no permission covers the request (not-permitted)"),
+    404: problem("Unknown region or evidence type, or no responsible provider"),
+    409: problem("Ambiguous PLZ", ambiguousProblem),
+    413: problem("Request body over LOTSE_MAX_REQUEST_BYTES"),
+    502: problem("The provider failed"),
+    504: problem("The provider did not answer in time"),
+    ...LOADING,
+  },
+});
+
+const RECORD_DOC = describe({
+  summary: "The protocol record of one of the caller's transfers",
+  tags: ["Transport"],
+  roles: ["consumer"],
+  params: { id: z.uuid() },
+  responses: {
+    200: { description: "The record", schema: transferRecordSchema },
+    400: problem("Not a UUID"),
+    404: problem("Not yours or unknown"),
+  },
+});
 
 /** What the evidence routes need. */
 export interface EvidenceRoutesOptions extends TransferDeps {
@@ -58,6 +116,7 @@ export function evidenceRoutes(deps: EvidenceRoutesOptions): Hono<{ Variables: A
     "/evidence/:evidenceType",
     checkIdnrHeader,
     requireRole(deps.checker, ["consumer"]),
+    EVIDENCE_DOC,
     async (c) => {
       const evidenceType = c.req.param("evidenceType");
       if (!SLUG.test(evidenceType)) {
@@ -93,7 +152,7 @@ export function evidenceRoutes(deps: EvidenceRoutesOptions): Hono<{ Variables: A
     },
   );
 
-  app.get("/transfers/:id", requireRole(deps.checker, ["consumer"]), async (c) => {
+  app.get("/transfers/:id", requireRole(deps.checker, ["consumer"]), RECORD_DOC, async (c) => {
     const id = c.req.param("id").toLowerCase();
     if (!UUID.test(id)) {
       throw new Problem("invalid-request", "Cannot parse transfer id: expected a UUID");

@@ -11,6 +11,22 @@ import { Problem } from "../src/problem.ts";
 import { JSON_HEADERS, navigationBody } from "../src/nav_response.ts";
 import type { Iam } from "../src/iam.ts";
 import type { Snapshot } from "../src/store.ts";
+import { describe, LOADING, problem } from "../src/openapi.ts";
+import { ambiguousProblem, navigationQuery, navigationResult } from "../src/schemas.ts";
+
+const DOC = describe({
+  summary: "Which provider is responsible for an evidence type in a place",
+  tags: ["Navigation"],
+  roles: ["consumer", "operator"],
+  query: navigationQuery,
+  responses: {
+    200: { description: "The responsible provider", schema: navigationResult },
+    400: problem("Malformed key or parameters"),
+    404: problem("Unknown region, unknown evidence type or no responsible provider"),
+    409: problem("The PLZ covers several Gemeinden", ambiguousProblem),
+    ...LOADING,
+  },
+});
 
 /** What the navigation route reads. */
 export interface NavigationRoutesOptions {
@@ -22,7 +38,7 @@ export function navigationRoutes(
   deps: NavigationRoutesOptions,
 ): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
-  app.get("/navigation", requireRole(deps.iam.checker, ["consumer", "operator"]), (c) => {
+  app.get("/navigation", requireRole(deps.iam.checker, ["consumer", "operator"]), DOC, (c) => {
     const snapshot = deps.store.snapshot;
     if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
     const q = c.req.query();

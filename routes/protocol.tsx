@@ -15,6 +15,52 @@ import { checkIdnr } from "../crypto/mod.ts";
 import { readBytes } from "../src/validate.ts";
 import type { Config } from "../src/config.ts";
 import type { ProtocolRecord, RecordsOptions } from "../src/protocol/mod.ts";
+import { describe, problem } from "../src/openapi.ts";
+import { protocolPageSchema } from "../src/schemas.ts";
+import { z } from "zod";
+
+const PROTOCOL_DOC = describe({
+  summary: "Datenschutzcockpit: the transfers about one person",
+  tags: ["Datenschutzcockpit"],
+  roles: ["dsc"],
+  query: z.object({
+    idnr: z.string().regex(/^\d{11}$/),
+    from: z.string().optional().describe("ISO 8601, inclusive"),
+    to: z.string().optional().describe("ISO 8601, exclusive"),
+    cursor: z.string().optional(),
+    limit: z.string().regex(/^\d{1,4}$/).optional().describe("1 to 1000, default 100"),
+  }),
+  responses: {
+    200: { description: "Records, oldest first, paged by nextCursor", schema: protocolPageSchema },
+    400: problem("Wrong IDNr or bad parameters"),
+  },
+});
+
+const PAGE = { type: "text/html", schema: { type: "string" } } as const;
+
+const COCKPIT_DOC = describe({
+  summary: "Datenschutzcockpit page for people",
+  tags: ["Datenschutzcockpit"],
+  responses: { 200: { description: "The form", ...PAGE } },
+});
+
+const COCKPIT_POST_DOC = describe({
+  summary: "Datenschutzcockpit: show the transfers about one person",
+  description: "A form post, so the IDNr never lands in a URL. The page says what went wrong.",
+  tags: ["Datenschutzcockpit"],
+  body: {
+    type: "application/x-www-form-urlencoded",
+    schema: z.object({ idnr: z.string(), token: z.string() }).meta({ id: "CockpitForm" }),
+  },
+  responses: {
+    200: { description: "The records", ...PAGE },
+    400: { description: "Wrong IDNr", ...PAGE },
+    401: { description: "Invalid or expired token", ...PAGE },
+    403: { description: "The token lacks the role dsc", ...PAGE },
+    413: problem("Form over 16 KiB"),
+    415: problem("Not a form"),
+  },
+});
 
 function parseTime(value: string | undefined, name: string): Date | undefined {
   if (value === undefined || value === "") return undefined;
@@ -187,7 +233,7 @@ function Records(
 export function protocolRoutes(deps: ProtocolRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
 
-  app.get("/v1/protocol", requireRole(deps.iam.checker, ["dsc"]), async (c) => {
+  app.get("/v1/protocol", requireRole(deps.iam.checker, ["dsc"]), PROTOCOL_DOC, async (c) => {
     return c.json(await query(deps, c.req.query()), 200, { "cache-control": "no-store" });
   });
 
@@ -198,7 +244,7 @@ export function protocolRoutes(deps: ProtocolRoutesOptions): Hono<{ Variables: A
     "x-frame-options": "DENY",
   };
 
-  app.get("/cockpit", (c) =>
+  app.get("/cockpit", COCKPIT_DOC, (c) =>
     c.html(
       <Page title="Datenschutzcockpit">
         <p class="muted">
@@ -211,7 +257,7 @@ export function protocolRoutes(deps: ProtocolRoutesOptions): Hono<{ Variables: A
       headers,
     ));
 
-  app.post("/cockpit", async (c) => {
+  app.post("/cockpit", COCKPIT_POST_DOC, async (c) => {
     const type = c.req.header("content-type") ?? "";
     if (!/^application\/x-www-form-urlencoded\b/i.test(type)) {
       throw new Problem("unsupported-media-type", "Expected a form");

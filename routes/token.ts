@@ -6,16 +6,58 @@
  * @module
  */
 import { Hono } from "hono";
+import { z } from "zod";
 import type { Iam } from "../src/iam.ts";
 import type { TableStore } from "../src/store.ts";
 import { issueAccessToken, verifyClientAssertion } from "../crypto/mod.ts";
 import { Problem } from "../src/problem.ts";
 import { readBytes } from "../src/validate.ts";
+import { describe, type RouteDoc } from "../src/openapi.ts";
+import { slugSchema } from "../src/schemas.ts";
 import { type RateLimits, tooManyRequests } from "../src/rate_limit.ts";
 import type { Config } from "../src/config.ts";
 
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const MAX_FORM_BYTES = 16 * 1024;
+
+const tokenRequest = z.object({
+  grant_type: z.literal("client_credentials"),
+  client_id: slugSchema.optional(),
+  client_assertion_type: z.literal("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+  client_assertion: z.string(),
+}).meta({ id: "TokenRequest" });
+
+const tokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal("Bearer"),
+  expires_in: z.int(),
+}).meta({ id: "TokenResponse" });
+
+const oauthErrorBody = z.object({
+  error: z.enum([
+    "invalid_request",
+    "invalid_client",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "temporarily_unavailable",
+  ]),
+  error_description: z.string(),
+}).meta({ id: "OAuthError" });
+
+const TOKEN_DOC: RouteDoc = {
+  summary: "OAuth 2.0 client credentials with private_key_jwt (RFC 6749 § 4.4, RFC 7523)",
+  description:
+    "The client assertion's aud is Lotse's issuer identifier (draft-ietf-oauth-rfc7523bis) or " +
+    "this token endpoint's URL, as its sole value.",
+  tags: ["IAM"],
+  body: { type: "application/x-www-form-urlencoded", schema: tokenRequest },
+  responses: {
+    200: { description: "Access token", schema: tokenResponse },
+    400: { description: "RFC 6749 § 5.2 error", schema: oauthErrorBody },
+    401: { description: "invalid_client (RFC 6749 § 5.2)", schema: oauthErrorBody },
+    503: { description: "temporarily_unavailable", schema: oauthErrorBody },
+  },
+};
 
 function oauthError(error: string, description: string, status: 400 | 401 | 503): Response {
   const headers: Record<string, string> = {
@@ -60,7 +102,7 @@ export function tokenRoutes(deps: TokenRoutesOptions): Hono {
   const app = new Hono();
   const { iam, store } = deps;
   const now = deps.now ?? Date.now;
-  app.post("/token", async (c) => {
+  app.post("/token", describe(TOKEN_DOC), async (c) => {
     let form;
     try {
       form = await readForm(c.req.raw, deps.config.bodyTimeoutMs);
@@ -95,7 +137,7 @@ export function tokenRoutes(deps: TokenRoutesOptions): Hono {
     if (!snapshot) return oauthError("temporarily_unavailable", "Tables are still loading", 503);
     const result = await verifyClientAssertion(form.get("client_assertion") ?? undefined, {
       clients: (id) => snapshot.clients.get(id),
-      audience: iam.tokenUrl,
+      audience: [iam.issuer, iam.tokenUrl],
       replay: iam.replay,
       clientId: form.get("client_id") ?? undefined,
       now: now(),

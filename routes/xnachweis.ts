@@ -30,6 +30,8 @@ import {
 } from "../src/xnachweis/mod.ts";
 import { readBytes } from "../src/validate.ts";
 import { checkIdnr, type KeyRing, verifyEvidenceToken } from "../crypto/mod.ts";
+import { describe, type ResponseDoc } from "../src/openapi.ts";
+import { z } from "zod";
 
 /** What the XNachweis routes need. */
 export interface XnachweisRoutesOptions extends TransferDeps {
@@ -70,6 +72,45 @@ function optionalText(value: string | undefined, name: string): string | null {
 
 const XML_TYPE = /^(application|text)\/([\w.+-]+\+)?xml\s*(;|$)/i;
 
+const XML = { type: "application/xml", schema: { type: "string" } } as const;
+const E0103 = (description: string): ResponseDoc => ({
+  description: `DE.EvidenceErrorResponse.0103: ${description}`,
+  ...XML,
+});
+
+const DOC = describe({
+  summary: "XNachweis 1.2.0: a DE.EvidenceRequest.0101, answered by the provider's 0102 or 0103",
+  description: "Lotse's own refusals are a DE.EvidenceErrorResponse.0103 whose error code is the " +
+    "problem type; purpose and legal basis from the headers when Lotse seals the IssuedToken.",
+  tags: ["XNachweis"],
+  roles: ["consumer"],
+  headers: {
+    "Lotse-Purpose": { schema: z.string().max(200), description: "When IssuedToken is empty" },
+    "Lotse-Legal-Basis": { schema: z.string().max(200), description: "When IssuedToken is empty" },
+  },
+  body: { ...XML, description: "DE.EvidenceRequest.0101, schema-valid" },
+  responses: {
+    200: {
+      description: "The provider's DE.EvidenceResponse.0102 (or its 0103), streamed unchanged",
+      ...XML,
+      headers: {
+        "Lotse-Transfer-Id": { description: "The transfer's id (UUID)" },
+        "Lotse-Provider": { description: "The provider's id" },
+      },
+    },
+    400: E0103("not schema-valid, wrong IDNr or IssuedToken, unknown classification"),
+    401: E0103("no valid access token"),
+    403: E0103("wrong role, or no permission covers the request"),
+    404: E0103("unknown provider, or no XNachweis endpoint"),
+    413: E0103("message over LOTSE_MAX_REQUEST_BYTES"),
+    415: E0103("not XML"),
+    500: E0103("an unexpected error (never with internals)"),
+    502: E0103("the provider failed"),
+    503: E0103("the tables are still loading"),
+    504: E0103("the provider did not answer in time"),
+  },
+});
+
 export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
   const now = deps.now ?? Date.now;
@@ -93,7 +134,7 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
     return errorResponse("internal", "Internal error");
   });
 
-  app.post("/evidence-requests", requireRole(deps.checker, ["consumer"]), async (c) => {
+  app.post("/evidence-requests", requireRole(deps.checker, ["consumer"]), DOC, async (c) => {
     const caller = c.get("principal").clientId;
     const context: Context = { requesters: [callerAgent(caller)] };
     const type = c.req.header("content-type") ?? "";

@@ -28,6 +28,7 @@ import { adminRoutes } from "../routes/admin.ts";
 import { openapiRoutes } from "../routes/openapi.ts";
 import { tokenRoutes } from "../routes/token.ts";
 import { jwksRoutes } from "../routes/jwks.ts";
+import { oauthMetadataRoutes } from "../routes/oauth_metadata.ts";
 import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
 import { xnachweisRoutes } from "../routes/xnachweis.ts";
@@ -106,8 +107,9 @@ export function createApp(deps: AppDeps): Hono {
   });
   metrics.gauge("lotse_transfers_running", "Evidence transfers running now.", () => caps.running);
   app.route("/", healthRoutes(deps));
-  app.route("/", openapiRoutes(deps));
+  app.route("/", openapiRoutes({ publicUrl: deps.config.publicUrl, app: () => app }));
   app.route("/", jwksRoutes(deps));
+  app.route("/", oauthMetadataRoutes({ publicUrl: deps.config.publicUrl }));
   app.route("/v1", tokenRoutes(deps));
   app.route("/v1", catalogRoutes(deps));
   app.route("/v1", navigationRoutes(deps));

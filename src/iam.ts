@@ -16,7 +16,7 @@ export interface Iam {
   readonly checker: TokenChecker;
   /** `iss` of every token Lotse signs: its public URL. */
   readonly issuer: string;
-  /** The token endpoint; the `aud` client assertions must name. */
+  /** The token endpoint. A client assertion's `aud` is this or {@linkcode issuer}, alone. */
   readonly tokenUrl: string;
 }
 

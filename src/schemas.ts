@@ -201,3 +201,40 @@ export const authorizationResult = z.object({
   expiresAt: z.iso.datetime(),
   jti: z.string(),
 }).meta({ id: "EvidenceAccessToken" });
+
+const outcomeSchema = z.enum(["in-flight", "refused", "granted", "delivered", "failed"]);
+
+/** `GET /v1/transfers/{id}`: the protocol record of one transfer. */
+export const transferRecordSchema = z.object({
+  transferId: z.uuid(),
+  time: z.string(),
+  consumerId: z.string(),
+  providerId: z.string().nullable(),
+  evidenceType: z.string(),
+  purpose: z.string(),
+  legalBasis: z.string(),
+  idnrUsed: z.boolean(),
+  jti: z.string().nullable(),
+  outcome: outcomeSchema,
+  finishedAt: z.string().nullable(),
+  status: z.int().nullable(),
+  bytes: z.int().nullable(),
+  responseDigest: z.string().nullable(),
+  durationMs: z.number().nullable(),
+  reason: z.string().nullable(),
+}).meta({ id: "TransferRecord" });
+
+/** `GET /v1/protocol`: one page of a person's protocol, oldest first. */
+export const protocolPageSchema = z.object({
+  records: z.array(z.object({
+    transferId: z.uuid(),
+    time: z.string(),
+    consumer: z.string(),
+    provider: z.string().nullable(),
+    evidenceType: z.string(),
+    purpose: z.string(),
+    legalBasis: z.string(),
+    outcome: outcomeSchema,
+  })),
+  nextCursor: z.string().nullable(),
+}).meta({ id: "ProtocolPage" });

@@ -198,7 +198,7 @@ Deno.test({
         assert.equal(doc.openapi, "3.1.0");
         const paths = doc.paths as Record<string, unknown>;
         assert.ok(paths["/v1/navigation"]);
-        assert.ok(paths["/admin/v1/routes/{id}"]);
+        assert.ok(paths["/admin/v1/{table}/{id}"]);
         const docs = await lotse.fetch("/docs");
         assert.match(await docs.text(), /swagger-ui-bundle\.js/);
         const asset = await lotse.fetch("/docs/assets/swagger-ui-bundle.js");
