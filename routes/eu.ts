@@ -135,6 +135,8 @@ const DSD_DOC = describe({
   }),
   responses: {
     200: { description: "ebRS QueryResponse listing the data services", ...XML },
+    401: EDM_EXCEPTION("EDM:ERR:0001, no valid access token"),
+    403: EDM_EXCEPTION("EDM:ERR:0001, neither gateway nor operator"),
     400: DSD_EXCEPTION("DSD:ERR:0003 (parameters) or 0004 (unknown query)"),
     404: DSD_EXCEPTION("DSD:ERR:0001 (no data service) or 0002 (no such evidence type)"),
     409: DSD_EXCEPTION("DSD:ERR:0005 with the jurisdiction determination"),
