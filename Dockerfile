@@ -13,6 +13,7 @@ COPY src/ src/
 COPY routes/ routes/
 COPY crypto/ crypto/
 COPY db/ db/
+COPY demo/ demo/
 COPY schemas/ schemas/
 # Fetch every dependency now (npm packages into node_modules, from the lock file only) and
 # type-check, so the running container never downloads anything.

@@ -5,7 +5,7 @@ import { openPglite } from "./pglite.ts";
 import { migrate } from "./migrate.ts";
 import { loadTables, readVersions } from "./tables.ts";
 import { seedTables } from "./seed.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "./demo_clients.ts";
+import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
 import type { Tables } from "../src/model.ts";
 import type { Db } from "./types.ts";
 

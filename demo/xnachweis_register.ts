@@ -17,7 +17,7 @@
  * @module
  */
 import type { Jwks } from "../crypto/mod.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
+import { DEMO_CLASSIFICATIONS } from "./tables.ts";
 import {
   buildErrorResponse,
   buildEvidenceResponse,
@@ -108,7 +108,7 @@ export function demoInput(subject: Subject): Record<string, unknown> {
 }
 
 /**
- * The demo registers' XNachweis endpoint for `deno task start --demo` (src/main.ts injects it
+ * The demo registers' XNachweis endpoint for `deno task start --demo` (demo/mod.ts gives it
  * into the demo provider): every demo register answers 0101/0301 with the subject's demo data.
  */
 export function demoXnachweis(

@@ -12,7 +12,7 @@
  * @module
  */
 import { createTestPki } from "../tests/tls.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 import {
   ADMIN_TOKEN,
   Child,
@@ -202,7 +202,7 @@ export async function evidence(
     "run",
     "--allow-net",
     "--allow-read",
-    `${ROOT}src/demo_provider.ts`,
+    `${ROOT}demo/registers.ts`,
     "--port",
     String(providerPort),
     "--jwks",

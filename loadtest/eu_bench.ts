@@ -9,8 +9,8 @@
  *
  * @module
  */
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import {
   ADMIN_TOKEN,
   Child,

@@ -20,10 +20,11 @@
  * @module
  */
 import { buildNavIndex } from "../src/nav_index.ts";
+import { Rng } from "../tools/rng.ts";
 import { locate, responsible } from "../src/locate.ts";
 import type { GeneratedTables } from "../tools/generate.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { seedTables } from "../db/seed.ts";
 import { TABLES_CHANNEL } from "../db/tables.ts";
 import {
@@ -88,18 +89,6 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-/** Deterministic PRNG (mulberry32), so every run loads the same sample. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A sample of navigation query strings over real AGS, ARS and PLZ of the generated tables,
  * each checked against the same index Lotse builds, so that every one answers 200 (a PLZ
@@ -107,7 +96,9 @@ function rng(seed: number): () => number {
  */
 export function navigationPaths(tables: GeneratedTables, count = 2000): string[] {
   const nav = buildNavIndex(tables);
-  const random = rng(42);
+  // Seeded, so every run loads the same sample.
+  const rng = new Rng(42);
+  const random = () => rng.float();
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const types = Object.entries(tables.coverage)
     .filter(([, c]) => c === "everywhere").map(([id]) => id);

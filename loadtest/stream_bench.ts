@@ -1,7 +1,7 @@
 /**
  * docs/targets.md P4: 1 GiB of evidence through forward() against nginx in the same run.
  *
- * Provider (src/demo_provider.ts) and curl on core 1, the proxies (nginx, and
+ * Provider (demo/registers.ts) and curl on core 1, the proxies (nginx, and
  * tests/fixtures/forward_server.ts around forward()) on core 0:
  *
  * ```sh
@@ -17,7 +17,8 @@
  *
  * @module
  */
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair } from "jose";
+import { sealEvidenceToken } from "../crypto/mod.ts";
 import { curlTransfer } from "./_evidence.ts";
 
 const args = new Map<string, string>();
@@ -38,14 +39,21 @@ try {
   const keys = await generateKeyPair("ES256");
   const jwk = { ...await exportJWK(keys.publicKey), kid: "bench", alg: "ES256" };
   await Deno.writeTextFile(`${dir}/jwks.json`, JSON.stringify({ keys: [jwk] }));
-  const token = await new SignJWT({ evidence_type: "fahrzeugzulassung" })
-    .setProtectedHeader({ alg: "ES256", kid: "bench" })
-    .setAudience("demo")
-    .setExpirationTime("1h")
-    .sign(keys.privateKey);
+  // An evidence token as Lotse seals it (the demo register verifies it with crypto/).
+  const { token } = await sealEvidenceToken({
+    consumerId: "bench-consumer",
+    providerId: "demo",
+    evidenceType: "fahrzeugzulassung",
+    purpose: "bench",
+    legalBasis: "bench",
+    idnrUsed: false,
+  }, {
+    keys: { signingKey: () => ({ kid: "bench", key: keys.privateKey }) },
+    issuer: "lotse-bench",
+  });
 
   const providerPort = await spawnWithPort(
-    ["taskset", "-c", "1", Deno.execPath(), "run", "-A", "src/demo_provider.ts"],
+    ["taskset", "-c", "1", Deno.execPath(), "run", "-A", "demo/registers.ts"],
     ["--jwks", `${dir}/jwks.json`, "--precompute", String(BYTES)],
   );
   const lotsePort = await spawnWithPort(

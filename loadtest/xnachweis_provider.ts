@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { xnachweisRegister } from "../demo/xnachweis_register.ts";
 
 const { values } = parseArgs({

@@ -5,7 +5,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { type AuthVariables, requireRole } from "../src/auth.ts";
+import { type AuthVariables, NAVIGATION_ROLES, requireRole } from "../src/auth.ts";
 import { locate, responsible } from "../src/locate.ts";
 import { Problem } from "../src/problem.ts";
 import { JSON_HEADERS, navigationBody } from "../src/nav_response.ts";
@@ -38,7 +38,7 @@ export function navigationRoutes(
   deps: NavigationRoutesOptions,
 ): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
-  app.get("/navigation", requireRole(deps.iam.checker, ["consumer", "operator"]), DOC, (c) => {
+  app.get("/navigation", requireRole(deps.iam.checker, NAVIGATION_ROLES), DOC, (c) => {
     const snapshot = deps.store.snapshot;
     if (!snapshot) throw new Problem("unavailable", "Tables are still loading");
     const q = c.req.query();

@@ -13,7 +13,7 @@ import { Metrics } from "../src/metrics.ts";
 import { buildSnapshot, type TableStore } from "../src/store.ts";
 import { TABLE_NAMES } from "../src/model.ts";
 import { generateTables } from "../tools/generate.ts";
-import { DEMO_CLIENTS } from "../db/demo_clients.ts";
+import { DEMO_CLIENTS } from "../demo/clients.ts";
 import { issueAccessToken, KeyRing, memoryKeyStore } from "../crypto/mod.ts";
 import type { TableVersions } from "../db/tables.ts";
 import type { AppDeps } from "../src/app.ts";

@@ -22,6 +22,14 @@ export interface TokenChecker {
 
 export type AuthVariables = { principal: Principal };
 
+/** Who may navigate: the Hono route and the fast path both ask {@linkcode hasRole} with it. */
+export const NAVIGATION_ROLES: readonly Role[] = ["consumer", "operator"];
+
+/** Whether a client holding `held` may do what `allowed` admits. */
+export function hasRole(held: readonly Role[], allowed: readonly Role[]): boolean {
+  return held.some((role) => allowed.includes(role));
+}
+
 const MAX_TOKEN_CHARS = 8192;
 
 /**
@@ -80,7 +88,7 @@ export function requireRole(
       principal = checked instanceof Promise ? await checked : checked;
     }
     if (!principal) throw unauthorized("Invalid or expired access token");
-    if (!principal.roles.some((r) => roles.includes(r))) {
+    if (!hasRole(principal.roles, roles)) {
       throw new Problem(
         "forbidden",
         `Client "${principal.clientId}" lacks role ${roles.map((r) => `"${r}"`).join(" or ")}`,

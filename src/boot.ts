@@ -9,8 +9,6 @@ import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
 import { putRows } from "../db/tables.ts";
-import { demoTables } from "../db/demo.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
 import { type Jwks, KeyRing, ReplayCache } from "../crypto/mod.ts";
 import { dbKeyStore } from "../db/key_store.ts";
 import { sharedReplayGuard } from "../db/replay_guard.ts";
@@ -27,7 +25,7 @@ import {
 } from "./protocol/mod.ts";
 import { closeInterrupted, InflightJournal } from "./inflight.ts";
 import { TableStore } from "./store.ts";
-import { type DemoProvider, startDemoProvider } from "./demo_provider.ts";
+import type { Tables } from "./model.ts";
 import { ProviderClients } from "./transport.ts";
 import { type GuardedServer, serveGuarded } from "./serve.ts";
 import { RateLimits } from "./rate_limit.ts";
@@ -48,7 +46,7 @@ export interface Lotse {
   readonly server: GuardedServer | null;
   /** Where it listens, e.g. `http://127.0.0.1:8080`. */
   readonly url: string | null;
-  readonly demoProvider: DemoProvider | null;
+  readonly demoProvider: DemoRegisters | null;
   /** Stops taking requests, lets running ones finish, flushes the protocol, closes all. */
   shutdown(): Promise<void>;
 }
@@ -62,18 +60,31 @@ export interface StartOptions {
   now?: () => number;
   /** Where Lotse's events go; default: JSON lines on standard output at `config.logLevel`. */
   logger?: Logger;
-  /**
-   * The demo registers' XNachweis endpoint (`/xnachweis/providers/<id>` on the demo provider),
-   * injected by src/main.ts from demo/: given Lotse's JWKS and issuer, the handler.
-   */
-  demoXnachweis?: DemoXnachweisFactory;
+  /** The demo (demo/mod.ts), required with `config.demo`; src/main.ts passes it. */
+  demo?: DemoSetup;
 }
 
-/** Builds the demo registers' XNachweis handler from Lotse's keys (see `StartOptions`). */
-export type DemoXnachweisFactory = (
-  jwks: () => Promise<Jwks>,
-  issuer: string,
-) => (request: Request, providerId: string) => Promise<Response>;
+/** Running demo registers. */
+export interface DemoRegisters {
+  readonly port: number;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * What the core needs of the demo, injected: the core never imports demo/, src/main.ts hands
+ * demo/mod.ts over when Lotse starts with `--demo` (tests/layering_test.ts holds it to that).
+ */
+export interface DemoSetup {
+  /** Starts the demo registers on loopback; they check tokens against `jwks`. */
+  startRegisters(options: {
+    hostname: string;
+    port: number;
+    jwks: () => Promise<Jwks>;
+    issuer: string;
+  }): DemoRegisters;
+  /** The demo tables, the registers' endpoints under `providerBaseUrl`. */
+  tables(providerBaseUrl: string): Tables;
+}
 
 /** Announces a rotated signing key; the payload is the new active kid. */
 export const KEYS_CHANNEL = "lotse_keys";
@@ -160,23 +171,21 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     });
     cleanups.push(() => unlistenKeys());
 
-    let demoProvider: DemoProvider | null = null;
+    let demoProvider: DemoRegisters | null = null;
     if (config.demo) {
-      demoProvider = startDemoProvider({
+      const demo = options.demo;
+      if (demo === undefined) {
+        throw new Error("Cannot start the demo: no demo module given (src/main.ts passes it)");
+      }
+      demoProvider = demo.startRegisters({
         hostname: "127.0.0.1",
         port: config.demoProviderPort,
-        jwks: () => Promise.resolve(keys.jwks() as never),
+        jwks: () => Promise.resolve(keys.jwks()),
         issuer: config.publicUrl,
-        ...(options.demoXnachweis === undefined ? {} : {
-          xnachweis: options.demoXnachweis(
-            () => Promise.resolve(keys.jwks() as Jwks),
-            config.publicUrl,
-          ),
-        }),
       });
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;
-      await seedDemo(db, base);
+      await writeTables(db, demo.tables(base));
       logger.info("Demo providers started", { url: `${base}/providers/` });
     }
 
@@ -344,13 +353,12 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
 }
 
 /** Writes the demo tables (idempotent: create or replace). */
-export async function seedDemo(db: Db, providerBaseUrl: string): Promise<void> {
-  const tables = demoTables(providerBaseUrl);
+async function writeTables(db: Db, tables: Tables): Promise<void> {
   await putRows(db, "regions", tables.regions);
   await putRows(db, "postcodes", tables.postcodes);
   await putRows(db, "evidence-types", tables.evidenceTypes);
   await putRows(db, "providers", tables.providers);
   await putRows(db, "routes", tables.routes);
-  await putRows(db, "clients", DEMO_CLIENTS);
-  await putRows(db, "permissions", DEMO_PERMISSIONS);
+  await putRows(db, "clients", tables.clients);
+  await putRows(db, "permissions", tables.permissions);
 }

@@ -11,9 +11,9 @@
  *
  * @module
  */
-import { bearerToken } from "./auth.ts";
+import { bearerToken, hasRole, NAVIGATION_ROLES } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";
-import type { RegionLookup } from "./nav_index.ts";
+import { findProvider, findRegion } from "./locate.ts";
 import { JSON_HEADERS, navigationBody } from "./nav_response.ts";
 import type { TableStore } from "./store.ts";
 import type { AccessTokenVerifier } from "../crypto/mod.ts";
@@ -56,7 +56,7 @@ export function fastNavigation(deps: FastPathDeps): (request: Request) => Respon
     if (token === null) return null;
     const claims = verifier.cached(token);
     if (claims === undefined) return null;
-    if (!claims.roles.includes("consumer") && !claims.roles.includes("operator")) return null;
+    if (!hasRole(claims.roles, NAVIGATION_ROLES)) return null;
 
     let evidenceType: string | undefined;
     let ags: string | undefined;
@@ -101,24 +101,15 @@ export function fastNavigation(deps: FastPathDeps): (request: Request) => Respon
       at = amp + 1;
     }
     if (evidenceType === undefined) return null;
+    // The route's own rules, not copies: exactly one location, then the responsible provider.
     const nav = snapshot.nav;
-    let lookup: RegionLookup;
-    if (ags !== undefined) {
-      if (ars !== undefined || plz !== undefined || ort !== undefined) return null;
-      lookup = nav.lookupAgs(ags);
-    } else if (ars !== undefined) {
-      if (plz !== undefined || ort !== undefined) return null;
-      lookup = nav.lookupArs(ars);
-    } else if (plz !== undefined) {
-      if (ort !== undefined && (ort.length === 0 || ort.length > 200)) return null;
-      lookup = nav.lookupPlz(plz, ort);
-    } else {
-      return null;
-    }
-    if (lookup.kind !== "found") return null;
-    const found = nav.resolve(evidenceType, lookup.region.ags);
+    const located = findRegion(nav, { ags, ars, plz, ort });
+    if (located.kind !== "found") return null;
+    const found = findProvider(nav, evidenceType, located.region);
     if (found.kind !== "resolved") return null;
-    const response = new Response(navigationBody(found, lookup.region), { headers: JSON_HEADERS });
+    const response = new Response(navigationBody(found, located.region), {
+      headers: JSON_HEADERS,
+    });
     metrics.observe(ROUTE, 200, performance.now() - start);
     return response;
   };

@@ -5,7 +5,6 @@
 import { CONFIG_VARIABLES, ConfigError, parseConfig } from "./config.ts";
 import { startLotse } from "./boot.ts";
 import { createLogger } from "./log.ts";
-import { demoXnachweis } from "../demo/xnachweis_register.ts";
 
 const env: Record<string, string> = {};
 for (const name of CONFIG_VARIABLES) {
@@ -28,7 +27,9 @@ try {
 const logger = createLogger({ level: config.logLevel });
 let lotse;
 try {
-  lotse = await startLotse(config, { logger, demoXnachweis });
+  // The one place where the core reaches demo/ (tests/layering_test.ts): loaded only when asked.
+  const demo = config.demo ? (await import("../demo/mod.ts")).demo : undefined;
+  lotse = await startLotse(config, { logger, demo });
 } catch (error) {
   logger.error("Cannot start Lotse", { error });
   Deno.exit(1);

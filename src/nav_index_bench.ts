@@ -12,6 +12,7 @@
 
 import { generateTables } from "../tools/generate.ts";
 import { buildNavIndex } from "./nav_index.ts";
+import { Rng } from "../tools/rng.ts";
 
 const BATCH = 1024;
 
@@ -19,16 +20,9 @@ const tables = generateTables({ seed: 1 });
 const index = buildNavIndex(tables);
 const million = generateTables({ seed: 1, minRoutes: 1_000_000 });
 
-/** A fixed LCG so the sample is the same in every run. */
-function sampler(seed: number): (n: number) => number {
-  let state = seed >>> 0;
-  return (n) => {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    return state % n;
-  };
-}
-
-const next = sampler(42);
+// Seeded, so the sample is the same in every run.
+const rng = new Rng(42);
+const next = (n: number) => rng.int(n);
 // Fresh string objects, like keys parsed from a request, not the table's own strings.
 const fresh = (s: string) => [...s].join("");
 const agsSample: string[] = [];

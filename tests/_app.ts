@@ -7,6 +7,7 @@
  */
 import { parseConfig } from "../src/config.ts";
 import { type Lotse, startLotse } from "../src/boot.ts";
+import { demo } from "../demo/mod.ts";
 import { demoClientAssertion, tokenForm } from "../tools/demo_client.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
 import { silentLogger } from "../src/log.ts";
@@ -67,6 +68,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
     ...options.env,
   });
   const lotse = await startLotse(config, {
+    demo,
     serve: options.serve ?? false,
     now: options.now,
     logger: silentLogger,

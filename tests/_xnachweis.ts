@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { demoInput, xnachweisRegister } from "../demo/xnachweis_register.ts";
 import type { Jwks } from "../crypto/mod.ts";
 import { bearer, startTestLotse, type TestLotse, type TestLotseOptions } from "./_app.ts";

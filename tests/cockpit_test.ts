@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { bearer, startTestLotse } from "./_app.ts";
 import { CHROMIUM_ARGS, chromiumPath } from "./_browser.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const IDNR = "86095742719";
 

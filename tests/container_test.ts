@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { CONFIG_VARIABLES } from "../src/config.ts";
 import { POSTGRES_ENV_VARIABLES } from "../db/postgres.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { spawnLotse } from "./_lotse_process.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
 

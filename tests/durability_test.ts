@@ -17,7 +17,7 @@ import { type LotseProcess, spawnLotse } from "./_lotse_process.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { verifyChain } from "../src/protocol/mod.ts";
 import type { Db } from "../db/types.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 /** How long PostgreSQL stays down in the R3 test (docs/targets.md R3). */
 const OUTAGE_MS = 30_000;

@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { DSD_QUERY_ID, edmSchemaErrors, SDG_LEGAL_BASIS } from "../src/eu/mod.ts";
 import { buildErrorResponse, parseXml, requestDigest, schemaErrors } from "../src/xnachweis/mod.ts";
 import { bearer, type TestLotse } from "./_app.ts";

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const { purpose, legalBasis } = DEMO_PURPOSES.bewohnerparken;

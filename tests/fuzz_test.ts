@@ -22,7 +22,7 @@ import {
   Rng,
   sendRaw,
 } from "./_fuzz.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const DEFAULT_SEED = 20_261_122;

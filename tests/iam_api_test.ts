@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey, verify } from "node:crypto";
 import { bearer, clientAssertion, startTestLotse, type TestLotse, tokenForm } from "./_app.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 

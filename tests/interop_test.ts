@@ -15,9 +15,8 @@ import addFormats from "ajv-formats";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { bearer, type TestLotse } from "./_app.ts";
 import { PILOTS, startXmlLotse } from "./_xnachweis.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
-import { DEMO_KEYS, DEMO_PURPOSES } from "../db/demo_clients.ts";
-import { DEMO_AMBIGUOUS_PLZ } from "../db/demo.ts";
+import { DEMO_KEYS, DEMO_PURPOSES } from "../demo/clients.ts";
+import { DEMO_AMBIGUOUS_PLZ, DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { oauthToken } from "../tools/oauth_token.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";

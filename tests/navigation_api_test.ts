@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
-import { DEMO_AMBIGUOUS_PLZ, DEMO_PLACES } from "../db/demo.ts";
+import { DEMO_AMBIGUOUS_PLZ, DEMO_PLACES } from "../demo/tables.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 

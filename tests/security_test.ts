@@ -16,7 +16,7 @@ import {
 } from "./_app.ts";
 import { parseResponse, sendRaw } from "./_fuzz.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
-import { DEMO_PURPOSES } from "../db/demo_clients.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const NAVIGATION = "/v1/navigation?evidenceType=fahrzeugzulassung&ags=08111000";

@@ -1,9 +1,10 @@
 // docs/targets.md P5: forwarding memory stays flat. The forwarding side runs in a child process
 // (tests/fixtures/forward_server.ts) so its RSS is its own; provider and consumer run here.
 import assert from "node:assert/strict";
-import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { exportJWK, generateKeyPair } from "jose";
+import { sealEvidenceToken } from "../crypto/mod.ts";
 import { createSha256, sha256FromDigest } from "../crypto/digest.ts";
-import { startDemoProvider } from "../src/demo_provider.ts";
+import { startDemoProvider } from "../demo/registers.ts";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -12,11 +13,15 @@ async function setup() {
   const keys = await generateKeyPair("ES256");
   const jwk = { ...await exportJWK(keys.publicKey), kid: "mem", alg: "ES256" };
   const demo = startDemoProvider({ jwks: { keys: [jwk] } });
-  const token = await new SignJWT({ evidence_type: "fahrzeugzulassung" })
-    .setProtectedHeader({ alg: "ES256", kid: "mem" })
-    .setAudience("demo")
-    .setExpirationTime("10m")
-    .sign(keys.privateKey);
+  // An evidence token as Lotse seals it (the demo register verifies it with crypto/).
+  const { token } = await sealEvidenceToken({
+    consumerId: "mem-consumer",
+    providerId: "demo",
+    evidenceType: "fahrzeugzulassung",
+    purpose: "mem",
+    legalBasis: "mem",
+    idnrUsed: false,
+  }, { keys: { signingKey: () => ({ kid: "mem", key: keys.privateKey }) }, issuer: "lotse-mem" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "tests/fixtures/forward_server.ts"],
     cwd: new URL("..", import.meta.url).pathname,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, type JSONWebKeySet, SignJWT } from "jose";
 import { formatDigest, sha256Base64, sha256FromDigest } from "../crypto/digest.ts";
-import { startDemoProvider } from "../src/demo_provider.ts";
+import { startDemoProvider } from "../demo/registers.ts";
 import {
   forward,
   type ForwardOptions,
@@ -11,6 +11,7 @@ import {
 } from "../src/transport.ts";
 import type { Provider } from "../src/model.ts";
 import { createSha256 } from "../crypto/digest.ts";
+import { sealEvidenceToken } from "../crypto/mod.ts";
 import { createTestPki } from "./_tls.ts";
 
 const LIMITS = { maxRequestBytes: 64 * 1024, providerTimeoutMs: 300, providerIdleTimeoutMs: 200 };
@@ -22,14 +23,24 @@ const jwks: JSONWebKeySet = {
 const pki = await createTestPki("Lotse Test CA");
 const otherPki = await createTestPki("Other Test CA");
 
-function token(aud: string, claims: Record<string, unknown> = {}, expires = "5m") {
-  return new SignJWT({ evidence_type: "fahrzeugzulassung", ...claims })
-    .setProtectedHeader({ alg: "ES256", kid: "test" })
-    .setIssuer("lotse-test")
-    .setAudience(aud)
-    .setIssuedAt()
-    .setExpirationTime(expires)
-    .sign(keys.privateKey);
+const signer = { signingKey: () => ({ kid: "test", key: keys.privateKey }) };
+
+// An evidence token as Lotse seals it; `expires` "-1m" makes one that has run out.
+async function token(
+  aud: string,
+  claims: { evidence_type?: string; req_digest?: string } = {},
+  expires = "5m",
+) {
+  const sealed = await sealEvidenceToken({
+    consumerId: "test-consumer",
+    providerId: aud,
+    evidenceType: claims.evidence_type ?? "fahrzeugzulassung",
+    purpose: "test",
+    legalBasis: "test",
+    idnrUsed: false,
+    ...(claims.req_digest === undefined ? {} : { requestDigest: claims.req_digest }),
+  }, { keys: signer, issuer: "lotse-test", now: Date.now() - (expires === "-1m" ? 600_000 : 0) });
+  return sealed.token;
 }
 
 function provider(id: string, endpoint: string, caCert: string | null = null): Provider {

@@ -17,7 +17,7 @@ import {
 import { KeyRing, memoryKeyStore, sealEvidenceToken } from "../crypto/mod.ts";
 import { bearer, type TestLotse } from "./_app.ts";
 import { ADMIN, PILOTS, postXml, startXmlLotse } from "./_xnachweis.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 
 const enc = new TextEncoder();
 

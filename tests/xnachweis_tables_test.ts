@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { bearer, startTestLotse } from "./_app.ts";
-import { DEMO_CLASSIFICATIONS } from "../db/demo.ts";
+import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const SR = "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/";

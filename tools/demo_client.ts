@@ -6,7 +6,7 @@
  * @module
  */
 import { importJWK, SignJWT } from "jose";
-import { DEMO_KEYS } from "../db/demo_clients.ts";
+import { DEMO_KEYS } from "../demo/clients.ts";
 
 export const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

@@ -4,7 +4,7 @@
  * Signs a `private_key_jwt` client assertion with the client's DEMO key and exchanges it
  * at `POST /v1/token`, exactly as a real consumer would.
  */
-import { DEMO_KEYS } from "../db/demo_clients.ts";
+import { DEMO_KEYS } from "../demo/clients.ts";
 import { fetchDemoToken } from "./demo_client.ts";
 
 const [clientId, base = "http://127.0.0.1:8080"] = Deno.args;

@@ -34,6 +34,7 @@ import type {
 } from "../src/model.ts";
 import type { NavTables } from "../src/model.ts";
 import { normalizeOrt } from "../src/ort.ts";
+import { Rng } from "./rng.ts";
 
 export interface GenerateTablesOptions {
   /** PRNG seed; default 1. */
@@ -259,27 +260,10 @@ interface Gemeinde {
   readonly kreis: Kreis;
 }
 
-/** sfc32: small, fast, good enough for test data, and identical on every engine. */
+/** The generator's random numbers in [0, 1), from the repository's one seeded PRNG. */
 function createRng(seed: number): () => number {
-  let a = 0x9e3779b9;
-  let b = 0x243f6a88;
-  let c = 0xb7e15162;
-  let d = seed >>> 0;
-  const next = (): number => {
-    a >>>= 0;
-    b >>>= 0;
-    c >>>= 0;
-    d >>>= 0;
-    const t = (a + b | 0) + d | 0;
-    d = d + 1 | 0;
-    a = b ^ b >>> 9;
-    b = c + (c << 3) | 0;
-    c = c << 21 | c >>> 11;
-    c = c + t | 0;
-    return (t >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return next;
+  const rng = new Rng(seed);
+  return () => rng.float();
 }
 
 function pick<T>(rng: () => number, list: readonly T[]): T {

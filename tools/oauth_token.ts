@@ -12,7 +12,7 @@
  */
 import { importJWK, type JWK } from "jose";
 import * as oauth from "oauth4webapi";
-import { DEMO_KEYS } from "../db/demo_clients.ts";
+import { DEMO_KEYS } from "../demo/clients.ts";
 
 /** Options for {@linkcode oauthToken}. */
 export interface OAuthTokenOptions {

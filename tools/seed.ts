@@ -11,7 +11,7 @@
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { generateTables } from "./generate.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../db/demo_clients.ts";
+import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
 import { seedTables } from "../db/seed.ts";
 
 function argValue(args: readonly string[], name: string): string | undefined {

@@ -1,7 +1,8 @@
 /**
  * A demo data provider (register) for the two NOOTS pilots and for tests: checks Lotse's
- * evidence access token like a real provider would and answers demo evidence, always with
- * a correct `Repr-Digest` unless told otherwise.
+ * evidence access token with crypto/'s `verifyEvidenceToken()`, as a real provider would,
+ * and answers demo evidence, always with a correct `Repr-Digest` unless told otherwise. Its
+ * errors are Lotse's problem types (src/problem.ts).
  *
  * `POST /providers/:providerId`, evidence type from `Lotse-Evidence-Type`:
  * - `fahrzeugzulassung`: vehicle registration data (Zulassungsbescheinigung Teil I fields);
@@ -24,18 +25,13 @@
  *
  * @module
  */
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  type FlattenedJWSInput,
-  type JSONWebKeySet,
-  type JWSHeaderParameters,
-  jwtVerify,
-} from "jose";
+import type { JSONWebKeySet } from "jose";
+import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
 import { createSha256, formatDigest, sha256FromDigest } from "../crypto/digest.ts";
+import { PROBLEM_TYPES, problemBody, type ProblemType } from "../src/problem.ts";
 
 /** Where the demo provider gets Lotse's public keys. */
-export type JwksSource = JSONWebKeySet | URL | (() => Promise<JSONWebKeySet>);
+export type JwksSource = Jwks | JSONWebKeySet | URL | (() => Promise<Jwks | JSONWebKeySet>);
 
 /** Options for {@linkcode startDemoProvider}. */
 export interface DemoProviderOptions {
@@ -56,7 +52,7 @@ export interface DemoProviderOptions {
   readonly maxRequestBytes?: number;
   /** Payload sizes whose digest is computed at start rather than on first use. */
   readonly precomputeSizes?: readonly number[];
-  /** The registers' XNachweis endpoint, `POST /xnachweis/providers/<id>` (from demo/). */
+  /** The registers' XNachweis endpoint, `POST /xnachweis/providers/<id>` (demo/mod.ts). */
   readonly xnachweis?: (request: Request, providerId: string) => Promise<Response>;
 }
 
@@ -99,7 +95,7 @@ interface DemoControls {
 
 /** Starts the demo provider; it stops on `options.signal` or `shutdown()`. */
 export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
-  const keys = keyResolver(options.jwks);
+  const keys = jwksGetter(options.jwks);
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
   const maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
   const payloads = new PayloadDigests();
@@ -137,7 +133,7 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
 }
 
 interface HandlerContext {
-  keys: KeyResolver;
+  keys: JwksGetter;
   issuer: string | undefined;
   chunkBytes: number;
   maxRequestBytes: number;
@@ -151,40 +147,39 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
     return await context.xnachweis(request, decodeURIComponent(xml[1] ?? ""));
   }
   const match = /^\/providers\/([^/]+)$/.exec(new URL(request.url).pathname);
-  if (match === null) return problem(404, "not-found", "No such provider path");
-  if (request.method !== "POST") return problem(405, "invalid-request", "Use POST");
+  if (match === null) return problem("not-found", "No such provider path");
+  if (request.method !== "POST") return problem("method-not-allowed", "Use POST");
   const providerId = decodeURIComponent(match[1] ?? "");
 
   const auth = request.headers.get("authorization") ?? "";
   const token = /^Bearer ([A-Za-z0-9_\-.]+)$/.exec(auth)?.[1];
-  if (token === undefined) return problem(401, "unauthorized", "Missing bearer token");
-  let claims: Record<string, unknown>;
-  try {
-    const verified = await jwtVerify(token, context.keys, {
-      algorithms: ["ES256"],
-      requiredClaims: ["exp", "aud"],
-      ...(context.issuer === undefined ? {} : { issuer: context.issuer }),
-    });
-    claims = verified.payload;
-  } catch (error) {
-    return problem(401, "unauthorized", `Token refused: ${(error as Error).message}`);
+  if (token === undefined) return problem("unauthorized", "Missing bearer token");
+  const verifyOptions = {
+    audience: providerId,
+    ...(context.issuer === undefined ? {} : { issuer: context.issuer }),
+  };
+  let verified = await verifyEvidenceToken(token, await context.keys(false), verifyOptions);
+  if (!verified.ok && verified.fault === "unknown_key") {
+    verified = await verifyEvidenceToken(token, await context.keys(true), verifyOptions);
   }
-  const audience = claims.aud;
-  if (!(audience === providerId || (Array.isArray(audience) && audience.includes(providerId)))) {
-    return problem(403, "forbidden", `Token is not meant for provider "${providerId}"`);
+  if (!verified.ok) {
+    return verified.fault === "audience"
+      ? problem("forbidden", `Token is not meant for provider "${providerId}"`)
+      : problem("unauthorized", `Token refused: ${verified.description}`);
   }
+  const claims = verified.claims;
   const evidenceType = request.headers.get("lotse-evidence-type") ?? "";
-  if (typeof claims.evidence_type === "string" && claims.evidence_type !== evidenceType) {
-    return problem(403, "forbidden", `Token is for evidence type "${claims.evidence_type}"`);
+  if (claims.evidence_type !== evidenceType) {
+    return problem("forbidden", `Token is for evidence type "${claims.evidence_type}"`);
   }
 
   const body = await readBounded(request, context.maxRequestBytes);
-  if (body === null) return problem(413, "payload-too-large", "Request body too large");
-  if (typeof claims.req_digest === "string") {
+  if (body === null) return problem("payload-too-large", "Request body too large");
+  if (claims.req_digest !== undefined) {
     const expected = sha256FromDigest(claims.req_digest) ?? claims.req_digest;
     const announced = sha256FromDigest(request.headers.get("repr-digest"));
     if (announced !== expected || body.sha256 !== expected) {
-      return problem(403, "forbidden", "Request body does not match the token's req_digest");
+      return problem("forbidden", "Request body does not match the token's req_digest");
     }
   }
 
@@ -194,25 +189,29 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
       const parsed = JSON.parse(new TextDecoder().decode(body.bytes));
       if (parsed !== null && typeof parsed === "object") input = parsed;
     } catch {
-      return problem(400, "invalid-request", "Request body is not JSON");
+      return problem("invalid-request", "Request body is not JSON");
     }
   }
   const controls = readControls(input.demo);
-  if (typeof controls === "string") return problem(400, "invalid-request", controls);
+  if (typeof controls === "string") return problem("invalid-request", controls);
 
   switch (controls.fault) {
     case "no-headers":
       await new Promise((resolve) => request.signal.addEventListener("abort", resolve));
-      return problem(503, "provider-failed", "Gave up");
+      return problem("unavailable", "Gave up");
     case "slow":
       await delay(controls.delayMs ?? 2000, request.signal);
       break;
     case "refuse":
-      return problem(503, "provider-failed", "Provider refuses requests", { "retry-after": "30" });
+      return problem("unavailable", "Provider refuses requests", {
+        headers: { "retry-after": "30" },
+      });
     case "status-4xx":
-      return problem(controls.status ?? 404, "not-found", "No register entry for this request");
+      return problem("not-found", "No register entry for this request", {
+        status: controls.status ?? 404,
+      });
     case "status-5xx":
-      return problem(controls.status ?? 503, "provider-failed", "Register unavailable");
+      return problem("unavailable", "Register unavailable", { status: controls.status ?? 503 });
   }
 
   let payload: Payload;
@@ -227,7 +226,7 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
     };
   } else {
     if (!EVIDENCE_TYPES.has(evidenceType)) {
-      return problem(404, "not-found", `Unknown evidence type "${evidenceType}"`);
+      return problem("not-found", `Unknown evidence type "${evidenceType}"`);
     }
     const json = new TextEncoder().encode(
       JSON.stringify(demoEvidence(evidenceType, input, request.headers)),
@@ -423,28 +422,43 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-type KeyResolver = (
-  header: JWSHeaderParameters,
-  token: FlattenedJWSInput,
-) => Promise<CryptoKey>;
+/** Lotse's public keys; `refresh` asks again (after a token under an unknown kid). */
+type JwksGetter = (refresh: boolean) => Promise<Jwks>;
 
-function keyResolver(source: JwksSource): KeyResolver {
-  if (source instanceof URL) return createRemoteJWKSet(source);
-  if (typeof source === "function") {
-    return async (header, token) => createLocalJWKSet(await source())(header, token);
+// A remote JWKS is fetched again on an unknown kid, at most this often.
+const REFETCH_MS = 5_000;
+
+function jwksGetter(source: JwksSource): JwksGetter {
+  if (typeof source === "function") return async () => await source() as unknown as Jwks;
+  if (!(source instanceof URL)) {
+    const fixed = source as unknown as Jwks;
+    return () => Promise.resolve(fixed);
   }
-  return createLocalJWKSet(source);
+  let cached: Promise<Jwks> | null = null;
+  let fetchedAt = -Infinity;
+  return (refresh) => {
+    if (cached === null || (refresh && performance.now() - fetchedAt > REFETCH_MS)) {
+      fetchedAt = performance.now();
+      cached = fetch(source).then(async (res) => {
+        if (!res.ok) throw new Error(`Cannot fetch JWKS "${source}": status ${res.status}`);
+        return await res.json() as Jwks;
+      });
+      cached.catch(() => cached = null);
+    }
+    return cached;
+  };
 }
 
+/** A problem+json answer with Lotse's problem types; `status` overrides the type's own. */
 function problem(
-  status: number,
-  type: string,
+  type: ProblemType,
   detail: string,
-  extraHeaders: Record<string, string> = {},
+  options: { status?: number; headers?: Record<string, string> } = {},
 ): Response {
+  const status = options.status ?? PROBLEM_TYPES[type].status;
   return Response.json(
-    { type: `https://lotse.example/problems/${type}`, title: type, status, detail },
-    { status, headers: { "content-type": "application/problem+json", ...extraHeaders } },
+    { ...problemBody(type, detail), status },
+    { status, headers: { ...options.headers, "content-type": "application/problem+json" } },
   );
 }
 
@@ -575,7 +589,7 @@ function hashSeed(text: string): number {
   return h >>> 0;
 }
 
-// `deno run --allow-net --allow-read src/demo_provider.ts --port 9101 --jwks jwks.json
+// `deno run --allow-net --allow-read demo/registers.ts --port 9101 --jwks jwks.json
 //  [--cert c.pem --key k.pem] [--precompute 1073741824]`; `--jwks` may be a URL. Prints
 // `{"port":N}` once listening.
 if (import.meta.main) {

@@ -23,8 +23,7 @@
  * @module
  */
 
-import type { NavTables } from "../src/model.ts";
-import type { Provider, Route } from "../src/model.ts";
+import type { NavTables, Provider, Route } from "../src/model.ts";
 
 /** The demo catalogue's evidence type ids. */
 export const DEMO_EVIDENCE_TYPES = {

@@ -5,7 +5,7 @@ import {
   DEMO_PLACES,
   DEMO_PROVIDER_IDS,
   demoTables,
-} from "./demo.ts";
+} from "./tables.ts";
 import { buildNavIndex, type ResolveResult } from "../src/nav_index.ts";
 
 const BASE = "http://127.0.0.1:8081";
