@@ -15,7 +15,6 @@ import type { DemoSetup } from "../src/boot.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "./clients.ts";
 import { startDemoProvider } from "./registers.ts";
 import { demoTables } from "./tables.ts";
-import { demoXnachweis } from "./xnachweis_register.ts";
 
 export * from "./clients.ts";
 export * from "./registers.ts";
@@ -23,10 +22,7 @@ export * from "./tables.ts";
 
 /** The demo as `startLotse()` takes it. */
 export const demo: DemoSetup = {
-  // The registers answer the JSON face at /providers/<id> and XNachweis (0101/0301) at
-  // /xnachweis/providers/<id>.
-  startRegisters: (options) =>
-    startDemoProvider({ ...options, xnachweis: demoXnachweis(options.jwks, options.issuer) }),
+  startRegisters: (options) => startDemoProvider(options),
   tables: (providerBaseUrl) => ({
     ...demoTables(providerBaseUrl),
     clients: DEMO_CLIENTS,

@@ -29,6 +29,8 @@ import type { JSONWebKeySet } from "jose";
 import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
 import { createSha256, formatDigest, sha256FromDigest } from "../crypto/digest.ts";
 import { PROBLEM_TYPES, problemBody, type ProblemType } from "../src/problem.ts";
+import { type Subject, xnachweisRegister } from "../src/xnachweis/mod.ts";
+import { DEMO_CLASSIFICATIONS } from "./tables.ts";
 
 /** Where the demo provider gets Lotse's public keys. */
 export type JwksSource = Jwks | JSONWebKeySet | URL | (() => Promise<Jwks | JSONWebKeySet>);
@@ -52,8 +54,6 @@ export interface DemoProviderOptions {
   readonly maxRequestBytes?: number;
   /** Payload sizes whose digest is computed at start rather than on first use. */
   readonly precomputeSizes?: readonly number[];
-  /** The registers' XNachweis endpoint, `POST /xnachweis/providers/<id>` (demo/mod.ts). */
-  readonly xnachweis?: (request: Request, providerId: string) => Promise<Response>;
 }
 
 /** A running demo provider. */
@@ -96,6 +96,17 @@ interface DemoControls {
 /** Starts the demo provider; it stops on `options.signal` or `shutdown()`. */
 export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
   const keys = jwksGetter(options.jwks);
+  const xnachweis = xnachweisRegister({
+    jwks: () => keys(false),
+    issuer: options.issuer,
+    classifications: DEMO_CLASSIFICATIONS,
+    evidence: (evidenceType, subject, transferId) =>
+      demoEvidence(
+        evidenceType,
+        demoInput(subject),
+        new Headers(transferId ? { "lotse-transfer-id": transferId } : {}),
+      ),
+  });
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
   const maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
   const payloads = new PayloadDigests();
@@ -111,12 +122,12 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
     onListen() {},
   }, (request) =>
     handle(request, {
+      xnachweis,
       keys,
       issuer: options.issuer,
       chunkBytes,
       maxRequestBytes,
       payloads,
-      xnachweis: options.xnachweis,
     }));
   const scheme = options.cert !== undefined ? "https" : "http";
   const { hostname, port } = server.addr;
@@ -133,18 +144,20 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
 }
 
 interface HandlerContext {
+  /** The pilots' registers in XNachweis (`POST /xnachweis/providers/<id>`). */
+  xnachweis: (request: Request, provider: { id: string; name: string }) => Promise<Response>;
   keys: JwksGetter;
   issuer: string | undefined;
   chunkBytes: number;
   maxRequestBytes: number;
   payloads: PayloadDigests;
-  xnachweis: DemoProviderOptions["xnachweis"];
 }
 
 async function handle(request: Request, context: HandlerContext): Promise<Response> {
   const xml = /^\/xnachweis\/providers\/([^/]+)$/.exec(new URL(request.url).pathname);
-  if (xml !== null && context.xnachweis !== undefined && request.method === "POST") {
-    return await context.xnachweis(request, decodeURIComponent(xml[1] ?? ""));
+  if (xml !== null && request.method === "POST") {
+    const id = decodeURIComponent(xml[1] ?? "");
+    return await context.xnachweis(request, { id, name: id });
   }
   const match = /^\/providers\/([^/]+)$/.exec(new URL(request.url).pathname);
   if (match === null) return problem("not-found", "No such provider path");
@@ -424,6 +437,13 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 
 /** Lotse's public keys; `refresh` asks again (after a token under an unknown kid). */
 type JwksGetter = (refresh: boolean) => Promise<Jwks>;
+
+/** The demo data generator's input for an XNachweis subject (it keys on German field names). */
+export function demoInput(subject: Subject): Record<string, unknown> {
+  return subject.kind === "natural"
+    ? { familienname: subject.familyName, vornamen: subject.givenName }
+    : { betrieb: subject.legalName, firma: subject.legalName };
+}
 
 // A remote JWKS is fetched again on an unknown kid, at most this often.
 const REFETCH_MS = 5_000;

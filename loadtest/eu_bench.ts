@@ -44,7 +44,9 @@ export interface EuBenchResult {
  */
 export async function startBenchRegister(cleanups: Cleanups) {
   const db = await startBenchDatabase(cleanups);
-  const lotse = await startLotseProcess(cleanups, db.url);
+  const lotse = await startLotseProcess(cleanups, db.url, {
+    env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
+  });
   const providerPort = freePort();
   const provider = new Child("provider", "taskset", [
     "-c",

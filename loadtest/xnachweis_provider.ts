@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
-import { xnachweisRegister } from "../demo/xnachweis_register.ts";
+import { xnachweisRegister } from "../src/xnachweis/mod.ts";
 
 const { values } = parseArgs({
   options: { port: { type: "string" }, jwks: { type: "string" }, issuer: { type: "string" } },

@@ -2,7 +2,8 @@
  * What every request passes before the fast path and the app: the RFC 9112 rules the runtime
  * leaves to Lotse (a missing `Host` is a 400, a transfer coding other than plain `chunked` a
  * 501, an over-long target a 414, oversized header fields a 431, all problem+json) and the
- * rate limits per source address and client ({@linkcode RateLimits}).
+ * rate limits per source address and client ({@linkcode RateLimits}). Under `/xnachweis/` the
+ * same refusals are XNachweis 0103s, the dialect of that face.
  *
  * `Deno.serve` (hyper) refuses some requests itself before Lotse sees them, with an empty
  * 400: header sections past its own limits (about 100 fields, or ~400 KiB) and malformed
@@ -11,7 +12,8 @@
  * @module
  */
 import { bearerToken } from "./auth.ts";
-import { problemResponse } from "./problem.ts";
+import { problemResponse, type ProblemType } from "./problem.ts";
+import { errorResponse } from "./xnachweis/errors.ts";
 import {
   type RateLimits,
   setRateLimitHeaders,
@@ -33,6 +35,19 @@ export interface EdgeDeps {
   readonly verifier: Pick<AccessTokenVerifier, "cached">;
 }
 
+/** A refusal of the edge in the dialect of the face the request was for. */
+function refuse(
+  request: Request,
+  type: ProblemType,
+  detail: string,
+  headers?: Record<string, string>,
+): Response {
+  // Not URL.parse: a malformed Host header leaves request.url unparseable.
+  const path = request.url.replace(/^[A-Za-z][\w+.-]*:\/\/[^/?#]*/, "");
+  const face = path.startsWith("/xnachweis/") ? errorResponse : null;
+  return face ? face(type, detail, { headers }) : problemResponse(type, detail, { headers });
+}
+
 /** The edge's verdict: a refusal to send as it is, a rate-limit verdict to report, or null. */
 export type EdgeResult = Response | Verdict | null;
 
@@ -45,10 +60,10 @@ export function edgeCheck(
     const host = request.headers.get("host");
     // Without a Host field Deno names the target "localhost"; HTTP/2 carries :authority.
     if ((host === null && new URL(request.url).hostname === "localhost") || host === "") {
-      return problemResponse("invalid-request", "The request needs exactly one Host header");
+      return refuse(request, "invalid-request", "The request needs exactly one Host header");
     }
     if (request.url.length > MAX_URL_LENGTH) {
-      return problemResponse("uri-too-long", `The request target exceeds ${MAX_URL_LENGTH} bytes`);
+      return refuse(request, "uri-too-long", `The request target exceeds ${MAX_URL_LENGTH} bytes`);
     }
     let bytes = 0;
     let fields = 0;
@@ -57,14 +72,16 @@ export function edgeCheck(
       fields++;
     }
     if (bytes > MAX_HEADER_BYTES || fields > MAX_HEADER_FIELDS) {
-      return problemResponse(
+      return refuse(
+        request,
         "request-header-fields-too-large",
         `The request's header fields exceed ${MAX_HEADER_FIELDS} fields or ${MAX_HEADER_BYTES} bytes`,
       );
     }
     const coding = request.headers.get("transfer-encoding");
     if (coding !== null && coding.trim().toLowerCase() !== "chunked") {
-      return problemResponse(
+      return refuse(
+        request,
         "not-implemented",
         `Transfer-Encoding "${coding.slice(0, 100)}" is not supported: only "chunked"`,
       );
@@ -83,7 +100,19 @@ export function edgeCheck(
       if (claims !== undefined) verdicts.push(limits.take("client", claims.clientId));
     }
     const verdict = tightest(verdicts);
-    if (verdict !== null && !verdict.allowed) return tooManyRequests(limits, verdict);
+    if (verdict !== null && !verdict.allowed) {
+      const response = tooManyRequests(limits, verdict);
+      const xml = refuse(
+        request,
+        "too-many-requests",
+        `Rate limit "${verdict.quota}" of ${verdict.limit} requests per window reached`,
+      );
+      if (!xml.headers.get("content-type")?.startsWith("application/xml")) return response;
+      for (const [name, value] of response.headers) {
+        if (name !== "content-type") xml.headers.set(name, value);
+      }
+      return xml;
+    }
     return verdict;
   };
 }

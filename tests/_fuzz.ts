@@ -792,6 +792,112 @@ function evidenceDraft(rng: Rng, creds: FuzzCredentials): Draft {
   );
 }
 
+// The Bewohnerparkausweis pilot's 0101: valid for the demo consumer, mutated below.
+const PILOT_0101 = new TextDecoder().decode(
+  Deno.readFileSync(new URL("../demo/xnachweis/bewohnerparkausweis.0101.xml", import.meta.url)),
+);
+const XML_TAGS = [
+  "IDNr",
+  "EvidenceTypeClassification",
+  "Identifier",
+  "IssuedToken",
+  "DateOfBirth",
+  "FamilyName",
+  "nachrichtenUUID",
+  "code",
+];
+
+/** A 0101 that is right, or wrong in one of the ways an XML body can be. */
+function xmlBody(rng: Rng): Uint8Array {
+  const base = PILOT_0101;
+  const at = () => rng.int(base.length);
+  const text = rng.weighted<() => string | Uint8Array>([
+    [4, () => base],
+    [2, () => base.slice(0, at())],
+    [3, () => {
+      const tag = rng.pick(XML_TAGS);
+      return base.replace(
+        new RegExp(`(<[\\w-]*:?${tag}[^>]*>)[^<]*(<)`),
+        (_, open, close) => `${open}${rng.pick(JUNK_TEXT)}${close}`,
+      );
+    }],
+    [1, () =>
+      `<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]>` +
+      base.replace(/^<\?xml[^>]*>/, "").replace("Müller", "&x;")],
+    [1, () => {
+      const lol = Array.from(
+        { length: 9 },
+        (_, i) => `<!ENTITY l${i + 1} "${`&l${i};`.repeat(10)}">`,
+      ).join("");
+      return `<?xml version="1.0"?><!DOCTYPE l [<!ENTITY l0 "lol">${lol}]><l>&l9;</l>`;
+    }],
+    [
+      1,
+      () => base.replace('encoding="utf-8"', rng.pick(['encoding="latin1"', 'encoding="UTF-16"'])),
+    ],
+    [1, () => {
+      const i = at();
+      return `${base.slice(0, i)}${
+        rng.pick([
+          "<!-- x -->",
+          "<![CDATA[<a>]]>",
+          "<?pi x?>",
+          "&amp;",
+          "&#0;",
+          "&#xD800;",
+          "]]>",
+          "<",
+          "&",
+        ])
+      }${base.slice(i)}`;
+    }],
+    [1, () => "<a>".repeat(rng.range(100, 20_000))],
+    [1, () => {
+      const bytes = encoder.encode(base);
+      for (let n = rng.range(1, 20); n > 0; n--) bytes[rng.int(bytes.length)] = rng.int(256);
+      return bytes;
+    }],
+    [1, () => rng.bytes(rng.range(0, 3000))],
+    [1, () => oversized(rng, 1024 * 1024)],
+  ])();
+  return typeof text === "string" ? encoder.encode(text) : text;
+}
+
+const JUNK_TEXT = [
+  "",
+  "86095742718",
+  "123",
+  "x".repeat(300),
+  "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/unknown",
+  "not.a.token",
+  "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+  "kba-zfzr",
+  "stuttgart-bewohnerparken",
+  "\u202e\u0000",
+  "2026-02-30",
+];
+
+function xnachweisDraft(rng: Rng, creds: FuzzCredentials): Draft {
+  const headers: [string, string][] = [];
+  if (rng.chance(0.85)) headers.push(["lotse-purpose", freeTextHeader(rng, creds.purpose)]);
+  if (rng.chance(0.85)) {
+    headers.push(["lotse-legal-basis", freeTextHeader(rng, creds.legalBasis)]);
+  }
+  const ct = contentType(rng, "application/xml");
+  if (ct !== null) headers.push(["content-type", ct]);
+  const target = rng.chance(0.9) ? "/xnachweis/v1/evidence-requests" : rng.pick([
+    "/xnachweis/v1/evidence-requests/x",
+    "/xnachweis/v1",
+    "/xnachweis/v1/evidence-requests?x=1",
+  ]);
+  return withAuth(
+    rng,
+    { label: "xnachweis", method: methodFor(rng, "POST"), target, headers, body: xmlBody(rng) },
+    [creds.consumer, creds.consumer, creds.consumer, creds.dsc],
+    creds,
+  );
+}
+
 function transfersDraft(rng: Rng, creds: FuzzCredentials): Draft {
   const id = segmentValue(rng, [crypto.randomUUID(), "00000000-0000-4000-8000-000000000000"]);
   return withAuth(
@@ -938,6 +1044,7 @@ const DRAFTS: readonly (readonly [number, (rng: Rng, creds: FuzzCredentials) => 
   [10, catalogDraft],
   [10, authorizationDraft],
   [16, evidenceDraft],
+  [12, xnachweisDraft],
   [5, transfersDraft],
   [14, adminRowDraft],
   [8, adminImportDraft],

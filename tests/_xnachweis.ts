@@ -7,7 +7,8 @@
  */
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
-import { demoInput, xnachweisRegister } from "../demo/xnachweis_register.ts";
+import { xnachweisRegister } from "../src/xnachweis/mod.ts";
+import { demoInput } from "../demo/registers.ts";
 import type { Jwks } from "../crypto/mod.ts";
 import { bearer, startTestLotse, type TestLotse, type TestLotseOptions } from "./_app.ts";
 

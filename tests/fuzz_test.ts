@@ -23,6 +23,7 @@ import {
   sendRaw,
 } from "./_fuzz.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { parseXml, schemaErrors } from "../src/xnachweis/mod.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const DEFAULT_SEED = 20_261_122;
@@ -130,6 +131,11 @@ function complaints(
     }
     return out;
   }
+  // The XML face's own route, and Lotse's edge on every /xnachweis/ path, answer in 0103.
+  const xmlFace = path === "/xnachweis/v1/evidence-requests" && request.method === "POST";
+  if (xmlFace || (path?.startsWith("/xnachweis/") && type.startsWith("application/xml"))) {
+    return [...out, ...xnachweisFaults(answer)];
+  }
   if (type !== "application/problem+json") {
     out.push(`${answer.status} with content-type ${JSON.stringify(type)}`);
     return out;
@@ -175,6 +181,27 @@ async function credentials(lotse: TestLotse): Promise<FuzzCredentials> {
     purpose: DEMO_PURPOSES.bewohnerparken.purpose,
     legalBasis: DEMO_PURPOSES.bewohnerparken.legalBasis,
   };
+}
+
+/** The XML face answers every error with a schema-valid 0103 (docs/api.md §3.1). */
+function xnachweisFaults(answer: Answer): string[] {
+  const type = answer.headers.get("content-type") ?? "";
+  if (!type.startsWith("application/xml")) {
+    return [`${answer.status} on the XML face with content-type ${JSON.stringify(type)}`];
+  }
+  let doc;
+  try {
+    doc = parseXml(answer.body, { maxBytes: 1 << 22 });
+  } catch (error) {
+    return [`${answer.status} with an unreadable XML body: ${(error as Error).message}`];
+  }
+  try {
+    if (doc.root.name !== "DE.EvidenceErrorResponse.0103") return [`${answer.status}: not a 0103`];
+    const errors = schemaErrors(doc);
+    return errors.length ? [`${answer.status}: 0103 not schema-valid: ${errors[0]}`] : [];
+  } finally {
+    doc.dispose();
+  }
 }
 
 Deno.test({

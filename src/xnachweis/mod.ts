@@ -63,4 +63,6 @@ export {
   type CheckEvidenceRequestOptions,
   refusalResponse,
   type RefusedRequest,
+  xnachweisRegister,
+  type XnachweisRegisterOptions,
 } from "./provider_kit.ts";

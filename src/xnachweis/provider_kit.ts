@@ -26,8 +26,11 @@ import { type EvidenceTokenClaims, type Jwks, verifyEvidenceToken } from "../../
 import {
   type Agent,
   buildErrorResponse,
+  buildEvidenceResponse,
   type EvidenceRequest,
+  PROVIDER_CLASSIFICATION,
   readEvidenceRequest,
+  type Subject,
   XML_CONTENT_TYPE,
 } from "./messages.ts";
 import { parseXml, validateXml, XmlRefusal } from "./parse.ts";
@@ -183,4 +186,80 @@ export function refusalResponse(refused: RefusedRequest): Response {
     status: refused.status,
     headers: { "content-type": XML_CONTENT_TYPE },
   });
+}
+
+/** Options for {@linkcode xnachweisRegister}. */
+export interface XnachweisRegisterOptions {
+  /** Lotse's current JWKS (fetched from `/.well-known/jwks.json`, or in-process). */
+  jwks: () => Promise<Jwks> | Jwks;
+  /** Lotse's issuer URL, when the register knows it. */
+  issuer?: string;
+  /** Evidence type id → EU classification, as in Lotse's catalogue. */
+  classifications: Readonly<Record<string, string>>;
+  /** The register's data for a subject: a JSON document, carried base64 in the 0102. */
+  evidence: (evidenceType: string, subject: Subject, transferId: string | null) => unknown;
+  /** Largest accepted request; default 1 MiB. */
+  maxBytes?: number;
+  /**
+   * The register's preview space for an EU request (0301), by evidence type: when set and the
+   * user may preview but has not (token claim `edm_preview` = `requested`), the register
+   * answers a 0303 with code `EDM:ERR:0002` and the preview URL as its detail.
+   */
+  previewUrl?: (evidenceType: string, requestId: string) => string | null;
+}
+
+/**
+ * Builds the handler of one demo register's XNachweis endpoint: a 0101 is answered with a
+ * 0102, a 0301 (the Intermediäre Plattform's, for an EU request) with a 0302 or 0303.
+ */
+export function xnachweisRegister(
+  options: XnachweisRegisterOptions,
+): (request: Request, provider: { id: string; name: string }) => Promise<Response> {
+  return async (request, provider) => {
+    const me = { id: provider.id, name: provider.name, classification: PROVIDER_CLASSIFICATION };
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    const bearer = /^Bearer (\S+)$/.exec(request.headers.get("authorization") ?? "")?.[1] ?? null;
+    const checked = await checkEvidenceRequest(bytes, {
+      jwks: await options.jwks(),
+      provider: me,
+      issuer: options.issuer,
+      classifications: options.classifications,
+      bearer,
+      maxBytes: options.maxBytes,
+    });
+    if (!checked.ok) return refusalResponse(checked);
+    const { request: message, claims } = checked;
+    const eu = message.type === "DE.EvidenceRequest.0301";
+    const preview =
+      eu && (claims as unknown as Record<string, unknown>)["edm_preview"] === "requested"
+        ? options.previewUrl?.(claims.evidence_type, message.id) ?? null
+        : null;
+    if (preview !== null) {
+      const body = buildErrorResponse({
+        type: "DE.EvidenceErrorResponse.0303",
+        code: "EDM:ERR:0002",
+        detail: preview,
+        requestId: message.id,
+        requesters: message.requesters,
+        errorProvider: me,
+      });
+      return new Response(body, { status: 403, headers: { "content-type": XML_CONTENT_TYPE } });
+    }
+    const document = options.evidence(
+      claims.evidence_type,
+      message.subject,
+      request.headers.get("lotse-transfer-id"),
+    );
+    const body = buildEvidenceResponse({
+      type: eu ? "DE.EvidenceResponse.0302" : "DE.EvidenceResponse.0102",
+      requestId: message.id,
+      provider: me,
+      requesters: message.requesters,
+      classification: message.classification,
+      evidenceTitle: claims.evidence_type,
+      subject: message.subject,
+      evidence: { bytes: new TextEncoder().encode(JSON.stringify(document)) },
+    });
+    return new Response(body, { headers: { "content-type": XML_CONTENT_TYPE } });
+  };
 }
