@@ -47,6 +47,11 @@ export interface Lotse {
   /** Where it listens, e.g. `http://127.0.0.1:8080`. */
   readonly url: string | null;
   readonly demoProvider: DemoRegisters | null;
+  /**
+   * The key maintenance a timer runs every minute: reloads, prunes, rotates when due (as of
+   * `at`, default now) and tells the other instances of a rotation by NOTIFY.
+   */
+  maintainKeys(at?: number): Promise<void>;
   /** Stops taking requests, lets running ones finish, flushes the protocol, closes all. */
   shutdown(): Promise<void>;
 }
@@ -154,14 +159,13 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     phase("keys");
     // Rotation: whichever instance rotates tells the others, so every instance publishes
     // the new key in its JWKS and accepts tokens signed with it at once.
-    const keyTimer = setInterval(async () => {
+    const maintainKeys = async (at?: number) => {
       const before = keys.activeKid;
-      try {
-        await keys.maintain();
-        if (keys.activeKid !== before) await db.notify(KEYS_CHANNEL, keys.activeKid);
-      } catch (error) {
-        logger.error("Key maintenance failed", { error });
-      }
+      await keys.maintain(at);
+      if (keys.activeKid !== before) await db.notify(KEYS_CHANNEL, keys.activeKid);
+    };
+    const keyTimer = setInterval(() => {
+      maintainKeys().catch((error) => logger.error("Key maintenance failed", { error }));
     }, 60_000);
     cleanups.push(() => clearInterval(keyTimer));
     const unlistenKeys = await db.listen(KEYS_CHANNEL, (kid) => {
@@ -336,6 +340,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       server,
       url,
       demoProvider,
+      maintainKeys,
       shutdown() {
         stopping ??= (async () => {
           await server?.shutdown();

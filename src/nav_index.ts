@@ -173,6 +173,7 @@ export class NavIndex {
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
+  #routesByType: ReadonlyMap<string, readonly Resolution[]>;
 
   /** @internal Use {@linkcode buildNavIndex}. */
   constructor(parts: {
@@ -186,6 +187,7 @@ export class NavIndex {
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
+    routesByType?: ReadonlyMap<string, readonly Resolution[]>;
   }) {
     this.#gemeinden = parts.gemeinden;
     this.#byArs = parts.byArs;
@@ -197,6 +199,12 @@ export class NavIndex {
     this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
+    this.#routesByType = parts.routesByType ?? new Map();
+  }
+
+  /** Every valid route of an evidence type with its provider (the DSD lists them). */
+  routes(evidenceType: string): readonly Resolution[] {
+    return this.#routesByType.get(evidenceType) ?? [];
   }
 
   /**
@@ -397,6 +405,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
   }
 
   const dangling: string[] = [];
+  const routesByType = new Map<string, Resolution[]>();
   const serving = new Set<string>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
@@ -419,6 +428,9 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       matchedLevel: LEVEL_BY_KEY_LENGTH[key.length]!,
       route,
     });
+    const listed = routesByType.get(route.evidenceType);
+    if (listed === undefined) routesByType.set(route.evidenceType, [resolution]);
+    else listed.push(resolution);
     const ordinal = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
     if (ordinal !== undefined) {
       if (wins(resolution, type.gem[ordinal])) type.gem[ordinal] = resolution;
@@ -494,6 +506,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     serving,
     byName: Object.freeze(byName),
     danglingRouteIds: Object.freeze(dangling.sort()),
+    routesByType,
     counts: Object.freeze({
       regions: ordinals.length,
       postcodes: postcodes.size,
