@@ -36,7 +36,13 @@ import {
 
 /** The `typ` header of access tokens; evidence tokens carry another, so neither passes as the other. */
 export const ACCESS_TOKEN_TYPE = "at+jwt";
-const ROLES: ReadonlySet<string> = new Set<Role>(["consumer", "provider", "dsc", "operator"]);
+const ROLES: ReadonlySet<string> = new Set<Role>([
+  "consumer",
+  "provider",
+  "dsc",
+  "operator",
+  "gateway",
+]);
 
 /** Options for {@linkcode issueAccessToken}. */
 export interface IssueAccessTokenOptions {

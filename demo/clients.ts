@@ -45,6 +45,13 @@ export const DEMO_KEYS: Readonly<Record<string, DemoKey>> = {
     y: "4AM0BnLk9dVIqgzFHyA7tvIcQs_smhZ2vtSavl2CZ50",
     d: "GrYrQkiN48nsr3HPuwmwLyzCqOwfhDKnT8jFAvyRcCY",
   },
+  "eu-access-point": {
+    kty: "EC",
+    crv: "P-256",
+    x: "nVW5m_pka_z-35cluDH_FWHR0o8fyoK0XRAowXdYrbw",
+    y: "IJEV3ZdCqy8US4F_4AliDQb1o99oZmyixXi1YzfVypQ",
+    d: "ZZEaOLfWmfakPLzxilw-EZYtvhR6OecHW6AXKLFrtMU",
+  },
   "kba-zfzr": {
     kty: "EC",
     crv: "P-256",
@@ -70,6 +77,7 @@ export const DEMO_CLIENTS: readonly Client[] = [
   client("service-bw-gewerbe", "service-bw – Gewerbeanmeldung", ["consumer"]),
   client("dsc-cockpit", "Datenschutzcockpit", ["dsc"]),
   client("lotse-operator", "Lotse Betrieb", ["operator"]),
+  client("eu-access-point", "eDelivery Access Point (Intermediäre Plattform)", ["gateway"]),
   client("kba-zfzr", "Kraftfahrt-Bundesamt – Zentrales Fahrzeugregister", ["provider"]),
 ];
 
@@ -82,6 +90,11 @@ export const DEMO_PURPOSES = {
   gewerbe: {
     purpose: "gewerbeanmeldung",
     legalBasis: "§ 14 GewO",
+  },
+  /** An EU request: purpose the EDM procedure, legal basis Art. 14 SDG (set by the EU face). */
+  euGewerbe: {
+    purpose: "Notification of business activity",
+    legalBasis: "Art. 14 VO (EU) 2018/1724",
   },
 } as const;
 
@@ -115,6 +128,17 @@ export const DEMO_PERMISSIONS: readonly Permission[] = [
     providerId: null,
     purposes: [DEMO_PURPOSES.gewerbe.purpose],
     legalBases: [DEMO_PURPOSES.gewerbe.legalBasis],
+    idnrAllowed: false,
+    validFrom: null,
+    validUntil: null,
+  },
+  {
+    id: "eu-gewerbe-gewerberegister",
+    consumerId: "eu-access-point",
+    evidenceType: "gewerberegisterauszug",
+    providerId: null,
+    purposes: [DEMO_PURPOSES.euGewerbe.purpose],
+    legalBases: [DEMO_PURPOSES.euGewerbe.legalBasis],
     idnrAllowed: false,
     validFrom: null,
     validUntil: null,

@@ -124,14 +124,14 @@ async function attack(
 // ---------------------------------------------------------------------------------------
 // Role "client": navigates and fetches evidence, timing every request.
 
-async function client(base: string, token: string, seconds: number) {
+async function client(base: string, token: string, seconds: number, out: string) {
   const until = performance.now() + seconds * 1000;
   const latencies: number[] = [];
   const transferLatencies: number[] = [];
   const errors: string[] = [];
   const delivered: string[] = [];
   const headers = { authorization: `Bearer ${token}` };
-  const places = ["08111000", "09162000", "09184145", "09184119", "08221000"];
+  const places = ["08111000", "09184145"];
   let i = 0;
   while (performance.now() < until) {
     i++;
@@ -168,7 +168,11 @@ async function client(base: string, token: string, seconds: number) {
     }
     await sleep(5);
   }
-  console.log(JSON.stringify({ latencies, transferLatencies, errors, delivered }));
+  // The full record goes to a file (a child's output is kept only in part).
+  await Deno.writeTextFile(
+    out,
+    JSON.stringify({ latencies, transferLatencies, errors, delivered }),
+  );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -203,6 +207,7 @@ async function main() {
       idle: { type: "string", default: "5000" },
       slowloris: { type: "string", default: "500" },
       stalled: { type: "string", default: "200" },
+      out: { type: "string" },
     },
   });
   const seconds = Number(values.duration);
@@ -214,7 +219,9 @@ async function main() {
       stalled: Number(values.stalled),
     }, seconds);
   }
-  if (values.role === "client") return await client(values.base!, values.token!, seconds);
+  if (values.role === "client") {
+    return await client(values.base!, values.token!, seconds, values.out!);
+  }
 
   const cleanups = new Cleanups();
   try {
@@ -277,7 +284,8 @@ async function main() {
     ]);
     // The attack builds up first; then the normal client measures while it holds.
     await sleep(5000);
-    const normal = role("client", [`--token=${token}`]);
+    const clientOut = `${dataDir}/client.json`;
+    const normal = role("client", [`--token=${token}`, `--out=${clientOut}`]);
     let peak = { rssMiB: 0, fds: 0 };
     const samples: { t: number; rssMiB: number; fds: number }[] = [];
     const t0 = performance.now();
@@ -300,7 +308,7 @@ async function main() {
     const after = procStatus(lotse.pid);
     const health = await fetch(`${base}/healthz`).then((r) => r.status).catch(() => 0);
 
-    const c = lastJson(normal.output) as {
+    const c = JSON.parse(await Deno.readTextFile(clientOut)) as {
       latencies: number[];
       transferLatencies: number[];
       errors: string[];
@@ -340,7 +348,10 @@ async function main() {
       allRequestsP99Ms: +percentile([...(c.latencies ?? []), ...(c.transferLatencies ?? [])], 0.99)
         .toFixed(2),
       clientErrors: c.errors?.length ?? 0,
-      clientErrorSamples: (c.errors ?? []).slice(0, 5),
+      clientErrorKinds: (c.errors ?? []).reduce((kinds, e) => {
+        kinds[e] = (kinds[e] ?? 0) + 1;
+        return kinds;
+      }, {} as Record<string, number>),
       attack: {
         connectionsOpened: a.opened,
         closedByLotse: a.closedByLotse,

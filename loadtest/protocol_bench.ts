@@ -16,6 +16,7 @@ import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
 import { sampleDecision } from "../src/protocol/testing.ts";
+import { writeResult } from "./raw_results.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
 
@@ -193,15 +194,19 @@ async function loadTest(
     const check = await verifyChain(db);
     console.log(`chain: ${check.ok ? `OK, ${check.count} entries` : `BROKEN ${check.reason}`}`);
     // One machine-readable line for loadtest/run.ts.
-    console.log(`PROTOCOL_JSON ${
-      JSON.stringify({
-        recordsPerS,
-        heldRate: rate,
-        heldAchieved: achieved,
-        beginMs: quantiles(heldLatencies),
-        chainOk: check.ok,
-      })
-    }`);
+    const summary = {
+      recordsPerS,
+      heldRate: rate,
+      heldAchieved: achieved,
+      beginMs: quantiles(heldLatencies),
+      chainOk: check.ok,
+    };
+    console.log(`PROTOCOL_JSON ${JSON.stringify(summary)}`);
+    await writeResult("protocol", {
+      command: `deno run --allow-all loadtest/protocol_bench.ts ${Deno.args.join(" ")}`,
+      fsync,
+      result: summary,
+    });
   } finally {
     await db.close();
     await cluster.destroy();

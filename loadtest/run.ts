@@ -3,7 +3,8 @@
  * throwaway PostgreSQL cluster with the full-scale tables plus the demo clients and
  * permissions, runs Lotse (and, where a ratio is wanted, the reference servers) pinned to
  * core 0 and the load generator pinned to core 1, over loopback only; it prints a table,
- * writes JSON to `.bench/`, and stops everything it started, on failure too.
+ * writes its raw results to `loadtest/results/<scenario>.json` (committed beside
+ * BENCHMARKS.md), and stops everything it started, on failure too.
  *
  * ```sh
  * deno run -A loadtest/run.ts navigation     [--duration 10] [--runs 3]
@@ -28,11 +29,9 @@ import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { seedTables } from "../db/seed.ts";
 import { TABLES_CHANNEL } from "../db/tables.ts";
 import {
-  ADMIN_TOKEN,
   Child,
   Cleanups,
   demoToken,
-  freePort,
   LOAD_CPU,
   loadAverage,
   median,
@@ -42,6 +41,8 @@ import {
   startReference,
 } from "./_harness.ts";
 import { runWrk, type WrkResult } from "./_wrk.ts";
+import { writeResult as writeRawResult } from "./raw_results.ts";
+import { euRoundTrip, startBenchRegister } from "./eu_bench.ts";
 import { evidence, type EvidenceResult } from "./_evidence.ts";
 import { footprint, type FootprintResult } from "./_footprint.ts";
 import TARGETS from "./targets.json" with { type: "json" };
@@ -142,12 +143,9 @@ function wrkRow(name: string, r: WrkResult): Record<string, string> {
   };
 }
 
-async function writeResult(scenario: string, data: unknown): Promise<string> {
-  await Deno.mkdir(`${ROOT}.bench`, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  const path = `${ROOT}.bench/${scenario}-${stamp}.json`;
-  await Deno.writeTextFile(path, JSON.stringify(data, null, 2) + "\n");
-  return path;
+/** Raw results go to loadtest/results/<scenario>.json, committed beside BENCHMARKS.md. */
+function writeResult(scenario: string, data: Record<string, unknown>): Promise<string> {
+  return writeRawResult(scenario, data);
 }
 
 async function context(): Promise<Record<string, unknown>> {
@@ -455,36 +453,7 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
 async function xnachweis(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
-  const db = await startBenchDatabase(cleanups);
-  const lotse = await startLotseProcess(cleanups, db.url, {
-    env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
-  });
-  const providerPort = freePort();
-  const provider = new Child("provider", "taskset", [
-    "-c",
-    LOAD_CPU,
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${ROOT}loadtest/xnachweis_provider.ts`,
-    "--port",
-    String(providerPort),
-    "--jwks",
-    `${lotse.url}/.well-known/jwks.json`,
-    "--issuer",
-    lotse.url,
-  ]);
-  cleanups.push(() => provider.stop());
-  const providerUrl = `http://127.0.0.1:${providerPort}`;
-  const admin = { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" };
-  const put = async (path: string, body: unknown) => {
-    const res = await fetch(`${lotse.url}/admin/v1/${path}`, {
-      method: "PUT",
-      headers: admin,
-      body: JSON.stringify(body),
-    });
-    if (res.status >= 300) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
-  };
+  const { lotse, providerUrl, put } = await startBenchRegister(cleanups);
   await put("evidence-types/fahrzeugzulassung", {
     name: "Fahrzeugzulassungsdaten",
     classification: DEMO_CLASSIFICATIONS.fahrzeugzulassung,
@@ -940,6 +909,7 @@ const SCENARIOS: Record<string, (args: Args, cleanups: Cleanups) => Promise<unkn
   swap,
   authorizations,
   xnachweis,
+  eu: euRoundTrip,
   profile: profiler("navigation"),
   "profile-authorizations": profiler("authorizations"),
   "profile-start": profiler("start"),

@@ -20,6 +20,7 @@
 import { exportJWK, generateKeyPair } from "jose";
 import { sealEvidenceToken } from "../crypto/mod.ts";
 import { curlTransfer } from "./_evidence.ts";
+import { writeResult } from "./raw_results.ts";
 
 const args = new Map<string, string>();
 for (let i = 0; i < Deno.args.length - 1; i += 2) {
@@ -149,6 +150,15 @@ try {
       } |`,
     );
   }
+  const path = await writeResult("stream", {
+    command: `deno run -A loadtest/stream_bench.ts ${Deno.args.join(" ")}`,
+    bytes: BYTES,
+    chunk: CHUNK,
+    rounds: ROUNDS,
+    gibPerSecond: Object.fromEntries(speeds),
+    forwarderCpuSecondsPerGib: Object.fromEntries(cpu),
+  });
+  console.log(`Written to ${path}`);
 } finally {
   for (const child of children) {
     try {

@@ -75,16 +75,23 @@ export function authorizationRoutes(
     if (!result.granted) {
       throw new Problem("not-permitted", result.refusal.detail, { extra: { transferId } });
     }
-    await deps.protocol.granted({
-      transferId,
-      consumerId,
-      providerId: body.providerId,
-      evidenceType: body.evidenceType,
-      purpose: body.purpose,
-      legalBasis: body.legalBasis,
-      idnrUsed: body.idnrUsed,
-      jti: result.sealed.jti,
-    });
+    try {
+      await deps.protocol.granted({
+        transferId,
+        consumerId,
+        providerId: body.providerId,
+        evidenceType: body.evidenceType,
+        purpose: body.purpose,
+        legalBasis: body.legalBasis,
+        idnrUsed: body.idnrUsed,
+        jti: result.sealed.jti,
+      });
+    } catch {
+      // Neither PostgreSQL nor the spool took the grant: the token must not be handed out.
+      throw new Problem("unavailable", "The authorization cannot be recorded; try again", {
+        headers: { "retry-after": "1" },
+      });
+    }
     return c.json(result.sealed, 201, { "cache-control": "no-store" });
   });
   return app;

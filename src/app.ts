@@ -35,6 +35,7 @@ import { oauthMetadataRoutes } from "../routes/oauth_metadata.ts";
 import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
 import { xnachweisRoutes } from "../routes/xnachweis.ts";
+import { euRoutes } from "../routes/eu.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
 import type { ProviderClients } from "./transport.ts";
 import { edgeCheck, reportLimit } from "./edge.ts";
@@ -139,6 +140,7 @@ export function createApp(deps: AppDeps): Hono {
   };
   app.route("/v1", evidenceRoutes({ ...transfers, transferRecord: (id) => transferById(db, id) }));
   app.route("/xnachweis/v1", xnachweisRoutes(transfers));
+  app.route("/eu/v1", euRoutes(transfers));
   app.route(
     "/",
     protocolRoutes({

@@ -59,6 +59,11 @@ export interface Lotse {
   readonly demoProvider: DemoRegisters | null;
   /** Whether PostgreSQL can be reached, as this instance last saw it. */
   readonly health: DbHealth;
+  /**
+   * The key maintenance a timer runs every minute: reloads, prunes, rotates when due (as of
+   * `at`, default now) and tells the other instances of a rotation by NOTIFY.
+   */
+  maintainKeys(at?: number): Promise<void>;
   /** Stops taking requests, lets running ones finish, flushes the protocol, closes all. */
   shutdown(): Promise<void>;
 }
@@ -212,14 +217,13 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     phase("keys");
     // Rotation: whichever instance rotates tells the others, so every instance publishes
     // the new key in its JWKS and accepts tokens signed with it at once.
-    const keyTimer = setInterval(async () => {
+    const maintainKeys = async (at?: number) => {
       const before = keys.activeKid;
-      try {
-        await keys.maintain();
-        if (keys.activeKid !== before) await db.notify(KEYS_CHANNEL, keys.activeKid);
-      } catch (error) {
-        report("Key maintenance failed")(error);
-      }
+      await keys.maintain(at);
+      if (keys.activeKid !== before) await db.notify(KEYS_CHANNEL, keys.activeKid);
+    };
+    const keyTimer = setInterval(() => {
+      maintainKeys().catch(report("Key maintenance failed"));
     }, 60_000);
     cleanups.push(() => clearInterval(keyTimer));
     const listenKeys = () =>
@@ -453,6 +457,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       url,
       demoProvider,
       health,
+      maintainKeys,
       shutdown() {
         stopping ??= (async () => {
           await server?.shutdown();

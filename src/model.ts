@@ -53,7 +53,7 @@ export interface Route {
   readonly providerId: string;
 }
 
-export type Role = "consumer" | "provider" | "dsc" | "operator";
+export type Role = "consumer" | "provider" | "dsc" | "operator" | "gateway";
 
 export interface Client {
   readonly id: string;

@@ -175,6 +175,7 @@ export class NavIndex {
   #counts: NavIndexCounts;
   /** Gemeinden sorted by AGS: position = ordinal. */
   #ordinals: readonly Region[];
+  #routesByType: ReadonlyMap<string, readonly Resolution[]>;
 
   /** @internal Use {@linkcode buildNavIndex}. */
   constructor(parts: {
@@ -189,6 +190,7 @@ export class NavIndex {
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
+    routesByType?: ReadonlyMap<string, readonly Resolution[]>;
   }) {
     this.#gemeinden = parts.gemeinden;
     this.#byArs = parts.byArs;
@@ -201,6 +203,12 @@ export class NavIndex {
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
     this.#ordinals = parts.ordinals;
+    this.#routesByType = parts.routesByType ?? new Map();
+  }
+
+  /** Every valid route of an evidence type with its provider (the DSD lists them). */
+  routes(evidenceType: string): readonly Resolution[] {
+    return this.#routesByType.get(evidenceType) ?? [];
   }
 
   /**
@@ -306,8 +314,26 @@ export class NavIndex {
       }
       serving = next;
     }
+    // The DSD's list of routes per evidence type, for the touched types only.
+    const routesByType = new Map(this.#routesByType);
+    const gone = new Set(removed.map((r) => r.id));
+    for (const id of touched.keys()) {
+      const kept = (this.#routesByType.get(id) ?? []).filter((r) => !gone.has(r.route.id));
+      for (const route of added) {
+        if (route.evidenceType !== id) continue;
+        kept.push(Object.freeze({
+          kind: "resolved" as const,
+          evidenceType: this.#types.get(id)!.evidenceType,
+          provider: this.#providers.get(route.providerId)!,
+          matchedLevel: LEVEL_BY_KEY_LENGTH[route.regionKey.length]!,
+          route,
+        }));
+      }
+      routesByType.set(id, kept);
+    }
     return new NavIndex({
       serving,
+      routesByType,
       ordinals: this.#ordinals,
       gemeinden: this.#gemeinden,
       byArs: this.#byArs,
@@ -540,6 +566,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
   }
 
   const dangling: string[] = [];
+  const routesByType = new Map<string, Resolution[]>();
   const serving = new Set<string>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
@@ -562,6 +589,9 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       matchedLevel: LEVEL_BY_KEY_LENGTH[key.length]!,
       route,
     });
+    const listed = routesByType.get(route.evidenceType);
+    if (listed === undefined) routesByType.set(route.evidenceType, [resolution]);
+    else listed.push(resolution);
     const ordinal = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
     if (ordinal !== undefined) {
       if (wins(resolution, type.gem[ordinal])) type.gem[ordinal] = resolution;
@@ -638,6 +668,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     serving,
     byName: Object.freeze(byName),
     danglingRouteIds: Object.freeze(dangling.sort()),
+    routesByType,
     counts: Object.freeze({
       regions: ordinals.length,
       postcodes: postcodes.size,

@@ -81,13 +81,13 @@ export const routeBody = z.strictObject({
   providerId: slugSchema,
 }).meta({ id: "RouteBody" });
 
-export const roleSchema = z.enum(["consumer", "provider", "dsc", "operator"]);
+export const roleSchema = z.enum(["consumer", "provider", "dsc", "operator", "gateway"]);
 
 const jwk = z.looseObject({ kty: z.string() });
 
 export const clientBody = z.strictObject({
   name: text(200),
-  roles: z.array(roleSchema).min(1).max(4),
+  roles: z.array(roleSchema).min(1).max(5),
   jwks: z.strictObject({ keys: z.array(jwk).min(1).max(10) }),
 }).meta({ id: "ClientBody" });
 

@@ -118,6 +118,11 @@ export interface TransferRequest {
    * `onBehalfOf`, sealed as `on_behalf_of`.
    */
   readonly onBehalfOf?: string;
+  /**
+   * The foreign authority a gateway forwards for (the EU face): recorded as the transfer's
+   * on-behalf-of authority, not checked against the permission, which covers the gateway.
+   */
+  readonly requester?: string;
   /** A token the consumer brought and the face checked; sent on instead of a new one. */
   readonly presealed?: { readonly token: string; readonly jti: string; readonly expiresAt: string };
   readonly upstream?: UpstreamShape;
@@ -273,7 +278,9 @@ async function decideAndForward(
     transferId,
     idnr: request.idnr,
     jti: sealed.jti,
-    ...(request.onBehalfOf === undefined ? {} : { onBehalfOf: request.onBehalfOf }),
+    ...(request.onBehalfOf === undefined && request.requester === undefined
+      ? {}
+      : { onBehalfOf: request.onBehalfOf ?? request.requester }),
   });
   durable.catch(() => abort.abort());
   const result = await forward({

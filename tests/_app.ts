@@ -21,8 +21,9 @@ export {
 /** A running test instance. */
 export interface TestLotse {
   readonly lotse: Lotse;
-  /** `http://127.0.0.1:PORT` when served, else the configured public URL. */
+  /** `http://127.0.0.1:PORT` when served (the port the server bound), else the public URL. */
   readonly base: string;
+  /** The configured public URL (token audience and issuer): `http://lotse.test`. */
   readonly publicUrl: string;
   readonly databaseUrl: string;
   readonly dataDir: string;
@@ -34,7 +35,7 @@ export interface TestLotse {
 }
 
 export interface TestLotseOptions {
-  /** Listen on a real socket (default false: in-process `app.request`). */
+  /** Listen on a real socket, on a port the system picks (default); false: in-process. */
   serve?: boolean;
   env?: Record<string, string>;
   now?: () => number;
@@ -46,6 +47,12 @@ export interface TestLotseOptions {
   logger?: Logger;
 }
 
+/**
+ * A served instance's public URL is its socket address, because standard clients (OAuth
+ * discovery) fetch the issuer URL itself. So the port is picked free just before binding it,
+ * which leaves a small window in which another process could take it (child processes, see
+ * `_lotse_process.ts`, bind port 0 and report it instead).
+ */
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -57,10 +64,12 @@ function freePort(): number {
 export async function startTestLotse(options: TestLotseOptions = {}): Promise<TestLotse> {
   const databaseUrl = options.databaseUrl ?? await freshDatabaseUrl();
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "lotse-test-" });
-  const port = options.serve ? freePort() : 8080;
-  const publicUrl = options.serve ? `http://127.0.0.1:${port}` : "http://lotse.test";
+  const serve = options.serve ?? true;
+  const port = serve ? freePort() : 8080;
+  const publicUrl = serve ? `http://127.0.0.1:${port}` : "http://lotse.test";
   const config = parseConfig({
     DATABASE_URL: databaseUrl,
+    LOTSE_HOST: "127.0.0.1",
     LOTSE_PORT: String(port),
     LOTSE_PUBLIC_URL: publicUrl,
     LOTSE_DATA_DIR: dataDir,
@@ -73,7 +82,7 @@ export async function startTestLotse(options: TestLotseOptions = {}): Promise<Te
   });
   const lotse = await startLotse(config, {
     demo,
-    serve: options.serve ?? false,
+    serve: options.serve ?? true,
     now: options.now,
     logger: options.logger ?? silentLogger,
   });

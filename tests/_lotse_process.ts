@@ -1,8 +1,9 @@
 /**
  * Lotse as a child process (`deno run -A src/main.ts`), for tests that must kill it: SIGKILL
  * mid-transfer, SIGTERM under load, and a restart with the same environment, database and
- * data directory. The child serves the demo tables and demo providers (`LOTSE_DEMO=1`) on
- * free loopback ports; its stdout and stderr are collected.
+ * data directory. The child serves the demo tables and demo providers (`LOTSE_DEMO=1`); it
+ * binds port 0 and the port it got is read from its ready line (no port picked first and bound
+ * later, which another process may take in between). Its stdout and stderr are collected.
  *
  * @example
  * ```ts
@@ -29,8 +30,8 @@ export const CHILD_SECRETS = {
 
 /** Options for {@linkcode spawnLotse}. */
 export interface LotseProcessOptions {
-  /** The PostgreSQL database of the child. */
-  databaseUrl: string;
+  /** The PostgreSQL database of the child; null: the embedded database in the data dir. */
+  databaseUrl: string | null;
   /** Added to (and overriding) the child's Lotse variables. */
   env?: Record<string, string>;
   /** How long a start may take until `/readyz` answers 200; default 30 s. */
@@ -41,15 +42,21 @@ export interface LotseProcessOptions {
   dataDir?: string;
   /** `deno` arguments before `src/main.ts`; default `["run", "--allow-all"]`. */
   denoArgs?: readonly string[];
+  /** All of `deno`'s arguments instead (e.g. `["task", "start"]`); overrides `denoArgs`. */
+  args?: readonly string[];
   /** A command that runs deno, e.g. `["prlimit", "--nofile=256:256", "--"]`; default none. */
   wrapper?: readonly string[];
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+/** The public URL of a test child: the token audience, not its socket (see `url`). */
+export const CHILD_PUBLIC_URL = "http://lotse.test";
+
+/** The address in the ready line: `{"msg":"Lotse listening","url":"http://127.0.0.1:PORT",…}`. */
+function listeningUrl(output: string): string | null {
+  const line = output.split("\n").find((l) => l.includes("Lotse listening"));
+  if (line === undefined) return null;
+  return /"url":"(https?:\/\/[^"]+)"/.exec(line)?.[1] ??
+    /listening on (https?:\/\/[^\s"(]+)/.exec(line)?.[1] ?? null;
 }
 
 function sleep(ms: number): Promise<void> {
@@ -58,46 +65,51 @@ function sleep(ms: number): Promise<void> {
 
 /** A Lotse child process that can be killed and started again on the same data. */
 export class LotseProcess {
-  /** `http://127.0.0.1:PORT`, the same across restarts. */
-  readonly url: string;
+  #url = "";
   readonly dataDir: string;
   readonly spoolDir: string;
-  readonly databaseUrl: string;
+  readonly databaseUrl: string | null;
   /** The child's environment (Lotse's variables only). */
   readonly env: Readonly<Record<string, string>>;
   #child: Deno.ChildProcess | null = null;
   #exited: Promise<Deno.CommandStatus> | null = null;
   #pumps: Promise<void>[] = [];
   #output = "";
+  /** The output of the current start until its address is known. */
+  #startOutput = "";
   #outputLimit: number;
   #readyTimeoutMs: number;
-  #denoArgs: readonly string[];
+  #args: readonly string[];
   #wrapper: readonly string[];
   #starts = 0;
 
   /** Use {@linkcode spawnLotse}. */
   constructor(dataDir: string, options: LotseProcessOptions) {
-    const port = freePort();
-    this.url = `http://127.0.0.1:${port}`;
     this.dataDir = dataDir;
     this.spoolDir = `${dataDir}/spool`;
     this.databaseUrl = options.databaseUrl;
     this.#outputLimit = options.outputLimit ?? 1024 * 1024;
     this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    this.#denoArgs = options.denoArgs ?? ["run", "--allow-all"];
+    this.#args = options.args ?? [...(options.denoArgs ?? ["run", "--allow-all"]), "src/main.ts"];
     this.#wrapper = options.wrapper ?? [];
     this.env = Object.freeze({
-      DATABASE_URL: options.databaseUrl,
+      ...(options.databaseUrl === null ? {} : { DATABASE_URL: options.databaseUrl }),
       LOTSE_HOST: "127.0.0.1",
-      LOTSE_PORT: String(port),
-      LOTSE_PUBLIC_URL: this.url,
+      LOTSE_PORT: "0",
+      LOTSE_PUBLIC_URL: CHILD_PUBLIC_URL,
       LOTSE_DEMO: "1",
-      LOTSE_DEMO_PROVIDER_PORT: String(freePort()),
+      LOTSE_DEMO_PROVIDER_PORT: "0",
       LOTSE_DATA_DIR: dataDir,
       LOTSE_SPOOL_DIR: this.spoolDir,
-      ...CHILD_SECRETS,
+      // The embedded database makes its own secrets in the data directory, as for a newcomer.
+      ...(options.databaseUrl === null ? {} : CHILD_SECRETS),
       ...options.env,
     });
+  }
+
+  /** `http://127.0.0.1:PORT` of the running child; a restart gets a new port. */
+  get url(): string {
+    return this.#url;
   }
 
   /** The process id of the running child; null when none runs. */
@@ -120,12 +132,9 @@ export class LotseProcess {
     if (this.#child !== null) throw new Error(`Cannot start Lotse: pid ${this.pid} still runs`);
     this.#starts++;
     this.#append(`--- start ${this.#starts} ---\n`);
-    const [program, ...args] = [
-      ...this.#wrapper,
-      Deno.execPath(),
-      ...this.#denoArgs,
-      "src/main.ts",
-    ];
+    this.#url = "";
+    this.#startOutput = "";
+    const [program, ...args] = [...this.#wrapper, Deno.execPath(), ...this.#args];
     const child = new Deno.Command(program!, {
       args,
       cwd: ROOT,
@@ -147,12 +156,19 @@ export class LotseProcess {
           `Lotse exited with code ${status.code} before it was ready:\n${this.#output}`,
         );
       }
-      try {
-        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await res.body?.cancel();
-        if (res.status === 200) return;
-      } catch { /* not listening yet */ }
-      await sleep(50);
+      if (this.#url === "") {
+        // Only a complete line: the address may still be arriving.
+        const complete = this.#startOutput.slice(0, this.#startOutput.lastIndexOf("\n") + 1);
+        this.#url = listeningUrl(complete) ?? "";
+      }
+      if (this.#url !== "") {
+        try {
+          const res = await fetch(`${this.#url}/readyz`, { signal: AbortSignal.timeout(5000) });
+          await res.body?.cancel();
+          if (res.status === 200) return;
+        } catch { /* not answering yet */ }
+      }
+      await sleep(20);
     }
     await this.kill("SIGKILL");
     throw new Error(`Lotse was not ready within ${this.#readyTimeoutMs} ms:\n${this.#output}`);
@@ -185,7 +201,7 @@ export class LotseProcess {
 
   /** An access token for a demo client from the running child. */
   async token(clientId: string): Promise<string> {
-    const assertion = await clientAssertion(clientId, `${this.url}/v1/token`);
+    const assertion = await clientAssertion(clientId, `${this.env.LOTSE_PUBLIC_URL}/v1/token`);
     const res = await fetch(`${this.url}/v1/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -210,6 +226,7 @@ export class LotseProcess {
   }
 
   #append(text: string): void {
+    if (this.#url === "" && this.#startOutput.length < 1024 * 1024) this.#startOutput += text;
     this.#output += text;
     if (this.#output.length > this.#outputLimit) {
       this.#output = this.#output.slice(-this.#outputLimit);

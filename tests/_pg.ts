@@ -12,7 +12,18 @@
  * 3. a system installation (`/usr/lib/postgresql/<version>/bin`, `/usr/local/pgsql/bin`, …).
  *
  * `initdb` refuses to run as root: as root the cluster runs as the user `postgres` when it
- * exists, else as `nobody`, through `runuser`. A missing PostgreSQL is an error, never a skip.
+ * exists, else as `nobody`, through `runuser`.
+ *
+ * The shared cluster runs with `fsync=off`, `synchronous_commit=off` and
+ * `full_page_writes=off`: most tests check logic, not the disk, and these settings keep the
+ * suite fast. Tests about durability (tests/durability_test.ts) start a cluster of their own
+ * with `startCluster({ durable: true })`: PostgreSQL's defaults, every commit flushed to disk.
+ *
+ * PostgreSQL cannot bind port 0 and report the port it got, so a cluster starts on a port
+ * found free just before; when another process took it in between, the start fails with
+ * "could not bind" and is tried again on a new port.
+ *
+ * A missing PostgreSQL is an error, never a skip.
  *
  * @module
  */
@@ -158,8 +169,14 @@ function freePort(): number {
   return port;
 }
 
+/** Options for {@linkcode startCluster}. */
+export interface ClusterOptions {
+  /** Keep PostgreSQL's durability settings (fsync, synchronous_commit); default false. */
+  durable?: boolean;
+}
+
 /** Creates and starts a new cluster. */
-export async function startCluster(): Promise<Cluster> {
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
   const bin = await postgresBinDir();
   const user = await serverUser();
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-pg-" });
@@ -173,27 +190,37 @@ export async function startCluster(): Promise<Cluster> {
     "-E",
     "UTF8",
     "--locale=C",
-    "--no-sync",
+    ...(options.durable ? [] : ["--no-sync"]),
   ], user);
-  const port = freePort();
-  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const options = [
-    `-p ${port}`,
-    "-c listen_addresses=127.0.0.1",
-    `-k ${dataDir}`,
-    "-c max_connections=200",
-    "-c fsync=off",
-    "-c synchronous_commit=off",
-    "-c full_page_writes=off",
-  ].join(" ");
-  const start = () =>
+  const fast = ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"];
+  const serverOptions = (port: number) =>
+    [
+      `-p ${port}`,
+      "-c listen_addresses=127.0.0.1",
+      `-k ${dataDir}`,
+      "-c max_connections=200",
+      ...(options.durable ? [] : fast),
+    ].join(" ");
+  let port = 0;
+  const startOn = (p: number) =>
     run(
       `${bin}/pg_ctl`,
-      ["-D", dataDir, "-w", "-l", `${dataDir}/log`, "-o", options, "start"],
+      ["-D", dataDir, "-w", "-l", `${dataDir}/log`, "-o", serverOptions(p), "start"],
       user,
     );
+  const start = () => startOn(port);
   const stop = () => run(`${bin}/pg_ctl`, ["-D", dataDir, "-w", "-m", "fast", "stop"], user);
-  await start();
+  for (let attempt = 1;; attempt++) {
+    port = freePort();
+    try {
+      await startOn(port);
+      break;
+    } catch (error) {
+      const log = await Deno.readTextFile(`${dataDir}/log`).catch(() => "");
+      if (attempt >= 5 || !/could not bind|Address already in use/i.test(log)) throw error;
+    }
+  }
+  const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
   return {
     url,
     port,

@@ -34,6 +34,8 @@ export const PILOTS = {
 export interface TestRegister {
   readonly url: string;
   handler: ((request: Request) => Response | Promise<Response>) | null;
+  /** The register's preview space for EU requests (null: it asks for no preview). */
+  preview: string | null;
   /** What the last request carried. */
   last: { body: string; headers: Headers } | null;
   close(): Promise<void>;
@@ -51,10 +53,12 @@ export function startRegister(jwksUrl: string, issuer: string): TestRegister {
       transferId,
       ...demoInput(subject),
     }),
+    previewUrl: (_type, id) => state.preview === null ? null : `${state.preview}?request=${id}`,
   });
   const state: TestRegister = {
     url: "",
     handler: null,
+    preview: null,
     last: null,
     close: () => server.shutdown(),
   };

@@ -7,6 +7,7 @@ import { chromium } from "playwright-core";
 import { bearer, startTestLotse } from "./_app.ts";
 import { CHROMIUM_ARGS, chromiumPath } from "./_browser.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { waitFor } from "./_wait.ts";
 
 const IDNR = "86095742719";
 
@@ -15,7 +16,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const lotse = await startTestLotse({ serve: true });
+    const lotse = await startTestLotse();
     const browser = await chromium.launch({
       executablePath: await chromiumPath(),
       args: [...CHROMIUM_ARGS],
@@ -34,7 +35,13 @@ Deno.test({
       });
       assert.equal(res.status, 200);
       await res.arrayBuffer();
-      await lotse.lotse.protocol.flush();
+      // The outcome is written once the last byte left: wait for that event, so the page can
+      // show exactly "übermittelt".
+      const transferId = res.headers.get("lotse-transfer-id");
+      await waitFor(async () => {
+        const r = await lotse.fetch(`/v1/transfers/${transferId}`, { headers: bearer(consumer) });
+        return (await r.json()).outcome === "delivered";
+      }, "the transfer's outcome");
       const dscToken = await lotse.token("dsc-cockpit");
 
       const page = await browser.newPage();
@@ -44,17 +51,20 @@ Deno.test({
       await page.fill("#idnr", IDNR);
       await page.fill("#token", "not-a-token");
       await page.click("button[type=submit]");
-      assert.match(await page.locator("#error").textContent() ?? "", /ungültig/);
+      // The message appears once the page's fetch answered: wait for it.
+      await page.locator("#error", { hasText: /ungültig/ }).waitFor({ timeout: 30_000 });
 
       await page.fill("#idnr", "86095742718");
       await page.fill("#token", dscToken);
       await page.click("button[type=submit]");
-      assert.match(await page.locator("#error").textContent() ?? "", /nicht gültig/);
+      await page.locator("#error", { hasText: /nicht gültig/ }).waitFor({ timeout: 30_000 });
 
       await page.fill("#idnr", IDNR);
       await page.fill("#token", dscToken);
       await page.click("button[type=submit]");
       const rows = page.locator("#result tbody tr");
+      // The table is filled by the page's fetch: wait for its first row, then count.
+      await rows.first().waitFor({ timeout: 30_000 });
       assert.equal(await rows.count(), 1);
       const cells = await rows.first().locator("td").allTextContents();
       assert.match(cells[1] ?? "", /Stuttgart.*\(stuttgart-bewohnerparken\)/);
@@ -62,7 +72,7 @@ Deno.test({
       assert.ok((cells[3] ?? "").length > 0);
       assert.equal(cells[4], DEMO_PURPOSES.bewohnerparken.purpose);
       assert.equal(cells[5], DEMO_PURPOSES.bewohnerparken.legalBasis);
-      assert.match(cells[6] ?? "", /übermittelt|laufend/);
+      assert.equal(cells[6], "übermittelt");
       assert.ok(!page.url().includes(IDNR), "the IDNr never appears in the URL");
       const shot = Deno.env.get("COCKPIT_SCREENSHOT");
       if (shot) await page.screenshot({ path: shot, fullPage: true });

@@ -8,6 +8,7 @@ import { freshDatabaseUrl } from "./_pg.ts";
 import { spawnLotse } from "./_lotse_process.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { transferById } from "../src/protocol/mod.ts";
+import { waitFor } from "./_wait.ts";
 
 const encoder = new TextEncoder();
 
@@ -173,7 +174,11 @@ Deno.test("Transfers cut by a crash are closed at restart as failed, reason inte
     await lotse.kill("SIGKILL");
     conn.close();
     await lotse.start();
-    const record = await transferById(db, id);
+    // The restart replays the spool and closes what the crash cut; wait for that event.
+    const record = await waitFor(async () => {
+      const r = await transferById(db, id);
+      return r !== null && r.outcome !== "in-flight" ? r : null;
+    }, `transfer ${id} to be closed after the restart`);
     assert.equal(record?.outcome, "failed");
     assert.equal(record?.reason, "interrupted");
   } finally {

@@ -37,6 +37,7 @@ Deno.test({
     const lotse = await startTestLotse();
     try {
       const consumer = await lotse.token("stuttgart-bewohnerparken");
+      const operator = await lotse.token("lotse-operator");
       const dsc = await lotse.token("dsc-cockpit");
       const fast = fastNavigation({
         store: lotse.lotse.store,
@@ -44,13 +45,20 @@ Deno.test({
         metrics: lotse.lotse.metrics,
       });
       let answeredFast = 0;
-      for (const token of [consumer, dsc, "not-a-token"]) {
+      for (const token of [consumer, operator, dsc, "not-a-token"]) {
         for (const query of QUERIES) {
           const url = `${lotse.publicUrl}/v1/navigation?${query}`;
           const viaHono = await lotse.lotse.app.request(url, { headers: bearer(token) });
           const viaHandler = await lotse.lotse.fetch(new Request(url, { headers: bearer(token) }));
+          // And over the socket, as clients see it.
+          const viaSocket = await lotse.fetch(`/v1/navigation?${query}`, {
+            headers: bearer(token),
+          });
+          assert.equal(viaSocket.status, viaHono.status, `socket: ${query}`);
           assert.equal(viaHandler.status, viaHono.status, `${query} with ${token.slice(0, 8)}`);
-          assert.equal(await viaHandler.text(), await viaHono.text(), query);
+          const honoText = await viaHono.text();
+          assert.equal(await viaHandler.text(), honoText, query);
+          assert.equal(await viaSocket.text(), honoText, `socket: ${query}`);
           assert.equal(
             viaHandler.headers.get("content-type"),
             viaHono.headers.get("content-type"),
@@ -64,7 +72,11 @@ Deno.test({
           }
         }
       }
-      assert.equal(answeredFast, 7, "the seven plain successes with the consumer's token");
+      assert.equal(
+        answeredFast,
+        14,
+        "the seven plain successes with the consumer's token and with the operator's",
+      );
     } finally {
       await lotse.close();
     }

@@ -49,7 +49,9 @@ Deno.test("A malformed CSV import header is a 400 problem, not a 500", async () 
 });
 
 Deno.test("A malformed import that never ends is refused once the error report is full", async () => {
-  const lotse = await startTestLotse();
+  // In-process: `sent` must count what the server read; over a socket it would count what the
+  // client's fetch pulled into the connection, which goes on while the answer is under way.
+  const lotse = await startTestLotse({ serve: false });
   try {
     let sent = 0;
     const endless = new ReadableStream<Uint8Array>({
@@ -408,13 +410,14 @@ Deno.test("A consumer that stops reading is cut off, the provider released and t
     const id = /lotse-transfer-id: ([0-9a-f-]+)/i.exec(head)![1]!;
     // The record says failed once the consumer was cut (poll the event, bounded).
     const deadline = performance.now() + 15_000;
-    let record: { outcome: string } = { outcome: "in-flight" };
-    while (performance.now() < deadline && record.outcome === "in-flight") {
+    // (Until the decision reaches the database the record may not be found yet.)
+    let record: { outcome?: string } = {};
+    while (performance.now() < deadline && record.outcome !== "failed") {
       const res = await lotse.fetch(`/v1/transfers/${id}`, {
         headers: { authorization: `Bearer ${token}` },
       });
       record = await res.json();
-      if (record.outcome === "in-flight") await new Promise((r) => setTimeout(r, 100));
+      if (record.outcome !== "failed") await new Promise((r) => setTimeout(r, 100));
     }
     assert.equal(record.outcome, "failed");
     // The connection was cut: what is left to read ends long before 500 MB.

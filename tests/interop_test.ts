@@ -16,7 +16,7 @@ import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { bearer, type TestLotse } from "./_app.ts";
 import { PILOTS, startXmlLotse } from "./_xnachweis.ts";
 import { DEMO_KEYS, DEMO_PURPOSES } from "../demo/clients.ts";
-import { DEMO_AMBIGUOUS_PLZ } from "../demo/tables.ts";
+import { DEMO_AMBIGUOUS_PLZ, DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { oauthToken } from "../tools/oauth_token.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
@@ -388,6 +388,30 @@ Deno.test({
         await expect(400, "POST", XN, xml("<DE.EvidenceRequest.0101>"));
         await expect(401, "POST", XN, xml(message, {}));
         await expect(415, "POST", XN, { headers: { ...asConsumer }, body: "{}" });
+
+        // EU-OOTS: EDM in, EDM out, every refusal an EDM exception; the DSD in ebRS.
+        const gateway = bearer(await lotse.token("eu-access-point"));
+        const edm = await Deno.readTextFile(
+          new URL("../demo/eu/gewerbeanmeldung.edm.xml", import.meta.url),
+        );
+        const asEdm = (body: string, headers: Record<string, string> = gateway) => ({
+          headers: { ...headers, "content-type": "application/xml" },
+          body,
+        });
+        const EU = "/eu/v1/evidence-requests";
+        await expect(200, "POST", EU, asEdm(edm));
+        await expect(400, "POST", EU, asEdm("<query:QueryRequest"));
+        await expect(401, "POST", EU, asEdm(edm, {}));
+        await expect(403, "POST", EU, asEdm(edm, asConsumer));
+        const DSD = "/eu/v1/dsd/rest/search?" + new URLSearchParams({
+          queryId:
+            "urn:fdc:oots:dsd:ebxml-regrep:queries:dataservices-by-evidencetype-and-jurisdiction",
+          "country-code": "DE",
+          "evidence-type-classification": DEMO_CLASSIFICATIONS.gewerberegisterauszug,
+        });
+        await expect(200, "GET", `${DSD}&jurisdiction-admin-l3=08111000`, { headers: gateway });
+        await expect(409, "GET", DSD, { headers: gateway });
+        await expect(401, "GET", DSD);
 
         // Data management.
         await expect(200, "GET", "/admin/v1/tables", { headers: operator });

@@ -14,7 +14,8 @@ import {
   type TestLotse,
   tokenForm,
 } from "./_app.ts";
-import { parseResponse, sendRaw } from "./_fuzz.ts";
+import { parseResponse, sendRaw } from "./_raw_http.ts";
+import { spawnLotse } from "./_lotse_process.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 
@@ -47,13 +48,6 @@ async function signCompact(
   return await new CompactSign(encoder.encode(JSON.stringify(claims)))
     .setProtectedHeader(header as { alg: string })
     .sign(key);
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function statusOf(res: Response): Promise<number> {
@@ -452,31 +446,14 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const port = freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
     const secret = (name: string) => `${name}-${crypto.randomUUID()}-${crypto.randomUUID()}`;
     const env = {
-      DATABASE_URL: await freshDatabaseUrl(),
-      LOTSE_DEMO: "1",
-      LOTSE_HOST: "127.0.0.1",
-      LOTSE_PORT: String(port),
-      LOTSE_DEMO_PROVIDER_PORT: String(freePort()),
-      LOTSE_PUBLIC_URL: publicUrl,
-      LOTSE_DATA_DIR: await Deno.makeTempDir({ prefix: "lotse-logs-" }),
       LOTSE_KEY_SECRET: secret("key-secret"),
       LOTSE_PROTOCOL_KEY: secret("protocol-key"),
       LOTSE_ADMIN_TOKEN: secret("admin-token"),
       // The most the logger writes: error stacks too.
       LOTSE_LOG_LEVEL: "debug",
     };
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "src/main.ts"],
-      cwd: new URL("..", import.meta.url).pathname,
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const output = child.output();
     const idnr = "86095742719";
     const wrongIdnr = "86095742718";
     const badAdmin = secret("wrong-admin-token");
@@ -488,24 +465,16 @@ Deno.test({
       ["LOTSE_KEY_SECRET", env.LOTSE_KEY_SECRET],
       ["LOTSE_PROTOCOL_KEY", env.LOTSE_PROTOCOL_KEY],
     ];
+    // A child process (its own stdout and stderr), on the port it bound and reported.
+    const lotse = await spawnLotse({ databaseUrl: await freshDatabaseUrl(), env });
+    const base = lotse.url;
+    const publicUrl = lotse.env.LOTSE_PUBLIC_URL!;
     let text = "";
     try {
-      const deadline = Date.now() + 30_000;
-      while (true) {
-        const res = await fetch(`${publicUrl}/readyz`).catch(() => null);
-        if (res?.status === 200) {
-          await res.body?.cancel();
-          break;
-        }
-        await res?.body?.cancel();
-        assert.ok(Date.now() < deadline, "Lotse did not get ready within 30 s");
-        await new Promise((r) => setTimeout(r, 100));
-      }
-
       const tokenFor = async (clientId: string) => {
         const assertion = await clientAssertion(clientId, `${publicUrl}/v1/token`);
         sensitive.push([`a client assertion of ${clientId}`, assertion]);
-        const res = await fetch(`${publicUrl}/v1/token`, {
+        const res = await fetch(`${base}/v1/token`, {
           method: "POST",
           headers: { "content-type": "application/x-www-form-urlencoded" },
           body: tokenForm(clientId, assertion),
@@ -514,7 +483,7 @@ Deno.test({
         const token = (await res.json()).access_token as string;
         sensitive.push([`an access token of ${clientId}`, token]);
         // The same assertion again: a refused replay.
-        const replay = await fetch(`${publicUrl}/v1/token`, {
+        const replay = await fetch(`${base}/v1/token`, {
           method: "POST",
           headers: { "content-type": "application/x-www-form-urlencoded" },
           body: new URLSearchParams({
@@ -530,7 +499,7 @@ Deno.test({
       const consumer = await tokenFor("stuttgart-bewohnerparken");
       const dsc = await tokenFor("dsc-cockpit");
       const transfer = (extra: Record<string, string>, token = consumer) =>
-        fetch(`${publicUrl}/v1/evidence/fahrzeugzulassung?ags=08111000`, {
+        fetch(`${base}/v1/evidence/fahrzeugzulassung?ags=08111000`, {
           method: "POST",
           headers: bearer(token, {
             "content-type": "application/json",
@@ -560,7 +529,7 @@ Deno.test({
         )) < 500,
       );
       const admin = (token: string, init: RequestInit = {}) =>
-        fetch(`${publicUrl}/admin/v1/regions/09999001`, {
+        fetch(`${base}/admin/v1/regions/09999001`, {
           ...init,
           headers: bearer(token, { "content-type": "application/json" }),
         });
@@ -572,15 +541,14 @@ Deno.test({
           body: JSON.stringify({ name: `x\u0000${idnr}` }),
         }),
       );
-      const dscRead = await fetch(`${publicUrl}/v1/protocol?idnr=${idnr}`, {
+      const dscRead = await fetch(`${base}/v1/protocol?idnr=${idnr}`, {
         headers: bearer(dsc),
       });
       await statusOf(dscRead);
     } finally {
-      child.kill("SIGTERM");
-      const result = await output;
-      text = new TextDecoder().decode(result.stdout) + new TextDecoder().decode(result.stderr);
-      await Deno.remove(env.LOTSE_DATA_DIR, { recursive: true }).catch(() => {});
+      await lotse.kill("SIGTERM");
+      text = lotse.output;
+      await lotse.close();
     }
     assert.match(text, /"msg":"Lotse listening"/, "the instance's output was captured");
     const leaks = sensitive.filter(([, value]) => text.includes(value)).map(([what]) => what);

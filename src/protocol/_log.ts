@@ -325,12 +325,14 @@ export class ProtocolLog {
     this.#retryDelay = Math.min(this.#retryDelay * 2, this.#retryMax);
   }
 
+  // Called by the write loop once a batch is done (and kept entries are back in the queue):
+  // every entry older than the queue's first is then settled. Entries a failed batch keeps go
+  // back to the front of the queue, older than a decision of the same batch that was refused,
+  // so the mark follows the queue, not the batch's last entry.
   #settle(batch: Pending[]): void {
     for (const p of batch) p.resolve();
-    const last = batch.at(-1);
-    if (last && (this.#queue.length === 0 || this.#queue[0]!.n > last.n)) {
-      this.#settled = Math.max(this.#settled, last.n);
-    }
+    const settled = this.#queue.length === 0 ? this.#next - 1 : this.#queue[0]!.n - 1;
+    this.#settled = Math.max(this.#settled, settled);
     this.#notify();
   }
 }

@@ -1,8 +1,9 @@
 /**
- * The vendored XNachweis 1.2.0 schemas (`schemas/xnachweis/`), loaded once into memory and
- * served to libxml2 through an input provider that follows the vendored `catalog.xml`, so
- * validation never touches the network. Every file is checked against `SHA256SUMS` as it is
- * loaded: a changed schema stops the start instead of validating against something else.
+ * Vendored schema sets (the XNachweis 1.2.0 schemas in `schemas/xnachweis/`, the EU-OOTS
+ * ebRS/EDM schemas in `schemas/eu-oots/`), loaded once into memory and served to libxml2
+ * through an input provider that follows each set's vendored `catalog.xml`, so validation
+ * never touches the network. Every file is checked against `SHA256SUMS` as it is loaded: a
+ * changed schema stops the start instead of validating against something else.
  *
  * @module
  */
@@ -23,10 +24,29 @@ const LOCAL = "lotse-schemas:///xnachweis/";
 /** The entry schema of the national messages (0101–0413). */
 export const ENTRY_SCHEMA = LOCAL + "xnachweis-de-noots.xsd";
 
+/** One vendored schema set: its folder, the virtual URL prefix its files get, its entry. */
+export interface SchemaSet {
+  readonly dir: URL;
+  /** Virtual URL prefix inside libxml2, e.g. `lotse-schemas:///eu-oots/`. */
+  readonly local: string;
+  /** The entry schema's path inside `dir`. */
+  readonly entry: string;
+}
+
+/** The XNachweis 1.2.0 set. */
+export const XNACHWEIS_SCHEMAS: SchemaSet = {
+  dir: SCHEMA_DIR,
+  local: LOCAL,
+  entry: "xnachweis-de-noots.xsd",
+};
+
 const CATALOG_NS = "urn:oasis:names:tc:entity:xmlns:xml:catalog";
 
 /** The vendored files by their local URL, each checked against `SHA256SUMS`. */
-export function loadSchemaFiles(dir: URL = SCHEMA_DIR): Map<string, Uint8Array> {
+export function loadSchemaFiles(
+  dir: URL = SCHEMA_DIR,
+  local: string = LOCAL,
+): Map<string, Uint8Array> {
   const sums = new TextDecoder().decode(Deno.readFileSync(new URL("SHA256SUMS", dir)));
   const files = new Map<string, Uint8Array>();
   for (const line of sums.split("\n")) {
@@ -38,13 +58,13 @@ export function loadSchemaFiles(dir: URL = SCHEMA_DIR): Map<string, Uint8Array> 
     if (actual !== sum) {
       throw new Error(`Cannot load schema "${name}": its SHA-256 differs from SHA256SUMS`);
     }
-    files.set(LOCAL + name, bytes);
+    files.set(local + name, bytes);
   }
   return files;
 }
 
 /** The `system`/`uri` entries of the vendored catalog: absolute URL → local URL. */
-export function readCatalog(dir: URL = SCHEMA_DIR): Map<string, string> {
+export function readCatalog(dir: URL = SCHEMA_DIR, local: string = LOCAL): Map<string, string> {
   const doc = XmlDocument.fromBuffer(Deno.readFileSync(new URL("catalog.xml", dir)));
   try {
     const map = new Map<string, string>();
@@ -52,7 +72,7 @@ export function readCatalog(dir: URL = SCHEMA_DIR): Map<string, string> {
       const element = node as unknown as { attr(name: string): { value: string } | null };
       const from = element.attr("systemId")?.value ?? element.attr("name")?.value;
       const to = element.attr("uri")?.value;
-      if (from && to) map.set(from, LOCAL + to);
+      if (from && to) map.set(from, local + to);
     }
     return map;
   } finally {
@@ -85,13 +105,14 @@ export function schemaResolver(
   };
 }
 
-let registered: Map<string, Uint8Array> | null = null;
+const registered = new Map<string, Map<string, Uint8Array>>();
 
-/** Registers the vendored schemas with libxml2 once per process and returns them. */
-export function registerSchemas(): Map<string, Uint8Array> {
-  if (registered) return registered;
-  const files = loadSchemaFiles();
-  const resolve = schemaResolver(files, readCatalog());
+/** Registers a vendored schema set with libxml2 once per process and returns its files. */
+export function registerSchemas(set: SchemaSet = XNACHWEIS_SCHEMAS): Map<string, Uint8Array> {
+  const known = registered.get(set.local);
+  if (known) return known;
+  const files = loadSchemaFiles(set.dir, set.local);
+  const resolve = schemaResolver(files, readCatalog(set.dir, set.local));
   const buffers = new XmlBufferInputProvider(Object.fromEntries(files));
   const provider: XmlInputProvider = {
     match: (url) => resolve(url) !== undefined,
@@ -103,8 +124,8 @@ export function registerSchemas(): Map<string, Uint8Array> {
     close: (fd) => buffers.close(fd),
   };
   if (!xmlRegisterInputProvider(provider)) {
-    throw new Error("Cannot register the XNachweis schemas with libxml2");
+    throw new Error(`Cannot register the schemas of ${set.local} with libxml2`);
   }
-  registered = files;
+  registered.set(set.local, files);
   return files;
 }

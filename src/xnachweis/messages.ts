@@ -63,8 +63,13 @@ export type Subject =
   }
   | { readonly kind: "legal"; readonly legalName: string };
 
-/** What Lotse reads from a `DE.EvidenceRequest.0101`. */
+/** The request messages Lotse reads: national (0101) and for EU requests (0301). */
+export type RequestMessageType = "DE.EvidenceRequest.0101" | "DE.EvidenceRequest.0301";
+
+/** What Lotse reads from a `DE.EvidenceRequest.0101` (or `.0301`). */
 export interface EvidenceRequest {
+  /** Which request: a national one (0101) or one from the Intermediäre Plattform (0301). */
+  readonly type: RequestMessageType;
   /** The message's `id` attribute (`urn:uuid:…`): the answers' `requestid`. */
   readonly id: string;
   readonly requesters: readonly Agent[];
@@ -101,12 +106,16 @@ function readAgent(element: XmlElement): Agent {
 }
 
 /**
- * Reads a schema-valid `DE.EvidenceRequest.0101`. Throws an `Error` when the document is
- * another message; call it only after `validateXml()`.
+ * Reads a schema-valid `DE.EvidenceRequest.0101` or `.0301` (same content). Throws an
+ * `Error` when the document is another message; call it only after `validateXml()`.
  */
 export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
   const root = doc.root;
-  if (root.name !== "DE.EvidenceRequest.0101" || root.namespaceUri !== NS["xn-de"]) {
+  const type = root.name;
+  if (
+    (type !== "DE.EvidenceRequest.0101" && type !== "DE.EvidenceRequest.0301") ||
+    root.namespaceUri !== NS["xn-de"]
+  ) {
     throw new Error(`Expected DE.EvidenceRequest.0101, got "${root.name}"`);
   }
   const requesters = root.find(xpath("xn-de:EvidenceRequester")).map((e) =>
@@ -136,6 +145,7 @@ export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
     };
   }
   return {
+    type,
     id: root.attr("id")?.value.trim() ?? "",
     requesters,
     provider,
@@ -148,13 +158,42 @@ export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
   };
 }
 
+/** What Lotse reads from a provider's `DE.EvidenceErrorResponse.0103`/`.0303`. */
+export interface ErrorResponseSummary {
+  readonly code: string;
+  readonly detail: string;
+}
+
+/** Reads the first exception of a schema-valid 0103/0303; null for another message. */
+export function readErrorResponse(doc: XmlDocument): ErrorResponseSummary | null {
+  const root = doc.root;
+  if (!root.name.startsWith("DE.EvidenceErrorResponse.") || root.namespaceUri !== NS["xn-de"]) {
+    return null;
+  }
+  return {
+    code: text(root, "xn-de:Exception[1]/xn-bk:Code/code"),
+    detail: text(root, "xn-de:Exception[1]/xn-bk:Detail"),
+  };
+}
+
 // ---------------------------------------------------------------- building
 
 type Prefix = keyof typeof NS;
 
+/** Characters XML 1.0 cannot carry at all, not even escaped. */
+const NOT_XML = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+/**
+ * `value` with the characters XML cannot carry replaced by U+FFFD (libxml2 escapes the rest):
+ * an error detail quoting hostile input must not make Lotse's own answer unparsable.
+ */
+export function xmlText(value: string): string {
+  return value.replace(NOT_XML, "\uFFFD");
+}
+
 function add(parent: XmlElement, prefix: Prefix | null, name: string, value?: string): XmlElement {
   const element = prefix === null ? parent.addElement(name) : parent.addElement(name, prefix);
-  if (value !== undefined) element.addText(value);
+  if (value !== undefined) element.addText(xmlText(value));
   return element;
 }
 
@@ -235,6 +274,8 @@ function isoNow(now: number | undefined): string {
 
 /** Input of {@linkcode buildEvidenceRequest}. */
 export interface EvidenceRequestInput {
+  /** Default 0101; the Intermediäre Plattform sends 0301. */
+  readonly type?: RequestMessageType;
   /** A UUID; the message id becomes `urn:uuid:<uuid>`. Default: random. */
   readonly uuid?: string;
   readonly requesters: readonly Agent[];
@@ -247,13 +288,13 @@ export interface EvidenceRequestInput {
   readonly now?: number;
 }
 
-/** A `DE.EvidenceRequest.0101` (for consumers, demo files, tests and load tests). */
+/** A `DE.EvidenceRequest.0101` or `.0301` (consumers, the EU face, demo files, tests). */
 export function buildEvidenceRequest(input: EvidenceRequestInput): string {
   const uuid = input.uuid ?? crypto.randomUUID();
   const time = isoNow(input.now);
   const first = input.requesters[0]!;
   const { doc, root } = startMessage({
-    type: "DE.EvidenceRequest.0101",
+    type: input.type ?? "DE.EvidenceRequest.0101",
     uuid,
     time,
     reader: input.provider,
@@ -263,9 +304,12 @@ export function buildEvidenceRequest(input: EvidenceRequestInput): string {
   addCode(root, "xn-de", "lang", "de");
   add(root, "xn-de", "SpecificationIdentifier", SPECIFICATION_IDENTIFIER);
   add(root, "xn-de", "IssueDateTime", time);
+  // 0301 carries the token before the agents, 0101 after them.
+  const eu = input.type === "DE.EvidenceRequest.0301";
+  if (eu) add(root, "xn-de", "IssuedToken", input.issuedToken ?? "");
   for (const requester of input.requesters) addAgent(root, "EvidenceRequester", requester);
   addAgent(root, "EvidenceProvider", input.provider);
-  add(root, "xn-de", "IssuedToken", input.issuedToken ?? "");
+  if (!eu) add(root, "xn-de", "IssuedToken", input.issuedToken ?? "");
   const query = add(root, "xn-de", "Query");
   add(query, "xn-bk", "QueryDefinition", "DocumentQuery");
   const type = add(query, "xn-bk", "RequestedEvidenceType");
@@ -295,6 +339,8 @@ function addSubject(parent: XmlElement, subject: Subject): void {
 
 /** Input of {@linkcode buildEvidenceResponse}. */
 export interface EvidenceResponseInput {
+  /** Default 0102; the answer to a 0301 is a 0302. */
+  readonly type?: "DE.EvidenceResponse.0102" | "DE.EvidenceResponse.0302";
   /** The request's `id` (`urn:uuid:…`). */
   readonly requestId: string;
   readonly provider: Agent;
@@ -312,7 +358,7 @@ export function buildEvidenceResponse(input: EvidenceResponseInput): string {
   const uuid = crypto.randomUUID();
   const time = isoNow(input.now);
   const { doc, root } = startMessage({
-    type: "DE.EvidenceResponse.0102",
+    type: input.type ?? "DE.EvidenceResponse.0102",
     uuid,
     time,
     reader: input.requesters[0]!,
@@ -350,6 +396,8 @@ export function buildEvidenceResponse(input: EvidenceResponseInput): string {
 
 /** Input of {@linkcode buildErrorResponse}. */
 export interface ErrorResponseInput {
+  /** Default 0103; the error answer to a 0301 is a 0303. */
+  readonly type?: "DE.EvidenceErrorResponse.0103" | "DE.EvidenceErrorResponse.0303";
   /** The error code: for Lotse's own errors, the problem type of docs/api.md §3. */
   readonly code: string;
   readonly detail: string;
@@ -361,7 +409,7 @@ export interface ErrorResponseInput {
   readonly now?: number;
 }
 
-/** A `DE.EvidenceErrorResponse.0103`. */
+/** A `DE.EvidenceErrorResponse.0103` (or `.0303`). */
 export function buildErrorResponse(input: ErrorResponseInput): string {
   const uuid = crypto.randomUUID();
   const time = isoNow(input.now);
@@ -369,7 +417,7 @@ export function buildErrorResponse(input: ErrorResponseInput): string {
     ? input.requesters
     : [{ id: "unknown", name: "unknown", classification: REQUESTER_CLASSIFICATION }];
   const { doc, root } = startMessage({
-    type: "DE.EvidenceErrorResponse.0103",
+    type: input.type ?? "DE.EvidenceErrorResponse.0103",
     uuid,
     time,
     reader: requesters[0]!,

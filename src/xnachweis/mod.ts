@@ -23,6 +23,8 @@ export {
   parseXml,
   type ParseXmlOptions,
   schemaErrors,
+  type SchemaSet,
+  schemaValidator,
   validateXml,
   XmlRefusal,
   type XmlRefusalKind,
@@ -35,19 +37,24 @@ export {
   buildEvidenceRequest,
   buildEvidenceResponse,
   type ErrorResponseInput,
+  type ErrorResponseSummary,
   type EvidenceRequest,
   type EvidenceRequestInput,
   type EvidenceResponseInput,
   INTERMEDIARY_CLASSIFICATION,
   NS,
   PROVIDER_CLASSIFICATION,
+  readErrorResponse,
   readEvidenceRequest,
   REQUESTER_CLASSIFICATION,
+  type RequestMessageType,
   SPECIFICATION_IDENTIFIER,
   type Subject,
   XML_CONTENT_TYPE,
+  xmlText,
 } from "./messages.ts";
 export { deferredWatch } from "./deferred.ts";
+export { loadSchemaFiles, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
 export { issuedTokenElement, requestDigest, setIssuedToken } from "./request_hash.ts";
 export { errorResponse, type ErrorResponseOptions, LOTSE_AGENT, refusalProblem } from "./errors.ts";
 export {

@@ -18,7 +18,9 @@
  * @module
  */
 import { ParseOption, XmlDocument, XmlLibError, XsdValidator } from "libxml2-wasm";
-import { ENTRY_SCHEMA, registerSchemas } from "./_schemas.ts";
+import { registerSchemas, type SchemaSet, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
+
+export type { SchemaSet } from "./_schemas.ts";
 
 /** Why a message was not accepted; every kind is a 4xx at the edge. */
 export type XmlRefusalKind =
@@ -88,37 +90,52 @@ export function parseXml(bytes: Uint8Array, options: ParseXmlOptions): XmlDocume
   return doc;
 }
 
-let validator: XsdValidator | null = null;
+const validators = new Map<string, XsdValidator>();
 
-/** The XNachweis 1.2.0 validator, compiled on first use and kept for the process. */
-export function xnachweisValidator(): XsdValidator {
+/** The validator of a vendored schema set, compiled on first use and kept for the process. */
+export function schemaValidator(set: SchemaSet): XsdValidator {
+  let validator = validators.get(set.local);
   if (validator) return validator;
-  const files = registerSchemas();
-  const xsd = XmlDocument.fromBuffer(files.get(ENTRY_SCHEMA)!, { url: ENTRY_SCHEMA });
+  const files = registerSchemas(set);
+  const url = set.local + set.entry;
+  const xsd = XmlDocument.fromBuffer(files.get(url)!, { url });
   try {
     validator = XsdValidator.fromDoc(xsd);
   } finally {
     xsd.dispose();
   }
+  validators.set(set.local, validator);
   return validator;
 }
 
-/** Validates a document against the XNachweis 1.2.0 schemas; throws {@linkcode XmlRefusal}. */
-export function validateXml(doc: XmlDocument): void {
+/** The XNachweis 1.2.0 validator, compiled on first use and kept for the process. */
+export function xnachweisValidator(): XsdValidator {
+  return schemaValidator(XNACHWEIS_SCHEMAS);
+}
+
+/**
+ * Validates a document against a vendored schema set (default XNachweis 1.2.0); throws
+ * {@linkcode XmlRefusal} whose detail names `label`.
+ */
+export function validateXml(
+  doc: XmlDocument,
+  set: SchemaSet = XNACHWEIS_SCHEMAS,
+  label = "XNachweis 1.2.0",
+): void {
   try {
-    xnachweisValidator().validate(doc);
+    schemaValidator(set).validate(doc);
   } catch (error) {
     throw new XmlRefusal(
       "schema-invalid",
-      `The message is not valid XNachweis 1.2.0: ${firstLine(error)}`,
+      `The message is not valid ${label}: ${firstLine(error)}`,
     );
   }
 }
 
 /** The schema errors of a document, empty when it is valid (for tests and tools). */
-export function schemaErrors(doc: XmlDocument): string[] {
+export function schemaErrors(doc: XmlDocument, set: SchemaSet = XNACHWEIS_SCHEMAS): string[] {
   try {
-    xnachweisValidator().validate(doc);
+    schemaValidator(set).validate(doc);
     return [];
   } catch (error) {
     if (error instanceof XmlLibError) {

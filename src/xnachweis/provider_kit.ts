@@ -1,6 +1,6 @@
 /**
- * The provider kit: what a register runs to check a `DE.EvidenceRequest.0101` that Lotse
- * forwards, with nothing but Lotse's public JWKS (`/.well-known/jwks.json`). It checks that
+ * The provider kit: what a register runs to check a `DE.EvidenceRequest.0101` (or the EU
+ * face's `.0301`, answered with 0302/0303) that Lotse forwards, with nothing but Lotse's public JWKS (`/.well-known/jwks.json`). It checks that
  * the message is schema-valid XNachweis 1.2.0, that its `IssuedToken` is sealed by Lotse,
  * addressed to this provider (`aud`), unexpired, for the message's evidence type
  * classification, and that its `req_digest` is the request hash of exactly this message
@@ -94,11 +94,16 @@ export async function checkEvidenceRequest(
     } catch (error) {
       return refuse("invalid-request", (error as Error).message, options);
     }
-    if (doc.root.name !== "DE.EvidenceRequest.0101") {
-      return refuse("invalid-request", `Expected DE.EvidenceRequest.0101`, options);
+    const root = doc.root.name;
+    if (root !== "DE.EvidenceRequest.0101" && root !== "DE.EvidenceRequest.0301") {
+      return refuse("invalid-request", `Expected DE.EvidenceRequest.0101 or .0301`, options);
     }
     const request = readEvidenceRequest(doc);
-    const context = { requestId: request.id, requesters: request.requesters };
+    const context = {
+      requestId: request.id,
+      requesters: request.requesters,
+      eu: request.type === "DE.EvidenceRequest.0301",
+    };
     if (request.issuedToken === "") {
       return refuse("unauthorized", "The IssuedToken is empty", options, context);
     }
@@ -161,9 +166,10 @@ function refuse(
   code: RefusedRequest["code"],
   detail: string,
   options: CheckEvidenceRequestOptions,
-  context: { requestId?: string; requesters?: readonly Agent[] } = {},
+  context: { requestId?: string; requesters?: readonly Agent[]; eu?: boolean } = {},
 ): RefusedRequest {
   const body = buildErrorResponse({
+    type: context.eu ? "DE.EvidenceErrorResponse.0303" : "DE.EvidenceErrorResponse.0103",
     code,
     detail,
     requestId: context.requestId,
@@ -194,9 +200,18 @@ export interface XnachweisRegisterOptions {
   evidence: (evidenceType: string, subject: Subject, transferId: string | null) => unknown;
   /** Largest accepted request; default 1 MiB. */
   maxBytes?: number;
+  /**
+   * The register's preview space for an EU request (0301), by evidence type: when set and the
+   * user may preview but has not (token claim `edm_preview` = `requested`), the register
+   * answers a 0303 with code `EDM:ERR:0002` and the preview URL as its detail.
+   */
+  previewUrl?: (evidenceType: string, requestId: string) => string | null;
 }
 
-/** Builds the handler of one demo register's XNachweis endpoint. */
+/**
+ * Builds the handler of one demo register's XNachweis endpoint: a 0101 is answered with a
+ * 0102, a 0301 (the Intermediäre Plattform's, for an EU request) with a 0302 or 0303.
+ */
 export function xnachweisRegister(
   options: XnachweisRegisterOptions,
 ): (request: Request, provider: { id: string; name: string }) => Promise<Response> {
@@ -214,12 +229,29 @@ export function xnachweisRegister(
     });
     if (!checked.ok) return refusalResponse(checked);
     const { request: message, claims } = checked;
+    const eu = message.type === "DE.EvidenceRequest.0301";
+    const preview =
+      eu && (claims as unknown as Record<string, unknown>)["edm_preview"] === "requested"
+        ? options.previewUrl?.(claims.evidence_type, message.id) ?? null
+        : null;
+    if (preview !== null) {
+      const body = buildErrorResponse({
+        type: "DE.EvidenceErrorResponse.0303",
+        code: "EDM:ERR:0002",
+        detail: preview,
+        requestId: message.id,
+        requesters: message.requesters,
+        errorProvider: me,
+      });
+      return new Response(body, { status: 403, headers: { "content-type": XML_CONTENT_TYPE } });
+    }
     const document = options.evidence(
       claims.evidence_type,
       message.subject,
       request.headers.get("lotse-transfer-id"),
     );
     const body = buildEvidenceResponse({
+      type: eu ? "DE.EvidenceResponse.0302" : "DE.EvidenceResponse.0102",
       requestId: message.id,
       provider: me,
       requesters: message.requesters,
