@@ -14,7 +14,7 @@ import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { TABLE_BODIES, TABLE_IDS } from "../src/schemas.ts";
 import { TABLE_NAMES, type TableName } from "../src/model.ts";
-import { parseWith, readJson } from "../src/validate.ts";
+import { isoTime, parseWith, readJson } from "../src/validate.ts";
 import { EndpointPolicy } from "../src/endpoint_policy.ts";
 import { checkCaCert, checkPublicJwk } from "../crypto/registration.ts";
 import {
@@ -116,20 +116,6 @@ const ROW_DOCS: Record<"get" | "put" | "delete", RouteDoc> = {
 };
 
 const AUDIT_FILTERS = ["table", "key", "actor", "action"] as const;
-
-function auditTime(value: string | undefined, name: string): Date | undefined {
-  if (value === undefined || value === "") return undefined;
-  const time = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d))?$/.test(value)
-    ? new Date(value)
-    : new Date(NaN);
-  if (Number.isNaN(time.getTime())) {
-    throw new Problem(
-      "invalid-request",
-      `Cannot parse ${name} "${value.slice(0, 40)}": expected ISO 8601`,
-    );
-  }
-  return time;
-}
 
 const AUDIT_DOC = describe({
   ...ADMIN,
@@ -334,8 +320,8 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
     }
     const page = await queryAudit(db, {
       ...filter,
-      from: auditTime(q.from, "from"),
-      to: auditTime(q.to, "to"),
+      from: isoTime(q.from, "from"),
+      to: isoTime(q.to, "to"),
       before: q.cursor || undefined,
       limit,
     });

@@ -12,7 +12,7 @@ import type { Snapshot } from "../src/store.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { checkIdnr } from "../crypto/mod.ts";
-import { readBytes } from "../src/validate.ts";
+import { isoTime, readBytes } from "../src/validate.ts";
 import type { Config } from "../src/config.ts";
 import type { ProtocolRecord, RecordsOptions } from "../src/protocol/mod.ts";
 import { describe, problem } from "../src/openapi.ts";
@@ -62,20 +62,6 @@ const COCKPIT_POST_DOC = describe({
   },
 });
 
-function parseTime(value: string | undefined, name: string): Date | undefined {
-  if (value === undefined || value === "") return undefined;
-  const time = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d))?$/.test(value)
-    ? new Date(value)
-    : new Date(NaN);
-  if (Number.isNaN(time.getTime())) {
-    throw new Problem(
-      "invalid-request",
-      `Cannot parse ${name} "${value.slice(0, 40)}": expected ISO 8601`,
-    );
-  }
-  return time;
-}
-
 function idnrOrProblem(idnr: string | undefined): string {
   if (idnr === undefined) throw new Problem("invalid-request", "Missing parameter idnr");
   const reason = checkIdnr(idnr);
@@ -102,8 +88,8 @@ async function query(
   params: { idnr?: string; from?: string; to?: string; cursor?: string; limit?: string },
 ) {
   const idnr = idnrOrProblem(params.idnr);
-  const from = parseTime(params.from, "from");
-  const to = parseTime(params.to, "to");
+  const from = isoTime(params.from, "from");
+  const to = isoTime(params.to, "to");
   let limit = 100;
   if (params.limit !== undefined) {
     limit = Number(params.limit);

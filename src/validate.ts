@@ -162,3 +162,18 @@ export async function readJson(
     throw new Problem("invalid-request", `Cannot parse JSON body: ${(error as Error).message}`);
   }
 }
+
+/** An optional ISO 8601 date or date-time query parameter; a bad one is a 400 problem. */
+export function isoTime(value: string | undefined, name: string): Date | undefined {
+  if (value === undefined || value === "") return undefined;
+  const time = /^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:\d\d))?$/.test(value)
+    ? new Date(value)
+    : new Date(NaN);
+  if (Number.isNaN(time.getTime())) {
+    throw new Problem(
+      "invalid-request",
+      `Cannot parse ${name} "${value.slice(0, 40)}": expected ISO 8601`,
+    );
+  }
+  return time;
+}

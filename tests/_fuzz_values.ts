@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { TABLE_NAMES } from "../src/model.ts";
 import type { Rng } from "../tools/rng.ts";
 
 const encoder = new TextEncoder();
@@ -33,15 +34,7 @@ export const EVIDENCE_TYPES = [
   "meldebescheinigung",
 ];
 export const PROVIDERS = ["kba-zfzr", "gewerberegister-08111000", "handelsregister-ag-stuttgart"];
-export const TABLES = [
-  "regions",
-  "postcodes",
-  "evidence-types",
-  "providers",
-  "routes",
-  "clients",
-  "permissions",
-];
+export const TABLES: readonly string[] = TABLE_NAMES;
 const UNICODE = [
   "ä",
   "ß",

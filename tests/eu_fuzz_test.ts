@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { edmSchemaErrors } from "../src/eu/mod.ts";
 import { parseXml } from "../src/xnachweis/mod.ts";
-import { Rng } from "./_fuzz.ts";
+import { Rng } from "../tools/rng.ts";
 import { bearer } from "./_app.ts";
 import { startXmlLotse } from "./_xnachweis.ts";
 
