@@ -93,3 +93,49 @@ export function chromiumPath(): Promise<string> {
   })();
   return found;
 }
+
+/** One accessibility finding of axe-core, as {@link axeViolations} returns it. */
+export interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  targets: string[];
+}
+
+/** The minimal page surface {@link axeViolations} needs (playwright-core's `Page` has it). */
+export interface AxePage {
+  evaluate<R>(fn: string | (() => Promise<R>)): Promise<R>;
+}
+
+let axeSource: Promise<string> | null = null;
+
+/**
+ * Runs axe-core (the npm package, evaluated in the page, nothing fetched) on the page as it
+ * is now and returns the violations of impact `serious` or `critical` (WCAG 2.x A and AA rules).
+ */
+export async function axeViolations(page: AxePage): Promise<AxeViolation[]> {
+  axeSource ??= (async () => {
+    const entry = new URL(import.meta.resolve("axe-core"));
+    return await Deno.readTextFile(new URL("./axe.min.js", entry));
+  })();
+  // Evaluated through the DevTools protocol, which the page's Content-Security-Policy does not
+  // govern (a script tag would be refused by it, as it should be).
+  await page.evaluate(await axeSource);
+  const all = await page.evaluate(async () => {
+    // deno-lint-ignore no-explicit-any
+    const axe = (globalThis as any).axe;
+    // deno-lint-ignore no-explicit-any
+    const result = await axe.run((globalThis as any).document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
+    });
+    // deno-lint-ignore no-explicit-any
+    return result.violations.map((v: any) => ({
+      id: v.id,
+      impact: v.impact ?? null,
+      help: v.help,
+      // deno-lint-ignore no-explicit-any
+      targets: v.nodes.map((n: any) => String(n.target)),
+    }));
+  });
+  return (all as AxeViolation[]).filter((v) => v.impact === "serious" || v.impact === "critical");
+}

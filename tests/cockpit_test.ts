@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { bearer, startTestLotse } from "./_app.ts";
-import { CHROMIUM_ARGS, chromiumPath } from "./_browser.ts";
+import { axeViolations, CHROMIUM_ARGS, chromiumPath } from "./_browser.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { waitFor } from "./_wait.ts";
 
@@ -47,6 +47,7 @@ Deno.test({
       const page = await browser.newPage();
       await page.goto(`${lotse.base}/cockpit`);
       assert.equal(await page.locator("h1").textContent(), "Datenschutzcockpit");
+      assert.deepEqual(await axeViolations(page), [], "no serious accessibility violation");
 
       await page.fill("#idnr", IDNR);
       await page.fill("#token", "not-a-token");
