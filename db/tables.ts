@@ -158,6 +158,17 @@ export async function readKeys(db: Queryable, table: TableName): Promise<Set<str
   return new Set(rows.map((r) => r.k));
 }
 
+/** The tables whose keys the rows of each table refer to (see {@linkcode references}). */
+export const REFERENCED: { readonly [K in TableName]: readonly TableName[] } = {
+  "regions": [],
+  "postcodes": ["regions"],
+  "evidence-types": [],
+  "providers": [],
+  "routes": ["evidence-types", "providers"],
+  "clients": [],
+  "permissions": ["clients", "evidence-types", "providers"],
+};
+
 /** The references a row of `table` makes: each names a table and the key it must hold. */
 export function references<K extends TableName>(
   table: K,
@@ -254,6 +265,12 @@ export async function bump(tx: Queryable, table: TableName): Promise<number> {
 /** How many versions of a table's change log are kept. */
 const CHANGES_KEPT = 5000;
 
+/**
+ * Most rows one version may note as changed (an import); a bigger change notes none, and
+ * every instance reads the table whole.
+ */
+export const MAX_NOTED_ROWS = 10_000;
+
 /** Notes that version `version` of `table` changed the row `key` (single-row writes). */
 async function noteChange(
   tx: Queryable,
@@ -263,6 +280,11 @@ async function noteChange(
 ): Promise<void> {
   await tx.sql`insert into table_changes (table_name, version, row_key)
     values (${table}, ${version}, ${key}) on conflict do nothing`;
+  await pruneChanges(tx, table, version);
+}
+
+/** Drops the change log of `table` older than the newest {@linkcode CHANGES_KEPT} versions. */
+export async function pruneChanges(tx: Queryable, table: TableName, version: number) {
   if (version % 100 === 0) {
     await tx.sql`delete from table_changes
       where table_name = ${table} and version <= ${version - CHANGES_KEPT}`;
