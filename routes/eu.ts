@@ -40,6 +40,7 @@ import {
   validateEdm,
 } from "../src/eu/mod.ts";
 import {
+  deferredInspect,
   parseXml,
   readErrorResponse,
   requestDigest,
@@ -265,6 +266,7 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
                 new TextEncoder().encode(doc.toString({ format: false })),
               ]);
             },
+            inspect: deferredInspect,
           },
         }, deps);
         if (!result.ok) {

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { KeyRing } from "../crypto/mod.ts";
+import { checkIdnr, type KeyRing } from "../crypto/mod.ts";
 import { findProvider, findRegion, type LocationParams } from "./locate.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -328,7 +328,17 @@ async function decideAndForward(
       // The watch sits behind the transport's own; give it a moment to see the last bytes.
       outcome = await watched(verdict) ?? outcome;
     }
-    return finish(deps, transferId, provider, summary, outcome);
+    return finish(
+      deps,
+      transferId,
+      provider,
+      summary,
+      outcome,
+      reportedSubject(request, summary, {
+        transferId,
+        logger: deps.logger,
+      }),
+    );
   })
     .catch((error) =>
       (deps.logger ?? createLogger()).error("Cannot record the end of a transfer", {
@@ -373,12 +383,33 @@ const FAILURE_KINDS: { readonly [K in ForwardFailure["type"]]: Refusal["kind"] }
   "client-closed": "client-closed",
 };
 
+/**
+ * The subject's IDNr a provider reported (`Lotse-Subject-IDNr`), when the request carried
+ * none and the number is valid; a wrong one is logged (without the number) and not recorded.
+ */
+function reportedSubject(
+  request: TransferRequest,
+  summary: TransferSummary,
+  context: { transferId: string; logger: Logger | undefined },
+): string | null {
+  const reported = summary.subjectIdnr?.trim();
+  if (reported === undefined || request.idnr !== null) return null;
+  const wrong = checkIdnr(reported);
+  if (wrong === null) return reported;
+  (context.logger ?? createLogger()).warn("Provider reported an invalid subject IDNr", {
+    transferId: context.transferId,
+    reason: wrong,
+  });
+  return null;
+}
+
 function finish(
   deps: TransferDeps,
   transferId: string,
   provider: Provider,
   summary: TransferSummary,
   outcome: TransferOutcomeKind = summary.outcome,
+  subjectIdnr: string | null = null,
 ) {
   deps.metrics.count(`lotse_transfers_total{outcome="${outcome}"}`);
   // A failure on the provider's side (not a consumer's cut or bad body), per provider.
@@ -395,5 +426,6 @@ function finish(
     digest: summary.digest,
     durationMs: Math.round(summary.durationMs),
     reason: summary.reason ?? null,
+    ...(subjectIdnr === null ? {} : { subjectIdnr }),
   });
 }

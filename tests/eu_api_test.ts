@@ -11,7 +11,15 @@ import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { DSD_QUERY_ID, edmSchemaErrors, SDG_LEGAL_BASIS } from "../src/eu/mod.ts";
-import { buildErrorResponse, parseXml, requestDigest, schemaErrors } from "../src/xnachweis/mod.ts";
+import {
+  buildErrorResponse,
+  buildEvidenceResponse,
+  parseXml,
+  requestDigest,
+  schemaErrors,
+} from "../src/xnachweis/mod.ts";
+import { DEMO_EU_RESIDENTS } from "../demo/registers.ts";
+import { waitFor } from "./_wait.ts";
 import { bearer, type TestLotse } from "./_app.ts";
 import { PILOTS, startXmlLotse, type TestRegister } from "./_xnachweis.ts";
 
@@ -20,6 +28,33 @@ const GATEWAY = "eu-access-point";
 const PILOT_FILE = new URL("../demo/eu/gewerbeanmeldung.edm.xml", import.meta.url);
 const PILOT = await Deno.readTextFile(PILOT_FILE);
 const GEWERBE = PILOTS.gewerbeanmeldung;
+
+/** The IDNr the demo register reports for the pilot's Anna Jansen (demo/registers.ts). */
+const JANSEN_IDNR = DEMO_EU_RESIDENTS[0]!.idnr;
+
+/** Both protocol entries of a transfer, once its outcome is written. */
+async function protocolRows(lotse: TestLotse, transferId: string) {
+  const rows = await waitFor(async () => {
+    await lotse.lotse.protocol.flush();
+    const found = await lotse.lotse.db.sql<
+      { kind: string; outcome: string; idnr_hmac: string | null }
+    >`
+      select kind, outcome, idnr_hmac from protocol_entries
+      where transfer_id = ${transferId} order by seq`;
+    return found.length === 2 ? found : null;
+  }, "the transfer's outcome entry");
+  return rows;
+}
+
+/** The transfer ids the Datenschutzcockpit API lists for an IDNr. */
+async function cockpitTransfers(lotse: TestLotse, idnr: string): Promise<string[]> {
+  const res = await lotse.fetch(`/v1/protocol?idnr=${idnr}`, {
+    headers: bearer(await lotse.token("dsc-cockpit")),
+  });
+  assert.equal(res.status, 200);
+  const body: { records: { transferId: string }[] } = await res.json();
+  return body.records.map((r) => r.transferId);
+}
 
 function parsed(xml: string) {
   return parseXml(enc.encode(xml), { maxBytes: 1 << 26 });
@@ -209,6 +244,64 @@ Deno.test({
       assert.equal(decision!.purpose, DEMO_PURPOSES.euGewerbe.purpose);
       assert.equal(decision!.legal_basis, SDG_LEGAL_BASIS);
       assert.equal(outcome!.outcome, "delivered");
+
+      // The register knew the person (Lotse-Subject-IDNr): the transfer is in her cockpit,
+      // the IDNr reached neither the foreign authority nor the protocol in clear.
+      assert.equal(res.headers.get("lotse-subject-idnr"), null);
+      assert.ok(!text.includes(JANSEN_IDNR));
+      assert.deepEqual(await cockpitTransfers(lotse, JANSEN_IDNR), [transferId]);
+    }),
+});
+
+Deno.test({
+  name: "a deferred 0302 reaches the gateway and is recorded as deferred; a wrong reported IDNr " +
+    "is not recorded",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withLotse(async (lotse, register) => {
+      const token = await lotse.token(GATEWAY);
+      const later = buildEvidenceResponse({
+        type: "DE.EvidenceResponse.0302",
+        requestId: "urn:uuid:8a6f3c52-1b7e-4e0f-9a55-2f1d6f0c7a11",
+        provider: { id: GEWERBE.provider, name: "Gewerberegister", classification: "EP" },
+        requesters: [{ id: GATEWAY, name: "Intermediäre Plattform", classification: "IP" }],
+        classification: DEMO_CLASSIFICATIONS.gewerberegisterauszug,
+        evidenceTitle: "Gewerberegisterauszug",
+        subject: {
+          kind: "natural",
+          familyName: "Jansen",
+          givenName: "Anna",
+          dateOfBirth: "1985-04-12",
+        },
+        evidence: { availableAt: "2030-01-01T08:00:00Z" },
+      });
+      // The check digit of this number is wrong (…53 is right).
+      const wrong = "51729403654";
+      register.handler = () =>
+        new Response(later, {
+          headers: { "content-type": "application/xml", "lotse-subject-idnr": wrong },
+        });
+      try {
+        const res = await post(lotse, token, PILOT);
+        const text = await res.text();
+        assert.equal(res.status, 200, text.slice(0, 600));
+        const item = edm(text, (doc) =>
+          doc.get("//*[local-name()='RegistryObject']/*[local-name()='RepositoryItem']")!.content);
+        assert.equal(Buffer.from(item, "base64").toString("utf8"), later);
+        const transferId = res.headers.get("lotse-transfer-id")!;
+        const rows = await protocolRows(lotse, transferId);
+        assert.equal(rows.at(-1)!.outcome, "deferred");
+        assert.deepEqual(
+          rows.map((r) =>
+            r.idnr_hmac
+          ),
+          [null, null],
+        );
+        assert.deepEqual(await cockpitTransfers(lotse, wrong.slice(0, 10) + "3"), []);
+      } finally {
+        register.handler = null;
+      }
     }),
 });
 
