@@ -69,9 +69,16 @@ export interface UpstreamShape {
    */
   readonly inspect?: (response: Response) => {
     readonly response: Response;
-    readonly outcome: Promise<"deferred" | null>;
+    readonly outcome: Promise<InspectedOutcome>;
   };
 }
+
+/**
+ * What a face's watch on the provider's answer says: `deferred` (the evidence comes later),
+ * `failed` with a reason for operators (the answer was unusable, e.g. not the message the
+ * face expected, although every byte arrived), or `null`: the transport's outcome stands.
+ */
+export type InspectedOutcome = "deferred" | { readonly failed: string } | null;
 
 /** What a face knows once the Vermittlungsstelle granted, to shape the upstream request. */
 export interface SealedTransfer {
@@ -318,15 +325,21 @@ async function decideAndForward(
     };
   }
   let response = result.ok ? result.response : null;
-  let verdict: Promise<"deferred" | null> | null = null;
+  let verdict: Promise<InspectedOutcome> | null = null;
   if (response !== null && upstream?.inspect !== undefined) {
     ({ response, outcome: verdict } = upstream.inspect(response));
   }
-  result.done.then(async (summary) => {
+  result.done.then(async (done) => {
+    let summary = done;
     let outcome: TransferOutcomeKind = summary.outcome;
     if (verdict !== null && outcome === "delivered") {
       // The watch sits behind the transport's own; give it a moment to see the last bytes.
-      outcome = await watched(verdict) ?? outcome;
+      const seen = await watched(verdict);
+      if (seen === "deferred") outcome = seen;
+      else if (seen !== null) {
+        outcome = "failed";
+        summary = { ...summary, outcome, reason: seen.failed };
+      }
     }
     return finish(
       deps,
@@ -357,7 +370,7 @@ async function decideAndForward(
 
 type TransferOutcomeKind = TransferSummary["outcome"] | "deferred";
 
-async function watched(verdict: Promise<"deferred" | null>): Promise<"deferred" | null> {
+async function watched(verdict: Promise<InspectedOutcome>): Promise<InspectedOutcome> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 1000));
   try {

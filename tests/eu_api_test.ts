@@ -32,6 +32,25 @@ const GEWERBE = PILOTS.gewerbeanmeldung;
 /** The IDNr the demo register reports for the pilot's Anna Jansen (demo/registers.ts). */
 const JANSEN_IDNR = DEMO_EU_RESIDENTS[0]!.idnr;
 
+/** The Gewerberegister's 0302 to the pilot's request, about Anna Jansen. */
+function gewerbe0302(evidence: { bytes: Uint8Array } | { availableAt: string }): string {
+  return buildEvidenceResponse({
+    type: "DE.EvidenceResponse.0302",
+    requestId: "urn:uuid:8a6f3c52-1b7e-4e0f-9a55-2f1d6f0c7a11",
+    provider: { id: GEWERBE.provider, name: "Gewerberegister", classification: "EP" },
+    requesters: [{ id: GATEWAY, name: "Intermediäre Plattform", classification: "IP" }],
+    classification: DEMO_CLASSIFICATIONS.gewerberegisterauszug,
+    evidenceTitle: "Gewerberegisterauszug",
+    subject: {
+      kind: "natural",
+      familyName: "Jansen",
+      givenName: "Anna",
+      dateOfBirth: "1985-04-12",
+    },
+    evidence,
+  });
+}
+
 /** Both protocol entries of a transfer, once its outcome is written. */
 async function protocolRows(lotse: TestLotse, transferId: string) {
   const rows = await waitFor(async () => {
@@ -164,23 +183,16 @@ Deno.test({
             ?.content,
           DEMO_CLASSIFICATIONS.gewerberegisterauszug,
         );
+        assert.equal(
+          doc.get("//*[local-name()='Distribution']/*[local-name()='Format']")?.content,
+          "application/json",
+          "the format the register declared for its document",
+        );
         return doc.get("//*[local-name()='RegistryObject']/*[local-name()='RepositoryItem']")!
           .content;
       });
-      // The evidence is the register's 0302 as it sent it, base64-encoded.
-      const national = Buffer.from(item, "base64").toString("utf8");
-      const doc = parsed(national);
-      let evidence: Record<string, unknown>;
-      try {
-        assert.equal(doc.root.name, "DE.EvidenceResponse.0302");
-        assert.deepEqual(schemaErrors(doc), []);
-        const inner = doc.get(
-          "//*[local-name()='RepositoryItem']/*[local-name()='RepositoryItem']",
-        );
-        evidence = JSON.parse(Buffer.from(inner!.content, "base64").toString("utf8"));
-      } finally {
-        doc.dispose();
-      }
+      // The evidence is the register's document itself (not the 0302 around it).
+      const evidence = JSON.parse(Buffer.from(item, "base64").toString("utf8"));
       assert.equal(evidence.evidenceType, "gewerberegisterauszug");
       assert.equal(evidence.transferId, transferId);
       assert.equal(evidence.familienname, "Jansen");
@@ -254,28 +266,14 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a deferred 0302 reaches the gateway and is recorded as deferred; a wrong reported IDNr " +
-    "is not recorded",
+  name: "a deferred 0302 is EDM:ERR:0005 with Retry-After and recorded as deferred; a wrong " +
+    "reported IDNr is not recorded",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
     withLotse(async (lotse, register) => {
       const token = await lotse.token(GATEWAY);
-      const later = buildEvidenceResponse({
-        type: "DE.EvidenceResponse.0302",
-        requestId: "urn:uuid:8a6f3c52-1b7e-4e0f-9a55-2f1d6f0c7a11",
-        provider: { id: GEWERBE.provider, name: "Gewerberegister", classification: "EP" },
-        requesters: [{ id: GATEWAY, name: "Intermediäre Plattform", classification: "IP" }],
-        classification: DEMO_CLASSIFICATIONS.gewerberegisterauszug,
-        evidenceTitle: "Gewerberegisterauszug",
-        subject: {
-          kind: "natural",
-          familyName: "Jansen",
-          givenName: "Anna",
-          dateOfBirth: "1985-04-12",
-        },
-        evidence: { availableAt: "2030-01-01T08:00:00Z" },
-      });
+      const later = gewerbe0302({ availableAt: "2030-01-01T08:00:00Z" });
       // The check digit of this number is wrong (…53 is right).
       const wrong = "51729403654";
       register.handler = () =>
@@ -284,18 +282,15 @@ Deno.test({
         });
       try {
         const res = await post(lotse, token, PILOT);
-        const text = await res.text();
-        assert.equal(res.status, 200, text.slice(0, 600));
-        const item = edm(text, (doc) =>
-          doc.get("//*[local-name()='RegistryObject']/*[local-name()='RepositoryItem']")!.content);
-        assert.equal(Buffer.from(item, "base64").toString("utf8"), later);
+        const text = await edmError(res, 503, "EDM:ERR:0005");
+        assert.match(text, /announces the evidence for 2030-01-01T08:00:00Z/);
+        const retry = Number(res.headers.get("retry-after"));
+        assert.ok(retry > 365 * 24 * 3600, `Retry-After ${retry} reaches 2030`);
         const transferId = res.headers.get("lotse-transfer-id")!;
         const rows = await protocolRows(lotse, transferId);
         assert.equal(rows.at(-1)!.outcome, "deferred");
         assert.deepEqual(
-          rows.map((r) =>
-            r.idnr_hmac
-          ),
+          rows.map((r) => r.idnr_hmac),
           [null, null],
         );
         assert.deepEqual(await cockpitTransfers(lotse, wrong.slice(0, 10) + "3"), []);
@@ -485,6 +480,45 @@ Deno.test({
         release();
       }
     }, { LOTSE_PROVIDER_TIMEOUT_MS: "300" }),
+});
+
+Deno.test({
+  name: "a register answering 200 with something other than a 0302 is EDM:ERR:0006, recorded " +
+    "failed; one breaking mid-stream cuts the gateway's connection",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withLotse(async (lotse, register) => {
+      const token = await lotse.token(GATEWAY);
+      register.handler = () =>
+        new Response("<html><body>Wartungsarbeiten</body></html>", {
+          headers: { "content-type": "text/html" },
+        });
+      try {
+        const res = await post(lotse, token, PILOT);
+        const text = await edmError(res, 502, "EDM:ERR:0006");
+        assert.match(text, /Expected a DE.EvidenceResponse.0302/);
+        const rows = await protocolRows(lotse, res.headers.get("lotse-transfer-id")!);
+        assert.equal(rows.at(-1)!.outcome, "failed");
+
+        // A 0302 whose evidence is followed by markup: the head went out, then the stream
+        // breaks; the gateway never gets a well-formed (and so never a truncated but "valid")
+        // answer.
+        const good = gewerbe0302({ bytes: new Uint8Array(300_000) });
+        const cut = good.indexOf("AAAA") + 200_000;
+        register.handler = () =>
+          new Response(ReadableStream.from([enc.encode(good.slice(0, cut) + "<b>x</b>")]), {
+            headers: { "content-type": "application/xml" },
+          });
+        const broken = await post(lotse, token, PILOT);
+        assert.equal(broken.status, 200);
+        await assert.rejects(() => broken.text());
+        const after = await protocolRows(lotse, broken.headers.get("lotse-transfer-id")!);
+        assert.equal(after.at(-1)!.outcome, "failed");
+      } finally {
+        register.handler = null;
+      }
+    }),
 });
 
 /** A DSD query; returns status and body. */
