@@ -43,6 +43,8 @@ export interface BulkWriter<K extends TableName> {
   check(maxErrors: number): Promise<BulkCheck>;
   /** Writes the rows and bumps the table's version (not when nothing changed); the version. */
   commit(): Promise<number>;
+  /** Gives up after an error: the connection is free for the rollback. */
+  abort(): Promise<void>;
 }
 
 /** A bulk writer for `table`: COPY where the connection streams it, else row by row. */
@@ -83,6 +85,9 @@ function rowByRow<K extends TableName>(tx: Queryable, table: K): BulkWriter<K> {
       return { errorCount: duplicates.length, errors: duplicates.slice(0, maxErrors) };
     },
     commit: () => bump(tx, table),
+    async abort() {
+      await Promise.allSettled(batch);
+    },
   };
 }
 
@@ -157,6 +162,11 @@ async function copyRoutes(tx: Queryable): Promise<BulkWriter<"routes">> {
         errorCount: rows[0]?.total ?? 0,
         errors: rows.map(({ line, id, message }) => ({ line: Number(line), id, message })),
       };
+    },
+    async abort() {
+      const open = sink;
+      sink = null;
+      await open?.abort();
     },
     async commit() {
       await close();

@@ -91,6 +91,13 @@ function copySink(stream: Writable): CopySink {
         stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
       });
     },
+    abort() {
+      if (stream.destroyed) return Promise.resolve();
+      return new Promise((resolve) => {
+        stream.once("close", () => resolve());
+        stream.destroy(new Error("COPY abandoned"));
+      });
+    },
   };
 }
 

@@ -33,6 +33,11 @@ export interface CopySink {
   write(text: string): Promise<void>;
   /** Ends the COPY; resolves once the server has taken every row, rejects with its error. */
   end(): Promise<void>;
+  /**
+   * Abandons the COPY (CopyFail): the server refuses it, the transaction is left failed and
+   * can be rolled back. Needed before anything else may use the connection after an error.
+   */
+  abort(): Promise<void>;
 }
 
 export interface Db extends Queryable {

@@ -296,65 +296,71 @@ export async function importRows(
         return null;
       };
       const bulk = await openBulkWriter(tx, table);
-      const idleMs = options.idleMs ?? 30_000;
-      const entries = csv ? csvEntries(table, body, idleMs) : ndjsonEntries(body, idleMs);
-      let slice = performance.now();
-      reading: for await (const batch of entries) {
-        for (const entry of batch) {
-          // Parsing and validating is synchronous work: give the event loop back often, so
-          // the rest of the service answers normally while a large import runs. (Not through
-          // setTimeout: nested timers wait at least 4 ms, nearly doubling the import.)
-          if (performance.now() - slice > SLICE_MS) {
-            await new Promise((resolve) => setImmediate(resolve));
-            slice = performance.now();
-          }
-          // With the report full the import is refused anyway: stop reading (bounded time
-          // and memory for a malformed upload).
-          if (errorCount >= maxErrors) break reading;
-          const lineNo = entry.line;
-          if ("error" in entry) {
-            addError({ line: lineNo, message: entry.error });
-            continue;
-          }
-          const { id, ...rest } = entry.record;
-          if (typeof id !== "string") {
-            addError({ line: lineNo, message: 'Missing "id"' });
-            continue;
-          }
-          if (csv && table === "postcodes") {
+      try {
+        const idleMs = options.idleMs ?? 30_000;
+        const entries = csv ? csvEntries(table, body, idleMs) : ndjsonEntries(body, idleMs);
+        let slice = performance.now();
+        reading: for await (const batch of entries) {
+          for (const entry of batch) {
+            // Parsing and validating is synchronous work: give the event loop back often, so
+            // the rest of the service answers normally while a large import runs. (Not through
+            // setTimeout: nested timers wait at least 4 ms, nearly doubling the import.)
+            if (performance.now() - slice > SLICE_MS) {
+              await new Promise((resolve) => setImmediate(resolve));
+              slice = performance.now();
+            }
+            // With the report full the import is refused anyway: stop reading (bounded time
+            // and memory for a malformed upload).
+            if (errorCount >= maxErrors) break reading;
+            const lineNo = entry.line;
+            if ("error" in entry) {
+              addError({ line: lineNo, message: entry.error });
+              continue;
+            }
+            const { id, ...rest } = entry.record;
+            if (typeof id !== "string") {
+              addError({ line: lineNo, message: 'Missing "id"' });
+              continue;
+            }
+            if (csv && table === "postcodes") {
+              try {
+                const missing = missingReference(options.toRow(table, id, { places: [rest] }));
+                if (missing) throw new Error(missing);
+                const held = places.get(id);
+                const place = rest as { ags: string; ort: string };
+                if (held) held.places.push(place);
+                else places.set(id, { line: lineNo, places: [place] });
+              } catch (error) {
+                addError(rowError(lineNo, id, error));
+              }
+              continue;
+            }
+            let row;
             try {
-              const missing = missingReference(options.toRow(table, id, { places: [rest] }));
-              if (missing) throw new Error(missing);
-              const held = places.get(id);
-              const place = rest as { ags: string; ort: string };
-              if (held) held.places.push(place);
-              else places.set(id, { line: lineNo, places: [place] });
+              row = options.toRow(table, id, rest);
             } catch (error) {
               addError(rowError(lineNo, id, error));
+              continue;
             }
-            continue;
+            const missing = missingReference(row);
+            if (missing) {
+              addError({ line: lineNo, id, message: missing });
+              continue;
+            }
+            if (++count > maxRows) {
+              throw new Problem("payload-too-large", `More than ${maxRows} rows`);
+            }
+            await bulk.add(row, lineNo, errorCount > 0);
           }
-          let row;
-          try {
-            row = options.toRow(table, id, rest);
-          } catch (error) {
-            addError(rowError(lineNo, id, error));
-            continue;
-          }
-          const missing = missingReference(row);
-          if (missing) {
-            addError({ line: lineNo, id, message: missing });
-            continue;
-          }
-          if (++count > maxRows) {
-            throw new Problem("payload-too-large", `More than ${maxRows} rows`);
-          }
-          await bulk.add(row, lineNo, errorCount > 0);
         }
-      }
-      for (const [plz, { line, places: list }] of places) {
-        await bulk.add({ plz, places: list } as TableRows[typeof table], line, errorCount > 0);
-        count++;
+        for (const [plz, { line, places: list }] of places) {
+          await bulk.add({ plz, places: list } as TableRows[typeof table], line, errorCount > 0);
+          count++;
+        }
+      } catch (error) {
+        // A COPY under way holds the connection: end it, or the rollback cannot run.
+        await bulk.abort();
+        throw error;
       }
       // Rows that clash with each other (an id twice) are found once all are in.
       const clashes = await bulk.check(maxErrors);

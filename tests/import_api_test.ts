@@ -137,6 +137,41 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "a route import that breaks off mid-COPY is a 4xx, and the next import works",
+        async () => {
+          const row = (i: number) =>
+            JSON.stringify({
+              id: `cut-${i}`,
+              evidenceType: "fahrzeugzulassung",
+              regionKey: `0999${String(i).padStart(4, "0")}`,
+              providerId: "kba-zfzr",
+            }) + "\n";
+          // Enough rows to be under way in the COPY, then a byte that is not UTF-8.
+          const good = new TextEncoder().encode(
+            Array.from({ length: 3000 }, (_, i) => row(i)).join(""),
+          );
+          const body = new Uint8Array([...good, 0xff, 0x0a]);
+          const cut = await lotse.fetch("/admin/v1/imports/routes", {
+            method: "POST",
+            headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+            body,
+          });
+          assert.equal(
+            (await problem(cut, 400, "invalid-request")).detail,
+            "Import body is not valid UTF-8",
+          );
+          for (let attempt = 0; attempt < 12; attempt++) {
+            const res = await lotse.fetch("/admin/v1/imports/routes", {
+              method: "POST",
+              headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+              body: row(1),
+            });
+            assert.equal(res.status, 200, await res.text());
+          }
+        },
+      );
+
       await t.step("an unterminated quote is reported at the line its record starts", async () => {
         const body = await problem(
           await importCsv(lotse, 'id,name\n09999006,Gut\n09999007,"offen\nbis zum Ende\n'),
