@@ -75,14 +75,7 @@ const loaders: { [K in TableName]: Loader<K> } = {
       select id, name, endpoint, ca_cert as "caCert", xnachweis_endpoint as "xnachweisEndpoint"
       from providers`;
   },
-  async "routes"(db) {
-    return leanRoutes(
-      await db.sql<Route>`
-        select id, evidence_type as "evidenceType", region_key as "regionKey",
-          provider_id as "providerId"
-        from routes`,
-    );
-  },
+  "routes": (db) => loadRoutes(db),
   async "clients"(db) {
     const rows = await db.sql<{ id: string; name: string; roles: Role[]; jwks: unknown }>`
       select id, name, roles, jwks from clients order by id`;
@@ -322,26 +315,51 @@ export async function loadRoutesById(db: Queryable, ids: readonly string[]): Pro
   );
 }
 
+/** Routes read per query when a whole table is loaded. */
+const ROUTE_PAGE = 50_000;
+
+/**
+ * Reads every route, page by page in key order: the driver's rows for a million routes at
+ * once (a fresh object and four strings per row) made the peak of a load, and the
+ * instance's heap stayed that big after it.
+ */
+export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<Route[]> {
+  const pool = new Map<string, string>();
+  const out: Route[] = [];
+  let after = "";
+  for (;;) {
+    const page = await db.sql<Route>`
+      select id, evidence_type as "evidenceType", region_key as "regionKey",
+        provider_id as "providerId"
+      from routes where id > ${after} order by id limit ${pageSize}`;
+    leanRoutes(page, out, pool);
+    if (page.length < pageSize) return out;
+    after = page[page.length - 1]!.id;
+  }
+}
+
 // The driver makes a new string for every cell: a million routes would hold a million copies
 // of a few hundred evidence type, region key and provider names. One copy each, and routes
 // as plain objects of one shape, keep an instance lean (loadtest/full_scale.ts measures it).
-function leanRoutes(rows: readonly Route[]): Route[] {
-  const pool = new Map<string, string>();
+function leanRoutes(
+  rows: readonly Route[],
+  out: Route[] = [],
+  pool = new Map<string, string>(),
+): Route[] {
   const one = (s: string) => {
     const held = pool.get(s);
     if (held !== undefined) return held;
     pool.set(s, s);
     return s;
   };
-  const out = new Array<Route>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    out[i] = {
+    out.push({
       id: r.id,
       evidenceType: one(r.evidenceType),
       regionKey: one(r.regionKey),
       providerId: one(r.providerId),
-    };
+    });
   }
   return out;
 }
