@@ -89,6 +89,19 @@ export async function clientIdClaimed(db: Queryable, clientId: string): Promise<
   return rows.length > 0;
 }
 
+/** The pending or approved provider registration asking for `clientId`, or null. */
+export async function providerRegistration(
+  db: Queryable,
+  clientId: string,
+): Promise<StoredRegistration | null> {
+  const rows = await db.sql`
+    select id, created_at, kind, client_id, status, body, source, decided_at, decided_by, reason
+    from registrations
+    where client_id = ${clientId} and kind = 'provider' and status in ('pending', 'approved')
+    limit 1`;
+  return rows[0] ? toRegistration(rows[0]) : null;
+}
+
 /** Registrations, newest first, optionally of one status. */
 export async function listRegistrations(
   db: Queryable,

@@ -39,6 +39,9 @@ import { euRoutes } from "../routes/eu.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
 import { onboardingRoutes, registrationLimits } from "../routes/onboarding.ts";
 import { registrationAdminRoutes } from "../routes/registrations.ts";
+import { readinessRoutes } from "../routes/readiness.ts";
+import { onboardingPages } from "../routes/onboarding_pages.tsx";
+import { assetRoutes } from "../routes/assets.ts";
 import type { ProviderClients } from "./transport.ts";
 import { edgeCheck, reportLimit } from "./edge.ts";
 import { RateLimits } from "./rate_limit.ts";
@@ -154,6 +157,9 @@ export function createApp(deps: AppDeps): Hono {
   );
   const onboarding = { ...deps, registrationLimits: registrationLimits(deps.config) };
   app.route("/onboarding", onboardingRoutes(onboarding));
+  app.route("/v1", readinessRoutes(deps));
+  app.route("/", onboardingPages(onboarding));
+  app.route("/assets", assetRoutes());
   app.route("/admin/v1", registrationAdminRoutes(onboarding));
   app.route("/admin/v1", adminRoutes(deps));
 

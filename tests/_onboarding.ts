@@ -5,7 +5,8 @@
  * @module
  */
 import { importJWK, SignJWT } from "jose";
-import { bearer, type TestLotse, tokenForm } from "./_app.ts";
+import { bearer, startTestLotse, type TestLotse, tokenForm } from "./_app.ts";
+import { type BrokenRegister, startBrokenRegister } from "../demo/broken_register.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 /** The operator's bootstrap secret of tests/_app.ts. */
@@ -136,4 +137,54 @@ export function fetchParkingEvidence(lotse: TestLotse, token: string): Promise<R
     }),
     body: '{"kennzeichen":"S-LO 1234"}',
   });
+}
+
+/** Every check of a provider with an XNachweis endpoint, in report order. */
+export const ALL_CHECKS: readonly string[] = [
+  "tls",
+  "valid-token",
+  "repr-digest",
+  "timeout",
+  "expired-token",
+  "wrong-audience",
+  "unknown-kid",
+  "alg-none",
+  "problem-json",
+  "xnachweis-response",
+  "xnachweis-error",
+];
+
+/** The checks demo/broken_register.ts fails: all but TLS (loopback) and the valid token. */
+export const BROKEN_REGISTER_FAILS: readonly string[] = ALL_CHECKS.slice(2);
+
+/** The provider timeout of the readiness tests; the broken register answers 1 s later. */
+export const READINESS_TIMEOUT_MS = 2000;
+
+/**
+ * A Lotse (production environment, no registration limit, provider timeout
+ * {@linkcode READINESS_TIMEOUT_MS}) beside a broken register slower than that timeout.
+ */
+export async function startWithBrokenRegister(): Promise<
+  { lotse: TestLotse; broken: BrokenRegister; close(): Promise<void> }
+> {
+  const lotse = await startTestLotse({
+    env: {
+      LOTSE_PROVIDER_TIMEOUT_MS: String(READINESS_TIMEOUT_MS),
+      LOTSE_RATE_LIMIT_REGISTRATION: "0",
+    },
+  });
+  const broken = startBrokenRegister({ delayMs: READINESS_TIMEOUT_MS + 1000 });
+  return {
+    lotse,
+    broken,
+    async close() {
+      await broken.shutdown();
+      await lotse.close();
+    },
+  };
+}
+
+/** The demo register's endpoint for a provider id (it serves any id). */
+export function demoEndpoint(lotse: TestLotse, providerId: string): string {
+  return `http://127.0.0.1:${lotse.lotse.demoProvider!.port}/providers/${providerId}`;
 }

@@ -470,6 +470,43 @@ Deno.test({
         await expect(409, "POST", decide(second.id, "reject"), { headers: operator });
         await expect(404, "POST", decide(crypto.randomUUID(), "reject"), { headers: operator });
 
+        // The readiness check of a demo register, and its stored report.
+        const RC = "/v1/readiness-checks";
+        const report = await expect(201, "POST", RC, json({ providerId: "kba-zfzr" }, operator));
+        await expect(404, "POST", RC, json({ providerId: "gibt-es-nicht" }, operator));
+        await expect(400, "POST", RC, json({ providerId: "kba-zfzr", endpoint: "x" }, operator));
+        await expect(200, "GET", `${RC}/${report.id}`, { headers: operator });
+        await expect(404, "GET", `${RC}/${crypto.randomUUID()}`, { headers: operator });
+        await expect(400, "GET", `${RC}/nope`, { headers: operator });
+
+        // The pages of onboarding and their files.
+        await expect(200, "GET", "/onboarding");
+        const page = (body: Record<string, string>) => form(body);
+        await expect(
+          201,
+          "POST",
+          "/onboarding",
+          page({
+            kind: "consumer",
+            organisation: "Interop",
+            contactName: "A",
+            contactEmail: "a@interop.example",
+            clientId: "interop-seite",
+            jwks: JSON.stringify({ keys: [(await newKeyPair()).publicJwk] }),
+            evidenceTypes: "fahrzeugzulassung",
+            purposes: "p",
+            legalBases: "l",
+          }),
+        );
+        await expect(400, "POST", "/onboarding", page({ kind: "consumer" }));
+        await expect(200, "GET", "/onboarding/betrieb");
+        await expect(200, "POST", "/onboarding/betrieb", page({ token: ADMIN }));
+        await expect(401, "POST", "/onboarding/betrieb", page({ token: "x" }));
+        await expect(200, "GET", `/onboarding/readiness/${report.id}`);
+        await expect(404, "GET", `/onboarding/readiness/${crypto.randomUUID()}`);
+        await expect(200, "GET", "/assets/lotse.css");
+        await expect(200, "GET", "/assets/keygen.js");
+
         // Every operation of the document was met, each with a success and, where it has
         // one, a problem answer.
         for (const [path, methods] of Object.entries(doc.paths)) {

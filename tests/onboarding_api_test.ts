@@ -10,6 +10,7 @@ import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
 import {
   ADMIN_TOKEN,
   consumerRegistration,
+  demoEndpoint,
   fetchParkingEvidence,
   type KeyPair,
   newKeyPair,
@@ -209,7 +210,7 @@ Deno.test({
     const lotse = await startTestLotse({ env: { LOTSE_RATE_LIMIT_REGISTRATION: "0" } });
     try {
       const key = await newKeyPair();
-      const endpoint = `http://127.0.0.1:${lotse.lotse.demoProvider!.port}/providers/neu-register`;
+      const endpoint = demoEndpoint(lotse, "neu-register");
       const consumer = (o: Record<string, unknown>) =>
         consumerRegistration("neu-verfahren", key, o);
       const provider = (o: Record<string, unknown>) =>
