@@ -34,6 +34,7 @@ import { jwksRoutes } from "../routes/jwks.ts";
 import { oauthMetadataRoutes } from "../routes/oauth_metadata.ts";
 import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
+import { identityRoutes } from "../routes/identity.ts";
 import { xnachweisRoutes } from "../routes/xnachweis.ts";
 import { euRoutes } from "../routes/eu.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
@@ -139,6 +140,7 @@ export function createApp(deps: AppDeps): Hono {
     caps,
   };
   app.route("/v1", evidenceRoutes({ ...transfers, transferRecord: (id) => transferById(db, id) }));
+  app.route("/v1", identityRoutes(transfers));
   app.route("/xnachweis/v1", xnachweisRoutes(transfers));
   app.route("/eu/v1", euRoutes(transfers));
   app.route(

@@ -38,10 +38,15 @@ import type { EndpointPolicy } from "./endpoint_policy.ts";
 import type { TransferCaps } from "./transfer_caps.ts";
 import { authorize } from "./vermittlungsstelle.ts";
 
-/** Whom to ask: a provider the caller names, or the one responsible for a place. */
+/**
+ * Whom to ask: a provider the caller names, the one responsible for a place, or the one
+ * responsible for all of Germany (the route with the empty region key, Bund: the
+ * Registermodernisierungsbehörde for `identitaetsdaten`).
+ */
 export type TransferTarget =
   | { readonly providerId: string }
-  | { readonly location: LocationParams };
+  | { readonly location: LocationParams }
+  | { readonly nationwide: true };
 
 /**
  * How a face shapes the request to the provider. Default: the provider's JSON `endpoint`,
@@ -70,7 +75,20 @@ export interface UpstreamShape {
   readonly inspect?: (response: Response) => {
     readonly response: Response;
     readonly outcome: Promise<"deferred" | null>;
+    /**
+     * What the face read in the answer (the Identitätsdatenabruf: whom it names): the IDNr
+     * is recorded with the outcome, so the person's cockpit shows the transfer; `failure`
+     * records the transfer as failed (an answer the face refused, e.g. a wrong check digit).
+     */
+    readonly subject?: Promise<InspectedSubject>;
   };
+}
+
+/** What a face found in the provider's answer ({@linkcode UpstreamShape.inspect}). */
+export interface InspectedSubject {
+  readonly idnr: string | null;
+  /** Why the face refused the answer: short, free of personal data. */
+  readonly failure?: string;
 }
 
 /** What a face knows once the Vermittlungsstelle granted, to shape the upstream request. */
@@ -188,6 +206,20 @@ export async function transferEvidence(
     const found = snapshot.nav.provider(chosen);
     if (!found) return refused(refusal("not-found", `Unknown provider "${chosen}"`));
     provider = found;
+  } else if ("nationwide" in request.target) {
+    if (!snapshot.nav.evidenceType(evidenceType)) {
+      return refused(refusal("not-found", `Unknown evidence type "${evidenceType}"`));
+    }
+    const federal = snapshot.nav.routes(evidenceType).find((r) => r.route.regionKey === "");
+    if (!federal) {
+      return refused(
+        refusal(
+          "no-responsible-provider",
+          `No provider is responsible for "${evidenceType}" for all of Germany`,
+        ),
+      );
+    }
+    provider = federal.provider;
   } else {
     const region = findRegion(snapshot.nav, request.target.location);
     if (region.kind !== "found") return refused(region);
@@ -319,8 +351,11 @@ async function decideAndForward(
   }
   let response = result.ok ? result.response : null;
   let verdict: Promise<"deferred" | null> | null = null;
+  let subject: Promise<InspectedSubject> | null = null;
   if (response !== null && upstream?.inspect !== undefined) {
-    ({ response, outcome: verdict } = upstream.inspect(response));
+    const inspected = upstream.inspect(response);
+    ({ response, outcome: verdict } = inspected);
+    subject = inspected.subject ?? null;
   }
   result.done.then(async (summary) => {
     let outcome: TransferOutcomeKind = summary.outcome;
@@ -328,7 +363,17 @@ async function decideAndForward(
       // The watch sits behind the transport's own; give it a moment to see the last bytes.
       outcome = await watched(verdict) ?? outcome;
     }
-    return finish(deps, transferId, provider, summary, outcome);
+    const found = subject === null ? null : await watched(subject);
+    if (found?.failure !== undefined && outcome === "delivered") {
+      return finish(
+        deps,
+        transferId,
+        provider,
+        { ...summary, status: 502, reason: found.failure },
+        "failed",
+      );
+    }
+    return finish(deps, transferId, provider, summary, outcome, found?.idnr ?? null);
   })
     .catch((error) =>
       (deps.logger ?? createLogger()).error("Cannot record the end of a transfer", {
@@ -347,7 +392,7 @@ async function decideAndForward(
 
 type TransferOutcomeKind = TransferSummary["outcome"] | "deferred";
 
-async function watched(verdict: Promise<"deferred" | null>): Promise<"deferred" | null> {
+async function watched<T>(verdict: Promise<T | null>): Promise<T | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 1000));
   try {
@@ -379,6 +424,7 @@ function finish(
   provider: Provider,
   summary: TransferSummary,
   outcome: TransferOutcomeKind = summary.outcome,
+  idnr: string | null = null,
 ) {
   deps.metrics.count(`lotse_transfers_total{outcome="${outcome}"}`);
   // A failure on the provider's side (not a consumer's cut or bad body), per provider.
@@ -395,5 +441,6 @@ function finish(
     digest: summary.digest,
     durationMs: Math.round(summary.durationMs),
     reason: summary.reason ?? null,
+    ...(idnr === null ? {} : { idnr }),
   });
 }

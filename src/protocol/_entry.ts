@@ -97,6 +97,12 @@ export interface TransferOutcome {
   durationMs?: number | null;
   /** For failures: short and free of personal data. */
   reason?: string | null;
+  /**
+   * The IDNr of the person the answer turned out to be about, when the decision did not know
+   * it (an Identitätsdatenabruf finds it): only its HMAC is kept, so the person's cockpit
+   * finds the transfer.
+   */
+  idnr?: string | null;
 }
 
 const MAX_TEXT = 500;
@@ -210,8 +216,11 @@ export function decisionEntry(
 export function outcomeEntry(
   id: string,
   outcome: TransferOutcome,
-  options: { now: Date },
+  options: { now: Date; hmacKey?: Uint8Array | string },
 ): ProtocolEntry {
+  if (outcome.idnr && options.hmacKey === undefined) {
+    throw new TypeError("Cannot log the IDNr of an outcome: no HMAC key given");
+  }
   if (!["delivered", "deferred", "failed"].includes(outcome.outcome)) {
     throw new TypeError(
       `Cannot log outcome "${
@@ -229,7 +238,7 @@ export function outcomeEntry(
     purpose: null,
     legalBasis: null,
     idnrUsed: null,
-    idnrHmac: null,
+    idnrHmac: outcome.idnr ? idnrHmac(options.hmacKey!, outcome.idnr) : null,
     jti: null,
     outcome: outcome.outcome,
     status: int("status", outcome.status, 999),

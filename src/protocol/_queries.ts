@@ -67,8 +67,9 @@ function decodeCursor(cursor: string): { at: string; seq: number } {
 }
 
 /**
- * A person's transfers, found by the HMAC of their IDNr, oldest first, paged. The outcome is
- * the outcome entry's when the transfer has ended, else the decision's.
+ * A person's transfers, found by the HMAC of their IDNr on the decision (the consumer sent
+ * the IDNr) or on the outcome (an Identitätsdatenabruf found it), oldest first, paged. The
+ * outcome is the outcome entry's when the transfer has ended, else the decision's.
  *
  * @throws {RangeError} on a malformed cursor
  */
@@ -98,7 +99,8 @@ export async function recordsForIdnr(
       d.purpose, d.legal_basis, coalesce(o.outcome, d.outcome) as outcome, d.on_behalf_of
     from protocol_entries d
     left join protocol_entries o on o.transfer_id = d.transfer_id and o.kind = 'outcome'
-    where d.idnr_hmac = ${hmac} and d.kind = 'decision'
+    where d.kind = 'decision'
+      and d.transfer_id in (select transfer_id from protocol_entries where idnr_hmac = ${hmac})
       and d.at >= ${from}::text::timestamptz and d.at < ${to}::text::timestamptz
       and (d.at, d.seq) > (${after.at}::text::timestamptz, ${after.seq}::bigint)
     order by d.at, d.seq
