@@ -34,6 +34,11 @@ import { PROBLEM_TYPES, problemBody, type ProblemType } from "../src/problem.ts"
 import { type Subject, xnachweisRegister } from "../src/xnachweis/mod.ts";
 import { DEMO_CLASSIFICATIONS } from "./tables.ts";
 import { answerIdentityQuery } from "./population.ts";
+import {
+  DEMO_COCKPIT_CLIENT,
+  type DemoIdentityProvider,
+  demoIdentityProvider,
+} from "./identity_provider.tsx";
 
 /** Where the demo provider gets Lotse's public keys. */
 export type JwksSource = Jwks | JSONWebKeySet | URL | (() => Promise<Jwks | JSONWebKeySet>);
@@ -57,6 +62,11 @@ export interface DemoProviderOptions {
   readonly maxRequestBytes?: number;
   /** Payload sizes whose digest is computed at start rather than on first use. */
   readonly precomputeSizes?: readonly number[];
+  /**
+   * Lotse's cockpit callback (`${publicUrl}/cockpit/callback`): serve the demo identity
+   * provider (demo/identity_provider.tsx) under `/idp` for this one client.
+   */
+  readonly cockpitRedirectUri?: string;
 }
 
 /** A running demo provider. */
@@ -66,6 +76,12 @@ export interface DemoProvider {
   readonly port: number;
   /** `http(s)://host:port/providers/<id>`. */
   endpoint(providerId: string): string;
+  /** The demo identity provider as the cockpit's login uses it, with `cockpitRedirectUri`. */
+  readonly cockpitOidc: {
+    readonly issuer: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+  } | null;
   shutdown(): Promise<void>;
 }
 
@@ -96,6 +112,8 @@ interface DemoControls {
   status?: number;
 }
 
+const IDP_PATH = /^https?:\/\/[^/]+\/idp(?:[/?]|$)/;
+
 /** Starts the demo provider; it stops on `options.signal` or `shutdown()`. */
 export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
   const keys = jwksGetter(options.jwks);
@@ -115,26 +133,44 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
   const payloads = new PayloadDigests();
   for (const size of options.precomputeSizes ?? []) payloads.digest(size, chunkBytes);
 
-  const server = Deno.serve({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 0,
-    ...(options.cert !== undefined && options.key !== undefined
-      ? { cert: options.cert, key: options.key }
-      : {}),
-    signal: options.signal,
-    onListen() {},
-  }, (request) =>
-    handle(request, {
-      xnachweis,
-      keys,
-      issuer: options.issuer,
-      chunkBytes,
-      maxRequestBytes,
-      payloads,
-    }));
+  let idp: Promise<DemoIdentityProvider> | null = null;
+  const server = Deno.serve(
+    {
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+      ...(options.cert !== undefined && options.key !== undefined
+        ? { cert: options.cert, key: options.key }
+        : {}),
+      signal: options.signal,
+      onListen() {},
+    },
+    (request) =>
+      idp !== null && IDP_PATH.test(request.url)
+        ? idp.then(async (provider) => (await provider.handle(request))!)
+        : handle(request, {
+          xnachweis,
+          keys,
+          issuer: options.issuer,
+          chunkBytes,
+          maxRequestBytes,
+          payloads,
+        }),
+  );
   const scheme = options.cert !== undefined ? "https" : "http";
   const { hostname, port } = server.addr;
+  const origin = `${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  if (options.cockpitRedirectUri !== undefined) {
+    idp = demoIdentityProvider({
+      issuer: `${origin}/idp`,
+      redirectUri: options.cockpitRedirectUri,
+    });
+  }
   return {
+    cockpitOidc: idp === null ? null : {
+      issuer: `${origin}/idp`,
+      clientId: DEMO_COCKPIT_CLIENT.clientId,
+      clientSecret: DEMO_COCKPIT_CLIENT.clientSecret,
+    },
     server,
     hostname,
     port,

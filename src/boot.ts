@@ -23,7 +23,7 @@ import {
 } from "./table_snapshot.ts";
 import { sharedReplayGuard } from "../db/replay_guard.ts";
 import { createHandler, type Handler } from "./app.ts";
-import type { Config } from "./config.ts";
+import type { CockpitOidcConfig, Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
 import {
@@ -84,6 +84,8 @@ export interface StartOptions {
 /** Running demo registers. */
 export interface DemoRegisters {
   readonly port: number;
+  /** The demo identity provider for the cockpit's login, when the demo serves one. */
+  readonly cockpitOidc?: CockpitOidcConfig | null;
   shutdown(): Promise<void>;
 }
 
@@ -98,6 +100,8 @@ export interface DemoSetup {
     port: number;
     jwks: () => Promise<Jwks>;
     issuer: string;
+    /** The cockpit's OpenID Connect callback, for a demo identity provider. */
+    cockpitRedirectUri: string;
   }): DemoRegisters;
   /** The demo tables, the registers' endpoints under `providerBaseUrl`. */
   tables(providerBaseUrl: string): Tables;
@@ -244,6 +248,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         port: config.demoProviderPort,
         jwks: () => Promise.resolve(keys.jwks()),
         issuer: config.publicUrl,
+        cockpitRedirectUri: `${config.publicUrl}/cockpit/callback`,
       });
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;
@@ -388,6 +393,8 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       providerClients,
       health,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
+      // A configured identity provider wins; the demo's stands in only in demo mode.
+      cockpitOidc: config.cockpitOidc ?? demoProvider?.cockpitOidc ?? null,
       now: options.now,
       logger,
       transferCaps,
