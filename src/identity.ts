@@ -22,7 +22,7 @@ import { formatDigest, sha256Base64 } from "../crypto/digest.ts";
 import { isDin91379 } from "./din91379.ts";
 import { type Refusal, refusal } from "./refusal.ts";
 import { readBytes } from "./validate.ts";
-import { type InspectedSubject, type TransferDeps, transferEvidence } from "./transfer.ts";
+import { type InspectedOutcome, type TransferDeps, transferEvidence } from "./transfer.ts";
 
 /** The evidence type of the Identitätsdatenabruf in the catalogue. */
 export const IDENTITY_EVIDENCE_TYPE = "identitaetsdaten";
@@ -127,8 +127,16 @@ export async function queryIdentity(
   deps: TransferDeps,
 ): Promise<IdentityResult> {
   const bytes = new TextEncoder().encode(JSON.stringify(request.query));
-  let found!: (subject: InspectedSubject) => void;
-  const subject = new Promise<InspectedSubject>((resolve) => found = resolve);
+  // What the answer turned out to be, once read: the person found, or why it was refused.
+  let settle!: (read: { idnr: string | null; outcome: InspectedOutcome }) => void;
+  const read = new Promise<{ idnr: string | null; outcome: InspectedOutcome }>((resolve) =>
+    settle = resolve
+  );
+  const found = (subject: { idnr: string | null; failure?: string }) =>
+    settle({
+      idnr: subject.idnr,
+      outcome: subject.failure === undefined ? null : { failed: subject.failure },
+    });
   const result = await transferEvidence({
     consumerId: request.consumerId,
     evidenceType: IDENTITY_EVIDENCE_TYPE,
@@ -142,7 +150,11 @@ export async function queryIdentity(
     requestDigest: formatDigest("sha-256", sha256Base64(bytes)),
     signal: request.signal,
     upstream: {
-      inspect: (response) => ({ response, outcome: Promise.resolve(null), subject }),
+      inspect: (response) => ({
+        response,
+        outcome: read.then((r) => r.outcome),
+        subject: read.then((r) => r.idnr),
+      }),
     },
   }, deps);
   if (!result.ok) return { kind: "refused", refusal: result.refusal };

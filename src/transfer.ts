@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { KeyRing } from "../crypto/mod.ts";
+import { checkIdnr, type KeyRing } from "../crypto/mod.ts";
 import { findProvider, findRegion, type LocationParams } from "./locate.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -74,22 +74,22 @@ export interface UpstreamShape {
    */
   readonly inspect?: (response: Response) => {
     readonly response: Response;
-    readonly outcome: Promise<"deferred" | null>;
+    readonly outcome: Promise<InspectedOutcome>;
     /**
-     * What the face read in the answer (the Identitätsdatenabruf: whom it names): the IDNr
-     * is recorded with the outcome, so the person's cockpit shows the transfer; `failure`
-     * records the transfer as failed (an answer the face refused, e.g. a wrong check digit).
+     * The IDNr of the person the answer names, as the face read and checked it (the
+     * Identitätsdatenabruf): recorded with the outcome so the person's cockpit shows the
+     * transfer; it wins over a `Lotse-Subject-IDNr` header. `null`: none.
      */
-    readonly subject?: Promise<InspectedSubject>;
+    readonly subject?: Promise<string | null>;
   };
 }
 
-/** What a face found in the provider's answer ({@linkcode UpstreamShape.inspect}). */
-export interface InspectedSubject {
-  readonly idnr: string | null;
-  /** Why the face refused the answer: short, free of personal data. */
-  readonly failure?: string;
-}
+/**
+ * What a face's watch on the provider's answer says: `deferred` (the evidence comes later),
+ * `failed` with a reason for operators (the answer was unusable, e.g. not the message the
+ * face expected, although every byte arrived), or `null`: the transport's outcome stands.
+ */
+export type InspectedOutcome = "deferred" | { readonly failed: string } | null;
 
 /** What a face knows once the Vermittlungsstelle granted, to shape the upstream request. */
 export interface SealedTransfer {
@@ -350,30 +350,37 @@ async function decideAndForward(
     };
   }
   let response = result.ok ? result.response : null;
-  let verdict: Promise<"deferred" | null> | null = null;
-  let subject: Promise<InspectedSubject> | null = null;
+  let verdict: Promise<InspectedOutcome> | null = null;
+  let subject: Promise<string | null> | null = null;
   if (response !== null && upstream?.inspect !== undefined) {
     const inspected = upstream.inspect(response);
     ({ response, outcome: verdict } = inspected);
     subject = inspected.subject ?? null;
   }
-  result.done.then(async (summary) => {
+  result.done.then(async (done) => {
+    let summary = done;
     let outcome: TransferOutcomeKind = summary.outcome;
     if (verdict !== null && outcome === "delivered") {
       // The watch sits behind the transport's own; give it a moment to see the last bytes.
-      outcome = await watched(verdict) ?? outcome;
+      const seen = await watched(verdict);
+      if (seen === "deferred") outcome = seen;
+      else if (seen !== null) {
+        outcome = "failed";
+        summary = { ...summary, outcome, reason: seen.failed };
+      }
     }
-    const found = subject === null ? null : await watched(subject);
-    if (found?.failure !== undefined && outcome === "delivered") {
-      return finish(
-        deps,
+    const read = subject === null ? null : await watched(subject);
+    return finish(
+      deps,
+      transferId,
+      provider,
+      summary,
+      outcome,
+      read ?? reportedSubject(request, summary, {
         transferId,
-        provider,
-        { ...summary, status: 502, reason: found.failure },
-        "failed",
-      );
-    }
-    return finish(deps, transferId, provider, summary, outcome, found?.idnr ?? null);
+        logger: deps.logger,
+      }),
+    );
   })
     .catch((error) =>
       (deps.logger ?? createLogger()).error("Cannot record the end of a transfer", {
@@ -418,13 +425,33 @@ const FAILURE_KINDS: { readonly [K in ForwardFailure["type"]]: Refusal["kind"] }
   "client-closed": "client-closed",
 };
 
+/**
+ * The subject's IDNr a provider reported (`Lotse-Subject-IDNr`), when the request carried
+ * none and the number is valid; a wrong one is logged (without the number) and not recorded.
+ */
+function reportedSubject(
+  request: TransferRequest,
+  summary: TransferSummary,
+  context: { transferId: string; logger: Logger | undefined },
+): string | null {
+  const reported = summary.subjectIdnr?.trim();
+  if (reported === undefined || request.idnr !== null) return null;
+  const wrong = checkIdnr(reported);
+  if (wrong === null) return reported;
+  (context.logger ?? createLogger()).warn("Provider reported an invalid subject IDNr", {
+    transferId: context.transferId,
+    reason: wrong,
+  });
+  return null;
+}
+
 function finish(
   deps: TransferDeps,
   transferId: string,
   provider: Provider,
   summary: TransferSummary,
   outcome: TransferOutcomeKind = summary.outcome,
-  idnr: string | null = null,
+  subjectIdnr: string | null = null,
 ) {
   deps.metrics.count(`lotse_transfers_total{outcome="${outcome}"}`);
   // A failure on the provider's side (not a consumer's cut or bad body), per provider.
@@ -441,6 +468,6 @@ function finish(
     digest: summary.digest,
     durationMs: Math.round(summary.durationMs),
     reason: summary.reason ?? null,
-    ...(idnr === null ? {} : { idnr }),
+    ...(subjectIdnr === null ? {} : { subjectIdnr }),
   });
 }

@@ -82,9 +82,9 @@ Deno.test({
     let offset = 0;
     const lotse = await startTestLotse({ now: () => Date.now() + offset });
     const browser = await launch();
-    // An attacker's site: another site than 127.0.0.1 (localhost), with a form at the cockpit.
+    // An attacker's site: another site than 127.0.0.1 (127.0.0.2), with a form at the cockpit.
     const attacker = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      { hostname: "127.0.0.2", port: 0, onListen() {} },
       () =>
         new Response(
           `<!DOCTYPE html><html lang="en"><title>Win a prize</title><main>
@@ -208,8 +208,8 @@ Deno.test({
 
       await t.step("a cross-site form cannot log the person out (CSRF)", async () => {
         const evil = await context.newPage();
-        // localhost is another site than 127.0.0.1: the SameSite=Strict cookie stays home.
-        await evil.goto(`http://localhost:${attacker.addr.port}/`);
+        // 127.0.0.2 is another site than 127.0.0.1: the SameSite=Strict cookie stays home.
+        await evil.goto(`http://127.0.0.2:${attacker.addr.port}/`);
         const [answer] = await Promise.all([
           evil.waitForResponse((r) => r.url().endsWith("/cockpit/logout")),
           evil.click("#go"),

@@ -98,11 +98,11 @@ export interface TransferOutcome {
   /** For failures: short and free of personal data. */
   reason?: string | null;
   /**
-   * The IDNr of the person the answer turned out to be about, when the decision did not know
-   * it (an Identitätsdatenabruf finds it): only its HMAC is kept, so the person's cockpit
-   * finds the transfer.
+   * The subject's IDNr as the provider reported it (`Lotse-Subject-IDNr`, docs/api.md §3) when
+   * the request carried none, e.g. an EU request about a person known by eIDAS attributes; only
+   * its HMAC is recorded, so the cockpit finds the transfer.
    */
-  idnr?: string | null;
+  subjectIdnr?: string | null;
 }
 
 const MAX_TEXT = 500;
@@ -216,11 +216,8 @@ export function decisionEntry(
 export function outcomeEntry(
   id: string,
   outcome: TransferOutcome,
-  options: { now: Date; hmacKey?: Uint8Array | string },
+  options: { now: Date; hmacKey: Uint8Array | string },
 ): ProtocolEntry {
-  if (outcome.idnr && options.hmacKey === undefined) {
-    throw new TypeError("Cannot log the IDNr of an outcome: no HMAC key given");
-  }
   if (!["delivered", "deferred", "failed"].includes(outcome.outcome)) {
     throw new TypeError(
       `Cannot log outcome "${
@@ -238,7 +235,7 @@ export function outcomeEntry(
     purpose: null,
     legalBasis: null,
     idnrUsed: null,
-    idnrHmac: outcome.idnr ? idnrHmac(options.hmacKey!, outcome.idnr) : null,
+    idnrHmac: outcome.subjectIdnr ? idnrHmac(options.hmacKey, outcome.subjectIdnr) : null,
     jti: null,
     outcome: outcome.outcome,
     status: int("status", outcome.status, 999),

@@ -67,9 +67,8 @@ function decodeCursor(cursor: string): { at: string; seq: number } {
 }
 
 /**
- * A person's transfers, found by the HMAC of their IDNr on the decision (the consumer sent
- * the IDNr) or on the outcome (an Identitätsdatenabruf found it), oldest first, paged. The
- * outcome is the outcome entry's when the transfer has ended, else the decision's.
+ * A person's transfers, found by the HMAC of their IDNr, oldest first, paged. The outcome is
+ * the outcome entry's when the transfer has ended, else the decision's.
  *
  * @throws {RangeError} on a malformed cursor
  */
@@ -99,6 +98,8 @@ export async function recordsForIdnr(
       d.purpose, d.legal_basis, coalesce(o.outcome, d.outcome) as outcome, d.on_behalf_of
     from protocol_entries d
     left join protocol_entries o on o.transfer_id = d.transfer_id and o.kind = 'outcome'
+    -- The person is named by the decision (the consumer sent the IDNr) or by the outcome (the
+    -- provider reported it, Lotse-Subject-IDNr): both entries carry its HMAC, both indexed.
     where d.kind = 'decision'
       and d.transfer_id in (select transfer_id from protocol_entries where idnr_hmac = ${hmac})
       and d.at >= ${from}::text::timestamptz and d.at < ${to}::text::timestamptz
