@@ -395,6 +395,9 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
       // A configured identity provider wins; the demo's stands in only in demo mode.
       cockpitOidc: config.cockpitOidc ?? demoProvider?.cockpitOidc ?? null,
+      demoProviderIds: config.demo && demoProvider
+        ? options.demo!.tables(`http://127.0.0.1:${demoProvider.port}`).providers.map((p) => p.id)
+        : [],
       now: options.now,
       logger,
       transferCaps,

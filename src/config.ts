@@ -75,6 +75,8 @@ const schema = z.object({
   LOTSE_DSC_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
   LOTSE_DSC_IDNR_CLAIM: z.string().trim().regex(/^[\w.:/-]{1,100}$/, "expected a claim name")
     .default("idnr"),
+  LOTSE_ENVIRONMENT: z.enum(["production", "test"]).default("production"),
+  LOTSE_RATE_LIMIT_REGISTRATION: intVar(0, 1_000_000_000, 10),
 }).superRefine((env, ctx) => {
   const issuer = env.LOTSE_DSC_OIDC_ISSUER ? new URL(env.LOTSE_DSC_OIDC_ISSUER) : null;
   if (
@@ -149,6 +151,10 @@ export interface Config {
   readonly spoolDir: string;
   readonly protocolRetentionDays: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** `test`: registrations are approved at once (docs/api.md §3.3). */
+  readonly environment: "production" | "test";
+  /** Registrations per source address and rate-limit window (0: no limit). */
+  readonly rateLimitRegistration: number;
   /**
    * The citizens' cockpit login (OpenID Connect at the person's identity provider); null when
    * not configured (with `demo`, the demo identity provider stands in).
@@ -238,5 +244,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
       })
       : null,
     cockpitIdnrClaim: e.LOTSE_DSC_IDNR_CLAIM,
+    environment: e.LOTSE_ENVIRONMENT,
+    rateLimitRegistration: e.LOTSE_RATE_LIMIT_REGISTRATION,
   });
 }
