@@ -107,6 +107,9 @@ export interface DemoSetup {
   tables(providerBaseUrl: string): Tables;
 }
 
+/** How long a start waits for the spool's replay before closing interrupted transfers. */
+const SPOOL_REPLAY_WAIT_MS = 15_000;
+
 /** Announces a rotated signing key; the payload is the new active kid. */
 export const KEYS_CHANNEL = "lotse_keys";
 
@@ -333,6 +336,17 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     const journal = await InflightJournal.open(`${config.spoolDir}/inflight.journal`);
     cleanups.push(() => journal.close());
     const tracked = journal.track(protocol);
+    // The spool the last run left is replayed into PostgreSQL in the background, and an
+    // interrupted transfer's decision may be in it: let it arrive first, or the transfer would
+    // look never recorded and stay in flight. Bounded, for a PostgreSQL that is down.
+    if (journal.interrupted.length > 0 && copy === null) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        protocol.drain(),
+        new Promise((resolve) => timer = setTimeout(resolve, SPOOL_REPLAY_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
+    }
     const interrupted = await closeInterrupted(
       journal,
       tracked,
