@@ -3,12 +3,10 @@
  * fields), filtered by level. `src/main.ts` makes it from the configuration
  * (`LOTSE_LOG_LEVEL`) and passes it down; nothing else decides where logs go.
  *
- * Lines to standard output are batched: the lines of one event-loop turn leave in one write that
- * does not block the event loop when the turn ends, so a busy server pays one write per turn,
- * not a blocking system call per request. A `warn` or `error` line, exit (`unload`, an uncaught
- * error) and {@linkcode flushLogs} write everything held, in order. While standard output is
- * too slow, at most {@linkcode MAX_HELD_BYTES} of lines wait and further `info`/`debug` lines
- * are dropped and counted. See {@linkcode LineBatch}.
+ * Lines to standard output are batched: the lines of one event-loop turn leave in one write when
+ * the turn ends, so a busy server pays one system call per turn, not one per request (and none
+ * in the request's own path). A `warn` or `error` line, exit (`unload`, an uncaught error) and
+ * {@linkcode flushLogs} write everything held, in order. See {@linkcode LineBatch}.
  *
  * Errors in fields are written as `{ name, message }`; their stack only at level `debug`.
  * Fields named like a credential or an IDNr are written as `"[redacted]"`: callers log no
@@ -53,64 +51,41 @@ export interface LoggerOptions {
 
 const SECRET_FIELD = /token|secret|password|passwd|authorization|assertion|idnr|^key$|private/i;
 
-/** Most bytes of `info`/`debug` lines held while standard output is slow; more are dropped. */
-export const MAX_HELD_BYTES = 8 * 1024 * 1024;
-
 /** Options for {@linkcode LineBatch}. */
 export interface LineBatchOptions {
-  /** Writes bytes without blocking, resolving to how many it took (`Deno.stdout.write`). */
-  write: (bytes: Uint8Array) => Promise<number>;
-  /** Writes bytes synchronously (`Deno.stdout.writeSync`): only at exit. */
+  /** Writes bytes, returning how many it took (`Deno.stdout.writeSync`). */
   writeSync: (bytes: Uint8Array) => number;
   /** Runs `flush` once the current event-loop turn ends; default a 0 ms timer. */
   schedule?: (flush: () => void) => void;
-  /** Held bytes (UTF-16 code units) past which non-urgent lines are dropped and counted. */
-  maxBytes?: number;
-  /** The line that stands where `count` dropped lines were. */
-  droppedLine?: (count: number) => string;
 }
 
 /**
  * Lines held until the end of the event-loop turn and written together, in the order they
- * came, by one write that does not block the event loop (lines that come while it runs
- * follow in the next). An urgent line (warn, error) is written at once with all held before
- * it (blocking, unless a write is under way: then it follows that one). When the output
- * cannot keep up, at most `maxBytes` of lines wait; further non-urgent lines are dropped and
- * counted in one line written in their place, so a slow log reader slows neither the requests
- * nor grows memory. Urgent lines are never dropped. At exit, {@linkcode flushSync} writes what
- * is held.
+ * came: one write per turn instead of one per line. An urgent line (warn, error) is written at
+ * once with all held before it.
+ *
+ * The write is synchronous on purpose: `Deno.stdout.write()` (async) still writes on the
+ * calling thread when it can, and with it a crash-recovery test saw the process stall for a
+ * second (tests/connections_test.ts, 3 failures in 11 runs against 0 in 8 with writeSync).
  *
  * @example
  * ```ts
- * const out = new LineBatch({
- *   write: (b) => Deno.stdout.write(b),
- *   writeSync: (b) => Deno.stdout.writeSync(b),
- * });
+ * const out = new LineBatch({ writeSync: (b) => Deno.stdout.writeSync(b) });
  * out.push('{"msg":"request"}', false); // written when this turn ends
  * out.push('{"msg":"trouble"}', true); // both written now
- * await out.flush();
  * ```
  */
 export class LineBatch {
-  readonly #write: (bytes: Uint8Array) => Promise<number>;
   readonly #writeSync: (bytes: Uint8Array) => number;
   readonly #schedule: (flush: () => void) => void;
-  readonly #maxBytes: number;
-  readonly #droppedLine: (count: number) => string;
   readonly #encoder = new TextEncoder();
   #lines: string[] = [];
-  #size = 0;
-  #dropped = 0;
   #scheduled = false;
-  #writing: Promise<void> | null = null;
   #lost = 0;
 
   constructor(options: LineBatchOptions) {
-    this.#write = options.write;
     this.#writeSync = options.writeSync;
     this.#schedule = options.schedule ?? ((flush) => setTimeout(flush, 0));
-    this.#maxBytes = options.maxBytes ?? MAX_HELD_BYTES;
-    this.#droppedLine = options.droppedLine ?? ((count) => `${count} log lines dropped`);
   }
 
   /** Number of lines held. */
@@ -118,93 +93,38 @@ export class LineBatch {
     return this.#lines.length;
   }
 
-  /** Lines lost: dropped while the output was slow, or refused by it (closed, broken pipe). */
+  /** Lines the output refused (closed, broken pipe). */
   get lost(): number {
     return this.#lost;
   }
 
   /** Holds `line` (without its line break); writes all held at once when `urgent`. */
   push(line: string, urgent: boolean): void {
-    if (!urgent && this.#size > this.#maxBytes) {
-      this.#dropped++;
-      this.#lost++;
-      return;
-    }
-    this.#take(line);
+    this.#lines.push(line);
     if (urgent) {
-      // Rare, and wanted now (the process may be about to exit): written before returning,
-      // unless a write is under way, which takes it next, in order.
-      if (this.#writing === null) this.flushSync();
-    } else if (!this.#scheduled && this.#writing === null) {
+      this.flush();
+    } else if (!this.#scheduled) {
       this.#scheduled = true;
       this.#schedule(() => {
         this.#scheduled = false;
-        void this.flush();
+        this.flush();
       });
     }
   }
 
-  /** Writes every held line; resolves when they (and any write under way) are out. */
-  flush(): Promise<void> {
-    // A write under way takes the lines held meanwhile too, before it resolves.
-    if (this.#writing !== null) return this.#writing;
-    if (this.#lines.length === 0) return Promise.resolve();
-    this.#writing = this.#drain();
-    return this.#writing;
-  }
-
-  /** Writes every held line now, blocking: for urgent lines and exit. */
-  flushSync(): void {
+  /** Writes every held line now. */
+  flush(): void {
     if (this.#lines.length === 0) return;
-    const [bytes, count] = this.#batch();
+    const count = this.#lines.length;
+    const bytes = this.#encoder.encode(this.#lines.join("\n") + "\n");
+    this.#lines = [];
     let written = 0;
     try {
       while (written < bytes.length) written += this.#writeSync(bytes.subarray(written));
     } catch {
+      // An output that refuses lines must not take the server down from a timer or an exit
+      // handler; there is nowhere left to report it.
       this.#lost += count;
-    }
-  }
-
-  #take(line: string): void {
-    this.#noteDropped();
-    this.#lines.push(line);
-    this.#size += line.length + 1;
-  }
-
-  // The dropped lines' count, where they would have been.
-  #noteDropped(): void {
-    if (this.#dropped === 0) return;
-    const gap = this.#droppedLine(this.#dropped);
-    this.#dropped = 0;
-    this.#lines.push(gap);
-    this.#size += gap.length + 1;
-  }
-
-  #batch(): [Uint8Array, number] {
-    this.#noteDropped();
-    const count = this.#lines.length;
-    const bytes = this.#encoder.encode(this.#lines.join("\n") + "\n");
-    this.#lines = [];
-    this.#size = 0;
-    return [bytes, count];
-  }
-
-  async #drain(): Promise<void> {
-    try {
-      while (this.#lines.length > 0) {
-        const [bytes, count] = this.#batch();
-        let written = 0;
-        try {
-          while (written < bytes.length) written += await this.#write(bytes.subarray(written));
-        } catch {
-          // An output that refuses lines must not take the server down from a timer; there
-          // is nowhere left to report it.
-          this.#lost += count;
-        }
-      }
-    } finally {
-      // Cleared in the same step as the last check, so a line pushed after it schedules anew.
-      this.#writing = null;
     }
   }
 }
@@ -215,19 +135,11 @@ let stdoutBatch: LineBatch | null = null;
 function stdout(): LineBatch {
   if (stdoutBatch !== null) return stdoutBatch;
   const batch = new LineBatch({
-    write: (bytes) => Deno.stdout.write(bytes),
     writeSync: (bytes) => Deno.stdout.writeSync(bytes),
     // Unref'd: held lines never keep a finished process alive; exit writes them.
     schedule: (flush) => Deno.unrefTimer(setTimeout(flush, 0)),
-    droppedLine: (count) =>
-      JSON.stringify({
-        time: new Date().toISOString(),
-        level: "warn",
-        msg: "Log lines dropped: standard output is not keeping up",
-        count,
-      }),
   });
-  const flush = () => batch.flushSync();
+  const flush = () => batch.flush();
   globalThis.addEventListener("unload", flush);
   globalThis.addEventListener("error", flush);
   globalThis.addEventListener("unhandledrejection", flush);
@@ -235,13 +147,9 @@ function stdout(): LineBatch {
   return batch;
 }
 
-/**
- * Writes every line the loggers hold for standard output; resolves when they are out. Call it
- * before `Deno.exit` on a normal shutdown (exit also writes what is held, but cannot wait for
- * a write under way).
- */
-export function flushLogs(): Promise<void> {
-  return stdoutBatch?.flush() ?? Promise.resolve();
+/** Writes every line the loggers hold for standard output now (before `Deno.exit`, say). */
+export function flushLogs(): void {
+  stdoutBatch?.flush();
 }
 
 function errorFields(error: Error, stack: boolean): Record<string, unknown> {

@@ -39,7 +39,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, async () => {
     logger.info("Stopping: finishing running requests and flushing the protocol", { signal });
     await lotse.shutdown();
-    await flushLogs();
+    flushLogs();
     Deno.exit(0);
   });
 }
