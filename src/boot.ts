@@ -328,6 +328,14 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     const journal = await InflightJournal.open(`${config.spoolDir}/inflight.journal`);
     cleanups.push(() => journal.close());
     const tracked = journal.track(protocol);
+    // A decision spooled before the crash (PostgreSQL slower than the write deadline) reaches
+    // PostgreSQL only as the spool drains: wait for that (bounded, PostgreSQL may be down), or
+    // its transfer would look never recorded and stay in-flight once the spool lands.
+    if (journal.interrupted.length > 0 && protocol.spoolDepth > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([protocol.drain(), new Promise((r) => timer = setTimeout(r, 5000))]);
+      clearTimeout(timer);
+    }
     const interrupted = await closeInterrupted(
       journal,
       tracked,
