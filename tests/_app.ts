@@ -53,7 +53,7 @@ export interface TestLotseOptions {
  * which leaves a small window in which another process could take it (child processes, see
  * `_lotse_process.ts`, bind port 0 and report it instead).
  */
-function freePort(): number {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
