@@ -3,7 +3,7 @@
  * Harmony) that received an EDM evidence request from another member state. It signs in as
  * the demo client `eu-access-point` (role `gateway`, `private_key_jwt`), posts the EDM
  * `query:QueryRequest` to `POST /eu/v1/evidence-requests` and prints Lotse's answer: the EDM
- * `query:QueryResponse` with the evidence (the register's 0302 decoded from
+ * `query:QueryResponse` with the evidence (the register's document decoded from
  * `rim:RepositoryItem`), or the EDM exception.
  *
  * ```sh
@@ -41,7 +41,7 @@ console.log(
 console.log(text);
 const item = /<rim:RepositoryItem>([A-Za-z0-9+/=]+)<\/rim:RepositoryItem>/.exec(text)?.[1];
 if (item !== undefined) {
-  console.log("\n# The evidence (rim:RepositoryItem, base64-decoded): the register's 0302");
+  console.log("\n# The evidence (rim:RepositoryItem, base64-decoded): the register's document");
   console.log(Buffer.from(item, "base64").toString("utf8"));
 }
 if (!res.ok) Deno.exit(1);

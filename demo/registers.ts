@@ -106,6 +106,7 @@ export function startDemoProvider(options: DemoProviderOptions): DemoProvider {
         demoInput(subject),
         new Headers(transferId ? { "lotse-transfer-id": transferId } : {}),
       ),
+    subjectIdnr: demoSubjectIdnr,
   });
   const chunkBytes = options.chunkBytes ?? 64 * 1024;
   const maxRequestBytes = options.maxRequestBytes ?? 4 * 1024 * 1024;
@@ -439,6 +440,30 @@ function delay(ms: number, signal?: AbortSignal): Promise<void> {
 type JwksGetter = (refresh: boolean) => Promise<Jwks>;
 
 /** The demo data generator's input for an XNachweis subject (it keys on German field names). */
+/**
+ * Residents the demo registers know by IDNr although an EU request names them by eIDAS
+ * attributes only (family name, given name, date of birth): the pilot's Anna Jansen from
+ * demo/eu/gewerbeanmeldung.edm.xml. A register that knows the person reports the IDNr in
+ * `Lotse-Subject-IDNr`, so the EU transfer shows in her Datenschutzcockpit.
+ */
+export const DEMO_EU_RESIDENTS: readonly {
+  familyName: string;
+  givenName: string;
+  dateOfBirth: string;
+  idnr: string;
+}[] = [
+  { familyName: "Jansen", givenName: "Anna", dateOfBirth: "1985-04-12", idnr: "51729403653" },
+];
+
+/** The IDNr of a demo resident an EU request names, or null. */
+export function demoSubjectIdnr(subject: Subject): string | null {
+  if (subject.kind !== "natural") return null;
+  return DEMO_EU_RESIDENTS.find((r) =>
+    r.familyName === subject.familyName && r.givenName === subject.givenName &&
+    r.dateOfBirth === subject.dateOfBirth
+  )?.idnr ?? null;
+}
+
 export function demoInput(subject: Subject): Record<string, unknown> {
   return subject.kind === "natural"
     ? { familienname: subject.familyName, vornamen: subject.givenName }

@@ -2,7 +2,8 @@
  * The EU face against the XML face, same run, same register, same data (`deno task bench:load
  * eu`): the Gewerbeanmeldung pilot as an EDM `query:QueryRequest` from the eDelivery access
  * point (parse, validate against ebRS/SDG, read, build and validate a 0301, decide, seal, record,
- * forward, stream the 0302 back base64 inside an EDM response) vs the same pilot as a national
+ * forward, read the 0302 as it streams and pass its evidence document on inside an EDM
+ * response) vs the same pilot as a national
  * `DE.EvidenceRequest.0101` (parse, validate, hash, decide, seal, record, forward, stream back).
  * The register (loadtest/xnachweis_provider.ts, on the load generator's core) checks the token
  * and request hash on both. Reported: req/s and latency of each, and the ratio EU/XML.

@@ -16,9 +16,8 @@ import { z } from "zod";
 import { describe, type ResponseDoc } from "../src/openapi.ts";
 import { type AuthVariables, requireRole, type TokenChecker } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
-import { type TransferDeps, transferEvidence } from "../src/transfer.ts";
+import { type InspectedOutcome, type TransferDeps, transferEvidence } from "../src/transfer.ts";
 import {
-  base64Stream,
   buildDsdException,
   buildDsdResponse,
   type DsdLookup,
@@ -27,11 +26,15 @@ import {
   type EdmAgent,
   type EdmError,
   edmErrorResponse,
+  type EdmEvidenceFrame,
   EdmReadError,
   type EdmRequest,
   evidenceResponseFrame,
   FACE_EDM_ERRORS,
   findDataServices,
+  nationalEvidence,
+  NationalEvidenceError,
+  type NationalEvidenceEvent,
   nationalRequest,
   providerEdmError,
   readQueryRequest,
@@ -233,6 +236,9 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
         );
       }
       const doc = national!;
+      // What the face finds in the register's answer (deferred, unusable), for the protocol.
+      let settle!: (verdict: InspectedOutcome) => void;
+      const verdict = new Promise<InspectedOutcome>((resolve) => settle = resolve);
       try {
         const result = await transferEvidence({
           consumerId: gateway,
@@ -265,9 +271,11 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
                 new TextEncoder().encode(doc.toString({ format: false })),
               ]);
             },
+            inspect: (response) => ({ response, outcome: verdict }),
           },
         }, deps);
         if (!result.ok) {
+          settle(null);
           if (result.refusal.kind === "client-closed") return new Response(null, { status: 499 });
           const mapped = REFUSAL_EDM_ERRORS[result.refusal.kind];
           return edmErrorResponse(mapped.code, result.refusal.detail, {
@@ -284,7 +292,37 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
         const answer = result.response;
         const headers = transferHeaders(result.transferId, provider!.id);
         if (answer.status !== 200 || answer.body === null) {
+          settle(null);
           return await providerError(answer, context, headers);
+        }
+        // The evidence documents of the 0302, read as they stream: its head decides between
+        // evidence, a deferred answer and a broken one before the gateway gets a byte.
+        const events = nationalEvidence(answer.body);
+        let first: IteratorResult<NationalEvidenceEvent>;
+        try {
+          first = await events.next();
+        } catch (error) {
+          if (!(error instanceof NationalEvidenceError)) throw error;
+          settle({ failed: error.message });
+          return edmErrorResponse(REFUSAL_EDM_ERRORS["provider-failed"].code, error.message, {
+            ...context,
+            status: REFUSAL_EDM_ERRORS["provider-failed"].status,
+            headers,
+          });
+        }
+        const event = first.value as NationalEvidenceEvent;
+        if (event.type === "deferred") {
+          settle("deferred");
+          await events.return(undefined);
+          return edmErrorResponse(
+            "EDM:ERR:0005",
+            `The register announces the evidence for ${event.availableAt}`,
+            {
+              ...context,
+              status: 503,
+              headers: { ...headers, "retry-after": String(retryAfter(event.availableAt)) },
+            },
+          );
         }
         const frame = evidenceResponseFrame({
           requestId: request.id,
@@ -293,9 +331,8 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
           classification: request.classification,
           evidenceTitle: request.evidenceTitle || evidenceType!.name,
           subject: request.subject,
-          format: XML_CONTENT_TYPE.split(";")[0]!,
         });
-        return new Response(ReadableStream.from(framed(frame, answer.body)), {
+        return new Response(ReadableStream.from(framed(frame, event, events, settle)), {
           status: 200,
           headers: { ...headers, "content-type": EDM_CONTENT_TYPE },
         });
@@ -331,15 +368,53 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
   return app;
 }
 
-/** The EDM response: its head, the provider's answer base64-encoded as it streams, its tail. */
+/**
+ * The EDM response: its head, each evidence document of the 0302 in a registry object as it
+ * streams (base64 in both, passed on unchanged), its tail. A 0302 that breaks after the first
+ * byte errors the stream, so the gateway's connection is cut, never closed cleanly.
+ */
 async function* framed(
-  frame: { head: string; tail: string },
-  body: ReadableStream<Uint8Array>,
+  frame: EdmEvidenceFrame,
+  first: NationalEvidenceEvent,
+  events: AsyncGenerator<NationalEvidenceEvent>,
+  settle: (verdict: InspectedOutcome) => void,
 ): AsyncGenerator<Uint8Array> {
   const encoder = new TextEncoder();
-  yield encoder.encode(frame.head);
-  yield* body.pipeThrough(base64Stream());
-  yield encoder.encode(frame.tail);
+  try {
+    yield encoder.encode(frame.head);
+    let object: { head: string; tail: string } | null = null;
+    for (let event: NationalEvidenceEvent | undefined = first; event !== undefined;) {
+      if (event.type === "item") {
+        object = frame.object(event.format);
+        yield encoder.encode(object.head);
+      } else if (event.type === "data") {
+        yield encoder.encode(event.base64);
+      } else if (event.type === "item-end") {
+        yield encoder.encode(object!.tail);
+      }
+      const next = await events.next();
+      event = next.done ? undefined : next.value;
+    }
+    yield encoder.encode(frame.tail);
+    settle(null);
+  } catch (error) {
+    if (!(error instanceof NationalEvidenceError)) throw error;
+    settle({ failed: error.message });
+    // A string, not an Error: Deno.serve prints what errors a response body, and a register's
+    // broken answer is no reason for a stack trace in the log (the protocol has the reason).
+    throw error.message;
+  } finally {
+    // The gateway went away (or the stream failed): stop reading the register's answer.
+    settle(null);
+    await events.return(undefined);
+  }
+}
+
+/** Seconds until an announced time (at least 1; an unreadable time: 60). */
+function retryAfter(at: string): number {
+  const ms = Date.parse(at) - Date.now();
+  if (Number.isNaN(ms)) return 60;
+  return Math.max(1, Math.ceil(ms / 1000));
 }
 
 function dsdXml(body: string, status: number): Response {

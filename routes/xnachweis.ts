@@ -16,7 +16,7 @@ import type { Refusal } from "../src/refusal.ts";
 import { type TransferDeps, transferEvidence } from "../src/transfer.ts";
 import {
   type Agent,
-  deferredWatch,
+  deferredInspect,
   errorResponse,
   type EvidenceRequest,
   parseXml,
@@ -263,16 +263,7 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
               new TextEncoder().encode(doc!.toString({ format: false })),
             ]);
           },
-          inspect: (response) => {
-            if (response.status !== 200 || response.body === null) {
-              return { response, outcome: Promise.resolve(null) };
-            }
-            const watch = deferredWatch();
-            return {
-              response: new Response(response.body.pipeThrough(watch.stream), response),
-              outcome: watch.deferred.then((deferred) => deferred ? "deferred" : null),
-            };
-          },
+          inspect: deferredInspect,
         },
       }, deps);
       if (!result.ok) return refusalXml(result.refusal, context);

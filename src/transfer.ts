@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { KeyRing } from "../crypto/mod.ts";
+import { checkIdnr, type KeyRing } from "../crypto/mod.ts";
 import { findProvider, findRegion, type LocationParams } from "./locate.ts";
 import { createLogger, type Logger } from "./log.ts";
 import type { Metrics } from "./metrics.ts";
@@ -69,9 +69,16 @@ export interface UpstreamShape {
    */
   readonly inspect?: (response: Response) => {
     readonly response: Response;
-    readonly outcome: Promise<"deferred" | null>;
+    readonly outcome: Promise<InspectedOutcome>;
   };
 }
+
+/**
+ * What a face's watch on the provider's answer says: `deferred` (the evidence comes later),
+ * `failed` with a reason for operators (the answer was unusable, e.g. not the message the
+ * face expected, although every byte arrived), or `null`: the transport's outcome stands.
+ */
+export type InspectedOutcome = "deferred" | { readonly failed: string } | null;
 
 /** What a face knows once the Vermittlungsstelle granted, to shape the upstream request. */
 export interface SealedTransfer {
@@ -318,17 +325,33 @@ async function decideAndForward(
     };
   }
   let response = result.ok ? result.response : null;
-  let verdict: Promise<"deferred" | null> | null = null;
+  let verdict: Promise<InspectedOutcome> | null = null;
   if (response !== null && upstream?.inspect !== undefined) {
     ({ response, outcome: verdict } = upstream.inspect(response));
   }
-  result.done.then(async (summary) => {
+  result.done.then(async (done) => {
+    let summary = done;
     let outcome: TransferOutcomeKind = summary.outcome;
     if (verdict !== null && outcome === "delivered") {
       // The watch sits behind the transport's own; give it a moment to see the last bytes.
-      outcome = await watched(verdict) ?? outcome;
+      const seen = await watched(verdict);
+      if (seen === "deferred") outcome = seen;
+      else if (seen !== null) {
+        outcome = "failed";
+        summary = { ...summary, outcome, reason: seen.failed };
+      }
     }
-    return finish(deps, transferId, provider, summary, outcome);
+    return finish(
+      deps,
+      transferId,
+      provider,
+      summary,
+      outcome,
+      reportedSubject(request, summary, {
+        transferId,
+        logger: deps.logger,
+      }),
+    );
   })
     .catch((error) =>
       (deps.logger ?? createLogger()).error("Cannot record the end of a transfer", {
@@ -347,7 +370,7 @@ async function decideAndForward(
 
 type TransferOutcomeKind = TransferSummary["outcome"] | "deferred";
 
-async function watched(verdict: Promise<"deferred" | null>): Promise<"deferred" | null> {
+async function watched(verdict: Promise<InspectedOutcome>): Promise<InspectedOutcome> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 1000));
   try {
@@ -373,12 +396,33 @@ const FAILURE_KINDS: { readonly [K in ForwardFailure["type"]]: Refusal["kind"] }
   "client-closed": "client-closed",
 };
 
+/**
+ * The subject's IDNr a provider reported (`Lotse-Subject-IDNr`), when the request carried
+ * none and the number is valid; a wrong one is logged (without the number) and not recorded.
+ */
+function reportedSubject(
+  request: TransferRequest,
+  summary: TransferSummary,
+  context: { transferId: string; logger: Logger | undefined },
+): string | null {
+  const reported = summary.subjectIdnr?.trim();
+  if (reported === undefined || request.idnr !== null) return null;
+  const wrong = checkIdnr(reported);
+  if (wrong === null) return reported;
+  (context.logger ?? createLogger()).warn("Provider reported an invalid subject IDNr", {
+    transferId: context.transferId,
+    reason: wrong,
+  });
+  return null;
+}
+
 function finish(
   deps: TransferDeps,
   transferId: string,
   provider: Provider,
   summary: TransferSummary,
   outcome: TransferOutcomeKind = summary.outcome,
+  subjectIdnr: string | null = null,
 ) {
   deps.metrics.count(`lotse_transfers_total{outcome="${outcome}"}`);
   // A failure on the provider's side (not a consumer's cut or bad body), per provider.
@@ -395,5 +439,6 @@ function finish(
     digest: summary.digest,
     durationMs: Math.round(summary.durationMs),
     reason: summary.reason ?? null,
+    ...(subjectIdnr === null ? {} : { subjectIdnr }),
   });
 }

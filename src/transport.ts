@@ -23,6 +23,7 @@ import { type DigestCheck, limitedBody, type StopReason, watchedBody } from "./_
 import type { Provider } from "./model.ts";
 import type { ProviderClients } from "./_http_clients.ts";
 import { EndpointPolicy } from "./endpoint_policy.ts";
+import { SUBJECT_IDNR_HEADER } from "./headers.ts";
 
 export { ProviderClients, type ProviderClientsOptions } from "./_http_clients.ts";
 
@@ -145,6 +146,11 @@ export interface TransferSummary {
   readonly durationMs: number;
   /** Why it failed (or how it was delivered), for operators; never shown to the consumer. */
   readonly reason?: string;
+  /**
+   * What the provider sent in `Lotse-Subject-IDNr` (src/headers.ts), unchecked: the subject's IDNr
+   * when the request named the person otherwise. Never passed on to the consumer.
+   */
+  readonly subjectIdnr?: string;
 }
 
 /** Result of {@linkcode forward}: a streaming response, or a failure before the first byte. */
@@ -183,10 +189,15 @@ export async function forward(
   let settle!: (summary: TransferSummary) => void;
   const done = new Promise<TransferSummary>((resolve) => settle = resolve);
   let settled = false;
+  let subjectIdnr: string | null = null;
   const finish = (summary: Omit<TransferSummary, "durationMs">) => {
     if (settled) return;
     settled = true;
-    settle({ ...summary, durationMs: now() - started });
+    settle({
+      ...summary,
+      durationMs: now() - started,
+      ...(subjectIdnr === null ? {} : { subjectIdnr }),
+    });
   };
   const fail = (failure: ForwardFailure, reason = failure.detail): ForwardResult => {
     finish({ outcome: "failed", status: failure.status, bytes: 0, digest: null, reason });
@@ -303,6 +314,7 @@ export async function forward(
     }, `provider answered ${status}`);
   }
 
+  subjectIdnr = response.headers.get(SUBJECT_IDNR_HEADER);
   const outHeaders = new Headers();
   for (const name of PASSED_RESPONSE_HEADERS) {
     const value = response.headers.get(name);

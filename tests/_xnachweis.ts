@@ -8,7 +8,7 @@
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { xnachweisRegister } from "../src/xnachweis/mod.ts";
-import { demoInput } from "../demo/registers.ts";
+import { demoInput, demoSubjectIdnr } from "../demo/registers.ts";
 import type { Jwks } from "../crypto/mod.ts";
 import { bearer, startTestLotse, type TestLotse, type TestLotseOptions } from "./_app.ts";
 
@@ -54,6 +54,7 @@ export function startRegister(jwksUrl: string, issuer: string): TestRegister {
       ...demoInput(subject),
     }),
     previewUrl: (_type, id) => state.preview === null ? null : `${state.preview}?request=${id}`,
+    subjectIdnr: demoSubjectIdnr,
   });
   const state: TestRegister = {
     url: "",

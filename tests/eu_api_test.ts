@@ -11,7 +11,15 @@ import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { DSD_QUERY_ID, edmSchemaErrors, SDG_LEGAL_BASIS } from "../src/eu/mod.ts";
-import { buildErrorResponse, parseXml, requestDigest, schemaErrors } from "../src/xnachweis/mod.ts";
+import {
+  buildErrorResponse,
+  buildEvidenceResponse,
+  parseXml,
+  requestDigest,
+  schemaErrors,
+} from "../src/xnachweis/mod.ts";
+import { DEMO_EU_RESIDENTS } from "../demo/registers.ts";
+import { waitFor } from "./_wait.ts";
 import { bearer, type TestLotse } from "./_app.ts";
 import { PILOTS, startXmlLotse, type TestRegister } from "./_xnachweis.ts";
 
@@ -20,6 +28,52 @@ const GATEWAY = "eu-access-point";
 const PILOT_FILE = new URL("../demo/eu/gewerbeanmeldung.edm.xml", import.meta.url);
 const PILOT = await Deno.readTextFile(PILOT_FILE);
 const GEWERBE = PILOTS.gewerbeanmeldung;
+
+/** The IDNr the demo register reports for the pilot's Anna Jansen (demo/registers.ts). */
+const JANSEN_IDNR = DEMO_EU_RESIDENTS[0]!.idnr;
+
+/** The Gewerberegister's 0302 to the pilot's request, about Anna Jansen. */
+function gewerbe0302(evidence: { bytes: Uint8Array } | { availableAt: string }): string {
+  return buildEvidenceResponse({
+    type: "DE.EvidenceResponse.0302",
+    requestId: "urn:uuid:8a6f3c52-1b7e-4e0f-9a55-2f1d6f0c7a11",
+    provider: { id: GEWERBE.provider, name: "Gewerberegister", classification: "EP" },
+    requesters: [{ id: GATEWAY, name: "Intermediäre Plattform", classification: "IP" }],
+    classification: DEMO_CLASSIFICATIONS.gewerberegisterauszug,
+    evidenceTitle: "Gewerberegisterauszug",
+    subject: {
+      kind: "natural",
+      familyName: "Jansen",
+      givenName: "Anna",
+      dateOfBirth: "1985-04-12",
+    },
+    evidence,
+  });
+}
+
+/** Both protocol entries of a transfer, once its outcome is written. */
+async function protocolRows(lotse: TestLotse, transferId: string) {
+  const rows = await waitFor(async () => {
+    await lotse.lotse.protocol.flush();
+    const found = await lotse.lotse.db.sql<
+      { kind: string; outcome: string; idnr_hmac: string | null }
+    >`
+      select kind, outcome, idnr_hmac from protocol_entries
+      where transfer_id = ${transferId} order by seq`;
+    return found.length === 2 ? found : null;
+  }, "the transfer's outcome entry");
+  return rows;
+}
+
+/** The transfer ids the Datenschutzcockpit API lists for an IDNr. */
+async function cockpitTransfers(lotse: TestLotse, idnr: string): Promise<string[]> {
+  const res = await lotse.fetch(`/v1/protocol?idnr=${idnr}`, {
+    headers: bearer(await lotse.token("dsc-cockpit")),
+  });
+  assert.equal(res.status, 200);
+  const body: { records: { transferId: string }[] } = await res.json();
+  return body.records.map((r) => r.transferId);
+}
 
 function parsed(xml: string) {
   return parseXml(enc.encode(xml), { maxBytes: 1 << 26 });
@@ -129,23 +183,16 @@ Deno.test({
             ?.content,
           DEMO_CLASSIFICATIONS.gewerberegisterauszug,
         );
+        assert.equal(
+          doc.get("//*[local-name()='Distribution']/*[local-name()='Format']")?.content,
+          "application/json",
+          "the format the register declared for its document",
+        );
         return doc.get("//*[local-name()='RegistryObject']/*[local-name()='RepositoryItem']")!
           .content;
       });
-      // The evidence is the register's 0302 as it sent it, base64-encoded.
-      const national = Buffer.from(item, "base64").toString("utf8");
-      const doc = parsed(national);
-      let evidence: Record<string, unknown>;
-      try {
-        assert.equal(doc.root.name, "DE.EvidenceResponse.0302");
-        assert.deepEqual(schemaErrors(doc), []);
-        const inner = doc.get(
-          "//*[local-name()='RepositoryItem']/*[local-name()='RepositoryItem']",
-        );
-        evidence = JSON.parse(Buffer.from(inner!.content, "base64").toString("utf8"));
-      } finally {
-        doc.dispose();
-      }
+      // The evidence is the register's document itself (not the 0302 around it).
+      const evidence = JSON.parse(Buffer.from(item, "base64").toString("utf8"));
       assert.equal(evidence.evidenceType, "gewerberegisterauszug");
       assert.equal(evidence.transferId, transferId);
       assert.equal(evidence.familienname, "Jansen");
@@ -209,6 +256,47 @@ Deno.test({
       assert.equal(decision!.purpose, DEMO_PURPOSES.euGewerbe.purpose);
       assert.equal(decision!.legal_basis, SDG_LEGAL_BASIS);
       assert.equal(outcome!.outcome, "delivered");
+
+      // The register knew the person (Lotse-Subject-IDNr): the transfer is in her cockpit,
+      // the IDNr reached neither the foreign authority nor the protocol in clear.
+      assert.equal(res.headers.get("lotse-subject-idnr"), null);
+      assert.ok(!text.includes(JANSEN_IDNR));
+      assert.deepEqual(await cockpitTransfers(lotse, JANSEN_IDNR), [transferId]);
+    }),
+});
+
+Deno.test({
+  name: "a deferred 0302 is EDM:ERR:0005 with Retry-After and recorded as deferred; a wrong " +
+    "reported IDNr is not recorded",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withLotse(async (lotse, register) => {
+      const token = await lotse.token(GATEWAY);
+      const later = gewerbe0302({ availableAt: "2030-01-01T08:00:00Z" });
+      // The check digit of this number is wrong (…53 is right).
+      const wrong = "51729403654";
+      register.handler = () =>
+        new Response(later, {
+          headers: { "content-type": "application/xml", "lotse-subject-idnr": wrong },
+        });
+      try {
+        const res = await post(lotse, token, PILOT);
+        const text = await edmError(res, 503, "EDM:ERR:0005");
+        assert.match(text, /announces the evidence for 2030-01-01T08:00:00Z/);
+        const retry = Number(res.headers.get("retry-after"));
+        assert.ok(retry > 365 * 24 * 3600, `Retry-After ${retry} reaches 2030`);
+        const transferId = res.headers.get("lotse-transfer-id")!;
+        const rows = await protocolRows(lotse, transferId);
+        assert.equal(rows.at(-1)!.outcome, "deferred");
+        assert.deepEqual(
+          rows.map((r) => r.idnr_hmac),
+          [null, null],
+        );
+        assert.deepEqual(await cockpitTransfers(lotse, wrong.slice(0, 10) + "3"), []);
+      } finally {
+        register.handler = null;
+      }
     }),
 });
 
@@ -392,6 +480,45 @@ Deno.test({
         release();
       }
     }, { LOTSE_PROVIDER_TIMEOUT_MS: "300" }),
+});
+
+Deno.test({
+  name: "a register answering 200 with something other than a 0302 is EDM:ERR:0006, recorded " +
+    "failed; one breaking mid-stream cuts the gateway's connection",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withLotse(async (lotse, register) => {
+      const token = await lotse.token(GATEWAY);
+      register.handler = () =>
+        new Response("<html><body>Wartungsarbeiten</body></html>", {
+          headers: { "content-type": "text/html" },
+        });
+      try {
+        const res = await post(lotse, token, PILOT);
+        const text = await edmError(res, 502, "EDM:ERR:0006");
+        assert.match(text, /Expected a DE.EvidenceResponse.0302/);
+        const rows = await protocolRows(lotse, res.headers.get("lotse-transfer-id")!);
+        assert.equal(rows.at(-1)!.outcome, "failed");
+
+        // A 0302 whose evidence is followed by markup: the head went out, then the stream
+        // breaks; the gateway never gets a well-formed (and so never a truncated but "valid")
+        // answer.
+        const good = gewerbe0302({ bytes: new Uint8Array(300_000) });
+        const cut = good.indexOf("AAAA") + 200_000;
+        register.handler = () =>
+          new Response(ReadableStream.from([enc.encode(good.slice(0, cut) + "<b>x</b>")]), {
+            headers: { "content-type": "application/xml" },
+          });
+        const broken = await post(lotse, token, PILOT);
+        assert.equal(broken.status, 200);
+        await assert.rejects(() => broken.text());
+        const after = await protocolRows(lotse, broken.headers.get("lotse-transfer-id")!);
+        assert.equal(after.at(-1)!.outcome, "failed");
+      } finally {
+        register.handler = null;
+      }
+    }),
 });
 
 /** A DSD query; returns status and body. */

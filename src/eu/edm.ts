@@ -350,16 +350,28 @@ export interface EdmEvidenceInput extends EdmResponseContext {
   readonly classification: string;
   readonly evidenceTitle: string;
   readonly subject: EdmSubject;
-  /** The media type of the evidence carried in `rim:RepositoryItem`. */
-  readonly format: string;
+}
+
+/** The evidence `query:QueryResponse` in pieces, from {@linkcode evidenceResponseFrame}. */
+export interface EdmEvidenceFrame {
+  /** Everything before the first `rim:RegistryObject`. */
+  readonly head: string;
+  /**
+   * One `rim:RegistryObject` (fresh ids) for an evidence document of media type `format`,
+   * split around the base64 content of its `rim:RepositoryItem`.
+   */
+  object(format: string): { readonly head: string; readonly tail: string };
+  /** Everything after the last `rim:RegistryObject`. */
+  readonly tail: string;
 }
 
 /**
- * The evidence `query:QueryResponse` split around the base64 content of its
- * `rim:RepositoryItem`: the face sends `head`, streams the evidence base64-encoded, then
- * sends `tail`. The split point is a random marker, so no value in the message can move it.
+ * The evidence `query:QueryResponse` split around its registry objects: the face sends
+ * `head`, then for each evidence document `object(format).head`, the document base64, and
+ * `object(format).tail`, then `tail`. The split points are random markers, so no value in the
+ * message can move them.
  */
-export function evidenceResponseFrame(input: EdmEvidenceInput): { head: string; tail: string } {
+export function evidenceResponseFrame(input: EdmEvidenceInput): EdmEvidenceFrame {
   const { doc, root, time } = startResponse(STATUS_SUCCESS, input);
   addValueSlot(root, "IssueDateTime", "rim:DateTimeValueType", time);
   const providers = addSlot(root, "EvidenceProvider", "rim:CollectionValueType");
@@ -368,11 +380,13 @@ export function evidenceResponseFrame(input: EdmEvidenceInput): { head: string; 
   addAgent(element, input.provider, "EvidenceProvider");
   addAgent(addSlot(root, "EvidenceRequester", "rim:AnyValueType"), input.requester);
   const list = add(root, "rim", "RegistryObjectList");
+  const marker = `lotse-${crypto.randomUUID()}`;
+  const mark = { id: `${marker}-id`, format: `${marker}-format`, item: `${marker}-item` };
   const object = add(list, "rim", "RegistryObject");
   setAttr(object, "type", "rim:ExtrinsicObjectType", "xsi");
-  setAttr(object, "id", `urn:uuid:${crypto.randomUUID()}`);
+  setAttr(object, "id", `urn:uuid:${mark.id}`);
   const evidence = add(addSlot(object, "EvidenceMetadata", "rim:AnyValueType"), "sdg", "Evidence");
-  add(evidence, "sdg", "Identifier", crypto.randomUUID());
+  add(evidence, "sdg", "Identifier", mark.id);
   const about = add(evidence, "sdg", "IsAbout");
   const subject = input.subject;
   if (subject.kind === "natural") {
@@ -401,12 +415,28 @@ export function evidenceResponseFrame(input: EdmEvidenceInput): { head: string; 
   add(conformant, "sdg", "EvidenceTypeClassification", input.classification);
   add(conformant, "sdg", "Title", input.evidenceTitle || input.classification);
   add(evidence, "sdg", "IssuingDate", time.slice(0, 10));
-  add(add(evidence, "sdg", "Distribution"), "sdg", "Format", input.format);
-  const marker = `lotse-evidence-${crypto.randomUUID()}`;
-  add(object, "rim", "RepositoryItem", marker);
+  add(add(evidence, "sdg", "Distribution"), "sdg", "Format", mark.format);
+  add(object, "rim", "RepositoryItem", mark.item);
   const xml = serialize(doc);
-  const at = xml.indexOf(marker);
-  return { head: xml.slice(0, at), tail: xml.slice(at + marker.length) };
+  const start = xml.lastIndexOf("<", xml.indexOf(`urn:uuid:${mark.id}`));
+  const closing = "</rim:RegistryObject>";
+  const end = xml.indexOf(closing, xml.indexOf(mark.item)) + closing.length;
+  const template = xml.slice(start, end);
+  return {
+    head: xml.slice(0, start),
+    object: (format) => {
+      const id = crypto.randomUUID();
+      const filled = template.replaceAll(mark.id, id).replace(mark.format, escapeText(format));
+      const at = filled.indexOf(mark.item);
+      return { head: filled.slice(0, at), tail: filled.slice(at + mark.item.length) };
+    },
+    tail: xml.slice(end),
+  };
+}
+
+/** A value as XML character data. */
+function escapeText(value: string): string {
+  return value.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
 /** Input of {@linkcode buildDsdResponse}. */

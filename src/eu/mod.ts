@@ -17,6 +17,7 @@ export {
   EDM_NS,
   EDM_SPECIFICATION,
   type EdmAgent,
+  type EdmEvidenceFrame,
   type EdmEvidenceInput,
   type EdmExceptionInput,
   EdmReadError,
@@ -43,5 +44,11 @@ export {
   SEVERITY_ERROR,
   SEVERITY_PREVIEW_REQUIRED,
 } from "./errors.ts";
-export { base64Stream, nationalRequest, type NationalRequestOptions } from "./national.ts";
+export { nationalRequest, type NationalRequestOptions } from "./national.ts";
+export {
+  nationalEvidence,
+  NationalEvidenceError,
+  type NationalEvidenceEvent,
+  type NationalEvidenceOptions,
+} from "./national_evidence.ts";
 export { DSD_QUERY_ID, type DsdLookup, type DsdQuery, findDataServices } from "./dsd.ts";

@@ -2,8 +2,7 @@
  * The national side of an EU request: the `DE.EvidenceRequest.0301` the Intermediäre
  * Plattform sends to a German provider for an EDM request (XNachweis 1.2.0, use case 3 of
  * the NOOTS high-level architecture), checked against the vendored XNachweis schemas before
- * it leaves, and a streaming base64 encoder for carrying the provider's answer in an EDM
- * `rim:RepositoryItem`.
+ * it leaves. The provider's answer is read by `national_evidence.ts`.
  *
  * @example
  * ```ts
@@ -17,7 +16,6 @@
  *
  * @module
  */
-import { Buffer } from "node:buffer";
 import type { XmlDocument } from "libxml2-wasm";
 import {
   buildEvidenceRequest,
@@ -84,34 +82,4 @@ export function nationalRequest(request: EdmRequest, options: NationalRequestOpt
     throw error;
   }
   return doc;
-}
-
-/** Encodes a byte stream as base64 text, chunk by chunk (3-byte groups carried over). */
-export function base64Stream(): TransformStream<Uint8Array, Uint8Array> {
-  let rest = new Uint8Array(0);
-  const encoder = new TextEncoder();
-  return new TransformStream({
-    transform(chunk, controller) {
-      const joined = rest.byteLength === 0 ? chunk : concat(rest, chunk);
-      const whole = joined.byteLength - (joined.byteLength % 3);
-      if (whole > 0) {
-        controller.enqueue(
-          encoder.encode(Buffer.from(joined.buffer, joined.byteOffset, whole).toString("base64")),
-        );
-      }
-      rest = joined.slice(whole);
-    },
-    flush(controller) {
-      if (rest.byteLength > 0) {
-        controller.enqueue(encoder.encode(Buffer.from(rest).toString("base64")));
-      }
-    },
-  });
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const joined = new Uint8Array(a.byteLength + b.byteLength);
-  joined.set(a);
-  joined.set(b, a.byteLength);
-  return joined;
 }

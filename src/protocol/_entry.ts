@@ -97,6 +97,12 @@ export interface TransferOutcome {
   durationMs?: number | null;
   /** For failures: short and free of personal data. */
   reason?: string | null;
+  /**
+   * The subject's IDNr as the provider reported it (`Lotse-Subject-IDNr`, docs/api.md §3) when
+   * the request carried none, e.g. an EU request about a person known by eIDAS attributes; only
+   * its HMAC is recorded, so the cockpit finds the transfer.
+   */
+  subjectIdnr?: string | null;
 }
 
 const MAX_TEXT = 500;
@@ -210,7 +216,7 @@ export function decisionEntry(
 export function outcomeEntry(
   id: string,
   outcome: TransferOutcome,
-  options: { now: Date },
+  options: { now: Date; hmacKey: Uint8Array | string },
 ): ProtocolEntry {
   if (!["delivered", "deferred", "failed"].includes(outcome.outcome)) {
     throw new TypeError(
@@ -229,7 +235,7 @@ export function outcomeEntry(
     purpose: null,
     legalBasis: null,
     idnrUsed: null,
-    idnrHmac: null,
+    idnrHmac: outcome.subjectIdnr ? idnrHmac(options.hmacKey, outcome.subjectIdnr) : null,
     jti: null,
     outcome: outcome.outcome,
     status: int("status", outcome.status, 999),

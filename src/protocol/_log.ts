@@ -159,7 +159,10 @@ export class ProtocolLog {
 
   /** Appends a transfer's outcome; resolves once durable. Never rejects for I/O. */
   finish(transferId: string, outcome: TransferOutcome): Promise<void> {
-    return this.#add(() => outcomeEntry(transferId, outcome, { now: this.#clock() }), false);
+    return this.#add(
+      () => outcomeEntry(transferId, outcome, { now: this.#clock(), hmacKey: this.#key }),
+      false,
+    );
   }
 
   /** Resolves when everything logged so far is durable (in PostgreSQL or the spool). */

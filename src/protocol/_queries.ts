@@ -98,7 +98,10 @@ export async function recordsForIdnr(
       d.purpose, d.legal_basis, coalesce(o.outcome, d.outcome) as outcome, d.on_behalf_of
     from protocol_entries d
     left join protocol_entries o on o.transfer_id = d.transfer_id and o.kind = 'outcome'
-    where d.idnr_hmac = ${hmac} and d.kind = 'decision'
+    -- The person is named by the decision (the consumer sent the IDNr) or by the outcome (the
+    -- provider reported it, Lotse-Subject-IDNr): both entries carry its HMAC, both indexed.
+    where d.kind = 'decision'
+      and d.transfer_id in (select transfer_id from protocol_entries where idnr_hmac = ${hmac})
       and d.at >= ${from}::text::timestamptz and d.at < ${to}::text::timestamptz
       and (d.at, d.seq) > (${after.at}::text::timestamptz, ${after.seq}::bigint)
     order by d.at, d.seq

@@ -31,6 +31,7 @@ Deno.test("entryHash() is SHA-256 over the predecessor and the canonical entry",
 Deno.test("canonicalEntry() encodes numbers from the database like numbers from the route", () => {
   const entry = outcomeEntry(crypto.randomUUID(), { outcome: "delivered", bytes: 1234 }, {
     now: new Date("2026-03-01T10:00:00Z"),
+    hmacKey: "chain-test-key",
   });
   const fromDb = { ...entry, bytes: "1234" as unknown as number, at: "2026-03-01T10:00:00+00:00" };
   assert.equal(canonicalEntry(fromDb, 7), canonicalEntry(entry, 7));
@@ -72,6 +73,20 @@ Deno.test("a decision holds the IDNr only as its HMAC", () => {
   assert.ok(!JSON.stringify(entry).includes("86095742719"));
 });
 
+Deno.test("an outcome holds the subject's IDNr a provider reported only as its HMAC", () => {
+  const reported = outcomeEntry(crypto.randomUUID(), {
+    outcome: "delivered",
+    subjectIdnr: "86095742719",
+  }, { now: new Date(), hmacKey: KEY });
+  assert.equal(reported.idnrHmac, idnrHmac(KEY, "86095742719"));
+  assert.ok(!JSON.stringify(reported).includes("86095742719"));
+  const none = outcomeEntry(crypto.randomUUID(), { outcome: "delivered" }, {
+    now: new Date(),
+    hmacKey: KEY,
+  });
+  assert.equal(none.idnrHmac, null);
+});
+
 Deno.test("decisionEntry() refuses what the database would not take", () => {
   const base = {
     consumerId: "c",
@@ -89,7 +104,10 @@ Deno.test("decisionEntry() refuses what the database would not take", () => {
   );
   assert.throws(
     () =>
-      outcomeEntry(crypto.randomUUID(), { outcome: "delivered", bytes: -1 }, { now: new Date() }),
+      outcomeEntry(crypto.randomUUID(), { outcome: "delivered", bytes: -1 }, {
+        now: new Date(),
+        hmacKey: "chain-test-key",
+      }),
     /Cannot log bytes "-1"/,
   );
 });

@@ -9,7 +9,7 @@ function entries(n: number): ProtocolEntry[] {
       status: 200 + i,
       bytes: i * 1000,
       reason: i % 2 ? "provider timed out" : null,
-    }, { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) }));
+    }, { now: new Date(Date.UTC(2026, 0, 1, 0, 0, i)), hmacKey: "frame-test-key" }));
 }
 
 Deno.test("decodeFrames() returns the entries encodeFrames() wrote, in order", () => {

@@ -6,7 +6,10 @@ function entries(n: number): ProtocolEntry[] {
   return Array.from(
     { length: n },
     () =>
-      outcomeEntry(crypto.randomUUID(), { outcome: "delivered", status: 200 }, { now: new Date() }),
+      outcomeEntry(crypto.randomUUID(), { outcome: "delivered", status: 200 }, {
+        now: new Date(),
+        hmacKey: "spool-test-key",
+      }),
   );
 }
 

@@ -1,6 +1,7 @@
 /**
- * Tells a deferred `DE.EvidenceResponse.0102` (evidence not ready yet: `EvidenceAvailability`
- * holds `ResponseAvailableDateTime` instead of evidence) while it streams through, without
+ * Tells a deferred `DE.EvidenceResponse.0102` or `.0302` (evidence not ready yet:
+ * `EvidenceAvailability` holds `ResponseAvailableDateTime` instead of evidence) while it
+ * streams through, without
  * buffering it: the element comes before any evidence, so only the message's head (at most
  * 64 KiB) is looked at; every byte passes on unchanged.
  *
@@ -19,7 +20,7 @@ const HEAD_BYTES = 64 * 1024;
 const DEFERRED = /<(?:[A-Za-z_][\w.-]*:)?ResponseAvailableDateTime[\s>/]/;
 const HAS_EVIDENCE = /<(?:[A-Za-z_][\w.-]*:)?RegistryObjectList[\s>/]/;
 
-/** A pass-through stream and whether the message it carried was a deferred 0102. */
+/** A pass-through stream and whether the message it carried was a deferred 0102 or 0302. */
 export function deferredWatch(): {
   stream: TransformStream<Uint8Array, Uint8Array>;
   deferred: Promise<boolean>;
@@ -52,4 +53,21 @@ export function deferredWatch(): {
     },
   });
   return { stream, deferred };
+}
+
+/**
+ * The `inspect` of a transfer's upstream (src/transfer.ts) for XNachweis answers: a 200 with a
+ * body is watched as it streams, and a deferred 0102/0302 makes the outcome `deferred`.
+ */
+export function deferredInspect(
+  response: Response,
+): { response: Response; outcome: Promise<"deferred" | null> } {
+  if (response.status !== 200 || response.body === null) {
+    return { response, outcome: Promise.resolve(null) };
+  }
+  const watch = deferredWatch();
+  return {
+    response: new Response(response.body.pipeThrough(watch.stream), response),
+    outcome: watch.deferred.then((deferred) => deferred ? "deferred" : null),
+  };
 }

@@ -53,7 +53,7 @@ export {
   XML_CONTENT_TYPE,
   xmlText,
 } from "./messages.ts";
-export { deferredWatch } from "./deferred.ts";
+export { deferredInspect, deferredWatch } from "./deferred.ts";
 export { loadSchemaFiles, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
 export { issuedTokenElement, requestDigest, setIssuedToken } from "./request_hash.ts";
 export { errorResponse, type ErrorResponseOptions, LOTSE_AGENT, refusalProblem } from "./errors.ts";

@@ -35,6 +35,7 @@ import {
 } from "./messages.ts";
 import { parseXml, validateXml, XmlRefusal } from "./parse.ts";
 import { requestDigest } from "./request_hash.ts";
+import { SUBJECT_IDNR_HEADER } from "../headers.ts";
 
 /** Options for {@linkcode checkEvidenceRequest}. */
 export interface CheckEvidenceRequestOptions {
@@ -206,6 +207,12 @@ export interface XnachweisRegisterOptions {
    * answers a 0303 with code `EDM:ERR:0002` and the preview URL as its detail.
    */
   previewUrl?: (evidenceType: string, requestId: string) => string | null;
+  /**
+   * The IDNr of a person the register knows, for a 0301 that names the person by eIDAS
+   * attributes only: sent back in `Lotse-Subject-IDNr`, so the transfer shows in that person's
+   * Datenschutzcockpit (XNachweis 1.2.0 has no element for it in the 0302).
+   */
+  subjectIdnr?: (subject: Subject) => string | null;
 }
 
 /**
@@ -260,6 +267,11 @@ export function xnachweisRegister(
       subject: message.subject,
       evidence: { bytes: new TextEncoder().encode(JSON.stringify(document)) },
     });
-    return new Response(body, { headers: { "content-type": XML_CONTENT_TYPE } });
+    const headers = new Headers({ "content-type": XML_CONTENT_TYPE });
+    const idnr = eu && message.subject.kind === "natural" && message.subject.idnr === undefined
+      ? options.subjectIdnr?.(message.subject) ?? null
+      : null;
+    if (idnr !== null) headers.set(SUBJECT_IDNR_HEADER, idnr);
+    return new Response(body, { headers });
   };
 }
