@@ -81,3 +81,4 @@ export {
   type VerifyEvidenceOptions,
   verifyEvidenceToken,
 } from "./evidence_token.ts";
+export { type ConformanceTokens, conformanceTokens, WRONG_AUDIENCE } from "./conformance_tokens.ts";

@@ -410,24 +410,51 @@ export async function putRow<K extends TableName>(
   row: TableRows[K],
   options: ChangeOptions = {},
 ): Promise<{ version: number; created: boolean }> {
-  return await db.transaction(async (tx) => {
-    const key = rowId(table, row);
-    const before = await getRow(tx, table, key);
-    await writeRow(tx, table, row);
-    if (options.actor !== undefined) {
-      await recordAudit(tx, {
-        actor: options.actor,
-        action: "put",
-        table,
-        key,
-        before,
-        after: row,
-      });
-    }
-    const version = await bump(tx, table);
-    await noteChange(tx, table, version, key);
-    return { version, created: before === null };
-  });
+  return await db.transaction((tx) => putRowIn(tx, table, row, options));
+}
+
+/** Thrown by {@linkcode putRowIn} with `createOnly` when the row exists already. */
+export class RowExistsError extends Error {
+  override name = "RowExistsError";
+  constructor(readonly table: TableName, readonly key: string) {
+    super(`Row "${key}" of table "${table}" exists already`);
+  }
+}
+
+/** Options for {@linkcode putRowIn}. */
+export interface PutRowOptions extends ChangeOptions {
+  /** Refuse to replace an existing row ({@linkcode RowExistsError}). */
+  createOnly?: boolean;
+}
+
+/**
+ * {@linkcode putRow} inside the caller's transaction `tx`: several rows of several tables
+ * written at once (an onboarding approval) each get their audit entry, version bump and
+ * change note, and commit or roll back together.
+ */
+export async function putRowIn<K extends TableName>(
+  tx: Queryable,
+  table: K,
+  row: TableRows[K],
+  options: PutRowOptions = {},
+): Promise<{ version: number; created: boolean }> {
+  const key = rowId(table, row);
+  const before = await getRow(tx, table, key);
+  if (before !== null && options.createOnly) throw new RowExistsError(table, key);
+  await writeRow(tx, table, row);
+  if (options.actor !== undefined) {
+    await recordAudit(tx, {
+      actor: options.actor,
+      action: "put",
+      table,
+      key,
+      before,
+      after: row,
+    });
+  }
+  const version = await bump(tx, table);
+  await noteChange(tx, table, version, key);
+  return { version, created: before === null };
 }
 
 /** Writes many rows in one transaction (all or nothing); returns the new version. */

@@ -16,6 +16,7 @@ import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "./clients.ts";
 import { startDemoProvider } from "./registers.ts";
 import { demoTables } from "./tables.ts";
 
+export * from "./broken_register.ts";
 export * from "./clients.ts";
 export * from "./registers.ts";
 export * from "./tables.ts";

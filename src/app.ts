@@ -37,6 +37,11 @@ import { evidenceRoutes } from "../routes/evidence.ts";
 import { xnachweisRoutes } from "../routes/xnachweis.ts";
 import { euRoutes } from "../routes/eu.ts";
 import { protocolRoutes } from "../routes/protocol.tsx";
+import { onboardingRoutes, registrationLimits } from "../routes/onboarding.ts";
+import { registrationAdminRoutes } from "../routes/registrations.ts";
+import { readinessRoutes } from "../routes/readiness.ts";
+import { onboardingPages } from "../routes/onboarding_pages.tsx";
+import { assetRoutes } from "../routes/assets.ts";
 import type { ProviderClients } from "./transport.ts";
 import { edgeCheck, reportLimit } from "./edge.ts";
 import { RateLimits } from "./rate_limit.ts";
@@ -68,6 +73,8 @@ export interface AppDeps {
   readonly now?: () => number;
   /** Where unexpected errors go (never to the client); default: standard output, level info. */
   readonly logger?: Logger;
+  /** The demo providers' ids (with `LOTSE_DEMO=1`): test-environment consumers use them. */
+  readonly demoProviderIds?: readonly string[];
 }
 
 /** What a database-backed route answers in `Retry-After` while PostgreSQL is down. */
@@ -148,6 +155,12 @@ export function createApp(deps: AppDeps): Hono {
       protocolRecords: (hash, options) => recordsForIdnr(db, hash, options),
     }),
   );
+  const onboarding = { ...deps, registrationLimits: registrationLimits(deps.config) };
+  app.route("/onboarding", onboardingRoutes(onboarding));
+  app.route("/v1", readinessRoutes(deps));
+  app.route("/", onboardingPages(onboarding));
+  app.route("/assets", assetRoutes());
+  app.route("/admin/v1", registrationAdminRoutes(onboarding));
   app.route("/admin/v1", adminRoutes(deps));
 
   app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));

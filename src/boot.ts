@@ -388,6 +388,9 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       providerClients,
       health,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
+      demoProviderIds: config.demo && demoProvider
+        ? options.demo!.tables(`http://127.0.0.1:${demoProvider.port}`).providers.map((p) => p.id)
+        : [],
       now: options.now,
       logger,
       transferCaps,

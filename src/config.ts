@@ -70,6 +70,8 @@ const schema = z.object({
   LOTSE_SPOOL_DIR: z.string().min(1).optional(),
   LOTSE_PROTOCOL_RETENTION_DAYS: intVar(1, 36500, 730),
   LOTSE_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOTSE_ENVIRONMENT: z.enum(["production", "test"]).default("production"),
+  LOTSE_RATE_LIMIT_REGISTRATION: intVar(0, 1_000_000_000, 10),
 }).superRefine((env, ctx) => {
   if (Boolean(env.LOTSE_TLS_CERT_FILE) !== Boolean(env.LOTSE_TLS_KEY_FILE)) {
     ctx.addIssue({
@@ -127,6 +129,10 @@ export interface Config {
   readonly spoolDir: string;
   readonly protocolRetentionDays: number;
   readonly logLevel: "debug" | "info" | "warn" | "error";
+  /** `test`: registrations are approved at once (docs/api.md §3.3). */
+  readonly environment: "production" | "test";
+  /** Registrations per source address and rate-limit window (0: no limit). */
+  readonly rateLimitRegistration: number;
 }
 
 /** Thrown when the environment holds a bad value; the message names the variable. */
@@ -193,5 +199,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,
     protocolRetentionDays: e.LOTSE_PROTOCOL_RETENTION_DAYS,
     logLevel: e.LOTSE_LOG_LEVEL,
+    environment: e.LOTSE_ENVIRONMENT,
+    rateLimitRegistration: e.LOTSE_RATE_LIMIT_REGISTRATION,
   });
 }

@@ -64,3 +64,14 @@ Deno.test("parseConfig() never echoes a secret in its message", () => {
     (error) => error instanceof Error && !error.message.includes("topsecret"),
   );
 });
+
+Deno.test("parseConfig() reads LOTSE_ENVIRONMENT, production by default, and refuses others", () => {
+  assert.equal(parseConfig({}).environment, "production");
+  assert.equal(parseConfig({ LOTSE_ENVIRONMENT: "test" }).environment, "test");
+  assert.equal(parseConfig({}).rateLimitRegistration, 10);
+  assert.throws(
+    () => parseConfig({ LOTSE_ENVIRONMENT: "staging" }),
+    (error: Error) =>
+      error instanceof ConfigError && /LOTSE_ENVIRONMENT \(got "staging"\)/.test(error.message),
+  );
+});

@@ -91,6 +91,75 @@ export const clientBody = z.strictObject({
   jwks: z.strictObject({ keys: z.array(jwk).min(1).max(10) }),
 }).meta({ id: "ClientBody" });
 
+/** The contact person of a registration. */
+export const contactSchema = z.strictObject({
+  name: text(200),
+  email: z.email("expected an e-mail address").max(254),
+}).meta({ id: "RegistrationContact" });
+
+/**
+ * `POST /onboarding/v1/registrations` (docs/api.md §3.3): what an authority asks for. It names
+ * no roles, ids of rows or permissions of its own: approval derives them (src/registration.ts).
+ */
+export const registrationBody = z.strictObject({
+  kind: z.enum(["consumer", "provider"]),
+  organisation: text(200),
+  contact: contactSchema,
+  clientId: slugSchema,
+  jwks: clientBody.shape.jwks,
+  evidenceTypes: z.array(slugSchema).min(1).max(50),
+  purposes: z.array(text(200)).min(1).max(100).optional(),
+  legalBases: z.array(text(200)).min(1).max(100).optional(),
+  endpoint: providerBody.shape.endpoint.optional(),
+  xnachweisEndpoint: providerBody.shape.xnachweisEndpoint,
+  caCert: providerBody.shape.caCert,
+  jurisdictions: z.array(z.string().regex(REGION_KEY, 'expected "" or 2, 3, 5 or 8 digits'))
+    .min(1).max(1000).optional(),
+}).superRefine((r, ctx) => {
+  const need = (field: keyof typeof r, why: string) => {
+    if (r[field] === undefined) ctx.addIssue({ code: "custom", path: [field], message: why });
+  };
+  const forbid = (field: keyof typeof r, why: string) => {
+    if (r[field] !== undefined && r[field] !== null) {
+      ctx.addIssue({ code: "custom", path: [field], message: why });
+    }
+  };
+  if (r.kind === "consumer") {
+    need("purposes", "a consumer names the purposes it asks for");
+    need("legalBases", "a consumer names the legal bases it asks under");
+    for (const f of ["endpoint", "xnachweisEndpoint", "caCert", "jurisdictions"] as const) {
+      forbid(f, "only a provider registers this");
+    }
+  } else {
+    need("endpoint", "a provider registers its endpoint");
+    need("jurisdictions", "a provider names the regions it is responsible for");
+    for (const f of ["purposes", "legalBases"] as const) forbid(f, "only a consumer asks for this");
+  }
+}).meta({ id: "Registration" });
+
+export const registrationStatusSchema = z.enum(["pending", "approved", "rejected"]);
+
+export const registrationCreated = z.object({
+  id: z.uuid(),
+  status: registrationStatusSchema,
+}).meta({ id: "RegistrationCreated" });
+
+/** One readiness check result (docs/api.md §3.3). */
+export const readinessCheckSchema = z.object({
+  id: z.string(),
+  title: z.string(),
+  passed: z.boolean(),
+  detail: z.string(),
+}).meta({ id: "ReadinessCheckItem" });
+
+export const readinessReportSchema = z.object({
+  id: z.uuid(),
+  providerId: slugSchema,
+  at: z.iso.datetime(),
+  passed: z.boolean(),
+  checks: z.array(readinessCheckSchema),
+}).meta({ id: "ReadinessReport" });
+
 const isoDate = z.iso.datetime({ offset: true });
 
 export const permissionBody = z.strictObject({

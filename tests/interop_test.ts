@@ -18,6 +18,7 @@ import { PILOTS, startXmlLotse } from "./_xnachweis.ts";
 import { DEMO_KEYS, DEMO_PURPOSES } from "../demo/clients.ts";
 import { DEMO_AMBIGUOUS_PLZ, DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { oauthToken } from "../tools/oauth_token.ts";
+import { consumerRegistration, newKeyPair } from "./_onboarding.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const IDNR = "86095742719";
@@ -445,6 +446,66 @@ Deno.test({
         });
         await expect(200, "GET", "/admin/v1/audit?table=regions&limit=5", { headers: operator });
         await expect(400, "GET", "/admin/v1/audit?limit=0", { headers: operator });
+
+        // Onboarding: a registration, the operator's list and both decisions.
+        const REG = "/onboarding/v1/registrations";
+        const asked = consumerRegistration("interop-verfahren", await newKeyPair());
+        const first = await expect(201, "POST", REG, json(asked, {}));
+        await expect(409, "POST", REG, json(asked, {}));
+        await expect(400, "POST", REG, json({ ...asked, roles: ["operator"] }, {}));
+        await expect(415, "POST", REG, { body: "x" });
+        const second = await expect(
+          201,
+          "POST",
+          REG,
+          json(consumerRegistration("interop-zwei", await newKeyPair()), {}),
+        );
+        await expect(200, "GET", "/admin/v1/registrations?status=pending", { headers: operator });
+        await expect(400, "GET", "/admin/v1/registrations?status=offen", { headers: operator });
+        const decide = (id: unknown, what: string) => `/admin/v1/registrations/${id}/${what}`;
+        await expect(200, "POST", decide(first.id, "approve"), { headers: operator });
+        await expect(409, "POST", decide(first.id, "approve"), { headers: operator });
+        await expect(404, "POST", decide(crypto.randomUUID(), "approve"), { headers: operator });
+        await expect(200, "POST", decide(second.id, "reject"), json({ reason: "Test" }, operator));
+        await expect(409, "POST", decide(second.id, "reject"), { headers: operator });
+        await expect(404, "POST", decide(crypto.randomUUID(), "reject"), { headers: operator });
+
+        // The readiness check of a demo register, and its stored report.
+        const RC = "/v1/readiness-checks";
+        const report = await expect(201, "POST", RC, json({ providerId: "kba-zfzr" }, operator));
+        await expect(404, "POST", RC, json({ providerId: "gibt-es-nicht" }, operator));
+        await expect(400, "POST", RC, json({ providerId: "kba-zfzr", endpoint: "x" }, operator));
+        await expect(200, "GET", `${RC}/${report.id}`, { headers: operator });
+        await expect(404, "GET", `${RC}/${crypto.randomUUID()}`, { headers: operator });
+        await expect(400, "GET", `${RC}/nope`, { headers: operator });
+
+        // The pages of onboarding and their files.
+        await expect(200, "GET", "/onboarding");
+        const page = (body: Record<string, string>) => form(body);
+        await expect(
+          201,
+          "POST",
+          "/onboarding",
+          page({
+            kind: "consumer",
+            organisation: "Interop",
+            contactName: "A",
+            contactEmail: "a@interop.example",
+            clientId: "interop-seite",
+            jwks: JSON.stringify({ keys: [(await newKeyPair()).publicJwk] }),
+            evidenceTypes: "fahrzeugzulassung",
+            purposes: "p",
+            legalBases: "l",
+          }),
+        );
+        await expect(400, "POST", "/onboarding", page({ kind: "consumer" }));
+        await expect(200, "GET", "/onboarding/betrieb");
+        await expect(200, "POST", "/onboarding/betrieb", page({ token: ADMIN }));
+        await expect(401, "POST", "/onboarding/betrieb", page({ token: "x" }));
+        await expect(200, "GET", `/onboarding/readiness/${report.id}`);
+        await expect(404, "GET", `/onboarding/readiness/${crypto.randomUUID()}`);
+        await expect(200, "GET", "/assets/lotse.css");
+        await expect(200, "GET", "/assets/keygen.js");
 
         // Every operation of the document was met, each with a success and, where it has
         // one, a problem answer.
