@@ -4,7 +4,8 @@
  * @module
  */
 import postgres from "postgres";
-import type { Db, Queryable, Row } from "./types.ts";
+import type { Writable } from "node:stream";
+import type { CopySink, Db, Queryable, Row } from "./types.ts";
 import { toQuery } from "./_template.ts";
 
 /**
@@ -57,6 +58,45 @@ function queryable(sql: Sql | postgres.TransactionSql): Queryable {
       const rows = await sql.unsafe(text, params as any[], { prepare: true });
       // A plain array: postgres.js' Result carries extra fields callers must not see.
       return Array.from(rows) as unknown as T[];
+    },
+    async copyIn(strings: TemplateStringsArray): Promise<CopySink> {
+      if (strings.length !== 1) throw new Error("Cannot bind values in a COPY statement");
+      return copySink(await sql.unsafe(strings[0]!).writable());
+    },
+  };
+}
+
+/** A postgres.js COPY stream with backpressure and the server's answer as promises. */
+function copySink(stream: Writable): CopySink {
+  let failed: Error | null = null;
+  stream.on("error", (error) => failed ??= error);
+  return {
+    async write(text) {
+      if (failed) throw failed;
+      if (stream.write(text)) return;
+      await new Promise<void>((resolve, reject) => {
+        const done = (error?: Error) => {
+          stream.off("drain", done);
+          stream.off("error", done);
+          if (error) reject(error);
+          else resolve();
+        };
+        stream.on("drain", done);
+        stream.on("error", done);
+      });
+    },
+    end() {
+      if (failed) return Promise.reject(failed);
+      return new Promise((resolve, reject) => {
+        stream.end((error?: Error | null) => (error ? reject(error) : resolve()));
+      });
+    },
+    abort() {
+      if (stream.destroyed) return Promise.resolve();
+      return new Promise((resolve) => {
+        stream.once("close", () => resolve());
+        stream.destroy(new Error("COPY abandoned"));
+      });
     },
   };
 }

@@ -3,7 +3,7 @@ import { freshPostgres } from "../tests/pg.ts";
 import { generateTables } from "../tools/generate.ts";
 import { openPglite } from "./pglite.ts";
 import { migrate } from "./migrate.ts";
-import { loadTables, readVersions } from "./tables.ts";
+import { loadRoutes, loadTables, readVersions } from "./tables.ts";
 import { seedTables } from "./seed.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
 import type { Tables } from "../src/model.ts";
@@ -77,6 +77,11 @@ async function seedsAndReplaces(db: Db): Promise<void> {
   // What Lotse loads back is what was written, nulls and per-row arrays included.
   const loaded = (await loadTables(db)).tables;
   assert.deepEqual(sortedIds(loaded.routes, (r) => r.id), sortedIds(small.routes, (r) => r.id));
+  // Read in pages (here of 7 rows): every route once, whatever the page size.
+  assert.deepEqual(
+    (await loadRoutes(db, 7)).map((r) => r.id),
+    sortedIds(small.routes, (r) => r.id),
+  );
   assert.deepEqual(
     loaded.permissions.find((p) => p.id === DEMO_PERMISSIONS[0]!.id),
     { onBehalfOf: null, ...DEMO_PERMISSIONS[0] },

@@ -75,14 +75,7 @@ const loaders: { [K in TableName]: Loader<K> } = {
       select id, name, endpoint, ca_cert as "caCert", xnachweis_endpoint as "xnachweisEndpoint"
       from providers`;
   },
-  async "routes"(db) {
-    return leanRoutes(
-      await db.sql<Route>`
-        select id, evidence_type as "evidenceType", region_key as "regionKey",
-          provider_id as "providerId"
-        from routes`,
-    );
-  },
+  "routes": (db) => loadRoutes(db),
   async "clients"(db) {
     const rows = await db.sql<{ id: string; name: string; roles: Role[]; jwks: unknown }>`
       select id, name, roles, jwks from clients order by id`;
@@ -157,6 +150,17 @@ export async function readKeys(db: Queryable, table: TableName): Promise<Set<str
   })();
   return new Set(rows.map((r) => r.k));
 }
+
+/** The tables whose keys the rows of each table refer to (see {@linkcode references}). */
+export const REFERENCED: { readonly [K in TableName]: readonly TableName[] } = {
+  "regions": [],
+  "postcodes": ["regions"],
+  "evidence-types": [],
+  "providers": [],
+  "routes": ["evidence-types", "providers"],
+  "clients": [],
+  "permissions": ["clients", "evidence-types", "providers"],
+};
 
 /** The references a row of `table` makes: each names a table and the key it must hold. */
 export function references<K extends TableName>(
@@ -254,6 +258,12 @@ export async function bump(tx: Queryable, table: TableName): Promise<number> {
 /** How many versions of a table's change log are kept. */
 const CHANGES_KEPT = 5000;
 
+/**
+ * Most rows one version may note as changed (an import); a bigger change notes none, and
+ * every instance reads the table whole.
+ */
+export const MAX_NOTED_ROWS = 10_000;
+
 /** Notes that version `version` of `table` changed the row `key` (single-row writes). */
 async function noteChange(
   tx: Queryable,
@@ -263,6 +273,11 @@ async function noteChange(
 ): Promise<void> {
   await tx.sql`insert into table_changes (table_name, version, row_key)
     values (${table}, ${version}, ${key}) on conflict do nothing`;
+  await pruneChanges(tx, table, version);
+}
+
+/** Drops the change log of `table` older than the newest {@linkcode CHANGES_KEPT} versions. */
+export async function pruneChanges(tx: Queryable, table: TableName, version: number) {
   if (version % 100 === 0) {
     await tx.sql`delete from table_changes
       where table_name = ${table} and version <= ${version - CHANGES_KEPT}`;
@@ -300,26 +315,51 @@ export async function loadRoutesById(db: Queryable, ids: readonly string[]): Pro
   );
 }
 
+/** Routes read per query when a whole table is loaded. */
+const ROUTE_PAGE = 50_000;
+
+/**
+ * Reads every route, page by page in key order: the driver's rows for a million routes at
+ * once (a fresh object and four strings per row) made the peak of a load, and the
+ * instance's heap stayed that big after it.
+ */
+export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<Route[]> {
+  const pool = new Map<string, string>();
+  const out: Route[] = [];
+  let after = "";
+  for (;;) {
+    const page = await db.sql<Route>`
+      select id, evidence_type as "evidenceType", region_key as "regionKey",
+        provider_id as "providerId"
+      from routes where id > ${after} order by id limit ${pageSize}`;
+    leanRoutes(page, out, pool);
+    if (page.length < pageSize) return out;
+    after = page[page.length - 1]!.id;
+  }
+}
+
 // The driver makes a new string for every cell: a million routes would hold a million copies
 // of a few hundred evidence type, region key and provider names. One copy each, and routes
 // as plain objects of one shape, keep an instance lean (loadtest/full_scale.ts measures it).
-function leanRoutes(rows: readonly Route[]): Route[] {
-  const pool = new Map<string, string>();
+function leanRoutes(
+  rows: readonly Route[],
+  out: Route[] = [],
+  pool = new Map<string, string>(),
+): Route[] {
   const one = (s: string) => {
     const held = pool.get(s);
     if (held !== undefined) return held;
     pool.set(s, s);
     return s;
   };
-  const out = new Array<Route>(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const r = rows[i]!;
-    out[i] = {
+    out.push({
       id: r.id,
       evidenceType: one(r.evidenceType),
       regionKey: one(r.regionKey),
       providerId: one(r.providerId),
-    };
+    });
   }
   return out;
 }

@@ -19,6 +19,25 @@ export type Row = Record<string, unknown>;
 export interface Queryable {
   /** Runs one statement; interpolated values are bound as `$1`, `$2`, … */
   sql<T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Promise<T[]>;
+  /**
+   * Starts `COPY … FROM STDIN` (text format) and returns where its rows go; only where the
+   * driver streams COPY (postgres.js). Nothing else may run on this connection until the
+   * sink has ended. The statement takes no values (COPY has no bind parameters).
+   */
+  copyIn?(strings: TemplateStringsArray): Promise<CopySink>;
+}
+
+/** The rows of a `COPY … FROM STDIN` under way, in PostgreSQL's text format. */
+export interface CopySink {
+  /** Sends `text` (whole lines); resolves when more may be sent (backpressure). */
+  write(text: string): Promise<void>;
+  /** Ends the COPY; resolves once the server has taken every row, rejects with its error. */
+  end(): Promise<void>;
+  /**
+   * Abandons the COPY (CopyFail): the server refuses it, the transaction is left failed and
+   * can be rolled back. Needed before anything else may use the connection after an error.
+   */
+  abort(): Promise<void>;
 }
 
 export interface Db extends Queryable {

@@ -6,13 +6,18 @@
  * million-route NDJSON import through A's admin API and how long until B serves it.
  *
  * ```sh
- * deno run -A loadtest/full_scale.ts [--routes 1000000] [--changes 20] [--import]
+ * deno run -A loadtest/full_scale.ts [--routes 1000000] [--changes 20] [--import] \
+ *   [--database-url postgres://…]
  * ```
+ *
+ * `--database-url` reuses a database seeded before (by `tools/seed.ts` or an earlier run with
+ * the same `--routes`) instead of starting and seeding a new cluster.
  *
  * Prints one JSON object; the machine's load average is part of it.
  *
  * @module
  */
+import { generateTables } from "../tools/generate.ts";
 import {
   ADMIN_TOKEN,
   Cleanups,
@@ -53,7 +58,14 @@ async function rssMiB(url: string): Promise<number> {
 
 try {
   const load0 = await loadAverage();
-  const database = await startBenchDatabase(cleanups, { minRoutes: routes });
+  const given = Deno.args.indexOf("--database-url");
+  const database = given >= 0
+    ? {
+      url: Deno.args[given + 1]!,
+      tables: generateTables({ seed: 1, minRoutes: routes }),
+      seedMs: 0,
+    }
+    : await startBenchDatabase(cleanups, { minRoutes: routes });
   const a = await startLotseProcess(cleanups, database.url);
   const b = await startLotseProcess(cleanups, database.url);
   const token = await demoToken(b.url);
@@ -84,20 +96,23 @@ try {
   await new Promise((r) => setTimeout(r, 2000));
   phase = "during";
 
+  // From the PUT sent to A until B answers with the change; and A's answer to the PUT.
   const delays: number[] = [];
+  const puts: number[] = [];
   for (let i = 0; i < changes; i++) {
     const providerId = providers[(i * 7919) % providers.length]!;
+    const sent = performance.now();
     const res = await fetch(`${a.url}/admin/v1/routes/${route.id}`, {
       method: "PUT",
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
       body: JSON.stringify({ ...route, id: undefined, providerId }),
     });
     if (res.status !== 200) throw new Error(`PUT: ${res.status} ${await res.text()}`);
-    const written = performance.now();
+    puts.push(performance.now() - sent);
     while ((await navigate()) !== providerId) {
-      if (performance.now() - written > 10_000) throw new Error("Change not seen within 10 s");
+      if (performance.now() - sent > 10_000) throw new Error("Change not seen within 10 s");
     }
-    delays.push(performance.now() - written);
+    delays.push(performance.now() - sent);
     await new Promise((r) => setTimeout(r, 100));
   }
   running = false;
@@ -112,6 +127,10 @@ try {
       median: Math.round(median(delays) * 10) / 10,
       max: Math.round(Math.max(...delays) * 10) / 10,
       n: delays.length,
+    },
+    putOnAMs: {
+      median: Math.round(median(puts) * 10) / 10,
+      max: Math.round(Math.max(...puts) * 10) / 10,
     },
     refreshesOnB: await refreshes(b.url),
     navigationOnB: {

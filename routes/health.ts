@@ -12,10 +12,12 @@ export interface HealthRoutesOptions {
   readonly metrics: Pick<Metrics, "render">;
   /** PostgreSQL's reachability; while it is down, readiness says `degraded`. */
   readonly health?: Pick<DbHealth, "state">;
+  /** True while the instance drains before it stops: not ready, though it still serves. */
+  readonly draining?: () => boolean;
 }
 
 const readiness = z.object({
-  status: z.enum(["ready", "degraded", "loading"]),
+  status: z.enum(["ready", "degraded", "loading", "draining"]),
   tablesVersion: z.int().nullable(),
   database: z.object({
     status: z.literal("unreachable"),
@@ -37,7 +39,7 @@ const READY_DOC = describe({
   tags: ["Operations"],
   responses: {
     200: { description: "Ready", schema: readiness },
-    503: { description: "Still loading", schema: readiness },
+    503: { description: "Still loading, or draining before a stop", schema: readiness },
   },
 });
 
@@ -57,6 +59,10 @@ export function healthRoutes(deps: HealthRoutesOptions): Hono {
   app.get("/readyz", READY_DOC, (c) => {
     const snapshot = deps.store.snapshot;
     if (!snapshot) return c.json({ status: "loading", tablesVersion: null }, 503);
+    // Draining: a balancer takes this instance out while its requests still finish here.
+    if (deps.draining?.()) {
+      return c.json({ status: "draining", tablesVersion: snapshot.version }, 503);
+    }
     const db = deps.health?.state;
     if (db && !db.up) {
       return c.json({

@@ -67,6 +67,8 @@ export interface AppDeps {
   readonly requests?: RequestLog;
   /** PostgreSQL's reachability; `/readyz` reports it, outages are told to it. */
   readonly health?: DbHealth;
+  /** Whether the instance is draining before it stops: `/readyz` says 503 `draining`. */
+  readonly draining?: () => boolean;
   /** The keyed hash under which the protocol stores an IDNr. */
   readonly idnrHash: (idnr: string) => string;
   /** Milliseconds since the epoch; injected so tests can move time. */

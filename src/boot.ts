@@ -378,7 +378,9 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       total: config.maxTransfers,
       perConsumer: config.maxTransfersPerConsumer,
     });
+    let draining = false;
     const { app, fetch: handler } = createHandler({
+      draining: () => draining,
       config,
       db,
       store,
@@ -463,6 +465,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       maintainKeys,
       shutdown() {
         stopping ??= (async () => {
+          if (config.drainMs > 0 && server !== null) {
+            draining = true;
+            logger.info("Draining: not ready, still serving", { ms: config.drainMs });
+            await new Promise((resolve) => setTimeout(resolve, config.drainMs));
+          }
           await server?.shutdown();
           for (const cleanup of cleanups.reverse()) await cleanup();
           if (!options.db) await db.close();

@@ -44,6 +44,7 @@ const schema = z.object({
   LOTSE_PROVIDER_IDLE_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_MAX_REQUEST_BYTES: intVar(0, 1024 * MiB, MiB),
   LOTSE_CONNECTION_CHECK_MS: intVar(100, 3_600_000, 5_000),
+  LOTSE_DRAIN_MS: intVar(0, 600_000, 0),
   LOTSE_CONNECTION_SOFT_LIMIT: intVar(0, 10_000_000, 4096),
   LOTSE_BODY_TIMEOUT_MS: intVar(100, 3_600_000, 10_000),
   LOTSE_CONSUMER_IDLE_TIMEOUT_MS: intVar(100, 3_600_000, 30_000),
@@ -110,6 +111,11 @@ export interface Config {
   readonly maxRequestBytes: number;
   /** How often open connections are counted (src/serve.ts). */
   readonly connectionCheckMs: number;
+  /**
+   * On SIGTERM, how long `/readyz` answers 503 `draining` while requests are still served,
+   * so a load balancer stops sending new ones before the listener closes; default 0.
+   */
+  readonly drainMs: number;
   /** Open sockets beyond this shed the idle and half-open connections (src/serve.ts). */
   readonly connectionSoftLimit: number;
   /** A JSON or form body must have arrived within this; an import may pause this long. */
@@ -185,6 +191,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ),
     maxRequestBytes: e.LOTSE_MAX_REQUEST_BYTES,
     connectionCheckMs: e.LOTSE_CONNECTION_CHECK_MS,
+    drainMs: e.LOTSE_DRAIN_MS,
     connectionSoftLimit: e.LOTSE_CONNECTION_SOFT_LIMIT,
     bodyTimeoutMs: e.LOTSE_BODY_TIMEOUT_MS,
     consumerIdleTimeoutMs: e.LOTSE_CONSUMER_IDLE_TIMEOUT_MS,

@@ -161,6 +161,13 @@ function distinctSortedRegions(
   return out.sort((a, b) => (a.ags < b.ags ? -1 : a.ags > b.ags ? 1 : 0));
 }
 
+/**
+ * Per evidence type, how many of its routes name each provider. Counts, not pairs: a route
+ * change adjusts one number, and no string is made per (type, provider) pair (a million
+ * routes to ten thousand providers made a million such strings).
+ */
+type ProviderCounts = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
 /** The immutable navigation index. Create it with {@linkcode buildNavIndex}. */
 export class NavIndex {
   #gemeinden: ReadonlyMap<string, GemeindeEntry>;
@@ -169,7 +176,7 @@ export class NavIndex {
   #types: ReadonlyMap<string, TypeEntry>;
   #evidenceTypeList: readonly EvidenceType[];
   #providers: ReadonlyMap<string, Provider>;
-  #serving: ReadonlySet<string>;
+  #serving: ProviderCounts;
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
@@ -186,7 +193,7 @@ export class NavIndex {
     types: ReadonlyMap<string, TypeEntry>;
     evidenceTypeList: readonly EvidenceType[];
     providers: ReadonlyMap<string, Provider>;
-    serving: ReadonlySet<string>;
+    serving: ProviderCounts;
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
@@ -298,22 +305,23 @@ export class NavIndex {
         Object.freeze({ evidenceType: old.evidenceType, byGemeinde: t.gem, byKey: t.byKey }),
       );
     }
-    // Which providers serve which evidence type: new pairs join; a removed route's pair stays
-    // only while another route of its type still names that provider.
-    let serving = this.#serving;
-    const pair = (r: Route) => `${r.evidenceType}\u0000${r.providerId}`;
-    if (added.some((r) => !serving.has(pair(r))) || removed.length > 0) {
-      const next = new Set(serving);
-      for (const r of added) next.add(pair(r));
-      for (const r of removed) {
-        if (added.some((a) => pair(a) === pair(r))) continue;
-        const t = touched.get(r.evidenceType)!;
-        const still = (x: Resolution | undefined) =>
-          x !== undefined && x.route.providerId === r.providerId;
-        if (!t.gem.some(still) && ![...t.byKey.values()].some(still)) next.delete(pair(r));
+    // Which providers serve which evidence type: one count per (type, provider) moved, and
+    // only the touched types' counts copied.
+    const serving = new Map(this.#serving);
+    const counted = new Map<string, Map<string, number>>();
+    const count = (r: Route, by: number) => {
+      let counts = counted.get(r.evidenceType);
+      if (counts === undefined) {
+        counts = new Map(this.#serving.get(r.evidenceType));
+        counted.set(r.evidenceType, counts);
+        serving.set(r.evidenceType, counts);
       }
-      serving = next;
-    }
+      const n = (counts.get(r.providerId) ?? 0) + by;
+      if (n > 0) counts.set(r.providerId, n);
+      else counts.delete(r.providerId);
+    };
+    for (const r of removed) count(r, -1);
+    for (const r of added) count(r, 1);
     // The DSD's list of routes per evidence type, for the touched types only.
     const routesByType = new Map(this.#routesByType);
     const gone = new Set(removed.map((r) => r.id));
@@ -373,7 +381,7 @@ export class NavIndex {
    * may be named directly (`providerId=`), whatever a permission's wildcard says.
    */
   serves(providerId: string, evidenceType: string): boolean {
-    return this.#serving.has(`${evidenceType}\u0000${providerId}`);
+    return (this.#serving.get(evidenceType)?.get(providerId) ?? 0) > 0;
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -567,7 +575,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
 
   const dangling: string[] = [];
   const routesByType = new Map<string, Resolution[]>();
-  const serving = new Set<string>();
+  const serving = new Map<string, Map<string, number>>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
     const key = route.regionKey;
@@ -581,7 +589,9 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       dangling.push(route.id);
       continue;
     }
-    serving.add(`${route.evidenceType}\u0000${route.providerId}`);
+    let counts = serving.get(route.evidenceType);
+    if (counts === undefined) serving.set(route.evidenceType, counts = new Map());
+    counts.set(route.providerId, (counts.get(route.providerId) ?? 0) + 1);
     const resolution: Resolution = Object.freeze({
       kind: "resolved",
       evidenceType: type.et,

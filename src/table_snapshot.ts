@@ -6,7 +6,7 @@
  * one, so a crash leaves the old copy or the new one, never half of one; a file whose digest
  * or counts do not match is refused.
  *
- * Writing yields to the event loop every few thousand rows: a million routes are written
+ * Writing yields to the event loop every thousand rows: a million routes are written
  * without stalling requests.
  *
  * @example
@@ -37,8 +37,8 @@ export interface TableCopy {
 
 const MAGIC = "lotse-tables-snapshot";
 const FORMAT = 1;
-const YIELD_EVERY = 5000;
-const FLUSH_BYTES = 1 << 20;
+const YIELD_EVERY = 1000;
+const FLUSH_BYTES = 1 << 18;
 
 /** The file name inside the data directory. */
 export const SNAPSHOT_FILE = "tables.snapshot";

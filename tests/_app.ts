@@ -54,7 +54,7 @@ export interface TestLotseOptions {
  * without `SO_REUSEPORT` first, src/serve.ts) and {@linkcode startTestLotse} starts again on
  * another port. Child processes (`_lotse_process.ts`) bind port 0 and report it instead.
  */
-function freePort(): number {
+export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();

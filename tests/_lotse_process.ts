@@ -246,3 +246,18 @@ export async function spawnLotse(options: LotseProcessOptions): Promise<LotsePro
   }
   return lotse;
 }
+
+/** Runs `tools/protocol_verify.ts` against `databaseUrl`: its exit code and its output. */
+export async function runVerifyTool(
+  databaseUrl: string,
+): Promise<{ code: number; output: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-all", "tools/protocol_verify.ts"],
+    cwd: ROOT,
+    env: { DATABASE_URL: databaseUrl },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder();
+  return { code: out.code, output: text.decode(out.stdout) + text.decode(out.stderr) };
+}

@@ -5,7 +5,7 @@
  * from the table snapshot on disk and reconnects in the background.
  */
 import assert from "node:assert/strict";
-import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
+import { bearer, freePort, startTestLotse, type TestLotse } from "./_app.ts";
 import { type Cluster, freshDatabaseUrl, startCluster } from "./_pg.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { SNAPSHOT_FILE } from "../src/table_snapshot.ts";
@@ -15,13 +15,6 @@ import { createLogger, silentLogger } from "../src/log.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 const { purpose, legalBasis } = DEMO_PURPOSES.bewohnerparken;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000) {
   const deadline = performance.now() + ms;

@@ -21,7 +21,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { type Cluster, freshDatabaseUrl, startCluster } from "./_pg.ts";
 import { waitFor } from "./_wait.ts";
-import { type LotseProcess, spawnLotse } from "./_lotse_process.ts";
+import { type LotseProcess, runVerifyTool, spawnLotse } from "./_lotse_process.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
@@ -165,18 +165,6 @@ async function entriesWhen(
     if (ready(entries) || performance.now() > deadline) return entries;
     await sleep(250);
   }
-}
-
-async function runVerifyTool(databaseUrl: string): Promise<{ code: number; output: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "tools/protocol_verify.ts"],
-    cwd: ROOT,
-    env: { DATABASE_URL: databaseUrl },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, output: text.decode(out.stdout) + text.decode(out.stderr) };
 }
 
 /** Asserts the chain verifies both in-process and through the operator's tool. */

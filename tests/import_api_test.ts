@@ -78,6 +78,100 @@ Deno.test({
         },
       );
 
+      await t.step(
+        "a route import (COPY) reports an id or a key twice, and a key another route keeps, at their lines",
+        async () => {
+          const kept = lotse.lotse.store.snapshot!.tables.routes.find((r) =>
+            r.evidenceType === "fahrzeugzulassung"
+          )!;
+          const route = (id: string, regionKey: string) =>
+            JSON.stringify({
+              id,
+              evidenceType: "fahrzeugzulassung",
+              regionKey,
+              providerId: "kba-zfzr",
+            });
+          const lines = [
+            route("copy-a", "09999001"),
+            route("copy-b", "09999002"),
+            route("copy-a", "09999003"),
+            route("copy-c", "09999002"),
+            route("copy-d", kept.regionKey),
+          ];
+          const res = await lotse.fetch("/admin/v1/imports/routes", {
+            method: "POST",
+            headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+            body: lines.join("\n"),
+          });
+          const body = await problem(res, 422, "unprocessable");
+          assert.deepEqual(body.errors, [
+            { line: 3, id: "copy-a", message: 'Duplicate id "copy-a"' },
+            {
+              line: 4,
+              id: "copy-c",
+              message:
+                'evidenceType "fahrzeugzulassung" and regionKey "09999002" are taken by line 2',
+            },
+            {
+              line: 5,
+              id: "copy-d",
+              message: `evidenceType "fahrzeugzulassung" and regionKey "${kept.regionKey}" are ` +
+                `taken by route "${kept.id}"`,
+            },
+          ]);
+          const version = lotse.lotse.store.snapshot!.versions.routes;
+          const good = await lotse.fetch("/admin/v1/imports/routes", {
+            method: "POST",
+            headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+            body: [lines[0], lines[1], route(kept.id, kept.regionKey)].join("\n"),
+          });
+          assert.equal(good.status, 200, await good.clone().text());
+          assert.equal((await good.json()).version, version + 1);
+          // The same rows again change nothing: no new version.
+          const again = await lotse.fetch("/admin/v1/imports/routes", {
+            method: "POST",
+            headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+            body: [lines[0], lines[1], route(kept.id, kept.regionKey)].join("\n"),
+          });
+          assert.equal((await again.json()).version, version + 1);
+        },
+      );
+
+      await t.step(
+        "a route import that breaks off mid-COPY is a 4xx, and the next import works",
+        async () => {
+          const row = (i: number) =>
+            JSON.stringify({
+              id: `cut-${i}`,
+              evidenceType: "fahrzeugzulassung",
+              regionKey: `0999${String(i).padStart(4, "0")}`,
+              providerId: "kba-zfzr",
+            }) + "\n";
+          // Enough rows to be under way in the COPY, then a byte that is not UTF-8.
+          const good = new TextEncoder().encode(
+            Array.from({ length: 3000 }, (_, i) => row(i)).join(""),
+          );
+          const body = new Uint8Array([...good, 0xff, 0x0a]);
+          const cut = await lotse.fetch("/admin/v1/imports/routes", {
+            method: "POST",
+            headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+            body,
+          });
+          assert.equal(
+            (await problem(cut, 400, "invalid-request")).detail,
+            "Import body is not valid UTF-8",
+          );
+          for (let attempt = 0; attempt < 12; attempt++) {
+            const res = await lotse.fetch("/admin/v1/imports/routes", {
+              method: "POST",
+              headers: bearer(ADMIN, { "content-type": "application/x-ndjson" }),
+              body: row(1),
+            });
+            assert.equal(res.status, 200, await res.text());
+          }
+        },
+      );
+
       await t.step("an unterminated quote is reported at the line its record starts", async () => {
         const body = await problem(
           await importCsv(lotse, 'id,name\n09999006,Gut\n09999007,"offen\nbis zum Ende\n'),

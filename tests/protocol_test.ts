@@ -2,6 +2,7 @@
  * The protocol log against a real PostgreSQL: round trips, group commit, an outage, a crash,
  * tampering, retention and the cockpit's queries.
  */
+import { runVerifyTool } from "./_lotse_process.ts";
 import assert from "node:assert/strict";
 import { freshDatabaseUrl, freshPostgres, startCluster } from "./_pg.ts";
 import { connectPostgres } from "../db/postgres.ts";
@@ -46,18 +47,6 @@ async function countEntries(db: Db, where = "true"): Promise<number> {
   const q = [`select count(*)::int as n from protocol_entries where ${where}`];
   const [row] = await db.sql<{ n: number }>(q as unknown as TemplateStringsArray);
   return row!.n;
-}
-
-async function runVerifyTool(databaseUrl: string): Promise<{ code: number; output: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", "tools/protocol_verify.ts"],
-    cwd: ROOT.pathname,
-    env: { DATABASE_URL: databaseUrl },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const text = new TextDecoder();
-  return { code: out.code, output: text.decode(out.stdout) + text.decode(out.stderr) };
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };

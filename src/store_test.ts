@@ -1,0 +1,63 @@
+import assert from "node:assert/strict";
+import { applyRouteChanges, buildSnapshot } from "./store.ts";
+import { generateTables } from "../tools/generate.ts";
+import type { Route, Tables } from "./model.ts";
+import type { TableVersions } from "../db/tables.ts";
+
+const VERSIONS: TableVersions = {
+  "regions": 1,
+  "postcodes": 1,
+  "evidence-types": 1,
+  "providers": 1,
+  "routes": 1,
+  "clients": 1,
+  "permissions": 1,
+};
+
+Deno.test("applyRouteChanges() deletes, replaces and adds routes like a full load", () => {
+  const generated = generateTables({ seed: 5 });
+  const tables: Tables = { ...generated, clients: [], permissions: [] };
+  const before = buildSnapshot(tables, VERSIONS);
+  const routes = tables.routes;
+  const deleted = [routes[3]!, routes[routes.length - 1]!, routes[1000]!];
+  const changed = [routes[0]!, routes[500]!].map((r) => ({
+    ...r,
+    providerId: tables.providers[7]!.id,
+  }));
+  const type = tables.evidenceTypes[0]!.id;
+  const taken = new Set(routes.filter((r) => r.evidenceType === type).map((r) => r.regionKey));
+  const free = tables.regions.map((r) => r.ags).filter((ags) => !taken.has(ags)).slice(0, 3);
+  assert.equal(free.length, 3);
+  const added: Route[] = free.map((ags, i) => ({
+    id: `neu-${i}`,
+    evidenceType: type,
+    regionKey: ags,
+    providerId: tables.providers[2]!.id,
+  }));
+  const ids = [...deleted, ...changed, ...added].map((r) => r.id);
+  const rows = [...changed, ...added];
+  const after = applyRouteChanges(before, ids, rows, { ...VERSIONS, routes: 2 });
+  assert.ok(after !== null);
+
+  const gone = new Set(ids);
+  const expected = [...routes.filter((r) => !gone.has(r.id)), ...rows];
+  const key = (r: Route) => `${r.id}|${r.evidenceType}|${r.regionKey}|${r.providerId}`;
+  assert.deepEqual(after.tables.routes.map(key).sort(), expected.map(key).sort());
+  assert.equal(before.tables.routes.length, routes.length, "the old snapshot is unchanged");
+  const full = buildSnapshot({ ...tables, routes: expected }, VERSIONS);
+  assert.equal(after.nav.counts.routes, full.nav.counts.routes);
+  for (const route of [...deleted, ...changed, ...added]) {
+    for (const ags of tables.regions.slice(0, 50).map((r) => r.ags).concat(free)) {
+      assert.deepEqual(
+        after.nav.resolve(route.evidenceType, ags),
+        full.nav.resolve(route.evidenceType, ags),
+      );
+    }
+    for (const provider of [route.providerId, tables.providers[7]!.id]) {
+      assert.equal(
+        after.nav.serves(provider, route.evidenceType),
+        full.nav.serves(provider, route.evidenceType),
+      );
+    }
+  }
+});
