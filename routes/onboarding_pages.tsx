@@ -29,8 +29,6 @@ import {
   type Db,
   latestReadiness,
   listRegistrations,
-  parseRegistration,
-  planRegistration,
   type RegistrationPlan,
   rejectRegistration,
   type StoredRegistration,
@@ -45,6 +43,8 @@ import {
 import type { RateLimits } from "../src/rate_limit.ts";
 import { MAX_REGISTRATION_BYTES, registrationContext, sourceAddress } from "./onboarding.ts";
 import { readinessOptions } from "./readiness.ts";
+import { resolveJurisdiction } from "../src/jurisdictions.ts";
+import { wouldCreate } from "./registrations.ts";
 import { describedBy, FieldError as ErrorText, Layout, PAGE_HEADERS } from "./_layout.tsx";
 
 const PAGE = { type: "text/html", schema: { type: "string" } } as const;
@@ -209,28 +209,6 @@ function errorsByField(errors: readonly FieldError[]): Errors {
   return out;
 }
 
-/**
- * Resolves a jurisdiction line: a key as it is, "Bund" as "", a name through the regions
- * index (an exact name wins; several Gemeinden of the name are an error naming them).
- */
-function resolveJurisdiction(line: string, snapshot: Snapshot): string | FieldError {
-  if (/^\d+$/.test(line)) return line;
-  if (/^(bund|bundesweit|deutschland)$/i.test(line)) return "";
-  const found = snapshot.nav.searchRegions(line, { limit: 20 });
-  const exact = found.filter((r) => r.name.toLowerCase() === line.toLowerCase());
-  const pick = exact.length > 0 ? exact : found;
-  if (pick.length === 1) return pick[0]!.ags;
-  if (pick.length === 0) {
-    return { path: "jurisdictions", message: `Kein Gebiet namens „${line}“ gefunden.` };
-  }
-  return {
-    path: "jurisdictions",
-    message: `„${line}“ ist mehrdeutig: ${
-      pick.slice(0, 5).map((r) => `${r.name} (${r.ags})`).join(", ")
-    }. Bitte den Schlüssel angeben.`,
-  };
-}
-
 /** The form's fields as the registration body, and what cannot be read at all. */
 function formToBody(form: URLSearchParams, snapshot: Snapshot) {
   const text = (name: string) => (form.get(name) ?? "").trim();
@@ -274,9 +252,9 @@ function formToBody(form: URLSearchParams, snapshot: Snapshot) {
     body.caCert = optional("caCert");
     const keys: string[] = [];
     for (const line of lines(text("jurisdictions"))) {
-      const resolved = resolveJurisdiction(line, snapshot);
-      if (typeof resolved === "string") keys.push(resolved);
-      else problems.push(resolved);
+      const resolved = resolveJurisdiction(line, snapshot.nav);
+      if ("key" in resolved) keys.push(resolved.key);
+      else problems.push({ path: "jurisdictions", message: resolved.error });
     }
     body.jurisdictions = keys;
   }
@@ -456,7 +434,7 @@ function RegistrationForm(
               name="jurisdictions"
               {...common}
               area
-              hint="Ein Gebiet je Zeile: Name einer Gemeinde (z. B. „Freiburg im Breisgau“) oder regionaler Schlüssel (Land 2, Regierungsbezirk 3, Kreis 5, Gemeinde 8 Ziffern); „Bund“ für bundesweit."
+              hint="Ein Gebiet je Zeile: Name einer Gemeinde (z. B. „Freiburg im Breisgau“), eines Landes (z. B. „Bayern“) oder regionaler Schlüssel (Land 2, Regierungsbezirk 3, Kreis 5, Gemeinde 8 Ziffern); „Bund“ für bundesweit."
             />
           </fieldset>
         )}
@@ -922,15 +900,10 @@ export function onboardingPages(deps: OnboardingPagesOptions): Hono {
     const current = deps.store.snapshot ?? snapshot;
     const rows = await listRegistrations(deps.db, { status: "pending" });
     const context = registrationContext(deps);
-    const pending = rows.map((registration) => {
-      let plan: RegistrationPlan | null = null;
-      try {
-        plan = planRegistration(parseRegistration(registration.body), current, context);
-      } catch {
-        plan = null;
-      }
-      return { registration, plan };
-    });
+    const pending = rows.map((registration) => ({
+      registration,
+      plan: wouldCreate(registration, { ...context, snapshot: current }),
+    }));
     const readiness = await latestReadiness(
       deps.db,
       rows.filter((r) => r.kind === "provider").map((r) => r.clientId),

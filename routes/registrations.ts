@@ -16,6 +16,8 @@ import {
   listRegistrations,
   parseRegistration,
   planRegistration,
+  type RegistrationContext,
+  type RegistrationPlan,
   rejectRegistration,
   type StoredRegistration,
 } from "../src/registration.ts";
@@ -81,6 +83,18 @@ export function registrationView(r: StoredRegistration) {
   return { ...rest, organisation: body.organisation, contact: body.contact, request: body };
 }
 
+/** What approving `r` would write now; null when its body no longer fits the tables' rules. */
+export function wouldCreate(
+  r: StoredRegistration,
+  context: RegistrationContext,
+): RegistrationPlan | null {
+  try {
+    return planRegistration(parseRegistration(r.body), context.snapshot, context);
+  } catch {
+    return null;
+  }
+}
+
 function uuidParam(raw: string): string {
   return parseWith(z.uuid(), raw, "registration id");
 }
@@ -107,13 +121,11 @@ export function registrationAdminRoutes(
     return c.json(
       {
         registrations: rows.map((r) => {
-          const plan = r.status === "pending"
-            ? planRegistration(parseRegistration(r.body), context.snapshot, context)
-            : null;
+          const plan = r.status === "pending" ? wouldCreate(r, context) : null;
           const latest = readiness.get(r.clientId);
           return {
             ...registrationView(r),
-            ...(plan ? { wouldCreate: plan } : {}),
+            ...(r.status === "pending" ? { wouldCreate: plan } : {}),
             ...(latest
               ? { readiness: { id: latest.id, at: latest.at, passed: latest.passed } }
               : {}),

@@ -152,9 +152,7 @@ export async function checkReadiness(
       return {
         ok: false,
         timedOut,
-        error: timedOut
-          ? `keine Antwort nach ${waitMs} ms`
-          : String((error as Error)?.message ?? error).split("\n")[0]!.slice(0, 300),
+        error: timedOut ? `keine Antwort nach ${waitMs} ms` : reason(error),
       };
     }
   };
@@ -464,6 +462,15 @@ function digestCheck(result: Exchange): [boolean, string] {
       `Repr-Digest ${algorithm}=:${announced}: passt nicht zum Inhalt (berechnet ` +
       `${algorithm}=:${actual}:): berechnen Sie den Digest über genau die gesendeten Bytes`,
     ];
+}
+
+// fetch's own message ("fetch failed") names nothing; the cause (TLS, refused, DNS) does.
+function reason(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e && parts.length < 3; e = (e as { cause?: unknown }).cause) {
+    parts.push(String((e as Error).message ?? e).split("\n")[0]!);
+  }
+  return parts.join(": ").slice(0, 300);
 }
 
 function isProblem(result: Exchange): boolean {

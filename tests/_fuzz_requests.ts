@@ -171,6 +171,62 @@ function authorizationDraft(rng: Rng, creds: FuzzCredentials): Draft {
   );
 }
 
+// A registration: anyone may post one; a valid one is stored (the rate limit soon answers 429).
+function registrationDraft(rng: Rng): Draft {
+  const consumer = rng.chance(0.5);
+  const template: Record<string, unknown> = {
+    kind: consumer ? "consumer" : "provider",
+    organisation: "Fuzz",
+    contact: { name: "Fuzz", email: "fuzz@fuzz.example" },
+    clientId: `fuzz-${rng.int(1_000_000)}`,
+    // A valid public key (the demo KBA's), so an untouched template is stored.
+    jwks: {
+      keys: [{
+        kty: "EC",
+        crv: "P-256",
+        x: "inZcOIwYvQGoqg2ng9nmxD7g2qQOxwIJQCPnpzaEXeQ",
+        y: "CxudlID95s5RkXRdjR43x7boVSimZjsy9b3sKvuQkE8",
+      }],
+    },
+    evidenceTypes: ["fahrzeugzulassung"],
+    ...(consumer
+      ? { purposes: ["p"], legalBases: ["l"] }
+      : { endpoint: "https://fuzz.example/evidence", jurisdictions: ["08"] }),
+  };
+  const headers: [string, string][] = [];
+  const type = contentType(rng, "application/json");
+  if (type !== null) headers.push(["content-type", type]);
+  return {
+    label: "registrations",
+    method: methodFor(rng, "POST"),
+    target: `/onboarding/v1/registrations${queryString(rng, ["x"])}`,
+    headers,
+    body: rng.chance(0.03) ? oversized(rng, 128 * 1024) : jsonBody(rng, template),
+  };
+}
+
+// A readiness check: mostly refused (role, body, unknown provider); now and then one runs.
+function readinessDraft(rng: Rng, creds: FuzzCredentials): Draft {
+  const headers: [string, string][] = [];
+  const type = contentType(rng, "application/json");
+  if (type !== null) headers.push(["content-type", type]);
+  const get = rng.chance(0.3);
+  return withAuth(
+    rng,
+    {
+      label: "readiness-checks",
+      method: methodFor(rng, get ? "GET" : "POST"),
+      target: `/v1/readiness-checks${get ? `/${segmentValue(rng, ["x"])}` : ""}${
+        queryString(rng, ["x"])
+      }`,
+      headers,
+      body: get ? null : jsonBody(rng, { providerId: "gibt-es-nicht" }),
+    },
+    [creds.admin, creds.operator, creds.provider, creds.consumer],
+    creds,
+  );
+}
+
 /** A transfer the demo permission covers, with one thing wrong (or nothing but the body). */
 function nearlyValidTransfer(rng: Rng, creds: FuzzCredentials): Draft {
   const latin1 = (s: string) => String.fromCharCode(...encoder.encode(s));
@@ -393,6 +449,8 @@ const DRAFTS: readonly (readonly [number, (rng: Rng, creds: FuzzCredentials) => 
   [14, adminRowDraft],
   [8, adminImportDraft],
   [3, adminTablesDraft],
+  [4, registrationDraft],
+  [3, readinessDraft],
   [10, elsewhereDraft],
 ];
 

@@ -107,8 +107,10 @@ async function send(base: URL, request: FuzzRequest): Promise<Outcome> {
       : { kind: "no-answer", reason: `connection closed after ${raw.bytes.length} bytes` };
   }
   // Lotse answers every request it sees with a content type (a HEAD answer too, without its
-  // body); the HTTP server's own refusals of malformed HTTP carry neither.
-  const fromHttpLayer = !answer.headers.has("content-type") && answer.body.length === 0;
+  // body), but for a 204 (a delete done); the HTTP server's own refusals of malformed HTTP
+  // carry neither and are never a 2xx.
+  const fromHttpLayer = answer.status >= 400 && !answer.headers.has("content-type") &&
+    answer.body.length === 0;
   return fromHttpLayer ? { kind: "http-layer", answer } : { kind: "answer", answer };
 }
 

@@ -158,6 +158,7 @@ Deno.test({
           await reportPage.goto(`${lotse.base}${good}`);
           assert.match(await reportPage.locator("#ergebnis").textContent() ?? "", /bestanden/);
           assert.equal(await reportPage.locator("td.fail").count(), 0);
+          await accessible(reportPage, "passed readiness report");
           await shot(reportPage, "readiness-passed");
           await reportPage.close();
         });
