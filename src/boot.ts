@@ -328,22 +328,12 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     const journal = await InflightJournal.open(`${config.spoolDir}/inflight.journal`);
     cleanups.push(() => journal.close());
     const tracked = journal.track(protocol);
-    // The decision of a transfer the crash cut may still be in the spool (written there while
-    // PostgreSQL was slow or down): close the interrupted ones once the spool has reached
-    // PostgreSQL, or one would look never recorded and stay in flight forever. In the
-    // background: a start never waits for a database that is down.
-    protocol.drain()
-      .then(() =>
-        closeInterrupted(
-          journal,
-          tracked,
-          async (id) => (await transferById(db, id))?.outcome ?? null,
-        )
-      )
-      .then((count) => {
-        if (count > 0) logger.warn("Closed interrupted transfers", { count });
-      })
-      .catch(report("Cannot close interrupted transfers"));
+    const interrupted = await closeInterrupted(
+      journal,
+      tracked,
+      async (id) => (await transferById(db, id))?.outcome ?? null,
+    );
+    if (interrupted > 0) logger.warn("Closed interrupted transfers", { count: interrupted });
     phase("protocol");
     const stopRetention = startRetention(db, {
       retentionDays: config.protocolRetentionDays,

@@ -12,8 +12,6 @@
  * ```ts
  * const journal = await InflightJournal.open(`${spoolDir}/inflight`);
  * const protocol = journal.track(log); // the port the routes use
- * // Once the spool reached PostgreSQL: an interrupted decision may have been in it.
- * await log.drain();
  * await closeInterrupted(journal, protocol, (id) => transferById(db, id));
  * ```
  *
