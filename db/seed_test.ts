@@ -26,7 +26,11 @@ function smallTables(land: string, seed = 1): Tables {
     providers: all.providers.filter((p) => used.has(p.id)),
     routes,
     clients: DEMO_CLIENTS,
-    permissions: DEMO_PERMISSIONS,
+    // The demo's own evidence types (identitaetsdaten) are not in the generated catalogue.
+    permissions: DEMO_PERMISSIONS.filter((p) =>
+      all.evidenceTypes.some((e) => e.id === p.evidenceType) &&
+      (p.providerId === null || used.has(p.providerId))
+    ),
   };
 }
 

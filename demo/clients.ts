@@ -91,6 +91,14 @@ export const DEMO_PURPOSES = {
     purpose: "gewerbeanmeldung",
     legalBasis: "§ 14 GewO",
   },
+  /**
+   * The Identitätsdatenabruf before the Bewohnerparkausweis: the Stadt finds the applicant's
+   * IDNr, then asks the KBA by IDNr.
+   */
+  identitaet: {
+    purpose: "bewohnerparkausweis",
+    legalBasis: "§ 6 Abs. 1 IDNrG",
+  },
   /** An EU request: purpose the EDM procedure, legal basis Art. 14 SDG (set by the EU face). */
   euGewerbe: {
     purpose: "Notification of business activity",
@@ -106,6 +114,17 @@ export const DEMO_PERMISSIONS: readonly Permission[] = [
     providerId: "kba-zfzr",
     purposes: [DEMO_PURPOSES.bewohnerparken.purpose],
     legalBases: [DEMO_PURPOSES.bewohnerparken.legalBasis, "§ 35 Abs. 1 StVG"],
+    idnrAllowed: true,
+    validFrom: null,
+    validUntil: null,
+  },
+  {
+    id: "stuttgart-parken-identitaet",
+    consumerId: "stuttgart-bewohnerparken",
+    evidenceType: "identitaetsdaten",
+    providerId: "bzst-registermodernisierung",
+    purposes: [DEMO_PURPOSES.identitaet.purpose],
+    legalBases: [DEMO_PURPOSES.identitaet.legalBasis],
     idnrAllowed: true,
     validFrom: null,
     validUntil: null,

@@ -7,6 +7,8 @@
  * - **Gewerbeanmeldung**: the Gemeinde's Gewerberegister (`gewerberegisterauszug`) and the
  *   register courts' Handelsregister (`handelsregisterauszug`).
  * - Also `meldebescheinigung` (Melderegister) with a Kreis-level example.
+ * - **Identitätsdatenabruf**: `identitaetsdaten` from the Registermodernisierungsbehörde,
+ *   one provider for all of Germany.
  *
  * AGS, ARS and PLZ are real Destatis keys and Post codes, except where a comment says
  * "invented"; an ARS we could not confirm is left `null`. Routes are simplified where a
@@ -31,6 +33,7 @@ export const DEMO_EVIDENCE_TYPES = {
   gewerberegisterauszug: "gewerberegisterauszug",
   handelsregisterauszug: "handelsregisterauszug",
   meldebescheinigung: "meldebescheinigung",
+  identitaetsdaten: "identitaetsdaten",
 } as const;
 
 /**
@@ -131,6 +134,7 @@ export const DEMO_PROVIDER_IDS = {
   handelsregisterBayern: "handelsregister-by",
   melderegisterLandkreisMuenchen: "melderegister-lk-muenchen",
   melderegisterGarching: "melderegister-09184119",
+  registermodernisierung: "bzst-registermodernisierung",
 } as const;
 
 const { stuttgart, ludwigsburg, freiburg, muenchen, garching, taufkirchen, koeln, frankfurt } =
@@ -169,6 +173,14 @@ export function demoTables(providerBaseUrl: string): NavTables {
     xnachweis: true,
   });
   route(DEMO_EVIDENCE_TYPES.fahrzeugzulassung, "", DEMO_PROVIDER_IDS.kba);
+
+  // Identitätsdatenabruf: the Registermodernisierungsbehörde (at the Bundeszentralamt für
+  // Steuern) answers for all of Germany, from the demo population (demo/population.ts).
+  provide(
+    DEMO_PROVIDER_IDS.registermodernisierung,
+    "Bundeszentralamt für Steuern, Registermodernisierungsbehörde (Demo)",
+  );
+  route(DEMO_EVIDENCE_TYPES.identitaetsdaten, "", DEMO_PROVIDER_IDS.registermodernisierung);
 
   // Gewerbeanmeldung, part 1: each Gemeinde keeps its own Gewerberegister. Taufkirchen,
   // Freiburg and Bad Homburg have none in the demo, to show the 404 answer.
@@ -262,6 +274,12 @@ export function demoTables(providerBaseUrl: string): NavTables {
         classification: DEMO_CLASSIFICATIONS.meldebescheinigung,
         name: "Meldebescheinigung",
         description: "Registration certificate from the Gemeinde's Melderegister",
+      },
+      {
+        id: DEMO_EVIDENCE_TYPES.identitaetsdaten,
+        name: "Identitätsdaten (IDNr und Basisdaten)",
+        description:
+          "A person's IDNr and Basisdaten from the Registermodernisierungsbehörde (Identitätsdatenabruf, § 6 IDNrG)",
       },
     ],
     providers,

@@ -8,7 +8,7 @@
  */
 import { Hono, type MiddlewareHandler } from "hono";
 import { type AuthVariables, requireRole, type TokenChecker } from "../src/auth.ts";
-import { headerText } from "../src/headers.ts";
+import { requiredHeaderText } from "../src/headers.ts";
 import { Problem, refusalResponse } from "../src/problem.ts";
 import type { TransferRecord } from "../src/protocol/mod.ts";
 import { SHA256_DIGEST, SLUG, UUID } from "../src/schemas.ts";
@@ -90,15 +90,6 @@ const checkIdnrHeader: MiddlewareHandler = async (c, next) => {
   await next();
 };
 
-function requiredText(value: string | undefined, name: string): string {
-  if (value === undefined) throw new Problem("invalid-request", `Missing header ${name}`);
-  const text = headerText(value)?.trim();
-  if (!text || text.length > 200) {
-    throw new Problem("invalid-request", `Header ${name} must hold 1 to 200 characters`);
-  }
-  return text;
-}
-
 /** The `sha-256` member of `Repr-Digest` (RFC 9530), which the token seals; null without one. */
 function requestDigest(header: string | undefined): string | null {
   if (header === undefined) return null;
@@ -122,8 +113,8 @@ export function evidenceRoutes(deps: EvidenceRoutesOptions): Hono<{ Variables: A
       if (!SLUG.test(evidenceType)) {
         throw new Problem("invalid-request", "Cannot parse evidence type: expected a slug");
       }
-      const purpose = requiredText(c.req.header("lotse-purpose"), "Lotse-Purpose");
-      const legalBasis = requiredText(c.req.header("lotse-legal-basis"), "Lotse-Legal-Basis");
+      const purpose = requiredHeaderText(c.req.header("lotse-purpose"), "Lotse-Purpose");
+      const legalBasis = requiredHeaderText(c.req.header("lotse-legal-basis"), "Lotse-Legal-Basis");
       const digest = requestDigest(c.req.header("repr-digest"));
       const declared = c.req.header("content-length");
       const { providerId, ...location } = c.req.query();

@@ -13,13 +13,13 @@
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { fastNavigation } from "./fast_path.ts";
-import type { Config } from "./config.ts";
+import type { CockpitOidcConfig, Config } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import { Problem, problemResponse, toResponse } from "./problem.ts";
 import type { TableStore } from "./store.ts";
 import type { Iam } from "./iam.ts";
 import type { ProtocolPort } from "./protocol/port.ts";
-import { recordsForIdnr, transferById } from "./protocol/mod.ts";
+import { recordsForIdnr, type RecordsOptions, transferById } from "./protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 import { connectionReason, isConnectionError } from "../db/errors.ts";
 import type { DbHealth } from "./db_health.ts";
@@ -34,9 +34,12 @@ import { jwksRoutes } from "../routes/jwks.ts";
 import { oauthMetadataRoutes } from "../routes/oauth_metadata.ts";
 import { authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
+import { identityRoutes } from "../routes/identity.ts";
 import { xnachweisRoutes } from "../routes/xnachweis.ts";
 import { euRoutes } from "../routes/eu.ts";
-import { protocolRoutes } from "../routes/protocol.tsx";
+import { protocolRoutes } from "../routes/protocol.ts";
+import { cockpitRoutes } from "../routes/cockpit.tsx";
+import { CitizenLogin } from "./citizen_login.ts";
 import { onboardingRoutes, registrationLimits } from "../routes/onboarding.ts";
 import { registrationAdminRoutes } from "../routes/registrations.ts";
 import { readinessRoutes } from "../routes/readiness.ts";
@@ -71,6 +74,11 @@ export interface AppDeps {
   readonly draining?: () => boolean;
   /** The keyed hash under which the protocol stores an IDNr. */
   readonly idnrHash: (idnr: string) => string;
+  /**
+   * Where citizens log in to the cockpit: the configured identity provider, or the demo's in
+   * demo mode; default the configuration's (none: the cockpit shows no login).
+   */
+  readonly cockpitOidc?: CockpitOidcConfig | null;
   /** Milliseconds since the epoch; injected so tests can move time. */
   readonly now?: () => number;
   /** Where unexpected errors go (never to the client); default: standard output, level info. */
@@ -148,13 +156,30 @@ export function createApp(deps: AppDeps): Hono {
     caps,
   };
   app.route("/v1", evidenceRoutes({ ...transfers, transferRecord: (id) => transferById(db, id) }));
+  app.route("/v1", identityRoutes(transfers));
   app.route("/xnachweis/v1", xnachweisRoutes(transfers));
   app.route("/eu/v1", euRoutes(transfers));
+  const protocolRecords = (hash: string, options: RecordsOptions) =>
+    recordsForIdnr(db, hash, options);
+  app.route("/", protocolRoutes({ ...deps, protocolRecords }));
+  const oidc = deps.cockpitOidc === undefined ? deps.config.cockpitOidc : deps.cockpitOidc;
+  const https = deps.config.tls !== null || deps.config.publicUrl.startsWith("https:");
   app.route(
     "/",
-    protocolRoutes({
-      ...deps,
-      protocolRecords: (hash, options) => recordsForIdnr(db, hash, options),
+    cockpitRoutes({
+      login: oidc === null ? null : new CitizenLogin({
+        oidc,
+        idnrClaim: deps.config.cockpitIdnrClaim,
+        redirectUri: `${deps.config.publicUrl}/cockpit/callback`,
+        db,
+        idnrHash: deps.idnrHash,
+        ...(deps.now === undefined ? {} : { now: deps.now }),
+      }),
+      https,
+      store: deps.store,
+      protocolRecords,
+      logger,
+      ...(deps.now === undefined ? {} : { now: deps.now }),
     }),
   );
   const onboarding = { ...deps, registrationLimits: registrationLimits(deps.config) };

@@ -23,7 +23,7 @@ import {
 } from "./table_snapshot.ts";
 import { sharedReplayGuard } from "../db/replay_guard.ts";
 import { createHandler, type Handler } from "./app.ts";
-import type { Config } from "./config.ts";
+import type { CockpitOidcConfig, Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
 import {
@@ -84,6 +84,8 @@ export interface StartOptions {
 /** Running demo registers. */
 export interface DemoRegisters {
   readonly port: number;
+  /** The demo identity provider for the cockpit's login, when the demo serves one. */
+  readonly cockpitOidc?: CockpitOidcConfig | null;
   shutdown(): Promise<void>;
 }
 
@@ -98,10 +100,15 @@ export interface DemoSetup {
     port: number;
     jwks: () => Promise<Jwks>;
     issuer: string;
+    /** The cockpit's OpenID Connect callback, for a demo identity provider. */
+    cockpitRedirectUri: string;
   }): DemoRegisters;
   /** The demo tables, the registers' endpoints under `providerBaseUrl`. */
   tables(providerBaseUrl: string): Tables;
 }
+
+/** How long a start waits for the spool's replay before closing interrupted transfers. */
+const SPOOL_REPLAY_WAIT_MS = 15_000;
 
 /** Announces a rotated signing key; the payload is the new active kid. */
 export const KEYS_CHANNEL = "lotse_keys";
@@ -244,6 +251,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         port: config.demoProviderPort,
         jwks: () => Promise.resolve(keys.jwks()),
         issuer: config.publicUrl,
+        cockpitRedirectUri: `${config.publicUrl}/cockpit/callback`,
       });
       cleanups.push(() => demoProvider!.shutdown());
       const base = `http://127.0.0.1:${demoProvider.port}`;
@@ -328,6 +336,17 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     const journal = await InflightJournal.open(`${config.spoolDir}/inflight.journal`);
     cleanups.push(() => journal.close());
     const tracked = journal.track(protocol);
+    // The spool the last run left is replayed into PostgreSQL in the background, and an
+    // interrupted transfer's decision may be in it: let it arrive first, or the transfer would
+    // look never recorded and stay in flight. Bounded, for a PostgreSQL that is down.
+    if (journal.interrupted.length > 0 && copy === null) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        protocol.drain(),
+        new Promise((resolve) => timer = setTimeout(resolve, SPOOL_REPLAY_WAIT_MS)),
+      ]);
+      clearTimeout(timer);
+    }
     const interrupted = await closeInterrupted(
       journal,
       tracked,
@@ -390,6 +409,8 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       providerClients,
       health,
       idnrHash: (idnr) => idnrHmac(protocolKey, idnr),
+      // A configured identity provider wins; the demo's stands in only in demo mode.
+      cockpitOidc: config.cockpitOidc ?? demoProvider?.cockpitOidc ?? null,
       demoProviderIds: config.demo && demoProvider
         ? options.demo!.tables(`http://127.0.0.1:${demoProvider.port}`).providers.map((p) => p.id)
         : [],

@@ -71,9 +71,31 @@ const schema = z.object({
   LOTSE_SPOOL_DIR: z.string().min(1).optional(),
   LOTSE_PROTOCOL_RETENTION_DAYS: intVar(1, 36500, 730),
   LOTSE_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOTSE_DSC_OIDC_ISSUER: z.url({ protocol: /^https?$/ }).optional(),
+  LOTSE_DSC_OIDC_CLIENT_ID: z.string().trim().min(1).max(200).optional(),
+  LOTSE_DSC_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  LOTSE_DSC_IDNR_CLAIM: z.string().trim().regex(/^[\w.:/-]{1,100}$/, "expected a claim name")
+    .default("idnr"),
   LOTSE_ENVIRONMENT: z.enum(["production", "test"]).default("production"),
   LOTSE_RATE_LIMIT_REGISTRATION: intVar(0, 1_000_000_000, 10),
 }).superRefine((env, ctx) => {
+  const issuer = env.LOTSE_DSC_OIDC_ISSUER ? new URL(env.LOTSE_DSC_OIDC_ISSUER) : null;
+  if (
+    issuer?.protocol === "http:" && !["127.0.0.1", "[::1]", "localhost"].includes(issuer.hostname)
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["LOTSE_DSC_OIDC_ISSUER"],
+      message: "expected an https:// issuer (http:// only on loopback)",
+    });
+  }
+  if (Boolean(env.LOTSE_DSC_OIDC_ISSUER) !== Boolean(env.LOTSE_DSC_OIDC_CLIENT_ID)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [env.LOTSE_DSC_OIDC_ISSUER ? "LOTSE_DSC_OIDC_CLIENT_ID" : "LOTSE_DSC_OIDC_ISSUER"],
+      message: "LOTSE_DSC_OIDC_ISSUER and LOTSE_DSC_OIDC_CLIENT_ID must be set together",
+    });
+  }
   if (Boolean(env.LOTSE_TLS_CERT_FILE) !== Boolean(env.LOTSE_TLS_KEY_FILE)) {
     ctx.addIssue({
       code: "custom",
@@ -139,6 +161,21 @@ export interface Config {
   readonly environment: "production" | "test";
   /** Registrations per source address and rate-limit window (0: no limit). */
   readonly rateLimitRegistration: number;
+  /**
+   * The citizens' cockpit login (OpenID Connect at the person's identity provider); null when
+   * not configured (with `demo`, the demo identity provider stands in).
+   */
+  readonly cockpitOidc: CockpitOidcConfig | null;
+  /** The ID token claim that holds the person's IDNr (`LOTSE_DSC_IDNR_CLAIM`, default `idnr`). */
+  readonly cockpitIdnrClaim: string;
+}
+
+/** Where citizens log in to the cockpit. */
+export interface CockpitOidcConfig {
+  readonly issuer: string;
+  readonly clientId: string;
+  /** Absent: a public client (PKCE only). */
+  readonly clientSecret: string | null;
 }
 
 /** Thrown when the environment holds a bad value; the message names the variable. */
@@ -206,6 +243,14 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,
     protocolRetentionDays: e.LOTSE_PROTOCOL_RETENTION_DAYS,
     logLevel: e.LOTSE_LOG_LEVEL,
+    cockpitOidc: e.LOTSE_DSC_OIDC_ISSUER && e.LOTSE_DSC_OIDC_CLIENT_ID
+      ? Object.freeze({
+        issuer: e.LOTSE_DSC_OIDC_ISSUER,
+        clientId: e.LOTSE_DSC_OIDC_CLIENT_ID,
+        clientSecret: e.LOTSE_DSC_OIDC_CLIENT_SECRET ?? null,
+      })
+      : null,
+    cockpitIdnrClaim: e.LOTSE_DSC_IDNR_CLAIM,
     environment: e.LOTSE_ENVIRONMENT,
     rateLimitRegistration: e.LOTSE_RATE_LIMIT_REGISTRATION,
   });

@@ -65,6 +65,44 @@ Deno.test("parseConfig() never echoes a secret in its message", () => {
   );
 });
 
+Deno.test("parseConfig() reads the cockpit's OpenID Connect settings", () => {
+  assert.equal(parseConfig({}).cockpitOidc, null);
+  assert.equal(parseConfig({}).cockpitIdnrClaim, "idnr");
+  const config = parseConfig({
+    LOTSE_DSC_OIDC_ISSUER: "https://id.example.de/realms/buerger",
+    LOTSE_DSC_OIDC_CLIENT_ID: "lotse-cockpit",
+    LOTSE_DSC_OIDC_CLIENT_SECRET: "s3cret",
+    LOTSE_DSC_IDNR_CLAIM: "urn:example:idnr",
+  });
+  assert.deepEqual(config.cockpitOidc, {
+    issuer: "https://id.example.de/realms/buerger",
+    clientId: "lotse-cockpit",
+    clientSecret: "s3cret",
+  });
+  assert.equal(config.cockpitIdnrClaim, "urn:example:idnr");
+  const local = parseConfig({
+    LOTSE_DSC_OIDC_ISSUER: "http://127.0.0.1:9000/idp",
+    LOTSE_DSC_OIDC_CLIENT_ID: "c",
+  });
+  assert.equal(local.cockpitOidc?.clientSecret, null);
+});
+
+for (
+  const [env, name] of [
+    [{ LOTSE_DSC_OIDC_ISSUER: "https://id.example.de" }, "LOTSE_DSC_OIDC_CLIENT_ID"],
+    [{ LOTSE_DSC_OIDC_CLIENT_ID: "c" }, "LOTSE_DSC_OIDC_ISSUER"],
+    [{ LOTSE_DSC_OIDC_ISSUER: "http://id.example.de", LOTSE_DSC_OIDC_CLIENT_ID: "c" }, "ISSUER"],
+    [{ LOTSE_DSC_IDNR_CLAIM: "has space" }, "LOTSE_DSC_IDNR_CLAIM"],
+  ] as const
+) {
+  Deno.test(`parseConfig() refuses the cockpit setting ${JSON.stringify(env)}`, () => {
+    assert.throws(
+      () => parseConfig(env),
+      (error) => error instanceof ConfigError && error.message.includes(name),
+    );
+  });
+}
+
 Deno.test("parseConfig() reads LOTSE_ENVIRONMENT, production by default, and refuses others", () => {
   assert.equal(parseConfig({}).environment, "production");
   assert.equal(parseConfig({ LOTSE_ENVIRONMENT: "test" }).environment, "test");

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Problem } from "./problem.ts";
 import { CONTROL } from "./schemas.ts";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
@@ -34,4 +35,17 @@ function decode(raw: string): string | null {
     }
   }
   return value;
+}
+
+/**
+ * A required free-text header (`Lotse-Purpose`, `Lotse-Legal-Basis`) of 1 to 200 characters,
+ * or a thrown 400 problem naming it.
+ */
+export function requiredHeaderText(value: string | undefined, name: string): string {
+  if (value === undefined) throw new Problem("invalid-request", `Missing header ${name}`);
+  const text = headerText(value)?.trim();
+  if (!text || text.length > 200) {
+    throw new Problem("invalid-request", `Header ${name} must hold 1 to 200 characters`);
+  }
+  return text;
 }

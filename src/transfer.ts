@@ -38,10 +38,15 @@ import type { EndpointPolicy } from "./endpoint_policy.ts";
 import type { TransferCaps } from "./transfer_caps.ts";
 import { authorize } from "./vermittlungsstelle.ts";
 
-/** Whom to ask: a provider the caller names, or the one responsible for a place. */
+/**
+ * Whom to ask: a provider the caller names, the one responsible for a place, or the one
+ * responsible for all of Germany (the route with the empty region key, Bund: the
+ * Registermodernisierungsbehörde for `identitaetsdaten`).
+ */
 export type TransferTarget =
   | { readonly providerId: string }
-  | { readonly location: LocationParams };
+  | { readonly location: LocationParams }
+  | { readonly nationwide: true };
 
 /**
  * How a face shapes the request to the provider. Default: the provider's JSON `endpoint`,
@@ -70,6 +75,12 @@ export interface UpstreamShape {
   readonly inspect?: (response: Response) => {
     readonly response: Response;
     readonly outcome: Promise<InspectedOutcome>;
+    /**
+     * The IDNr of the person the answer names, as the face read and checked it (the
+     * Identitätsdatenabruf): recorded with the outcome so the person's cockpit shows the
+     * transfer; it wins over a `Lotse-Subject-IDNr` header. `null`: none.
+     */
+    readonly subject?: Promise<string | null>;
   };
 }
 
@@ -195,6 +206,20 @@ export async function transferEvidence(
     const found = snapshot.nav.provider(chosen);
     if (!found) return refused(refusal("not-found", `Unknown provider "${chosen}"`));
     provider = found;
+  } else if ("nationwide" in request.target) {
+    if (!snapshot.nav.evidenceType(evidenceType)) {
+      return refused(refusal("not-found", `Unknown evidence type "${evidenceType}"`));
+    }
+    const federal = snapshot.nav.routes(evidenceType).find((r) => r.route.regionKey === "");
+    if (!federal) {
+      return refused(
+        refusal(
+          "no-responsible-provider",
+          `No provider is responsible for "${evidenceType}" for all of Germany`,
+        ),
+      );
+    }
+    provider = federal.provider;
   } else {
     const region = findRegion(snapshot.nav, request.target.location);
     if (region.kind !== "found") return refused(region);
@@ -326,8 +351,11 @@ async function decideAndForward(
   }
   let response = result.ok ? result.response : null;
   let verdict: Promise<InspectedOutcome> | null = null;
+  let subject: Promise<string | null> | null = null;
   if (response !== null && upstream?.inspect !== undefined) {
-    ({ response, outcome: verdict } = upstream.inspect(response));
+    const inspected = upstream.inspect(response);
+    ({ response, outcome: verdict } = inspected);
+    subject = inspected.subject ?? null;
   }
   result.done.then(async (done) => {
     let summary = done;
@@ -341,13 +369,14 @@ async function decideAndForward(
         summary = { ...summary, outcome, reason: seen.failed };
       }
     }
+    const read = subject === null ? null : await watched(subject);
     return finish(
       deps,
       transferId,
       provider,
       summary,
       outcome,
-      reportedSubject(request, summary, {
+      read ?? reportedSubject(request, summary, {
         transferId,
         logger: deps.logger,
       }),
@@ -370,7 +399,7 @@ async function decideAndForward(
 
 type TransferOutcomeKind = TransferSummary["outcome"] | "deferred";
 
-async function watched(verdict: Promise<InspectedOutcome>): Promise<InspectedOutcome> {
+async function watched<T>(verdict: Promise<T | null>): Promise<T | null> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 1000));
   try {

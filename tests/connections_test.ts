@@ -174,11 +174,17 @@ Deno.test("Transfers cut by a crash are closed at restart as failed, reason inte
     await lotse.kill("SIGKILL");
     conn.close();
     await lotse.start();
-    // The restart replays the spool and closes what the crash cut; wait for that event.
-    const record = await waitFor(async () => {
-      const r = await transferById(db, id);
-      return r !== null && r.outcome !== "in-flight" ? r : null;
-    }, `transfer ${id} to be closed after the restart`);
+    // The restart replays the spool and closes what the crash cut; wait for that event. A
+    // restart (migrations, keys, spool replay, demo seed) on a loaded machine can take longer
+    // than the default cap; the cap only bounds a restart that never comes.
+    const record = await waitFor(
+      async () => {
+        const r = await transferById(db, id);
+        return r !== null && r.outcome !== "in-flight" ? r : null;
+      },
+      `transfer ${id} to be closed after the restart`,
+      { timeoutMs: 120_000 },
+    );
     assert.equal(record?.outcome, "failed");
     assert.equal(record?.reason, "interrupted");
   } finally {

@@ -154,6 +154,7 @@ Deno.test({
           "fahrzeugzulassung",
           "gewerberegisterauszug",
           "handelsregisterauszug",
+          "identitaetsdaten",
           "meldebescheinigung",
         ]);
         const one = await json(
