@@ -102,6 +102,8 @@ function copyText(value: string): string {
 }
 
 async function copyRoutes(tx: Queryable): Promise<BulkWriter<"routes">> {
+  // The checks sort and hash a million staged rows: in memory, not in temporary files.
+  await tx.sql`set local work_mem = '256MB'`;
   await tx.sql`create temp table lotse_import_routes (
     line int not null, id text not null, evidence_type text not null, region_key text not null,
     provider_id text not null) on commit drop`;

@@ -44,6 +44,13 @@ Deno.test("applyRouteChanges() deletes, replaces and adds routes like a full loa
   const key = (r: Route) => `${r.id}|${r.evidenceType}|${r.regionKey}|${r.providerId}`;
   assert.deepEqual(after.tables.routes.map(key).sort(), expected.map(key).sort());
   assert.equal(before.tables.routes.length, routes.length, "the old snapshot is unchanged");
+  // The id hashes stay in step with the routes: a second change finds what the first moved.
+  assert.deepEqual(after.routeHashes, buildSnapshot(after.tables, VERSIONS).routeHashes);
+  const again = applyRouteChanges(after, [added[0]!.id, routes[2]!.id], [], VERSIONS);
+  assert.ok(again !== null);
+  assert.equal(again.tables.routes.length, after.tables.routes.length - 2);
+  assert.ok(!again.tables.routes.some((r) => r.id === added[0]!.id || r.id === routes[2]!.id));
+  assert.deepEqual(again.routeHashes, buildSnapshot(again.tables, VERSIONS).routeHashes);
   const full = buildSnapshot({ ...tables, routes: expected }, VERSIONS);
   assert.equal(after.nav.counts.routes, full.nav.counts.routes);
   for (const route of [...deleted, ...changed, ...added]) {
