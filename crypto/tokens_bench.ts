@@ -15,6 +15,7 @@ import { KeyRing } from "./keys.ts";
 import { memoryKeyStore } from "./key_store.ts";
 import { assertion, makeClient, SECRET } from "./_testing.ts";
 import { generateKeyPairSync, sign as nodeSign } from "node:crypto";
+import { CompactSign } from "jose";
 
 const ISSUER = "https://lotse.example";
 const TOKEN_URL = `${ISSUER}/v1/token`;
@@ -77,11 +78,19 @@ Deno.bench("crypto.subtle.sign ES256 alone", { group: "sign", baseline: true }, 
   );
 });
 
-// The other signers Deno offers here, for docs/targets.md P10: node:crypto with a KeyObject
-// made once (same P-256 curve), and Ed25519 (EdDSA) through Web Crypto and node:crypto.
+// The other signers Deno offers here, for docs/targets.md P10: node:crypto and jose with a
+// KeyObject made once (same P-256 curve), and Ed25519 (EdDSA) through Web Crypto and
+// node:crypto.
 const es256KeyObject = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey;
 Deno.bench("node:crypto sign ES256, KeyObject reused", { group: "sign" }, () => {
   nodeSign("sha256", signingInput, { key: es256KeyObject, dsaEncoding: "ieee-p1363" });
+});
+Deno.bench("jose CompactSign ES256, KeyObject reused", { group: "sign" }, async () => {
+  await new CompactSign(signingInput).setProtectedHeader({ alg: "ES256" }).sign(es256KeyObject);
+});
+Deno.bench("jose CompactSign ES256, CryptoKey (as sealing does)", { group: "sign" }, async () => {
+  await new CompactSign(signingInput).setProtectedHeader({ alg: "ES256" })
+    .sign(ring.signingKey().key);
 });
 const ed25519 = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
 Deno.bench("crypto.subtle.sign Ed25519", { group: "sign" }, async () => {

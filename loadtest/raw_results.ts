@@ -36,6 +36,11 @@ export async function writeResult(name: string, data: Record<string, unknown>): 
     loadAverage: Deno.loadavg(),
     ...data,
   };
-  await Deno.writeTextFile(`${ROOT}${path}`, JSON.stringify(record, null, 1) + "\n");
+  await Deno.writeTextFile(`${ROOT}${path}`, resultText(record));
   return path;
+}
+
+/** A result as the file holds it: JSON as `deno fmt` writes it (two spaces, final newline). */
+export function resultText(record: Record<string, unknown>): string {
+  return JSON.stringify(record, null, 2) + "\n";
 }

@@ -1,67 +1,42 @@
 /**
- * The citizens' cockpit pages (routes/cockpit.tsx renders them): one layout with landmarks, a
- * skip link and print styles, the login page, the transfer list in plain German, the print
- * view. No script at all, so the Content-Security-Policy stays `default-src 'none'`; styles
- * inline (`style-src 'unsafe-inline'`). Colours meet WCAG 2.1 AA contrast.
+ * The citizens' cockpit pages (routes/cockpit.tsx renders them) in the shared page frame
+ * (routes/_layout.tsx: landmarks, skip link, the style sheet of `/assets/lotse.css` with its
+ * print rules): the login page, the transfer list in plain German, the print view. No script
+ * at all; the pages' Content-Security-Policy is the shared one (`PAGE_CSP`).
  *
  * @module
  */
+import type { Child } from "hono/jsx";
 import type { ProtocolRecord } from "../src/protocol/mod.ts";
+import { Layout } from "./_layout.tsx";
 
-const STYLE = `*{box-sizing:border-box}
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1b1b1b;background:#fff;line-height:1.5}
-.skip{position:absolute;left:-999px;top:0;background:#fff;padding:.5rem}.skip:focus{left:1rem}
-header,main,footer{max-width:72rem;margin:0 auto;padding:1rem 1.5rem}
-header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;border-bottom:4px solid #004b87}
-header .brand{font-weight:700;font-size:1.25rem;color:#004b87;text-decoration:none}
-footer{border-top:1px solid #ccc;color:#4a4a4a;font-size:.9rem;margin-top:2rem}
-a{color:#004b87}a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #b35c00;outline-offset:2px}
-.button{display:inline-block;font:inherit;padding:.5rem 1rem;background:#004b87;color:#fff;border:2px solid #004b87;border-radius:4px;text-decoration:none;cursor:pointer}
-.button.secondary{background:#fff;color:#004b87}
-fieldset{border:1px solid #ccc;border-radius:4px;padding:.5rem 1rem 1rem;display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-end}
-label{display:block;font-weight:600}input,select{font:inherit;padding:.35rem;border:1px solid #555;border-radius:3px}
-table{border-collapse:collapse;width:100%;margin-top:1rem}caption{text-align:left;font-weight:600;padding:.5rem 0}
-th,td{border-bottom:1px solid #ccc;padding:.5rem .6rem;text-align:left;vertical-align:top}th{background:#eef2f6}
-.actions{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}.muted{color:#4a4a4a}
-.notice{border-left:4px solid #004b87;background:#eef2f6;padding:.5rem 1rem}.error{border-left-color:#a00000}
-.outcome-refused,.outcome-failed{color:#8a0000;font-weight:600}
-@media print{.skip,.noprint,form,.actions{display:none}header{border-bottom:2px solid #000}a{color:#000}th{background:none}}`;
+const BRAND = {
+  href: "/cockpit",
+  name: "Datenschutzcockpit",
+  tagline: "Wer hat welche Daten über Sie abgerufen, wann, wozu?",
+} as const;
 
-/** Page chrome: landmarks, skip link, the logout form when logged in. */
-export function Layout(
-  props: { title: string; children?: unknown; logout?: { csrf: string } },
-) {
+/** The shared page frame (routes/_layout.tsx) with the cockpit's name, and logout when in. */
+function Page(props: { title: string; children?: Child; logout?: { csrf: string } }) {
   return (
-    <html lang="de">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>{props.title}</title>
-        <style>{STYLE}</style>
-      </head>
-      <body>
-        <a class="skip" href="#inhalt">Zum Inhalt springen</a>
-        <header>
-          <a class="brand" href="/cockpit">Datenschutzcockpit</a>
-          {props.logout
-            ? (
-              <form method="post" action="/cockpit/logout" class="noprint">
-                <input type="hidden" name="csrf" value={props.logout.csrf} />
-                <button type="submit" class="button secondary">Abmelden</button>
-              </form>
-            )
-            : null}
-        </header>
-        <main id="inhalt">{props.children}</main>
-        <footer>
-          <p>
-            Das Datenschutzcockpit zeigt Ihnen, welche Behörde Daten über Sie aus einem Register
-            abgerufen hat (§ 10 OZG, § 9 IDNrG). Die Einträge werden zwei Jahre aufbewahrt.
-          </p>
-        </footer>
-      </body>
-    </html>
+    <Layout
+      title={props.title}
+      brand={BRAND}
+      actions={props.logout
+        ? (
+          <form method="post" action="/cockpit/logout" class="noprint">
+            <input type="hidden" name="csrf" value={props.logout.csrf} />
+            <button type="submit" class="secondary">Abmelden</button>
+          </form>
+        )
+        : undefined}
+    >
+      {props.children}
+      <p class="hint">
+        Das Datenschutzcockpit zeigt Ihnen, welche Behörde Daten über Sie aus einem Register
+        abgerufen hat (§ 10 OZG, § 9 IDNrG). Die Einträge werden zwei Jahre aufbewahrt.
+      </p>
+    </Layout>
   );
 }
 
@@ -70,9 +45,8 @@ export function Message(
   props: { title: string; text: string; link?: { href: string; text: string }; error?: boolean },
 ) {
   return (
-    <Layout title={`${props.title} – Datenschutzcockpit`}>
-      <h1>{props.title}</h1>
-      <p class={props.error ? "notice error" : "notice"} role={props.error ? "alert" : undefined}>
+    <Page title={props.title}>
+      <p class={props.error ? "error-summary" : "notice"} role={props.error ? "alert" : undefined}>
         {props.text}
       </p>
       {props.link
@@ -82,15 +56,14 @@ export function Message(
           </p>
         )
         : null}
-    </Layout>
+    </Page>
   );
 }
 
 /** The page before login: what the cockpit is, and the way to log in. */
 export function LoginPage(props: { available: boolean; notice?: string }) {
   return (
-    <Layout title="Anmelden – Datenschutzcockpit">
-      <h1>Datenschutzcockpit</h1>
+    <Page title="Datenschutzcockpit">
       {props.notice ? <p class="notice" role="status">{props.notice}</p> : null}
       <p>
         Hier sehen Sie, welche Behörde wann welche Daten über Sie abgerufen hat, wozu und auf
@@ -104,11 +77,11 @@ export function LoginPage(props: { available: boolean; notice?: string }) {
           </p>
         )
         : (
-          <p class="notice error" role="alert">
+          <p class="notice" role="alert">
             Die Anmeldung ist derzeit nicht eingerichtet. Bitte versuchen Sie es später erneut.
           </p>
         )}
-    </Layout>
+    </Page>
   );
 }
 
@@ -143,15 +116,14 @@ export function filterQuery(filters: Filters): string {
 
 function Table(props: { lines: readonly TransferLine[]; caption: string }) {
   return (
-    <table id="uebermittlungen">
+    <table id="uebermittlungen" class="transfers">
       <caption>{props.caption}</caption>
       <thead>
         <tr>
           <th scope="col">Wann</th>
           <th scope="col">Welche Behörde</th>
           <th scope="col">Welche Daten, aus welchem Register</th>
-          <th scope="col">Wozu</th>
-          <th scope="col">Rechtsgrundlage</th>
+          <th scope="col">Wozu, auf welcher Rechtsgrundlage</th>
           <th scope="col">Ergebnis</th>
         </tr>
       </thead>
@@ -169,8 +141,10 @@ function Table(props: { lines: readonly TransferLine[]; caption: string }) {
               {l.evidence}
               <div class="muted">aus: {l.register}</div>
             </td>
-            <td>{l.record.purpose}</td>
-            <td>{l.record.legalBasis}</td>
+            <td>
+              {l.record.purpose}
+              <div class="muted">Rechtsgrundlage: {l.record.legalBasis}</div>
+            </td>
             <td class={`outcome-${l.record.outcome}`}>{l.outcome}</td>
           </tr>
         ))}
@@ -198,25 +172,24 @@ export function RecordsPage(
   const { filters } = props;
   const query = filterQuery(filters);
   return (
-    <Layout title="Ihre Datenübermittlungen – Datenschutzcockpit" logout={{ csrf: props.csrf }}>
-      <h1>Ihre Datenübermittlungen</h1>
+    <Page title="Ihre Datenübermittlungen" logout={{ csrf: props.csrf }}>
       <p>
         Jede Zeile ist ein Abruf von Daten über Sie: welche Behörde sie wann bei welchem Register
         angefragt hat, wozu, auf welcher Rechtsgrundlage, und ob die Daten übermittelt wurden.
       </p>
-      {props.error ? <p class="notice error" role="alert" id="fehler">{props.error}</p> : null}
+      {props.error ? <p class="error-summary" role="alert" id="fehler">{props.error}</p> : null}
       <form method="get" action="/cockpit" role="search" aria-label="Übermittlungen filtern">
-        <fieldset>
+        <fieldset class="filters">
           <legend>Filtern</legend>
-          <div>
+          <div class="field">
             <label for="von">Von (Datum)</label>
             <input type="date" id="von" name="von" value={filters.from} />
           </div>
-          <div>
+          <div class="field">
             <label for="bis">Bis (Datum)</label>
             <input type="date" id="bis" name="bis" value={filters.to} />
           </div>
-          <div>
+          <div class="field">
             <label for="behoerde">Behörde</label>
             <select id="behoerde" name="behoerde">
               <option value="">Alle Behörden</option>
@@ -225,8 +198,8 @@ export function RecordsPage(
               ))}
             </select>
           </div>
-          <div>
-            <button type="submit" class="button">Filter anwenden</button>
+          <div class="field">
+            <button type="submit">Filter anwenden</button>
           </div>
           {query ? <a href="/cockpit">Filter zurücksetzen</a> : null}
         </fieldset>
@@ -244,7 +217,7 @@ export function RecordsPage(
           </p>
         )
         : <Table lines={props.lines} caption={caption(props.lines.length, props.more)} />}
-    </Layout>
+    </Page>
   );
 }
 
@@ -253,8 +226,7 @@ export function PrintPage(
   props: { lines: readonly TransferLine[]; more: boolean; range: string; printedAt: string },
 ) {
   return (
-    <Layout title="Druckansicht – Datenschutzcockpit">
-      <h1>Auszug aus dem Datenschutzcockpit</h1>
+    <Page title="Auszug aus dem Datenschutzcockpit">
       <p>
         Zeitraum: {props.range}. Stand: {props.printedAt}.
       </p>
@@ -265,7 +237,7 @@ export function PrintPage(
       {props.lines.length === 0
         ? <p>Für diesen Zeitraum sind keine Übermittlungen protokolliert.</p>
         : <Table lines={props.lines} caption={caption(props.lines.length, props.more)} />}
-    </Layout>
+    </Page>
   );
 }
 

@@ -32,6 +32,10 @@ export interface LayoutProps {
   readonly environment?: "production" | "test";
   /** Scripts of `/assets/` to load (deferred). */
   readonly scripts?: readonly string[];
+  /** The header's name and link; default Lotse's, to `/onboarding`. */
+  readonly brand?: { readonly href: string; readonly name: string; readonly tagline: string };
+  /** Controls at the header's end (e.g. the cockpit's logout form). */
+  readonly actions?: Child;
   readonly children?: Child;
 }
 
@@ -51,9 +55,13 @@ export function Layout(props: LayoutProps) {
         <header class="site">
           <div class="wrap">
             <p class="brand">
-              <a href="/onboarding">Lotse</a>
-              <span>Nachweisvermittlung im Once-Only-Technical-System (NOOTS)</span>
+              <a href={props.brand?.href ?? "/onboarding"}>{props.brand?.name ?? "Lotse"}</a>
+              <span>
+                {props.brand?.tagline ??
+                  "Nachweisvermittlung im Once-Only-Technical-System (NOOTS)"}
+              </span>
             </p>
+            {props.actions ?? null}
           </div>
         </header>
         {props.environment === "test"

@@ -57,6 +57,16 @@ th{background:var(--soft)}
 .diff li{margin:.2rem 0}.diff code{background:var(--soft);padding:0 .2rem}
 code{font-family:ui-monospace,Consolas,monospace}
 footer.site{border-top:1px solid var(--line);color:var(--muted);padding:1.5rem 0;font-size:.95rem}
+header.site .wrap{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:1rem}
+header.site form{margin:0}.muted{color:var(--muted)}
+.filters{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-end}.filters .field{margin:0}
+.filters input,.filters select{font:inherit;padding:.4rem;border:2px solid var(--ink);background:#fff}
+.actions{display:flex;flex-wrap:wrap;gap:1.5rem;margin:1rem 0}
+caption{text-align:left;font-weight:700;padding:.4rem 0}.transfers td{overflow-wrap:break-word}
+.outcome-refused,.outcome-failed{color:var(--error);font-weight:700}
+@media print{.skip,.noprint,form,.actions,header.site form{display:none}
+header.site{background:none;color:#000;border-bottom:2px solid #000}header.site .brand a{color:#000}
+a{color:#000}th{background:none}}
 `;
 
 const KEYGEN = `"use strict";

@@ -3,7 +3,7 @@
  * person their own transfers in plain German, and nothing but the login to anyone else. Login
  * with OpenID Connect (src/citizen_login.ts), sessions in an `HttpOnly`, `SameSite=Strict`
  * cookie (`Secure` under HTTPS), the logout form carries the session's CSRF token, filters by
- * time and authority, CSV export, print view. No script: the CSP is `default-src 'none'`.
+ * time and authority, CSV export, print view. No script; the shared pages' CSP (`PAGE_CSP`).
  *
  * @module
  */
@@ -27,6 +27,7 @@ import {
   RecordsPage,
   type TransferLine,
 } from "./_cockpit_page.tsx";
+import { PAGE_HEADERS } from "./_layout.tsx";
 
 const HTML = { type: "text/html", schema: { type: "string" } } as const;
 const REDIRECT = { type: "*/*" } as const;
@@ -134,14 +135,6 @@ const SESSION_COOKIE = "lotse_cockpit";
 const LOGIN_COOKIE = "lotse_cockpit_login";
 const MAX_RECORDS = 1000;
 
-const HEADERS = {
-  "cache-control": "no-store",
-  "content-security-policy":
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-  "referrer-policy": "no-referrer",
-  "x-frame-options": "DENY",
-};
-
 const OUTCOME_TEXT: Record<string, string> = {
   "delivered": "übermittelt",
   "deferred": "angekündigt – die Daten folgen später",
@@ -214,7 +207,7 @@ export function cockpitRoutes(deps: CockpitRoutesOptions): Hono {
   const cookieBase = { httpOnly: true, secure: deps.https, path: "/" } as const;
 
   const html = (c: Context, page: unknown, status: 200 | 400 | 401 | 403 | 503 = 200) =>
-    c.html(`<!DOCTYPE html>${page}`, status, HEADERS);
+    c.html(`<!DOCTYPE html>${page}`, status, PAGE_HEADERS);
 
   const currentSession = async (c: Context): Promise<CitizenSession | null> =>
     deps.login === null ? null : await deps.login.session(getCookie(c, SESSION_COOKIE));
@@ -398,7 +391,7 @@ export function cockpitRoutes(deps: CockpitRoutesOptions): Hono {
       ...rows,
     ], { delimiter: ";", bom: true, record_delimiter: "windows" });
     return c.body(csv, 200, {
-      ...HEADERS,
+      ...PAGE_HEADERS,
       "content-type": "text/csv; charset=utf-8",
       "content-disposition": 'attachment; filename="datenschutzcockpit.csv"',
     });

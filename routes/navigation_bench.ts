@@ -1,12 +1,17 @@
 /**
  * The cost of one authenticated `GET /v1/navigation` inside the process, through the whole
  * Hono app (routing, metrics, token check, lookup, JSON), against a bare Hono route
- * returning the same JSON: what Lotse adds on top of the framework, without sockets.
+ * returning the same JSON: what Lotse adds on top of the framework, without sockets. And
+ * through the server's handler as `deno task serve` runs it (edge checks, rate limits,
+ * security headers, the fast path, the request log line formatted but not written), which is
+ * where P1's CPU per request goes besides the runtime's own work.
  *
  * `deno bench -A routes/navigation_bench.ts`
  */
 import { Hono } from "hono";
-import { createApp } from "../src/app.ts";
+import { createApp, createHandler } from "../src/app.ts";
+import { createLogger } from "../src/log.ts";
+import { RateLimits } from "../src/rate_limit.ts";
 import { parseConfig } from "../src/config.ts";
 import { createIam } from "../src/iam.ts";
 import { Metrics } from "../src/metrics.ts";
@@ -26,18 +31,28 @@ const store = { snapshot } as unknown as TableStore;
 const keys = await KeyRing.open(memoryKeyStore("bench-secret-of-at-least-32-characters!"));
 const config = parseConfig({ LOTSE_PUBLIC_URL: "http://lotse.test" });
 const iam = createIam(keys, store, { publicUrl: config.publicUrl });
-const app = createApp(
-  {
-    config,
-    db: null as never,
-    store,
-    metrics: new Metrics(),
-    iam,
-    protocol: null as never,
-    providerClients: null as never,
-    idnrHash: () => "",
-  } satisfies AppDeps,
-);
+const deps = {
+  config,
+  db: null as never,
+  store,
+  metrics: new Metrics(),
+  iam,
+  protocol: null as never,
+  providerClients: null as never,
+  idnrHash: () => "",
+} satisfies AppDeps;
+const app = createApp(deps);
+// As the load benchmarks start Lotse: every quota on, never reached; request lines at info.
+let logged = 0;
+const handler = createHandler({
+  ...deps,
+  logger: createLogger({ level: "info", write: () => logged++ }),
+  rateLimits: new RateLimits({ windowMs: 60_000, token: 1e9, address: 1e9, client: 1e9 }),
+});
+const info = {
+  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
+  completed: Promise.resolve(),
+} as Deno.ServeHandlerInfo<Deno.NetAddr>;
 const { token } = await issueAccessToken(
   { id: "stuttgart-bewohnerparken", roles: ["consumer"] },
   { keys, issuer: config.publicUrl, audience: config.publicUrl },
@@ -78,3 +93,15 @@ Deno.bench({
     await res.text();
   },
 });
+
+Deno.bench({
+  name: "Lotse handler as served (edge, limits, headers, fast path, log line)",
+  group: "navigation",
+  async fn() {
+    const res = await handler.fetch(new Request(urls[i++ & 1023]!, { headers }), info);
+    await res.text();
+  },
+});
+
+const check = await handler.fetch(new Request(urls[0]!, { headers }), info);
+if (check.status !== 200 || logged === 0) throw new Error(`Handler answered ${check.status}`);

@@ -46,8 +46,8 @@ import { readinessRoutes } from "../routes/readiness.ts";
 import { onboardingPages } from "../routes/onboarding_pages.tsx";
 import { assetRoutes } from "../routes/assets.ts";
 import type { ProviderClients } from "./transport.ts";
-import { edgeCheck, reportLimit } from "./edge.ts";
-import { RateLimits } from "./rate_limit.ts";
+import { edgeCheck, type EdgeResult, reportLimit } from "./edge.ts";
+import { RateLimits, setRateLimitHeaders } from "./rate_limit.ts";
 import { TransferCaps } from "./transfer_caps.ts";
 import { EndpointPolicy } from "./endpoint_policy.ts";
 import { createLogger, type Logger } from "./log.ts";
@@ -243,37 +243,62 @@ export type Handler = (
 export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
   const requests = deps.requests ?? new RequestLog(deps.logger ?? createLogger());
   const app = createApp({ ...deps, requests });
+  let answeredRoute: string | undefined;
+  let answeredClient: string | undefined;
   const fast = fastNavigation({
     store: deps.store,
     verifier: deps.iam.verifier,
     metrics: deps.metrics,
-    served: (request, route, clientId) => requests.note(request, { route, clientId }),
+    // Synchronous: read right after the fast path returns, no per-request map needed.
+    served: (_request, route, clientId) => {
+      answeredRoute = route;
+      answeredClient = clientId;
+    },
   });
   const headers = securityHeaders({
     https: deps.config.tls !== null || deps.config.publicUrl.startsWith("https:"),
   });
-  // Every response, from either path, gets the security headers and its log line.
-  const finish = (request: Request, response: Response, start: number) => {
-    const sent = withHeaders(response, headers);
-    requests.write(request, sent, performance.now() - start);
-    return sent;
-  };
+  const headerNames = Object.keys(headers);
   const limits = deps.rateLimits ??
     new RateLimits({ windowMs: 60_000, token: 0, address: 0, client: 0 });
   const edge = edgeCheck({ limits, verifier: deps.iam.verifier });
+  // Every response, from either path, gets the security headers and its log line.
+  const finish = (request: Request, response: Response, start: number, head: EdgeResult) => {
+    const sent = withHeaders(response, headers);
+    requests.write(request, sent, performance.now() - start, head);
+    return sent;
+  };
   return {
     app,
     fetch: (request, info) => {
       const start = performance.now();
-      const checked = edge(request, info);
-      if (checked instanceof Response) {
-        deps.metrics.observe("edge refused", checked.status, 0);
-        return finish(request, checked, start);
+      const head = edge(request, info);
+      if (head.refusal !== null) {
+        deps.metrics.observe("edge refused", head.refusal.status, 0);
+        return finish(request, head.refusal, start, head);
       }
-      const quick = fast(request);
-      const response = quick ?? app.fetch(request, info);
+      const { verdict } = head;
+      const quick = fast(request, { authorization: head.authorization, start });
+      if (quick !== null) {
+        // Its own answer holds only Content-Type: set, not merged (a header list in
+        // `new Response()` costs Deno several times more than `set()` on the one it made).
+        const sent = quick.headers;
+        for (const name of headerNames) sent.set(name, headers[name]!);
+        if (verdict !== null) setRateLimitHeaders(sent, limits, verdict);
+        if (requests.enabled) {
+          requests.write(request, quick, performance.now() - start, {
+            route: answeredRoute,
+            clientId: answeredClient,
+            requestId: head.requestId,
+            traceparent: head.traceparent,
+            transferId: null,
+          });
+        }
+        return quick;
+      }
+      const response = app.fetch(request, info);
       const done = (r: Response) =>
-        finish(request, checked === null ? r : reportLimit(r, limits, checked), start);
+        finish(request, verdict === null ? r : reportLimit(r, limits, verdict), start, head);
       return response instanceof Response ? done(response) : response.then(done);
     },
   };

@@ -39,20 +39,32 @@ function decode(value: string): string | null {
   }
 }
 
+/** What the server's handler already knows of a request (so it is not read twice). */
+export interface FastPathRequestOptions {
+  /** The `Authorization` field, as the edge read it; default: read from the request. */
+  authorization?: string | null;
+  /** When the request came in (`performance.now()`); default: now. */
+  start?: number;
+}
+
 /** Returns the answer for a plain navigation success, or null to let the app answer. */
-export function fastNavigation(deps: FastPathDeps): (request: Request) => Response | null {
+export function fastNavigation(
+  deps: FastPathDeps,
+): (request: Request, options?: FastPathRequestOptions) => Response | null {
   const { store, verifier, metrics, served } = deps;
-  return (request) => {
+  return (request, options) => {
     if (request.method !== "GET") return null;
     const url = request.url;
     const pathStart = url.indexOf("/", url.indexOf("://") + 3);
     if (pathStart === -1 || !url.startsWith(PATH, pathStart)) return null;
     const queryStart = pathStart + PATH.length;
     if (url.charCodeAt(queryStart) !== 63 /* ? */) return null;
-    const start = performance.now();
+    const start = options?.start ?? performance.now();
     const snapshot = store.snapshot;
     if (snapshot === null) return null;
-    const header = request.headers.get("authorization");
+    const header = options?.authorization !== undefined
+      ? options.authorization
+      : request.headers.get("authorization");
     if (header === null) return null;
     const token = bearerToken(header);
     if (token === null) return null;

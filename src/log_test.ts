@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger, type LogLevel } from "./log.ts";
+import { createLogger, LineBatch, type LogLevel } from "./log.ts";
 
 function capture(level: LogLevel) {
   const lines: string[] = [];
@@ -107,4 +107,101 @@ Deno.test("no module of the core writes to the console: every event goes through
   };
   for (const dir of ["src/", "routes/", "crypto/", "db/"]) await walk(new URL(dir, root));
   assert.deepEqual(offenders, []);
+});
+
+function batchOf() {
+  const written: string[] = [];
+  const turns: (() => void)[] = [];
+  const decoder = new TextDecoder();
+  const batch = new LineBatch({
+    // Takes at most 7 bytes per call, like a pipe that is nearly full: the rest must follow.
+    writeSync: (bytes) => {
+      const n = Math.min(7, bytes.length);
+      written.push(decoder.decode(bytes.subarray(0, n)));
+      return n;
+    },
+    schedule: (flush) => turns.push(flush),
+  });
+  const endTurn = () => turns.splice(0).forEach((flush) => flush());
+  return { batch, out: () => written.join(""), turns, endTurn };
+}
+
+Deno.test("LineBatch holds a turn's lines and writes them together when the turn ends", () => {
+  const { batch, out, turns, endTurn } = batchOf();
+  batch.push("a", false);
+  batch.push("b", false);
+  batch.push("c", false);
+  assert.equal(out(), "");
+  assert.equal(turns.length, 1, "one flush per turn, not one per line");
+  endTurn();
+  assert.equal(out(), "a\nb\nc\n");
+  assert.equal(batch.held, 0);
+  batch.push("d", false);
+  assert.equal(turns.length, 1, "the next turn gets its own flush");
+  endTurn();
+  assert.equal(out(), "a\nb\nc\nd\n");
+});
+
+Deno.test("LineBatch writes everything held at once, in order, with an urgent line", () => {
+  const { batch, out, endTurn } = batchOf();
+  batch.push("info 1", false);
+  batch.push("info 2", false);
+  batch.push("warn", true);
+  assert.equal(out(), "info 1\ninfo 2\nwarn\n");
+  endTurn();
+  assert.equal(out(), "info 1\ninfo 2\nwarn\n", "nothing written twice");
+  batch.push("tail", false);
+  batch.flush();
+  assert.equal(out(), "info 1\ninfo 2\nwarn\ntail\n");
+});
+
+Deno.test("LineBatch counts the lines an output refuses instead of throwing", () => {
+  const batch = new LineBatch({
+    writeSync: () => {
+      throw new Deno.errors.BrokenPipe("closed");
+    },
+    schedule: () => {},
+  });
+  batch.push("a", false);
+  batch.push("b", true);
+  assert.equal(batch.lost, 2);
+  assert.equal(batch.held, 0);
+});
+
+Deno.test("the default logger batches standard output and writes it on flush and exit", async () => {
+  const code = `
+    import { createLogger, flushLogs } from ${
+    JSON.stringify(new URL("./log.ts", import.meta.url).href)
+  };
+    const out = (text) => Deno.stdout.writeSync(new TextEncoder().encode(text + "\\n"));
+    const log = createLogger({ level: "info" });
+    log.info("first");
+    log.info("second");
+    out("held");
+    flushLogs();
+    out("flushed");
+    log.info("third");
+    log.warn("urgent");
+    out("after urgent");
+    log.info("fourth");
+    Deno.exit(0);
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+  const msgs = lines.map((line) => line.startsWith("{") ? JSON.parse(line).msg : line);
+  // "fourth" is still held when Deno.exit is called: the exit writes it.
+  assert.deepEqual(msgs, [
+    "held",
+    "first",
+    "second",
+    "flushed",
+    "third",
+    "urgent",
+    "after urgent",
+    "fourth",
+  ]);
 });

@@ -4,7 +4,7 @@
  */
 import { CONFIG_VARIABLES, ConfigError, parseConfig } from "./config.ts";
 import { startLotse } from "./boot.ts";
-import { createLogger } from "./log.ts";
+import { createLogger, flushLogs } from "./log.ts";
 
 const env: Record<string, string> = {};
 for (const name of CONFIG_VARIABLES) {
@@ -39,6 +39,7 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   Deno.addSignalListener(signal, async () => {
     logger.info("Stopping: finishing running requests and flushing the protocol", { signal });
     await lotse.shutdown();
+    flushLogs();
     Deno.exit(0);
   });
 }

@@ -58,6 +58,7 @@ export class RateLimits {
   readonly #maxKeys: number;
   readonly #now: () => number;
   #sweptWindow = -1;
+  #policy: string | undefined;
 
   constructor(options: RateLimitOptions) {
     this.#options = options;
@@ -113,6 +114,11 @@ export class RateLimits {
 
   /** The `RateLimit-Policy` field value of the quotas that are on. */
   policy(): string {
+    // The options never change: made once, not on every response.
+    return this.#policy ??= this.#makePolicy();
+  }
+
+  #makePolicy(): string {
     const seconds = Math.round(this.#options.windowMs / 1000);
     return (["token", "address", "client"] as const)
       .filter((quota) => this.#options[quota] > 0)
@@ -121,21 +127,23 @@ export class RateLimits {
   }
 }
 
-/** The tightest of several verdicts (the first refusal, else the least remaining). */
-export function tightest(verdicts: readonly (Verdict | null)[]): Verdict | null {
-  let pick: Verdict | null = null;
-  for (const verdict of verdicts) {
-    if (verdict === null) continue;
-    if (!verdict.allowed) return verdict;
-    if (pick === null || verdict.remaining < pick.remaining) pick = verdict;
-  }
-  return pick;
+/** The tighter of two verdicts (the first refusal, else the one with less remaining). */
+export function tightest(a: Verdict | null, b: Verdict | null): Verdict | null {
+  if (a === null) return b;
+  if (b === null || !a.allowed) return a;
+  if (!b.allowed) return b;
+  return b.remaining < a.remaining ? b : a;
+}
+
+/** The `RateLimit` field value of `verdict`. */
+export function rateLimitValue(verdict: Verdict): string {
+  return `"${verdict.quota}";r=${verdict.remaining};t=${verdict.resetSeconds}`;
 }
 
 /** Sets `RateLimit-Policy` and `RateLimit` on `headers`. */
 export function setRateLimitHeaders(headers: Headers, limits: RateLimits, verdict: Verdict): void {
   headers.set("ratelimit-policy", limits.policy());
-  headers.set("ratelimit", `"${verdict.quota}";r=${verdict.remaining};t=${verdict.resetSeconds}`);
+  headers.set("ratelimit", rateLimitValue(verdict));
 }
 
 /** The 429 problem for a refused verdict, with `Retry-After` and the rate-limit fields. */

@@ -46,7 +46,7 @@ Deno.test("tooManyRequests() is a 429 problem with Retry-After and RateLimit fie
     now: () => 30_000,
   });
   limits.take("token", "x");
-  const verdict = tightest([limits.take("address", "x"), limits.take("token", "x")])!;
+  const verdict = tightest(limits.take("address", "x"), limits.take("token", "x"))!;
   const res = tooManyRequests(limits, verdict);
   assert.equal(res.status, 429);
   assert.equal(res.headers.get("retry-after"), "30");

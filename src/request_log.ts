@@ -26,6 +26,15 @@ export interface RequestNote {
   readonly clientId?: string;
 }
 
+/** What a caller of {@linkcode RequestLog.write} read of a request before. */
+export interface RequestFacts extends RequestNote {
+  /** The `X-Request-Id` and `traceparent` fields as sent, null when absent. */
+  readonly requestId: string | null;
+  readonly traceparent: string | null;
+  /** The answer's transfer id when the caller knows it (null: none); default: read. */
+  readonly transferId?: string | null;
+}
+
 // A request id a caller may set: short and plain, so it cannot smuggle anything into a log.
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 // W3C Trace Context, version 00.
@@ -47,19 +56,30 @@ export class RequestLog {
     if (this.#enabled) this.#notes.set(request, note);
   }
 
-  /** Writes the line for `request` answered by `response` after `durationMs`. */
-  write(request: Request, response: Response, durationMs: number): void {
+  /** Whether lines are written at all (the logger's level is `info` or `debug`). */
+  get enabled(): boolean {
+    return this.#enabled;
+  }
+
+  /**
+   * Writes the line for `request` answered by `response` after `durationMs`. `known` holds
+   * what the caller already read (the header fields, or the note of a request it answered
+   * itself); the rest is read from the request and its note.
+   */
+  write(request: Request, response: Response, durationMs: number, known?: RequestFacts): void {
     if (!this.#enabled) return;
-    const note = this.#notes.get(request);
-    const requestId = request.headers.get("x-request-id");
-    const traceparent = request.headers.get("traceparent");
+    const note = known?.route !== undefined ? known : this.#notes.get(request);
+    const requestId = known ? known.requestId : request.headers.get("x-request-id");
+    const traceparent = known ? known.traceparent : request.headers.get("traceparent");
     this.#logger.info("request", {
       method: request.method,
       route: note?.route ?? "unmatched",
       status: response.status,
       durationMs: Math.round(durationMs * 1000) / 1000,
       clientId: note?.clientId ?? null,
-      transferId: response.headers.get("lotse-transfer-id"),
+      transferId: known?.transferId !== undefined
+        ? known.transferId
+        : response.headers.get("lotse-transfer-id"),
       requestId: requestId !== null && REQUEST_ID.test(requestId) ? requestId : null,
       traceparent: traceparent !== null && TRACEPARENT.test(traceparent) ? traceparent : null,
     });

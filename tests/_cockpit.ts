@@ -42,9 +42,12 @@ export async function loginWithFetch(
     cookie?: string;
     /** Sees a copy of the callback's answer (e.g. to check it against the API document). */
     inspect?: (url: string, res: Response) => Promise<unknown>;
+    /** How requests to Lotse are sent (e.g. in-process); the identity provider's use `fetch`. */
+    send?: (url: string, init?: RequestInit) => Promise<Response>;
   } = {},
 ): Promise<CockpitSession> {
-  const start = await fetch(`${base}/cockpit/login`, { redirect: "manual" });
+  const send = options.send ?? fetch;
+  const start = await send(`${base}/cockpit/login`, { redirect: "manual" });
   await start.body?.cancel();
   assert.equal(start.status, 303);
   const loginId = setCookieValue(start, "lotse_cockpit_login");
@@ -62,7 +65,7 @@ export async function loginWithFetch(
   assert.equal(chosen.status, 303);
   const callback = chosen.headers.get("location")!;
   const cookies = [`lotse_cockpit_login=${loginId}`, ...(options.cookie ? [options.cookie] : [])];
-  const back = await fetch(callback, {
+  const back = await send(callback, {
     redirect: "manual",
     headers: { cookie: cookies.join("; ") },
   });
@@ -71,7 +74,7 @@ export async function loginWithFetch(
   await back.body?.cancel();
   const id = setCookieValue(back, "lotse_cockpit");
   assert.ok(id, "the session cookie is set");
-  const page = await fetch(`${base}/cockpit`, { headers: { cookie: `lotse_cockpit=${id}` } });
+  const page = await send(`${base}/cockpit`, { headers: { cookie: `lotse_cockpit=${id}` } });
   const html = await page.text();
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   assert.ok(csrf, "the page carries the logout form's CSRF token");

@@ -358,3 +358,36 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "under HTTPS the cockpit's cookies are Secure",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    // In-process behind a TLS-terminating proxy: the public URL is https.
+    const lotse = await startTestLotse({
+      serve: false,
+      env: { LOTSE_PUBLIC_URL: "https://lotse.test" },
+    });
+    try {
+      const send = (url: string, init?: RequestInit) =>
+        Promise.resolve(lotse.lotse.fetch(new Request(url, init)));
+      const start = await send(`${lotse.publicUrl}/cockpit/login`, { redirect: "manual" });
+      await start.body?.cancel();
+      assert.match(setCookieLine(start, "lotse_cockpit_login")!, /;\s*Secure/i);
+      let sessionLine: string | null = null;
+      await loginWithFetch(lotse.publicUrl, JUERGEN.idnr, {
+        send,
+        inspect: (_url, res) => {
+          sessionLine = setCookieLine(res, "lotse_cockpit");
+          return Promise.resolve();
+        },
+      });
+      assert.match(sessionLine!, /;\s*Secure/i);
+      assert.match(sessionLine!, /;\s*HttpOnly/i);
+      assert.match(sessionLine!, /;\s*SameSite=Strict/i);
+    } finally {
+      await lotse.close();
+    }
+  },
+});
