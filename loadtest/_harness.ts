@@ -10,8 +10,8 @@ import { fetchDemoToken } from "../tools/demo_client.ts";
 import { type Cluster, startCluster } from "../tests/pg.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { type GeneratedTables, generateTables } from "../tools/generate.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
+import { demoPermissionsFor, type GeneratedTables, generateTables } from "../tools/generate.ts";
+import { DEMO_CLIENTS } from "../demo/clients.ts";
 import { seedTables } from "../db/seed.ts";
 import type { Db } from "../db/types.ts";
 
@@ -170,7 +170,7 @@ export async function startBenchDatabase(
     providers: tables.providers,
     routes: tables.routes,
     clients: DEMO_CLIENTS,
-    permissions: DEMO_PERMISSIONS,
+    permissions: demoPermissionsFor(tables),
   }, { replace: true });
   const seedMs = performance.now() - t;
   // Fresh statistics, so the first start does not pay for autovacuum's catching up.

@@ -26,6 +26,7 @@
 import districts from "landkreise-deutschland/data/districts.json" with { type: "json" };
 import type {
   EvidenceType,
+  Permission,
   Postcode,
   PostcodePlace,
   Provider,
@@ -35,6 +36,7 @@ import type {
 import type { NavTables } from "../src/model.ts";
 import { normalizeOrt } from "../src/ort.ts";
 import { Rng } from "./rng.ts";
+import { DEMO_PERMISSIONS } from "../demo/clients.ts";
 
 export interface GenerateTablesOptions {
   /** PRNG seed; default 1. */
@@ -549,4 +551,17 @@ export function generateTables(options: GenerateTablesOptions = {}): GeneratedTa
     routes,
     coverage,
   };
+}
+
+/**
+ * The demo permissions whose evidence type and provider the generated tables hold: the demo
+ * also permits evidence types only the demo tables have (e.g. `identitaetsdaten`), which a
+ * database seeded with generated tables would refuse.
+ */
+export function demoPermissionsFor(tables: GeneratedTables): Permission[] {
+  const types = new Set(tables.evidenceTypes.map((t) => t.id));
+  const providers = new Set(tables.providers.map((p) => p.id));
+  return DEMO_PERMISSIONS.filter((p) =>
+    types.has(p.evidenceType) && (p.providerId === null || providers.has(p.providerId))
+  );
 }

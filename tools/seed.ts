@@ -10,8 +10,8 @@
  */
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { generateTables } from "./generate.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
+import { demoPermissionsFor, generateTables } from "./generate.ts";
+import { DEMO_CLIENTS } from "../demo/clients.ts";
 import { seedTables } from "../db/seed.ts";
 
 function argValue(args: readonly string[], name: string): string | undefined {
@@ -52,7 +52,7 @@ async function main(args: string[]): Promise<void> {
       evidenceTypes: generated.evidenceTypes,
       providers: generated.providers,
       routes: generated.routes,
-      ...(demo ? { clients: DEMO_CLIENTS, permissions: DEMO_PERMISSIONS } : {}),
+      ...(demo ? { clients: DEMO_CLIENTS, permissions: demoPermissionsFor(generated) } : {}),
     }, { replace: true });
     console.log(`Seeded in ${(performance.now() - t).toFixed(0)} ms: ${JSON.stringify(result)}`);
   } finally {
