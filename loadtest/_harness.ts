@@ -170,7 +170,12 @@ export async function startBenchDatabase(
     providers: tables.providers,
     routes: tables.routes,
     clients: DEMO_CLIENTS,
-    permissions: DEMO_PERMISSIONS,
+    // The generated tables hold the evidence types and providers of the navigation pilots,
+    // not every demo register (the IDA's, say): only the permissions they can satisfy.
+    permissions: DEMO_PERMISSIONS.filter((p) =>
+      tables.evidenceTypes.some((t) => t.id === p.evidenceType) &&
+      tables.providers.some((v) => v.id === p.providerId)
+    ),
   }, { replace: true });
   const seedMs = performance.now() - t;
   // Fresh statistics, so the first start does not pay for autovacuum's catching up.
