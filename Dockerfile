@@ -40,7 +40,7 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
 # Permissions narrowed to what Lotse needs: the network, reading its code, dependencies and
 # data, writing its data, and only the environment variables of its configuration and of
 # the PostgreSQL client (libpq's PG* names).
-ENTRYPOINT ["deno", "run", "--cached-only", "--no-prompt", \
+ENTRYPOINT ["deno", "run", "--cached-only", "--no-prompt", "--v8-flags=--expose-gc", \
   "--allow-net", \
   "--allow-read=/app,/deno-dir,/data,/run/secrets", \
   "--allow-write=/data", \

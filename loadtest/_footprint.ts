@@ -102,6 +102,8 @@ async function once(
       LOTSE_PORT: String(port),
       LOTSE_DEMO_PROVIDER_PORT: String(freePort()),
       LOTSE_DATA_DIR: dataDir,
+      // Required beside DATABASE_URL (every instance on a database shares the issuer).
+      ...(env.DATABASE_URL ? { LOTSE_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
       ...env,
     },
   });

@@ -339,11 +339,14 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     // The spool the last run left is replayed into PostgreSQL in the background, and an
     // interrupted transfer's decision may be in it: let it arrive first, or the transfer would
     // look never recorded and stay in flight. Bounded, for a PostgreSQL that is down.
-    if (journal.interrupted.length > 0 && copy === null) {
+    let replayed = journal.interrupted.length === 0;
+    if (!replayed && copy === null) {
       let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        protocol.drain(),
-        new Promise((resolve) => timer = setTimeout(resolve, SPOOL_REPLAY_WAIT_MS)),
+      replayed = await Promise.race([
+        protocol.drain().then(() => true),
+        new Promise<boolean>((resolve) =>
+          timer = setTimeout(() => resolve(false), SPOOL_REPLAY_WAIT_MS)
+        ),
       ]);
       clearTimeout(timer);
     }
@@ -351,6 +354,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       journal,
       tracked,
       async (id) => (await transferById(db, id))?.outcome ?? null,
+      { replayed },
     );
     if (interrupted > 0) logger.warn("Closed interrupted transfers", { count: interrupted });
     phase("protocol");

@@ -1,6 +1,5 @@
 /**
- * Lotse's own header names shared by faces, transport and the provider kit, and reading
- * free-text request headers (purpose, legal basis). HTTP header values are bytes;
+ * Reading free-text request headers (purpose, legal basis). HTTP header values are bytes;
  * a client may send UTF-8 ("§ 45 StVO" from curl) or an RFC 8187 extended value
  * (`UTF-8''%C2%A7%2045%20StVO`). Both come out as the same text.
  *
@@ -9,14 +8,6 @@
 
 import { Problem } from "./problem.ts";
 import { CONTROL } from "./schemas.ts";
-
-/**
- * The response header in which a provider may report the IDNr of the person the evidence is
- * about when the request carried none (an EU request names a person by eIDAS attributes;
- * XNachweis 1.2.0 has no element for it in a 0302), so the transfer shows in that person's
- * Datenschutzcockpit (docs/api.md §3, provider contract).
- */
-export const SUBJECT_IDNR_HEADER = "lotse-subject-idnr";
 
 const decoder = new TextDecoder("utf-8", { fatal: true });
 

@@ -165,6 +165,14 @@ export async function closeInterrupted(
   journal: InflightJournal,
   protocol: ProtocolPort,
   outcomeOf: (transferId: string) => Promise<string | null>,
+  options: {
+    /**
+     * Whether the spool the last run left has reached PostgreSQL. If not, a transfer the
+     * database does not know yet may be in it: it stays in the journal for the next start
+     * instead of being taken for never recorded. Default true.
+     */
+    replayed?: boolean;
+  } = {},
 ): Promise<number> {
   let closed = 0;
   for (const id of journal.interrupted) {
@@ -178,7 +186,7 @@ export async function closeInterrupted(
       const known = journal.known.get(id);
       await protocol.finish(id, known ?? { outcome: "failed", reason: "interrupted" });
       closed++;
-    } else {
+    } else if (outcome !== null || options.replayed !== false) {
       // Ended after all (its outcome reached the database), or never recorded.
       journal.end(id);
     }

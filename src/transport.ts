@@ -23,7 +23,7 @@ import { type DigestCheck, limitedBody, type StopReason, watchedBody } from "./_
 import type { Provider } from "./model.ts";
 import type { ProviderClients } from "./_http_clients.ts";
 import { EndpointPolicy } from "./endpoint_policy.ts";
-import { SUBJECT_IDNR_HEADER } from "./headers.ts";
+import { SUBJECT_IDNR_HEADER } from "./header_names.ts";
 
 export { ProviderClients, type ProviderClientsOptions } from "./_http_clients.ts";
 

@@ -49,9 +49,10 @@ export interface TestLotseOptions {
 
 /**
  * A served instance's public URL is its socket address, because standard clients (OAuth
- * discovery) fetch the issuer URL itself. So the port is picked free just before binding it,
- * which leaves a small window in which another process could take it (child processes, see
- * `_lotse_process.ts`, bind port 0 and report it instead).
+ * discovery) fetch the issuer URL itself. So the port is picked free just before binding it;
+ * when another process takes it in between, the start fails with `AddrInUse` (Lotse binds
+ * without `SO_REUSEPORT` first, src/serve.ts) and {@linkcode startTestLotse} starts again on
+ * another port. Child processes (`_lotse_process.ts`) bind port 0 and report it instead.
  */
 export function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -60,10 +61,27 @@ export function freePort(): number {
   return port;
 }
 
+/** How often a served start is tried when its picked port was taken in the meantime. */
+const PORT_ATTEMPTS = 5;
+
 /** Starts a test instance with the demo tables. */
 export async function startTestLotse(options: TestLotseOptions = {}): Promise<TestLotse> {
   const databaseUrl = options.databaseUrl ?? await freshDatabaseUrl();
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "lotse-test-" });
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await startOn(options, databaseUrl, dataDir);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse) || attempt >= PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+async function startOn(
+  options: TestLotseOptions,
+  databaseUrl: string,
+  dataDir: string,
+): Promise<TestLotse> {
   const serve = options.serve ?? true;
   const port = serve ? freePort() : 8080;
   const publicUrl = serve ? `http://127.0.0.1:${port}` : "http://lotse.test";

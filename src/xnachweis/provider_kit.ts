@@ -35,7 +35,7 @@ import {
 } from "./messages.ts";
 import { parseXml, validateXml, XmlRefusal } from "./parse.ts";
 import { requestDigest } from "./request_hash.ts";
-import { SUBJECT_IDNR_HEADER } from "../headers.ts";
+import { SUBJECT_IDNR_HEADER } from "../header_names.ts";
 
 /** Options for {@linkcode checkEvidenceRequest}. */
 export interface CheckEvidenceRequestOptions {
