@@ -10,8 +10,8 @@ import { fetchDemoToken } from "../tools/demo_client.ts";
 import { type Cluster, startCluster } from "../tests/pg.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
-import { type GeneratedTables, generateTables } from "../tools/generate.ts";
-import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
+import { demoPermissionsFor, type GeneratedTables, generateTables } from "../tools/generate.ts";
+import { DEMO_CLIENTS } from "../demo/clients.ts";
 import { seedTables } from "../db/seed.ts";
 import type { Db } from "../db/types.ts";
 
@@ -172,10 +172,7 @@ export async function startBenchDatabase(
     clients: DEMO_CLIENTS,
     // The generated tables hold the evidence types and providers of the navigation pilots,
     // not every demo register (the IDA's, say): only the permissions they can satisfy.
-    permissions: DEMO_PERMISSIONS.filter((p) =>
-      tables.evidenceTypes.some((t) => t.id === p.evidenceType) &&
-      tables.providers.some((v) => v.id === p.providerId)
-    ),
+    permissions: demoPermissionsFor(tables),
   }, { replace: true });
   const seedMs = performance.now() - t;
   // Fresh statistics, so the first start does not pay for autovacuum's catching up.
