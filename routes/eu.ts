@@ -5,8 +5,8 @@
  * and the foreign requester onto the evidence use case (src/transfer.ts; purpose the EDM
  * procedure, legal basis Art. 14 SDG), sends a schema-valid `DE.EvidenceRequest.0301` with
  * the sealed `IssuedToken` to the provider's `xnachweisEndpoint`, and answers with an EDM
- * `query:QueryResponse` whose `rim:RepositoryItem` streams the provider's 0302 base64-encoded
- * as it arrives, or an EDM exception (src/eu/errors.ts: one table for every refusal).
+ * `query:QueryResponse` with the evidence documents of the provider's 0302, passed on as they
+ * stream (src/eu/national_evidence.ts), or an EDM exception (src/eu/errors.ts: one table for every refusal).
  * `GET /dsd/rest/search` is the Data Service Directory query for German data services.
  *
  * @module
@@ -46,7 +46,7 @@ import {
   parseXml,
   readErrorResponse,
   requestDigest,
-  setIssuedToken,
+  sealedMessage,
   XML_CONTENT_TYPE,
   XmlRefusal,
 } from "../src/xnachweis/mod.ts";
@@ -91,14 +91,16 @@ const EDM_EXCEPTION = (description: string): ResponseDoc => ({
 const EVIDENCE_DOC = describe({
   summary: "EU-OOTS: an EDM query:QueryRequest from the eDelivery access point, answered in EDM",
   description: "Lotse sends DE.EvidenceRequest.0301 to the provider (purpose the EDM procedure, " +
-    "legal basis Art. 14 VO (EU) 2018/1724) and streams its 0302 back base64 in the EDM " +
-    "response's rim:RepositoryItem; every refusal is an EDM exception (docs/eu.md).",
+    "legal basis Art. 14 VO (EU) 2018/1724) and passes the evidence documents of its 0302 on " +
+    "as they stream, each in an EDM rim:RepositoryItem; every refusal is an EDM exception " +
+    "(docs/eu.md).",
   tags: ["EU-OOTS"],
   roles: ["gateway"],
   body: { ...XML, description: "EDM 1.0–2.0 query:QueryRequest, schema-valid" },
   responses: {
     200: {
-      description: "EDM query:QueryResponse (Success) carrying the provider's 0302",
+      description: "EDM query:QueryResponse (Success): one registry object per evidence " +
+        "document of the provider's 0302",
       ...XML,
       headers: {
         "Lotse-Transfer-Id": { description: "The transfer's id (UUID)" },
@@ -265,12 +267,7 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
           },
           upstream: {
             endpoint: (p) => p.xnachweisEndpoint ?? null,
-            body: (sealed) => {
-              setIssuedToken(doc, sealed.token);
-              return ReadableStream.from([
-                new TextEncoder().encode(doc.toString({ format: false })),
-              ]);
-            },
+            body: (sealed) => sealedMessage(doc, sealed.token),
             inspect: (response) => ({ response, outcome: verdict }),
           },
         }, deps);

@@ -23,7 +23,7 @@ import {
   readEvidenceRequest,
   requestDigest,
   REQUESTER_CLASSIFICATION,
-  setIssuedToken,
+  sealedMessage,
   validateXml,
   XML_CONTENT_TYPE,
   XmlRefusal,
@@ -257,12 +257,7 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
         ...(presealed === undefined ? {} : { presealed }),
         upstream: {
           endpoint: (p) => p.xnachweisEndpoint ?? null,
-          body: (sealed) => {
-            setIssuedToken(doc!, sealed.token);
-            return ReadableStream.from([
-              new TextEncoder().encode(doc!.toString({ format: false })),
-            ]);
-          },
+          body: (sealed) => sealedMessage(doc!, sealed.token),
           inspect: deferredInspect,
         },
       }, deps);

@@ -364,59 +364,44 @@ Deno.test({
         400,
         "EDM:ERR:0003",
       );
-      await edmError(
-        await post(
-          lotse,
-          token,
-          variant((x) => x.replace("<query:ResponseOption", "<rim:Bogus/><query:ResponseOption")),
-        ),
-        400,
-        "EDM:ERR:0003",
-      );
-      await edmError(
-        await post(
-          lotse,
-          token,
-          variant((x) =>
+      // The pilot changed one way at a time, with the status and code each must get.
+      const changed: [(xml: string) => string, number, string][] = [
+        [
+          (x) => x.replace("<query:ResponseOption", "<rim:Bogus/><query:ResponseOption"),
+          400,
+          "EDM:ERR:0003",
+        ],
+        [
+          (x) =>
             x.replace(
               /<rim:Slot name="EvidenceRequester">[\s\S]*?<\/rim:Slot>\s*<rim:Slot name="EvidenceProvider">/,
               '<rim:Slot name="EvidenceProvider">',
-            )
-          ),
-        ),
-        400,
-        "EDM:ERR:0003",
-      );
+            ),
+          400,
+          "EDM:ERR:0003",
+        ],
+        // An unsupported response option: EDM:ERR:0007.
+        [
+          (x) => x.replace("LeafClassWithRepositoryItem", "ObjectRef"),
+          400,
+          "EDM:ERR:0007",
+        ],
+        // An evidence type Germany does not have: EDM:ERR:0004; an unknown data service: 0006.
+        [
+          (x) => x.replace("lotse-demo-gewerberegisterauszug", "lotse-demo-unknown"),
+          404,
+          "EDM:ERR:0004",
+        ],
+        [
+          (x) => x.replace(">gewerberegister-08111000<", ">DE0000000<"),
+          404,
+          "EDM:ERR:0006",
+        ],
+      ];
+      for (const [change, status, code] of changed) {
+        await edmError(await post(lotse, token, variant(change)), status, code);
+      }
       await edmError(await post(lotse, token, enc.encode("\xff\xfe<x/>")), 400, "EDM:ERR:0003");
-      // An unsupported response option: EDM:ERR:0007.
-      await edmError(
-        await post(
-          lotse,
-          token,
-          variant((x) => x.replace("LeafClassWithRepositoryItem", "ObjectRef")),
-        ),
-        400,
-        "EDM:ERR:0007",
-      );
-      // An evidence type Germany does not have: EDM:ERR:0004; an unknown data service: 0006.
-      await edmError(
-        await post(
-          lotse,
-          token,
-          variant((x) => x.replace("lotse-demo-gewerberegisterauszug", "lotse-demo-unknown")),
-        ),
-        404,
-        "EDM:ERR:0004",
-      );
-      await edmError(
-        await post(
-          lotse,
-          token,
-          variant((x) => x.replace(">gewerberegister-08111000<", ">DE0000000<")),
-        ),
-        404,
-        "EDM:ERR:0006",
-      );
       // A gateway without permission (another procedure, another evidence type): refused
       // by the Vermittlungsstelle, EDM:ERR:0002 with severity Error, and recorded.
       const refused = await edmError(

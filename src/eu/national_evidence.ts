@@ -79,7 +79,7 @@ export async function* nationalEvidence(
 class Reader {
   readonly #parser = new SaxesParser({ xmlns: true });
   readonly #maxMarkup: number;
-  readonly #events: NationalEvidenceEvent[] = [];
+  #events: NationalEvidenceEvent[] = [];
   /** Local names of the open elements. */
   readonly #open: string[] = [];
   #markup = 0;
@@ -142,8 +142,11 @@ class Reader {
     }
   }
 
-  *drain(): Generator<NationalEvidenceEvent> {
-    while (this.#events.length > 0) yield this.#events.shift()!;
+  /** The events found since the last drain, in order. */
+  drain(): NationalEvidenceEvent[] {
+    const found = this.#events;
+    this.#events = [];
+    return found;
   }
 
   #write(markup: string): void {

@@ -55,7 +55,12 @@ export {
 } from "./messages.ts";
 export { deferredInspect, deferredWatch } from "./deferred.ts";
 export { loadSchemaFiles, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
-export { issuedTokenElement, requestDigest, setIssuedToken } from "./request_hash.ts";
+export {
+  issuedTokenElement,
+  requestDigest,
+  sealedMessage,
+  setIssuedToken,
+} from "./request_hash.ts";
 export { errorResponse, type ErrorResponseOptions, LOTSE_AGENT, refusalProblem } from "./errors.ts";
 export {
   type CheckedRequest,

@@ -39,6 +39,15 @@ export function setIssuedToken(doc: XmlDocument, token: string): void {
 }
 
 /**
+ * The message as it goes to the provider: `token` put into its `IssuedToken`, serialized,
+ * as the one-chunk body both XML faces (0101, and the EU face's 0301) send upstream.
+ */
+export function sealedMessage(doc: XmlDocument, token: string): ReadableStream<Uint8Array> {
+  setIssuedToken(doc, token);
+  return ReadableStream.from([new TextEncoder().encode(doc.toString({ format: false }))]);
+}
+
+/**
  * The request hash of a 0101 by the rule above. The document is left as it was (the
  * token's content is put back).
  */
