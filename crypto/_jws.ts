@@ -137,14 +137,14 @@ export function checkWindow(
   return null;
 }
 
-/** Signs `payload` as a compact JWS (ES256) with `kid` and `typ` in the header. */
+/** Signs `payload` as a compact JWS (the signer's `alg`) with `kid` and `typ` in the header. */
 export async function signJws(
   payload: Record<string, unknown>,
   signer: SigningKey,
   typ: string,
 ): Promise<string> {
   return await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: "ES256", kid: signer.kid, typ })
+    .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ })
     .sign(signer.key);
 }
 

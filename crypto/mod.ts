@@ -26,6 +26,7 @@ export {
   type TtlMapOptions,
 } from "./caches.ts";
 export {
+  algorithmOfJwk,
   CLOCK_SKEW_SECONDS,
   DEFAULT_RETENTION_MS,
   generateStoredKey,
@@ -37,6 +38,8 @@ export {
   type PublicJwk,
   type SigningKey,
   type StoredKey,
+  TOKEN_ALGORITHMS,
+  type TokenAlgorithm,
   type VerificationKeys,
 } from "./keys.ts";
 export {
