@@ -1,8 +1,9 @@
+/** `readJson()` (src/validate.ts) on a real server: both ways a body arrives, every bad body a 4xx. */
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { readJson } from "./validate.ts";
-import { Problem } from "./problem.ts";
-import { parseResponse, requestBytes, sendRaw } from "../tests/_raw_http.ts";
+import { readJson } from "../src/validate.ts";
+import { Problem } from "../src/problem.ts";
+import { parseResponse, requestBytes, sendRaw } from "./_raw_http.ts";
 
 /** A real server whose one route echoes `readJson()` (limit 256 bytes, deadline 300 ms). */
 function echoServer() {
