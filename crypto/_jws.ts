@@ -141,12 +141,11 @@ export function checkWindow(
 /**
  * Signs `payload` as a compact JWS (the signer's `alg`) with `kid` and `typ` in the header.
  *
- * ES256 goes through jose and Web Crypto, which signs on a runtime thread (~480 µs there,
- * none of it on the event loop). EdDSA is signed here, synchronously, with node:crypto: an
- * Ed25519 signature costs ~21 µs of CPU, less than Web Crypto's hand-over to that thread and
- * back (~50 µs of CPU per token in all, measured in BENCHMARKS.md, P10), and blocks the event
- * loop no longer than a JSON parse. The compact serialization is RFC 7515 §7.1, verified by
- * jose and by node:crypto in crypto/evidence_token_test.ts.
+ * Synchronously where a signature is cheap: EdDSA with node:crypto (~21 µs of CPU; Web
+ * Crypto's hand-over to its thread and back costs more than that, ~50 µs per token in all,
+ * BENCHMARKS.md, P10), ES256 with OpenSSL where it loads (crypto/_openssl_p256.ts, ~35-40 µs).
+ * Otherwise ES256 goes through jose and Web Crypto, which signs on a runtime thread (~480 µs,
+ * none of it on the event loop).
  */
 export async function signJws(
   payload: Record<string, unknown>,
@@ -154,7 +153,8 @@ export async function signJws(
   typ: string,
 ): Promise<string> {
   const json = JSON.stringify(payload);
-  if (signer.alg === "EdDSA") return signEd25519(json, signer, typ);
+  const signBytes = syncSigner(signer);
+  if (signBytes !== null) return compactJws(json, signer, typ, signBytes);
   return await new CompactSign(ENCODER.encode(json))
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ })
     .sign(signer.key);
@@ -162,26 +162,41 @@ export async function signJws(
 
 const ENCODER = new TextEncoder();
 const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
+// The encoded protected header per alg, kid and typ (a handful: one per key and token kind).
+const headers = new Map<string, string>();
+// An Ed25519 signing key's node:crypto handle, made once from its non-extractable CryptoKey.
+const ed25519Keys = new WeakMap<CryptoKey, KeyObject>();
 
-// Per signing key (a non-extractable CryptoKey): its node:crypto handle, made once, and the
-// encoded protected header per `typ`, which only changes with the key.
-const ed25519Keys = new WeakMap<CryptoKey, { key: KeyObject; headers: Map<string, string> }>();
-
-function signEd25519(json: string, signer: SigningKey, typ: string): string {
-  let prepared = ed25519Keys.get(signer.key);
-  if (prepared === undefined) {
-    prepared = { key: KeyObject.from(signer.key), headers: new Map() };
-    ed25519Keys.set(signer.key, prepared);
+function syncSigner(signer: SigningKey): ((input: Uint8Array) => Uint8Array) | null {
+  if (signer.alg === "EdDSA") {
+    let key = ed25519Keys.get(signer.key);
+    if (key === undefined) ed25519Keys.set(signer.key, key = KeyObject.from(signer.key));
+    return (input) => new Uint8Array(sign(null, input, key));
   }
-  let header = prepared.headers.get(`${signer.kid} ${typ}`);
+  const native = signer.native;
+  return native ? (input) => native.sign(input) : null;
+}
+
+/**
+ * The compact serialization (RFC 7515 §7.1), signed synchronously: the same header and payload
+ * jose would write; verified by jose and node:crypto in crypto/evidence_token_test.ts.
+ */
+function compactJws(
+  json: string,
+  signer: SigningKey,
+  typ: string,
+  signBytes: (input: Uint8Array) => Uint8Array,
+): string {
+  const key = `${signer.alg} ${signer.kid} ${typ}`;
+  let header = headers.get(key);
   if (header === undefined) {
-    const protectedHeader = JSON.stringify({ alg: "EdDSA", kid: signer.kid, typ });
+    const protectedHeader = JSON.stringify({ alg: signer.alg, kid: signer.kid, typ });
     header = ENCODER.encode(protectedHeader).toBase64(BASE64URL);
-    prepared.headers.set(`${signer.kid} ${typ}`, header);
+    if (headers.size > 64) headers.clear();
+    headers.set(key, header);
   }
   const input = `${header}.${ENCODER.encode(json).toBase64(BASE64URL)}`;
-  const signature = sign(null, ENCODER.encode(input), prepared.key);
-  return `${input}.${new Uint8Array(signature).toBase64(BASE64URL)}`;
+  return `${input}.${signBytes(ENCODER.encode(input)).toBase64(BASE64URL)}`;
 }
 
 /**

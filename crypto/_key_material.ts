@@ -8,6 +8,7 @@
 
 import { calculateJwkThumbprint, exportJWK, importPKCS8 } from "jose";
 import type { PublicJwk, StoredKey, TokenAlgorithm } from "./keys.ts";
+import { type NativeP256Key, nativeP256Key } from "./_openssl_p256.ts";
 
 /** A key as the ring holds it: no private JWK, only `CryptoKey`s. */
 export interface RingKey {
@@ -15,6 +16,8 @@ export interface RingKey {
   readonly alg: TokenAlgorithm;
   readonly publicJwk: PublicJwk;
   readonly signKey: CryptoKey;
+  /** An ES256 key in OpenSSL as well, where it can sign (crypto/_openssl_p256.ts). */
+  readonly native: NativeP256Key | null;
   readonly verifyKey: CryptoKey;
   readonly createdAt: number;
   retiredAt: number | null;
@@ -116,5 +119,7 @@ export async function importRingKey(
     true,
     ["verify"],
   );
-  return { kid, alg, publicJwk, signKey, verifyKey, createdAt, retiredAt };
+  // ES256 keys also go to OpenSSL where it loads; Ed25519 signs cheaply through node:crypto.
+  const native = alg === "ES256" ? await nativeP256Key(jwk) : null;
+  return { kid, alg, publicJwk, signKey, native, verifyKey, createdAt, retiredAt };
 }
