@@ -237,6 +237,9 @@ export class LotseProcess {
 /** Spawns Lotse with a fresh temporary data directory and waits until it is ready. */
 export async function spawnLotse(options: LotseProcessOptions): Promise<LotseProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "lotse-proc-" });
+  // As root, the embedded PostgreSQL runs as an unprivileged user, who must reach its data
+  // (a temp dir is 0700).
+  if (options.databaseUrl === null && !options.dataDir) await Deno.chmod(dataDir, 0o755);
   const lotse = new LotseProcess(dataDir, options);
   try {
     await lotse.start();
