@@ -119,7 +119,14 @@ export async function systemBinDir(): Promise<string | null> {
 
 /** Who runs the server: null for the caller, or (as root, which initdb refuses) a user name. */
 export async function serverUser(): Promise<string | null> {
-  if (Deno.uid?.() !== 0) return null;
+  let uid: number | null = null;
+  try {
+    uid = Deno.uid();
+  } catch {
+    // Not allowed to ask (the image's narrowed permissions; it never runs as root): a root
+    // caller would hear initdb's own refusal.
+  }
+  if (uid !== 0) return null;
   const passwd = await Deno.readTextFile("/etc/passwd").catch(() => "");
   return /^postgres:/m.test(passwd) ? "postgres" : "nobody";
 }
@@ -327,7 +334,7 @@ export async function openEmbeddedPostgres(
   const log = `${dir}/postgres.log`;
   await Deno.rename(log, `${log}.1`).catch(() => {});
   const [exe, args] = asUser(
-    "sh",
+    "/bin/sh",
     ["-c", WATCHER, "sh", log, `${bin}/postgres`, "-D", dir, ...embeddedSettings(socketDir)],
     user,
   );
@@ -350,11 +357,10 @@ export async function openEmbeddedPostgres(
   const stop = () =>
     stopping ??= (async () => {
       await child.stdin.close().catch(() => {});
-      const timer = setTimeout(() => {
-        // Past a fast shutdown's patience: an immediate one (crash recovery at the next start).
-        runningPostmaster(dir).then((pid) => pid && Deno.kill(pid, "SIGQUIT")).catch(() => {});
-      }, 30_000);
-      await status;
+      // A fast shutdown ends running queries and writes a checkpoint; past a minute Lotse
+      // stops waiting (the server still shuts down, and the next start waits for it).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([status, new Promise((resolve) => timer = setTimeout(resolve, 60_000))]);
       clearTimeout(timer);
       if (tempSocketDir) await Deno.remove(tempSocketDir, { recursive: true }).catch(() => {});
     })();
