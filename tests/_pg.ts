@@ -12,7 +12,10 @@
  * 3. a system installation (`/usr/lib/postgresql/<version>/bin`, `/usr/local/pgsql/bin`, …).
  *
  * `initdb` refuses to run as root: as root the cluster runs as the user `postgres` when it
- * exists, else as `nobody`, through `runuser`.
+ * exists, else as `nobody`, through `runuser`. Finding the binaries, the server user and
+ * `initdb` are Lotse's own (db/embedded_postgres.ts, which runs the embedded default); a test
+ * cluster differs in running through `pg_ctl` as a daemon, which outlives the test that started
+ * it without holding a resource of the test process, and in listening on loopback TCP.
  *
  * The shared cluster runs with `fsync=off`, `synchronous_commit=off` and
  * `full_page_writes=off`: most tests check logic, not the disk, and these settings keep the
