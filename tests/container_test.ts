@@ -9,7 +9,7 @@ import { CONFIG_VARIABLES } from "../src/config.ts";
 import { LIBC_PATHS } from "../src/serve.ts";
 import { POSTGRES_ENV_VARIABLES } from "../db/postgres.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
-import { spawnLotse } from "./_lotse_process.ts";
+import { demoTransfer, spawnLotse } from "./_lotse_process.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
 import { packagedBinDir } from "../db/embedded_postgres.ts";
 import { exists } from "./_fs.ts";
@@ -86,18 +86,7 @@ async function entrypointTransfer(databaseUrl: string | null): Promise<void> {
     readyTimeoutMs: 60_000,
   });
   try {
-    const token = await lotse.token("stuttgart-bewohnerparken");
-    const res = await fetch(`${lotse.url}/v1/evidence/fahrzeugzulassung?ags=08111000`, {
-      method: "POST",
-      headers: {
-        authorization: `Bearer ${token}`,
-        "lotse-purpose": DEMO_PURPOSES.bewohnerparken.purpose,
-        "lotse-legal-basis": DEMO_PURPOSES.bewohnerparken.legalBasis,
-        "lotse-idnr": "86095742719",
-        "content-type": "application/json",
-      },
-      body: '{"kennzeichen":"S-LO 1234"}',
-    });
+    const res = await demoTransfer(lotse);
     assert.equal(res.status, 200, await res.clone().text());
     assert.match(await res.text(), /S-LO 1234/);
     assert.ok(!/NotCapable|PermissionDenied|Requires .* access/.test(lotse.output), lotse.output);

@@ -9,8 +9,7 @@
  * SIGTERM on to its child, and the test must stop and restart the process it started.
  */
 import assert from "node:assert/strict";
-import { type LotseProcess, spawnLotse } from "./_lotse_process.ts";
-import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { demoTransfer, type LotseProcess, spawnLotse } from "./_lotse_process.ts";
 import { waitFor } from "./_wait.ts";
 
 const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
@@ -52,17 +51,7 @@ function processesOf(dir: string): number[] {
 }
 
 async function transfer(lotse: LotseProcess): Promise<string> {
-  const token = await lotse.token("stuttgart-bewohnerparken");
-  const res = await fetch(`${lotse.url}/v1/evidence/fahrzeugzulassung?ags=08111000`, {
-    method: "POST",
-    headers: {
-      authorization: `Bearer ${token}`,
-      "lotse-purpose": DEMO_PURPOSES.bewohnerparken.purpose,
-      "lotse-legal-basis": DEMO_PURPOSES.bewohnerparken.legalBasis,
-      "content-type": "application/json",
-    },
-    body: '{"kennzeichen":"S-LO 1234"}',
-  });
+  const res = await demoTransfer(lotse);
   assert.equal(res.status, 200, await res.clone().text());
   assert.match(await res.text(), /S-LO 1234/);
   return res.headers.get("lotse-transfer-id")!;
