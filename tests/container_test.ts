@@ -8,7 +8,6 @@ import assert from "node:assert/strict";
 import { CONFIG_VARIABLES } from "../src/config.ts";
 import { LIBC_PATHS } from "../src/serve.ts";
 import { POSTGRES_ENV_VARIABLES } from "../db/postgres.ts";
-import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { demoTransfer, spawnLotse } from "./_lotse_process.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
 import { packagedBinDir } from "../db/embedded_postgres.ts";
