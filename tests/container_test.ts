@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { CONFIG_VARIABLES } from "../src/config.ts";
+import { LIBC_PATHS } from "../src/serve.ts";
 import { POSTGRES_ENV_VARIABLES } from "../db/postgres.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { spawnLotse } from "./_lotse_process.ts";
@@ -44,6 +45,9 @@ Deno.test("the entrypoint narrows Deno's permissions", () => {
   }
   const writes = args.find((a) => a.startsWith("--allow-write="))!.split("=")[1]!.split(",");
   assert.deepEqual(writes, ["/data"]);
+  // FFI for libc only, at the paths the connection timeouts look for.
+  const ffi = args.find((a) => a.startsWith("--allow-ffi="))!.split("=")[1]!.split(",");
+  assert.ok(ffi.length > 0 && ffi.every((path) => LIBC_PATHS.includes(path)), ffi.join());
   const env = args.find((a) => a.startsWith("--allow-env="))!.split("=")[1]!.split(",");
   assert.deepEqual([...env].sort(), [...CONFIG_VARIABLES, ...POSTGRES_ENV_VARIABLES].sort());
 });
@@ -81,6 +85,8 @@ Deno.test({
       assert.equal(res.status, 200, await res.clone().text());
       assert.match(await res.text(), /S-LO 1234/);
       assert.ok(!/NotCapable|PermissionDenied|Requires .* access/.test(lotse.output), lotse.output);
+      // The connection timeouts run inside the container's permissions.
+      assert.doesNotMatch(lotse.output, /No header or idle timeout/);
     } finally {
       await lotse.close();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
