@@ -478,6 +478,8 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       logger.info("Lotse listening", {
         url,
         tablesVersion: store.snapshot!.version,
+        // Who signs the tokens: OpenSSL where it can (crypto/_openssl_p256.ts), else Web Crypto.
+        signer: keys.signingKey().native ? "openssl" : "webcrypto",
         startMs: Object.fromEntries(phases),
       });
     }
