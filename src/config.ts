@@ -37,6 +37,7 @@ const schema = z.object({
   LOTSE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL").optional(),
   LOTSE_DATA_DIR: z.string().min(1).default("./data"),
+  LOTSE_POSTGRES_BIN: z.string().min(1).optional(),
   LOTSE_ADMIN_TOKEN: secret(32),
   LOTSE_DEMO: flag(),
   LOTSE_DEMO_PROVIDER_PORT: intVar(0, 65535, 8081),
@@ -121,6 +122,11 @@ export interface Config {
   readonly publicUrlGiven: boolean;
   readonly databaseUrl: string | null;
   readonly dataDir: string;
+  /**
+   * Where `initdb` and `postgres` of the embedded database are (without `DATABASE_URL`);
+   * null: the npm package's (Linux x64), else PGlite.
+   */
+  readonly postgresBin: string | null;
   readonly adminToken: string | null;
   readonly demo: boolean;
   /** Port of the demo providers' server (loopback), with `demo`. */
@@ -224,6 +230,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     publicUrlGiven: e.LOTSE_PUBLIC_URL !== undefined,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.LOTSE_DATA_DIR,
+    postgresBin: e.LOTSE_POSTGRES_BIN ?? null,
     adminToken: e.LOTSE_ADMIN_TOKEN ?? null,
     demo: e.LOTSE_DEMO,
     demoProviderPort: e.LOTSE_DEMO_PROVIDER_PORT,
