@@ -296,15 +296,19 @@ export async function openEmbeddedPostgres(
     // Into a staging directory first: a start cut short during initdb leaves no half cluster.
     const staging = `${dir}.init-${crypto.randomUUID().slice(0, 8)}`;
     try {
+      await ownDir(staging, user);
+      if (user !== null) await reachable(staging, user);
       await initCluster(bin, staging, { user, superuser: SUPERUSER });
       await Deno.rename(staging, dir);
     } catch (error) {
       await Deno.remove(staging, { recursive: true }).catch(() => {});
       throw error;
     }
+  } else {
+    // A cluster made before, perhaps by another version.
+    await checkVersion(bin, dir);
+    if (user !== null) await reachable(dir, user);
   }
-  await checkVersion(bin, dir);
-  if (user !== null) await reachable(dir, user);
 
   if (options.attach && await runningPostmaster(dir) !== null) {
     // postmaster.pid: pid, data dir, start time, port, socket dir, listen address, shmem, status.
