@@ -455,6 +455,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         logger,
       });
       const guarded = server;
+      metrics.descriptors = () => guarded.openDescriptors;
       if (!guarded.timeouts && (config.headerTimeoutMs > 0 || config.idleTimeoutMs > 0)) {
         logger.warn(
           "No header or idle timeout: they need Linux and --allow-ffi; idle connections are shed only past LOTSE_CONNECTION_SOFT_LIMIT",
