@@ -224,7 +224,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       save: (key) => primaryKeys.save(key),
       remove: (kid) => primaryKeys.remove(kid),
     };
-    const keys = await KeyRing.open(keyStore);
+    const keys = await KeyRing.open(keyStore, { algorithm: config.tokenAlgorithm });
     phase("keys");
     // Rotation: whichever instance rotates tells the others, so every instance publishes
     // the new key in its JWKS and accepts tokens signed with it at once.

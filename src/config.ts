@@ -10,6 +10,7 @@
  * @module
  */
 import { z } from "zod";
+import { TOKEN_ALGORITHMS, type TokenAlgorithm } from "../crypto/mod.ts";
 import { LOOPBACK_NETWORKS, parseNetwork } from "./endpoint_policy.ts";
 
 const MiB = 1024 * 1024;
@@ -70,6 +71,7 @@ const schema = z.object({
     return networks;
   }).optional(),
   LOTSE_KEY_SECRET: secret(32),
+  LOTSE_TOKEN_ALG: z.enum(TOKEN_ALGORITHMS).default("ES256"),
   LOTSE_PROTOCOL_KEY: secret(32),
   LOTSE_SPOOL_DIR: z.string().min(1).optional(),
   LOTSE_PROTOCOL_RETENTION_DAYS: intVar(1, 36500, 730),
@@ -165,6 +167,11 @@ export interface Config {
   readonly rateLimitAddress: number;
   readonly rateLimitClient: number;
   readonly keySecret: string | null;
+  /**
+   * The JWS algorithm of the keys that sign access and evidence tokens: ES256 (the contract's
+   * default) or EdDSA (Ed25519, ~20× cheaper to sign; providers must accept it).
+   */
+  readonly tokenAlgorithm: TokenAlgorithm;
   readonly protocolKey: string | null;
   readonly spoolDir: string;
   readonly protocolRetentionDays: number;
@@ -254,6 +261,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     rateLimitAddress: rate(env.LOTSE_RATE_LIMIT_ADDRESS, e.LOTSE_RATE_LIMIT_ADDRESS, 12_000),
     rateLimitClient: rate(env.LOTSE_RATE_LIMIT_CLIENT, e.LOTSE_RATE_LIMIT_CLIENT, 60_000),
     keySecret: e.LOTSE_KEY_SECRET ?? null,
+    tokenAlgorithm: e.LOTSE_TOKEN_ALG,
     protocolKey: e.LOTSE_PROTOCOL_KEY ?? null,
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,
     protocolRetentionDays: e.LOTSE_PROTOCOL_RETENTION_DAYS,
