@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { NativeP256Key } from "./_openssl_p256.ts";
 import { CompactSign, decodeProtectedHeader, type ProtectedHeaderParameters } from "jose";
 import { MAX_TOKEN_LIFETIME_SECONDS, type SigningKey } from "./keys.ts";
 
@@ -143,9 +144,36 @@ export async function signJws(
   signer: SigningKey,
   typ: string,
 ): Promise<string> {
-  return await new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+  if (signer.native) return signNative(payload, signer.native, signer.kid, typ);
+  return await new CompactSign(ENCODER.encode(JSON.stringify(payload)))
     .setProtectedHeader({ alg: "ES256", kid: signer.kid, typ })
     .sign(signer.key);
+}
+
+const ENCODER = new TextEncoder();
+const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
+// The encoded protected header per kid and typ (a handful: one per key and token kind).
+const headers = new Map<string, string>();
+
+/**
+ * The compact serialization (RFC 7515 §7.1) signed by OpenSSL, synchronously: the same
+ * header and payload jose would write; verified by jose in crypto/evidence_token_test.ts.
+ */
+function signNative(
+  payload: Record<string, unknown>,
+  native: NativeP256Key,
+  kid: string,
+  typ: string,
+): string {
+  const key = `${kid} ${typ}`;
+  let header = headers.get(key);
+  if (header === undefined) {
+    header = ENCODER.encode(JSON.stringify({ alg: "ES256", kid, typ })).toBase64(BASE64URL);
+    if (headers.size > 64) headers.clear();
+    headers.set(key, header);
+  }
+  const input = `${header}.${ENCODER.encode(JSON.stringify(payload)).toBase64(BASE64URL)}`;
+  return `${input}.${native.sign(ENCODER.encode(input)).toBase64(BASE64URL)}`;
 }
 
 /**

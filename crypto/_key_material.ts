@@ -7,12 +7,15 @@
 
 import { calculateJwkThumbprint, exportJWK, importPKCS8 } from "jose";
 import type { PublicJwk, StoredKey } from "./keys.ts";
+import { type NativeP256Key, nativeP256Key } from "./_openssl_p256.ts";
 
 /** A key as the ring holds it: no private JWK, only `CryptoKey`s. */
 export interface RingKey {
   readonly kid: string;
   readonly publicJwk: PublicJwk;
   readonly signKey: CryptoKey;
+  /** The same private key in OpenSSL, where it can sign (crypto/_openssl_p256.ts). */
+  readonly native: NativeP256Key | null;
   readonly verifyKey: CryptoKey;
   readonly createdAt: number;
   retiredAt: number | null;
@@ -83,5 +86,6 @@ export async function importRingKey(
     true,
     ["verify"],
   );
-  return { kid, publicJwk, signKey, verifyKey, createdAt, retiredAt };
+  const native = await nativeP256Key(jwk);
+  return { kid, publicJwk, signKey, native, verifyKey, createdAt, retiredAt };
 }

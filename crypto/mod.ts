@@ -17,6 +17,7 @@
  */
 
 export { checkIdnr, idnrCheckDigit, isValidIdnr } from "./idnr.ts";
+export { LIBCRYPTO_PATHS } from "./_openssl_p256.ts";
 export {
   ReplayCache,
   type ReplayCacheOptions,

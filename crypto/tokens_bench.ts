@@ -101,18 +101,28 @@ Deno.bench("node:crypto sign Ed25519, KeyObject reused", { group: "sign" }, () =
   nodeSign(null, signingInput, ed25519KeyObject);
 });
 
+const SEAL_CLAIMS = {
+  consumerId: "stadt-musterstadt-parken",
+  providerId: "kba-zfzr",
+  evidenceType: "fahrzeugzulassung",
+  purpose: "bewohnerparkausweis",
+  legalBasis: "StVO § 45 Abs. 1b Nr. 2a",
+  idnrUsed: true,
+  requestDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+};
+
 Deno.bench("sealEvidenceToken()", { group: "sign" }, async () => {
-  await sealEvidenceToken({
-    consumerId: "stadt-musterstadt-parken",
-    providerId: "kba-zfzr",
-    evidenceType: "fahrzeugzulassung",
-    purpose: "bewohnerparkausweis",
-    legalBasis: "StVO § 45 Abs. 1b Nr. 2a",
-    idnrUsed: true,
-    requestDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
-  }, { keys: ring, issuer: ISSUER });
+  await sealEvidenceToken(SEAL_CLAIMS, { keys: ring, issuer: ISSUER });
 });
 
 Deno.bench("issueAccessToken()", { group: "sign" }, async () => {
   await issueAccessToken(tc.client, { keys: ring, issuer: ISSUER, audience: ISSUER });
+});
+
+// The same seal, signed by Web Crypto (the fallback without OpenSSL): a signer without `native`.
+const webCryptoOnly = {
+  signingKey: () => ({ ...ring.signingKey(), native: null }),
+} as unknown as KeyRing;
+Deno.bench("sealEvidenceToken(), Web Crypto signer", { group: "sign" }, async () => {
+  await sealEvidenceToken(SEAL_CLAIMS, { keys: webCryptoOnly, issuer: ISSUER });
 });

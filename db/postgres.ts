@@ -37,6 +37,36 @@ export const POSTGRES_ENV_VARIABLES: readonly string[] = [
   "LOGNAME",
 ];
 
+/**
+ * Whether `error` is postgres.js writing to a connection it has already closed: its
+ * `nextWrite()` dereferences the null socket and the `TypeError` escapes every promise
+ * (porsager/postgres#1066, #1154, #1208; still in 3.4.9, fixes proposed in #1168, #1176,
+ * #1209). Queries of that connection were already rejected (`CONNECTION_CLOSED`) or are
+ * rejected by the pool's next connection attempt.
+ */
+export function isClosedSocketWrite(error: unknown): boolean {
+  return error instanceof TypeError &&
+    /reading 'write'|evaluating 'socket\.write'/.test(error.message) &&
+    /postgres\/src\/connection\.js/.test(error.stack ?? "") &&
+    /\bnextWrite\b/.test(error.stack ?? "");
+}
+
+/**
+ * Keeps the process alive through {@linkcode isClosedSocketWrite}: without this, PostgreSQL
+ * stopping or a backend being terminated at the wrong moment ends Lotse with an uncaught
+ * `TypeError` instead of the degraded mode it is built for. Every other uncaught error still
+ * ends the process. Each occurrence is one warning.
+ */
+export function surviveClosedSocketWrites(logger: { warn(message: string): void }): void {
+  globalThis.addEventListener("error", (event) => {
+    if (!isClosedSocketWrite(event.error)) return;
+    event.preventDefault();
+    logger.warn(
+      "postgres.js wrote to a connection it had closed (porsager/postgres#1208); carrying on",
+    );
+  });
+}
+
 /** Options for {@linkcode connectPostgres}. */
 export interface PostgresOptions {
   /** Pool size; default 10. */

@@ -20,7 +20,16 @@
 import { parseArgs } from "node:util";
 import { startCluster } from "../tests/pg.ts";
 import { fetchDemoToken } from "../tools/demo_client.ts";
-import { Child, Cleanups, freePort, LOAD_CPU, SERVER_CPU, sleep, waitFor200 } from "./_harness.ts";
+import {
+  Child,
+  Cleanups,
+  freePort,
+  LOAD_CPU,
+  SERVER_CPU,
+  sleep,
+  taskArgs,
+  waitFor200,
+} from "./_harness.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const encoder = new TextEncoder();
@@ -237,9 +246,8 @@ async function main() {
       "prlimit",
       "--nofile=20000:20000",
       Deno.execPath(),
-      "run",
-      "-A",
-      `${ROOT}src/main.ts`,
+      // Exactly the process `deno task serve` runs, with its permissions.
+      ...taskArgs("serve"),
     ], {
       env: {
         DATABASE_URL: cluster.url,

@@ -444,13 +444,21 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         tls,
         checkMs: config.connectionCheckMs,
         softLimit: config.connectionSoftLimit,
+        headerTimeoutMs: config.headerTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        onTimeout: (kind) => metrics.count(`lotse_http_connection_timeouts_total{kind="${kind}"}`),
         heldDescriptors: () => 3 * transferCaps.running,
         logger,
       });
       const guarded = server;
+      if (!guarded.timeouts && (config.headerTimeoutMs > 0 || config.idleTimeoutMs > 0)) {
+        logger.warn(
+          "No header or idle timeout: they need Linux and --allow-ffi; idle connections are shed only past LOTSE_CONNECTION_SOFT_LIMIT",
+        );
+      }
       metrics.gauge(
         "lotse_http_servers_started",
-        "HTTP servers started (rotations for the idle timeout, replacements after errors).",
+        "HTTP servers started (rotations when connections pile up, replacements after errors).",
         () => guarded.generations,
       );
       metrics.gauge(
@@ -470,6 +478,8 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       logger.info("Lotse listening", {
         url,
         tablesVersion: store.snapshot!.version,
+        // Who signs the tokens: OpenSSL where it can (crypto/_openssl_p256.ts), else Web Crypto.
+        signer: keys.signingKey().native ? "openssl" : "webcrypto",
         startMs: Object.fromEntries(phases),
       });
     }

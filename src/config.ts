@@ -43,7 +43,9 @@ const schema = z.object({
   LOTSE_PROVIDER_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_PROVIDER_IDLE_TIMEOUT_MS: intVar(1, 3_600_000, 30_000),
   LOTSE_MAX_REQUEST_BYTES: intVar(0, 1024 * MiB, MiB),
-  LOTSE_CONNECTION_CHECK_MS: intVar(100, 3_600_000, 5_000),
+  LOTSE_CONNECTION_CHECK_MS: intVar(100, 3_600_000, 2_000),
+  LOTSE_HEADER_TIMEOUT_MS: intVar(0, 3_600_000, 10_000),
+  LOTSE_IDLE_TIMEOUT_MS: intVar(0, 3_600_000, 30_000),
   LOTSE_DRAIN_MS: intVar(0, 600_000, 0),
   LOTSE_CONNECTION_SOFT_LIMIT: intVar(0, 10_000_000, 4096),
   LOTSE_BODY_TIMEOUT_MS: intVar(100, 3_600_000, 10_000),
@@ -131,8 +133,12 @@ export interface Config {
    */
   readonly providerAllowedNetworks: readonly string[];
   readonly maxRequestBytes: number;
-  /** How often open connections are counted (src/serve.ts). */
+  /** How often open connections are counted and checked for their timeouts (src/serve.ts). */
   readonly connectionCheckMs: number;
+  /** A connection without one complete request this long after accept is closed; 0: off. */
+  readonly headerTimeoutMs: number;
+  /** An answered connection with nothing sent this long is closed; 0: off. */
+  readonly idleTimeoutMs: number;
   /**
    * On SIGTERM, how long `/readyz` answers 503 `draining` while requests are still served,
    * so a load balancer stops sending new ones before the listener closes; default 0.
@@ -228,6 +234,8 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     ),
     maxRequestBytes: e.LOTSE_MAX_REQUEST_BYTES,
     connectionCheckMs: e.LOTSE_CONNECTION_CHECK_MS,
+    headerTimeoutMs: e.LOTSE_HEADER_TIMEOUT_MS,
+    idleTimeoutMs: e.LOTSE_IDLE_TIMEOUT_MS,
     drainMs: e.LOTSE_DRAIN_MS,
     connectionSoftLimit: e.LOTSE_CONNECTION_SOFT_LIMIT,
     bodyTimeoutMs: e.LOTSE_BODY_TIMEOUT_MS,

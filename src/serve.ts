@@ -2,8 +2,27 @@
  * The HTTP listener with connection hygiene. `Deno.serve` has no header-read or keep-alive
  * timeout, no connection cap and no per-connection hook, and when `accept` runs out of file
  * descriptors its server ends with an unhandled `Too many open files` that stops the process.
- * This module keeps `Deno.serve` (and its speed: the request path pays nothing) and adds
- * what it lacks from the outside, by server generations on one port (`SO_REUSEPORT`):
+ * This module keeps `Deno.serve` (and its speed: the fast path pays nothing) and adds what it
+ * lacks from the outside.
+ *
+ * Timeouts, every `checkMs` (src/_idle_sockets.ts: the kernel's view of each accepted socket):
+ *
+ * - A connection that has not been answered once (nothing acknowledged) and has sent no
+ *   complete request for `headerTimeoutMs` since it was accepted is shut down: it sent
+ *   nothing, half a header, or a header trickling in (slowloris).
+ * - A connection that was answered and has had nothing sent on it for `idleTimeoutMs` is shut
+ *   down: idle between requests, trickling its next header, or not reading what it was sent.
+ * - Never a connection with a request still running: a request answered asynchronously (every
+ *   route but the navigation fast path, whose answer is written at once) counts as running
+ *   from its start until its response has been written to the end (`info.completed`), however
+ *   long a transfer takes; its own deadlines (body, provider, consumer) bound it.
+ * - Running requests are keyed by the client's port only (cheap, no per-request allocation):
+ *   two clients with the same port on different addresses protect each other, never the
+ *   other way round.
+ * - Linux only, with FFI allowed (`--allow-ffi`, in the start tasks and the container); where
+ *   it cannot run, Lotse says so at start and the shedding below is the only bound.
+ *
+ * Shedding, by server generations on one port (`SO_REUSEPORT`):
  *
  * - Every `checkMs` it counts the process's open descriptors (Linux `/proc/self/fd`). When
  *   more than `softLimit` are open beyond those at start and those held by running
@@ -16,15 +35,17 @@
  *   half-open connections are closed: shedding instead of death.
  * - An old generation that still has requests running after `lingerMs` is aborted.
  *
- * Why not a timer per connection: `Deno.serve` does not expose connections, and a rotation
- * when nothing presses would cost normal clients: a connection that reaches the old listener
+ * Why the timeouts ask the kernel instead of rotating servers on a timer: a rotation when
+ * nothing presses would cost normal clients (`loadtest/rotation_probe.ts`: 4-10 % of fresh
+ * connections failed at a 20 ms rotation): a connection that reaches the old listener
  * in the instant it closes is reset, and a fresh one whose first bytes are still on the way
  * is closed. Under the soft limit nothing is ever rotated.
  *
  * @example
  * ```ts
  * const server = await serveGuarded((_req) => new Response("ok"), {
- *   hostname: "127.0.0.1", port: 0, checkMs: 5_000, softLimit: 1024, logger: createLogger(),
+ *   hostname: "127.0.0.1", port: 0, checkMs: 5_000, softLimit: 1024,
+ *   headerTimeoutMs: 10_000, idleTimeoutMs: 30_000, logger: createLogger(),
  * });
  * console.log(server.addr.port);
  * await server.shutdown();
@@ -33,6 +54,10 @@
  * @module
  */
 import type { Logger } from "./log.ts";
+import { type IdleSockets, openIdleSockets } from "./_idle_sockets.ts";
+
+/** Where libc is looked for (the container allows FFI for these paths only). */
+export { LIBC_PATHS } from "./_idle_sockets.ts";
 
 /** Options for {@linkcode serveGuarded}. */
 export interface GuardedServeOptions {
@@ -50,10 +75,21 @@ export interface GuardedServeOptions {
    * the provider's sockets, and a provider served in-process); not counted as idle.
    */
   readonly heldDescriptors?: () => number;
-  /** Counts open descriptors; default `/proc/self/fd` (null where it cannot be read). */
+  /**
+   * Counts open descriptors; default `/proc/self/fd` listed through libc (Deno lets only
+   * `--allow-all` read it), else read directly (null where it cannot be read).
+   */
   readonly openDescriptors?: () => number | null;
   /** An old generation's requests are cut after this long (default 15 min). */
   readonly lingerMs?: number;
+  /** A connection not answered once is shut down after this long without a request; 0: off. */
+  readonly headerTimeoutMs?: number;
+  /** An answered connection is shut down after this long with nothing sent; 0: off. */
+  readonly idleTimeoutMs?: number;
+  /** Told of every connection shut down by a timeout. */
+  readonly onTimeout?: (kind: "header" | "idle") => void;
+  /** The kernel's view of the sockets (default: libc through FFI; null: no timeouts). */
+  readonly sockets?: IdleSockets | null;
   /** Where replacements after errors are reported (never to a client). */
   readonly logger: Pick<Logger, "warn">;
 }
@@ -67,6 +103,12 @@ export interface GuardedServer {
   readonly failures: number;
   /** Open descriptors at the last check (null where they cannot be counted). */
   readonly openDescriptors: number | null;
+  /** Whether the header and idle timeouts run (false: not Linux or no FFI). */
+  readonly timeouts: boolean;
+  /** Connections shut down by the header timeout so far. */
+  readonly headerTimeouts: number;
+  /** Connections shut down by the idle timeout so far. */
+  readonly idleTimeouts: number;
   /** Stops accepting, lets running requests finish, closes every connection. */
   shutdown(): Promise<void>;
 }
@@ -96,6 +138,28 @@ export async function serveGuarded(
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
 
+  const headerTimeoutMs = options.headerTimeoutMs ?? 0;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 0;
+  const sockets = options.sockets === undefined ? openIdleSockets() : options.sockets;
+  const timeouts = sockets !== null && (headerTimeoutMs > 0 || idleTimeoutMs > 0);
+  // Requests running per client port: asynchronous answers, from their start until their
+  // response is written to the end. The fast path answers synchronously and is not counted.
+  const running = new Int32Array(65536);
+  const served: Deno.ServeHandler<Deno.NetAddr> = !timeouts ? handler : (request, info) => {
+    const answer = handler(request, info);
+    if (answer instanceof Promise) {
+      const client = info.remoteAddr.port;
+      running[client]!++;
+      const end = () => {
+        if (running[client]! > 0) running[client]!--;
+      };
+      info.completed.then(end, end);
+    }
+    return answer;
+  };
+  let headerTimeouts = 0;
+  let idleTimeouts = 0;
+
   const live = new Set<Generation>();
   let current: Generation | null = null;
   let stopped = false;
@@ -112,7 +176,7 @@ export async function serveGuarded(
       signal: abort.signal,
       ...(options.tls ?? {}),
       onListen: onListen ?? (() => {}),
-    }, handler);
+    }, served);
     const generation: Generation = { server, abort, draining: false, finished: false };
     generations++;
     live.add(generation);
@@ -161,11 +225,29 @@ export async function serveGuarded(
   current = start(resolve);
   const addr = await promise;
 
-  const count = options.openDescriptors ?? procFdCount;
+  const count = options.openDescriptors ??
+    (sockets === null ? procFdCount : () => sockets.count());
   const baseline = count() ?? 0;
   let lastCount: number | null = baseline;
+  // Shuts down connections past their header or idle timeout, one scan at a time.
+  let scanning = false;
+  const reap = (): void => {
+    if (!timeouts || scanning) return;
+    scanning = true;
+    sockets!.scan(port, (socket) => {
+      if (running[socket.peerPort]! > 0) return false;
+      const limit = socket.answered ? idleTimeoutMs : headerTimeoutMs;
+      if (limit <= 0 || socket.silentMs <= limit) return false;
+      if (socket.answered) idleTimeouts++;
+      else headerTimeouts++;
+      options.onTimeout?.(socket.answered ? "idle" : "header");
+      return true;
+    }).catch((error) => logger.warn("Connection scan failed", { error: describe(error) }))
+      .finally(() => scanning = false);
+  };
   const rotation = setInterval(() => {
     if (stopped || current === null) return;
+    reap();
     lastCount = count();
     if (lastCount === null) return;
     const held = options.heldDescriptors?.() ?? 0;
@@ -192,6 +274,15 @@ export async function serveGuarded(
     },
     get openDescriptors() {
       return lastCount;
+    },
+    get timeouts() {
+      return timeouts;
+    },
+    get headerTimeouts() {
+      return headerTimeouts;
+    },
+    get idleTimeouts() {
+      return idleTimeouts;
     },
     async shutdown() {
       stopped = true;

@@ -36,10 +36,24 @@ async function within<T>(ms: number, what: string, promise: Promise<T>): Promise
   }
 }
 
+/** The `deno run` flags of the `serve` task in deno.json (what an operator runs). */
+async function serveTaskFlags(): Promise<string[]> {
+  const { tasks } = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const words = (tasks.serve as string).split(/\s+/);
+  return words.slice(0, words.indexOf("src/main.ts")).slice(1);
+}
+
 Deno.test("Past the soft limit Lotse closes connections that send nothing, half a header or a trickling header", async () => {
   const lotse = await spawnLotse({
     databaseUrl: await freshDatabaseUrl(),
-    env: { LOTSE_CONNECTION_CHECK_MS: "300", LOTSE_CONNECTION_SOFT_LIMIT: "0" },
+    denoArgs: await serveTaskFlags(),
+    // The rotation alone: no header or idle timeout.
+    env: {
+      LOTSE_CONNECTION_CHECK_MS: "300",
+      LOTSE_CONNECTION_SOFT_LIMIT: "0",
+      LOTSE_HEADER_TIMEOUT_MS: "0",
+      LOTSE_IDLE_TIMEOUT_MS: "0",
+    },
   });
   const { port } = new URL(lotse.url);
   const open = () => Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
@@ -67,6 +81,54 @@ Deno.test("Past the soft limit Lotse closes connections that send nothing, half 
     trickling = false;
     await trickler;
     for (const conn of [idle, half, trickle]) {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+    }
+    await lotse.close();
+  }
+});
+
+Deno.test("Under the soft limit, with the serve task's permissions, Lotse closes connections past the header and idle timeouts and keeps the rest", async () => {
+  const lotse = await spawnLotse({
+    databaseUrl: await freshDatabaseUrl(),
+    denoArgs: await serveTaskFlags(),
+    env: {
+      LOTSE_CONNECTION_CHECK_MS: "100",
+      LOTSE_HEADER_TIMEOUT_MS: "600",
+      LOTSE_IDLE_TIMEOUT_MS: "900",
+    },
+  });
+  const { port } = new URL(lotse.url);
+  const open = () => Deno.connect({ hostname: "127.0.0.1", port: Number(port) });
+  const conns: Deno.Conn[] = [];
+  try {
+    assert.doesNotMatch(lotse.output, /No header or idle timeout/);
+    const since = performance.now();
+    const idle = await open();
+    const half = await open();
+    await half.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+    const kept = await open();
+    await kept.write(encoder.encode("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.ok((await kept.read(new Uint8Array(4096)))! > 0);
+    const keptSince = performance.now();
+    conns.push(idle, half, kept);
+    await within(10_000, "silent connection closed", closedByServer(idle));
+    await within(10_000, "half-header connection closed", closedByServer(half));
+    assert.ok(performance.now() - since >= 600, "not before the header timeout");
+    await within(10_000, "idle keep-alive connection closed", closedByServer(kept));
+    assert.ok(performance.now() - keptSince >= 900, "not before the idle timeout");
+    const metrics = await (await fetch(`${lotse.url}/metrics`)).text();
+    // The test's own fetch pool keeps idle connections to Lotse too: at least ours.
+    const counted = (kind: string) =>
+      Number(
+        new RegExp(`^lotse_http_connection_timeouts_total\\{kind="${kind}"\\} (\\d+)$`, "m")
+          .exec(metrics)?.[1],
+      );
+    assert.ok(counted("header") >= 2, metrics);
+    assert.ok(counted("idle") >= 1, metrics);
+  } finally {
+    for (const conn of conns) {
       try {
         conn.close();
       } catch { /* closed */ }

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { CONFIG_VARIABLES } from "../src/config.ts";
+import { LIBC_PATHS } from "../src/serve.ts";
+import { LIBCRYPTO_PATHS } from "../crypto/mod.ts";
 import { POSTGRES_ENV_VARIABLES } from "../db/postgres.ts";
 import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { spawnLotse } from "./_lotse_process.ts";
@@ -44,6 +46,12 @@ Deno.test("the entrypoint narrows Deno's permissions", () => {
   }
   const writes = args.find((a) => a.startsWith("--allow-write="))!.split("=")[1]!.split(",");
   assert.deepEqual(writes, ["/data"]);
+  // FFI for libc and libcrypto only, at the paths the connection timeouts and the token
+  // signer look for.
+  const ffi = args.find((a) => a.startsWith("--allow-ffi="))!.split("=")[1]!.split(",");
+  assert.ok(ffi.some((path) => LIBC_PATHS.includes(path)), ffi.join());
+  assert.ok(ffi.some((path) => LIBCRYPTO_PATHS.includes(path)), ffi.join());
+  assert.ok(ffi.every((path) => [...LIBC_PATHS, ...LIBCRYPTO_PATHS].includes(path)), ffi.join());
   const env = args.find((a) => a.startsWith("--allow-env="))!.split("=")[1]!.split(",");
   assert.deepEqual([...env].sort(), [...CONFIG_VARIABLES, ...POSTGRES_ENV_VARIABLES].sort());
 });
@@ -81,6 +89,9 @@ Deno.test({
       assert.equal(res.status, 200, await res.clone().text());
       assert.match(await res.text(), /S-LO 1234/);
       assert.ok(!/NotCapable|PermissionDenied|Requires .* access/.test(lotse.output), lotse.output);
+      // The connection timeouts and the OpenSSL signer run inside the container's permissions.
+      assert.doesNotMatch(lotse.output, /No header or idle timeout/);
+      assert.match(lotse.output, /"signer":"openssl"/);
     } finally {
       await lotse.close();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
