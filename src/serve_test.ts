@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { type GuardedServer, serveGuarded } from "./serve.ts";
+import { createTestPki } from "../tests/tls.ts";
 
 const HEADER_MS = 300;
 const IDLE_MS = 500;
@@ -191,4 +192,56 @@ Deno.test("keep-alive clients that keep asking are never cut", async () => {
     assert.equal(server.headerTimeouts, 3);
     assert.equal(server.idleTimeouts, 0);
   });
+});
+
+Deno.test("over TLS and HTTP/2 a running stream is never cut, an idle connection is, and a silent one after the header timeout", async () => {
+  const pki = await createTestPki();
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  const server = await serveGuarded(async (req) => {
+    if (new URL(req.url).pathname === "/slow") await gate;
+    return new Response(new URL(req.url).pathname);
+  }, {
+    hostname: "127.0.0.1",
+    port: 0,
+    tls: { cert: pki.cert, key: pki.key },
+    checkMs: 50,
+    softLimit: 1_000_000,
+    headerTimeoutMs: HEADER_MS,
+    idleTimeoutMs: IDLE_MS,
+    logger: { warn: (message) => assert.fail(message) },
+  });
+  const client = Deno.createHttpClient({ caCerts: [pki.caCert], http1: false, http2: true });
+  const base = `https://localhost:${server.addr.port}`;
+  try {
+    assert.equal(await (await fetch(`${base}/first`, { client })).text(), "/first");
+    const slow = fetch(`${base}/slow`, { client })
+      .then((res) => res.text(), (error) => `failed: ${error.message}`);
+    // A silent raw connection is cut by the header timeout.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    assert.ok((await closedByServer(silent, performance.now())).afterMs >= HEADER_MS);
+    assert.equal(server.headerTimeouts, 1);
+    // A probe answered after the slow stream went silent is cut by the idle timeout: proof
+    // that checks ran while the stream's connection had been silent longer than that.
+    const probe = await Deno.connectTls({
+      hostname: "localhost",
+      port: server.addr.port,
+      caCerts: [pki.caCert],
+    });
+    await probe.write(request("/probe"));
+    assert.ok((await probe.read(new Uint8Array(4096)))! > 0);
+    assert.ok((await closedByServer(probe, performance.now())).afterMs >= IDLE_MS);
+    assert.equal(server.idleTimeouts, 1, "only the probe was cut, not the running stream");
+    open();
+    assert.equal(await slow, "/slow");
+    // Now idle: cut, and the client simply connects again.
+    const deadline = performance.now() + 10_000;
+    while (server.idleTimeouts < 2) {
+      assert.ok(performance.now() < deadline, "the idle HTTP/2 connection was not cut in 10 s");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(await (await fetch(`${base}/again`, { client })).text(), "/again");
+  } finally {
+    client.close();
+    await server.shutdown();
+  }
 });
