@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { NativeP256Key } from "./_openssl_p256.ts";
+import { KeyObject, sign } from "node:crypto";
 import { CompactSign, decodeProtectedHeader, type ProtectedHeaderParameters } from "jose";
 import { MAX_TOKEN_LIFETIME_SECONDS, type SigningKey } from "./keys.ts";
 
@@ -138,42 +138,65 @@ export function checkWindow(
   return null;
 }
 
-/** Signs `payload` as a compact JWS (ES256) with `kid` and `typ` in the header. */
+/**
+ * Signs `payload` as a compact JWS (the signer's `alg`) with `kid` and `typ` in the header.
+ *
+ * Synchronously where a signature is cheap: EdDSA with node:crypto (~21 µs of CPU; Web
+ * Crypto's hand-over to its thread and back costs more than that, ~50 µs per token in all,
+ * BENCHMARKS.md, P10), ES256 with OpenSSL where it loads (crypto/_openssl_p256.ts, ~35-40 µs).
+ * Otherwise ES256 goes through jose and Web Crypto, which signs on a runtime thread (~480 µs,
+ * none of it on the event loop).
+ */
 export async function signJws(
   payload: Record<string, unknown>,
   signer: SigningKey,
   typ: string,
 ): Promise<string> {
-  if (signer.native) return signNative(payload, signer.native, signer.kid, typ);
-  return await new CompactSign(ENCODER.encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: "ES256", kid: signer.kid, typ })
+  const json = JSON.stringify(payload);
+  const signBytes = syncSigner(signer);
+  if (signBytes !== null) return compactJws(json, signer, typ, signBytes);
+  return await new CompactSign(ENCODER.encode(json))
+    .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ })
     .sign(signer.key);
 }
 
 const ENCODER = new TextEncoder();
 const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
-// The encoded protected header per kid and typ (a handful: one per key and token kind).
+// The encoded protected header per alg, kid and typ (a handful: one per key and token kind).
 const headers = new Map<string, string>();
+// An Ed25519 signing key's node:crypto handle, made once from its non-extractable CryptoKey.
+const ed25519Keys = new WeakMap<CryptoKey, KeyObject>();
+
+function syncSigner(signer: SigningKey): ((input: Uint8Array) => Uint8Array) | null {
+  if (signer.alg === "EdDSA") {
+    let key = ed25519Keys.get(signer.key);
+    if (key === undefined) ed25519Keys.set(signer.key, key = KeyObject.from(signer.key));
+    return (input) => new Uint8Array(sign(null, input, key));
+  }
+  const native = signer.native;
+  return native ? (input) => native.sign(input) : null;
+}
 
 /**
- * The compact serialization (RFC 7515 §7.1) signed by OpenSSL, synchronously: the same
- * header and payload jose would write; verified by jose in crypto/evidence_token_test.ts.
+ * The compact serialization (RFC 7515 §7.1), signed synchronously: the same header and payload
+ * jose would write; verified by jose and node:crypto in crypto/evidence_token_test.ts.
  */
-function signNative(
-  payload: Record<string, unknown>,
-  native: NativeP256Key,
-  kid: string,
+function compactJws(
+  json: string,
+  signer: SigningKey,
   typ: string,
+  signBytes: (input: Uint8Array) => Uint8Array,
 ): string {
-  const key = `${kid} ${typ}`;
+  const key = `${signer.alg} ${signer.kid} ${typ}`;
   let header = headers.get(key);
   if (header === undefined) {
-    header = ENCODER.encode(JSON.stringify({ alg: "ES256", kid, typ })).toBase64(BASE64URL);
+    const protectedHeader = JSON.stringify({ alg: signer.alg, kid: signer.kid, typ });
+    header = ENCODER.encode(protectedHeader).toBase64(BASE64URL);
     if (headers.size > 64) headers.clear();
     headers.set(key, header);
   }
-  const input = `${header}.${ENCODER.encode(JSON.stringify(payload)).toBase64(BASE64URL)}`;
-  return `${input}.${native.sign(ENCODER.encode(input)).toBase64(BASE64URL)}`;
+  const input = `${header}.${ENCODER.encode(json).toBase64(BASE64URL)}`;
+  return `${input}.${signBytes(ENCODER.encode(input)).toBase64(BASE64URL)}`;
 }
 
 /**

@@ -7,7 +7,7 @@
 
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from "jose";
 import type { Client, Role } from "../src/model.ts";
-import { KeyRing } from "./keys.ts";
+import { KeyRing, type TokenAlgorithm } from "./keys.ts";
 import { memoryKeyStore } from "./key_store.ts";
 
 export const SECRET = "test-secret-0123456789-abcdefghijklmnop";
@@ -100,7 +100,10 @@ export async function hs256WithPublicKey(
     .sign(publicKeyBytes);
 }
 
-/** A key ring on an in-memory store with the test secret. */
-export async function testRing(clock: FakeClock): Promise<KeyRing> {
-  return await KeyRing.open(memoryKeyStore(SECRET), { now: clock.now });
+/** A key ring on an in-memory store with the test secret; ES256 unless `algorithm` says. */
+export async function testRing(
+  clock: FakeClock,
+  options: { algorithm?: TokenAlgorithm } = {},
+): Promise<KeyRing> {
+  return await KeyRing.open(memoryKeyStore(SECRET), { now: clock.now, ...options });
 }

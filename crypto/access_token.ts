@@ -1,5 +1,6 @@
 /**
- * Lotse's own access tokens: short-lived ES256 JWTs (`typ: at+jwt`, RFC 9068) issued by
+ * Lotse's own access tokens: short-lived JWTs (`typ: at+jwt`, RFC 9068; ES256, or EdDSA with
+ * `LOTSE_TOKEN_ALG=EdDSA`: the ring's active key decides) issued by
  * `POST /v1/token` and checked on every `/v1` and `/admin` request. The verifier keeps
  * verified tokens until they expire, so a repeated token costs a map lookup.
  *
@@ -27,10 +28,12 @@ import {
   type TokenRefusal,
   tokenTimes,
 } from "./_jws.ts";
+import { algorithmOfKey } from "./_key_material.ts";
 import {
   CLOCK_SKEW_SECONDS,
   type KeyRing,
   MAX_TOKEN_LIFETIME_SECONDS,
+  TOKEN_ALGORITHMS,
   type VerificationKeys,
 } from "./keys.ts";
 
@@ -205,7 +208,7 @@ export class AccessTokenVerifier {
     const now = this.#now();
     const nowSeconds = Math.floor(now / 1000);
     const inspected = inspectCompact(token, {
-      algorithms: ["ES256"],
+      algorithms: TOKEN_ALGORITHMS,
       maxBytes: this.#options.maxBytes,
     });
     if (!inspected.ok) return fail(inspected);
@@ -217,7 +220,8 @@ export class AccessTokenVerifier {
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token as string, key, {
-        algorithms: ["ES256"],
+        // Only the algorithm of the key the kid names: no confusion between key kinds.
+        algorithms: [algorithmOfKey(key)],
         issuer: this.#options.issuer,
         audience: this.#options.audience,
         typ: ACCESS_TOKEN_TYPE,
@@ -279,7 +283,7 @@ export class AccessTokenVerifier {
 
 /**
  * The cache key of a token: the tail of its signature. Hashing a fresh 500-character token
- * string on every request costs more than the whole lookup; the tail of an ES256 signature
+ * string on every request costs more than the whole lookup; the tail of a signature
  * is random, and a hit still compares the whole token, so a collision is only a miss.
  */
 function cacheKey(token: string): string {

@@ -9,7 +9,12 @@ import {
 } from "./access_token.ts";
 import { signJws } from "./_jws.ts";
 import { sealEvidenceToken } from "./evidence_token.ts";
-import { DEFAULT_RETENTION_MS, type KeyRing, type VerificationKeys } from "./keys.ts";
+import {
+  DEFAULT_RETENTION_MS,
+  type KeyRing,
+  type TokenAlgorithm,
+  type VerificationKeys,
+} from "./keys.ts";
 import { b64url, FakeClock, hs256WithPublicKey, testRing, unsignedToken } from "./_testing.ts";
 
 const ISSUER = "https://lotse.example";
@@ -20,9 +25,12 @@ const CLIENT: Client = {
   jwks: { keys: [] },
 };
 
-async function setup(options: Partial<AccessTokenVerifierOptions> = {}) {
+async function setup(
+  options: Partial<AccessTokenVerifierOptions> = {},
+  algorithm: TokenAlgorithm = "ES256",
+) {
   const clock = new FakeClock();
-  const ring = await testRing(clock);
+  const ring = await testRing(clock, { algorithm });
   const verifier = new AccessTokenVerifier(ring, {
     issuer: ISSUER,
     audience: ISSUER,
@@ -194,7 +202,7 @@ Deno.test("AccessTokenVerifier refuses a wrong signature under a known kid", asy
   const stranger = await testRing(clock);
   const forged = await signJws(
     claimsAt(clock.ms),
-    { kid: ring.activeKid, key: stranger.signingKey().key },
+    { ...stranger.signingKey(), kid: ring.activeKid },
     "at+jwt",
   );
   assertRefused(await verifier.verify(forged), "signature");
@@ -304,4 +312,29 @@ Deno.test("AccessTokenVerifier accepts tokens signed before a rotation until the
   clock.advance(DEFAULT_RETENTION_MS / 1000);
   verifier.clearCache();
   assertRefused(await verifier.verify(before), "unknown_key");
+});
+
+Deno.test("AccessTokenVerifier accepts EdDSA tokens of an EdDSA ring and only under their own alg", async () => {
+  const { verifier, ring, clock, issue } = await setup({}, "EdDSA");
+  const token = await issue();
+  assert.equal(decodeProtectedHeader(token).alg, "EdDSA");
+  const ok = await verifier.verify(token);
+  assert.ok(ok.ok, JSON.stringify(ok));
+  assert.equal(ok.clientId, CLIENT.id);
+
+  // The same kid with alg ES256, signed by an EC key: the kid names an Ed25519 key.
+  const stranger = await testRing(clock);
+  const confused = await signJws(
+    claimsAt(clock.ms),
+    { ...stranger.signingKey(), kid: ring.activeKid },
+    "at+jwt",
+  );
+  assert.equal(decodeProtectedHeader(confused).alg, "ES256");
+  assertRefused(await verifier.verify(confused), "algorithm");
+  const forged = await signJws(
+    claimsAt(clock.ms),
+    { ...(await testRing(clock, { algorithm: "EdDSA" })).signingKey(), kid: ring.activeKid },
+    "at+jwt",
+  );
+  assertRefused(await verifier.verify(forged), "signature");
 });

@@ -51,16 +51,22 @@ export async function conformanceTokens(
     ...options,
     now,
   });
-  const stranger = await crypto.subtle.generateKey(
-    { name: "ECDSA", namedCurve: "P-256" },
-    false,
-    ["sign", "verify"],
-  );
+  // A key of the ring's own algorithm: the provider must refuse it for its kid alone.
+  const { alg } = options.keys.signingKey();
+  const stranger = alg === "EdDSA"
+    ? await crypto.subtle.generateKey({ name: "Ed25519" }, false, [
+      "sign",
+      "verify",
+    ]) as CryptoKeyPair
+    : await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, [
+      "sign",
+      "verify",
+    ]);
   const unknownKid = await sealEvidenceToken(grant, {
     ...options,
     now,
     keys: {
-      signingKey: () => ({ kid: `unknown-${crypto.randomUUID()}`, key: stranger.privateKey }),
+      signingKey: () => ({ kid: `unknown-${crypto.randomUUID()}`, alg, key: stranger.privateKey }),
     },
   });
   const [, payload] = valid.token.split(".");

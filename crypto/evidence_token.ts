@@ -1,8 +1,9 @@
 /**
  * The evidence access token (NOOTS "IssuedToken"): the Vermittlungsstelle's sealed
  * statement that a consumer may fetch one kind of evidence from one provider, for one
- * purpose and legal basis. A compact JWS (ES256, `kid` in the header) that the provider
- * checks offline against `/.well-known/jwks.json`.
+ * purpose and legal basis. A compact JWS (`kid` in the header; ES256 by default, EdDSA when
+ * the operator sets `LOTSE_TOKEN_ALG=EdDSA`) that the provider checks offline against
+ * `/.well-known/jwks.json`: a verifier accepts the algorithm the JWKS announces for the key.
  *
  * @example
  * ```ts
@@ -29,7 +30,14 @@ import {
   type TokenRefusal,
   tokenTimes,
 } from "./_jws.ts";
-import { CLOCK_SKEW_SECONDS, type Jwks, type KeyRing, MAX_TOKEN_LIFETIME_SECONDS } from "./keys.ts";
+import {
+  CLOCK_SKEW_SECONDS,
+  type Jwks,
+  type KeyRing,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  TOKEN_ALGORITHMS,
+  type TokenAlgorithm,
+} from "./keys.ts";
 
 /** The `typ` header of evidence tokens. */
 export const EVIDENCE_TOKEN_TYPE = "lotse-evidence+jwt";
@@ -132,8 +140,27 @@ export interface EvidenceTokenSuccess {
 
 export type EvidenceTokenResult = EvidenceTokenSuccess | TokenRefusal;
 
+interface KeySet {
+  readonly keys: ReturnType<typeof createLocalJWKSet>;
+  /** The algorithms the set announces, of those Lotse signs with. */
+  readonly algorithms: TokenAlgorithm[];
+}
+
 // A provider passes the same JWKS object until it refetches; import its keys once.
-const keySets = new WeakMap<Jwks, ReturnType<typeof createLocalJWKSet>>();
+const keySets = new WeakMap<Jwks, KeySet>();
+
+function keySetOf(jwks: Jwks): KeySet {
+  let keySet = keySets.get(jwks);
+  if (keySet === undefined) {
+    const announced = new Set(jwks.keys.map((k) => k.alg));
+    keySet = {
+      keys: createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k })) }),
+      algorithms: TOKEN_ALGORITHMS.filter((alg) => announced.has(alg)),
+    };
+    keySets.set(jwks, keySet);
+  }
+  return keySet;
+}
 
 /**
  * Verifies an evidence token against Lotse's JWKS, as a provider does. Never throws.
@@ -145,21 +172,18 @@ export async function verifyEvidenceToken(
   options: VerifyEvidenceOptions,
 ): Promise<EvidenceTokenResult> {
   try {
-    const inspected = inspectCompact(token, { algorithms: ["ES256"] });
+    const keySet = keySetOf(jwks);
+    const inspected = inspectCompact(token, { algorithms: keySet.algorithms });
     if (!inspected.ok) return inspected;
     if (inspected.header.kid === undefined) {
       return refusal("unknown_key", "no kid in the header");
     }
-    let keySet = keySets.get(jwks);
-    if (keySet === undefined) {
-      keySet = createLocalJWKSet({ keys: jwks.keys.map((k) => ({ ...k })) });
-      keySets.set(jwks, keySet);
-    }
     const now = options.now ?? Date.now();
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token as string, keySet, {
-        algorithms: ["ES256"],
+      // jose picks the key by kid and refuses one whose announced alg differs.
+      ({ payload } = await jwtVerify(token as string, keySet.keys, {
+        algorithms: keySet.algorithms,
         audience: options.audience,
         issuer: options.issuer,
         typ: EVIDENCE_TOKEN_TYPE,

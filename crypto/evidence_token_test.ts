@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { createPublicKey, type JsonWebKey as NodeJwk, verify } from "node:crypto";
 import { Buffer } from "node:buffer";
 import { type EvidenceGrant, sealEvidenceToken, verifyEvidenceToken } from "./evidence_token.ts";
-import { DEFAULT_RETENTION_MS } from "./keys.ts";
+import { DEFAULT_RETENTION_MS, type TokenAlgorithm } from "./keys.ts";
 import { b64url, FakeClock, testRing, unsignedToken } from "./_testing.ts";
 
 const ISSUER = "https://lotse.example";
@@ -22,24 +22,24 @@ const GRANT: EvidenceGrant = {
 function independentlyVerify(token: string, jwksJson: string): Record<string, unknown> {
   const [h, p, s] = token.split(".") as [string, string, string];
   const header = JSON.parse(Buffer.from(h, "base64url").toString("utf8"));
-  assert.equal(header.alg, "ES256");
-  const jwks = JSON.parse(jwksJson) as { keys: (NodeJwk & { kid: string })[] };
+  const jwks = JSON.parse(jwksJson) as { keys: (NodeJwk & { kid: string; alg: string })[] };
   const jwk = jwks.keys.find((k) => k.kid === header.kid);
   if (jwk === undefined) throw new Error(`kid "${header.kid}" is not published`);
+  assert.equal(header.alg, jwk.alg, "the header's alg is the one the JWKS announces");
   const key = createPublicKey({ key: jwk, format: "jwk" });
-  const ok = verify(
-    "sha256",
-    Buffer.from(`${h}.${p}`, "ascii"),
-    { key, dsaEncoding: "ieee-p1363" },
-    Buffer.from(s, "base64url"),
-  );
+  const data = Buffer.from(`${h}.${p}`, "ascii");
+  const signature = Buffer.from(s, "base64url");
+  const ok = header.alg === "EdDSA"
+    ? jwk.kty === "OKP" && jwk.crv === "Ed25519" && verify(null, data, key, signature)
+    : header.alg === "ES256" && jwk.kty === "EC" && jwk.crv === "P-256" &&
+      verify("sha256", data, { key, dsaEncoding: "ieee-p1363" }, signature);
   if (!ok) throw new Error("signature does not verify");
   return JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
 }
 
-async function setup() {
+async function setup(algorithm: TokenAlgorithm = "ES256") {
   const clock = new FakeClock();
-  const ring = await testRing(clock);
+  const ring = await testRing(clock, { algorithm });
   const seal = (grant: EvidenceGrant = GRANT) =>
     sealEvidenceToken(grant, { keys: ring, issuer: ISSUER, now: clock.ms });
   return { clock, ring, seal };
@@ -186,4 +186,70 @@ Deno.test("verifyEvidenceToken() refuses a kid missing from the JWKS, alg none a
     const result = await verifyEvidenceToken(junk, ring.jwks(), options);
     assert.ok(!result.ok, String(junk));
   }
+});
+
+Deno.test("sealEvidenceToken() with an EdDSA ring signs Ed25519, verifiable by node:crypto", async () => {
+  const { ring, seal } = await setup("EdDSA");
+  const sealed = await seal();
+  const [h] = sealed.token.split(".");
+  assert.deepEqual(JSON.parse(Buffer.from(h!, "base64url").toString("utf8")), {
+    alg: "EdDSA",
+    kid: ring.activeKid,
+    typ: "lotse-evidence+jwt",
+  });
+  const published = JSON.stringify(ring.jwks());
+  assert.equal(independentlyVerify(sealed.token, published).jti, sealed.jti);
+  const [, , sig] = sealed.token.split(".");
+  const forged = `${h}.${b64url(JSON.stringify({ aud: "kba-zfzr", purpose: "anything" }))}.${sig}`;
+  assert.throws(() => independentlyVerify(forged, published), /does not verify/);
+});
+
+Deno.test("verifyEvidenceToken() accepts an EdDSA token the JWKS announces and refuses it tampered", async () => {
+  const { clock, ring, seal } = await setup("EdDSA");
+  const sealed = await seal();
+  const options = { audience: "kba-zfzr", issuer: ISSUER, now: clock.ms };
+  const result = await verifyEvidenceToken(sealed.token, ring.jwks(), options);
+  assert.ok(result.ok, JSON.stringify(result));
+  assert.equal(result.claims.jti, sealed.jti);
+
+  const [h, p, s] = sealed.token.split(".") as [string, string, string];
+  const claims = JSON.parse(Buffer.from(p, "base64url").toString("utf8"));
+  const payload = b64url(JSON.stringify({ ...claims, purpose: "anything" }));
+  const tampered = await verifyEvidenceToken(`${h}.${payload}.${s}`, ring.jwks(), options);
+  assert.ok(!tampered.ok);
+  assert.equal(tampered.fault, "signature");
+  const flipped = `${h}.${p}.${s.startsWith("A") ? "B" : "A"}${s.slice(1)}`;
+  const bad = await verifyEvidenceToken(flipped, ring.jwks(), options);
+  assert.ok(!bad.ok);
+  assert.equal(bad.fault, "signature");
+});
+
+Deno.test("verifyEvidenceToken() refuses an algorithm the JWKS does not announce for the kid", async () => {
+  const { clock, ring, seal } = await setup("EdDSA");
+  const options = { audience: "kba-zfzr", now: clock.ms };
+  // An ES256 token under the EdDSA key's kid, signed by a stranger's EC key.
+  const stranger = await testRing(clock);
+  const [, p] = (await seal()).token.split(".") as [string, string];
+  const header = b64url(
+    JSON.stringify({ alg: "ES256", kid: ring.activeKid, typ: "lotse-evidence+jwt" }),
+  );
+  const input = new TextEncoder().encode(`${header}.${p}`);
+  const signature = new Uint8Array(
+    await crypto.subtle.sign(
+      { name: "ECDSA", hash: "SHA-256" },
+      stranger.signingKey().key,
+      input,
+    ),
+  );
+  const confused = `${header}.${p}.${b64url(signature)}`;
+  const onlyEd = await verifyEvidenceToken(confused, ring.jwks(), options);
+  assert.ok(!onlyEd.ok);
+  assert.equal(onlyEd.fault, "algorithm");
+  // After a switch both algorithms are announced, each for its own key: still refused.
+  const both = { keys: [...ring.jwks().keys, ...stranger.jwks().keys] };
+  const mixed = await verifyEvidenceToken(confused, both, options);
+  assert.ok(!mixed.ok);
+  assert.equal(mixed.fault, "unknown_key");
+  const ok = await verifyEvidenceToken((await seal()).token, both, options);
+  assert.ok(ok.ok);
 });

@@ -14,7 +14,7 @@
  * @module
  */
 
-import type { KeyStore, StoredKey } from "./keys.ts";
+import { algorithmOfJwk, type KeyStore, type StoredKey, type TokenAlgorithm } from "./keys.ts";
 
 /** Shortest secret accepted, in characters. */
 export const MIN_SECRET_LENGTH = 32;
@@ -22,7 +22,7 @@ export const MIN_SECRET_LENGTH = 32;
 /** A stored key as it rests: the private JWK sealed, the rest in the clear. */
 export interface SealedKey {
   readonly kid: string;
-  readonly alg: "ES256";
+  readonly alg: TokenAlgorithm;
   /** base64url of version (1 byte) ‖ salt (16) ‖ iv (12) ‖ AES-GCM ciphertext and tag. */
   readonly sealed: string;
   readonly createdAt: number;
@@ -40,6 +40,10 @@ const INFO: Uint8Array<ArrayBuffer> = new TextEncoder().encode("lotse signing ke
 /** Encrypts `key.privateJwk` under `secret`. */
 export async function sealKey(key: StoredKey, secret: string): Promise<SealedKey> {
   checkKeySecret(secret);
+  const alg = algorithmOfJwk(key.privateJwk);
+  if (alg === null) {
+    throw new TypeError(`Cannot seal signing key "${key.kid}": not an EC P-256 or Ed25519 key`);
+  }
   const salt = crypto.getRandomValues(new Uint8Array(16));
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const { kty, crv, x, y, d } = key.privateJwk;
@@ -55,7 +59,7 @@ export async function sealKey(key: StoredKey, secret: string): Promise<SealedKey
   blob.set(cipher, 29);
   return {
     kid: key.kid,
-    alg: "ES256",
+    alg,
     sealed: blob.toBase64({ alphabet: "base64url", omitPadding: true }),
     createdAt: key.createdAt,
     retiredAt: key.retiredAt,

@@ -1,6 +1,8 @@
 /**
- * Lotse's ES256 signing keys: one active key signs, retired keys stay published in the
- * JWKS until the last token they signed has expired, then they are dropped.
+ * Lotse's signing keys: one active key signs, retired keys stay published in the JWKS until
+ * the last token they signed has expired, then they are dropped. Keys are EC P-256 (ES256,
+ * the default) or Ed25519 (EdDSA, when the operator sets `LOTSE_TOKEN_ALG=EdDSA`); each key
+ * announces its own `alg` in the JWKS, and verifiers accept what it announces.
  *
  * Private keys live in memory only as non-extractable `CryptoKey`s. The private JWK leaves
  * the ring once, at generation, to be encrypted at rest by the {@linkcode KeyStore}.
@@ -18,6 +20,7 @@
  */
 
 import {
+  algorithmOfJwk,
   generateStoredKey,
   importRingKey,
   privateJwkFromPem,
@@ -25,7 +28,12 @@ import {
 } from "./_key_material.ts";
 import type { NativeP256Key } from "./_openssl_p256.ts";
 
-export { generateStoredKey };
+export { algorithmOfJwk, generateStoredKey };
+
+/** The JWS algorithms Lotse signs with: ES256 (default, the contract's) or EdDSA (Ed25519). */
+export const TOKEN_ALGORITHMS = ["ES256", "EdDSA"] as const;
+/** One of {@linkcode TOKEN_ALGORITHMS}. */
+export type TokenAlgorithm = typeof TOKEN_ALGORITHMS[number];
 
 /** Longest lifetime of any token Lotse signs (access and evidence tokens), in seconds. */
 export const MAX_TOKEN_LIFETIME_SECONDS = 300;
@@ -37,16 +45,25 @@ export const CLOCK_SKEW_SECONDS = 30;
  */
 export const DEFAULT_RETENTION_MS = (MAX_TOKEN_LIFETIME_SECONDS + CLOCK_SKEW_SECONDS + 300) * 1000;
 
-/** A public JWK as published in the JWKS. */
-export interface PublicJwk {
-  readonly kty: "EC";
-  readonly crv: "P-256";
-  readonly x: string;
-  readonly y: string;
-  readonly kid: string;
-  readonly alg: "ES256";
-  readonly use: "sig";
-}
+/** A public JWK as published in the JWKS: EC P-256 for ES256, OKP Ed25519 for EdDSA. */
+export type PublicJwk =
+  | {
+    readonly kty: "EC";
+    readonly crv: "P-256";
+    readonly x: string;
+    readonly y: string;
+    readonly kid: string;
+    readonly alg: "ES256";
+    readonly use: "sig";
+  }
+  | {
+    readonly kty: "OKP";
+    readonly crv: "Ed25519";
+    readonly x: string;
+    readonly kid: string;
+    readonly alg: "EdDSA";
+    readonly use: "sig";
+  };
 
 /** A JSON Web Key Set with public keys only. */
 export interface Jwks {
@@ -57,7 +74,7 @@ export interface Jwks {
 export interface StoredKey {
   /** RFC 7638 thumbprint (SHA-256) of the public key. */
   readonly kid: string;
-  /** EC P-256 private JWK (`kty`, `crv`, `x`, `y`, `d`). */
+  /** EC P-256 (`kty`, `crv`, `x`, `y`, `d`) or Ed25519 (`kty`, `crv`, `x`, `d`) private JWK. */
   readonly privateJwk: JsonWebKey;
   readonly createdAt: number;
   /** When it stopped signing; `null` while it may sign. */
@@ -80,9 +97,11 @@ export interface VerificationKeys {
 /** The key that signs now. */
 export interface SigningKey {
   readonly kid: string;
-  /** Non-extractable ECDSA P-256 private key. */
+  /** The JWS `alg` it signs with. */
+  readonly alg: TokenAlgorithm;
+  /** Non-extractable ECDSA P-256 or Ed25519 private key. */
   readonly key: CryptoKey;
-  /** The same key in OpenSSL, which signs it ~10 times cheaper; absent: Web Crypto signs. */
+  /** An ES256 key in OpenSSL, which signs it ~10 times cheaper; absent: Web Crypto signs. */
   readonly native?: NativeP256Key | null;
 }
 
@@ -94,6 +113,11 @@ export interface KeyRingOptions {
   retentionMs?: number;
   /** {@linkcode KeyRing.maintain} rotates an active key older than this; default 30 days. */
   rotationIntervalMs?: number;
+  /**
+   * The algorithm of the keys the ring makes; default ES256. {@linkcode KeyRing.open}
+   * rotates to a key of this algorithm when the stored active key has another one.
+   */
+  algorithm?: TokenAlgorithm;
 }
 
 /**
@@ -105,8 +129,10 @@ export class KeyRing implements VerificationKeys {
   #now: () => number;
   #retentionMs: number;
   #rotationIntervalMs: number;
+  #algorithm: TokenAlgorithm;
   #keys = new Map<string, RingKey>();
   #active!: RingKey;
+  #signing!: SigningKey;
   #jwks: Jwks = { keys: [] };
   /** Earliest time a retired key falls out of retention. */
   #nextDropAt = Infinity;
@@ -116,22 +142,27 @@ export class KeyRing implements VerificationKeys {
     this.#now = options.now ?? Date.now;
     this.#retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
     this.#rotationIntervalMs = options.rotationIntervalMs ?? 30 * 24 * 3600_000;
+    this.#algorithm = options.algorithm ?? "ES256";
   }
 
   /**
    * Loads the ring from `store`; generates and saves a first key when there is none.
    * Throws when a stored key cannot be decrypted (wrong secret): never starts silently
-   * with a fresh key that peers do not know.
+   * with a fresh key that peers do not know. When the active key's algorithm is not the
+   * configured one (the operator switched `LOTSE_TOKEN_ALG`), rotates: the old key stays
+   * published for the retention window, so tokens it signed still verify.
    */
   static async open(store: KeyStore, options: KeyRingOptions = {}): Promise<KeyRing> {
     const ring = new KeyRing(store, options);
     await ring.refresh();
+    if (ring.#active.alg !== ring.#algorithm) await ring.rotate();
     return ring;
   }
 
   /**
-   * A ring from PKCS#8 PEM private keys (EC P-256), without a store: the first key signs,
-   * the others stay published. Rotate by replacing the files.
+   * A ring from PKCS#8 PEM private keys (EC P-256 or Ed25519, each announced with its own
+   * `alg`), without a store: the first key signs, the others stay published. Rotate by
+   * replacing the files.
    */
   static async fromPem(
     pem: string | readonly string[],
@@ -155,9 +186,14 @@ export class KeyRing implements VerificationKeys {
     return this.#active.kid;
   }
 
+  /** The algorithm of the key that signs now. */
+  get activeAlgorithm(): TokenAlgorithm {
+    return this.#active.alg;
+  }
+
   /** The key that signs now. */
   signingKey(): SigningKey {
-    return { kid: this.#active.kid, key: this.#active.signKey, native: this.#active.native };
+    return this.#signing;
   }
 
   /** The public key for `kid`, while it is published. */
@@ -178,7 +214,7 @@ export class KeyRing implements VerificationKeys {
    */
   async rotate(now: number = this.#now()): Promise<string> {
     const store = this.#requireStore("rotate");
-    const next = await generateStoredKey(now);
+    const next = await generateStoredKey(now, this.#algorithm);
     await store.save(next);
     const previous = this.#active;
     await store.save({ ...(await this.#storedShape(previous)), retiredAt: now });
@@ -226,7 +262,7 @@ export class KeyRing implements VerificationKeys {
     const unretired = stored.filter((k) => k.retiredAt === null)
       .sort((a, b) => b.createdAt - a.createdAt || (a.kid < b.kid ? -1 : 1));
     if (unretired.length === 0) {
-      const first = await generateStoredKey(now);
+      const first = await generateStoredKey(now, this.#algorithm);
       await store.save(first);
       stored = [...stored, first];
     } else {
@@ -267,6 +303,12 @@ export class KeyRing implements VerificationKeys {
   #install(keys: readonly RingKey[], active: RingKey): void {
     this.#keys = new Map(keys.map((k) => [k.kid, k]));
     this.#active = active;
+    this.#signing = Object.freeze({
+      kid: active.kid,
+      alg: active.alg,
+      key: active.signKey,
+      native: active.native,
+    });
     this.#publish();
   }
 

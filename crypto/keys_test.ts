@@ -26,7 +26,12 @@ Deno.test("KeyRing.jwks() publishes only public members, with kid, alg and use",
 
 Deno.test("KeyRing kid is the RFC 7638 thumbprint of the public key", async () => {
   const ring = await KeyRing.open(memoryKeyStore(SECRET), { now: new FakeClock().now });
-  const { kty, crv, x, y } = ring.jwks().keys[0]!;
+  const { kty, crv, x, y } = ring.jwks().keys[0] as {
+    kty: "EC";
+    crv: string;
+    x: string;
+    y: string;
+  };
   const canonical = JSON.stringify({ crv, kty, x, y });
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical)),
@@ -132,8 +137,8 @@ Deno.test("KeyRing.fromPem() signs with the first PKCS#8 key and publishes all",
   await assert.rejects(ring.rotate(), /loaded from PEM/);
 });
 
-Deno.test("KeyRing.fromPem() refuses a PEM that is not an EC P-256 PKCS#8 key", async () => {
-  const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
+Deno.test("KeyRing.fromPem() refuses a PEM that is not an EC P-256 or Ed25519 PKCS#8 key", async () => {
+  const { privateKey } = await generateKeyPair("ES384", { extractable: true });
   await assert.rejects(KeyRing.fromPem(await exportPKCS8(privateKey)), /Cannot read PEM key #1/);
   await assert.rejects(KeyRing.fromPem("not a pem"), /Cannot read PEM key #1/);
 });
@@ -149,4 +154,59 @@ Deno.test("KeyRing.maintain() on a second instance adopts the rotation instead o
   await b.maintain();
   assert.equal(b.activeKid, a.activeKid);
   assert.equal(store.rows.size, 2);
+});
+
+Deno.test("KeyRing with algorithm EdDSA publishes an OKP Ed25519 key announced as EdDSA", async () => {
+  const ring = await KeyRing.open(memoryKeyStore(SECRET), {
+    now: new FakeClock().now,
+    algorithm: "EdDSA",
+  });
+  const [key, ...more] = ring.jwks().keys;
+  assert.equal(more.length, 0);
+  assert.deepEqual(Object.keys(key!).sort(), ["alg", "crv", "kid", "kty", "use", "x"]);
+  assert.deepEqual([key!.kty, key!.crv, key!.alg, key!.use], ["OKP", "Ed25519", "EdDSA", "sig"]);
+  const canonical = JSON.stringify({ crv: key!.crv, kty: key!.kty, x: key!.x });
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical)),
+  );
+  assert.equal(ring.activeKid, digest.toBase64({ alphabet: "base64url", omitPadding: true }));
+  const signer = ring.signingKey();
+  assert.equal(signer.alg, "EdDSA");
+  assert.equal(signer.key.algorithm.name, "Ed25519");
+  assert.equal(signer.key.extractable, false);
+  await assert.rejects(crypto.subtle.exportKey("jwk", signer.key));
+});
+
+Deno.test("KeyRing.open() switches to the configured algorithm once, keeping the old key published", async () => {
+  const clock = new FakeClock();
+  const store = memoryKeyStore(SECRET);
+  const es256 = await KeyRing.open(store, { now: clock.now });
+  const oldKid = es256.activeKid;
+  clock.advance(10);
+  const eddsa = await KeyRing.open(store, { now: clock.now, algorithm: "EdDSA" });
+  assert.equal(eddsa.activeAlgorithm, "EdDSA");
+  assert.notEqual(eddsa.activeKid, oldKid);
+  assert.deepEqual(eddsa.jwks().keys.map((k) => [k.kid, k.alg]), [
+    [eddsa.activeKid, "EdDSA"],
+    [oldKid, "ES256"],
+  ]);
+  assert.ok(eddsa.verificationKey(oldKid));
+  assert.equal(store.rows.get(eddsa.activeKid)!.alg, "EdDSA");
+  assert.equal(store.rows.get(oldKid)!.alg, "ES256");
+
+  const again = await KeyRing.open(store, { now: clock.now, algorithm: "EdDSA" });
+  assert.equal(again.activeKid, eddsa.activeKid, "no second rotation");
+  clock.advance(1);
+  await again.rotate();
+  assert.equal(again.activeAlgorithm, "EdDSA", "a scheduled rotation keeps the algorithm");
+
+  clock.advance(DEFAULT_RETENTION_MS / 1000 - 1);
+  assert.deepEqual(again.jwks().keys.map((k) => k.alg), ["EdDSA", "EdDSA"]);
+});
+
+Deno.test("KeyRing.fromPem() reads an Ed25519 PKCS#8 key and signs with EdDSA", async () => {
+  const { privateKey } = await generateKeyPair("EdDSA", { extractable: true });
+  const ring = await KeyRing.fromPem([await exportPKCS8(privateKey)]);
+  assert.equal(ring.signingKey().alg, "EdDSA");
+  assert.equal(ring.jwks().keys[0]!.kty, "OKP");
 });

@@ -27,6 +27,7 @@ export {
   type TtlMapOptions,
 } from "./caches.ts";
 export {
+  algorithmOfJwk,
   CLOCK_SKEW_SECONDS,
   DEFAULT_RETENTION_MS,
   generateStoredKey,
@@ -38,6 +39,8 @@ export {
   type PublicJwk,
   type SigningKey,
   type StoredKey,
+  TOKEN_ALGORITHMS,
+  type TokenAlgorithm,
   type VerificationKeys,
 } from "./keys.ts";
 export {

@@ -35,10 +35,11 @@ export interface BulkCheck {
 /** Rows of one table on their way into the database, all in one transaction. */
 export interface BulkWriter<K extends TableName> {
   /**
-   * Takes one valid row, read at `line` of the upload; resolves when the next may come.
+   * Takes one valid row, read at `line` of the upload; when it returns a promise, the next
+   * may come once that resolves (most rows return none: a million awaits cost a second).
    * `checkOnly` once the import is refused anyway: the row still counts for the checks.
    */
-  add(row: TableRows[K], line: number, checkOnly?: boolean): Promise<void>;
+  add(row: TableRows[K], line: number, checkOnly?: boolean): Promise<void> | undefined;
   /** Ends the upload and checks the rows against each other (an id twice, a key twice). */
   check(maxErrors: number): Promise<BulkCheck>;
   /** Writes the rows and bumps the table's version (not when nothing changed); the version. */
@@ -92,7 +93,7 @@ function rowByRow<K extends TableName>(tx: Queryable, table: K): BulkWriter<K> {
 }
 
 /** Rows sent to the server in one COPY message (about this many characters). */
-const CHUNK = 64 * 1024;
+const CHUNK = 256 * 1024;
 
 /** A value in COPY's text format: backslash escapes for the characters that delimit. */
 function copyText(value: string): string {
@@ -119,27 +120,47 @@ async function copyRoutes(tx: Queryable): Promise<BulkWriter<"routes">> {
     await open.end();
   };
   return {
-    async add(route: Route, line: number) {
+    add(route: Route, line: number) {
       text += `${line}\t${copyText(route.id)}\t${copyText(route.evidenceType)}\t${
         copyText(route.regionKey)
       }\t${copyText(route.providerId)}\n`;
-      if (text.length >= CHUNK) {
-        const chunk = text;
-        text = "";
-        await sink!.write(chunk);
-      }
+      if (text.length < CHUNK) return undefined;
+      const chunk = text;
+      text = "";
+      return sink!.write(chunk);
     },
     async check(maxErrors) {
       await close();
-      // The planner needs the staging table's size for the checks and the write below.
+      // Writers of routes wait from here until the commit, so the rows found changed below
+      // are still the rows to write then.
+      await tx.sql`select 1 from table_versions where name = 'routes' for update`;
+      // The planner needs the staging table's size for the joins below.
       await tx.sql`analyze lotse_import_routes`;
+      // The rows that differ from the table: one hash join. Re-importing a million routes
+      // with a few changed writes (and checks against the table) just those few; an upsert
+      // of every row would lock, and so rewrite, each of the million.
+      await tx.sql`create temp table lotse_import_changed on commit drop as
+        select s.line, s.id, s.evidence_type, s.region_key, s.provider_id
+        from lotse_import_routes s left join routes r on r.id = s.id
+        where r.id is null or (r.evidence_type, r.region_key, r.provider_id)
+          <> (s.evidence_type, s.region_key, s.provider_id)`;
+      await tx.sql`analyze lotse_import_changed`;
       // Each row after the first with its id, or with its evidence type and region key, and
       // each row whose evidence type and region key another route keeps that is not imported.
+      // An unchanged row equals a route of the table, which holds each key once: a key twice
+      // in the upload involves a changed row or an id twice, and only a changed row can
+      // collide with a route. So the windows run over those rows' groups, not over all.
       const rows = await tx.sql<{ line: number; id: string; message: string; total: number }>`
-        with bad as (
+        with twice as (
+          select id from lotse_import_routes group by id having count(*) > 1
+        ), keys as (
+          select evidence_type, region_key from lotse_import_changed
+          union
+          select s.evidence_type, s.region_key from lotse_import_routes s join twice t using (id)
+        ), bad as (
           select line, id, 'Duplicate id "' || id || '"' as message
           from (select line, id, row_number() over (partition by id order by line) as n
-            from lotse_import_routes) s
+            from lotse_import_routes where id in (select id from twice)) s
           where n > 1
           union all
           select line, id, 'evidenceType "' || evidence_type || '" and regionKey "' ||
@@ -148,12 +169,12 @@ async function copyRoutes(tx: Queryable): Promise<BulkWriter<"routes">> {
               row_number() over (partition by evidence_type, region_key order by line) as n,
               first_value(line) over (partition by evidence_type, region_key order by line)
                 as first_line
-            from lotse_import_routes) s
+            from lotse_import_routes s join keys k using (evidence_type, region_key)) s
           where n > 1
           union all
           select s.line, s.id, 'evidenceType "' || s.evidence_type || '" and regionKey "' ||
             s.region_key || '" are taken by route "' || r.id || '"' as message
-          from lotse_import_routes s
+          from lotse_import_changed s
           join routes r on r.evidence_type = s.evidence_type and r.region_key = s.region_key
             and r.id <> s.id
           where not exists (select 1 from lotse_import_routes t where t.id = r.id)
@@ -171,20 +192,18 @@ async function copyRoutes(tx: Queryable): Promise<BulkWriter<"routes">> {
       await open?.abort();
     },
     async commit() {
-      await close();
       const [held] = await tx.sql<{ version: number }>`
-        select version::int as version from table_versions where name = 'routes' for update`;
+        select version::int as version from table_versions where name = 'routes'`;
       const next = Number(held!.version) + 1;
-      // Only rows that differ are written; their ids are noted under the next version, so
-      // every instance applies them in place, unless there are too many: then they reload.
+      // Only the rows check() found changed are written; their ids are noted under the next
+      // version, so every instance applies them in place, unless there are too many: then
+      // they reload.
       const [written] = await tx.sql<{ n: number }>`
         with changed as (
           insert into routes (id, evidence_type, region_key, provider_id)
-          select id, evidence_type, region_key, provider_id from lotse_import_routes
+          select id, evidence_type, region_key, provider_id from lotse_import_changed
           on conflict (id) do update set evidence_type = excluded.evidence_type,
             region_key = excluded.region_key, provider_id = excluded.provider_id
-          where (routes.evidence_type, routes.region_key, routes.provider_id)
-            is distinct from (excluded.evidence_type, excluded.region_key, excluded.provider_id)
           returning id
         ), noted as (
           insert into table_changes (table_name, version, row_key)

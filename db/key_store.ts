@@ -12,7 +12,15 @@
  *
  * @module
  */
-import { checkKeySecret, type KeyStore, openKey, type SealedKey, sealKey } from "../crypto/mod.ts";
+import {
+  checkKeySecret,
+  type KeyStore,
+  openKey,
+  type SealedKey,
+  sealKey,
+  TOKEN_ALGORITHMS,
+  type TokenAlgorithm,
+} from "../crypto/mod.ts";
 import type { Queryable } from "./types.ts";
 
 interface SigningKeyRow {
@@ -33,7 +41,7 @@ export async function readSealedKeys(db: Queryable): Promise<SealedKey[]> {
     from signing_keys order by created_at`;
   return rows.map((row) => ({
     kid: row.kid,
-    alg: "ES256",
+    alg: tokenAlgorithm(row),
     sealed: row.sealed_private_jwk,
     createdAt: toMillis(row.created_at),
     retiredAt: row.retired_at === null ? null : toMillis(row.retired_at),
@@ -62,6 +70,14 @@ export function dbKeyStore(db: Queryable, secret: string): KeyStore {
       await db.sql`delete from signing_keys where kid = ${kid}`;
     },
   };
+}
+
+function tokenAlgorithm(row: SigningKeyRow): TokenAlgorithm {
+  const alg = TOKEN_ALGORITHMS.find((a) => a === row.alg);
+  if (alg === undefined) {
+    throw new Error(`Cannot read signing key "${row.kid}": unknown algorithm "${row.alg}"`);
+  }
+  return alg;
 }
 
 // postgres.js and PGlite both return timestamptz as Date; accept a string or number too.

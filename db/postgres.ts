@@ -75,6 +75,8 @@ export interface PostgresOptions {
   connectTimeout?: number;
   /** Do not try a first query: return at once even when the server cannot be reached. */
   lazy?: boolean;
+  /** A Unix socket to connect to instead of the URL's host and port. */
+  path?: string;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -144,8 +146,16 @@ export async function connectPostgres(url: string, options: PostgresOptions = {}
     backoff: (attempt: number) => Math.min(0.05 * 2 ** attempt, 1),
     onnotice: () => {},
     connection: { application_name: "lotse" },
+    ...(options.path ? { path: options.path } : {}),
   });
-  if (!options.lazy) await sql`select 1`;
+  if (!options.lazy) {
+    try {
+      await sql`select 1`;
+    } catch (error) {
+      await sql.end({ timeout: 0 });
+      throw error;
+    }
+  }
   const base = queryable(sql);
   return {
     kind: "postgres",

@@ -244,7 +244,9 @@ export async function seedTables(
     const rows: Partial<Record<TableName, number>> = {};
     const versions: Partial<Record<TableName, number>> = {};
     for (const [name, key] of given) {
-      const all = tables[key] as readonly unknown[];
+      // An array, or a table store's route list (iterable, not indexable).
+      const source: Iterable<unknown> = tables[key]!;
+      const all = Array.isArray(source) ? source : [...source];
       for (const chunk of chunks(all, chunkSize)) await insertChunk(tx, name, chunk, replace);
       rows[name] = all.length;
       versions[name] = await bump(tx, name);

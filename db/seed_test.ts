@@ -6,14 +6,14 @@ import { migrate } from "./migrate.ts";
 import { loadRoutes, loadTables, readVersions } from "./tables.ts";
 import { seedTables } from "./seed.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
-import type { Tables } from "../src/model.ts";
+import type { Route, Tables } from "../src/model.ts";
 import type { Db } from "./types.ts";
 
 /**
  * A consistent slice of the full-scale tables: one Land's Gemeinden, their PLZ, and the
  * routes (with providers) that reach them. Small enough for a test, real enough in shape.
  */
-function smallTables(land: string, seed = 1): Tables {
+function smallTables(land: string, seed = 1): Tables & { readonly routes: readonly Route[] } {
   const all = generateTables({ seed });
   const regions = all.regions.filter((r) => r.ags.startsWith(land));
   const postcodes = all.postcodes.filter((p) => p.places.every((x) => x.ags.startsWith(land)));
@@ -34,8 +34,8 @@ function smallTables(land: string, seed = 1): Tables {
   };
 }
 
-function sortedIds<T>(rows: readonly T[], id: (row: T) => string): string[] {
-  return rows.map(id).sort();
+function sortedIds<T>(rows: Iterable<T>, id: (row: T) => string): string[] {
+  return [...rows].map(id).sort();
 }
 
 async function counts(db: Db): Promise<Record<string, number>> {

@@ -151,7 +151,7 @@ export async function readKeys(db: Queryable, table: TableName): Promise<Set<str
   return new Set(rows.map((r) => r.k));
 }
 
-/** The tables whose keys the rows of each table refer to (see {@linkcode references}). */
+/** The tables whose keys the rows of each table refer to (see {@linkcode checkReferences}). */
 export const REFERENCED: { readonly [K in TableName]: readonly TableName[] } = {
   "regions": [],
   "postcodes": ["regions"],
@@ -162,37 +162,41 @@ export const REFERENCED: { readonly [K in TableName]: readonly TableName[] } = {
   "permissions": ["clients", "evidence-types", "providers"],
 };
 
-/** The references a row of `table` makes: each names a table and the key it must hold. */
-export function references<K extends TableName>(
+/** Answers whether one reference holds: null when it does, else what the caller reports. */
+export type ReferenceCheck<T> = (table: TableName, key: string, field: string) => T | null;
+
+/**
+ * Checks the references a row of `table` makes (each names a table and the key it must
+ * hold) in turn with `check`, and returns its first answer that is not null. Nothing is
+ * allocated for a route: an import checks a million of them.
+ */
+export function checkReferences<K extends TableName, T>(
   table: K,
   row: TableRows[K],
-): { table: TableName; key: string; field: string }[] {
+  check: ReferenceCheck<T>,
+): T | null {
   switch (table) {
-    case "postcodes":
-      return (row as Postcode).places.map((p, i) => ({
-        table: "regions",
-        key: p.ags,
-        field: `places[${i}].ags`,
-      }));
+    case "postcodes": {
+      const places = (row as Postcode).places;
+      for (let i = 0; i < places.length; i++) {
+        const found = check("regions", places[i]!.ags, `places[${i}].ags`);
+        if (found !== null) return found;
+      }
+      return null;
+    }
     case "routes": {
       const r = row as Route;
-      return [
-        { table: "evidence-types", key: r.evidenceType, field: "evidenceType" },
-        { table: "providers", key: r.providerId, field: "providerId" },
-      ];
+      return check("evidence-types", r.evidenceType, "evidenceType") ??
+        check("providers", r.providerId, "providerId");
     }
     case "permissions": {
       const p = row as Permission;
-      return [
-        { table: "clients", key: p.consumerId, field: "consumerId" },
-        { table: "evidence-types", key: p.evidenceType, field: "evidenceType" },
-        ...(p.providerId === null
-          ? []
-          : [{ table: "providers" as const, key: p.providerId, field: "providerId" }]),
-      ];
+      return check("clients", p.consumerId, "consumerId") ??
+        check("evidence-types", p.evidenceType, "evidenceType") ??
+        (p.providerId === null ? null : check("providers", p.providerId, "providerId"));
     }
     default:
-      return [];
+      return null;
   }
 }
 

@@ -20,6 +20,10 @@ export interface AutocannonJob {
   rate: number;
   durationS: number;
   connections: number;
+  /** Default GET; a POST sends `body` (JSON unless `headers` say otherwise). */
+  method?: "GET" | "POST";
+  body?: string;
+  headers?: Record<string, string>;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -39,8 +43,16 @@ async function main(): Promise<void> {
     connections: job.connections,
     duration: job.durationS,
     overallRate: job.rate,
-    headers: job.token ? { authorization: `Bearer ${job.token}` } : {},
-    requests: job.paths.map((path) => ({ method: "GET", path })),
+    headers: {
+      ...(job.token ? { authorization: `Bearer ${job.token}` } : {}),
+      ...(job.body === undefined ? {} : { "content-type": "application/json" }),
+      ...job.headers,
+    },
+    requests: job.paths.map((path) => ({
+      method: job.method ?? "GET",
+      path,
+      ...(job.body === undefined ? {} : { body: job.body }),
+    })),
   }, (error: unknown, result: Record<string, unknown>) => error ? reject(error) : resolve(result));
   instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 200 || status > 299) non2xx++;

@@ -1,8 +1,11 @@
 /**
  * docs/targets.md P9: the footprint of the embedded default, i.e. `deno task start` exactly as a
  * newcomer runs it (demo data, no `DATABASE_URL`, a fresh data directory), pinned to the
- * server core: time from spawn to `/readyz` 200, and the RSS of its whole process tree right
- * after ready and after `idleS` seconds idle. Reference in the same run: the same task
+ * server core: time from spawn to `/readyz` 200, and the RSS of its whole process tree (Lotse
+ * and the embedded PostgreSQL it runs: watcher, postmaster, its helpers and backends) right
+ * after ready and after `idleS` seconds idle, then the same after a restart on that data
+ * directory. The sum of RSS counts PostgreSQL's shared buffers once per process that touched
+ * them; the tree's PSS beside it shares them out. Reference in the same run: the same task
  * against a PostgreSQL server (`DATABASE_URL`), whose server processes are not counted.
  *
  * @module
@@ -26,15 +29,22 @@ export interface FootprintRun {
   readonly readyMs: number;
   readonly rssReadyMiB: number;
   readonly rssIdleMiB: number;
+  /** PSS of the whole tree after `idleS` idle. */
+  readonly pssIdleMiB: number;
 }
 
 /** What {@linkcode footprint} measured. */
 export interface FootprintResult {
   readonly idleS: number;
+  /** Starts on a fresh data directory. */
   readonly embedded: FootprintRun[];
+  /** Starts again on the data directory of the fresh start before. */
+  readonly embeddedRestart: FootprintRun[];
   readonly postgres: FootprintRun[];
   readonly embeddedReadyMsMedian: number;
   readonly embeddedRssIdleMiBMedian: number;
+  readonly embeddedRestartReadyMsMedian: number;
+  readonly embeddedRestartRssIdleMiBMedian: number;
   readonly postgresRssIdleMiBMedian: number;
   /** PSS of the PostgreSQL server's processes (test settings) beside the reference. */
   readonly postgresServerPssMiB: number[];
@@ -86,10 +96,16 @@ async function once(
   env: Record<string, string>,
   idleS: number,
   cleanups: Cleanups,
-): Promise<FootprintRun> {
+  dataDir?: string,
+): Promise<FootprintRun & { dataDir: string }> {
   const port = freePort();
-  const dataDir = await Deno.makeTempDir({ prefix: "lotse-bench-footprint-" });
-  cleanups.push(() => Deno.remove(dataDir, { recursive: true }).catch(() => {}));
+  if (dataDir === undefined) {
+    const dir = await Deno.makeTempDir({ prefix: "lotse-bench-footprint-" });
+    // As root, the embedded PostgreSQL runs as an unprivileged user, who must reach its data.
+    await Deno.chmod(dir, 0o755);
+    cleanups.push(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
+    dataDir = dir;
+  }
   const since = performance.now();
   const child = new Child("lotse start", "taskset", [
     "-c",
@@ -115,13 +131,23 @@ async function once(
     });
     const rssReadyMiB = treeRssMiB(child.pid);
     await sleep(idleS * 1000);
-    return { readyMs, rssReadyMiB, rssIdleMiB: treeRssMiB(child.pid) };
+    return {
+      readyMs,
+      rssReadyMiB,
+      rssIdleMiB: treeRssMiB(child.pid),
+      pssIdleMiB: treePssMiB(child.pid),
+      dataDir,
+    };
   } finally {
-    await child.stop(10_000);
+    // SIGTERM: Lotse stops its embedded server before it exits.
+    await child.stop(30_000);
   }
 }
 
-/** Starts the embedded default `runs` times (fresh data directory each) and the reference. */
+/**
+ * Starts the embedded default `runs` times (a fresh data directory each, then once more on
+ * it) and the reference.
+ */
 export async function footprint(
   options: { runs?: number; idleS?: number },
   cleanups: Cleanups,
@@ -131,31 +157,37 @@ export async function footprint(
   const cluster = await startCluster();
   cleanups.push(() => cluster.destroy());
   const embedded: FootprintRun[] = [];
+  const embeddedRestart: FootprintRun[] = [];
   const postgres: FootprintRun[] = [];
   const postgresServerPssMiB: number[] = [];
   const postmaster = async () =>
     Number((await Deno.readTextFile(`${cluster.dataDir}/postmaster.pid`)).split("\n")[0]);
   for (let i = 0; i < runs; i++) {
-    embedded.push(await once({}, idleS, cleanups));
-    postgres.push(
-      await once(
-        {
-          DATABASE_URL: cluster.url,
-          LOTSE_KEY_SECRET: "bench-key-secret-of-at-least-32-characters",
-          LOTSE_PROTOCOL_KEY: "bench-protocol-key-of-at-least-32-chars",
-        },
-        idleS,
-        cleanups,
-      ),
+    const { dataDir, ...fresh } = await once({}, idleS, cleanups);
+    embedded.push(fresh);
+    const { dataDir: _, ...again } = await once({}, idleS, cleanups, dataDir);
+    embeddedRestart.push(again);
+    const { dataDir: __, ...reference } = await once(
+      {
+        DATABASE_URL: cluster.url,
+        LOTSE_KEY_SECRET: "bench-key-secret-of-at-least-32-characters",
+        LOTSE_PROTOCOL_KEY: "bench-protocol-key-of-at-least-32-chars",
+      },
+      idleS,
+      cleanups,
     );
+    postgres.push(reference);
     postgresServerPssMiB.push(treePssMiB(await postmaster()));
   }
   return {
     idleS,
     embedded,
+    embeddedRestart,
     postgres,
     embeddedReadyMsMedian: median(embedded.map((r) => r.readyMs)),
     embeddedRssIdleMiBMedian: median(embedded.map((r) => r.rssIdleMiB)),
+    embeddedRestartReadyMsMedian: median(embeddedRestart.map((r) => r.readyMs)),
+    embeddedRestartRssIdleMiBMedian: median(embeddedRestart.map((r) => r.rssIdleMiB)),
     postgresRssIdleMiBMedian: median(postgres.map((r) => r.rssIdleMiB)),
     postgresServerPssMiB,
   };

@@ -50,10 +50,14 @@ async function refreshes(url: string): Promise<Record<string, number>> {
   return out;
 }
 
-async function rssMiB(url: string): Promise<number> {
+/** Resident memory and the JavaScript heap in use, in MiB, from the instance's metrics. */
+async function memoryMiB(url: string): Promise<{ rss: number; heap: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  const line = text.split("\n").find((l) => l.startsWith("process_resident_memory_bytes "));
-  return Math.round(Number(line!.split(" ")[1]) / 1024 / 1024);
+  const mib = (name: string) => {
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    return Math.round(Number(line!.split(" ")[1]) / 1024 / 1024);
+  };
+  return { rss: mib("process_resident_memory_bytes"), heap: mib("process_heap_used_bytes") };
 }
 
 try {
@@ -78,6 +82,7 @@ try {
     return (await res.json()).provider?.id as string | undefined;
   };
   await navigate();
+  const memoryAtStart = { a: await memoryMiB(a.url), b: await memoryMiB(b.url) };
 
   // B's navigation runs throughout; its slowest answer before and during the changes.
   let running = true;
@@ -122,7 +127,8 @@ try {
     routes: database.tables.routes.length,
     seedMs: Math.round(database.seedMs),
     readyMs: { a: Math.round(a.readyMs), b: Math.round(b.readyMs) },
-    rssMiB: { a: await rssMiB(a.url), b: await rssMiB(b.url) },
+    memoryAtStartMiB: memoryAtStart,
+    memoryAfterChangesMiB: { a: await memoryMiB(a.url), b: await memoryMiB(b.url) },
     oneRowChangeMs: {
       median: Math.round(median(delays) * 10) / 10,
       max: Math.round(Math.max(...delays) * 10) / 10,
@@ -160,7 +166,7 @@ try {
     }
     result.importMs = Math.round(committed - t);
     result.importVisibleOnBMs = Math.round(performance.now() - committed);
-    result.rssAfterImportMiB = { a: await rssMiB(a.url), b: await rssMiB(b.url) };
+    result.memoryAfterImportMiB = { a: await memoryMiB(a.url), b: await memoryMiB(b.url) };
   }
   result.loadAverage = { start: load0, end: await loadAverage() };
   console.log(JSON.stringify(result, null, 2));

@@ -28,7 +28,7 @@ async function measure(cleanups: Cleanups): Promise<Record<Name, number>> {
   await cleanups.run();
   const ev = await evidence({ rounds: 3, bytes: 256 * 1024 ** 2, concurrent: 0 }, cleanups);
   await cleanups.run();
-  const au = await authorizations(args, cleanups);
+  const au = await authorizations({ ...args, alg: "ES256" }, cleanups);
   await cleanups.run();
   return {
     "P1 navigation / bare": median(nav.lotseOverBare),

@@ -49,7 +49,7 @@ try {
     legalBasis: "bench",
     idnrUsed: false,
   }, {
-    keys: { signingKey: () => ({ kid: "bench", key: keys.privateKey }) },
+    keys: { signingKey: () => ({ kid: "bench", alg: "ES256" as const, key: keys.privateKey }) },
     issuer: "lotse-bench",
   });
 

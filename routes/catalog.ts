@@ -20,12 +20,12 @@ import {
 import { describe, LOADING, problem } from "../src/openapi.ts";
 import { z } from "zod";
 import type { Snapshot } from "../src/store.ts";
-import type { Route } from "../src/model.ts";
+import type { RouteRows } from "../src/model.ts";
 
-// Built once per routes table (a reload makes a new array), not scanned per request.
-const byProvider = new WeakMap<readonly Route[], Map<string, string[]>>();
+// Built once per routes table (a change makes a new list), not scanned per request.
+const byProvider = new WeakMap<RouteRows, Map<string, string[]>>();
 
-function typesByProvider(routes: readonly Route[]): Map<string, string[]> {
+function typesByProvider(routes: RouteRows): Map<string, string[]> {
   let map = byProvider.get(routes);
   if (!map) {
     const sets = new Map<string, Set<string>>();

@@ -6,6 +6,7 @@
  * @module
  */
 import { connectPostgres } from "../db/postgres.ts";
+import { openEmbedded } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
 import { syncRows } from "../db/tables.ts";
@@ -175,11 +176,14 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     if (isConnectionError(error)) health.down(connectionReason(error));
     else logger.error(what, { error });
   };
-  const db = options.db ??
-    (config.databaseUrl
-      ? await connectPostgres(config.databaseUrl, { lazy: true })
-      // Loaded only when used: PGlite's WASM loader is heavy and servers do not need it.
-      : await (await import("../db/pglite.ts")).openPglite(`${config.dataDir}/pglite`));
+  let db: Db;
+  if (options.db) db = options.db;
+  else if (config.databaseUrl) db = await connectPostgres(config.databaseUrl, { lazy: true });
+  else {
+    const embedded = await openEmbedded(config.dataDir, { bin: config.postgresBin });
+    db = embedded.db;
+    logger.info("Embedded database", { engine: embedded.engine, dir: embedded.dir });
+  }
   const cleanups: (() => Promise<void> | void)[] = [];
   try {
     phase("database");
@@ -220,7 +224,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       save: (key) => primaryKeys.save(key),
       remove: (kid) => primaryKeys.remove(kid),
     };
-    const keys = await KeyRing.open(keyStore);
+    const keys = await KeyRing.open(keyStore, { algorithm: config.tokenAlgorithm });
     phase("keys");
     // Rotation: whichever instance rotates tells the others, so every instance publishes
     // the new key in its JWKS and accepts tokens signed with it at once.
@@ -451,6 +455,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         logger,
       });
       const guarded = server;
+      metrics.descriptors = () => guarded.openDescriptors;
       if (!guarded.timeouts && (config.headerTimeoutMs > 0 || config.idleTimeoutMs > 0)) {
         logger.warn(
           "No header or idle timeout: they need Linux and --allow-ffi; idle connections are shed only past LOTSE_CONNECTION_SOFT_LIMIT",

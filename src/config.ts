@@ -10,6 +10,7 @@
  * @module
  */
 import { z } from "zod";
+import { TOKEN_ALGORITHMS, type TokenAlgorithm } from "../crypto/mod.ts";
 import { LOOPBACK_NETWORKS, parseNetwork } from "./endpoint_policy.ts";
 
 const MiB = 1024 * 1024;
@@ -37,6 +38,7 @@ const schema = z.object({
   LOTSE_PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, "expected a postgres:// URL").optional(),
   LOTSE_DATA_DIR: z.string().min(1).default("./data"),
+  LOTSE_POSTGRES_BIN: z.string().min(1).optional(),
   LOTSE_ADMIN_TOKEN: secret(32),
   LOTSE_DEMO: flag(),
   LOTSE_DEMO_PROVIDER_PORT: intVar(0, 65535, 8081),
@@ -69,6 +71,7 @@ const schema = z.object({
     return networks;
   }).optional(),
   LOTSE_KEY_SECRET: secret(32),
+  LOTSE_TOKEN_ALG: z.enum(TOKEN_ALGORITHMS).default("ES256"),
   LOTSE_PROTOCOL_KEY: secret(32),
   LOTSE_SPOOL_DIR: z.string().min(1).optional(),
   LOTSE_PROTOCOL_RETENTION_DAYS: intVar(1, 36500, 730),
@@ -121,6 +124,11 @@ export interface Config {
   readonly publicUrlGiven: boolean;
   readonly databaseUrl: string | null;
   readonly dataDir: string;
+  /**
+   * Where `initdb` and `postgres` of the embedded database are (without `DATABASE_URL`);
+   * null: the npm package's (Linux x64), else PGlite.
+   */
+  readonly postgresBin: string | null;
   readonly adminToken: string | null;
   readonly demo: boolean;
   /** Port of the demo providers' server (loopback), with `demo`. */
@@ -159,6 +167,11 @@ export interface Config {
   readonly rateLimitAddress: number;
   readonly rateLimitClient: number;
   readonly keySecret: string | null;
+  /**
+   * The JWS algorithm of the keys that sign access and evidence tokens: ES256 (the contract's
+   * default) or EdDSA (Ed25519, ~20× cheaper to sign; providers must accept it).
+   */
+  readonly tokenAlgorithm: TokenAlgorithm;
   readonly protocolKey: string | null;
   readonly spoolDir: string;
   readonly protocolRetentionDays: number;
@@ -224,6 +237,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     publicUrlGiven: e.LOTSE_PUBLIC_URL !== undefined,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.LOTSE_DATA_DIR,
+    postgresBin: e.LOTSE_POSTGRES_BIN ?? null,
     adminToken: e.LOTSE_ADMIN_TOKEN ?? null,
     demo: e.LOTSE_DEMO,
     demoProviderPort: e.LOTSE_DEMO_PROVIDER_PORT,
@@ -247,6 +261,7 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     rateLimitAddress: rate(env.LOTSE_RATE_LIMIT_ADDRESS, e.LOTSE_RATE_LIMIT_ADDRESS, 12_000),
     rateLimitClient: rate(env.LOTSE_RATE_LIMIT_CLIENT, e.LOTSE_RATE_LIMIT_CLIENT, 60_000),
     keySecret: e.LOTSE_KEY_SECRET ?? null,
+    tokenAlgorithm: e.LOTSE_TOKEN_ALG,
     protocolKey: e.LOTSE_PROTOCOL_KEY ?? null,
     spoolDir: e.LOTSE_SPOOL_DIR ?? `${e.LOTSE_DATA_DIR}/spool`,
     protocolRetentionDays: e.LOTSE_PROTOCOL_RETENTION_DAYS,

@@ -25,6 +25,14 @@ class RouteSeries {
   readonly buckets = new Float64Array(BUCKETS.length + 1);
   sum = 0;
   total = 0;
+
+  add(seconds: number): void {
+    let i = 0;
+    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    this.buckets[i]!++;
+    this.sum += seconds;
+    this.total++;
+  }
 }
 
 function escapeLabel(value: string): string {
@@ -34,7 +42,7 @@ function escapeLabel(value: string): string {
 const STARTED_SECONDS = (Date.now() - performance.now()) / 1000;
 
 /** The usual `process_*` families (memory, CPU, start time, open files) where readable. */
-function processMetrics(out: string[]): void {
+function processMetrics(out: string[], descriptors: (() => number | null) | null): void {
   const family = (name: string, type: string, help: string, value: number) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name} ${value}`);
   };
@@ -51,16 +59,37 @@ function processMetrics(out: string[]): void {
     (cpu.user + cpu.system) / 1e6,
   );
   family("process_start_time_seconds", "gauge", "Start time since the epoch.", STARTED_SECONDS);
+  let fds: number | null = null;
   try {
-    let fds = 0;
+    fds = 0;
     for (const _ of Deno.readDirSync("/proc/self/fd")) fds++;
-    family("process_open_fds", "gauge", "Open file descriptors.", fds);
-  } catch { /* not Linux, or not allowed to read /proc: left out */ }
+  } catch {
+    // Deno reads /proc/self/fd only with --allow-all: the listener counts them another way.
+    fds = descriptors?.() ?? null;
+  }
+  if (fds !== null) family("process_open_fds", "gauge", "Open file descriptors.", fds);
+}
+
+/** The bucket, sum and count lines of one histogram series; `labels` may be empty. */
+function histogram(out: string[], name: string, labels: string, series: RouteSeries): void {
+  const prefix = labels === "" ? "" : `${labels},`;
+  let cumulative = 0;
+  for (let i = 0; i < BUCKETS.length; i++) {
+    cumulative += series.buckets[i]!;
+    out.push(`${name}_bucket{${prefix}le="${BUCKETS[i]}"} ${cumulative}`);
+  }
+  out.push(`${name}_bucket{${prefix}le="+Inf"} ${series.total}`);
+  const own = labels === "" ? "" : `{${labels}}`;
+  out.push(`${name}_sum${own} ${series.sum}`);
+  out.push(`${name}_count${own} ${series.total}`);
 }
 
 /** Request and transfer metrics of one process. */
 export class Metrics {
   #routes = new Map<string, RouteSeries>();
+  #protocolWait = new RouteSeries();
+  /** Counts open descriptors where Deno may not read `/proc/self/fd` (src/serve.ts). */
+  descriptors: (() => number | null) | null = null;
   #transferBytes = new Map<string, number>();
   #counters = new Map<string, number>();
   #gauges = new Map<string, { help: string; read: () => number }>();
@@ -81,12 +110,15 @@ export class Metrics {
       this.#routes.set(route, series);
     }
     series.counts.set(status, (series.counts.get(status) ?? 0) + 1);
-    const seconds = durationMs / 1000;
-    let i = 0;
-    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
-    series.buckets[i]!++;
-    series.sum += seconds;
-    series.total++;
+    series.add(durationMs / 1000);
+  }
+
+  /**
+   * Records how long a transfer waited, once its provider had answered, for its decision to
+   * be durable in the protocol: what the protocol adds to a transfer's latency (P6).
+   */
+  observeProtocolWait(durationMs: number): void {
+    this.#protocolWait.add(durationMs / 1000);
   }
 
   /** Adds streamed evidence bytes, by direction (`request`, `response`). */
@@ -119,18 +151,18 @@ export class Metrics {
     out.push("# HELP lotse_http_request_duration_seconds Time to the response headers.");
     out.push("# TYPE lotse_http_request_duration_seconds histogram");
     for (const [route, series] of this.#routes) {
-      const label = `route="${escapeLabel(route)}"`;
-      let cumulative = 0;
-      for (let i = 0; i < BUCKETS.length; i++) {
-        cumulative += series.buckets[i]!;
-        out.push(
-          `lotse_http_request_duration_seconds_bucket{${label},le="${BUCKETS[i]}"} ${cumulative}`,
-        );
-      }
-      out.push(`lotse_http_request_duration_seconds_bucket{${label},le="+Inf"} ${series.total}`);
-      out.push(`lotse_http_request_duration_seconds_sum{${label}} ${series.sum}`);
-      out.push(`lotse_http_request_duration_seconds_count{${label}} ${series.total}`);
+      histogram(
+        out,
+        "lotse_http_request_duration_seconds",
+        `route="${escapeLabel(route)}"`,
+        series,
+      );
     }
+    out.push(
+      "# HELP lotse_protocol_wait_seconds Time a transfer waited, after its provider answered, for its decision to be durable.",
+    );
+    out.push("# TYPE lotse_protocol_wait_seconds histogram");
+    histogram(out, "lotse_protocol_wait_seconds", "", this.#protocolWait);
     out.push("# HELP lotse_transfer_bytes_total Evidence bytes streamed, by direction.");
     out.push("# TYPE lotse_transfer_bytes_total counter");
     for (const direction of ["request", "response"]) {
@@ -149,7 +181,7 @@ export class Metrics {
       }
       out.push(`${name} ${value}`);
     }
-    processMetrics(out);
+    processMetrics(out, this.descriptors);
     for (const [name, { help, read }] of this.#gauges) {
       out.push(`# HELP ${name} ${help}`);
       out.push(`# TYPE ${name} gauge`);

@@ -45,3 +45,17 @@ Deno.test("Metrics.observe() folds routes past the series cap into one overflow 
   assert.equal(series, MAX_ROUTE_SERIES + 1);
   assert.match(text, /lotse_http_requests_total\{route="overflow",status="200"\} 100\n/);
 });
+
+Deno.test("Metrics.render() has the protocol wait as a histogram of its own", () => {
+  const metrics = new Metrics();
+  metrics.observeProtocolWait(0);
+  metrics.observeProtocolWait(1.5);
+  metrics.observeProtocolWait(30);
+  const text = metrics.render();
+  assert.match(text, /^# TYPE lotse_protocol_wait_seconds histogram$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.0005"\} 1$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.002"\} 2$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.05"\} 3$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_count 3$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_sum 0.0315$/m);
+});

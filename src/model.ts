@@ -53,6 +53,19 @@ export interface Route {
   readonly providerId: string;
 }
 
+/**
+ * The route table as its readers use it: read-only, counted and iterated like an array. An
+ * array is one; the table store holds a `RouteList` (`src/route_list.ts`), which a one-row
+ * change does not copy whole.
+ */
+export interface RouteRows extends Iterable<Route> {
+  readonly length: number;
+  find(predicate: (route: Route) => boolean): Route | undefined;
+  some(predicate: (route: Route) => boolean): boolean;
+  map<T>(fn: (route: Route) => T): T[];
+  filter(predicate: (route: Route) => boolean): Route[];
+}
+
 export type Role = "consumer" | "provider" | "dsc" | "operator" | "gateway";
 
 export interface Client {
@@ -84,7 +97,7 @@ export interface Tables {
   readonly postcodes: readonly Postcode[];
   readonly evidenceTypes: readonly EvidenceType[];
   readonly providers: readonly Provider[];
-  readonly routes: readonly Route[];
+  readonly routes: RouteRows;
   readonly clients: readonly Client[];
   readonly permissions: readonly Permission[];
 }

@@ -3,8 +3,10 @@
  * prefix, and the provider responsible for an evidence type in a region.
  *
  * Built once from the tables and never changed; a table change builds a new index and the
- * caller swaps the reference. Every answer the hot path gives is an object made at build
- * time, so lookups allocate nothing; misses return result objects instead of throwing.
+ * caller swaps the reference. Every region answer is an object made at build time; a
+ * provider answer ({@linkcode Resolution}) is made on its first lookup and kept, so repeated
+ * lookups allocate nothing while a million routes do not each hold one from the start.
+ * Misses return result objects instead of throwing.
  *
  * Responsibility is a longest-prefix match of the Gemeinde's AGS over the route keys
  * (8 digits Gemeinde, 5 Kreis, 3 Regierungsbezirk, 2 Land, `""` Bund). It is resolved for
@@ -113,10 +115,25 @@ interface PostcodeEntry {
 
 interface TypeEntry {
   readonly evidenceType: EvidenceType;
-  /** Resolution per Gemeinde ordinal, fall-back included. */
-  readonly byGemeinde: readonly (Resolution | undefined)[];
+  /** The responsible route per Gemeinde ordinal, fall-back included. */
+  readonly byGemeinde: readonly (Route | undefined)[];
   /** Routes above Gemeinde level, and Gemeinde routes for AGS not in the regions table. */
-  readonly byKey: ReadonlyMap<string, Resolution>;
+  readonly byKey: ReadonlyMap<string, Route>;
+  /**
+   * The answers made so far (a memo, not state): per Gemeinde ordinal, and per key for the
+   * routes of `byKey`, so that a fall-back route's Gemeinden share one answer.
+   */
+  readonly answers: Answers;
+}
+
+interface Answers {
+  byGemeinde: (Resolution | undefined)[] | null;
+  readonly byKey: Map<string, Resolution>;
+  list: readonly Resolution[] | null;
+}
+
+function noAnswers(): Answers {
+  return { byGemeinde: null, byKey: new Map(), list: null };
 }
 
 /** Whether `s` is exactly `length` ASCII digits; no regex, no allocation. */
@@ -134,8 +151,8 @@ function isRegionKey(key: string): boolean {
 }
 
 /** Which of two routes for the same key wins: the smaller id, so the order of rows never matters. */
-function wins(candidate: Resolution, holder: Resolution | undefined): boolean {
-  return holder === undefined || candidate.route.id < holder.route.id;
+function wins(candidate: Route, holder: Route | undefined): boolean {
+  return holder === undefined || candidate.id < holder.id;
 }
 
 function lookupFor(
@@ -162,11 +179,38 @@ function distinctSortedRegions(
 }
 
 /**
- * Per evidence type, how many of its routes name each provider. Counts, not pairs: a route
- * change adjusts one number, and no string is made per (type, provider) pair (a million
- * routes to ten thousand providers made a million such strings).
+ * Per evidence type, the ordinals of the providers its routes name, sorted, once per route:
+ * 4 bytes a route. (A map per type from provider to count held a million entries, 40 MB,
+ * at a million routes to ten thousand providers.)
  */
-type ProviderCounts = ReadonlyMap<string, ReadonlyMap<string, number>>;
+type ProviderCounts = ReadonlyMap<string, Int32Array>;
+
+/** Where `value` is or would go in the sorted `list`. */
+function lowerBound(list: ArrayLike<number>, value: number): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** `list` with `removed` taken out (once each) and `added` put in, still sorted. */
+function withOrdinals(
+  list: Int32Array | undefined,
+  removed: readonly number[],
+  added: readonly number[],
+): Int32Array {
+  const out = Array.from(list ?? []);
+  for (const o of removed) {
+    const at = lowerBound(out, o);
+    if (out[at] === o) out.splice(at, 1);
+  }
+  for (const o of added) out.splice(lowerBound(out, o), 0, o);
+  return Int32Array.from(out);
+}
 
 /** The immutable navigation index. Create it with {@linkcode buildNavIndex}. */
 export class NavIndex {
@@ -176,13 +220,15 @@ export class NavIndex {
   #types: ReadonlyMap<string, TypeEntry>;
   #evidenceTypeList: readonly EvidenceType[];
   #providers: ReadonlyMap<string, Provider>;
+  /** Each provider's position in the providers table: what `#serving` holds. */
+  #providerOrdinals: ReadonlyMap<string, number>;
   #serving: ProviderCounts;
   #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
   /** Gemeinden sorted by AGS: position = ordinal. */
   #ordinals: readonly Region[];
-  #routesByType: ReadonlyMap<string, readonly Resolution[]>;
+  #routesByType: ReadonlyMap<string, readonly Route[]>;
 
   /** @internal Use {@linkcode buildNavIndex}. */
   constructor(parts: {
@@ -193,11 +239,12 @@ export class NavIndex {
     types: ReadonlyMap<string, TypeEntry>;
     evidenceTypeList: readonly EvidenceType[];
     providers: ReadonlyMap<string, Provider>;
+    providerOrdinals: ReadonlyMap<string, number>;
     serving: ProviderCounts;
     byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
-    routesByType?: ReadonlyMap<string, readonly Resolution[]>;
+    routesByType: ReadonlyMap<string, readonly Route[]>;
   }) {
     this.#gemeinden = parts.gemeinden;
     this.#byArs = parts.byArs;
@@ -205,17 +252,56 @@ export class NavIndex {
     this.#types = parts.types;
     this.#evidenceTypeList = parts.evidenceTypeList;
     this.#providers = parts.providers;
+    this.#providerOrdinals = parts.providerOrdinals;
     this.#serving = parts.serving;
     this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
     this.#ordinals = parts.ordinals;
-    this.#routesByType = parts.routesByType ?? new Map();
+    this.#routesByType = parts.routesByType;
   }
 
   /** Every valid route of an evidence type with its provider (the DSD lists them). */
   routes(evidenceType: string): readonly Resolution[] {
-    return this.#routesByType.get(evidenceType) ?? [];
+    const type = this.#types.get(evidenceType);
+    if (type === undefined) return [];
+    const answers = type.answers;
+    if (answers.list === null) {
+      answers.list = Object.freeze(
+        (this.#routesByType.get(evidenceType) ?? []).map((route) => this.#answer(type, route)),
+      );
+    }
+    return answers.list;
+  }
+
+  /**
+   * The answer naming `route` for its evidence type, made once: per Gemeinde ordinal for a
+   * Gemeinde's own route (`at`), per key for a route above Gemeinde level.
+   */
+  #answer(type: TypeEntry, route: Route, at?: number): Resolution {
+    const key = route.regionKey;
+    const answers = type.answers;
+    if (key.length === 8) {
+      const ordinal = at ?? this.#gemeinden.get(key)?.ordinal;
+      if (ordinal !== undefined && type.byGemeinde[ordinal] === route) {
+        const memo = answers.byGemeinde ??= new Array(type.byGemeinde.length).fill(undefined);
+        return memo[ordinal] ??= this.#resolution(type, route);
+      }
+    }
+    if (type.byKey.get(key) !== route) return this.#resolution(type, route);
+    let made = answers.byKey.get(key);
+    if (made === undefined) answers.byKey.set(key, made = this.#resolution(type, route));
+    return made;
+  }
+
+  #resolution(type: TypeEntry, route: Route): Resolution {
+    return Object.freeze({
+      kind: "resolved",
+      evidenceType: type.evidenceType,
+      provider: this.#providers.get(route.providerId)!,
+      matchedLevel: LEVEL_BY_KEY_LENGTH[route.regionKey.length]!,
+      route,
+    });
   }
 
   /**
@@ -230,10 +316,7 @@ export class NavIndex {
       this.#providers.has(r.providerId);
     if (!removed.every(usable) || !added.every(usable)) return null;
     const types = new Map(this.#types);
-    const touched = new Map<
-      string,
-      { gem: (Resolution | undefined)[]; byKey: Map<string, Resolution> }
-    >();
+    const touched = new Map<string, { gem: (Route | undefined)[]; byKey: Map<string, Route> }>();
     const edit = (id: string) => {
       let t = touched.get(id);
       if (!t) {
@@ -255,11 +338,11 @@ export class NavIndex {
       const key = route.regionKey;
       const ordinal = key.length === 8 ? this.#gemeinden.get(key)?.ordinal : undefined;
       if (ordinal !== undefined) {
-        if (t.gem[ordinal]?.route.id === route.id) {
+        if (t.gem[ordinal]?.id === route.id) {
           t.gem[ordinal] = undefined;
           mark(route.evidenceType, key);
         }
-      } else if (t.byKey.get(key)?.route.id === route.id) {
+      } else if (t.byKey.get(key)?.id === route.id) {
         t.byKey.delete(key);
         mark(route.evidenceType, key);
       }
@@ -267,24 +350,15 @@ export class NavIndex {
     for (const route of added) {
       const t = edit(route.evidenceType);
       const key = route.regionKey;
-      const resolution: Resolution = Object.freeze({
-        kind: "resolved",
-        evidenceType: this.#types.get(route.evidenceType)!.evidenceType,
-        provider: this.#providers.get(route.providerId)!,
-        matchedLevel: LEVEL_BY_KEY_LENGTH[key.length]!,
-        route,
-      });
       const ordinal = key.length === 8 ? this.#gemeinden.get(key)?.ordinal : undefined;
       if (ordinal !== undefined) {
         const holder = t.gem[ordinal];
         // A fall-back sitting there gives way to the Gemeinde's own route.
-        if (
-          holder === undefined || holder.route.regionKey.length !== 8 || wins(resolution, holder)
-        ) {
-          t.gem[ordinal] = resolution;
+        if (holder === undefined || holder.regionKey.length !== 8 || wins(route, holder)) {
+          t.gem[ordinal] = route;
         }
-      } else if (wins(resolution, t.byKey.get(key))) {
-        t.byKey.set(key, resolution);
+      } else if (wins(route, t.byKey.get(key))) {
+        t.byKey.set(key, route);
         mark(route.evidenceType, key);
       }
     }
@@ -293,7 +367,7 @@ export class NavIndex {
         const [from, to] = this.#range(prefix);
         for (let i = from; i < to; i++) {
           const own = t.gem[i];
-          if (own !== undefined && own.route.regionKey.length === 8) continue;
+          if (own !== undefined && own.regionKey.length === 8) continue;
           const ags = this.#ordinals[i]!.ags;
           t.gem[i] = t.byKey.get(ags.slice(0, 5)) ?? t.byKey.get(ags.slice(0, 3)) ??
             t.byKey.get(ags.slice(0, 2)) ?? t.byKey.get("");
@@ -302,41 +376,33 @@ export class NavIndex {
       const old = this.#types.get(id)!;
       types.set(
         id,
-        Object.freeze({ evidenceType: old.evidenceType, byGemeinde: t.gem, byKey: t.byKey }),
+        Object.freeze({
+          evidenceType: old.evidenceType,
+          byGemeinde: t.gem,
+          byKey: t.byKey,
+          answers: noAnswers(),
+        }),
       );
     }
-    // Which providers serve which evidence type: one count per (type, provider) moved, and
-    // only the touched types' counts copied.
+    // Which providers serve which evidence type: the touched types' lists, copied.
     const serving = new Map(this.#serving);
-    const counted = new Map<string, Map<string, number>>();
-    const count = (r: Route, by: number) => {
-      let counts = counted.get(r.evidenceType);
-      if (counts === undefined) {
-        counts = new Map(this.#serving.get(r.evidenceType));
-        counted.set(r.evidenceType, counts);
-        serving.set(r.evidenceType, counts);
-      }
-      const n = (counts.get(r.providerId) ?? 0) + by;
-      if (n > 0) counts.set(r.providerId, n);
-      else counts.delete(r.providerId);
+    const moved = new Map<string, { removed: number[]; added: number[] }>();
+    const move = (r: Route) => {
+      let m = moved.get(r.evidenceType);
+      if (m === undefined) moved.set(r.evidenceType, m = { removed: [], added: [] });
+      return m;
     };
-    for (const r of removed) count(r, -1);
-    for (const r of added) count(r, 1);
+    for (const r of removed) move(r).removed.push(this.#providerOrdinals.get(r.providerId)!);
+    for (const r of added) move(r).added.push(this.#providerOrdinals.get(r.providerId)!);
+    for (const [id, m] of moved) {
+      serving.set(id, withOrdinals(this.#serving.get(id), m.removed, m.added));
+    }
     // The DSD's list of routes per evidence type, for the touched types only.
     const routesByType = new Map(this.#routesByType);
     const gone = new Set(removed.map((r) => r.id));
     for (const id of touched.keys()) {
-      const kept = (this.#routesByType.get(id) ?? []).filter((r) => !gone.has(r.route.id));
-      for (const route of added) {
-        if (route.evidenceType !== id) continue;
-        kept.push(Object.freeze({
-          kind: "resolved" as const,
-          evidenceType: this.#types.get(id)!.evidenceType,
-          provider: this.#providers.get(route.providerId)!,
-          matchedLevel: LEVEL_BY_KEY_LENGTH[route.regionKey.length]!,
-          route,
-        }));
-      }
+      const kept = (this.#routesByType.get(id) ?? []).filter((r) => !gone.has(r.id));
+      for (const route of added) if (route.evidenceType === id) kept.push(route);
       routesByType.set(id, kept);
     }
     return new NavIndex({
@@ -349,6 +415,7 @@ export class NavIndex {
       types,
       evidenceTypeList: this.#evidenceTypeList,
       providers: this.#providers,
+      providerOrdinals: this.#providerOrdinals,
       byName: this.#byName,
       danglingRouteIds: this.#danglingRouteIds,
       counts: Object.freeze({
@@ -381,7 +448,10 @@ export class NavIndex {
    * may be named directly (`providerId=`), whatever a permission's wildcard says.
    */
   serves(providerId: string, evidenceType: string): boolean {
-    return (this.#serving.get(evidenceType)?.get(providerId) ?? 0) > 0;
+    const ordinal = this.#providerOrdinals.get(providerId);
+    const list = this.#serving.get(evidenceType);
+    if (ordinal === undefined || list === undefined) return false;
+    return list[lowerBound(list, ordinal)] === ordinal;
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -480,13 +550,24 @@ export class NavIndex {
     const type = this.#types.get(evidenceType);
     if (type === undefined) return UNKNOWN_EVIDENCE_TYPE;
     const entry = this.#gemeinden.get(ags);
-    if (entry !== undefined) return type.byGemeinde[entry.ordinal] ?? NO_PROVIDER;
+    if (entry !== undefined) {
+      const ordinal = entry.ordinal;
+      const made = type.answers.byGemeinde?.[ordinal];
+      if (made !== undefined) return made;
+      const route = type.byGemeinde[ordinal];
+      if (route === undefined) return NO_PROVIDER;
+      const answer = this.#answer(type, route, ordinal);
+      const memo = type.answers.byGemeinde ??= new Array(type.byGemeinde.length).fill(undefined);
+      memo[ordinal] = answer;
+      return answer;
+    }
     if (!isDigits(ags, 8)) {
       return { kind: "invalid", detail: `Cannot parse AGS "${ags}": expected 8 digits` };
     }
     const byKey = type.byKey;
-    return byKey.get(ags) ?? byKey.get(ags.slice(0, 5)) ?? byKey.get(ags.slice(0, 3)) ??
-      byKey.get(ags.slice(0, 2)) ?? byKey.get("") ?? NO_PROVIDER;
+    const route = byKey.get(ags) ?? byKey.get(ags.slice(0, 5)) ?? byKey.get(ags.slice(0, 3)) ??
+      byKey.get(ags.slice(0, 2)) ?? byKey.get("");
+    return route === undefined ? NO_PROVIDER : this.#answer(type, route);
   }
 
   /** The evidence type with this id, or `undefined`. */
@@ -529,7 +610,11 @@ export class NavIndex {
 /** Builds the navigation index from the tables. Malformed or dangling rows are skipped and counted. */
 export function buildNavIndex(tables: NavTables): NavIndex {
   const providers = new Map<string, Provider>();
-  for (const p of tables.providers) providers.set(p.id, p);
+  const providerOrdinals = new Map<string, number>();
+  for (const p of tables.providers) {
+    providers.set(p.id, p);
+    if (!providerOrdinals.has(p.id)) providerOrdinals.set(p.id, providerOrdinals.size);
+  }
 
   // Gemeinden sorted by AGS; their ordinal indexes the per-type resolution arrays.
   const validRegions = tables.regions.filter((r) => isDigits(r.ags, 8));
@@ -562,20 +647,20 @@ export function buildNavIndex(tables: NavTables): NavIndex {
   );
   const building = new Map<
     string,
-    { et: EvidenceType; gem: (Resolution | undefined)[]; byKey: Map<string, Resolution> }
+    { et: EvidenceType; gem: (Route | undefined)[]; byKey: Map<string, Route> }
   >();
   for (const et of sortedTypes) {
     if (building.has(et.id)) continue;
     building.set(et.id, {
       et,
-      gem: new Array<Resolution | undefined>(ordinals.length).fill(undefined),
+      gem: new Array<Route | undefined>(ordinals.length).fill(undefined),
       byKey: new Map(),
     });
   }
 
   const dangling: string[] = [];
-  const routesByType = new Map<string, Resolution[]>();
-  const serving = new Map<string, Map<string, number>>();
+  const routesByType = new Map<string, Route[]>();
+  const servingLists = new Map<string, number[]>();
   let invalidRoutes = 0;
   for (const route of tables.routes) {
     const key = route.regionKey;
@@ -589,41 +674,40 @@ export function buildNavIndex(tables: NavTables): NavIndex {
       dangling.push(route.id);
       continue;
     }
-    let counts = serving.get(route.evidenceType);
-    if (counts === undefined) serving.set(route.evidenceType, counts = new Map());
-    counts.set(route.providerId, (counts.get(route.providerId) ?? 0) + 1);
-    const resolution: Resolution = Object.freeze({
-      kind: "resolved",
-      evidenceType: type.et,
-      provider,
-      matchedLevel: LEVEL_BY_KEY_LENGTH[key.length]!,
-      route,
-    });
+    const serving = servingLists.get(route.evidenceType);
+    const ordinal = providerOrdinals.get(route.providerId)!;
+    if (serving === undefined) servingLists.set(route.evidenceType, [ordinal]);
+    else serving.push(ordinal);
     const listed = routesByType.get(route.evidenceType);
-    if (listed === undefined) routesByType.set(route.evidenceType, [resolution]);
-    else listed.push(resolution);
-    const ordinal = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
-    if (ordinal !== undefined) {
-      if (wins(resolution, type.gem[ordinal])) type.gem[ordinal] = resolution;
-    } else if (wins(resolution, type.byKey.get(key))) {
-      type.byKey.set(key, resolution);
+    if (listed === undefined) routesByType.set(route.evidenceType, [route]);
+    else listed.push(route);
+    const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
+    if (at !== undefined) {
+      if (wins(route, type.gem[at])) type.gem[at] = route;
+    } else if (wins(route, type.byKey.get(key))) {
+      type.byKey.set(key, route);
     }
   }
+  const serving = new Map<string, Int32Array>();
+  for (const [id, list] of servingLists) serving.set(id, Int32Array.from(list).sort());
 
   const types = new Map<string, TypeEntry>();
-  const kreisResolution = new Array<Resolution | undefined>(kreisKeys.length);
+  const kreisRoute = new Array<Route | undefined>(kreisKeys.length);
   for (const [id, { et, gem, byKey }] of building) {
     if (byKey.size > 0) {
       for (let k = 0; k < kreisKeys.length; k++) {
         const k5 = kreisKeys[k]!;
-        kreisResolution[k] = byKey.get(k5) ?? byKey.get(k5.slice(0, 3)) ??
+        kreisRoute[k] = byKey.get(k5) ?? byKey.get(k5.slice(0, 3)) ??
           byKey.get(k5.slice(0, 2)) ?? byKey.get("");
       }
       for (let i = 0; i < gem.length; i++) {
-        if (gem[i] === undefined) gem[i] = kreisResolution[kreisOf[i]!];
+        if (gem[i] === undefined) gem[i] = kreisRoute[kreisOf[i]!];
       }
     }
-    types.set(id, Object.freeze({ evidenceType: et, byGemeinde: gem, byKey }));
+    types.set(
+      id,
+      Object.freeze({ evidenceType: et, byGemeinde: gem, byKey, answers: noAnswers() }),
+    );
   }
 
   const postcodes = new Map<string, PostcodeEntry>();
@@ -675,6 +759,7 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     types,
     evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
     providers,
+    providerOrdinals,
     serving,
     byName: Object.freeze(byName),
     danglingRouteIds: Object.freeze(dangling.sort()),

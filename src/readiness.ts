@@ -163,6 +163,7 @@ export async function checkReadiness(
     keys: options.keys,
     issuer: options.issuer,
   });
+  const { alg } = options.keys.signingKey();
   const jsonRequest = (token: string | null) =>
     exchange(url, {
       ...(token === null ? {} : { authorization: `Bearer ${token}` }),
@@ -217,10 +218,10 @@ export async function checkReadiness(
     !valid.ok
       ? `Keine Antwort: ${valid.error}`
       : valid.status < 300 && valid.status >= 200
-      ? `Antwort ${valid.status} auf ein gültiges Token (ES256, aud "${target.providerId}", ` +
+      ? `Antwort ${valid.status} auf ein gültiges Token (${alg}, aud "${target.providerId}", ` +
         `Nachweisart "${evidenceType}")`
       : `Antwort ${valid.status} auf ein gültiges Token: der Endpunkt muss Lotse-Token annehmen ` +
-        `(ES256, kid aus ${options.issuer}/.well-known/jwks.json, aud "${target.providerId}", ` +
+        `(${alg}, kid aus ${options.issuer}/.well-known/jwks.json, aud "${target.providerId}", ` +
         `typ "lotse-evidence+jwt"); Antwort: ${excerpt(valid.body)}`,
   );
 
@@ -266,7 +267,7 @@ export async function checkReadiness(
       "alg-none",
       "Unsigniertes Token (alg: none) wird abgelehnt",
       algNone,
-      'lassen Sie nur "ES256" zu, nie "none"',
+      `lassen Sie nur den alg zu, den die JWKS für den kid nennt ("${alg}"), nie "none"`,
     ],
   ];
   for (const [id, title, result, fix] of refusals) {

@@ -20,6 +20,7 @@ import {
 } from "../db/tables.ts";
 import { buildNavIndex, type NavIndex } from "./nav_index.ts";
 import { PermissionIndex } from "./permissions.ts";
+import { RouteList } from "./route_list.ts";
 import type { Client, Route, TableName, Tables } from "./model.ts";
 import { TABLE_NAMES } from "./model.ts";
 
@@ -28,32 +29,16 @@ export interface Snapshot {
   /** Sum of the table versions: grows with every change. */
   readonly version: number;
   readonly versions: TableVersions;
-  readonly tables: Tables;
+  readonly tables: SnapshotTables;
   readonly nav: NavIndex;
   readonly clients: ReadonlyMap<string, Client>;
   readonly permissions: PermissionIndex;
   readonly loadedAt: number;
-  /**
-   * A hash of each route's id, in the order of `tables.routes`: a change finds its routes by
-   * scanning these 4 bytes each in a row, not a million route objects scattered on the heap.
-   */
-  readonly routeHashes: Int32Array;
 }
 
-/** FNV-1a of a route id (32 bits). */
-function idHash(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h | 0;
-}
-
-function hashRoutes(routes: readonly Route[]): Int32Array {
-  const hashes = new Int32Array(routes.length);
-  for (let i = 0; i < routes.length; i++) hashes[i] = idHash(routes[i]!.id);
-  return hashes;
+/** The tables of a snapshot: the routes in a list a one-row change does not copy whole. */
+export interface SnapshotTables extends Tables {
+  readonly routes: RouteList;
 }
 
 const NAV_TABLES: ReadonlySet<TableName> = new Set([
@@ -83,7 +68,6 @@ export function buildSnapshot(
     snapshot: Snapshot;
     changed: ReadonlySet<TableName>;
     nav?: NavIndex;
-    routeHashes?: Int32Array;
   },
 ): Snapshot {
   const changed = previous?.changed;
@@ -92,7 +76,7 @@ export function buildSnapshot(
   return Object.freeze({
     version: TABLE_NAMES.reduce((sum, n) => sum + (versions[n] ?? 0), 0),
     versions,
-    tables,
+    tables: { ...tables, routes: RouteList.from(tables.routes) },
     nav: previous?.nav ?? (reuse(NAV_TABLES) ? previous!.snapshot.nav : buildNavIndex(tables)),
     clients: reuse(["clients"])
       ? previous!.snapshot.clients
@@ -101,8 +85,6 @@ export function buildSnapshot(
       ? previous!.snapshot.permissions
       : new PermissionIndex(tables.permissions),
     loadedAt: Date.now(),
-    routeHashes: previous?.routeHashes ??
-      (reuse(["routes"]) ? previous!.snapshot.routeHashes : hashRoutes(tables.routes)),
   });
 }
 
@@ -111,7 +93,8 @@ const MAX_INCREMENTAL = 10_000;
 
 /**
  * The snapshot after the routes `ids` changed to `rows` (an id without a row was deleted):
- * the route list is filtered once and the navigation index updated in place of a rebuild.
+ * the route list copies the chunks the change touches, and the navigation index is updated
+ * in place of a rebuild.
  * Null when the index cannot take the change in place.
  */
 export function applyRouteChanges(
@@ -120,54 +103,13 @@ export function applyRouteChanges(
   rows: readonly Route[],
   versions: TableVersions,
 ): Snapshot | null {
-  // One pass over the id hashes (contiguous, 4 bytes a route), a string compare only where a
-  // hash matches, then one copy of the array: at a million routes, reading each route object
-  // to compare its id cost more than the whole rest of the change.
-  const routes = current.tables.routes;
-  const hashes = current.routeHashes;
-  const at: number[] = [];
-  if (ids.length === 1) {
-    const id = ids[0]!;
-    const h = idHash(id);
-    for (let i = 0; i < hashes.length; i++) {
-      if (hashes[i] === h && routes[i]!.id === id) at.push(i);
-    }
-  } else if (ids.length > 1) {
-    const gone = new Set(ids);
-    const wanted = new Set(ids.map(idHash));
-    for (let i = 0; i < hashes.length; i++) {
-      if (wanted.has(hashes[i]!) && gone.has(routes[i]!.id)) at.push(i);
-    }
-  }
-  const removed = at.map((i) => routes[i]!);
+  const { list, removed } = current.tables.routes.withChanges(ids, rows);
   const nav = current.nav.withRouteChanges(removed, rows);
   if (nav === null) return null;
-  const next = routes.slice();
-  const nextHashes = new Int32Array(routes.length + Math.max(0, rows.length - at.length));
-  nextHashes.set(hashes);
-  // Changed rows take the places of the old ones; the rest are appended or the gaps closed
-  // from the end.
-  let n = 0;
-  for (; n < at.length && n < rows.length; n++) {
-    next[at[n]!] = rows[n]!;
-    nextHashes[at[n]!] = idHash(rows[n]!.id);
-  }
-  for (let k = n; k < rows.length; k++) {
-    nextHashes[next.length] = idHash(rows[k]!.id);
-    next.push(rows[k]!);
-  }
-  for (let k = at.length - 1; k >= n; k--) {
-    const last = next.pop()!;
-    if (at[k]! < next.length) {
-      next[at[k]!] = last;
-      nextHashes[at[k]!] = nextHashes[next.length]!;
-    }
-  }
-  return buildSnapshot({ ...current.tables, routes: next }, versions, {
+  return buildSnapshot({ ...current.tables, routes: list }, versions, {
     snapshot: current,
     changed: new Set(["routes"]),
     nav,
-    routeHashes: nextHashes.length === next.length ? nextHashes : nextHashes.slice(0, next.length),
   });
 }
 

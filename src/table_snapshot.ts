@@ -66,11 +66,13 @@ export async function writeTableSnapshot(path: string, copy: TableCopy): Promise
     await line({ section: "keys", count: copy.keys.length });
     for (const key of copy.keys) await line(key);
     for (const name of TABLE_NAMES) {
-      const rows = copy.tables[TABLE_KEYS[name]] as readonly unknown[];
+      // An array, or the table store's route list: iterated, not indexed.
+      const rows: Iterable<unknown> & { length: number } = copy.tables[TABLE_KEYS[name]];
       await line({ section: name, count: rows.length });
-      for (let i = 0; i < rows.length; i++) {
-        await line(rows[i]);
-        if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setTimeout(r, 0));
+      let i = 0;
+      for (const row of rows) {
+        await line(row);
+        if (++i % YIELD_EVERY === 0) await new Promise((r) => setTimeout(r, 0));
       }
     }
     await flush();

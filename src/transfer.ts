@@ -333,8 +333,10 @@ async function decideAndForward(
     serverErrorIsFailure: true,
     onRequestBytes: (bytes) => deps.metrics.addTransferBytes("request", bytes),
   });
+  const waitStart = performance.now();
   try {
     await durable;
+    deps.metrics.observeProtocolWait(performance.now() - waitStart);
   } catch {
     if (result.ok) await result.response.body?.cancel().catch(() => {});
     protocol.finish(transferId, { outcome: "failed", status: 503, reason: "protocol" })

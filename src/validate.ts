@@ -143,16 +143,30 @@ export async function readJson(
       `Expected Content-Type "application/json", got "${type}"`,
     );
   }
-  const body = c.req.raw.body;
-  if (!body) throw new Problem("invalid-request", "Missing request body");
+  const request = c.req.raw;
   const declared = Number(c.req.header("content-length") ?? NaN);
   if (declared > maxBytes) {
     throw new Problem("payload-too-large", `Request body exceeds ${maxBytes} bytes`);
   }
-  const bytes = await readBytes(body, maxBytes, deadlineMs);
+  // A declared length within the limit (the server holds the body to exactly that length) is
+  // read in one call under one timer, without making a stream of it (`request.body`): a third
+  // of the CPU of reading it chunk by chunk through a stream reader, which matters on the
+  // token-per-request routes (P10).
+  let bytes: Uint8Array;
+  if (Number.isInteger(declared) && !request.headers.has("transfer-encoding")) {
+    bytes = await wholeBody(request, deadlineMs);
+    if (bytes.byteLength > maxBytes) {
+      throw new Problem("payload-too-large", `Request body exceeds ${maxBytes} bytes`);
+    }
+  } else {
+    const body = request.body;
+    if (!body) throw new Problem("invalid-request", "Missing request body");
+    bytes = await readBytes(body, maxBytes, deadlineMs);
+  }
+  if (bytes.byteLength === 0) throw new Problem("invalid-request", "Missing request body");
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new Problem("invalid-request", "Request body is not valid UTF-8");
   }
@@ -160,6 +174,33 @@ export async function readJson(
     return JSON.parse(text);
   } catch (error) {
     throw new Problem("invalid-request", `Cannot parse JSON body: ${(error as Error).message}`);
+  }
+}
+
+// Without `stream`, every decode() stands alone: one fatal decoder serves every request.
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
+/** All of a body with a declared length, or a 400 (cut short) or 408 (too slow) problem. */
+async function wholeBody(request: Request, deadlineMs: number): Promise<Uint8Array> {
+  const reading = request.bytes();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      reading,
+      new Promise<never>((_, reject) => timer = setTimeout(() => reject(TIMEOUT), deadlineMs)),
+    ]);
+  } catch (error) {
+    if (error === TIMEOUT) {
+      // The server drops the rest when the connection closes; nobody awaits it any more.
+      reading.catch(() => {});
+      throw new Problem("request-timeout", "The request body did not arrive in time");
+    }
+    throw new Problem(
+      "invalid-request",
+      "Cannot read the request body: it ended early or is malformed",
+    );
+  } finally {
+    clearTimeout(timer);
   }
 }
 

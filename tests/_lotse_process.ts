@@ -18,6 +18,7 @@
  * @module
  */
 import { clientAssertion, tokenForm } from "./_app.ts";
+import { DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -234,9 +235,31 @@ export class LotseProcess {
   }
 }
 
+/**
+ * A whole demo transfer from the running child: vehicle registration data for Stuttgart, as the
+ * demo client `stuttgart-bewohnerparken` (the body names "S-LO 1234").
+ */
+export async function demoTransfer(lotse: LotseProcess): Promise<Response> {
+  const token = await lotse.token("stuttgart-bewohnerparken");
+  return await fetch(`${lotse.url}/v1/evidence/fahrzeugzulassung?ags=08111000`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "lotse-purpose": DEMO_PURPOSES.bewohnerparken.purpose,
+      "lotse-legal-basis": DEMO_PURPOSES.bewohnerparken.legalBasis,
+      "lotse-idnr": "86095742719",
+      "content-type": "application/json",
+    },
+    body: '{"kennzeichen":"S-LO 1234"}',
+  });
+}
+
 /** Spawns Lotse with a fresh temporary data directory and waits until it is ready. */
 export async function spawnLotse(options: LotseProcessOptions): Promise<LotseProcess> {
   const dataDir = options.dataDir ?? await Deno.makeTempDir({ prefix: "lotse-proc-" });
+  // As root, the embedded PostgreSQL runs as an unprivileged user, who must reach its data
+  // (a temp dir is 0700).
+  if (options.databaseUrl === null && !options.dataDir) await Deno.chmod(dataDir, 0o755);
   const lotse = new LotseProcess(dataDir, options);
   try {
     await lotse.start();

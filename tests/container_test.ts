@@ -9,9 +9,11 @@ import { CONFIG_VARIABLES } from "../src/config.ts";
 import { LIBC_PATHS } from "../src/serve.ts";
 import { LIBCRYPTO_PATHS } from "../crypto/mod.ts";
 import { POSTGRES_ENV_VARIABLES } from "../db/postgres.ts";
-import { DEMO_PURPOSES } from "../demo/clients.ts";
-import { spawnLotse } from "./_lotse_process.ts";
+import { demoTransfer, spawnLotse } from "./_lotse_process.ts";
 import { freshDatabaseUrl } from "./_pg.ts";
+import { packagedBinDir } from "../db/embedded_postgres.ts";
+import { exists } from "./_fs.ts";
+import { dirname } from "node:path";
 
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 const dockerfile = await Deno.readTextFile(`${ROOT}/Dockerfile`);
@@ -56,45 +58,66 @@ Deno.test("the entrypoint narrows Deno's permissions", () => {
   assert.deepEqual([...env].sort(), [...CONFIG_VARIABLES, ...POSTGRES_ENV_VARIABLES].sort());
 });
 
+/**
+ * Lotse run with the entrypoint's flags, its paths mapped onto this checkout: against
+ * PostgreSQL (`databaseUrl`) or (null) the image's embedded PostgreSQL from /opt/postgres,
+ * here the npm package's copy. Running as root (this test, not the image), the embedded server
+ * runs as an unprivileged user through `runuser` and `chown`, and Lotse must ask for its uid to
+ * know: the image never needs these three.
+ */
+async function entrypointTransfer(databaseUrl: string | null): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "lotse-container-" });
+  await Deno.chmod(dataDir, 0o755);
+  const bin = databaseUrl === null ? await packagedBinDir() : null;
+  if (databaseUrl === null) assert.ok(bin, "the npm package's PostgreSQL binaries");
+  const map = (flag: string) => {
+    let mapped = flag.replace(/\/app\b/g, ROOT).replace(/\/data\b/g, dataDir).replace(
+      /\/deno-dir\b/g,
+      Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
+    );
+    if (bin !== null) mapped = mapped.replace(/\/opt\/postgres\b/g, dirname(bin));
+    if (mapped.startsWith("--allow-run=") && Deno.uid() === 0) mapped += ",runuser,chown";
+    return mapped;
+  };
+  const args = entrypoint().slice(1, -1).filter((a) => a !== "--cached-only").map(map);
+  if (Deno.uid() === 0) args.push("--allow-sys=uid");
+  const lotse = await spawnLotse({
+    databaseUrl,
+    dataDir,
+    denoArgs: args,
+    env: bin === null ? {} : { LOTSE_POSTGRES_BIN: bin },
+    readyTimeoutMs: 60_000,
+  });
+  try {
+    const res = await demoTransfer(lotse);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.match(await res.text(), /S-LO 1234/);
+    assert.ok(!/NotCapable|PermissionDenied|Requires .* access/.test(lotse.output), lotse.output);
+    // The connection timeouts and the OpenSSL signer run inside the container's permissions.
+    assert.doesNotMatch(lotse.output, /No header or idle timeout/);
+    assert.match(lotse.output, /"signer":"openssl"/);
+    if (databaseUrl === null) {
+      assert.match(lotse.output, /"msg":"Embedded database","engine":"postgres"/);
+      // Stopped the way `docker stop` stops it: the server goes with Lotse.
+      assert.equal((await lotse.kill("SIGTERM")).code, 0, lotse.output);
+      assert.ok(!await exists(`${dataDir}/postgres/postmaster.pid`), "postmaster.pid left");
+    }
+  } finally {
+    await lotse.close();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+}
+
 Deno.test({
   name: "Lotse serves a whole transfer with exactly the entrypoint's permissions",
   sanitizeResources: false,
   sanitizeOps: false,
-  fn: async () => {
-    const dataDir = await Deno.makeTempDir({ prefix: "lotse-container-" });
-    const map = (flag: string) =>
-      flag.replace(/\/app\b/g, ROOT).replace(/\/data\b/g, dataDir).replace(
-        /\/deno-dir\b/g,
-        Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-      );
-    const args = entrypoint().slice(1, -1).filter((a) => a !== "--cached-only").map(map);
-    const lotse = await spawnLotse({
-      databaseUrl: await freshDatabaseUrl(),
-      dataDir,
-      denoArgs: args,
-    });
-    try {
-      const token = await lotse.token("stuttgart-bewohnerparken");
-      const res = await fetch(`${lotse.url}/v1/evidence/fahrzeugzulassung?ags=08111000`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "lotse-purpose": DEMO_PURPOSES.bewohnerparken.purpose,
-          "lotse-legal-basis": DEMO_PURPOSES.bewohnerparken.legalBasis,
-          "lotse-idnr": "86095742719",
-          "content-type": "application/json",
-        },
-        body: '{"kennzeichen":"S-LO 1234"}',
-      });
-      assert.equal(res.status, 200, await res.clone().text());
-      assert.match(await res.text(), /S-LO 1234/);
-      assert.ok(!/NotCapable|PermissionDenied|Requires .* access/.test(lotse.output), lotse.output);
-      // The connection timeouts and the OpenSSL signer run inside the container's permissions.
-      assert.doesNotMatch(lotse.output, /No header or idle timeout/);
-      assert.match(lotse.output, /"signer":"openssl"/);
-    } finally {
-      await lotse.close();
-      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-    }
-  },
+  fn: async () => await entrypointTransfer(await freshDatabaseUrl()),
+});
+
+Deno.test({
+  name: "the image's embedded PostgreSQL works with exactly the entrypoint's permissions",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => await entrypointTransfer(null),
 });

@@ -59,7 +59,7 @@ Deno.test({
       await until("the deleted route gone on B", async () => (await provider()) !== "kba-zfzr");
       assert.ok(b.lotse.store.incrementalRefreshes >= before + 3, "applied row by row");
 
-      const ids = (routes: readonly { id: string }[]) => routes.map((r) => r.id).sort();
+      const ids = (routes: Iterable<{ id: string }>) => [...routes].map((r) => r.id).sort();
       const full = await loadTable(b.lotse.db, "routes");
       assert.deepEqual(ids(b.lotse.store.snapshot!.tables.routes), ids(full));
       assert.equal(b.lotse.store.snapshot!.nav.counts.routes, full.length);

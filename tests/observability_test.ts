@@ -150,6 +150,11 @@ Deno.test({
         assert.ok(value("process_cpu_seconds_total") > 0);
         assert.ok(value("process_start_time_seconds") > 1.7e9);
         assert.ok(value("process_open_fds") > 0);
+        // What the protocol added to each transfer (P6): a histogram with every transfer.
+        const wait = families.get("lotse_protocol_wait_seconds");
+        assert.equal(wait?.type, "HISTOGRAM");
+        const series = wait.metrics[0] as unknown as { count: string; buckets: object };
+        assert.ok(Number(series.count) >= 2, JSON.stringify(series));
       });
 
       await t.step("every response carries the security headers, no HSTS over http", async () => {

@@ -22,7 +22,10 @@ async function setup() {
     purpose: "mem",
     legalBasis: "mem",
     idnrUsed: false,
-  }, { keys: { signingKey: () => ({ kid: "mem", key: keys.privateKey }) }, issuer: "lotse-mem" });
+  }, {
+    keys: { signingKey: () => ({ kid: "mem", alg: "ES256" as const, key: keys.privateKey }) },
+    issuer: "lotse-mem",
+  });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", "--allow-read", "tests/fixtures/forward_server.ts"],
     cwd: new URL("..", import.meta.url).pathname,

@@ -31,7 +31,7 @@ const jwks: JSONWebKeySet = {
 const pki = await createTestPki("Lotse Test CA");
 const otherPki = await createTestPki("Other Test CA");
 
-const signer = { signingKey: () => ({ kid: "test", key: keys.privateKey }) };
+const signer = { signingKey: () => ({ kid: "test", alg: "ES256" as const, key: keys.privateKey }) };
 
 // An evidence token as Lotse seals it; `expires` "-1m" makes one that has run out.
 async function token(

@@ -55,6 +55,7 @@ export type Coverage = "everywhere" | "partial";
 
 /** The generated tables, plus which evidence types reach every Gemeinde. */
 export interface GeneratedTables extends NavTables {
+  readonly routes: readonly Route[];
   readonly coverage: Readonly<Record<string, Coverage>>;
 }
 

@@ -1,7 +1,8 @@
 /**
  * `deno task protocol:verify`: walks the protocol log's hash chain and reports the first
- * broken link. Reads `DATABASE_URL`, or without it the embedded PGlite database in
- * `LOTSE_DATA_DIR` (stop Lotse first: PGlite is single-process).
+ * broken link. Reads `DATABASE_URL`, or without it the embedded database in `LOTSE_DATA_DIR`
+ * (db/embedded.ts: the embedded PostgreSQL, through the running Lotse's server or a server of
+ * its own while Lotse is stopped; with PGlite, stop Lotse first: PGlite is single-process).
  *
  * Exit status: 0 when the chain is intact, 1 when a link is broken, 2 when the database
  * cannot be read.
@@ -16,7 +17,7 @@
  */
 import { parseConfig } from "../src/config.ts";
 import { connectPostgres } from "../db/postgres.ts";
-import { openPglite } from "../db/pglite.ts";
+import { openEmbedded } from "../db/embedded.ts";
 import { verifyChain } from "../src/protocol/mod.ts";
 import type { Db } from "../db/types.ts";
 
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
     const config = parseConfig(Deno.env.toObject());
     db = config.databaseUrl
       ? await connectPostgres(config.databaseUrl, { max: 1 })
-      : await openPglite(config.dataDir);
+      : (await openEmbedded(config.dataDir, { bin: config.postgresBin, attach: true })).db;
   } catch (error) {
     console.error(`Cannot open the database: ${(error as Error).message}`);
     return 2;
