@@ -296,15 +296,19 @@ export async function openEmbeddedPostgres(
     // Into a staging directory first: a start cut short during initdb leaves no half cluster.
     const staging = `${dir}.init-${crypto.randomUUID().slice(0, 8)}`;
     try {
+      await ownDir(staging, user);
+      if (user !== null) await reachable(staging, user);
       await initCluster(bin, staging, { user, superuser: SUPERUSER });
       await Deno.rename(staging, dir);
     } catch (error) {
       await Deno.remove(staging, { recursive: true }).catch(() => {});
       throw error;
     }
+  } else {
+    // A cluster made before, perhaps by another version.
+    await checkVersion(bin, dir);
+    if (user !== null) await reachable(dir, user);
   }
-  await checkVersion(bin, dir);
-  if (user !== null) await reachable(dir, user);
 
   if (options.attach && await runningPostmaster(dir) !== null) {
     // postmaster.pid: pid, data dir, start time, port, socket dir, listen address, shmem, status.
@@ -348,13 +352,22 @@ export async function openEmbeddedPostgres(
       args,
       stdin: "piped",
       stdout: "null",
-      stderr: "inherit",
+      // Not Lotse's own stderr: a server still shutting down would hold it open after Lotse.
+      stderr: "piped",
       // A session of its own: a terminal's Ctrl+C goes to Lotse, which stops the server last.
       detached: true,
     }).spawn();
   } catch (error) {
     throw noRunuser(error);
   }
+  // What runuser or the shell say before the watcher sends everything to the log.
+  let early = "";
+  (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      if (early.length < 4096) early += decoder.decode(chunk, { stream: true });
+    }
+  })().catch(() => {});
   let exited = false;
   const status = child.status.finally(() => exited = true);
   let stopping: Promise<void> | null = null;
@@ -376,7 +389,7 @@ export async function openEmbeddedPostgres(
       if (exited) {
         throw new Error(
           `The embedded PostgreSQL in "${dir}" stopped during its start (exit code ` +
-            `${(await status).code}); its log:\n${await logTail(log)}`,
+            `${(await status).code}); its log:\n${(early + await logTail(log)).trim()}`,
         );
       }
       try {

@@ -147,8 +147,15 @@ Deno.test({
       await recorded(lotse, id3);
       await transfer(lotse);
     } finally {
+      // close() kills Lotse (SIGKILL): its watcher stops the server. A failing run must not
+      // leave its server behind either.
+      const pid = await postmasterPid(lotse);
       await lotse.close();
+      await waitFor(() => processesOf(`${lotse.dataDir}/postgres`).length === 0, "no server left")
+        .catch((error) => {
+          if (pid !== null && alive(pid)) Deno.kill(pid, "SIGQUIT");
+          throw error;
+        });
     }
-    assert.deepEqual(processesOf(`${lotse.dataDir}/postgres`), []);
   },
 });
