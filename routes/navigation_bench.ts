@@ -10,6 +10,9 @@
  */
 import { Hono } from "hono";
 import { createApp, createHandler } from "../src/app.ts";
+import { edgeCheck } from "../src/edge.ts";
+import { fastNavigation } from "../src/fast_path.ts";
+import { RequestLog } from "../src/request_log.ts";
 import { createLogger } from "../src/log.ts";
 import { RateLimits } from "../src/rate_limit.ts";
 import { parseConfig } from "../src/config.ts";
@@ -44,11 +47,9 @@ const deps = {
 const app = createApp(deps);
 // As the load benchmarks start Lotse: every quota on, never reached; request lines at info.
 let logged = 0;
-const handler = createHandler({
-  ...deps,
-  logger: createLogger({ level: "info", write: () => logged++ }),
-  rateLimits: new RateLimits({ windowMs: 60_000, token: 1e9, address: 1e9, client: 1e9 }),
-});
+const logger = createLogger({ level: "info", write: () => logged++ });
+const rateLimits = new RateLimits({ windowMs: 60_000, token: 1e9, address: 1e9, client: 1e9 });
+const handler = createHandler({ ...deps, logger, rateLimits });
 const info = {
   remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
   completed: Promise.resolve(),
@@ -101,6 +102,35 @@ Deno.bench({
     const res = await handler.fetch(new Request(urls[i++ & 1023]!, { headers }), info);
     await res.text();
   },
+});
+
+// The handler's parts, each alone on the same requests (made once: no Request construction).
+const requests = urls.map((url) => new Request(url, { headers }));
+const edge = edgeCheck({ limits: rateLimits, verifier: iam.verifier });
+const fast = fastNavigation({ store, verifier: iam.verifier, metrics: deps.metrics });
+const requestLog = new RequestLog(logger);
+const answer = new Response("{}");
+const facts = {
+  route: "GET /v1/navigation",
+  clientId: "stuttgart-bewohnerparken",
+  requestId: null,
+  traceparent: null,
+  transferId: null,
+};
+Deno.bench("edge: header pass, rate limits, token cache", { group: "parts" }, () => {
+  if (edge(requests[i++ & 1023]!, info).refusal !== null) throw new Error("refused");
+});
+Deno.bench("fast path: token, query, lookup, body, Response", { group: "parts" }, () => {
+  if (fast(requests[i++ & 1023]!, { authorization: headers.authorization }) === null) {
+    throw new Error("declined");
+  }
+});
+Deno.bench("rate limits: address and client", { group: "parts" }, () => {
+  rateLimits.take("address", "127.0.0.1");
+  rateLimits.take("client", "stuttgart-bewohnerparken");
+});
+Deno.bench("request log line", { group: "parts" }, () => {
+  requestLog.write(requests[i++ & 1023]!, answer, 0.0421, facts);
 });
 
 const check = await handler.fetch(new Request(urls[0]!, { headers }), info);

@@ -278,7 +278,11 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
         return finish(request, head.refusal, start, head);
       }
       const { verdict } = head;
-      const quick = fast(request, { authorization: head.authorization, start });
+      const quick = fast(request, {
+        authorization: head.authorization,
+        claims: head.claims,
+        start,
+      });
       if (quick !== null) {
         // Its own answer holds only Content-Type: set, not merged (a header list in
         // `new Response()` costs Deno several times more than `set()` on the one it made).

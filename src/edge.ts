@@ -21,7 +21,7 @@ import {
   tooManyRequests,
   type Verdict,
 } from "./rate_limit.ts";
-import type { AccessTokenVerifier } from "../crypto/mod.ts";
+import type { AccessTokenClaims, AccessTokenVerifier } from "../crypto/mod.ts";
 
 /** Longest request target Lotse reads (scheme and authority included). */
 export const MAX_URL_LENGTH = 8 * 1024;
@@ -59,6 +59,12 @@ export interface EdgeResult {
   /** The rate-limit verdict to report on the response, or null. */
   readonly verdict: Verdict | null;
   readonly authorization: string | null;
+  /**
+   * The claims of the bearer token when the edge looked it up in the verifier's cache (for the
+   * per-client quota) and found it; undefined otherwise. The fast path takes them instead of
+   * looking the same token up again.
+   */
+  readonly claims?: AccessTokenClaims;
   /** `X-Request-Id` and `traceparent` as sent (unchecked), for the request's log line. */
   readonly requestId: string | null;
   readonly traceparent: string | null;
@@ -139,13 +145,14 @@ export function edgeCheck(
     if (!limited) return { refusal: null, verdict: null, authorization, requestId, traceparent };
     const address = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? "unknown";
     let verdict = limits.take("address", address);
+    let claims: AccessTokenClaims | undefined;
     if (request.method === "POST" && new URL(request.url).pathname === "/v1/token") {
       verdict = tightest(verdict, limits.take("token", `address:${address}`));
     } else if (byClient) {
       // Known once its token is cached (from the second request on); the first request of
       // a token counts against the address only.
       const token = authorization === null ? null : bearerToken(authorization);
-      const claims = token === null ? undefined : verifier.cached(token);
+      claims = token === null ? undefined : verifier.cached(token);
       if (claims !== undefined) {
         verdict = tightest(verdict, limits.take("client", claims.clientId));
       }
@@ -166,7 +173,7 @@ export function edgeCheck(
       }
       return { refusal, verdict: null, authorization, requestId, traceparent };
     }
-    return { refusal: null, verdict, authorization, requestId, traceparent };
+    return { refusal: null, verdict, authorization, claims, requestId, traceparent };
   };
 }
 

@@ -37,6 +37,13 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /**
+   * Writes an `info` event whose fields the caller has serialised already, as JSON object
+   * members (`"status":200,"route":"GET /v1/navigation"`): the request log line, written for
+   * every request, skips building an object and stringifying it. The caller vouches that the
+   * members are valid JSON and name no credential (they pass no redaction).
+   */
+  infoJson(msg: string, members: string): void;
 }
 
 /** Options for {@linkcode createLogger}. */
@@ -191,8 +198,15 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       else stdout().push(text, urgent);
     };
   };
+  const infoJson = LOG_LEVELS.indexOf("info") < min ? () => {} : (msg: string, members: string) => {
+    const head = `{"time":"${isoTime(now())}","level":"info","msg":${JSON.stringify(msg)}`;
+    const text = members === "" ? `${head}}` : `${head},${members}}`;
+    if (custom) custom(text);
+    else stdout().push(text, false);
+  };
   return {
     level,
+    infoJson,
     debug: event("debug"),
     info: event("info"),
     warn: event("warn"),

@@ -39,6 +39,23 @@ Deno.test("createLogger() writes one JSON line per event: time, level, msg, then
   ]);
 });
 
+Deno.test("createLogger().infoJson() writes serialised fields like info() writes its fields", () => {
+  const { logger, lines } = capture("info");
+  logger.infoJson("request", `"status":200,"route":"GET /v1/navigation"`);
+  logger.info("request", { status: 200, route: "GET /v1/navigation" });
+  logger.infoJson("bare", "");
+  assert.equal(lines.length, 3);
+  assert.equal(lines[0], lines[1]);
+  assert.deepEqual(JSON.parse(lines[2]!), {
+    time: "1970-01-01T00:00:00.000Z",
+    level: "info",
+    msg: "bare",
+  });
+  const quiet = capture("warn");
+  quiet.logger.infoJson("request", `"status":200`);
+  assert.deepEqual(quiet.lines, []);
+});
+
 Deno.test("createLogger() writes an error as name and message, its stack only at debug", () => {
   const error = new TypeError("Connection refused", { cause: new Error("ECONNREFUSED") });
   const info = capture("info");

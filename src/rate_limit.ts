@@ -54,7 +54,13 @@ interface Counter {
 /** The rate limits of one instance. */
 export class RateLimits {
   readonly #options: RateLimitOptions;
-  readonly #counters = new Map<string, Counter>();
+  // One map per quota, keyed by the key itself: a key made by joining quota and key would be a
+  // fresh string on every request, hashed anew at each lookup.
+  readonly #counters: Readonly<Record<Quota, Map<string, Counter>>> = {
+    token: new Map(),
+    address: new Map(),
+    client: new Map(),
+  };
   readonly #maxKeys: number;
   readonly #now: () => number;
   #sweptWindow = -1;
@@ -84,15 +90,18 @@ export class RateLimits {
     const { windowMs } = this.#options;
     const window = Math.floor(now / windowMs);
     const resetSeconds = Math.max(1, Math.ceil(((window + 1) * windowMs - now) / 1000));
-    const id = `${quota}\u0000${key}`;
-    let counter = this.#counters.get(id);
-    if (counter === undefined || counter.window !== window) {
-      if (counter === undefined && this.#counters.size >= this.#maxKeys) this.#sweep(window);
-      if (counter === undefined && this.#counters.size >= this.#maxKeys) {
+    const counters = this.#counters[quota];
+    let counter = counters.get(key);
+    if (counter === undefined) {
+      if (this.#size() >= this.#maxKeys) this.#sweep(window);
+      if (this.#size() >= this.#maxKeys) {
         return { quota, allowed: false, limit, remaining: 0, resetSeconds };
       }
       counter = { window, count: 0 };
-      this.#counters.set(id, counter);
+      counters.set(key, counter);
+    } else if (counter.window !== window) {
+      counter.window = window;
+      counter.count = 0;
     }
     counter.count++;
     return {
@@ -104,11 +113,18 @@ export class RateLimits {
     };
   }
 
+  #size(): number {
+    const { token, address, client } = this.#counters;
+    return token.size + address.size + client.size;
+  }
+
   #sweep(window: number): void {
     if (this.#sweptWindow === window) return;
     this.#sweptWindow = window;
-    for (const [id, counter] of this.#counters) {
-      if (counter.window !== window) this.#counters.delete(id);
+    for (const counters of Object.values(this.#counters)) {
+      for (const [key, counter] of counters) {
+        if (counter.window !== window) counters.delete(key);
+      }
     }
   }
 

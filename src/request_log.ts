@@ -71,18 +71,26 @@ export class RequestLog {
     const note = known?.route !== undefined ? known : this.#notes.get(request);
     const requestId = known ? known.requestId : request.headers.get("x-request-id");
     const traceparent = known ? known.traceparent : request.headers.get("traceparent");
-    this.#logger.info("request", {
-      method: request.method,
-      route: note?.route ?? "unmatched",
-      status: response.status,
-      durationMs: Math.round(durationMs * 1000) / 1000,
-      clientId: note?.clientId ?? null,
-      transferId: known?.transferId !== undefined
-        ? known.transferId
-        : response.headers.get("lotse-transfer-id"),
-      requestId: requestId !== null && REQUEST_ID.test(requestId) ? requestId : null,
-      traceparent: traceparent !== null && TRACEPARENT.test(traceparent) ? traceparent : null,
-    });
+    const clientId = note?.clientId;
+    const transferId = known?.transferId !== undefined
+      ? known.transferId
+      : response.headers.get("lotse-transfer-id");
+    // Written as text, not through an object and JSON.stringify: this runs for every request.
+    // The checked request id and traceparent hold no character JSON escapes.
+    this.#logger.infoJson(
+      "request",
+      `"method":${JSON.stringify(request.method)},"route":${
+        JSON.stringify(note?.route ?? "unmatched")
+      },"status":${response.status},"durationMs":${
+        Math.round(durationMs * 1000) / 1000
+      },"clientId":${clientId === undefined ? "null" : JSON.stringify(clientId)},"transferId":${
+        transferId === null ? "null" : JSON.stringify(transferId)
+      },"requestId":${
+        requestId !== null && REQUEST_ID.test(requestId) ? `"${requestId}"` : "null"
+      },"traceparent":${
+        traceparent !== null && TRACEPARENT.test(traceparent) ? `"${traceparent}"` : "null"
+      }`,
+    );
   }
 }
 

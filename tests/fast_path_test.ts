@@ -82,3 +82,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a token the edge found cached is refused once it expires, on the fast path's request too",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    let now = Date.now();
+    const lotse = await startTestLotse({
+      now: () => now,
+      // The per-client quota makes the edge look the token up and hand its claims on.
+      env: { LOTSE_RATE_LIMIT_CLIENT: "10", LOTSE_RATE_LIMIT_ADDRESS: "1000" },
+    });
+    try {
+      const token = await lotse.token("stuttgart-bewohnerparken");
+      const path = `/v1/navigation?${QUERIES[0]}`;
+      // The first use verifies the token (in the app) and caches it; from then on the edge
+      // finds it and counts the client.
+      for (const quota of ['"address"', '"client";r=9;', '"client";r=8;']) {
+        const answer = await lotse.fetch(path, { headers: bearer(token) });
+        assert.equal(answer.status, 200);
+        const field = answer.headers.get("ratelimit");
+        assert.equal(field?.startsWith(quota), true, `${field} starts with ${quota}`);
+        await answer.body?.cancel();
+      }
+      now += 2 * 60 * 60 * 1000;
+      const expired = await lotse.fetch(path, { headers: bearer(token) });
+      assert.equal(expired.status, 401);
+      assert.equal(expired.headers.get("ratelimit")?.startsWith('"address"'), true);
+      await expired.body?.cancel();
+    } finally {
+      await lotse.close();
+    }
+  },
+});
