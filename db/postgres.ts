@@ -7,6 +7,7 @@ import postgres from "postgres";
 import type { Writable } from "node:stream";
 import type { CopySink, Db, Queryable, Row } from "./types.ts";
 import { toQuery } from "./_template.ts";
+import { connectionReason, isConnectionError } from "./errors.ts";
 
 /**
  * The environment variables postgres.js consults (libpq's `PG*` names, and the user name
@@ -66,6 +67,29 @@ export function surviveClosedSocketWrites(logger: { warn(message: string): void 
     );
   });
 }
+
+/**
+ * Keeps the process alive through a rejected database call that nothing waited for when the
+ * connection was lost (`isConnectionError`: a reset, a refusal, a server shutting down):
+ * losing PostgreSQL is an outage Lotse serves through (src/db_health.ts), never a reason to
+ * end. Seen once in tests/degraded_test.ts (`read ECONNRESET` with no caller on the stack).
+ * Every other unhandled rejection still ends the process. One warning each.
+ */
+export function surviveLostConnections(logger: { warn(message: string): void }): void {
+  if (lostConnectionGuard) return;
+  lostConnectionGuard = true;
+  surviveClosedSocketWrites(logger);
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    if (!isConnectionError(event.reason)) return;
+    event.preventDefault();
+    logger.warn(
+      `A database call failed on a lost connection with no one waiting for it (${
+        connectionReason(event.reason)
+      }); carrying on`,
+    );
+  });
+}
+let lostConnectionGuard = false;
 
 /** Options for {@linkcode connectPostgres}. */
 export interface PostgresOptions {

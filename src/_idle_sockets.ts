@@ -34,6 +34,7 @@ const SHUT_RDWR = 2;
 /** `struct tcp_info` up to `tcpi_bytes_received` (linux/tcp.h); the kernel fills what it has. */
 const TCP_INFO_BYTES = 136;
 const LAST_DATA_SENT = 44;
+const LAST_DATA_RECV = 52;
 const BYTES_ACKED = 120;
 
 /** One accepted connection, as the kernel sees it. */
@@ -42,6 +43,8 @@ export interface AcceptedSocket {
   readonly peerPort: number;
   /** Milliseconds since the last byte was sent on it, or since it was accepted. */
   readonly silentMs: number;
+  /** Milliseconds since the last byte was received on it, or since it was accepted. */
+  readonly quietMs: number;
   /** Whether anything sent on it was ever acknowledged (false: not one response yet). */
   readonly answered: boolean;
 }
@@ -190,6 +193,7 @@ export function openIdleSockets(): IdleSockets | null {
         const socket: AcceptedSocket = {
           peerPort,
           silentMs: infoView.getUint32(LAST_DATA_SENT, true),
+          quietMs: infoView.getUint32(LAST_DATA_RECV, true),
           answered: infoLength[0]! >= BYTES_ACKED + 8 &&
             infoView.getBigUint64(BYTES_ACKED, true) > 0n,
         };

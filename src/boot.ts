@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { connectPostgres } from "../db/postgres.ts";
+import { connectPostgres, surviveLostConnections } from "../db/postgres.ts";
 import { openEmbedded } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
@@ -176,6 +176,8 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     if (isConnectionError(error)) health.down(connectionReason(error));
     else logger.error(what, { error });
   };
+  // postgres.js must never end the process when PostgreSQL goes away (db/postgres.ts).
+  surviveLostConnections(logger);
   let db: Db;
   if (options.db) db = options.db;
   else if (config.databaseUrl) db = await connectPostgres(config.databaseUrl, { lazy: true });

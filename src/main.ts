@@ -5,7 +5,6 @@
 import { CONFIG_VARIABLES, ConfigError, parseConfig } from "./config.ts";
 import { startLotse } from "./boot.ts";
 import { createLogger, flushLogs } from "./log.ts";
-import { surviveClosedSocketWrites } from "../db/postgres.ts";
 
 const env: Record<string, string> = {};
 for (const name of CONFIG_VARIABLES) {
@@ -26,7 +25,6 @@ try {
 }
 
 const logger = createLogger({ level: config.logLevel });
-surviveClosedSocketWrites(logger);
 let lotse;
 try {
   // The one place where the core reaches demo/ (tests/layering_test.ts): loaded only when asked.

@@ -12,6 +12,8 @@
  *   nothing, half a header, or a header trickling in (slowloris).
  * - A connection that was answered and has had nothing sent on it for `idleTimeoutMs` is shut
  *   down: idle between requests, trickling its next header, or not reading what it was sent.
+ *   One that has received bytes since its last answer (its next request is arriving, and its
+ *   handler may not have run yet) gets `headerTimeoutMs` more.
  * - Never a connection with a request still running: a request answered asynchronously (every
  *   route but the navigation fast path, whose answer is written at once) counts as running
  *   from its start until its response has been written to the end (`info.completed`), however
@@ -238,6 +240,12 @@ export async function serveGuarded(
       if (running[socket.peerPort]! > 0) return false;
       const limit = socket.answered ? idleTimeoutMs : headerTimeoutMs;
       if (limit <= 0 || socket.silentMs <= limit) return false;
+      // Bytes came in after the last answer: the next request is arriving (its handler may
+      // not have run yet). It gets the header timeout to complete before the idle cut.
+      if (
+        socket.answered && socket.quietMs < socket.silentMs &&
+        socket.silentMs <= limit + headerTimeoutMs
+      ) return false;
       if (socket.answered) idleTimeouts++;
       else headerTimeouts++;
       options.onTimeout?.(socket.answered ? "idle" : "header");

@@ -127,6 +127,29 @@ Deno.test("an answered connection is cut after the idle timeout with nothing sen
   );
 });
 
+Deno.test("a next request that is arriving gets the header timeout on top of the idle timeout, then is cut", async () => {
+  await withServer(() => new Response("ok"), async (server, open) => {
+    const conn = await open();
+    await conn.write(request("/"));
+    assert.ok((await conn.read(new Uint8Array(1024)))! > 0);
+    const since = performance.now();
+    // The next request trickles in and never completes.
+    let trickling = true;
+    const trickler = (async () => {
+      for (const byte of encoder.encode("GET / HTTP/1.1\r\nX-Slow: " + "y".repeat(10_000))) {
+        if (!trickling) break;
+        await conn.write(new Uint8Array([byte])).catch(() => trickling = false);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const cut = await closedByServer(conn, since);
+    trickling = false;
+    await trickler;
+    assert.ok(cut.afterMs >= IDLE_MS + HEADER_MS, `cut after ${cut.afterMs} ms`);
+    assert.equal(server.idleTimeouts, 1);
+  });
+});
+
 Deno.test("a request still running and a response still streaming are never cut, however silent", async () => {
   // Both wait for an event: another connection cut by the idle timeout, which proves that
   // checks ran while they had been silent for longer than either timeout.
@@ -150,28 +173,33 @@ Deno.test("a request still running and a response still streaming are never cut,
     }
     return new Response("ok");
   }, async (server, open) => {
-    const slow = await open();
-    await slow.write(request("/slow"));
-    const stream = await open();
-    await stream.write(request("/stream"));
-    const idle = await open();
-    await idle.write(request("/"));
-    assert.ok((await idle.read(new Uint8Array(1024)))! > 0);
-    const since = performance.now();
-    await closedByServer(idle, since);
-    assert.ok(performance.now() - since >= IDLE_MS);
-    sawIdleCut();
-    for (const [conn, body] of [[slow, "slow answer"], [stream, "second"]] as const) {
-      const buffer = new Uint8Array(4096);
-      let text = "";
-      while (!text.includes(body)) {
-        const n = await conn.read(buffer);
-        assert.notEqual(n, null, `connection waiting for "${body}" was closed`);
-        text += decoder.decode(buffer.subarray(0, n!));
+    try {
+      const slow = await open();
+      await slow.write(request("/slow"));
+      const stream = await open();
+      await stream.write(request("/stream"));
+      const idle = await open();
+      await idle.write(request("/"));
+      assert.ok((await idle.read(new Uint8Array(1024)))! > 0);
+      const since = performance.now();
+      await closedByServer(idle, since);
+      assert.ok(performance.now() - since >= IDLE_MS);
+      sawIdleCut();
+      for (const [conn, body] of [[slow, "slow answer"], [stream, "second"]] as const) {
+        const buffer = new Uint8Array(4096);
+        let text = "";
+        while (!text.includes(body)) {
+          const n = await conn.read(buffer);
+          assert.notEqual(n, null, `connection waiting for "${body}" was closed`);
+          text += decoder.decode(buffer.subarray(0, n!));
+        }
       }
+      assert.equal(server.idleTimeouts, 1);
+      assert.equal(server.headerTimeouts, 0);
+    } finally {
+      // A graceful shutdown waits for running requests: never leave them waiting.
+      sawIdleCut();
     }
-    assert.equal(server.idleTimeouts, 1);
-    assert.equal(server.headerTimeouts, 0);
   });
 });
 
@@ -241,6 +269,8 @@ Deno.test("over TLS and HTTP/2 a running stream is never cut, an idle connection
     }
     assert.equal(await (await fetch(`${base}/again`, { client })).text(), "/again");
   } finally {
+    // A graceful shutdown waits for running requests: never leave /slow waiting.
+    open();
     client.close();
     await server.shutdown();
   }

@@ -27,3 +27,13 @@ Deno.test("a write on a connection PostgreSQL closed does not end the process", 
   assert.equal(guarded.code, 0, guarded.output);
   assert.match(guarded.output, /^ALIVE postgres\.js wrote to a connection it had closed/m);
 });
+
+Deno.test("a query nobody waits for, failing on a lost connection, does not end the process", async () => {
+  const url = await freshDatabaseUrl();
+  const bare = await runFixture(url, "--rejection", "--no-guard");
+  assert.notEqual(bare.code, 0, `without the guard the rejection should end it:\n${bare.output}`);
+  assert.match(bare.output, /CONNECTION_CLOSED|ECONNRESET/);
+  const guarded = await runFixture(url, "--rejection");
+  assert.equal(guarded.code, 0, guarded.output);
+  assert.match(guarded.output, /^ALIVE A database call failed on a lost connection/m);
+});
