@@ -133,6 +133,7 @@ try {
       median: Math.round(median(delays) * 10) / 10,
       max: Math.round(Math.max(...delays) * 10) / 10,
       n: delays.length,
+      each: delays.map((d) => Math.round(d * 10) / 10),
     },
     putOnAMs: {
       median: Math.round(median(puts) * 10) / 10,

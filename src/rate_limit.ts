@@ -1,5 +1,6 @@
 /**
- * Rate limits per source address and per client, in fixed windows, with the IETF
+ * Rate limits per source address and per client, in fixed windows that begin at a key's first
+ * request (not at clock boundaries, so no burst of twice the quota fits across one), with the IETF
  * `RateLimit-Policy` / `RateLimit` header fields (draft-ietf-httpapi-ratelimit-headers) and
  * `Retry-After` on a 429. Three quotas, each off at 0:
  *
@@ -8,7 +9,7 @@
  * - `address`: every request per source address;
  * - `client`: every authenticated request per client (known from its cached access token).
  *
- * State is a map of counters per key and window; keys of past windows are swept, and the map
+ * State is a counter per key with its window's start; keys of past windows are swept, and the map
  * never holds more than `maxKeys` (a new key beyond is refused until a sweep makes room).
  *
  * @example
@@ -47,7 +48,8 @@ export interface Verdict {
 }
 
 interface Counter {
-  window: number;
+  /** When this key's current window began (its first request in it). */
+  start: number;
   count: number;
 }
 
@@ -63,7 +65,7 @@ export class RateLimits {
   };
   readonly #maxKeys: number;
   readonly #now: () => number;
-  #sweptWindow = -1;
+  #sweptAt = -Infinity;
   #policy: string | undefined;
 
   constructor(options: RateLimitOptions) {
@@ -88,21 +90,26 @@ export class RateLimits {
     if (limit <= 0) return null;
     const now = this.#now();
     const { windowMs } = this.#options;
-    const window = Math.floor(now / windowMs);
-    const resetSeconds = Math.max(1, Math.ceil(((window + 1) * windowMs - now) / 1000));
     const counters = this.#counters[quota];
     let counter = counters.get(key);
     if (counter === undefined) {
-      if (this.#size() >= this.#maxKeys) this.#sweep(window);
+      if (this.#size() >= this.#maxKeys) this.#sweep(now);
       if (this.#size() >= this.#maxKeys) {
-        return { quota, allowed: false, limit, remaining: 0, resetSeconds };
+        return {
+          quota,
+          allowed: false,
+          limit,
+          remaining: 0,
+          resetSeconds: Math.max(1, Math.ceil(Math.min(windowMs, 1000) / 1000)),
+        };
       }
-      counter = { window, count: 0 };
+      counter = { start: now, count: 0 };
       counters.set(key, counter);
-    } else if (counter.window !== window) {
-      counter.window = window;
+    } else if (now - counter.start >= windowMs) {
+      counter.start = now;
       counter.count = 0;
     }
+    const resetSeconds = Math.max(1, Math.ceil((counter.start + windowMs - now) / 1000));
     counter.count++;
     return {
       quota,
@@ -118,12 +125,15 @@ export class RateLimits {
     return token.size + address.size + client.size;
   }
 
-  #sweep(window: number): void {
-    if (this.#sweptWindow === window) return;
-    this.#sweptWindow = window;
+  // Drops the counters whose window has passed; at most once a second (or window), so a
+  // full map of live keys does not cost a sweep per request.
+  #sweep(now: number): void {
+    const { windowMs } = this.#options;
+    if (now - this.#sweptAt < Math.min(windowMs, 1000)) return;
+    this.#sweptAt = now;
     for (const counters of Object.values(this.#counters)) {
       for (const [key, counter] of counters) {
-        if (counter.window !== window) counters.delete(key);
+        if (now - counter.start >= windowMs) counters.delete(key);
       }
     }
   }

@@ -21,6 +21,25 @@ Deno.test("RateLimits counts per key in fixed windows and refuses past the quota
   assert.equal(limits.take("token", "a")!.allowed, true);
 });
 
+Deno.test("a window begins at a key's first request: a clock minute's end does not reset it", () => {
+  let now = 59_999;
+  const limits = new RateLimits({
+    windowMs: 60_000,
+    token: 0,
+    address: 2,
+    client: 0,
+    now: () => now,
+  });
+  assert.equal(limits.take("address", "a")!.allowed, true);
+  now = 60_001;
+  assert.equal(limits.take("address", "a")!.allowed, true);
+  const third = limits.take("address", "a")!;
+  assert.equal(third.allowed, false, "three requests in 2 ms are one window");
+  assert.equal(third.resetSeconds, 60);
+  now = 59_999 + 60_000;
+  assert.equal(limits.take("address", "a")!.allowed, true, "a new window a minute after the first");
+});
+
 Deno.test("RateLimits keeps at most maxKeys counters and sweeps past windows", () => {
   let now = 0;
   const limits = new RateLimits({
@@ -49,8 +68,8 @@ Deno.test("tooManyRequests() is a 429 problem with Retry-After and RateLimit fie
   const verdict = tightest(limits.take("address", "x"), limits.take("token", "x"))!;
   const res = tooManyRequests(limits, verdict);
   assert.equal(res.status, 429);
-  assert.equal(res.headers.get("retry-after"), "30");
+  assert.equal(res.headers.get("retry-after"), "60");
   assert.equal(res.headers.get("ratelimit-policy"), '"token";q=1;w=60, "address";q=100;w=60');
-  assert.equal(res.headers.get("ratelimit"), '"token";r=0;t=30');
+  assert.equal(res.headers.get("ratelimit"), '"token";r=0;t=60');
   assert.equal((await res.json()).type, "https://lotse.dev/problems/too-many-requests");
 });
