@@ -153,8 +153,7 @@ export async function signJws(
   typ: string,
 ): Promise<string> {
   const json = JSON.stringify(payload);
-  const signBytes = syncSigner(signer);
-  if (signBytes !== null) return compactJws(json, signer, typ, signBytes);
+  if (signer.alg === "EdDSA" || signer.native) return compactJws(json, signer, typ);
   return await new CompactSign(ENCODER.encode(json))
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ })
     .sign(signer.key);
@@ -162,41 +161,39 @@ export async function signJws(
 
 const ENCODER = new TextEncoder();
 const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
-// The encoded protected header per alg, kid and typ (a handful: one per key and token kind).
-const headers = new Map<string, string>();
+// The encoded protected header per alg, kid and typ (a handful per key): nested maps, so no
+// joined key string per token.
+const headers = { EdDSA: new Map<string, Map<string, string>>(), ES256: new Map() } as const;
 // An Ed25519 signing key's node:crypto handle, made once from its non-extractable CryptoKey.
 const ed25519Keys = new WeakMap<CryptoKey, KeyObject>();
 
-function syncSigner(signer: SigningKey): ((input: Uint8Array) => Uint8Array) | null {
-  if (signer.alg === "EdDSA") {
-    let key = ed25519Keys.get(signer.key);
-    if (key === undefined) ed25519Keys.set(signer.key, key = KeyObject.from(signer.key));
-    return (input) => new Uint8Array(sign(null, input, key));
-  }
-  const native = signer.native;
-  return native ? (input) => native.sign(input) : null;
+/** The signature of `input` by a key that signs synchronously (EdDSA, or ES256 in OpenSSL). */
+function signBytes(signer: SigningKey, input: Uint8Array): Uint8Array {
+  if (signer.alg !== "EdDSA") return signer.native!.sign(input);
+  let key = ed25519Keys.get(signer.key);
+  if (key === undefined) ed25519Keys.set(signer.key, key = KeyObject.from(signer.key));
+  return new Uint8Array(sign(null, input, key));
 }
 
 /**
  * The compact serialization (RFC 7515 §7.1), signed synchronously: the same header and payload
  * jose would write; verified by jose and node:crypto in crypto/evidence_token_test.ts.
  */
-function compactJws(
-  json: string,
-  signer: SigningKey,
-  typ: string,
-  signBytes: (input: Uint8Array) => Uint8Array,
-): string {
-  const key = `${signer.alg} ${signer.kid} ${typ}`;
-  let header = headers.get(key);
+function compactJws(json: string, signer: SigningKey, typ: string): string {
+  const ofAlg: Map<string, Map<string, string>> = headers[signer.alg];
+  let ofKey = ofAlg.get(signer.kid);
+  if (ofKey === undefined) {
+    if (ofAlg.size > 16) ofAlg.clear();
+    ofAlg.set(signer.kid, ofKey = new Map());
+  }
+  let header = ofKey.get(typ);
   if (header === undefined) {
     const protectedHeader = JSON.stringify({ alg: signer.alg, kid: signer.kid, typ });
     header = ENCODER.encode(protectedHeader).toBase64(BASE64URL);
-    if (headers.size > 64) headers.clear();
-    headers.set(key, header);
+    ofKey.set(typ, header);
   }
   const input = `${header}.${ENCODER.encode(json).toBase64(BASE64URL)}`;
-  return `${input}.${signBytes(ENCODER.encode(input)).toBase64(BASE64URL)}`;
+  return `${input}.${signBytes(signer, ENCODER.encode(input)).toBase64(BASE64URL)}`;
 }
 
 /**

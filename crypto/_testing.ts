@@ -107,3 +107,14 @@ export async function testRing(
 ): Promise<KeyRing> {
   return await KeyRing.open(memoryKeyStore(SECRET), { now: clock.now, ...options });
 }
+
+/** The claims of one evidence token as the Vermittlungsstelle seals them (tests, benches). */
+export const SEAL_CLAIMS = {
+  consumerId: "stadt-musterstadt-parken",
+  providerId: "kba-zfzr",
+  evidenceType: "fahrzeugzulassung",
+  purpose: "bewohnerparkausweis",
+  legalBasis: "StVO § 45 Abs. 1b Nr. 2a",
+  idnrUsed: true,
+  requestDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+} as const;

@@ -3,17 +3,10 @@ import { createPublicKey, type JsonWebKey as NodeJwk, verify } from "node:crypto
 import { Buffer } from "node:buffer";
 import { type EvidenceGrant, sealEvidenceToken, verifyEvidenceToken } from "./evidence_token.ts";
 import { DEFAULT_RETENTION_MS, type TokenAlgorithm } from "./keys.ts";
-import { b64url, FakeClock, testRing, unsignedToken } from "./_testing.ts";
+import { b64url, FakeClock, SEAL_CLAIMS, testRing, unsignedToken } from "./_testing.ts";
 
 const ISSUER = "https://lotse.example";
-const GRANT: EvidenceGrant = {
-  consumerId: "stadt-musterstadt-parken",
-  providerId: "kba-zfzr",
-  evidenceType: "fahrzeugzulassung",
-  purpose: "bewohnerparkausweis",
-  legalBasis: "StVO § 45 Abs. 1b Nr. 2a",
-  idnrUsed: true,
-};
+const { requestDigest: _, ...GRANT }: EvidenceGrant & { requestDigest: string } = SEAL_CLAIMS;
 
 /**
  * A provider's check written without jose and without Lotse's code: node:crypto only,

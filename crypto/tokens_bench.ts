@@ -13,7 +13,7 @@ import { verifyClientAssertion } from "./client_assertion.ts";
 import { sealEvidenceToken } from "./evidence_token.ts";
 import { KeyRing } from "./keys.ts";
 import { memoryKeyStore } from "./key_store.ts";
-import { assertion, makeClient, SECRET } from "./_testing.ts";
+import { assertion, makeClient, SEAL_CLAIMS, SECRET } from "./_testing.ts";
 import { generateKeyPairSync, sign as nodeSign } from "node:crypto";
 import { CompactSign } from "jose";
 
@@ -100,16 +100,6 @@ const ed25519KeyObject = generateKeyPairSync("ed25519").privateKey;
 Deno.bench("node:crypto sign Ed25519, KeyObject reused", { group: "sign" }, () => {
   nodeSign(null, signingInput, ed25519KeyObject);
 });
-
-const SEAL_CLAIMS = {
-  consumerId: "stadt-musterstadt-parken",
-  providerId: "kba-zfzr",
-  evidenceType: "fahrzeugzulassung",
-  purpose: "bewohnerparkausweis",
-  legalBasis: "StVO § 45 Abs. 1b Nr. 2a",
-  idnrUsed: true,
-  requestDigest: "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
-};
 
 Deno.bench("sealEvidenceToken()", { group: "sign" }, async () => {
   await sealEvidenceToken(SEAL_CLAIMS, { keys: ring, issuer: ISSUER });

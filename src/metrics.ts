@@ -59,13 +59,16 @@ function processMetrics(out: string[], descriptors: (() => number | null) | null
     (cpu.user + cpu.system) / 1e6,
   );
   family("process_start_time_seconds", "gauge", "Start time since the epoch.", STARTED_SECONDS);
-  let fds: number | null = null;
-  try {
-    fds = 0;
-    for (const _ of Deno.readDirSync("/proc/self/fd")) fds++;
-  } catch {
-    // Deno reads /proc/self/fd only with --allow-all: the listener counts them another way.
-    fds = descriptors?.() ?? null;
+  // The listener's count where it has one (Deno reads /proc/self/fd only with --allow-all,
+  // and a failed read per scrape costs an exception), else the directory itself.
+  let fds = descriptors?.() ?? null;
+  if (fds === null) {
+    try {
+      fds = 0;
+      for (const _ of Deno.readDirSync("/proc/self/fd")) fds++;
+    } catch {
+      fds = null; // not Linux, or not allowed to read /proc: left out
+    }
   }
   if (fds !== null) family("process_open_fds", "gauge", "Open file descriptors.", fds);
 }

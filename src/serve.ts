@@ -231,10 +231,27 @@ export async function serveGuarded(
     (sockets === null ? procFdCount : () => sockets.count());
   const baseline = count() ?? 0;
   let lastCount: number | null = baseline;
-  // Shuts down connections past their header or idle timeout, one scan at a time.
+  // Past the soft limit, a new server takes over and the old one sheds its idle connections.
+  const shed = (open: number | null): void => {
+    lastCount = open;
+    if (stopped || current === null || open === null) return;
+    const held = options.heldDescriptors?.() ?? 0;
+    if (open - baseline - held <= options.softLimit) return;
+    const old = current;
+    try {
+      current = start();
+    } catch (error) {
+      // Out of descriptors for a new listener: keep the old one and shed its idle ones
+      // at the next turn.
+      logger.warn("Cannot start the next HTTP server", { error: describe(error) });
+      return;
+    }
+    drain(old);
+  };
+  // Shuts down connections past their header or idle timeout, one scan at a time; the scan
+  // lists the descriptors anyway, so its count feeds the shedding.
   let scanning = false;
   const reap = (): void => {
-    if (!timeouts || scanning) return;
     scanning = true;
     sockets!.scan(port, (socket) => {
       if (running[socket.peerPort]! > 0) return false;
@@ -250,26 +267,18 @@ export async function serveGuarded(
       else headerTimeouts++;
       options.onTimeout?.(socket.answered ? "idle" : "header");
       return true;
-    }).catch((error) => logger.warn("Connection scan failed", { error: describe(error) }))
-      .finally(() => scanning = false);
+    }).then(
+      (seen) => shed(options.openDescriptors ? count() : seen.descriptors),
+      (error) => {
+        logger.warn("Connection scan failed", { error: describe(error) });
+        shed(count());
+      },
+    ).finally(() => scanning = false);
   };
   const rotation = setInterval(() => {
     if (stopped || current === null) return;
-    reap();
-    lastCount = count();
-    if (lastCount === null) return;
-    const held = options.heldDescriptors?.() ?? 0;
-    if (lastCount - baseline - held <= options.softLimit) return;
-    const old = current;
-    try {
-      current = start();
-    } catch (error) {
-      // Out of descriptors for a new listener: keep the old one and shed its idle ones
-      // at the next turn.
-      logger.warn("Cannot start the next HTTP server", { error: describe(error) });
-      return;
-    }
-    drain(old);
+    if (!timeouts) shed(count());
+    else if (!scanning) reap();
   }, options.checkMs);
 
   return {
