@@ -23,43 +23,63 @@
  */
 import { createHash } from "node:crypto";
 import { XmlC14NMode, type XmlDocument, type XmlElement } from "libxml2-wasm";
-import { xpath } from "./messages.ts";
+import { ByteCollector, elementAt, nodePointer, outputHandler, TreeReader } from "./_libxml.ts";
+import { NS } from "./messages.ts";
+
+/** The root's `IssuedToken` element (a pointer), or 0 when the document is not a request. */
+function issuedToken(doc: XmlDocument): number {
+  return new TreeReader().child(nodePointer(doc.root), NS["xn-de"], "IssuedToken");
+}
 
 /** The root's `IssuedToken` element, or null when the document is not a 0101. */
 export function issuedTokenElement(doc: XmlDocument): XmlElement | null {
-  return doc.root.get(xpath("xn-de:IssuedToken")) as XmlElement | null;
+  const ptr = issuedToken(doc);
+  return ptr === 0 ? null : elementAt(ptr);
 }
 
 /** Replaces the content of the `IssuedToken` element (`""` empties it). */
 export function setIssuedToken(doc: XmlDocument, token: string): void {
   const element = issuedTokenElement(doc);
   if (!element) throw new Error("The message has no IssuedToken");
+  fillToken(element, token);
+}
+
+function fillToken(element: XmlElement, token: string): void {
   while (element.firstChild) element.firstChild.remove();
   if (token !== "") element.addText(token);
 }
 
 /**
  * The message as it goes to the provider: `token` put into its `IssuedToken`, serialized,
- * as the one-chunk body both XML faces (0101, and the EU face's 0301) send upstream.
+ * as the one-chunk body both XML faces (0101, and the EU face's 0301) send upstream. The
+ * bytes come straight out of libxml2's output buffer (no string in between).
  */
 export function sealedMessage(doc: XmlDocument, token: string): ReadableStream<Uint8Array> {
-  setIssuedToken(doc, token);
-  return ReadableStream.from([new TextEncoder().encode(doc.toString({ format: false }))]);
+  const element = issuedTokenElement(doc);
+  if (!element) throw new Error("The message has no IssuedToken");
+  if (element.content !== token) fillToken(element, token);
+  const out = new ByteCollector();
+  doc.save(out.handler, { format: false, encoding: "utf-8" });
+  return ReadableStream.from([out.bytes()]);
 }
 
 /**
  * The request hash of a 0101 by the rule above. The document is left as it was (the
- * token's content is put back).
+ * token's content is put back). The canonical form goes from libxml2's output buffer
+ * straight into the hash.
  */
 export function requestDigest(doc: XmlDocument): string {
   const element = issuedTokenElement(doc);
   if (!element) throw new Error("The message has no IssuedToken");
-  const token = element.content;
-  if (token !== "") setIssuedToken(doc, "");
+  const token = element.firstChild === null ? "" : element.content;
+  if (token !== "") fillToken(element, "");
   try {
-    const canonical = doc.canonicalizeToString({ mode: XmlC14NMode.XML_C14N_EXCLUSIVE_1_0 });
-    return `sha-256=:${createHash("sha256").update(canonical, "utf8").digest("base64")}:`;
+    const hash = createHash("sha256");
+    doc.canonicalize(outputHandler((chunk) => hash.update(chunk)), {
+      mode: XmlC14NMode.XML_C14N_EXCLUSIVE_1_0,
+    });
+    return `sha-256=:${hash.digest("base64")}:`;
   } finally {
-    if (token !== "") setIssuedToken(doc, token);
+    if (token !== "") fillToken(element, token);
   }
 }
