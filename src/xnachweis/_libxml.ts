@@ -1,6 +1,6 @@
 /**
  * The one place that reaches below libxml2-wasm's public API (pinned to 0.7.2 in deno.json;
- * `tests/xnachweis_dom_test.ts` pins what is used here), for the hot path of the XML faces:
+ * `libxml_test.ts` pins what is used here), for the hot path of the XML faces:
  *
  * - **one parser context reused** for every message (libxml2's `xmlCtxtReadMemory` is made
  *   for that): the names of the messages stay in its dictionary, so a parse looks names up
@@ -40,6 +40,12 @@ const ERROR_LEVEL = 2; // libxml2's XML_ERR_ERROR: errors and fatal errors fail 
 
 let context = 0;
 let contextBytes = 0;
+let contexts = 0;
+
+/** How many parser contexts this process has created so far (for tests). */
+export function parserContexts(): number {
+  return contexts;
+}
 // libxml2 reports into this one array (cleared before each parse) through the library's
 // error collector, registered once with the shared context.
 const details: ErrorDetail[] = [];
@@ -55,6 +61,7 @@ function parserContext(size: number): number {
     if (context === 0) throw new Error("Cannot create a libxml2 parser context");
     xmlCtxtSetErrorHandler(context, libErrors.errorCollector, errorSlot);
     contextBytes = 0;
+    contexts++;
   }
   contextBytes += size;
   return context;
