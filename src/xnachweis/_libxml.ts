@@ -213,3 +213,17 @@ export class ByteCollector {
     return out;
   }
 }
+
+/** Where `needle` first occurs in `haystack` from `from` on, or -1. */
+export function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
+  const first = needle[0];
+  if (first === undefined) return from <= haystack.byteLength ? from : -1;
+  const last = haystack.byteLength - needle.byteLength;
+  for (let at = haystack.indexOf(first, from); at !== -1 && at <= last;) {
+    let i = 1;
+    while (i < needle.byteLength && haystack[at + i] === needle[i]) i++;
+    if (i === needle.byteLength) return at;
+    at = haystack.indexOf(first, at + 1);
+  }
+  return -1;
+}

@@ -5,6 +5,7 @@ import {
   type Agent,
   buildEvidenceRequest,
   buildEvidenceResponse,
+  canonicalRequest,
   deferredInspect,
   NS,
   parseXml,
@@ -179,4 +180,68 @@ Deno.test("deferredInspect() passes every byte, tells a deferred 0102 in any chu
   const status = deferredInspect(new Response("x", { status: 404 }));
   assert.equal(await status.outcome, null);
   assert.equal(await status.response.text(), "x");
+});
+
+async function bodyText(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+Deno.test("canonicalRequest(): the request hash of requestDigest(), and the canonical form forwarded with the token", async () => {
+  const empty = "<xn-de:IssuedToken></xn-de:IssuedToken>";
+  assert.ok(REQUEST.includes(empty));
+  const variants = [
+    REQUEST,
+    REQUEST.replace(empty, "<xn-de:IssuedToken/>"),
+    REQUEST.replace(empty, "<xn-de:IssuedToken> a.b.c </xn-de:IssuedToken>"),
+    REQUEST.replace(/^<\?xml[^>]*>/, "").replace("<xn-bk:", "\n  <xn-bk:"),
+  ];
+  for (const text of variants) {
+    const doc = parse(text);
+    try {
+      const before = doc.toString({ format: false });
+      const canonical = canonicalRequest(doc);
+      assert.equal(canonical.digest, requestDigest(doc));
+      assert.equal(doc.toString({ format: false }), before, "the document is left as it was");
+      for (const token of ["x.y.z", "a&b<c>d"]) {
+        const sent = await bodyText(canonical.seal(token));
+        assert.ok(!sent.startsWith("<?xml"), "the canonical form, no declaration");
+        const forwarded = parse(sent);
+        try {
+          validateXml(forwarded);
+          assert.equal(readEvidenceRequest(forwarded).issuedToken, token);
+          assert.equal(requestDigest(forwarded), canonical.digest);
+        } finally {
+          forwarded.dispose();
+        }
+      }
+    } finally {
+      doc.dispose();
+    }
+  }
+});
+
+Deno.test("canonicalRequest(): a message with qualified names inside values is serialised from the tree", async () => {
+  const XSI = "http://www.w3.org/2001/XMLSchema-instance";
+  // xsi:type names a type by a prefix that no element or attribute name of its own uses.
+  const typed = REQUEST.replace(
+    `xmlns:xn-bk="${NS["xn-bk"]}"`,
+    `xmlns:xn-bk="${NS["xn-bk"]}" xmlns:xsi="${XSI}" xmlns:t="${NS["xn-bdt"]}"`,
+  ).replace("<xn-bk:FamilyName>", '<xn-bk:FamilyName xsi:type="t:String.Latin">');
+  const doc = parse(typed);
+  try {
+    const canonical = canonicalRequest(doc);
+    assert.equal(canonical.digest, requestDigest(doc));
+    const sent = await bodyText(canonical.seal("x.y.z"));
+    assert.ok(sent.startsWith("<?xml"), "serialised from the tree");
+    assert.ok(sent.includes(`xmlns:t="${NS["xn-bdt"]}"`), "the declaration xsi:type needs stays");
+    const forwarded = parse(sent);
+    try {
+      assert.equal(readEvidenceRequest(forwarded).issuedToken, "x.y.z");
+      assert.equal(requestDigest(forwarded), canonical.digest);
+    } finally {
+      forwarded.dispose();
+    }
+  } finally {
+    doc.dispose();
+  }
 });

@@ -13,17 +13,34 @@
  * order, namespace declarations, the XML declaration, `<a/>` vs `<a></a>`), so Lotse may
  * re-serialise the message when it fills in the token.
  *
+ * On the faces' path ({@linkcode canonicalRequest}) one canonicalisation serves both: the
+ * hash, and the message Lotse forwards, which is that canonical form with the token filled
+ * in (a canonical document is well-formed XML with the same elements, attributes, texts and
+ * namespaces in use; a provider canonicalising it again gets the same bytes). Exclusive C14N
+ * drops namespace declarations that no element or attribute name uses, which matters only
+ * for qualified names inside values (`xsi:type`, the free content of `AnyContent`): a message
+ * holding either is serialised from the tree instead.
+ *
  * @example
  * ```ts
- * import { requestDigest } from "./request_hash.ts";
+ * import { canonicalRequest, requestDigest } from "./request_hash.ts";
  * const digest = requestDigest(doc); // "sha-256=:…:", doc unchanged afterwards
+ * const request = canonicalRequest(doc); // request.digest === digest
+ * const body = request.seal(token); // the bytes to forward, token inside
  * ```
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { XmlC14NMode, type XmlDocument, type XmlElement } from "libxml2-wasm";
-import { ByteCollector, elementAt, nodePointer, outputHandler, TreeReader } from "./_libxml.ts";
+import {
+  ByteCollector,
+  elementAt,
+  indexOfBytes,
+  nodePointer,
+  outputHandler,
+  TreeReader,
+} from "./_libxml.ts";
 import { NS } from "./messages.ts";
 
 /** The root's `IssuedToken` element (a pointer), or 0 when the document is not a request. */
@@ -82,4 +99,71 @@ export function requestDigest(doc: XmlDocument): string {
   } finally {
     if (token !== "") fillToken(element, token);
   }
+}
+
+/** A 0101 canonicalised once: its request hash, and the message to forward with a token. */
+export interface CanonicalRequest {
+  /** The request hash (`sha-256=:…:`), as {@linkcode requestDigest} computes it. */
+  readonly digest: string;
+  /** The message with `token` in its `IssuedToken`, as one chunk to send upstream. */
+  seal(token: string): ReadableStream<Uint8Array>;
+}
+
+const encoder = new TextEncoder();
+const ascii = (text: string) => encoder.encode(text);
+// What makes forwarding the canonical form unsafe: qualified names inside values.
+const UNSAFE = [ascii("http://www.w3.org/2001/XMLSchema-instance"), ascii("AnyContent")];
+const C14N_TEXT = /[&<>\r]/g;
+const C14N_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  "\r": "&#xD;",
+};
+
+/**
+ * Canonicalises a 0101 (or 0301) once for both the request hash and the forwarded message:
+ * the `IssuedToken` holds a random marker while libxml2 writes the canonical form, the hash
+ * is taken over the form without it, and {@linkcode CanonicalRequest.seal} puts the token
+ * where the marker was. The document is left as it was; `seal` may serialise it from the tree
+ * (a message with qualified names inside values, see above), so it must not be disposed
+ * before `seal` is called.
+ */
+export function canonicalRequest(doc: XmlDocument): CanonicalRequest {
+  const element = issuedTokenElement(doc);
+  if (!element) throw new Error("The message has no IssuedToken");
+  const token = element.firstChild === null ? "" : element.content;
+  const marker = crypto.randomUUID().replaceAll("-", "");
+  fillToken(element, marker);
+  const out = new ByteCollector();
+  try {
+    doc.canonicalize(out.handler, { mode: XmlC14NMode.XML_C14N_EXCLUSIVE_1_0 });
+  } finally {
+    fillToken(element, token);
+  }
+  const canonical = out.bytes();
+  const mark = ascii(marker);
+  const at = indexOfBytes(canonical, mark);
+  if (at === -1 || indexOfBytes(canonical, mark, at + 1) !== -1) {
+    // Cannot happen for a random marker; never guess.
+    return { digest: requestDigest(doc), seal: (sealed) => sealedMessage(doc, sealed) };
+  }
+  const before = canonical.subarray(0, at);
+  const after = canonical.subarray(at + mark.byteLength);
+  const hash = createHash("sha256").update(before).update(after);
+  const digest = `sha-256=:${hash.digest("base64")}:`;
+  if (UNSAFE.some((name) => indexOfBytes(canonical, name) !== -1)) {
+    return { digest, seal: (sealed) => sealedMessage(doc, sealed) };
+  }
+  return {
+    digest,
+    seal(sealed) {
+      const text = ascii(sealed.replace(C14N_TEXT, (c) => C14N_ESCAPES[c]!));
+      const body = new Uint8Array(before.byteLength + text.byteLength + after.byteLength);
+      body.set(before, 0);
+      body.set(text, before.byteLength);
+      body.set(after, before.byteLength + text.byteLength);
+      return ReadableStream.from([body]);
+    },
+  };
 }
