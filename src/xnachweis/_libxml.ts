@@ -192,38 +192,24 @@ export function outputHandler(write: (chunk: Uint8Array) => void): {
   };
 }
 
-/** Collects output chunks (copied out of the wasm memory) into one byte array. */
-export class ByteCollector {
-  readonly #chunks: Uint8Array[] = [];
-  #length = 0;
-  readonly handler = outputHandler((chunk) => {
-    this.#chunks.push(chunk.slice());
-    this.#length += chunk.byteLength;
-  });
+// One scratch buffer for every collection: output is gathered synchronously, then copied
+// out once (one allocation per document instead of one per chunk).
+let scratch = new Uint8Array(64 * 1024);
 
-  /** The collected bytes. */
-  bytes(): Uint8Array {
-    if (this.#chunks.length === 1) return this.#chunks[0]!;
-    const out = new Uint8Array(this.#length);
-    let at = 0;
-    for (const chunk of this.#chunks) {
-      out.set(chunk, at);
-      at += chunk.byteLength;
+/**
+ * Runs `produce` with an output handler and returns everything it wrote, copied out of the
+ * wasm memory into one byte array. `produce` must write synchronously (libxml2 does).
+ */
+export function collectOutput(produce: (handler: ReturnType<typeof outputHandler>) => void) {
+  let length = 0;
+  produce(outputHandler((chunk) => {
+    if (length + chunk.byteLength > scratch.byteLength) {
+      const grown = new Uint8Array(Math.max(scratch.byteLength * 2, length + chunk.byteLength));
+      grown.set(scratch.subarray(0, length));
+      scratch = grown;
     }
-    return out;
-  }
-}
-
-/** Where `needle` first occurs in `haystack` from `from` on, or -1. */
-export function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
-  const first = needle[0];
-  if (first === undefined) return from <= haystack.byteLength ? from : -1;
-  const last = haystack.byteLength - needle.byteLength;
-  for (let at = haystack.indexOf(first, from); at !== -1 && at <= last;) {
-    let i = 1;
-    while (i < needle.byteLength && haystack[at + i] === needle[i]) i++;
-    if (i === needle.byteLength) return at;
-    at = haystack.indexOf(first, at + 1);
-  }
-  return -1;
+    scratch.set(chunk, length);
+    length += chunk.byteLength;
+  }));
+  return scratch.slice(0, length);
 }
