@@ -124,11 +124,13 @@ export function nextElement(ptr: number): number {
 }
 
 /**
- * Reads elements by walking the tree. Namespace URIs are looked up once per namespace node
- * (libxml2 shares one per declaration), so a walk costs a pointer chase per element.
+ * Reads elements of one document by walking its tree. Namespace URIs are looked up once per
+ * namespace node (libxml2 shares one per declaration) and names once per element, so a walk
+ * costs a pointer chase per element. A reader must not outlive its document.
  */
 export class TreeReader {
   readonly #hrefs = new Map<number, string | null>();
+  readonly #names = new Map<number, string>();
 
   /** The namespace URI of element `ptr`. */
   namespace(ptr: number): string | null {
@@ -142,9 +144,19 @@ export class TreeReader {
     return href;
   }
 
+  /** The local name of element `ptr`, decoded once per reader (siblings are walked often). */
+  name(ptr: number): string {
+    let name = this.#names.get(ptr);
+    if (name === undefined) {
+      name = XmlTreeCommonStruct.name_(ptr);
+      this.#names.set(ptr, name);
+    }
+    return name;
+  }
+
   /** Whether element `ptr` is `{ns}local` (`ns` null: no namespace). */
   is(ptr: number, ns: string | null, local: string): boolean {
-    return XmlTreeCommonStruct.name_(ptr) === local && this.namespace(ptr) === ns;
+    return this.name(ptr) === local && this.namespace(ptr) === ns;
   }
 
   /** The first child element of `parent` that is `{ns}local`, or 0. */
