@@ -53,7 +53,7 @@ export interface ParseXmlOptions {
 // NONET: never fetch; NO_XXE: never load external entities even if a DTD slipped through;
 // no NOENT, no DTDLOAD, no XINCLUDE; HUGE stays off, so libxml2's own limits hold too.
 // COMPACT keeps short texts inside their nodes (fewer allocations; the tree is the same).
-const PARSE_OPTIONS = ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE |
+export const PARSE_OPTIONS = ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE |
   ParseOption.XML_PARSE_COMPACT;
 
 const head = new TextDecoder("utf-8", { ignoreBOM: false });
