@@ -259,6 +259,11 @@ async function runAutocannon(job: AutocannonJob): Promise<Record<string, unknown
   return JSON.parse(line.slice("AUTOCANNON_JSON ".length));
 }
 
+/** The latency quantiles of P2's bare reference. */
+function refMs(lat: { reference: Record<string, unknown> }): Record<string, number> {
+  return lat.reference.latencyMs as Record<string, number>;
+}
+
 // P2: latency at a held rate of 50 % of P1's max.
 async function latency(args: Args, cleanups: Cleanups) {
   const durationS = Math.max(20, args.duration ?? 20);
@@ -296,10 +301,28 @@ async function latency(args: Args, cleanups: Cleanups) {
       errors: String(r.errors),
     });
   }
+  // The reference at the same held rate with the same generator: bare Deno.serve on the same
+  // core. Its tail is what the runtime, the loopback and autocannon add without any of Lotse.
+  const bare = await startReference(cleanups, "bare");
+  const job = { paths, token, rate, connections: args.connections ?? 50 };
+  await runAutocannon({ ...job, url: bare.url, durationS: 2 });
+  const reference = await runAutocannon({ ...job, url: bare.url, durationS });
+  const bareMs = reference.latencyMs as Record<string, number>;
+  rows.push({
+    run: "bare Deno.serve",
+    "target req/s": krps(rate),
+    "achieved req/s": krps(reference.achievedRps as number),
+    "p50 ms": fmt(bareMs.p50!, 3),
+    "p99 ms": fmt(bareMs.p99!, 3),
+    "p99.9 ms": fmt(bareMs.p999!, 3),
+    "max ms": fmt(bareMs.max!, 1),
+    "non-2xx": String(reference.non2xx),
+    errors: String(reference.errors),
+  });
   console.table(rows);
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
   console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms");
-  return { durationS, rate, p1MaxRps: max?.rps ?? null, results };
+  return { durationS, rate, p1MaxRps: max?.rps ?? null, results, reference };
 }
 
 // P8: spawn to /readyz 200 against PostgreSQL with the full-scale tables.
@@ -877,7 +900,9 @@ async function all(args: Args, cleanups: Cleanups) {
       id: "P2",
       what: TARGETS.P2.title,
       measured: `p99 ${fmt(ms.p99!, 2)} ms, p99.9 ${fmt(ms.p999!, 2)} ms at ${krps(lat.rate)}/s`,
-      reference: `P1 max ${lat.p1MaxRps ? krps(lat.p1MaxRps) : "–"} req/s`,
+      reference:
+        `P1 max ${lat.p1MaxRps ? krps(lat.p1MaxRps) : "–"} req/s; bare Deno.serve at the ` +
+        `same rate: p99 ${fmt(refMs(lat).p99!, 2)} ms, p99.9 ${fmt(refMs(lat).p999!, 2)} ms`,
       ratio: "–",
       target: `p99 ≤ ${TARGETS.P2.p99Ms} ms, p99.9 ≤ ${TARGETS.P2.p999Ms} ms`,
       met: ms.p99! <= TARGETS.P2.p99Ms && ms.p999! <= TARGETS.P2.p999Ms,
