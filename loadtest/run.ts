@@ -276,21 +276,11 @@ async function latency(args: Args, cleanups: Cleanups) {
   let max: WrkResult | null = null;
   if (!args.rate) max = await runWrk(lotse.url, { paths, token, durationS: 10 });
   const rate = Math.round(args.rate ?? max!.rps * 0.5);
-  const rows: Record<string, string>[] = [];
-  const results: Record<string, unknown>[] = [];
-  for (let run = 1; run <= runs; run++) {
-    const r = await runAutocannon({
-      url: lotse.url,
-      paths,
-      token,
-      rate,
-      durationS,
-      connections: args.connections ?? 50,
-    });
-    results.push(r);
+  const job = { paths, token, rate, durationS, connections: args.connections ?? 50 };
+  const row = (run: string, r: Record<string, unknown>) => {
     const ms = r.latencyMs as Record<string, number>;
-    rows.push({
-      run: String(run),
+    return {
+      run,
       "target req/s": krps(rate),
       "achieved req/s": krps(r.achievedRps as number),
       "p50 ms": fmt(ms.p50!, 3),
@@ -299,26 +289,21 @@ async function latency(args: Args, cleanups: Cleanups) {
       "max ms": fmt(ms.max!, 1),
       "non-2xx": String(r.non2xx),
       errors: String(r.errors),
-    });
+    };
+  };
+  const rows: Record<string, string>[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const r = await runAutocannon({ ...job, url: lotse.url });
+    results.push(r);
+    rows.push(row(String(run), r));
   }
   // The reference at the same held rate with the same generator: bare Deno.serve on the same
   // core. Its tail is what the runtime, the loopback and autocannon add without any of Lotse.
   const bare = await startReference(cleanups, "bare");
-  const job = { paths, token, rate, connections: args.connections ?? 50 };
   await runAutocannon({ ...job, url: bare.url, durationS: 2 });
-  const reference = await runAutocannon({ ...job, url: bare.url, durationS });
-  const bareMs = reference.latencyMs as Record<string, number>;
-  rows.push({
-    run: "bare Deno.serve",
-    "target req/s": krps(rate),
-    "achieved req/s": krps(reference.achievedRps as number),
-    "p50 ms": fmt(bareMs.p50!, 3),
-    "p99 ms": fmt(bareMs.p99!, 3),
-    "p99.9 ms": fmt(bareMs.p999!, 3),
-    "max ms": fmt(bareMs.max!, 1),
-    "non-2xx": String(reference.non2xx),
-    errors: String(reference.errors),
-  });
+  const reference = await runAutocannon({ ...job, url: bare.url });
+  rows.push(row("bare Deno.serve", reference));
   console.table(rows);
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
   console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms");
