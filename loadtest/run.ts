@@ -687,8 +687,18 @@ async function evidenceScenario(args: Args, cleanups: Cleanups) {
       `${r.rssGrowthMiB.map((x) => x.toFixed(0)).join(", ")} MiB per GiB (target < 64)` +
       (r.concurrent
         ? `, ${r.concurrent.transfers} × ${r.concurrent.bytesEach / 1024 ** 2} MiB peak ` +
-          `${fmt(r.concurrent.peakRssMiB, 0)} MiB (target < 256), ${r.concurrent.failed} failed`
+          `${fmt(r.concurrent.peakRssMiB, 0)} MiB (target < 256) from ${
+            fmt(r.concurrent.rssBeforeMiB, 0)
+          } MiB before, ${r.concurrent.failed} failed`
         : ""),
+  );
+  console.log(
+    "Lotse's memory (MiB) by stage: " +
+      Object.entries(r.rssStagesMiB).map(([stage, m]) =>
+        `${stage}: RSS ${fmt(m.rss ?? NaN, 0)}, heap ${fmt(m.heap_used ?? NaN, 0)} of ${
+          fmt(m.heap_total ?? NaN, 0)
+        }, external ${fmt(m.external_memory ?? NaN, 0)}`
+      ).join("; "),
   );
   return r;
 }
@@ -940,9 +950,11 @@ async function all(args: Args, cleanups: Cleanups) {
     rows.push({
       id: "P5",
       what: "RSS growth over one verified transfer; peak of the concurrent transfers",
-      measured: `+${fmt(growth, 0)} MiB; peak ${fmt(ev.concurrent?.peakRssMiB ?? NaN, 0)} MiB (${
+      measured: `+${fmt(growth, 0)} MiB; peak ${
+        fmt(ev.concurrent?.peakRssMiB ?? NaN, 0)
+      } MiB from ${fmt(ev.concurrent?.rssBeforeMiB ?? NaN, 0)} before (${
         ev.concurrent?.failed ?? "–"
-      } failed)`,
+      } failed; ready with the full-scale tables ${fmt(ev.rssStagesMiB.ready?.rss ?? NaN, 0)} MiB)`,
       reference: `${ev.bytes / 1024 ** 2} MiB per transfer; ${TARGETS.P5.concurrent} × ${
         TARGETS.P5.concurrentBytes / 1024 ** 2
       } MiB`,
