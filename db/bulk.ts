@@ -150,6 +150,8 @@ async function findChanged(
       select line, id, evidence_type, region_key, provider_id from lotse_import_routes`;
     return { count: staged, empty };
   }
+  // The planner needs the staging table's size for the join.
+  await tx.sql`analyze lotse_import_routes`;
   await tx.sql`create temp table lotse_import_changed on commit drop as
     select s.line, s.id, s.evidence_type, s.region_key, s.provider_id
     from lotse_import_routes s left join routes r on r.id = s.id
@@ -227,6 +229,89 @@ async function rebuildRouteIndexes(tx: Queryable): Promise<void> {
     end $$`;
 }
 
+/**
+ * Each changed row that refers to an evidence type or provider that does not exist, at its
+ * line: the import checked the references when it began, but one may have gone since (the
+ * rows are staged without foreign keys). One scan of the changed rows.
+ */
+async function missingReferences(tx: Queryable, maxErrors: number): Promise<BulkCheck> {
+  const rows = await tx.sql<{ line: number; id: string; message: string; total: number }>`
+    select line, id, message, count(*) over ()::int as total from (
+      select s.line, s.id, case
+          when not exists (select 1 from evidence_types e where e.id = s.evidence_type)
+          then 'evidenceType "' || s.evidence_type || '" names no evidence-types row'
+          when not exists (select 1 from providers p where p.id = s.provider_id)
+          then 'providerId "' || s.provider_id || '" names no providers row'
+        end as message
+      from lotse_import_changed s) bad
+    where message is not null
+    order by line limit ${maxErrors}`;
+  return rowErrors(rows);
+}
+
+function rowErrors(
+  rows: readonly { line: number; id: string; message: string; total: number }[],
+): BulkCheck {
+  return {
+    errorCount: rows[0]?.total ?? 0,
+    errors: rows.map(({ line, id, message }) => ({ line: Number(line), id, message })),
+  };
+}
+
+/**
+ * Each row after the first with its id, or with its evidence type and region key, and each
+ * row whose evidence type and region key another route keeps that is not imported. An
+ * unchanged row equals a route of the table, which holds each key once: a key twice in the
+ * upload is a key twice among the changed rows, a changed row's key held by a route imported
+ * too, or an id twice. So the windows run over those rows' groups, not over all.
+ */
+async function clashes(tx: Queryable, maxErrors: number): Promise<BulkCheck> {
+  const rows = await tx.sql<{ line: number; id: string; message: string; total: number }>`
+    with twice as (
+      select id from lotse_import_routes group by id having count(*) > 1
+    ), keys as (
+      select evidence_type, region_key from lotse_import_changed
+      group by evidence_type, region_key having count(*) > 1
+      union
+      select c.evidence_type, c.region_key from lotse_import_changed c
+      join routes r using (evidence_type, region_key) where r.id <> c.id
+      union
+      select s.evidence_type, s.region_key from lotse_import_routes s join twice t using (id)
+    ), bad as (
+      select line, id, 'Duplicate id "' || id || '"' as message
+      from (select line, id, row_number() over (partition by id order by line) as n
+        from lotse_import_routes where id in (select id from twice)) s
+      where n > 1
+      union all
+      select line, id, 'evidenceType "' || evidence_type || '" and regionKey "' ||
+        region_key || '" are taken by line ' || first_line as message
+      from (select line, id, evidence_type, region_key,
+          row_number() over (partition by evidence_type, region_key order by line) as n,
+          first_value(line) over (partition by evidence_type, region_key order by line)
+            as first_line
+        from lotse_import_routes s join keys k using (evidence_type, region_key)) s
+      where n > 1
+      union all
+      select s.line, s.id, 'evidenceType "' || s.evidence_type || '" and regionKey "' ||
+        s.region_key || '" are taken by route "' || r.id || '"' as message
+      from lotse_import_changed s
+      join routes r on r.evidence_type = s.evidence_type and r.region_key = s.region_key
+        and r.id <> s.id
+      where not exists (select 1 from lotse_import_routes t where t.id = r.id)
+    )
+    select line, id, message, count(*) over ()::int as total
+    from bad order by line limit ${maxErrors}`;
+  return rowErrors(rows);
+}
+
+/** Both reports in one, by line, at most `maxErrors` of them. */
+function merged(a: BulkCheck, b: BulkCheck, maxErrors: number): BulkCheck {
+  return {
+    errorCount: a.errorCount + b.errorCount,
+    errors: [...a.errors, ...b.errors].sort((x, y) => x.line - y.line).slice(0, maxErrors),
+  };
+}
+
 async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWriter<"routes">> {
   const bulkRows = options.bulkRows ?? BULK_ROWS;
   // The checks sort and hash a million staged rows: in memory, not in temporary files.
@@ -239,7 +324,8 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
   let text = "";
   let staged = 0;
   let changed: Changed = { count: 0, empty: false };
-  let bulk = false;
+  /** The rows are written already (the bulk path writes while it checks). */
+  let written = false;
   const close = async () => {
     if (sink === null) return;
     const open = sink;
@@ -261,8 +347,6 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
     },
     async check(maxErrors) {
       await close();
-      // The planner needs the staging table's size for the joins below.
-      await tx.sql`analyze lotse_import_routes`;
       const [seen] = await tx.sql<{ version: number }>`
         select version::int as version from table_versions where name = 'routes'`;
       changed = await findChanged(tx, staged, null);
@@ -270,7 +354,7 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
       // serve from memory; a writer of routes waits, then writes). Taken before the version
       // row below, in the order every writer of routes takes them (a row of routes, then
       // the version), so that none waits for the other in a circle.
-      bulk = await manyChanged(tx, changed, bulkRows);
+      let bulk = await manyChanged(tx, changed, bulkRows);
       if (bulk) await tx.sql`lock table routes in access exclusive mode`;
       // Writers of routes wait from here until the commit, so the rows found changed are
       // still the rows to write then; if one wrote in between, they are found again.
@@ -280,71 +364,35 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
         changed = await findChanged(tx, staged, changed);
         bulk &&= await manyChanged(tx, changed, bulkRows);
       }
-      // The rows each changed row refers to are kept from deletion until the commit (what a
-      // foreign key's check does row by row), and a changed row that refers to a missing one
-      // is reported at its line: the import checked the references when it began, but one
-      // may have gone since, and the foreign keys rebuilt below must not fail on it.
-      await tx.sql`select count(*) from (
-        select 1 from evidence_types
-        where id in (select evidence_type from lotse_import_changed) for key share) e`;
-      await tx.sql`select count(*) from (
-        select 1 from providers
-        where id in (select provider_id from lotse_import_changed) for key share) p`;
-      // Each row after the first with its id, or with its evidence type and region key; each
-      // row whose evidence type and region key another route keeps that is not imported; and
-      // each row that refers to a missing evidence type or provider. An unchanged row equals
-      // a route of the table, which holds each key once: a key twice in the upload is a key
-      // twice among the changed rows, a changed row's key held by a route imported too, or an
-      // id twice. So the windows run over those rows' groups, not over all.
-      const rows = await tx.sql<{ line: number; id: string; message: string; total: number }>`
-        with twice as (
-          select id from lotse_import_routes group by id having count(*) > 1
-        ), keys as (
-          select evidence_type, region_key from lotse_import_changed
-          group by evidence_type, region_key having count(*) > 1
-          union
-          select c.evidence_type, c.region_key from lotse_import_changed c
-          join routes r using (evidence_type, region_key) where r.id <> c.id
-          union
-          select s.evidence_type, s.region_key from lotse_import_routes s join twice t using (id)
-        ), bad as (
-          select line, id, 'Duplicate id "' || id || '"' as message
-          from (select line, id, row_number() over (partition by id order by line) as n
-            from lotse_import_routes where id in (select id from twice)) s
-          where n > 1
-          union all
-          select line, id, 'evidenceType "' || evidence_type || '" and regionKey "' ||
-            region_key || '" are taken by line ' || first_line as message
-          from (select line, id, evidence_type, region_key,
-              row_number() over (partition by evidence_type, region_key order by line) as n,
-              first_value(line) over (partition by evidence_type, region_key order by line)
-                as first_line
-            from lotse_import_routes s join keys k using (evidence_type, region_key)) s
-          where n > 1
-          union all
-          select s.line, s.id, 'evidenceType "' || s.evidence_type || '" and regionKey "' ||
-            s.region_key || '" are taken by route "' || r.id || '"' as message
-          from lotse_import_changed s
-          join routes r on r.evidence_type = s.evidence_type and r.region_key = s.region_key
-            and r.id <> s.id
-          where not exists (select 1 from lotse_import_routes t where t.id = r.id)
-          union all
-          select s.line, s.id, 'evidenceType "' || s.evidence_type ||
-            '" names no evidence-types row' as message
-          from lotse_import_changed s
-          where not exists (select 1 from evidence_types e where e.id = s.evidence_type)
-          union all
-          select s.line, s.id, 'providerId "' || s.provider_id || '" names no providers row'
-            as message
-          from lotse_import_changed s
-          where not exists (select 1 from providers p where p.id = s.provider_id)
-        )
-        select line, id, message, count(*) over ()::int as total
-        from bad order by line limit ${maxErrors}`;
-      return {
-        errorCount: rows[0]?.total ?? 0,
-        errors: rows.map(({ line, id, message }) => ({ line: Number(line), id, message })),
-      };
+      // The evidence types and providers the changed rows refer to are kept from deletion
+      // until the commit (what a foreign key's check does row by row; the bulk path holds the
+      // two tables, as re-adding its foreign keys would), so that a row that refers to none
+      // is found here, at its line, and the foreign keys cannot fail.
+      if (bulk) {
+        await tx.sql`lock table evidence_types, providers in share mode`;
+      } else {
+        await tx.sql`select count(*) from (select 1 from evidence_types
+          where id in (select evidence_type from lotse_import_changed) for key share) e`;
+        await tx.sql`select count(*) from (select 1 from providers
+          where id in (select provider_id from lotse_import_changed) for key share) p`;
+      }
+      const missing = await missingReferences(tx, maxErrors);
+      if (bulk && missing.errorCount === 0) {
+        // Rebuilding the primary key and the unique key finds an id or a key twice by the
+        // sort it does anyway; only then are the clashes looked for, at their lines, with
+        // the table as it was.
+        await tx.sql`savepoint lotse_import_bulk`;
+        try {
+          await writeBulk(tx, changed);
+          written = true;
+          return { errorCount: 0, errors: [] };
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== "23505") throw error;
+          await tx.sql`rollback to savepoint lotse_import_bulk`;
+        }
+      }
+      if (changed.empty) await tx.sql`analyze lotse_import_routes`;
+      return merged(missing, await clashes(tx, maxErrors), maxErrors);
     },
     async abort() {
       const open = sink;
@@ -356,9 +404,7 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
         select version::int as version from table_versions where name = 'routes'`;
       const next = Number(held!.version) + 1;
       if (changed.count === 0) return next - 1;
-      if (bulk) {
-        await writeBulk(tx, changed);
-      } else {
+      if (!written) {
         await tx.sql`
           insert into routes (id, evidence_type, region_key, provider_id)
           select id, evidence_type, region_key, provider_id from lotse_import_changed
