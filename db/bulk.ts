@@ -323,6 +323,9 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
     (line, id, evidence_type, region_key, provider_id) from stdin`;
   let text = "";
   let staged = 0;
+  /** The evidence types and providers the staged rows refer to. */
+  const evidenceTypes = new Set<string>();
+  const providers = new Set<string>();
   let changed: Changed = { count: 0, empty: false };
   /** The rows are written already (the bulk path writes while it checks). */
   let written = false;
@@ -337,6 +340,8 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
   return {
     add(route: Route, line: number) {
       staged++;
+      evidenceTypes.add(route.evidenceType);
+      providers.add(route.providerId);
       text += `${line}\t${copyText(route.id)}\t${copyText(route.evidenceType)}\t${
         copyText(route.regionKey)
       }\t${copyText(route.providerId)}\n`;
@@ -376,7 +381,16 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
         await tx.sql`select count(*) from (select 1 from providers
           where id in (select provider_id from lotse_import_changed) for key share) p`;
       }
-      const missing = await missingReferences(tx, maxErrors);
+      // Whether any of them is gone: the keys the upload names, collected as it streamed,
+      // against the two tables (hundreds of keys, not a million rows); the rows, if so.
+      const [gone] = await tx.sql<{ any: boolean }>`
+        select exists (select 1 from unnest(${[...evidenceTypes]}::text[]) k
+            where not exists (select 1 from evidence_types e where e.id = k))
+          or exists (select 1 from unnest(${[...providers]}::text[]) k
+            where not exists (select 1 from providers p where p.id = k)) as any`;
+      const missing = gone!.any
+        ? await missingReferences(tx, maxErrors)
+        : { errorCount: 0, errors: [] };
       if (bulk && missing.errorCount === 0) {
         // Rebuilding the primary key and the unique key finds an id or a key twice by the
         // sort it does anyway; only then are the clashes looked for, at their lines, with
@@ -434,7 +448,10 @@ async function writeBulk(tx: Queryable, changed: Changed): Promise<void> {
   if (!changed.empty) {
     await tx.sql`delete from routes r using lotse_import_changed c where r.id = c.id`;
   }
+  // In key order: the primary key's build then reads sorted rows, and an instance's paged
+  // load of the table (by id, db/tables.ts) reads the heap in order, not a page per row
+  // (a million routes read in 4.7 s instead of 7.6 s at load 13, scratch cluster).
   await tx.sql`insert into routes (id, evidence_type, region_key, provider_id)
-    select id, evidence_type, region_key, provider_id from lotse_import_changed`;
+    select id, evidence_type, region_key, provider_id from lotse_import_changed order by id`;
   await rebuildRouteIndexes(tx);
 }

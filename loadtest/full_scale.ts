@@ -146,12 +146,26 @@ try {
     const other = gemeinden[gemeinden.length - 1]!;
     const moved = providers.find((p) => p !== other.providerId)!;
     const db = (database as { db: Db }).db;
+    const body = ndjson(database.tables.routes);
+    const version = async () =>
+      Number(
+        (await db.sql<{ v: number }>`
+        select version::int as v from table_versions where name = 'routes'`)[0]!.v,
+      );
+    const before = await version();
     const t = performance.now();
     const imported = fetch(`${a.url}/admin/v1/imports/routes`, {
       method: "POST",
       headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-ndjson" },
-      body: ndjson(database.tables.routes),
+      body,
     });
+    // The commit: when the routes' version moves (polled every 10 ms on the side).
+    let commitAt = 0;
+    const commitSeen = until("the import's commit", async () => {
+      if ((await version()) === before) return false;
+      commitAt = performance.now();
+      return true;
+    }, 600_000);
     // Once the import holds the routes table (its write phase), a one-row change through B.
     let held = false;
     let answered = false;
@@ -177,12 +191,15 @@ try {
     const answer = await res.text();
     if (res.status !== 200) throw new Error(`Import: ${res.status} ${answer.slice(0, 500)}`);
     const putDone = await put;
+    await commitSeen;
     await until("the import on B", async () => (await navigate()) === route.providerId, 60_000);
     const visible = performance.now();
     await until("the change on B", async () => (await navigateTo(navAt(other))) === moved, 60_000);
     result.firstImport = {
       importMs: Math.round(committed - t),
+      committedAfterMs: Math.round(commitAt - t),
       visibleOnBMs: Math.round(visible - committed),
+      visibleOnBAfterCommitMs: Math.round(visible - commitAt),
       changeDuringImport: {
         sentWhileImportHeldRoutes: held,
         sentAfterImportStartMs: Math.round(putSent - t),
