@@ -356,11 +356,16 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
         select version::int as version from table_versions where name = 'routes'`;
       changed = await findChanged(tx, staged, null);
       // Many rows to write: the table is held whole from here until the commit (instances
-      // serve from memory; a writer of routes waits, then writes). Taken before the version
-      // row below, in the order every writer of routes takes them (a row of routes, then
-      // the version), so that none waits for the other in a circle.
+      // serve from memory; a writer of routes waits, then writes), and the evidence types and
+      // providers in share mode (as re-adding the foreign keys would: none is deleted before
+      // the commit). Taken in the order writers take them, so that none waits for the other
+      // in a circle: a deleted provider's check reads routes, so the providers first; a route
+      // write locks its row, then the version row below, so routes before that.
       let bulk = await manyChanged(tx, changed, bulkRows);
-      if (bulk) await tx.sql`lock table routes in access exclusive mode`;
+      if (bulk) {
+        await tx.sql`lock table evidence_types, providers in share mode`;
+        await tx.sql`lock table routes in access exclusive mode`;
+      }
       // Writers of routes wait from here until the commit, so the rows found changed are
       // still the rows to write then; if one wrote in between, they are found again.
       const [held] = await tx.sql<{ version: number }>`
@@ -370,12 +375,10 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
         bulk &&= await manyChanged(tx, changed, bulkRows);
       }
       // The evidence types and providers the changed rows refer to are kept from deletion
-      // until the commit (what a foreign key's check does row by row; the bulk path holds the
-      // two tables, as re-adding its foreign keys would), so that a row that refers to none
-      // is found here, at its line, and the foreign keys cannot fail.
-      if (bulk) {
-        await tx.sql`lock table evidence_types, providers in share mode`;
-      } else {
+      // until the commit (the bulk path holds the two tables; otherwise their rows, as a
+      // foreign key's check does row by row), so that a row that refers to none is found
+      // here, at its line, and the foreign keys cannot fail.
+      if (!bulk) {
         await tx.sql`select count(*) from (select 1 from evidence_types
           where id in (select evidence_type from lotse_import_changed) for key share) e`;
         await tx.sql`select count(*) from (select 1 from providers
