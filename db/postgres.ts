@@ -4,8 +4,8 @@
  * @module
  */
 import postgres from "postgres";
-import type { Writable } from "node:stream";
-import type { CopySink, Db, Queryable, Row } from "./types.ts";
+import type { Readable, Writable } from "node:stream";
+import type { CopySink, CopySource, Db, Queryable, Row } from "./types.ts";
 import { toQuery } from "./_template.ts";
 import { connectionReason, isConnectionError } from "./errors.ts";
 
@@ -119,6 +119,32 @@ function queryable(sql: Sql | postgres.TransactionSql): Queryable {
       if (strings.length !== 1) throw new Error("Cannot bind values in a COPY statement");
       return copySink(await sql.unsafe(strings[0]!).writable());
     },
+    async copyOut(strings: TemplateStringsArray): Promise<CopySource> {
+      if (strings.length !== 1) throw new Error("Cannot bind values in a COPY statement");
+      return copySource(await sql.unsafe(strings[0]!).readable());
+    },
+  };
+}
+
+/** A postgres.js `COPY … TO STDOUT` stream, read in flowing mode: one call per chunk. */
+function copySource(stream: Readable): CopySource {
+  return {
+    async read(onChunk) {
+      let failed: { error: unknown } | null = null;
+      await new Promise<void>((resolve, reject) => {
+        stream.on("data", (chunk: Uint8Array) => {
+          if (failed !== null) return;
+          try {
+            onChunk(chunk);
+          } catch (error) {
+            failed = { error };
+          }
+        });
+        stream.once("end", resolve);
+        stream.once("error", reject);
+      });
+      if (failed !== null) throw (failed as { error: unknown }).error;
+    },
   };
 }
 
@@ -184,6 +210,7 @@ export async function connectPostgres(url: string, options: PostgresOptions = {}
   return {
     kind: "postgres",
     sql: base.sql,
+    copyOut: base.copyOut,
     async exec(script) {
       await sql.unsafe(script);
     },

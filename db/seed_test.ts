@@ -81,11 +81,12 @@ async function seedsAndReplaces(db: Db): Promise<void> {
   // What Lotse loads back is what was written, nulls and per-row arrays included.
   const loaded = (await loadTables(db)).tables;
   assert.deepEqual(sortedIds(loaded.routes, (r) => r.id), sortedIds(small.routes, (r) => r.id));
-  // Read in pages (here of 7 rows): every route once, whatever the page size.
-  assert.deepEqual(
-    (await loadRoutes(db, 7)).map((r) => r.id),
-    sortedIds(small.routes, (r) => r.id),
-  );
+  // Through COPY where the driver streams it (postgres.js), in pages (here of 7 rows) where
+  // not: every route once, whole, either way.
+  const byId = (a: Route, b: Route) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  const written = small.routes.map((r) => ({ ...r })).sort(byId);
+  if (db.copyOut) assert.deepEqual((await loadRoutes(db)).sort(byId), written);
+  assert.deepEqual(await loadRoutes({ sql: db.sql.bind(db) }, 7), written);
   assert.deepEqual(
     loaded.permissions.find((p) => p.id === DEMO_PERMISSIONS[0]!.id),
     { onBehalfOf: null, ...DEMO_PERMISSIONS[0] },

@@ -607,6 +607,16 @@ export class NavIndex {
   }
 }
 
+/** What {@linkcode buildNavIndex} gathers per evidence type from the routes. */
+interface TypeBuild {
+  readonly et: EvidenceType;
+  readonly gem: (Route | undefined)[];
+  readonly byKey: Map<string, Route>;
+  readonly routes: Route[];
+  /** The ordinal of each route's provider. */
+  readonly serving: number[];
+}
+
 /** Builds the navigation index from the tables. Malformed or dangling rows are skipped and counted. */
 export function buildNavIndex(tables: NavTables): NavIndex {
   const providers = new Map<string, Provider>();
@@ -645,42 +655,40 @@ export function buildNavIndex(tables: NavTables): NavIndex {
   const sortedTypes = [...tables.evidenceTypes].sort((a, b) =>
     a.id < b.id ? -1 : a.id > b.id ? 1 : 0
   );
-  const building = new Map<
-    string,
-    { et: EvidenceType; gem: (Route | undefined)[]; byKey: Map<string, Route> }
-  >();
+  // Per evidence type, everything its routes go into: one lookup per run of routes of one
+  // type (a table load brings them grouped), not one per map per route.
+  const building = new Map<string, TypeBuild>();
   for (const et of sortedTypes) {
     if (building.has(et.id)) continue;
     building.set(et.id, {
       et,
       gem: new Array<Route | undefined>(ordinals.length).fill(undefined),
       byKey: new Map(),
+      routes: [],
+      serving: [],
     });
   }
 
   const dangling: string[] = [];
-  const routesByType = new Map<string, Route[]>();
-  const servingLists = new Map<string, number[]>();
   let invalidRoutes = 0;
+  let type: TypeBuild | undefined;
+  let provider: { id: string; ordinal: number | undefined } = { id: "", ordinal: undefined };
   for (const route of tables.routes) {
     const key = route.regionKey;
     if (!isRegionKey(key)) {
       invalidRoutes++;
       continue;
     }
-    const type = building.get(route.evidenceType);
-    const provider = providers.get(route.providerId);
-    if (type === undefined || provider === undefined) {
+    if (type?.et.id !== route.evidenceType) type = building.get(route.evidenceType);
+    if (provider.id !== route.providerId) {
+      provider = { id: route.providerId, ordinal: providerOrdinals.get(route.providerId) };
+    }
+    if (type === undefined || provider.ordinal === undefined) {
       dangling.push(route.id);
       continue;
     }
-    const serving = servingLists.get(route.evidenceType);
-    const ordinal = providerOrdinals.get(route.providerId)!;
-    if (serving === undefined) servingLists.set(route.evidenceType, [ordinal]);
-    else serving.push(ordinal);
-    const listed = routesByType.get(route.evidenceType);
-    if (listed === undefined) routesByType.set(route.evidenceType, [route]);
-    else listed.push(route);
+    type.serving.push(provider.ordinal);
+    type.routes.push(route);
     const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
     if (at !== undefined) {
       if (wins(route, type.gem[at])) type.gem[at] = route;
@@ -689,7 +697,12 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     }
   }
   const serving = new Map<string, Int32Array>();
-  for (const [id, list] of servingLists) serving.set(id, Int32Array.from(list).sort());
+  const routesByType = new Map<string, Route[]>();
+  for (const [id, t] of building) {
+    if (t.routes.length === 0) continue;
+    serving.set(id, Int32Array.from(t.serving).sort());
+    routesByType.set(id, t.routes);
+  }
 
   const types = new Map<string, TypeEntry>();
   const kreisRoute = new Array<Route | undefined>(kreisKeys.length);
