@@ -405,7 +405,7 @@ export class NavIndex {
       for (const route of added) if (route.evidenceType === id) kept.push(route);
       routesByType.set(id, kept);
     }
-    return new NavIndex({
+    const next = new NavIndex({
       serving,
       routesByType,
       ordinals: this.#ordinals,
@@ -423,6 +423,11 @@ export class NavIndex {
         routes: this.#counts.routes - removed.length + added.length,
       }),
     });
+    const regions = REGION_PARTS.get(this);
+    const providers = PROVIDER_PARTS.get(this);
+    if (regions) REGION_PARTS.set(next, regions);
+    if (providers) PROVIDER_PARTS.set(next, providers);
+    return next;
   }
 
   /** Ordinals `[from, to)` of the Gemeinden whose AGS starts with `prefix`. */
@@ -617,40 +622,21 @@ interface TypeBuild {
   readonly serving: number[];
 }
 
+/** Options for {@linkcode buildNavIndex}. */
+export interface BuildNavIndexOptions {
+  /** An index built from the same regions and postcodes: their parts are taken over. */
+  regionsFrom?: NavIndex;
+  /** An index built from the same providers: their maps are taken over. */
+  providersFrom?: NavIndex;
+}
+
 /** Builds the navigation index from the tables. Malformed or dangling rows are skipped and counted. */
-export function buildNavIndex(tables: NavTables): NavIndex {
-  const providers = new Map<string, Provider>();
-  const providerOrdinals = new Map<string, number>();
-  for (const p of tables.providers) {
-    providers.set(p.id, p);
-    if (!providerOrdinals.has(p.id)) providerOrdinals.set(p.id, providerOrdinals.size);
-  }
-
-  // Gemeinden sorted by AGS; their ordinal indexes the per-type resolution arrays.
-  const validRegions = tables.regions.filter((r) => isDigits(r.ags, 8));
-  validRegions.sort((a, b) => (a.ags < b.ags ? -1 : a.ags > b.ags ? 1 : 0));
-  const gemeinden = new Map<string, GemeindeEntry>();
-  const byArs = new Map<string, RegionLookup>();
-  const ordinals: Region[] = [];
-  for (const region of validRegions) {
-    if (gemeinden.has(region.ags)) continue;
-    const found = Object.freeze({ kind: "found" as const, region });
-    gemeinden.set(region.ags, Object.freeze({ found, ordinal: ordinals.length }));
-    ordinals.push(region);
-    const ars = region.ars;
-    if (
-      ars !== null && isDigits(ars, 12) && ars.slice(0, 5) + ars.slice(9) === region.ags
-    ) byArs.set(ars, found);
-  }
-
-  // Kreis of every Gemeinde, so the fall-back above Gemeinde level is worked out once per Kreis.
-  const kreisKeys: string[] = [];
-  const kreisOf = new Int32Array(ordinals.length);
-  for (let i = 0; i < ordinals.length; i++) {
-    const k5 = ordinals[i]!.ags.slice(0, 5);
-    if (kreisKeys[kreisKeys.length - 1] !== k5) kreisKeys.push(k5);
-    kreisOf[i] = kreisKeys.length - 1;
-  }
+export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions = {}): NavIndex {
+  const { providers, providerOrdinals } = (options.providersFrom &&
+    PROVIDER_PARTS.get(options.providersFrom)) ?? providerParts(tables.providers);
+  const regionsPart = (options.regionsFrom && REGION_PARTS.get(options.regionsFrom)) ??
+    regionParts(tables);
+  const { ordinals, gemeinden, kreisKeys, kreisOf } = regionsPart;
 
   const sortedTypes = [...tables.evidenceTypes].sort((a, b) =>
     a.id < b.id ? -1 : a.id > b.id ? 1 : 0
@@ -723,6 +709,99 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     );
   }
 
+  const index = new NavIndex({
+    ordinals,
+    gemeinden,
+    byArs: regionsPart.byArs,
+    postcodes: regionsPart.postcodes,
+    types,
+    evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
+    providers,
+    providerOrdinals,
+    serving,
+    byName: regionsPart.byName,
+    danglingRouteIds: Object.freeze(dangling.sort()),
+    routesByType,
+    counts: Object.freeze({
+      regions: ordinals.length,
+      postcodes: regionsPart.postcodes.size,
+      postcodePlaces: regionsPart.postcodePlaces,
+      evidenceTypes: types.size,
+      providers: providers.size,
+      routes: tables.routes.length,
+      danglingRoutes: dangling.length,
+      invalidRoutes,
+      invalidRegions: regionsPart.invalidRegions,
+      danglingPlaces: regionsPart.danglingPlaces,
+    }),
+  });
+  REGION_PARTS.set(index, regionsPart);
+  PROVIDER_PARTS.set(index, { providers, providerOrdinals });
+  return index;
+}
+
+/** The parts of an index made from the regions and postcodes alone. */
+interface RegionParts {
+  readonly ordinals: readonly Region[];
+  readonly gemeinden: ReadonlyMap<string, GemeindeEntry>;
+  readonly byArs: ReadonlyMap<string, RegionLookup>;
+  readonly kreisKeys: readonly string[];
+  readonly kreisOf: Int32Array;
+  readonly postcodes: ReadonlyMap<string, PostcodeEntry>;
+  readonly postcodePlaces: number;
+  readonly danglingPlaces: number;
+  readonly invalidRegions: number;
+  readonly byName: readonly { readonly key: string; readonly region: Region }[];
+}
+
+/** The parts of an index made from the providers alone. */
+interface ProviderParts {
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly providerOrdinals: ReadonlyMap<string, number>;
+}
+
+// Kept beside each index (not on it: nothing outside this module sees them), so the next
+// build after a change of the routes alone takes them over instead of making them again.
+const REGION_PARTS = new WeakMap<NavIndex, RegionParts>();
+const PROVIDER_PARTS = new WeakMap<NavIndex, ProviderParts>();
+
+function providerParts(list: readonly Provider[]): ProviderParts {
+  const providers = new Map<string, Provider>();
+  const providerOrdinals = new Map<string, number>();
+  for (const p of list) {
+    providers.set(p.id, p);
+    if (!providerOrdinals.has(p.id)) providerOrdinals.set(p.id, providerOrdinals.size);
+  }
+  return { providers, providerOrdinals };
+}
+
+function regionParts(tables: Pick<NavTables, "regions" | "postcodes">): RegionParts {
+  // Gemeinden sorted by AGS; their ordinal indexes the per-type resolution arrays.
+  const validRegions = tables.regions.filter((r) => isDigits(r.ags, 8));
+  validRegions.sort((a, b) => (a.ags < b.ags ? -1 : a.ags > b.ags ? 1 : 0));
+  const gemeinden = new Map<string, GemeindeEntry>();
+  const byArs = new Map<string, RegionLookup>();
+  const ordinals: Region[] = [];
+  for (const region of validRegions) {
+    if (gemeinden.has(region.ags)) continue;
+    const found = Object.freeze({ kind: "found" as const, region });
+    gemeinden.set(region.ags, Object.freeze({ found, ordinal: ordinals.length }));
+    ordinals.push(region);
+    const ars = region.ars;
+    if (
+      ars !== null && isDigits(ars, 12) && ars.slice(0, 5) + ars.slice(9) === region.ags
+    ) byArs.set(ars, found);
+  }
+
+  // Kreis of every Gemeinde, so the fall-back above Gemeinde level is worked out once per Kreis.
+  const kreisKeys: string[] = [];
+  const kreisOf = new Int32Array(ordinals.length);
+  for (let i = 0; i < ordinals.length; i++) {
+    const k5 = ordinals[i]!.ags.slice(0, 5);
+    if (kreisKeys[kreisKeys.length - 1] !== k5) kreisKeys.push(k5);
+    kreisOf[i] = kreisKeys.length - 1;
+  }
+
   const postcodes = new Map<string, PostcodeEntry>();
   let postcodePlaces = 0;
   let danglingPlaces = 0;
@@ -764,30 +843,16 @@ export function buildNavIndex(tables: NavTables): NavIndex {
         : 0
     );
 
-  return new NavIndex({
+  return {
     ordinals,
     gemeinden,
     byArs,
+    kreisKeys,
+    kreisOf,
     postcodes,
-    types,
-    evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
-    providers,
-    providerOrdinals,
-    serving,
+    postcodePlaces,
+    danglingPlaces,
+    invalidRegions: tables.regions.length - validRegions.length,
     byName: Object.freeze(byName),
-    danglingRouteIds: Object.freeze(dangling.sort()),
-    routesByType,
-    counts: Object.freeze({
-      regions: ordinals.length,
-      postcodes: postcodes.size,
-      postcodePlaces,
-      evidenceTypes: types.size,
-      providers: providers.size,
-      routes: tables.routes.length,
-      danglingRoutes: dangling.length,
-      invalidRoutes,
-      invalidRegions: tables.regions.length - validRegions.length,
-      danglingPlaces,
-    }),
-  });
+  };
 }
