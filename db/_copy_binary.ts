@@ -144,7 +144,10 @@ export class CopyTextRows {
 
   /** Decodes what `chunk` completes; keeps a cut tuple for the next chunk. */
   push(chunk: Uint8Array): void {
-    let bytes = chunk;
+    // A plain view: a subarray of a Node Buffer (what postgres.js hands over) builds a Buffer.
+    let bytes = chunk.constructor === Uint8Array
+      ? chunk
+      : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.#carry !== null) {
       bytes = new Uint8Array(this.#carry.length + chunk.length);
       bytes.set(this.#carry);
