@@ -246,6 +246,28 @@ kill "$watcher" 2>/dev/null
 exit "$code"
 `;
 
+/** A staging directory older than this is left from a start killed during `initdb`. */
+const STALE_STAGING_MS = 10 * 60_000;
+
+/**
+ * Removes the staging directories (`<dir>.init-*`) of starts that were killed during `initdb`
+ * (`kill -9` skips the clean-up). One younger than {@linkcode STALE_STAGING_MS} may belong to
+ * another Lotse starting on the same data at this moment, and is left alone.
+ */
+export async function removeStaleStaging(dir: string, now = Date.now()): Promise<string[]> {
+  const prefix = `${basename(dir)}.init-`;
+  const removed: string[] = [];
+  for await (const entry of Deno.readDir(dirname(dir))) {
+    if (!entry.isDirectory || !entry.name.startsWith(prefix)) continue;
+    const path = `${dirname(dir)}/${entry.name}`;
+    const changed = (await Deno.lstat(path).catch(() => null))?.mtime?.getTime();
+    if (changed === undefined || now - changed < STALE_STAGING_MS) continue;
+    await Deno.remove(path, { recursive: true }).catch(() => {});
+    removed.push(path);
+  }
+  return removed;
+}
+
 /** The pid in `postmaster.pid` when that process still runs as a postmaster of `dataDir`. */
 async function runningPostmaster(dataDir: string): Promise<number | null> {
   const text = await Deno.readTextFile(`${dataDir}/postmaster.pid`).catch(() => null);
@@ -292,6 +314,7 @@ export async function openEmbeddedPostgres(
   const user = await serverUser();
   await Deno.mkdir(dirname(dataDir), { recursive: true });
   const dir = `${await Deno.realPath(dirname(dataDir))}/${basename(dataDir)}`;
+  await removeStaleStaging(dir);
   if (!await exists(`${dir}/PG_VERSION`)) {
     // Into a staging directory first: a start cut short during initdb leaves no half cluster.
     const staging = `${dir}.init-${crypto.randomUUID().slice(0, 8)}`;
@@ -340,6 +363,33 @@ export async function openEmbeddedPostgres(
     socketDir = tempSocketDir;
   }
   const log = `${dir}/postgres.log`;
+  for (;;) {
+    const db = await startServer(bin, dir, socketDir, tempSocketDir, user, log, options);
+    if (db !== SHARED_MEMORY_BUSY) return db;
+    // The postmaster of a crashed run is gone, but one of its backends still holds the shared
+    // memory block for a moment (it ends when it notices): start again once it has.
+    if (performance.now() > busyUntil) {
+      throw new Error(
+        `Cannot start the embedded PostgreSQL in "${dir}": a process of its last server still ` +
+          `holds its shared memory; its log:\n${await logTail(log)}`,
+      );
+    }
+    await sleep(100);
+  }
+}
+
+/** What {@linkcode startServer} answers when an old backend still holds the shared memory. */
+const SHARED_MEMORY_BUSY = Symbol("shared memory busy");
+
+async function startServer(
+  bin: string,
+  dir: string,
+  socketDir: string,
+  tempSocketDir: string | null,
+  user: string | null,
+  log: string,
+  options: EmbeddedPostgresOptions,
+): Promise<Db | typeof SHARED_MEMORY_BUSY> {
   await Deno.rename(log, `${log}.1`).catch(() => {});
   const [exe, args] = asUser(
     "/bin/sh",
@@ -387,9 +437,14 @@ export async function openEmbeddedPostgres(
   try {
     for (;;) {
       if (exited) {
+        const tail = await logTail(log);
+        if (/pre-existing shared memory block/.test(early + tail)) {
+          await child.stdin.close().catch(() => {});
+          return SHARED_MEMORY_BUSY;
+        }
         throw new Error(
           `The embedded PostgreSQL in "${dir}" stopped during its start (exit code ` +
-            `${(await status).code}); its log:\n${(early + await logTail(log)).trim()}`,
+            `${(await status).code}); its log:\n${(early + tail).trim()}`,
         );
       }
       try {
