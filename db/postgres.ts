@@ -131,18 +131,27 @@ function copySource(stream: Readable): CopySource {
   return {
     async read(onChunk) {
       let failed: { error: unknown } | null = null;
-      await new Promise<void>((resolve, reject) => {
-        stream.on("data", (chunk: Uint8Array) => {
-          if (failed !== null) return;
-          try {
-            onChunk(chunk);
-          } catch (error) {
-            failed = { error };
-          }
+      try {
+        await new Promise<void>((resolve, reject) => {
+          stream.on("data", (chunk: Uint8Array) => {
+            if (failed !== null) return;
+            try {
+              onChunk(chunk);
+            } catch (error) {
+              failed = { error };
+            }
+          });
+          stream.once("end", resolve);
+          stream.once("error", reject);
         });
-        stream.once("end", resolve);
-        stream.once("error", reject);
-      });
+      } finally {
+        // postgres.js pauses the connection's socket whenever a push finds the stream's buffer
+        // full, and resumes it only from the stream's `_read()`, which a stream that has ended
+        // never calls again: when the COPY's last rows, its end and ReadyForQuery come in one
+        // read, the socket stays paused and the next query on that connection never gets its
+        // answer (a transaction after a COPY hung). Ask once more: it resumes the socket.
+        (stream as Readable & { _read(size: number): void })._read(0);
+      }
       if (failed !== null) throw (failed as { error: unknown }).error;
     },
   };
