@@ -51,13 +51,18 @@ USER deno
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s \
   CMD ["deno", "eval", "const r = await fetch('http://127.0.0.1:8080/healthz'); Deno.exit(r.ok ? 0 : 1)"]
+# V8 flags as in deno.json's tasks: `gc()` for the embedded database's one collection after
+# opening, and a young generation capped at 8 MiB semi-spaces (V8's default grows it far
+# larger under a streaming load, and the process keeps what it grew: about 100 MiB less RSS
+# with the full-scale tables and 100 concurrent transfers, no CPU cost measured;
+# BENCHMARKS.md, "Session 5, P4 and P5").
 # Permissions narrowed to what Lotse needs: the network, reading its code, dependencies and
 # data, writing its data, libc and libcrypto through FFI (the header and idle timeouts and
 # the descriptor count look at the process's sockets: src/_idle_sockets.ts; OpenSSL signs the
 # tokens: crypto/_openssl_p256.ts), running the embedded PostgreSQL (its watcher shell, initdb,
 # and postgres --version), and only the environment variables of its configuration and of the
 # PostgreSQL client (libpq's PG* names).
-ENTRYPOINT ["deno", "run", "--cached-only", "--no-prompt", "--v8-flags=--expose-gc", \
+ENTRYPOINT ["deno", "run", "--cached-only", "--no-prompt", "--v8-flags=--expose-gc,--max-semi-space-size=8", \
   "--allow-net", \
   "--allow-read=/app,/deno-dir,/data,/run/secrets,/opt/postgres", \
   "--allow-write=/data", \

@@ -43,6 +43,10 @@ export interface EvidenceOptions {
   readonly concurrent?: number;
   /** Bytes of each concurrent transfer (default 10 MiB). */
   readonly concurrentBytes?: number;
+  /** Extra `deno run` flags for Lotse (e.g. `--v8-flags=…`), to compare variants. */
+  readonly denoFlags?: readonly string[];
+  /** Extra environment for Lotse. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** One path's figures over the rounds. */
@@ -61,12 +65,19 @@ export interface EvidenceResult {
   /** Median Lotse / nginx throughput, with and without the provider's Repr-Digest. */
   readonly digestOverNginx: number;
   readonly plainOverNginx: number;
+  /**
+   * Lotse's memory (MiB: RSS, and the JavaScript heap in use, reserved and external from its
+   * `/metrics`) after ready, after the provider's registration, after the warm-up.
+   */
+  readonly rssStagesMiB: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Lotse's RSS growth over each verified 1 GiB transfer (MiB, peak minus before). */
   readonly rssGrowthMiB: number[];
   readonly concurrent: {
     readonly transfers: number;
     readonly bytesEach: number;
     readonly failed: number;
+    /** Lotse's RSS right before the transfers started. */
+    readonly rssBeforeMiB: number;
     readonly peakRssMiB: number;
     readonly ms: number;
   } | null;
@@ -96,6 +107,17 @@ function rssSampler(pid: number, intervalMs = 50): { stop(): number } {
       return peak;
     },
   };
+}
+
+/** The `process_heap_*` and external memory gauges of Lotse's `/metrics`, in MiB. */
+async function memoryMetrics(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out: Record<string, number> = {};
+  for (const name of ["heap_used", "heap_total", "external_memory"]) {
+    const value = new RegExp(`^process_${name}_bytes (\\S+)$`, "m").exec(text)?.[1];
+    if (value !== undefined) out[name] = Number(value) / 1024 ** 2;
+  }
+  return out;
 }
 
 async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
@@ -184,8 +206,14 @@ export async function evidence(
 
   const db = await startBenchDatabase(cleanups);
   const lotse = await startLotseProcess(cleanups, db.url, {
-    env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
+    env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8", ...options.env },
+    denoFlags: [...options.denoFlags ?? []],
   });
+  const stages: Record<string, Record<string, number>> = {};
+  const stage = async (name: string) => {
+    stages[name] = { rss: rssMiB(lotse.child.pid), ...await memoryMetrics(lotse.url) };
+  };
+  await stage("ready");
   const dir = await Deno.makeTempDir({ prefix: "lotse-bench-evidence-" });
   cleanups.push(() => Deno.remove(dir, { recursive: true }));
   const pki = await createTestPki("Lotse Bench Provider CA");
@@ -236,6 +264,8 @@ export async function evidence(
     if (performance.now() > deadline) throw new Error("The provider change never became visible");
     await sleep(20);
   }
+
+  await stage("registered");
 
   // nginx in front of the same provider, trusting the same CA.
   const nginxPort = freePort();
@@ -302,6 +332,7 @@ export async function evidence(
   await curlTransfer(nginxUrl, await nginxHeaders(), demoBody(warm, true), warm);
   await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, true), warm);
   await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, false), warm);
+  await stage("warm");
 
   const figures = () => ({ mibPerS: [] as number[], cpuSecondsPerGiB: [] as number[] });
   const result = { nginx: figures(), digest: figures(), plain: figures() };
@@ -328,6 +359,7 @@ export async function evidence(
 
   let concurrentResult: EvidenceResult["concurrent"] = null;
   if (concurrent > 0) {
+    const rssBeforeMiB = rssMiB(lotse.child.pid);
     const sampler = rssSampler(lotse.child.pid);
     const fan = new Child("fanout", "taskset", [
       "-c",
@@ -354,6 +386,7 @@ export async function evidence(
       transfers: out.transfers,
       bytesEach: concurrentBytes,
       failed: out.failed,
+      rssBeforeMiB,
       peakRssMiB: peak,
       ms: out.ms,
     };
@@ -368,5 +401,6 @@ export async function evidence(
     plainOverNginx: median(result.plain.mibPerS) / nginxMedian,
     rssGrowthMiB,
     concurrent: concurrentResult,
+    rssStagesMiB: stages,
   };
 }

@@ -43,10 +43,14 @@ export interface EuBenchResult {
  * JSON and XNachweis faces from the same data, on the load generator's core), and a `put` for
  * the admin API: the setup of P11 and of the EU comparison.
  */
-export async function startBenchRegister(cleanups: Cleanups) {
+export async function startBenchRegister(
+  cleanups: Cleanups,
+  options: { denoFlags?: string[] } = {},
+) {
   const db = await startBenchDatabase(cleanups);
   const lotse = await startLotseProcess(cleanups, db.url, {
     env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
+    ...options,
   });
   const providerPort = freePort();
   const provider = new Child("provider", "taskset", [

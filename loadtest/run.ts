@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { flushLatency } from "./_flush.ts";
 import { decodeProtectedHeader } from "jose";
 import { buildNavIndex } from "../src/nav_index.ts";
 import { Rng } from "../tools/rng.ts";
@@ -260,6 +261,11 @@ async function runAutocannon(job: AutocannonJob): Promise<Record<string, unknown
   return JSON.parse(line.slice("AUTOCANNON_JSON ".length));
 }
 
+/** The latency quantiles of P2's bare reference. */
+function refMs(lat: { reference: Record<string, unknown> }): Record<string, number> {
+  return lat.reference.latencyMs as Record<string, number>;
+}
+
 // P2: latency at a held rate of 50 % of P1's max.
 async function latency(args: Args, cleanups: Cleanups) {
   const durationS = Math.max(20, args.duration ?? 20);
@@ -272,21 +278,11 @@ async function latency(args: Args, cleanups: Cleanups) {
   let max: WrkResult | null = null;
   if (!args.rate) max = await runWrk(lotse.url, { paths, token, durationS: 10 });
   const rate = Math.round(args.rate ?? max!.rps * 0.5);
-  const rows: Record<string, string>[] = [];
-  const results: Record<string, unknown>[] = [];
-  for (let run = 1; run <= runs; run++) {
-    const r = await runAutocannon({
-      url: lotse.url,
-      paths,
-      token,
-      rate,
-      durationS,
-      connections: args.connections ?? 50,
-    });
-    results.push(r);
+  const job = { paths, token, rate, durationS, connections: args.connections ?? 50 };
+  const row = (run: string, r: Record<string, unknown>) => {
     const ms = r.latencyMs as Record<string, number>;
-    rows.push({
-      run: String(run),
+    return {
+      run,
       "target req/s": krps(rate),
       "achieved req/s": krps(r.achievedRps as number),
       "p50 ms": fmt(ms.p50!, 3),
@@ -295,12 +291,25 @@ async function latency(args: Args, cleanups: Cleanups) {
       "max ms": fmt(ms.max!, 1),
       "non-2xx": String(r.non2xx),
       errors: String(r.errors),
-    });
+    };
+  };
+  const rows: Record<string, string>[] = [];
+  const results: Record<string, unknown>[] = [];
+  for (let run = 1; run <= runs; run++) {
+    const r = await runAutocannon({ ...job, url: lotse.url });
+    results.push(r);
+    rows.push(row(String(run), r));
   }
+  // The reference at the same held rate with the same generator: bare Deno.serve on the same
+  // core. Its tail is what the runtime, the loopback and autocannon add without any of Lotse.
+  const bare = await startReference(cleanups, "bare");
+  await runAutocannon({ ...job, url: bare.url, durationS: 2 });
+  const reference = await runAutocannon({ ...job, url: bare.url });
+  rows.push(row("bare Deno.serve", reference));
   console.table(rows);
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
   console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms");
-  return { durationS, rate, p1MaxRps: max?.rps ?? null, results };
+  return { durationS, rate, p1MaxRps: max?.rps ?? null, results, reference };
 }
 
 // P8: spawn to /readyz 200 against PostgreSQL with the full-scale tables.
@@ -691,8 +700,18 @@ async function evidenceScenario(args: Args, cleanups: Cleanups) {
       `${r.rssGrowthMiB.map((x) => x.toFixed(0)).join(", ")} MiB per GiB (target < 64)` +
       (r.concurrent
         ? `, ${r.concurrent.transfers} × ${r.concurrent.bytesEach / 1024 ** 2} MiB peak ` +
-          `${fmt(r.concurrent.peakRssMiB, 0)} MiB (target < 256), ${r.concurrent.failed} failed`
+          `${fmt(r.concurrent.peakRssMiB, 0)} MiB (target < 256) from ${
+            fmt(r.concurrent.rssBeforeMiB, 0)
+          } MiB before, ${r.concurrent.failed} failed`
         : ""),
+  );
+  console.log(
+    "Lotse's memory (MiB) by stage: " +
+      Object.entries(r.rssStagesMiB).map(([stage, m]) =>
+        `${stage}: RSS ${fmt(m.rss ?? NaN, 0)}, heap ${fmt(m.heap_used ?? NaN, 0)} of ${
+          fmt(m.heap_total ?? NaN, 0)
+        }, external ${fmt(m.external_memory ?? NaN, 0)}`
+      ).join("; "),
   );
   return r;
 }
@@ -736,7 +755,13 @@ function footRow(x: FootprintResult["embedded"][number]) {
 async function protocolScenario(args: Args, cleanups: Cleanups) {
   const fixture = await protocolFixture(args);
   const product = await protocolWait(args, cleanups);
-  return { ...fixture, product };
+  // The floor under the added latency: one flush of the disk the clusters write to.
+  const flush = await flushLatency();
+  console.log(
+    `Disk flush (8 kB write + fdatasync, one after another): p50 ${fmt(flush.p50Ms, 2)} ms, ` +
+      `p99 ${fmt(flush.p99Ms, 2)} ms, ${fmt(flush.perS, 0)}/s`,
+  );
+  return { ...fixture, product, flush };
 }
 
 /** The protocol log alone at saturation and at a held rate (loadtest/protocol_bench.ts). */
@@ -890,7 +915,9 @@ async function all(args: Args, cleanups: Cleanups) {
       id: "P2",
       what: TARGETS.P2.title,
       measured: `p99 ${fmt(ms.p99!, 2)} ms, p99.9 ${fmt(ms.p999!, 2)} ms at ${krps(lat.rate)}/s`,
-      reference: `P1 max ${lat.p1MaxRps ? krps(lat.p1MaxRps) : "–"} req/s`,
+      reference:
+        `P1 max ${lat.p1MaxRps ? krps(lat.p1MaxRps) : "–"} req/s; bare Deno.serve at the ` +
+        `same rate: p99 ${fmt(refMs(lat).p99!, 2)} ms, p99.9 ${fmt(refMs(lat).p999!, 2)} ms`,
       ratio: "–",
       target: `p99 ≤ ${TARGETS.P2.p99Ms} ms, p99.9 ≤ ${TARGETS.P2.p999Ms} ms`,
       met: ms.p99! <= TARGETS.P2.p99Ms && ms.p999! <= TARGETS.P2.p999Ms,
@@ -936,9 +963,11 @@ async function all(args: Args, cleanups: Cleanups) {
     rows.push({
       id: "P5",
       what: "RSS growth over one verified transfer; peak of the concurrent transfers",
-      measured: `+${fmt(growth, 0)} MiB; peak ${fmt(ev.concurrent?.peakRssMiB ?? NaN, 0)} MiB (${
+      measured: `+${fmt(growth, 0)} MiB; peak ${
+        fmt(ev.concurrent?.peakRssMiB ?? NaN, 0)
+      } MiB from ${fmt(ev.concurrent?.rssBeforeMiB ?? NaN, 0)} before (${
         ev.concurrent?.failed ?? "–"
-      } failed)`,
+      } failed; ready with the full-scale tables ${fmt(ev.rssStagesMiB.ready?.rss ?? NaN, 0)} MiB)`,
       reference: `${ev.bytes / 1024 ** 2} MiB per transfer; ${TARGETS.P5.concurrent} × ${
         TARGETS.P5.concurrentBytes / 1024 ** 2
       } MiB`,
@@ -960,7 +989,10 @@ async function all(args: Args, cleanups: Cleanups) {
       measured: `${
         fmt(proto.recordsPerS, 0)
       } records/s (log alone); added latency p99 ≤ ${proto.product.waitMs.p99} ms at ${proto.product.rate} transfers/s (product)`,
-      reference: `log alone: begin() p99 ${fmt(proto.beginMs.p99, 2)} ms at ${proto.heldRate}/s`,
+      reference: `log alone: begin() p99 ${fmt(proto.beginMs.p99, 2)} ms at ${proto.heldRate}/s; ` +
+        `disk flush (8 kB + fdatasync) p50 ${fmt(proto.flush.p50Ms, 2)} ms, p99 ${
+          fmt(proto.flush.p99Ms, 2)
+        } ms`,
       ratio: "–",
       target: `≥ ${TARGETS.P6.minRecordsPerS}/s; p99 ≤ ${TARGETS.P6.maxBeginP99Ms} ms`,
       met: proto.recordsPerS >= TARGETS.P6.minRecordsPerS &&

@@ -20,25 +20,6 @@ import {
 import { describe, LOADING, problem } from "../src/openapi.ts";
 import { z } from "zod";
 import type { Snapshot } from "../src/store.ts";
-import type { RouteRows } from "../src/model.ts";
-
-// Built once per routes table (a change makes a new list), not scanned per request.
-const byProvider = new WeakMap<RouteRows, Map<string, string[]>>();
-
-function typesByProvider(routes: RouteRows): Map<string, string[]> {
-  let map = byProvider.get(routes);
-  if (!map) {
-    const sets = new Map<string, Set<string>>();
-    for (const r of routes) {
-      let set = sets.get(r.providerId);
-      if (!set) sets.set(r.providerId, set = new Set());
-      set.add(r.evidenceType);
-    }
-    map = new Map([...sets].map(([id, set]) => [id, [...set].sort()]));
-    byProvider.set(routes, map);
-  }
-  return map;
-}
 
 const TAGS = ["Catalogue"];
 const ROLES = ["consumer", "provider", "dsc", "operator"];
@@ -145,7 +126,7 @@ export function catalogRoutes(deps: CatalogRoutesOptions): Hono<{ Variables: Aut
     const snapshot = current(deps);
     const provider = snapshot.nav.provider(id);
     if (!provider) throw new Problem("not-found", `Unknown provider "${id}"`);
-    const evidenceTypes = typesByProvider(snapshot.tables.routes).get(id) ?? [];
+    const evidenceTypes = snapshot.nav.evidenceTypesServedBy(id);
     return c.json({
       id: provider.id,
       name: provider.name,

@@ -43,10 +43,9 @@ import {
   validateEdm,
 } from "../src/eu/mod.ts";
 import {
+  canonicalRequest,
   parseXml,
   readErrorResponse,
-  requestDigest,
-  sealedMessage,
   XML_CONTENT_TYPE,
   XmlRefusal,
 } from "../src/xnachweis/mod.ts";
@@ -238,6 +237,8 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
         );
       }
       const doc = national!;
+      // One canonicalisation for the hash and for the 0301 forwarded with the token.
+      const canonical = canonicalRequest(doc);
       // What the face finds in the register's answer (deferred, unusable), for the protocol.
       let settle!: (verdict: InspectedOutcome) => void;
       const verdict = new Promise<InspectedOutcome>((resolve) => settle = resolve);
@@ -253,7 +254,7 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
           contentType: XML_CONTENT_TYPE,
           contentLength: null,
           requestDigest: null,
-          sealedDigest: requestDigest(doc),
+          sealedDigest: canonical.digest,
           signal: c.req.raw.signal,
           requester: request.requester.id,
           extraClaims: {
@@ -267,7 +268,7 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
           },
           upstream: {
             endpoint: (p) => p.xnachweisEndpoint ?? null,
-            body: (sealed) => sealedMessage(doc, sealed.token),
+            body: (sealed) => canonical.seal(sealed.token),
             inspect: (response) => ({ response, outcome: verdict }),
           },
         }, deps);

@@ -16,14 +16,13 @@ import type { Refusal } from "../src/refusal.ts";
 import { type TransferDeps, transferEvidence } from "../src/transfer.ts";
 import {
   type Agent,
+  canonicalRequest,
   deferredInspect,
   errorResponse,
   type EvidenceRequest,
   parseXml,
   readEvidenceRequest,
-  requestDigest,
   REQUESTER_CLASSIFICATION,
-  sealedMessage,
   validateXml,
   XML_CONTENT_TYPE,
   XmlRefusal,
@@ -196,7 +195,9 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
         const reason = checkIdnr(idnr);
         if (reason) refuse("invalid-request", reason, context);
       }
-      const digest = requestDigest(doc);
+      // One canonicalisation for the hash and for the message forwarded with the token.
+      const canonical = canonicalRequest(doc);
+      const digest = canonical.digest;
 
       let purpose = optionalText(c.req.header("lotse-purpose"), "Lotse-Purpose");
       let legalBasis = optionalText(c.req.header("lotse-legal-basis"), "Lotse-Legal-Basis");
@@ -257,7 +258,7 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
         ...(presealed === undefined ? {} : { presealed }),
         upstream: {
           endpoint: (p) => p.xnachweisEndpoint ?? null,
-          body: (sealed) => sealedMessage(doc!, sealed.token),
+          body: (sealed) => canonical.seal(sealed.token),
           inspect: deferredInspect,
         },
       }, deps);

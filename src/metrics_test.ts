@@ -54,6 +54,8 @@ Deno.test("Metrics.render() has the protocol wait as a histogram of its own", ()
   const text = metrics.render();
   assert.match(text, /^# TYPE lotse_protocol_wait_seconds histogram$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.0005"\} 1$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.001"\} 1$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.0015"\} 2$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.002"\} 2$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.05"\} 3$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_count 3$/m);

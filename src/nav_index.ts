@@ -459,6 +459,20 @@ export class NavIndex {
     return list[lowerBound(list, ordinal)] === ordinal;
   }
 
+  /**
+   * The evidence types `providerId` is on a route for, sorted: one look per evidence type,
+   * not a scan of the routes, so it stays cheap at a million routes.
+   */
+  evidenceTypesServedBy(providerId: string): string[] {
+    const ordinal = this.#providerOrdinals.get(providerId);
+    if (ordinal === undefined) return [];
+    const types: string[] = [];
+    for (const [type, list] of this.#serving) {
+      if (list[lowerBound(list, ordinal)] === ordinal) types.push(type);
+    }
+    return types.sort();
+  }
+
   /** The region with this AGS, or `undefined`. */
   region(ags: string): Region | undefined {
     return this.#gemeinden.get(ags)?.found.region;

@@ -72,7 +72,14 @@ Deno.test("withRouteChanges() answers exactly like a full build after random cha
         full.serves(r.providerId, r.evidenceType),
       );
     }
+    // A provider's evidence types (the catalogue's), against one scan of the routes.
+    const scanned = new Map<string, Set<string>>(providers.map((p) => [p, new Set()]));
+    for (const r of routes) scanned.get(r.providerId)?.add(r.evidenceType);
+    for (const [provider, set] of scanned) {
+      assert.deepEqual(index.evidenceTypesServedBy(provider), [...set].sort(), provider);
+    }
   }
+  assert.deepEqual(index.evidenceTypesServedBy("no-such-provider"), []);
 });
 
 Deno.test("withRouteChanges() leaves the old index as it was and refuses a dangling route", () => {

@@ -38,6 +38,17 @@ Deno.test("the image runs as a non-root user", () => {
   assert.ok(!/^(root|0)(:|$)/.test(user), `USER is "${user}"`);
 });
 
+Deno.test("the entrypoint runs V8 with the flags of deno task serve and start", async () => {
+  const tasks = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)).tasks;
+  const v8 = (words: string[]) => words.filter((w) => w.startsWith("--v8-flags="));
+  const image = v8(entrypoint());
+  // The young generation's cap is part of the product's memory figures (BENCHMARKS.md, P5).
+  assert.ok(image.some((w) => /--max-semi-space-size=\d+/.test(w)), image.join(" "));
+  for (const task of ["serve", "start"]) {
+    assert.deepEqual(v8(String(tasks[task]).split(/\s+/)), image, `deno task ${task}`);
+  }
+});
+
 Deno.test("the entrypoint narrows Deno's permissions", () => {
   const args = entrypoint();
   assert.deepEqual(args.slice(0, 2), ["deno", "run"]);

@@ -178,6 +178,7 @@ Deno.test({
           await lotse.fetch("/v1/providers/kba-zfzr", { headers: bearer(consumer) }),
         );
         assert.equal(provider.id, "kba-zfzr");
+        assert.deepEqual(provider.evidenceTypes, ["fahrzeugzulassung"]);
         assert.equal("caCert" in provider, false);
         await problem(
           await lotse.fetch("/v1/providers/nobody", { headers: bearer(consumer) }),

@@ -16,48 +16,90 @@
  */
 
 const HEAD_BYTES = 64 * 1024;
-// An element start tag, any prefix: text content cannot hold "<", so this is markup.
-const DEFERRED = /<(?:[A-Za-z_][\w.-]*:)?ResponseAvailableDateTime[\s>/]/;
-const HAS_EVIDENCE = /<(?:[A-Za-z_][\w.-]*:)?RegistryObjectList[\s>/]/;
+const NAME_CHAR = /[\w.-]/;
+const NAME_START = /[A-Za-z_]/;
+const NAME_END = /[\s>/]/;
+
+/**
+ * Whether `text` holds a start tag of `local` under any prefix (`<local`, `<p:local`)
+ * followed by whitespace, `>` or `/`. Text content cannot hold `<`, so this is markup. The
+ * name is found by a plain substring search first: the message passes through once.
+ */
+export function hasStartTag(text: string, local: string): boolean {
+  for (let at = text.indexOf(local); at !== -1; at = text.indexOf(local, at + 1)) {
+    if (!NAME_END.test(text[at + local.length] ?? "")) continue;
+    let start = at - 1;
+    if (text[start] === ":") {
+      start--;
+      while (start >= 0 && NAME_CHAR.test(text[start]!)) start--;
+      if (!NAME_START.test(text[start + 1] ?? "")) continue;
+    }
+    if (text[start] === "<") return true;
+  }
+  return false;
+}
+
+/** Looks at the head of a message as it passes: deferred (true) or not (false). */
+class HeadWatch {
+  readonly deferred: Promise<boolean>;
+  #settle!: (value: boolean) => void;
+  readonly #decoder = new TextDecoder();
+  #head = "";
+  #seen = 0;
+  #decided = false;
+
+  constructor() {
+    this.deferred = new Promise<boolean>((resolve) => this.#settle = resolve);
+  }
+
+  #decide(value: boolean): void {
+    if (!this.#decided) this.#settle(value);
+    this.#decided = true;
+  }
+
+  see(chunk: Uint8Array): void {
+    if (this.#decided) return;
+    this.#head += this.#decoder.decode(chunk.subarray(0, HEAD_BYTES - this.#seen), {
+      stream: true,
+    });
+    this.#seen += Math.min(chunk.byteLength, HEAD_BYTES - this.#seen);
+    if (hasStartTag(this.#head, "ResponseAvailableDateTime")) this.#decide(true);
+    else if (hasStartTag(this.#head, "RegistryObjectList") || this.#seen >= HEAD_BYTES) {
+      this.#decide(false);
+    }
+  }
+
+  end(): void {
+    this.#decide(hasStartTag(this.#head, "ResponseAvailableDateTime"));
+  }
+
+  cancel(): void {
+    this.#decide(false);
+  }
+}
 
 /** A pass-through stream and whether the message it carried was a deferred 0102 or 0302. */
 export function deferredWatch(): {
   stream: TransformStream<Uint8Array, Uint8Array>;
   deferred: Promise<boolean>;
 } {
-  let settle!: (value: boolean) => void;
-  const deferred = new Promise<boolean>((resolve) => settle = resolve);
-  const decoder = new TextDecoder();
-  let head = "";
-  let seen = 0;
-  let decided = false;
-  const decide = (value: boolean) => {
-    if (!decided) settle(value);
-    decided = true;
-  };
+  const watch = new HeadWatch();
   const stream = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
-      if (!decided) {
-        head += decoder.decode(chunk.subarray(0, HEAD_BYTES - seen), { stream: true });
-        seen += Math.min(chunk.byteLength, HEAD_BYTES - seen);
-        if (DEFERRED.test(head)) decide(true);
-        else if (HAS_EVIDENCE.test(head) || seen >= HEAD_BYTES) decide(false);
-      }
+      watch.see(chunk);
       controller.enqueue(chunk);
     },
-    flush() {
-      decide(DEFERRED.test(head));
-    },
-    cancel() {
-      decide(false);
-    },
+    flush: () => watch.end(),
+    cancel: () => watch.cancel(),
   });
-  return { stream, deferred };
+  return { stream, deferred: watch.deferred };
 }
 
 /**
  * The `inspect` of a transfer's upstream (src/transfer.ts) for XNachweis answers: a 200 with a
- * body is watched as it streams, and a deferred 0102/0302 makes the outcome `deferred`.
+ * body is watched as it streams (a pull stream over the provider's body, cheaper than a pipe
+ * through a transform), and a deferred 0102/0302 makes the outcome `deferred`. Errors of the
+ * provider's body (a cut, a digest mismatch) pass on as errors.
  */
 export function deferredInspect(
   response: Response,
@@ -65,9 +107,26 @@ export function deferredInspect(
   if (response.status !== 200 || response.body === null) {
     return { response, outcome: Promise.resolve(null) };
   }
-  const watch = deferredWatch();
+  const watch = new HeadWatch();
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) {
+        watch.end();
+        controller.close();
+        return;
+      }
+      watch.see(value);
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      watch.cancel();
+      return reader.cancel(reason);
+    },
+  });
   return {
-    response: new Response(response.body.pipeThrough(watch.stream), response),
+    response: new Response(body, response),
     outcome: watch.deferred.then((deferred) => deferred ? "deferred" : null),
   };
 }

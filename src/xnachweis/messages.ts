@@ -13,7 +13,8 @@
  *
  * @module
  */
-import { XmlDocument, type XmlElement, XmlXPath } from "libxml2-wasm";
+import { XmlDocument, type XmlElement } from "libxml2-wasm";
+import { nodePointer, TreeReader } from "./_libxml.ts";
 
 /** The namespaces of XNachweis 1.2.0 and the XÖV base messages, by their usual prefix. */
 export const NS = {
@@ -81,67 +82,54 @@ export interface EvidenceRequest {
   readonly subject: Subject;
 }
 
-const compiled = new Map<string, XmlXPath>();
+const DE = NS["xn-de"];
+const BK = NS["xn-bk"];
+const BDT = NS["xn-bdt"];
+const EDM = NS["xn-eu-edm"];
 
-/** `path` compiled once per process with the XNachweis prefixes (reading is on the hot path). */
-export function xpath(path: string): XmlXPath {
-  let found = compiled.get(path);
-  if (found === undefined) {
-    found = XmlXPath.compile(path, NS as unknown as Record<string, string>);
-    compiled.set(path, found);
-  }
-  return found;
-}
-
-function text(node: XmlElement | XmlDocument, path: string): string {
-  return (node.get(xpath(path))?.content ?? "").trim();
-}
-
-function readAgent(element: XmlElement): Agent {
+function readAgent(tree: TreeReader, element: number): Agent {
   return {
-    id: text(element, "xn-bk:Identifier"),
-    name: text(element, "xn-bk:Name[1]/xn-bdt:value"),
-    classification: text(element, "xn-eu-edm:Classification/code"),
+    id: tree.text(tree.child(element, BK, "Identifier")),
+    name: tree.text(tree.path(element, [BK, "Name"], [BDT, "value"])),
+    classification: tree.text(tree.path(element, [EDM, "Classification"], [null, "code"])),
   };
 }
 
 /**
  * Reads a schema-valid `DE.EvidenceRequest.0101` or `.0301` (same content). Throws an
- * `Error` when the document is another message; call it only after `validateXml()`.
+ * `Error` when the document is another message; call it only after `validateXml()`. It walks
+ * the few elements it needs (no XPath: this is on every request's path).
  */
 export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
   const root = doc.root;
   const type = root.name;
   if (
     (type !== "DE.EvidenceRequest.0101" && type !== "DE.EvidenceRequest.0301") ||
-    root.namespaceUri !== NS["xn-de"]
+    root.namespaceUri !== DE
   ) {
     throw new Error(`Expected DE.EvidenceRequest.0101, got "${root.name}"`);
   }
-  const requesters = root.find(xpath("xn-de:EvidenceRequester")).map((e) =>
-    readAgent(e as XmlElement)
-  );
-  const provider = readAgent(root.get(xpath("xn-de:EvidenceProvider")) as XmlElement);
-  const natural = root.get(xpath("xn-de:Query/xn-bk:LegalOrNaturalPerson/xn-bk:NaturalPerson")) as
-    | XmlElement
-    | null;
+  const tree = new TreeReader();
+  const top = nodePointer(root);
+  const requesters = tree.children(top, DE, "EvidenceRequester").map((e) => readAgent(tree, e));
+  const provider = readAgent(tree, tree.child(top, DE, "EvidenceProvider"));
+  const query = tree.child(top, DE, "Query");
+  const person = tree.child(query, BK, "LegalOrNaturalPerson");
+  const natural = tree.child(person, BK, "NaturalPerson");
   let subject: Subject;
-  if (natural) {
-    const idnr = text(natural, "xn-bk:IDNr");
+  if (natural !== 0) {
+    const idnr = tree.text(tree.child(natural, BK, "IDNr"));
     subject = {
       kind: "natural",
-      familyName: text(natural, "xn-bk:FamilyName"),
-      givenName: text(natural, "xn-bk:GivenName"),
-      dateOfBirth: text(natural, "xn-bk:DateOfBirth"),
+      familyName: tree.text(tree.child(natural, BK, "FamilyName")),
+      givenName: tree.text(tree.child(natural, BK, "GivenName")),
+      dateOfBirth: tree.text(tree.child(natural, BK, "DateOfBirth")),
       ...(idnr ? { idnr } : {}),
     };
   } else {
     subject = {
       kind: "legal",
-      legalName: text(
-        root,
-        "xn-de:Query/xn-bk:LegalOrNaturalPerson/xn-bk:LegalPerson/xn-bk:LegalName",
-      ),
+      legalName: tree.text(tree.path(person, [BK, "LegalPerson"], [BK, "LegalName"])),
     };
   }
   return {
@@ -149,10 +137,9 @@ export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
     id: root.attr("id")?.value.trim() ?? "",
     requesters,
     provider,
-    issuedToken: text(root, "xn-de:IssuedToken"),
-    classification: text(
-      root,
-      "xn-de:Query/xn-bk:RequestedEvidenceType/xn-bk:EvidenceTypeClassification",
+    issuedToken: tree.text(tree.child(top, DE, "IssuedToken")),
+    classification: tree.text(
+      tree.path(query, [BK, "RequestedEvidenceType"], [BK, "EvidenceTypeClassification"]),
     ),
     subject,
   };
@@ -170,9 +157,11 @@ export function readErrorResponse(doc: XmlDocument): ErrorResponseSummary | null
   if (!root.name.startsWith("DE.EvidenceErrorResponse.") || root.namespaceUri !== NS["xn-de"]) {
     return null;
   }
+  const tree = new TreeReader();
+  const exception = tree.child(nodePointer(root), DE, "Exception");
   return {
-    code: text(root, "xn-de:Exception[1]/xn-bk:Code/code"),
-    detail: text(root, "xn-de:Exception[1]/xn-bk:Detail"),
+    code: tree.text(tree.path(exception, [BK, "Code"], [null, "code"])),
+    detail: tree.text(tree.child(exception, BK, "Detail")),
   };
 }
 

@@ -56,6 +56,8 @@ export {
 export { deferredInspect, deferredWatch } from "./deferred.ts";
 export { loadSchemaFiles, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
 export {
+  type CanonicalRequest,
+  canonicalRequest,
   issuedTokenElement,
   requestDigest,
   sealedMessage,

@@ -1,8 +1,9 @@
 /**
  * Reading untrusted XNachweis XML safely: bounded size, UTF-8 only, no document type
  * declaration at all (so no external entities, no entity expansion: XXE and "billion laughs"
- * cannot start), no network, parsed by libxml2 (compiled to WebAssembly) and validated
- * against the vendored XNachweis 1.2.0 schemas with one schema compiled once per process.
+ * cannot start), no network, parsed by libxml2 (compiled to WebAssembly, one parser context
+ * reused: `_libxml.ts`) and validated against the vendored XNachweis 1.2.0 schemas with one
+ * schema compiled once per process.
  *
  * @example
  * ```ts
@@ -17,7 +18,9 @@
  *
  * @module
  */
+import { isUtf8 } from "node:buffer";
 import { ParseOption, XmlDocument, XmlLibError, XsdValidator } from "libxml2-wasm";
+import { parseDocument } from "./_libxml.ts";
 import { registerSchemas, type SchemaSet, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
 
 export type { SchemaSet } from "./_schemas.ts";
@@ -49,10 +52,25 @@ export interface ParseXmlOptions {
 
 // NONET: never fetch; NO_XXE: never load external entities even if a DTD slipped through;
 // no NOENT, no DTDLOAD, no XINCLUDE; HUGE stays off, so libxml2's own limits hold too.
-const PARSE_OPTIONS = ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE;
+// COMPACT keeps short texts inside their nodes (fewer allocations; the tree is the same).
+export const PARSE_OPTIONS = ParseOption.XML_PARSE_NONET | ParseOption.XML_PARSE_NO_XXE |
+  ParseOption.XML_PARSE_COMPACT;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+const head = new TextDecoder("utf-8", { ignoreBOM: false });
 const DECLARED_ENCODING = /^\uFEFF?<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/;
+const DOCTYPE = new TextEncoder().encode("DOCTYPE");
+
+/** Whether `bytes` hold `<!DOCTYPE` (any case), searched on the bytes, not a decoded copy. */
+function hasDoctype(bytes: Uint8Array): boolean {
+  for (let at = bytes.indexOf(0x21); at !== -1; at = bytes.indexOf(0x21, at + 1)) {
+    if (at === 0 || bytes[at - 1] !== 0x3c) continue; // "<!"
+    let i = 0;
+    // ASCII letters only: OR 0x20 lowers the case.
+    while (i < DOCTYPE.length && ((bytes[at + 1 + i] ?? 0) | 0x20) === (DOCTYPE[i]! | 0x20)) i++;
+    if (i === DOCTYPE.length) return true;
+  }
+  return false;
+}
 
 /**
  * Parses one XML document. Refuses (throws {@linkcode XmlRefusal}) what is too large, not
@@ -63,23 +81,18 @@ export function parseXml(bytes: Uint8Array, options: ParseXmlOptions): XmlDocume
   if (bytes.byteLength > options.maxBytes) {
     throw new XmlRefusal("too-large", `The message exceeds ${options.maxBytes} bytes`);
   }
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new XmlRefusal("not-utf8", "The message is not valid UTF-8");
-  }
-  const declared = DECLARED_ENCODING.exec(text.slice(0, 200))?.[1];
+  if (!isUtf8(bytes)) throw new XmlRefusal("not-utf8", "The message is not valid UTF-8");
+  const declared = DECLARED_ENCODING.exec(head.decode(bytes.subarray(0, 200)))?.[1];
   if (declared !== undefined && !/^utf-?8$/i.test(declared)) {
     throw new XmlRefusal("not-utf8", `Cannot read encoding "${declared}": expected UTF-8`);
   }
   // A DTD has no place in an XNachweis message: refuse before libxml2 reads one.
-  if (/<!DOCTYPE/i.test(text)) {
+  if (hasDoctype(bytes)) {
     throw new XmlRefusal("doctype", "Document type declarations are not accepted");
   }
   let doc: XmlDocument;
   try {
-    doc = XmlDocument.fromBuffer(bytes, { option: PARSE_OPTIONS, encoding: "UTF-8" });
+    doc = parseDocument(bytes, PARSE_OPTIONS);
   } catch (error) {
     throw new XmlRefusal("malformed", `Cannot parse the message: ${firstLine(error)}`);
   }

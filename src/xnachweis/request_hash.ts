@@ -13,53 +13,152 @@
  * order, namespace declarations, the XML declaration, `<a/>` vs `<a></a>`), so Lotse may
  * re-serialise the message when it fills in the token.
  *
+ * On the faces' path ({@linkcode canonicalRequest}) one canonicalisation serves both: the
+ * hash, and the message Lotse forwards, which is that canonical form with the token filled
+ * in (a canonical document is well-formed XML with the same elements, attributes, texts and
+ * namespaces in use; a provider canonicalising it again gets the same bytes). Exclusive C14N
+ * drops namespace declarations that no element or attribute name uses, which matters only
+ * for qualified names inside values (`xsi:type`, the free content of `AnyContent`): a message
+ * holding either is serialised from the tree instead.
+ *
  * @example
  * ```ts
- * import { requestDigest } from "./request_hash.ts";
+ * import { canonicalRequest, requestDigest } from "./request_hash.ts";
  * const digest = requestDigest(doc); // "sha-256=:…:", doc unchanged afterwards
+ * const request = canonicalRequest(doc); // request.digest === digest
+ * const body = request.seal(token); // the bytes to forward, token inside
  * ```
  *
  * @module
  */
 import { createHash } from "node:crypto";
 import { XmlC14NMode, type XmlDocument, type XmlElement } from "libxml2-wasm";
-import { xpath } from "./messages.ts";
+import { collectOutput, elementAt, nodePointer, outputHandler, TreeReader } from "./_libxml.ts";
+import { NS } from "./messages.ts";
+
+/** The root's `IssuedToken` element (a pointer), or 0 when the document is not a request. */
+function issuedToken(doc: XmlDocument): number {
+  return new TreeReader().child(nodePointer(doc.root), NS["xn-de"], "IssuedToken");
+}
 
 /** The root's `IssuedToken` element, or null when the document is not a 0101. */
 export function issuedTokenElement(doc: XmlDocument): XmlElement | null {
-  return doc.root.get(xpath("xn-de:IssuedToken")) as XmlElement | null;
+  const ptr = issuedToken(doc);
+  return ptr === 0 ? null : elementAt(ptr);
 }
 
 /** Replaces the content of the `IssuedToken` element (`""` empties it). */
 export function setIssuedToken(doc: XmlDocument, token: string): void {
   const element = issuedTokenElement(doc);
   if (!element) throw new Error("The message has no IssuedToken");
+  fillToken(element, token);
+}
+
+function fillToken(element: XmlElement, token: string): void {
   while (element.firstChild) element.firstChild.remove();
   if (token !== "") element.addText(token);
 }
 
 /**
  * The message as it goes to the provider: `token` put into its `IssuedToken`, serialized,
- * as the one-chunk body both XML faces (0101, and the EU face's 0301) send upstream.
+ * as the one-chunk body both XML faces (0101, and the EU face's 0301) send upstream. The
+ * bytes come straight out of libxml2's output buffer (no string in between).
  */
 export function sealedMessage(doc: XmlDocument, token: string): ReadableStream<Uint8Array> {
-  setIssuedToken(doc, token);
-  return ReadableStream.from([new TextEncoder().encode(doc.toString({ format: false }))]);
+  const element = issuedTokenElement(doc);
+  if (!element) throw new Error("The message has no IssuedToken");
+  if (element.content !== token) fillToken(element, token);
+  const bytes = collectOutput((out) => doc.save(out, { format: false, encoding: "utf-8" }));
+  return ReadableStream.from([bytes]);
 }
 
 /**
  * The request hash of a 0101 by the rule above. The document is left as it was (the
- * token's content is put back).
+ * token's content is put back). The canonical form goes from libxml2's output buffer
+ * straight into the hash.
  */
 export function requestDigest(doc: XmlDocument): string {
   const element = issuedTokenElement(doc);
   if (!element) throw new Error("The message has no IssuedToken");
-  const token = element.content;
-  if (token !== "") setIssuedToken(doc, "");
+  const token = element.firstChild === null ? "" : element.content;
+  if (token !== "") fillToken(element, "");
   try {
-    const canonical = doc.canonicalizeToString({ mode: XmlC14NMode.XML_C14N_EXCLUSIVE_1_0 });
-    return `sha-256=:${createHash("sha256").update(canonical, "utf8").digest("base64")}:`;
+    const hash = createHash("sha256");
+    doc.canonicalize(outputHandler((chunk) => hash.update(chunk)), {
+      mode: XmlC14NMode.XML_C14N_EXCLUSIVE_1_0,
+    });
+    return `sha-256=:${hash.digest("base64")}:`;
   } finally {
-    if (token !== "") setIssuedToken(doc, token);
+    if (token !== "") fillToken(element, token);
   }
+}
+
+/** A 0101 canonicalised once: its request hash, and the message to forward with a token. */
+export interface CanonicalRequest {
+  /** The request hash (`sha-256=:…:`), as {@linkcode requestDigest} computes it. */
+  readonly digest: string;
+  /** The message with `token` in its `IssuedToken`, as one chunk to send upstream. */
+  seal(token: string): ReadableStream<Uint8Array>;
+}
+
+const encoder = new TextEncoder();
+// One UTF-16 unit per byte, so string positions are byte positions (searching a string is
+// far faster than searching bytes in JavaScript).
+const bytewise = new TextDecoder("latin1");
+// What makes forwarding the canonical form unsafe: qualified names inside values.
+const UNSAFE = ["http://www.w3.org/2001/XMLSchema-instance", "AnyContent"];
+const C14N_TEXT = /[&<>\r]/g;
+const C14N_ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  "\r": "&#xD;",
+};
+
+/**
+ * Canonicalises a 0101 (or 0301) once for both the request hash and the forwarded message:
+ * the `IssuedToken` holds a random marker while libxml2 writes the canonical form, the hash
+ * is taken over the form without it, and {@linkcode CanonicalRequest.seal} puts the token
+ * where the marker was. The document is left as it was; `seal` may serialise it from the tree
+ * (a message with qualified names inside values, see above), so it must not be disposed
+ * before `seal` is called.
+ */
+export function canonicalRequest(doc: XmlDocument): CanonicalRequest {
+  const element = issuedTokenElement(doc);
+  if (!element) throw new Error("The message has no IssuedToken");
+  const token = element.firstChild === null ? "" : element.content;
+  const marker = crypto.randomUUID().replaceAll("-", "");
+  fillToken(element, marker);
+  let canonical: Uint8Array;
+  try {
+    canonical = collectOutput((out) =>
+      doc.canonicalize(out, { mode: XmlC14NMode.XML_C14N_EXCLUSIVE_1_0 })
+    );
+  } finally {
+    fillToken(element, token);
+  }
+  const text = bytewise.decode(canonical);
+  const at = text.indexOf(marker);
+  if (at === -1 || text.indexOf(marker, at + 1) !== -1) {
+    // Cannot happen for a random marker; never guess.
+    return { digest: requestDigest(doc), seal: (sealed) => sealedMessage(doc, sealed) };
+  }
+  const before = canonical.subarray(0, at);
+  const after = canonical.subarray(at + marker.length);
+  const hash = createHash("sha256").update(before).update(after);
+  const digest = `sha-256=:${hash.digest("base64")}:`;
+  if (UNSAFE.some((name) => text.includes(name))) {
+    return { digest, seal: (sealed) => sealedMessage(doc, sealed) };
+  }
+  return {
+    digest,
+    seal(sealed) {
+      const token = encoder.encode(sealed.replace(C14N_TEXT, (c) => C14N_ESCAPES[c]!));
+      const body = new Uint8Array(before.byteLength + token.byteLength + after.byteLength);
+      body.set(before, 0);
+      body.set(token, before.byteLength);
+      body.set(after, before.byteLength + token.byteLength);
+      return ReadableStream.from([body]);
+    },
+  };
 }

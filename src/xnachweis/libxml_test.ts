@@ -1,0 +1,247 @@
+import assert from "node:assert/strict";
+import { CONTEXT_BYTES, nodePointer, parserContexts, TreeReader } from "./_libxml.ts";
+import { hasStartTag } from "./deferred.ts";
+import {
+  type Agent,
+  buildEvidenceRequest,
+  buildEvidenceResponse,
+  canonicalRequest,
+  deferredInspect,
+  NS,
+  parseXml,
+  readEvidenceRequest,
+  requestDigest,
+  sealedMessage,
+  validateXml,
+  XmlRefusal,
+} from "./mod.ts";
+
+const enc = new TextEncoder();
+const requester: Agent = { id: "stadt-test", name: "Stadt Test", classification: "ER" };
+const provider: Agent = { id: "kba-zfzr", name: "KBA", classification: "EP" };
+const subject = {
+  kind: "natural",
+  familyName: "Mustermann",
+  givenName: "Erika",
+  dateOfBirth: "1980-01-01",
+  idnr: "12345678903",
+} as const;
+const CLASSIFICATION = "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/test";
+const REQUEST = buildEvidenceRequest({
+  requesters: [requester],
+  provider,
+  classification: CLASSIFICATION,
+  evidenceTitle: "Fahrzeugzulassung",
+  subject,
+});
+
+function parse(text: string | Uint8Array) {
+  return parseXml(typeof text === "string" ? enc.encode(text) : text, { maxBytes: 1 << 24 });
+}
+
+Deno.test("the shared parser context: replaced after CONTEXT_BYTES, earlier documents stay intact, errors belong to their own parse", () => {
+  const kept = parse(REQUEST);
+  try {
+    const before = readEvidenceRequest(kept);
+    const digest = requestDigest(kept);
+    const contexts = parserContexts();
+    // A large valid document, parsed until the context must have been replaced.
+    const big = enc.encode(`<a>${"<b>x</b>".repeat(CONTEXT_BYTES / 16)}</a>`);
+    for (let parsed = 0; parsed <= CONTEXT_BYTES; parsed += big.byteLength) parse(big).dispose();
+    assert.ok(parserContexts() > contexts, "the context was replaced");
+    // The document parsed with the old context is still whole.
+    assert.deepEqual(readEvidenceRequest(kept), before);
+    assert.equal(requestDigest(kept), digest);
+    // A malformed message reports its own error; the next one parses without stale errors.
+    assert.throws(() => parse("<a><b></a>"), (e) => e instanceof XmlRefusal && /b/.test(e.message));
+    const again = parse(REQUEST);
+    try {
+      validateXml(again);
+      assert.deepEqual(readEvidenceRequest(again), before);
+    } finally {
+      again.dispose();
+    }
+  } finally {
+    kept.dispose();
+  }
+});
+
+Deno.test("reading walks by namespace and local name: other prefixes read the same, a foreign namespace is not read", () => {
+  const renamed = REQUEST.replaceAll("xn-bk:", "b:").replaceAll("xmlns:xn-bk=", "xmlns:b=")
+    .replaceAll("xn-de:", "d:").replaceAll("xmlns:xn-de=", "xmlns:d=");
+  assert.ok(!renamed.includes("xn-de:") && !renamed.includes("xn-bk:"));
+  const doc = parse(REQUEST);
+  const other = parse(renamed);
+  try {
+    validateXml(other);
+    assert.deepEqual(readEvidenceRequest(other), readEvidenceRequest(doc));
+    // Prefixes are part of the canonical form (Exclusive C14N keeps them).
+    assert.notEqual(requestDigest(other), requestDigest(doc));
+    const tree = new TreeReader();
+    const root = nodePointer(other.root);
+    assert.notEqual(tree.child(root, NS["xn-de"], "EvidenceProvider"), 0);
+    assert.equal(tree.child(root, NS["xn-bk"], "EvidenceProvider"), 0);
+    assert.equal(tree.child(root, null, "EvidenceProvider"), 0);
+    assert.equal(tree.children(root, NS["xn-de"], "EvidenceRequester").length, 1);
+    assert.equal(
+      tree.text(tree.path(root, [NS["xn-de"], "EvidenceProvider"], [NS["xn-bk"], "Identifier"])),
+      provider.id,
+    );
+  } finally {
+    doc.dispose();
+    other.dispose();
+  }
+});
+
+Deno.test("sealedMessage() carries the token, keeps the request hash, and leaves the rest as it was", async () => {
+  const doc = parse(REQUEST);
+  try {
+    const digest = requestDigest(doc);
+    const sealed = new Uint8Array(await new Response(sealedMessage(doc, "x.y.z")).arrayBuffer());
+    assert.equal(requestDigest(doc), digest, "the document's hash is unchanged");
+    const forwarded = parse(sealed);
+    try {
+      validateXml(forwarded);
+      const read = readEvidenceRequest(forwarded);
+      assert.equal(read.issuedToken, "x.y.z");
+      assert.deepEqual({ ...read, issuedToken: "" }, readEvidenceRequest(parse(REQUEST)));
+      assert.equal(requestDigest(forwarded), digest);
+    } finally {
+      forwarded.dispose();
+    }
+    // Sealing twice replaces the token rather than appending to it.
+    const again = new TextDecoder().decode(
+      await new Response(sealedMessage(doc, "a.b.c")).arrayBuffer(),
+    );
+    assert.ok(again.includes(">a.b.c<") && !again.includes("x.y.z"));
+  } finally {
+    doc.dispose();
+  }
+});
+
+Deno.test("hasStartTag() finds start tags under any prefix, never text, end tags or longer names", () => {
+  assert.ok(hasStartTag("<a><ResponseAvailableDateTime>", "ResponseAvailableDateTime"));
+  assert.ok(hasStartTag("<x:RegistryObjectList/>", "RegistryObjectList"));
+  assert.ok(hasStartTag("<xn-de.v2:RegistryObjectList\n>", "RegistryObjectList"));
+  assert.ok(!hasStartTag("<a>RegistryObjectList </a>", "RegistryObjectList"));
+  assert.ok(!hasStartTag("</x:RegistryObjectList>", "RegistryObjectList"));
+  assert.ok(!hasStartTag("<x:RegistryObjectListing>", "RegistryObjectList"));
+  assert.ok(!hasStartTag("<x:MyRegistryObjectList>", "RegistryObjectList"));
+  assert.ok(!hasStartTag("<9x:RegistryObjectList>", "RegistryObjectList"));
+  assert.ok(!hasStartTag("<x:RegistryObjectList", "RegistryObjectList"), "not yet complete");
+});
+
+/** A 200 whose body arrives in `size`-byte chunks, optionally failing at the end. */
+function answer(bytes: Uint8Array, size: number, fail?: Error): Response {
+  let at = 0;
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= bytes.byteLength) {
+          if (fail) controller.error(fail);
+          else controller.close();
+          return;
+        }
+        controller.enqueue(bytes.slice(at, at + size));
+        at += size;
+      },
+    }),
+    { status: 200, headers: { "content-type": "application/xml" } },
+  );
+}
+
+Deno.test("deferredInspect() passes every byte, tells a deferred 0102 in any chunking, passes errors on", async () => {
+  const common = {
+    requestId: "urn:uuid:00000000-0000-4000-8000-000000000000",
+    provider,
+    requesters: [requester],
+    classification: CLASSIFICATION,
+    evidenceTitle: "Fahrzeugzulassung",
+    subject,
+  };
+  const deferred = enc.encode(
+    buildEvidenceResponse({ ...common, evidence: { availableAt: "2026-12-01T00:00:00Z" } }),
+  );
+  const evidence = enc.encode(
+    buildEvidenceResponse({ ...common, evidence: { bytes: enc.encode("{}") } }),
+  );
+  for (const size of [1, 7, 100, 1 << 20]) {
+    for (const [bytes, outcome] of [[deferred, "deferred"], [evidence, null]] as const) {
+      const inspected = deferredInspect(answer(bytes, size));
+      assert.equal(inspected.response.headers.get("content-type"), "application/xml");
+      assert.deepEqual(new Uint8Array(await inspected.response.arrayBuffer()), bytes);
+      assert.equal(await inspected.outcome, outcome, `chunks of ${size}`);
+    }
+  }
+  const cut = new Error("cut");
+  const failing = deferredInspect(answer(evidence, 100, cut));
+  await assert.rejects(failing.response.arrayBuffer(), (e) => e === cut);
+  assert.equal(await failing.outcome, null);
+  const status = deferredInspect(new Response("x", { status: 404 }));
+  assert.equal(await status.outcome, null);
+  assert.equal(await status.response.text(), "x");
+});
+
+async function bodyText(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+Deno.test("canonicalRequest(): the request hash of requestDigest(), and the canonical form forwarded with the token", async () => {
+  const empty = "<xn-de:IssuedToken></xn-de:IssuedToken>";
+  assert.ok(REQUEST.includes(empty));
+  const variants = [
+    REQUEST,
+    REQUEST.replace(empty, "<xn-de:IssuedToken/>"),
+    REQUEST.replace(empty, "<xn-de:IssuedToken> a.b.c </xn-de:IssuedToken>"),
+    REQUEST.replace(/^<\?xml[^>]*>/, "").replace("<xn-bk:", "\n  <xn-bk:"),
+  ];
+  for (const text of variants) {
+    const doc = parse(text);
+    try {
+      const before = doc.toString({ format: false });
+      const canonical = canonicalRequest(doc);
+      assert.equal(canonical.digest, requestDigest(doc));
+      assert.equal(doc.toString({ format: false }), before, "the document is left as it was");
+      for (const token of ["x.y.z", "a&b<c>d"]) {
+        const sent = await bodyText(canonical.seal(token));
+        assert.ok(!sent.startsWith("<?xml"), "the canonical form, no declaration");
+        const forwarded = parse(sent);
+        try {
+          validateXml(forwarded);
+          assert.equal(readEvidenceRequest(forwarded).issuedToken, token);
+          assert.equal(requestDigest(forwarded), canonical.digest);
+        } finally {
+          forwarded.dispose();
+        }
+      }
+    } finally {
+      doc.dispose();
+    }
+  }
+});
+
+Deno.test("canonicalRequest(): a message with qualified names inside values is serialised from the tree", async () => {
+  const XSI = "http://www.w3.org/2001/XMLSchema-instance";
+  // xsi:type names a type by a prefix that no element or attribute name of its own uses.
+  const typed = REQUEST.replace(
+    `xmlns:xn-bk="${NS["xn-bk"]}"`,
+    `xmlns:xn-bk="${NS["xn-bk"]}" xmlns:xsi="${XSI}" xmlns:t="${NS["xn-bdt"]}"`,
+  ).replace("<xn-bk:FamilyName>", '<xn-bk:FamilyName xsi:type="t:String.Latin">');
+  const doc = parse(typed);
+  try {
+    const canonical = canonicalRequest(doc);
+    assert.equal(canonical.digest, requestDigest(doc));
+    const sent = await bodyText(canonical.seal("x.y.z"));
+    assert.ok(sent.startsWith("<?xml"), "serialised from the tree");
+    assert.ok(sent.includes(`xmlns:t="${NS["xn-bdt"]}"`), "the declaration xsi:type needs stays");
+    const forwarded = parse(sent);
+    try {
+      assert.equal(readEvidenceRequest(forwarded).issuedToken, "x.y.z");
+      assert.equal(requestDigest(forwarded), canonical.digest);
+    } finally {
+      forwarded.dispose();
+    }
+  } finally {
+    doc.dispose();
+  }
+});
