@@ -167,10 +167,13 @@ export interface BenchDatabase {
   readonly seedMs: number;
 }
 
-/** Starts a cluster, migrates and seeds it; registers its removal in `cleanups`. */
+/**
+ * Starts a cluster, migrates and seeds it (`routes: false`: every table but the routes);
+ * registers its removal in `cleanups`.
+ */
 export async function startBenchDatabase(
   cleanups: Cleanups,
-  options: { minRoutes?: number } = {},
+  options: { minRoutes?: number; routes?: boolean } = {},
 ): Promise<BenchDatabase> {
   const cluster = await startCluster();
   cleanups.push(() => cluster.destroy());
@@ -184,7 +187,8 @@ export async function startBenchDatabase(
     postcodes: tables.postcodes,
     evidenceTypes: tables.evidenceTypes,
     providers: tables.providers,
-    routes: tables.routes,
+    // Without routes for a first import into an empty table (loadtest/full_scale.ts).
+    routes: options.routes === false ? [] : tables.routes,
     clients: DEMO_CLIENTS,
     // The generated tables hold the evidence types and providers of the navigation pilots,
     // not every demo register (the IDA's, say): only the permissions they can satisfy.

@@ -5,9 +5,17 @@
  * on (its slowest answer during the changes shows any stall). With `--import`, also a
  * million-route NDJSON import through A's admin API and how long until B serves it.
  *
+ * With `--first-import`, the cluster is seeded without routes, and the instances start with an
+ * empty routes table; the million routes then come in as one NDJSON import through A's admin
+ * API (an operator's first load), timed until A answers and until B serves them. While that
+ * import holds the routes table, one route is changed through B's admin API: the change waits
+ * and lands after the import (its value is what B then serves). `--log-statements MS` logs the
+ * cluster's statements slower than MS milliseconds (`log_min_duration_statement`) and prints
+ * those of the first import. The changes and `--import` then run on the imported million.
+ *
  * ```sh
  * deno run -A loadtest/full_scale.ts [--routes 1000000] [--changes 20] [--import] \
- *   [--database-url postgres://…]
+ *   [--first-import [--log-statements 100]] [--database-url postgres://…]
  * ```
  *
  * `--database-url` reuses a database seeded before (by `tools/seed.ts` or an earlier run with
@@ -18,6 +26,8 @@
  * @module
  */
 import { generateTables } from "../tools/generate.ts";
+import type { Route } from "../src/model.ts";
+import type { Db } from "../db/types.ts";
 import {
   ADMIN_TOKEN,
   Cleanups,
@@ -35,7 +45,37 @@ function arg(name: string, fallback: number): number {
 
 const routes = arg("--routes", 1_000_000);
 const changes = arg("--changes", 20);
+const firstImport = Deno.args.includes("--first-import");
+const logStatements = arg("--log-statements", -1);
 const cleanups = new Cleanups();
+
+/** The body of an NDJSON route import: one route per line. */
+function ndjson(rows: readonly Route[]): string {
+  return rows.map((r) => JSON.stringify(r)).join("\n");
+}
+
+/** Polls `ok` every 10 ms until it holds; throws after `ms`. */
+async function until(what: string, ok: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await ok())) {
+    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The server's statements of at least `ms` from its log, after byte `from`: duration and text. */
+async function slowStatements(
+  logFile: string,
+  from: number,
+): Promise<{ ms: number; statement: string }[]> {
+  const text = (await Deno.readTextFile(logFile)).slice(from);
+  const out: { ms: number; statement: string }[] = [];
+  const re = /duration: ([\d.]+) ms {2}(?:statement|execute [^:]*): ([\s\S]*?)(?=\n\S|$)/g;
+  for (const m of text.matchAll(re)) {
+    out.push({ ms: Math.round(Number(m[1])), statement: m[2]!.replace(/\s+/g, " ").slice(0, 160) });
+  }
+  return out;
+}
 
 async function refreshes(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -69,18 +109,116 @@ try {
       tables: generateTables({ seed: 1, minRoutes: routes }),
       seedMs: 0,
     }
-    : await startBenchDatabase(cleanups, { minRoutes: routes });
+    : await startBenchDatabase(cleanups, { minRoutes: routes, routes: !firstImport });
+  if (firstImport && given >= 0) throw new Error("--first-import seeds its own cluster");
+  const logFile = "cluster" in database ? `${database.cluster.dataDir}/log` : null;
+  if (logStatements >= 0 && "db" in database) {
+    await database.db.exec(
+      `alter system set log_min_duration_statement = ${Math.floor(logStatements)}`,
+    );
+    await database.db.sql`select pg_reload_conf()`;
+  }
   const a = await startLotseProcess(cleanups, database.url);
   const b = await startLotseProcess(cleanups, database.url);
   const token = await demoToken(b.url);
   // A Gemeinde route of a synthetic register: its answer names the route's provider.
-  const route = database.tables.routes.find((r) => r.regionKey.length === 8)!;
+  const gemeinden = database.tables.routes.filter((r) => r.regionKey.length === 8);
+  const route = gemeinden[0]!;
   const providers = database.tables.providers.map((p) => p.id);
-  const navUrl = `${b.url}/v1/navigation?evidenceType=${route.evidenceType}&ags=${route.regionKey}`;
-  const navigate = async () => {
-    const res = await fetch(navUrl, { headers: { authorization: `Bearer ${token}` } });
+  const navAt = (r: Route) =>
+    `${b.url}/v1/navigation?evidenceType=${r.evidenceType}&ags=${r.regionKey}`;
+  const navUrl = navAt(route);
+  const navigateTo = async (url: string) => {
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
     return (await res.json()).provider?.id as string | undefined;
   };
+  const navigate = () => navigateTo(navUrl);
+  const result: Record<string, unknown> = {
+    routes: database.tables.routes.length,
+    seedMs: Math.round(database.seedMs),
+    readyMs: { a: Math.round(a.readyMs), b: Math.round(b.readyMs) },
+  };
+
+  if (firstImport) {
+    // A million new routes into the empty table, through A; one of them changed through B
+    // while the import holds the table.
+    const logFrom = logFile ? (await Deno.stat(logFile)).size : 0;
+    const other = gemeinden[gemeinden.length - 1]!;
+    const moved = providers.find((p) => p !== other.providerId)!;
+    const db = (database as { db: Db }).db;
+    const body = ndjson(database.tables.routes);
+    const version = async () =>
+      Number(
+        (await db.sql<{ v: number }>`
+        select version::int as v from table_versions where name = 'routes'`)[0]!.v,
+      );
+    const before = await version();
+    const t = performance.now();
+    const imported = fetch(`${a.url}/admin/v1/imports/routes`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-ndjson" },
+      body,
+    });
+    // The commit: when the routes' version moves (polled every 10 ms on the side).
+    let commitAt = 0;
+    const commitSeen = until("the import's commit", async () => {
+      if ((await version()) === before) return false;
+      commitAt = performance.now();
+      return true;
+    }, 600_000);
+    // Once the import holds the routes table (its write phase), a one-row change through B.
+    let held = false;
+    let answered = false;
+    imported.finally(() => answered = true);
+    await until("the import's write phase or its answer", async () => {
+      held = (await db.sql`select 1 from pg_locks where relation = 'routes'::regclass
+        and mode = 'AccessExclusiveLock' and granted`).length > 0;
+      return held || answered;
+    }, 600_000);
+    const putSent = performance.now();
+    const put = fetch(`${b.url}/admin/v1/routes/${other.id}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ ...other, id: undefined, providerId: moved }),
+    }).then(async (res) => {
+      const done = performance.now();
+      if (res.status >= 300) throw new Error(`PUT: ${res.status} ${await res.text()}`);
+      await res.body?.cancel();
+      return done;
+    });
+    const res = await imported;
+    const committed = performance.now();
+    const answer = await res.text();
+    if (res.status !== 200) throw new Error(`Import: ${res.status} ${answer.slice(0, 500)}`);
+    const putDone = await put;
+    await commitSeen;
+    await until("the import on B", async () => (await navigate()) === route.providerId, 60_000);
+    const visible = performance.now();
+    await until("the change on B", async () => (await navigateTo(navAt(other))) === moved, 60_000);
+    result.firstImport = {
+      importMs: Math.round(committed - t),
+      committedAfterMs: Math.round(commitAt - t),
+      visibleOnBMs: Math.round(visible - committed),
+      visibleOnBAfterCommitMs: Math.round(visible - commitAt),
+      changeDuringImport: {
+        sentWhileImportHeldRoutes: held,
+        sentAfterImportStartMs: Math.round(putSent - t),
+        answeredAfterImportMs: Math.round(putDone - committed),
+      },
+      refreshesOnB: await refreshes(b.url),
+      memoryAfterMiB: { a: await memoryMiB(a.url), b: await memoryMiB(b.url) },
+      ...(logFile && logStatements >= 0
+        ? { slowStatements: await slowStatements(logFile, logFrom) }
+        : {}),
+    };
+    // The other route back as seeded (through the admin API), so the runs below start alike.
+    const back = await fetch(`${a.url}/admin/v1/routes/${other.id}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({ ...other, id: undefined }),
+    });
+    if (back.status !== 200) throw new Error(`PUT: ${back.status} ${await back.text()}`);
+  }
   await navigate();
   const memoryAtStart = { a: await memoryMiB(a.url), b: await memoryMiB(b.url) };
 
@@ -123,10 +261,7 @@ try {
   running = false;
   await loop;
 
-  const result: Record<string, unknown> = {
-    routes: database.tables.routes.length,
-    seedMs: Math.round(database.seedMs),
-    readyMs: { a: Math.round(a.readyMs), b: Math.round(b.readyMs) },
+  Object.assign(result, {
     memoryAtStartMiB: memoryAtStart,
     memoryAfterChangesMiB: { a: await memoryMiB(a.url), b: await memoryMiB(b.url) },
     oneRowChangeMs: {
@@ -145,12 +280,12 @@ try {
       slowestDuringMs: Math.round(slowest.during * 10) / 10,
       requests: counts,
     },
-  };
+  });
 
   if (Deno.args.includes("--import")) {
     // Every route again, with one provider changed: NDJSON through A's admin API.
     const moved = providers[1]!;
-    const body = database.tables.routes.map((r) =>
+    const body = database.tables.routes.map((r: Route) =>
       JSON.stringify({ ...r, providerId: r.id === route.id ? moved : r.providerId })
     ).join("\n");
     const t = performance.now();

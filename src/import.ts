@@ -41,6 +41,8 @@ export interface ImportOptions {
   idleMs?: number;
   /** Who imports (client id): recorded in the audit trail with the import. */
   actor?: string;
+  /** Changed routes from which indexes and foreign keys are rebuilt (db/bulk.ts); tests. */
+  bulkRows?: number;
 }
 
 /** Longest stretch of parsing and validating before the import lets other requests run. */
@@ -303,7 +305,7 @@ export async function importRows(
         keys.get(name)!.has(key) ? null : `${field} "${key}" names no ${name} row`;
       const missingReference = (row: TableRows[TableName]) =>
         checkReferences(table, row, missingIn);
-      const bulk = await openBulkWriter(tx, table);
+      const bulk = await openBulkWriter(tx, table, { bulkRows: options.bulkRows });
       try {
         const idleMs = options.idleMs ?? 30_000;
         const entries = csv ? csvEntries(table, body, idleMs) : ndjsonEntries(table, body, idleMs);
