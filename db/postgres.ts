@@ -4,8 +4,8 @@
  * @module
  */
 import postgres from "postgres";
-import type { Writable } from "node:stream";
-import type { CopySink, Db, Queryable, Row } from "./types.ts";
+import type { Readable, Writable } from "node:stream";
+import type { CopySink, CopySource, Db, Queryable, Row } from "./types.ts";
 import { toQuery } from "./_template.ts";
 import { connectionReason, isConnectionError } from "./errors.ts";
 
@@ -119,6 +119,41 @@ function queryable(sql: Sql | postgres.TransactionSql): Queryable {
       if (strings.length !== 1) throw new Error("Cannot bind values in a COPY statement");
       return copySink(await sql.unsafe(strings[0]!).writable());
     },
+    async copyOut(strings: TemplateStringsArray): Promise<CopySource> {
+      if (strings.length !== 1) throw new Error("Cannot bind values in a COPY statement");
+      return copySource(await sql.unsafe(strings[0]!).readable());
+    },
+  };
+}
+
+/** A postgres.js `COPY … TO STDOUT` stream, read in flowing mode: one call per chunk. */
+function copySource(stream: Readable): CopySource {
+  return {
+    async read(onChunk) {
+      let failed: { error: unknown } | null = null;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          stream.on("data", (chunk: Uint8Array) => {
+            if (failed !== null) return;
+            try {
+              onChunk(chunk);
+            } catch (error) {
+              failed = { error };
+            }
+          });
+          stream.once("end", resolve);
+          stream.once("error", reject);
+        });
+      } finally {
+        // postgres.js pauses the connection's socket whenever a push finds the stream's buffer
+        // full, and resumes it only from the stream's `_read()`, which a stream that has ended
+        // never calls again: when the COPY's last rows, its end and ReadyForQuery come in one
+        // read, the socket stays paused and the next query on that connection never gets its
+        // answer (a transaction after a COPY hung). Ask once more: it resumes the socket.
+        (stream as Readable & { _read(size: number): void })._read(0);
+      }
+      if (failed !== null) throw (failed as { error: unknown }).error;
+    },
   };
 }
 
@@ -184,6 +219,7 @@ export async function connectPostgres(url: string, options: PostgresOptions = {}
   return {
     kind: "postgres",
     sql: base.sql,
+    copyOut: base.copyOut,
     async exec(script) {
       await sql.unsafe(script);
     },

@@ -3,7 +3,7 @@ import { freshPostgres } from "../tests/pg.ts";
 import { generateTables } from "../tools/generate.ts";
 import { openPglite } from "./pglite.ts";
 import { migrate } from "./migrate.ts";
-import { loadRoutes, loadTables, readVersions } from "./tables.ts";
+import { loadRoutes, loadTable, loadTables, putRow, readVersions } from "./tables.ts";
 import { seedTables } from "./seed.ts";
 import { DEMO_CLIENTS, DEMO_PERMISSIONS } from "../demo/clients.ts";
 import type { Route, Tables } from "../src/model.ts";
@@ -81,11 +81,31 @@ async function seedsAndReplaces(db: Db): Promise<void> {
   // What Lotse loads back is what was written, nulls and per-row arrays included.
   const loaded = (await loadTables(db)).tables;
   assert.deepEqual(sortedIds(loaded.routes, (r) => r.id), sortedIds(small.routes, (r) => r.id));
-  // Read in pages (here of 7 rows): every route once, whatever the page size.
+  // Through COPY where the driver streams it (postgres.js), in pages (here of 7 rows) where
+  // not: every route once, whole, either way.
+  const byId = (a: Route, b: Route) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+  const written = small.routes.map((r) => ({ ...r })).sort(byId);
+  if (db.copyOut) assert.deepEqual((await loadRoutes(db)).sort(byId), written);
+  assert.deepEqual(await loadRoutes({ sql: db.sql.bind(db) }, 7), written);
+  // Providers too, nulls and a shared CA certificate included.
+  const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+  for (const id of ["with-ca-1", "with-ca-2"]) {
+    await putRow(db, "providers", {
+      id,
+      name: `Register ${id}`,
+      endpoint: `https://${id}.example/`,
+      caCert: cert,
+      xnachweisEndpoint: id === "with-ca-1" ? `https://${id}.example/xn` : null,
+    });
+  }
+  const providers = (await loadTable(db, "providers")).sort((a, b) => a.id < b.id ? -1 : 1);
   assert.deepEqual(
-    (await loadRoutes(db, 7)).map((r) => r.id),
-    sortedIds(small.routes, (r) => r.id),
+    providers,
+    (await loadTable({ sql: db.sql.bind(db) }, "providers")).sort((a, b) => a.id < b.id ? -1 : 1),
   );
+  assert.equal(providers.filter((p) => p.caCert === cert).length, 2);
+  assert.equal(providers.find((p) => p.id === "with-ca-2")!.xnachweisEndpoint, null);
+  assert.ok(providers.some((p) => p.caCert === null));
   assert.deepEqual(
     loaded.permissions.find((p) => p.id === DEMO_PERMISSIONS[0]!.id),
     { onBehalfOf: null, ...DEMO_PERMISSIONS[0] },

@@ -17,8 +17,9 @@ import type {
   TableName,
   Tables,
 } from "../src/model.ts";
-import type { Db, Queryable } from "./types.ts";
+import type { CopySource, Db, Queryable } from "./types.ts";
 import { recordAudit } from "./audit.ts";
+import { CopyTextRows } from "./_copy_binary.ts";
 
 /** The channel every table change is announced on; the payload is the table name. */
 export const TABLES_CHANNEL = "lotse_tables";
@@ -71,6 +72,22 @@ const loaders: { [K in TableName]: Loader<K> } = {
       select id, name, description, classification from evidence_types order by id`;
   },
   async "providers"(db) {
+    // Tens of thousands at full scale: through COPY like the routes where the driver can.
+    if (db.copyOut) {
+      return await copyRows(
+        db.copyOut`copy (select id, name, endpoint, ca_cert, xnachweis_endpoint from providers)
+          to stdout (format binary)`,
+        // Few CAs sign many providers' certificates: one string each.
+        { columns: 5, interned: [3] },
+        (c) => ({
+          id: c[0]!,
+          name: c[1]!,
+          endpoint: c[2]!,
+          caCert: c[3] ?? null,
+          xnachweisEndpoint: c[4] ?? null,
+        }),
+      );
+    }
     return await db.sql<Provider>`
       select id, name, endpoint, ca_cert as "caCert", xnachweis_endpoint as "xnachweisEndpoint"
       from providers`;
@@ -328,6 +345,7 @@ const ROUTE_PAGE = 50_000;
  * instance's heap stayed that big after it.
  */
 export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<Route[]> {
+  if (db.copyOut) return await copyRoutes(db);
   const pool = new Map<string, string>();
   const out: Route[] = [];
   let after = "";
@@ -340,6 +358,34 @@ export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<
     if (page.length < pageSize) return out;
     after = page[page.length - 1]!.id;
   }
+}
+
+/**
+ * Reads every route with one binary `COPY … TO STDOUT`, decoded from its bytes
+ * (db/_copy_binary.ts): no driver row per route, and the evidence type, region key and
+ * provider of a route are strings made once per distinct value. Unordered, like the pages.
+ */
+function copyRoutes(db: Queryable): Promise<Route[]> {
+  // Every column is `not null` (db/migrations/001_tables.sql).
+  return copyRows(
+    db.copyOut!`copy (select id, evidence_type, region_key, provider_id from routes)
+      to stdout (format binary)`,
+    { columns: 4, interned: [1, 2, 3] },
+    (c) => ({ id: c[0]!, evidenceType: c[1]!, regionKey: c[2]!, providerId: c[3]! }),
+  );
+}
+
+/** The rows of a binary COPY of text columns, each made into a `T` by `make`. */
+async function copyRows<T>(
+  starting: Promise<CopySource>,
+  shape: { columns: number; interned: readonly number[] },
+  make: (cells: readonly (string | null)[]) => T,
+): Promise<T[]> {
+  const out: T[] = [];
+  const decoder = new CopyTextRows(shape.columns, shape.interned, (c) => out.push(make(c)));
+  await (await starting).read((chunk) => decoder.push(chunk));
+  decoder.end();
+  return out;
 }
 
 // The driver makes a new string for every cell: a million routes would hold a million copies

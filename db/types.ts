@@ -25,6 +25,12 @@ export interface Queryable {
    * sink has ended. The statement takes no values (COPY has no bind parameters).
    */
   copyIn?(strings: TemplateStringsArray): Promise<CopySink>;
+  /**
+   * Starts `COPY … TO STDOUT` and returns where its output comes from; only where the driver
+   * streams COPY (postgres.js). Nothing else may run on this connection until it is read to
+   * the end. The statement takes no values (like `copyIn`).
+   */
+  copyOut?(strings: TemplateStringsArray): Promise<CopySource>;
 }
 
 /** The rows of a `COPY … FROM STDIN` under way, in PostgreSQL's text format. */
@@ -38,6 +44,16 @@ export interface CopySink {
    * can be rolled back. Needed before anything else may use the connection after an error.
    */
   abort(): Promise<void>;
+}
+
+/** The output of a `COPY … TO STDOUT` under way. */
+export interface CopySource {
+  /**
+   * Hands the output to `onChunk` as it arrives, in pieces cut anywhere; resolves once the
+   * COPY is done, rejects with the server's error or the first one `onChunk` threw (the COPY
+   * still runs out then, so the connection stays usable).
+   */
+  read(onChunk: (chunk: Uint8Array) => void): Promise<void>;
 }
 
 export interface Db extends Queryable {

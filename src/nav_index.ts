@@ -405,7 +405,7 @@ export class NavIndex {
       for (const route of added) if (route.evidenceType === id) kept.push(route);
       routesByType.set(id, kept);
     }
-    return new NavIndex({
+    const next = new NavIndex({
       serving,
       routesByType,
       ordinals: this.#ordinals,
@@ -423,6 +423,11 @@ export class NavIndex {
         routes: this.#counts.routes - removed.length + added.length,
       }),
     });
+    const regions = REGION_PARTS.get(this);
+    const providers = PROVIDER_PARTS.get(this);
+    if (regions) REGION_PARTS.set(next, regions);
+    if (providers) PROVIDER_PARTS.set(next, providers);
+    return next;
   }
 
   /** Ordinals `[from, to)` of the Gemeinden whose AGS starts with `prefix`. */
@@ -621,15 +626,170 @@ export class NavIndex {
   }
 }
 
+/** What {@linkcode buildNavIndex} gathers per evidence type from the routes. */
+interface TypeBuild {
+  readonly et: EvidenceType;
+  readonly gem: (Route | undefined)[];
+  readonly byKey: Map<string, Route>;
+  readonly routes: Route[];
+  /** The ordinal of each route's provider. */
+  readonly serving: number[];
+}
+
+/** Options for {@linkcode buildNavIndex}. */
+export interface BuildNavIndexOptions {
+  /** An index built from the same regions and postcodes: their parts are taken over. */
+  regionsFrom?: NavIndex;
+  /** An index built from the same providers: their maps are taken over. */
+  providersFrom?: NavIndex;
+}
+
 /** Builds the navigation index from the tables. Malformed or dangling rows are skipped and counted. */
-export function buildNavIndex(tables: NavTables): NavIndex {
+export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions = {}): NavIndex {
+  const { providers, providerOrdinals } = (options.providersFrom &&
+    PROVIDER_PARTS.get(options.providersFrom)) ?? providerParts(tables.providers);
+  const regionsPart = (options.regionsFrom && REGION_PARTS.get(options.regionsFrom)) ??
+    regionParts(tables);
+  const { ordinals, gemeinden, kreisKeys, kreisOf } = regionsPart;
+
+  const sortedTypes = [...tables.evidenceTypes].sort((a, b) =>
+    a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+  );
+  // Per evidence type, everything its routes go into: one lookup per run of routes of one
+  // type (a table load brings them grouped), not one per map per route.
+  const building = new Map<string, TypeBuild>();
+  for (const et of sortedTypes) {
+    if (building.has(et.id)) continue;
+    building.set(et.id, {
+      et,
+      gem: new Array<Route | undefined>(ordinals.length).fill(undefined),
+      byKey: new Map(),
+      routes: [],
+      serving: [],
+    });
+  }
+
+  const dangling: string[] = [];
+  let invalidRoutes = 0;
+  let type: TypeBuild | undefined;
+  let provider: { id: string; ordinal: number | undefined } = { id: "", ordinal: undefined };
+  for (const route of tables.routes) {
+    const key = route.regionKey;
+    if (!isRegionKey(key)) {
+      invalidRoutes++;
+      continue;
+    }
+    if (type?.et.id !== route.evidenceType) type = building.get(route.evidenceType);
+    if (provider.id !== route.providerId) {
+      provider = { id: route.providerId, ordinal: providerOrdinals.get(route.providerId) };
+    }
+    if (type === undefined || provider.ordinal === undefined) {
+      dangling.push(route.id);
+      continue;
+    }
+    type.serving.push(provider.ordinal);
+    type.routes.push(route);
+    const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
+    if (at !== undefined) {
+      if (wins(route, type.gem[at])) type.gem[at] = route;
+    } else if (wins(route, type.byKey.get(key))) {
+      type.byKey.set(key, route);
+    }
+  }
+  const serving = new Map<string, Int32Array>();
+  const routesByType = new Map<string, Route[]>();
+  for (const [id, t] of building) {
+    if (t.routes.length === 0) continue;
+    serving.set(id, Int32Array.from(t.serving).sort());
+    routesByType.set(id, t.routes);
+  }
+
+  const types = new Map<string, TypeEntry>();
+  const kreisRoute = new Array<Route | undefined>(kreisKeys.length);
+  for (const [id, { et, gem, byKey }] of building) {
+    if (byKey.size > 0) {
+      for (let k = 0; k < kreisKeys.length; k++) {
+        const k5 = kreisKeys[k]!;
+        kreisRoute[k] = byKey.get(k5) ?? byKey.get(k5.slice(0, 3)) ??
+          byKey.get(k5.slice(0, 2)) ?? byKey.get("");
+      }
+      for (let i = 0; i < gem.length; i++) {
+        if (gem[i] === undefined) gem[i] = kreisRoute[kreisOf[i]!];
+      }
+    }
+    types.set(
+      id,
+      Object.freeze({ evidenceType: et, byGemeinde: gem, byKey, answers: noAnswers() }),
+    );
+  }
+
+  const index = new NavIndex({
+    ordinals,
+    gemeinden,
+    byArs: regionsPart.byArs,
+    postcodes: regionsPart.postcodes,
+    types,
+    evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
+    providers,
+    providerOrdinals,
+    serving,
+    byName: regionsPart.byName,
+    danglingRouteIds: Object.freeze(dangling.sort()),
+    routesByType,
+    counts: Object.freeze({
+      regions: ordinals.length,
+      postcodes: regionsPart.postcodes.size,
+      postcodePlaces: regionsPart.postcodePlaces,
+      evidenceTypes: types.size,
+      providers: providers.size,
+      routes: tables.routes.length,
+      danglingRoutes: dangling.length,
+      invalidRoutes,
+      invalidRegions: regionsPart.invalidRegions,
+      danglingPlaces: regionsPart.danglingPlaces,
+    }),
+  });
+  REGION_PARTS.set(index, regionsPart);
+  PROVIDER_PARTS.set(index, { providers, providerOrdinals });
+  return index;
+}
+
+/** The parts of an index made from the regions and postcodes alone. */
+interface RegionParts {
+  readonly ordinals: readonly Region[];
+  readonly gemeinden: ReadonlyMap<string, GemeindeEntry>;
+  readonly byArs: ReadonlyMap<string, RegionLookup>;
+  readonly kreisKeys: readonly string[];
+  readonly kreisOf: Int32Array;
+  readonly postcodes: ReadonlyMap<string, PostcodeEntry>;
+  readonly postcodePlaces: number;
+  readonly danglingPlaces: number;
+  readonly invalidRegions: number;
+  readonly byName: readonly { readonly key: string; readonly region: Region }[];
+}
+
+/** The parts of an index made from the providers alone. */
+interface ProviderParts {
+  readonly providers: ReadonlyMap<string, Provider>;
+  readonly providerOrdinals: ReadonlyMap<string, number>;
+}
+
+// Kept beside each index (not on it: nothing outside this module sees them), so the next
+// build after a change of the routes alone takes them over instead of making them again.
+const REGION_PARTS = new WeakMap<NavIndex, RegionParts>();
+const PROVIDER_PARTS = new WeakMap<NavIndex, ProviderParts>();
+
+function providerParts(list: readonly Provider[]): ProviderParts {
   const providers = new Map<string, Provider>();
   const providerOrdinals = new Map<string, number>();
-  for (const p of tables.providers) {
+  for (const p of list) {
     providers.set(p.id, p);
     if (!providerOrdinals.has(p.id)) providerOrdinals.set(p.id, providerOrdinals.size);
   }
+  return { providers, providerOrdinals };
+}
 
+function regionParts(tables: Pick<NavTables, "regions" | "postcodes">): RegionParts {
   // Gemeinden sorted by AGS; their ordinal indexes the per-type resolution arrays.
   const validRegions = tables.regions.filter((r) => isDigits(r.ags, 8));
   validRegions.sort((a, b) => (a.ags < b.ags ? -1 : a.ags > b.ags ? 1 : 0));
@@ -654,74 +814,6 @@ export function buildNavIndex(tables: NavTables): NavIndex {
     const k5 = ordinals[i]!.ags.slice(0, 5);
     if (kreisKeys[kreisKeys.length - 1] !== k5) kreisKeys.push(k5);
     kreisOf[i] = kreisKeys.length - 1;
-  }
-
-  const sortedTypes = [...tables.evidenceTypes].sort((a, b) =>
-    a.id < b.id ? -1 : a.id > b.id ? 1 : 0
-  );
-  const building = new Map<
-    string,
-    { et: EvidenceType; gem: (Route | undefined)[]; byKey: Map<string, Route> }
-  >();
-  for (const et of sortedTypes) {
-    if (building.has(et.id)) continue;
-    building.set(et.id, {
-      et,
-      gem: new Array<Route | undefined>(ordinals.length).fill(undefined),
-      byKey: new Map(),
-    });
-  }
-
-  const dangling: string[] = [];
-  const routesByType = new Map<string, Route[]>();
-  const servingLists = new Map<string, number[]>();
-  let invalidRoutes = 0;
-  for (const route of tables.routes) {
-    const key = route.regionKey;
-    if (!isRegionKey(key)) {
-      invalidRoutes++;
-      continue;
-    }
-    const type = building.get(route.evidenceType);
-    const provider = providers.get(route.providerId);
-    if (type === undefined || provider === undefined) {
-      dangling.push(route.id);
-      continue;
-    }
-    const serving = servingLists.get(route.evidenceType);
-    const ordinal = providerOrdinals.get(route.providerId)!;
-    if (serving === undefined) servingLists.set(route.evidenceType, [ordinal]);
-    else serving.push(ordinal);
-    const listed = routesByType.get(route.evidenceType);
-    if (listed === undefined) routesByType.set(route.evidenceType, [route]);
-    else listed.push(route);
-    const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
-    if (at !== undefined) {
-      if (wins(route, type.gem[at])) type.gem[at] = route;
-    } else if (wins(route, type.byKey.get(key))) {
-      type.byKey.set(key, route);
-    }
-  }
-  const serving = new Map<string, Int32Array>();
-  for (const [id, list] of servingLists) serving.set(id, Int32Array.from(list).sort());
-
-  const types = new Map<string, TypeEntry>();
-  const kreisRoute = new Array<Route | undefined>(kreisKeys.length);
-  for (const [id, { et, gem, byKey }] of building) {
-    if (byKey.size > 0) {
-      for (let k = 0; k < kreisKeys.length; k++) {
-        const k5 = kreisKeys[k]!;
-        kreisRoute[k] = byKey.get(k5) ?? byKey.get(k5.slice(0, 3)) ??
-          byKey.get(k5.slice(0, 2)) ?? byKey.get("");
-      }
-      for (let i = 0; i < gem.length; i++) {
-        if (gem[i] === undefined) gem[i] = kreisRoute[kreisOf[i]!];
-      }
-    }
-    types.set(
-      id,
-      Object.freeze({ evidenceType: et, byGemeinde: gem, byKey, answers: noAnswers() }),
-    );
   }
 
   const postcodes = new Map<string, PostcodeEntry>();
@@ -765,30 +857,16 @@ export function buildNavIndex(tables: NavTables): NavIndex {
         : 0
     );
 
-  return new NavIndex({
+  return {
     ordinals,
     gemeinden,
     byArs,
+    kreisKeys,
+    kreisOf,
     postcodes,
-    types,
-    evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
-    providers,
-    providerOrdinals,
-    serving,
+    postcodePlaces,
+    danglingPlaces,
+    invalidRegions: tables.regions.length - validRegions.length,
     byName: Object.freeze(byName),
-    danglingRouteIds: Object.freeze(dangling.sort()),
-    routesByType,
-    counts: Object.freeze({
-      regions: ordinals.length,
-      postcodes: postcodes.size,
-      postcodePlaces,
-      evidenceTypes: types.size,
-      providers: providers.size,
-      routes: tables.routes.length,
-      danglingRoutes: dangling.length,
-      invalidRoutes,
-      invalidRegions: tables.regions.length - validRegions.length,
-      danglingPlaces,
-    }),
-  });
+  };
 }

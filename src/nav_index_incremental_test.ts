@@ -93,3 +93,34 @@ Deno.test("withRouteChanges() leaves the old index as it was and refuses a dangl
   assert.ok(moved.kind !== "resolved" || moved.route.id !== route.id);
   assert.equal(before.withRouteChanges([], [{ ...route, providerId: "nobody" }]), null);
 });
+
+Deno.test("a build that takes over another index's region and provider parts answers like a fresh one", () => {
+  const tables = generateTables({ seed: 3 });
+  const before = buildNavIndex(tables);
+  // Every third route gone, the rest moved to other providers: a whole new routes table.
+  const providers = tables.providers.map((p) => p.id);
+  const routes = tables.routes.filter((_, i) => i % 3 !== 0).map((r, i) => ({
+    ...r,
+    providerId: providers[(i * 31) % providers.length]!,
+  }));
+  const reused = buildNavIndex({ ...tables, routes }, {
+    regionsFrom: before,
+    providersFrom: before,
+  });
+  const fresh = buildNavIndex({ ...tables, routes });
+  const types = tables.evidenceTypes.map((t) => t.id);
+  const agsList = tables.regions.map((r) => r.ags).filter((_, i) => i % 7 === 0);
+  assert.notDeepEqual(answers(reused, types, agsList), answers(before, types, agsList));
+  assert.deepEqual(answers(reused, types, agsList), answers(fresh, types, agsList));
+  assert.deepEqual(reused.counts, fresh.counts);
+  const plz = tables.postcodes[0]!.plz;
+  assert.deepEqual(reused.lookupPlz(plz), fresh.lookupPlz(plz));
+  assert.deepEqual(reused.searchRegions("a"), fresh.searchRegions("a"));
+  // And the one after a change in place keeps them too.
+  const next = reused.withRouteChanges([routes[0]!], [])!;
+  const again = buildNavIndex({ ...tables, routes: routes.slice(1) }, { regionsFrom: next });
+  assert.deepEqual(
+    answers(again, types, agsList),
+    answers(buildNavIndex({ ...tables, routes: routes.slice(1) }), types, agsList),
+  );
+});

@@ -77,7 +77,11 @@ export function buildSnapshot(
     version: TABLE_NAMES.reduce((sum, n) => sum + (versions[n] ?? 0), 0),
     versions,
     tables: { ...tables, routes: RouteList.from(tables.routes) },
-    nav: previous?.nav ?? (reuse(NAV_TABLES) ? previous!.snapshot.nav : buildNavIndex(tables)),
+    nav: previous?.nav ?? (reuse(NAV_TABLES) ? previous!.snapshot.nav : buildNavIndex(tables, {
+      // A change of the routes (or types) alone keeps the region and provider parts.
+      regionsFrom: reuse(["regions", "postcodes"]) ? previous!.snapshot.nav : undefined,
+      providersFrom: reuse(["providers"]) ? previous!.snapshot.nav : undefined,
+    })),
     clients: reuse(["clients"])
       ? previous!.snapshot.clients
       : new Map(tables.clients.map((c) => [c.id, c])),

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { CopyFormatError, CopyTextRows } from "./_copy_binary.ts";
+
+const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
+
+/** A binary COPY stream of `rows` as PostgreSQL writes it (text columns, null as length -1). */
+function copyStream(rows: readonly (readonly (string | null)[])[], extension = 0): Uint8Array {
+  const out: number[] = [...SIGNATURE];
+  const int = (value: number, bytes: number) => {
+    for (let i = bytes - 1; i >= 0; i--) out.push((value >> (8 * i)) & 0xff);
+  };
+  int(0, 4);
+  int(extension, 4);
+  for (let i = 0; i < extension; i++) out.push(0x2a);
+  for (const row of rows) {
+    int(row.length, 2);
+    for (const cell of row) {
+      if (cell === null) {
+        int(-1, 4);
+        continue;
+      }
+      const bytes = new TextEncoder().encode(cell);
+      int(bytes.length, 4);
+      out.push(...bytes);
+    }
+  }
+  int(-1, 2);
+  return new Uint8Array(out);
+}
+
+function decode(
+  chunks: Iterable<Uint8Array>,
+  columns: number,
+  interned: readonly number[] = [],
+): (string | null)[][] {
+  const rows: (string | null)[][] = [];
+  const decoder = new CopyTextRows(columns, interned, (cells) => rows.push([...cells]));
+  for (const chunk of chunks) decoder.push(chunk);
+  decoder.end();
+  return rows;
+}
+
+const ROWS = [
+  ["route-1", "meldebescheinigung", "08111000", "melde-stuttgart"],
+  ["route-2", "meldebescheinigung", "08", "melde-bw"],
+  ["route-3", "kfz", "", "kba"],
+  ["r-ü-4", "Straße", "08111000", "melde-stuttgart"],
+  ["route-5", "kfz", "09162000", "kba"],
+];
+
+Deno.test("CopyTextRows decodes every row and cell, cut at any byte", () => {
+  const stream = copyStream(ROWS, 3);
+  assert.deepEqual(decode([stream], 4), ROWS);
+  for (let cut = 1; cut < stream.length; cut++) {
+    assert.deepEqual(
+      decode([stream.subarray(0, cut), stream.subarray(cut)], 4, [1, 2, 3]),
+      ROWS,
+      `cut at byte ${cut}`,
+    );
+  }
+  // One byte at a time: every tuple arrives in pieces.
+  assert.deepEqual(decode(Array.from(stream, (b) => new Uint8Array([b])), 4, [1, 3]), ROWS);
+});
+
+Deno.test("CopyTextRows keeps interned columns right past thousands of distinct values", () => {
+  // Values that repeat in runs and out of order, enough to grow the tables several times.
+  const rows = Array.from({ length: 6000 }, (_, i) => [
+    `route-${i}`,
+    `type-${Math.floor(i / 7) % 900}`,
+    String((i * 7919) % 3001).padStart(8, "0"),
+    i % 2 ? `provider-${i % 13}` : `provider-${i % 2999}`,
+  ]);
+  const stream = copyStream(rows);
+  const pieces = [];
+  for (let at = 0; at < stream.length; at += 4093) pieces.push(stream.subarray(at, at + 4093));
+  assert.deepEqual(decode(pieces, 4, [1, 2, 3]), rows);
+});
+
+Deno.test("CopyTextRows gives null for SQL NULL, and an empty string for an empty one", () => {
+  const rows = [["a", null, ""], [null, "b", null]];
+  assert.deepEqual(decode([copyStream(rows)], 3, [1]), rows);
+});
+
+Deno.test("CopyTextRows refuses what is not a whole binary COPY of the expected shape", () => {
+  const stream = copyStream(ROWS);
+  assert.throws(() => decode([copyStream(ROWS)], 3), CopyFormatError);
+  assert.throws(() => decode([stream.subarray(0, stream.length - 2)], 4), /ended inside a row/);
+  assert.throws(() => decode([stream.subarray(0, stream.length - 9)], 4), /ended inside a row/);
+  assert.throws(() => decode([new TextEncoder().encode("id\tkfz\n")], 4), /binary COPY format/);
+  assert.throws(() => decode([], 4), /no header/);
+  const after = new Uint8Array([...stream, 0, 4]);
+  assert.throws(() => decode([after], 4), /after the trailer/);
+});

@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { freshDatabaseUrl, freshPostgres } from "../tests/pg.ts";
+import { connectPostgres } from "./postgres.ts";
+import { CopyTextRows } from "./_copy_binary.ts";
+
+Deno.test("copyOut streams a binary COPY that decodes to the rows, in a transaction too", async () => {
+  const db = await freshPostgres();
+  try {
+    await db.exec(`create table t (a text not null, b text);
+      insert into t select 'row-' || i, case when i % 3 = 0 then null else 'b-' || (i % 5) end
+      from generate_series(1, 5000) as i;`);
+    const read = async (q: typeof db | Parameters<Parameters<typeof db.transaction>[0]>[0]) => {
+      const rows: (string | null)[][] = [];
+      const decoder = new CopyTextRows(2, [1], (cells) => rows.push([...cells]));
+      const source = await q
+        .copyOut!`copy (select a, b from t order by a) to stdout (format binary)`;
+      await source.read((chunk) => decoder.push(chunk));
+      decoder.end();
+      return rows;
+    };
+    const expected = (await db.sql<{ a: string; b: string | null }>`select a, b from t order by a`)
+      .map((r) => [r.a, r.b]);
+    assert.equal(expected.length, 5000);
+    assert.deepEqual(await read(db), expected);
+    assert.deepEqual(await db.transaction((tx) => read(tx)), expected);
+  } finally {
+    await db.close();
+  }
+});
+
+Deno.test("copyOut rejects with the server's error or the reader's, and the pool goes on", async () => {
+  // One connection: what follows the failed COPYs must run on the same one.
+  const db = await connectPostgres(await freshDatabaseUrl(), { max: 1 });
+  try {
+    await assert.rejects(
+      db.copyOut!`copy no_such_table to stdout (format binary)`,
+      /no_such_table/,
+    );
+    const source = await db.copyOut!`copy (select 'x' || i from generate_series(1, 20000) as i)
+      to stdout (format binary)`;
+    let chunks = 0;
+    await assert.rejects(
+      source.read(() => {
+        if (++chunks === 3) throw new Error("reader gave up");
+      }),
+      /reader gave up/,
+    );
+    assert.deepEqual(await db.sql`select 1 as one`, [{ one: 1 }]);
+  } finally {
+    await db.close();
+  }
+});
