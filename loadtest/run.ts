@@ -261,11 +261,6 @@ async function runAutocannon(job: AutocannonJob): Promise<Record<string, unknown
   return JSON.parse(line.slice("AUTOCANNON_JSON ".length));
 }
 
-/** The latency quantiles of P2's bare reference. */
-function refMs(lat: { reference: Record<string, unknown> }): Record<string, number> {
-  return lat.reference.latencyMs as Record<string, number>;
-}
-
 // P2: latency at a held rate of 50 % of P1's max.
 async function latency(args: Args, cleanups: Cleanups) {
   const durationS = Math.max(20, args.duration ?? 20);
@@ -911,13 +906,14 @@ async function all(args: Args, cleanups: Cleanups) {
   );
   if (lat) {
     const ms = lat.results[0]!.latencyMs as Record<string, number>;
+    const bare = lat.reference.latencyMs as Record<string, number>;
     rows.push({
       id: "P2",
       what: TARGETS.P2.title,
       measured: `p99 ${fmt(ms.p99!, 2)} ms, p99.9 ${fmt(ms.p999!, 2)} ms at ${krps(lat.rate)}/s`,
       reference:
         `P1 max ${lat.p1MaxRps ? krps(lat.p1MaxRps) : "–"} req/s; bare Deno.serve at the ` +
-        `same rate: p99 ${fmt(refMs(lat).p99!, 2)} ms, p99.9 ${fmt(refMs(lat).p999!, 2)} ms`,
+        `same rate: p99 ${fmt(bare.p99!, 2)} ms, p99.9 ${fmt(bare.p999!, 2)} ms`,
       ratio: "–",
       target: `p99 ≤ ${TARGETS.P2.p99Ms} ms, p99.9 ≤ ${TARGETS.P2.p999Ms} ms`,
       met: ms.p99! <= TARGETS.P2.p99Ms && ms.p999! <= TARGETS.P2.p999Ms,
