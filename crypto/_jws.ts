@@ -143,7 +143,8 @@ export function checkWindow(
  *
  * Synchronously where a signature is cheap: EdDSA with node:crypto (~21 µs of CPU; Web
  * Crypto's hand-over to its thread and back costs more than that, ~50 µs per token in all,
- * BENCHMARKS.md, P10), ES256 with OpenSSL where it loads (crypto/_openssl_p256.ts, ~35-40 µs).
+ * BENCHMARKS.md, P10), ES256 with OpenSSL where it loads (crypto/_openssl_p256.ts, ~29 µs per
+ * signature in a scratch fixture).
  * Otherwise ES256 goes through jose and Web Crypto, which signs on a runtime thread (~480 µs,
  * none of it on the event loop).
  */

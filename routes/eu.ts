@@ -237,12 +237,12 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
         );
       }
       const doc = national!;
-      // One canonicalisation for the hash and for the 0301 forwarded with the token.
-      const canonical = canonicalRequest(doc);
       // What the face finds in the register's answer (deferred, unusable), for the protocol.
       let settle!: (verdict: InspectedOutcome) => void;
       const verdict = new Promise<InspectedOutcome>((resolve) => settle = resolve);
       try {
+        // One canonicalisation for the hash and for the 0301 forwarded with the token.
+        const canonical = canonicalRequest(doc);
         const result = await transferEvidence({
           consumerId: gateway,
           evidenceType: evidenceType!.id,

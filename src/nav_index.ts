@@ -275,6 +275,16 @@ export class NavIndex {
   }
 
   /**
+   * The answer of the route for all of Germany (region key `""`) of an evidence type, or
+   * `undefined` when it has none: one lookup, not a walk of {@linkcode NavIndex.routes}.
+   */
+  federal(evidenceType: string): Resolution | undefined {
+    const type = this.#types.get(evidenceType);
+    const route = type?.byKey.get("");
+    return route === undefined ? undefined : this.#answer(type!, route);
+  }
+
+  /**
    * The answer naming `route` for its evidence type, made once: per Gemeinde ordinal for a
    * Gemeinde's own route (`at`), per key for a route above Gemeinde level.
    */
@@ -672,7 +682,10 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
   const dangling: string[] = [];
   let invalidRoutes = 0;
   let type: TypeBuild | undefined;
-  let provider: { id: string; ordinal: number | undefined } = { id: "", ordinal: undefined };
+  // The last route's provider: routes come grouped by type, not by provider, so no object per
+  // change of provider.
+  let providerId = "";
+  let providerOrdinal: number | undefined;
   for (const route of tables.routes) {
     const key = route.regionKey;
     if (!isRegionKey(key)) {
@@ -680,14 +693,15 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
       continue;
     }
     if (type?.et.id !== route.evidenceType) type = building.get(route.evidenceType);
-    if (provider.id !== route.providerId) {
-      provider = { id: route.providerId, ordinal: providerOrdinals.get(route.providerId) };
+    if (providerId !== route.providerId) {
+      providerId = route.providerId;
+      providerOrdinal = providerOrdinals.get(providerId);
     }
-    if (type === undefined || provider.ordinal === undefined) {
+    if (type === undefined || providerOrdinal === undefined) {
       dangling.push(route.id);
       continue;
     }
-    type.serving.push(provider.ordinal);
+    type.serving.push(providerOrdinal);
     type.routes.push(route);
     const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
     if (at !== undefined) {

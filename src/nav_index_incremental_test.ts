@@ -72,6 +72,11 @@ Deno.test("withRouteChanges() answers exactly like a full build after random cha
         full.serves(r.providerId, r.evidenceType),
       );
     }
+    // The route for all of Germany, against a walk of the type's routes.
+    for (const type of types) {
+      const walked = full.routes(type).find((r) => r.route.regionKey === "");
+      assert.equal(index.federal(type)?.route.id, walked?.route.id, `${type} ${round}`);
+    }
     // A provider's evidence types (the catalogue's), against one scan of the routes.
     const scanned = new Map<string, Set<string>>(providers.map((p) => [p, new Set()]));
     for (const r of routes) scanned.get(r.providerId)?.add(r.evidenceType);

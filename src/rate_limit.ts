@@ -1,6 +1,6 @@
 /**
  * Rate limits per source address and per client, in fixed windows that begin at a key's first
- * request (not at clock boundaries, so no burst of twice the quota fits across one), with the IETF
+ * request (not at clock boundaries, so requests a moment apart share one window), with the IETF
  * `RateLimit-Policy` / `RateLimit` header fields (draft-ietf-httpapi-ratelimit-headers) and
  * `Retry-After` on a 429. Three quotas, each off at 0:
  *
@@ -100,7 +100,7 @@ export class RateLimits {
           allowed: false,
           limit,
           remaining: 0,
-          resetSeconds: Math.max(1, Math.ceil(Math.min(windowMs, 1000) / 1000)),
+          resetSeconds: 1, // the table of keys is full: a second, whatever the window
         };
       }
       counter = { start: now, count: 0 };

@@ -210,7 +210,7 @@ export async function transferEvidence(
     if (!snapshot.nav.evidenceType(evidenceType)) {
       return refused(refusal("not-found", `Unknown evidence type "${evidenceType}"`));
     }
-    const federal = snapshot.nav.routes(evidenceType).find((r) => r.route.regionKey === "");
+    const federal = snapshot.nav.federal(evidenceType);
     if (!federal) {
       return refused(
         refusal(

@@ -183,12 +183,8 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true });
 /** All of a body with a declared length, or a 400 (cut short) or 408 (too slow) problem. */
 async function wholeBody(request: Request, deadlineMs: number): Promise<Uint8Array> {
   const reading = request.bytes();
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    return await Promise.race([
-      reading,
-      new Promise<never>((_, reject) => timer = setTimeout(() => reject(TIMEOUT), deadlineMs)),
-    ]);
+    return await withTimeout(reading, deadlineMs);
   } catch (error) {
     if (error === TIMEOUT) {
       // The server drops the rest when the connection closes; nobody awaits it any more.
@@ -199,8 +195,6 @@ async function wholeBody(request: Request, deadlineMs: number): Promise<Uint8Arr
       "invalid-request",
       "Cannot read the request body: it ended early or is malformed",
     );
-  } finally {
-    clearTimeout(timer);
   }
 }
 

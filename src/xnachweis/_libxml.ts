@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { type XmlDocument, XmlDocument as Document, XmlElement, XmlLibError } from "libxml2-wasm";
+import { XmlDocument, XmlElement, XmlLibError } from "libxml2-wasm";
 import {
   error as libErrors,
   xmlCtxtSetErrorHandler,
@@ -85,12 +85,7 @@ export function parseDocument(bytes: Uint8Array, options: number): XmlDocument {
       found as unknown as ConstructorParameters<typeof XmlLibError>[1],
     );
   }
-  return (Document as unknown as { getInstance(ptr: number): XmlDocument }).getInstance(ptr);
-}
-
-/** The libxml2 pointer behind a document. */
-export function docPointer(doc: XmlDocument): number {
-  return (doc as unknown as { _ptr: number })._ptr;
+  return (XmlDocument as unknown as { getInstance(ptr: number): XmlDocument }).getInstance(ptr);
 }
 
 /** The public API's element for an element pointer. */

@@ -7,9 +7,8 @@
  *
  * @example
  * ```ts
- * const watch = deferredWatch();
- * const passed = new Response(response.body!.pipeThrough(watch.stream), response);
- * watch.deferred.then((yes) => yes && console.log("deferred"));
+ * const { response: passed, outcome } = deferredInspect(response);
+ * outcome.then((o) => o === "deferred" && console.log("deferred"));
  * ```
  *
  * @module
@@ -78,23 +77,6 @@ class HeadWatch {
   }
 }
 
-/** A pass-through stream and whether the message it carried was a deferred 0102 or 0302. */
-export function deferredWatch(): {
-  stream: TransformStream<Uint8Array, Uint8Array>;
-  deferred: Promise<boolean>;
-} {
-  const watch = new HeadWatch();
-  const stream = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      watch.see(chunk);
-      controller.enqueue(chunk);
-    },
-    flush: () => watch.end(),
-    cancel: () => watch.cancel(),
-  });
-  return { stream, deferred: watch.deferred };
-}
-
 /**
  * The `inspect` of a transfer's upstream (src/transfer.ts) for XNachweis answers: a 200 with a
  * body is watched as it streams (a pull stream over the provider's body, cheaper than a pipe
@@ -111,7 +93,14 @@ export function deferredInspect(
   const reader = response.body.getReader();
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { done, value } = await reader.read();
+      let read: ReadableStreamReadResult<Uint8Array>;
+      try {
+        read = await reader.read();
+      } catch (error) {
+        watch.cancel(); // a cut body settles the outcome too
+        throw error;
+      }
+      const { done, value } = read;
       if (done) {
         watch.end();
         controller.close();
