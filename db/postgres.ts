@@ -58,7 +58,7 @@ export function isClosedSocketWrite(error: unknown): boolean {
  * `TypeError` instead of the degraded mode it is built for. Every other uncaught error still
  * ends the process. Each occurrence is one warning.
  */
-export function surviveClosedSocketWrites(logger: { warn(message: string): void }): void {
+function surviveClosedSocketWrites(logger: { warn(message: string): void }): void {
   globalThis.addEventListener("error", (event) => {
     if (!isClosedSocketWrite(event.error)) return;
     event.preventDefault();
@@ -70,7 +70,8 @@ export function surviveClosedSocketWrites(logger: { warn(message: string): void 
 
 /**
  * Keeps the process alive through a rejected database call that nothing waited for when the
- * connection was lost (`isConnectionError`: a reset, a refusal, a server shutting down):
+ * connection was lost ({@linkcode isDriverConnectionError}: a reset, a refusal, a server
+ * shutting down):
  * losing PostgreSQL is an outage Lotse serves through (src/db_health.ts), never a reason to
  * end. Seen once in tests/degraded_test.ts (`read ECONNRESET` with no caller on the stack).
  * Every other unhandled rejection still ends the process. One warning each.
@@ -80,7 +81,7 @@ export function surviveLostConnections(logger: { warn(message: string): void }):
   lostConnectionGuard = true;
   surviveClosedSocketWrites(logger);
   globalThis.addEventListener("unhandledrejection", (event) => {
-    if (!isConnectionError(event.reason)) return;
+    if (!isDriverConnectionError(event.reason)) return;
     event.preventDefault();
     logger.warn(
       `A database call failed on a lost connection with no one waiting for it (${
@@ -90,6 +91,19 @@ export function surviveLostConnections(logger: { warn(message: string): void }):
   });
 }
 let lostConnectionGuard = false;
+
+/**
+ * A connection error that postgres.js itself raises: its socket's (node:net, with `syscall` or
+ * `errno`), its own `CONNECTION_*` errors (with `errno`), or the server's (with `severity`). Not
+ * a provider fetch's reset, or anything wrapping one in its `cause`: the guard lets those end the
+ * process like any other unhandled rejection.
+ */
+function isDriverConnectionError(reason: unknown): boolean {
+  if (reason === null || typeof reason !== "object") return false;
+  const { syscall, errno, severity, code } = reason as Record<string, unknown>;
+  if (syscall === undefined && errno === undefined && severity === undefined) return false;
+  return typeof code === "string" && isConnectionError({ code });
+}
 
 /** Options for {@linkcode connectPostgres}. */
 export interface PostgresOptions {
