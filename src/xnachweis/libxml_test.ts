@@ -2,13 +2,18 @@ import assert from "node:assert/strict";
 import { CONTEXT_BYTES, nodePointer, parserContexts, TreeReader } from "./_libxml.ts";
 import { hasStartTag } from "./deferred.ts";
 import {
-  type Agent,
-  buildEvidenceRequest,
+  CLASSIFICATION,
+  parseTest,
+  provider,
+  requester,
+  subject,
+  testRequest,
+} from "./_testing.ts";
+import {
   buildEvidenceResponse,
   canonicalRequest,
   deferredInspect,
   NS,
-  parseXml,
   readEvidenceRequest,
   requestDigest,
   sealedMessage,
@@ -17,27 +22,8 @@ import {
 } from "./mod.ts";
 
 const enc = new TextEncoder();
-const requester: Agent = { id: "stadt-test", name: "Stadt Test", classification: "ER" };
-const provider: Agent = { id: "kba-zfzr", name: "KBA", classification: "EP" };
-const subject = {
-  kind: "natural",
-  familyName: "Mustermann",
-  givenName: "Erika",
-  dateOfBirth: "1980-01-01",
-  idnr: "12345678903",
-} as const;
-const CLASSIFICATION = "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/test";
-const REQUEST = buildEvidenceRequest({
-  requesters: [requester],
-  provider,
-  classification: CLASSIFICATION,
-  evidenceTitle: "Fahrzeugzulassung",
-  subject,
-});
-
-function parse(text: string | Uint8Array) {
-  return parseXml(typeof text === "string" ? enc.encode(text) : text, { maxBytes: 1 << 24 });
-}
+const REQUEST = testRequest();
+const parse = parseTest;
 
 Deno.test("the shared parser context: replaced after CONTEXT_BYTES, earlier documents stay intact, errors belong to their own parse", () => {
   const kept = parse(REQUEST);

@@ -3,10 +3,9 @@ import { createHash } from "node:crypto";
 import { KeyRing, memoryKeyStore, sealEvidenceToken } from "../../crypto/mod.ts";
 import { PROBLEM_TYPES, type ProblemType } from "../problem.ts";
 import { loadSchemaFiles, SCHEMA_DIR } from "./_schemas.ts";
+import { CLASSIFICATION, provider, requester, subject, testRequest } from "./_testing.ts";
 import {
-  type Agent,
   buildErrorResponse,
-  buildEvidenceRequest,
   buildEvidenceResponse,
   checkEvidenceRequest,
   errorResponse,
@@ -20,27 +19,7 @@ import {
 } from "./mod.ts";
 
 const enc = new TextEncoder();
-const CLASSIFICATION = "https://sr.oots.tech.ec.europa.eu/evidencetypeclassifications/ec/test";
-const requester: Agent = { id: "stadt-test", name: "Stadt Test", classification: "ER" };
-const provider: Agent = { id: "kba-zfzr", name: "KBA", classification: "EP" };
-const subject = {
-  kind: "natural",
-  familyName: "Mustermann",
-  givenName: "Erika",
-  dateOfBirth: "1980-01-01",
-  idnr: "12345678903",
-} as const;
-
-function request(token = ""): string {
-  return buildEvidenceRequest({
-    requesters: [requester],
-    provider,
-    classification: CLASSIFICATION,
-    evidenceTitle: "Fahrzeugzulassung",
-    subject,
-    issuedToken: token,
-  });
-}
+const request = testRequest;
 
 function errorsOf(xml: string | Uint8Array): string[] {
   const doc = parseXml(typeof xml === "string" ? enc.encode(xml) : xml, { maxBytes: 1 << 24 });
