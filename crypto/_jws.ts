@@ -5,9 +5,9 @@
  * @module
  */
 
-import { KeyObject, sign } from "node:crypto";
 import { CompactSign, decodeProtectedHeader, type ProtectedHeaderParameters } from "jose";
 import { MAX_TOKEN_LIFETIME_SECONDS, type SigningKey } from "./keys.ts";
+import type { SyncSigner } from "./_key_material.ts";
 
 /** Largest token accepted, in bytes; larger ones are refused before any parsing. */
 export const MAX_TOKEN_BYTES = 8192;
@@ -154,7 +154,7 @@ export async function signJws(
   typ: string,
 ): Promise<string> {
   const json = JSON.stringify(payload);
-  if (signer.alg === "EdDSA" || signer.native) return compactJws(json, signer, typ);
+  if (signer.native) return compactJws(json, signer.native, signer, typ);
   return await new CompactSign(ENCODER.encode(json))
     .setProtectedHeader({ alg: signer.alg, kid: signer.kid, typ })
     .sign(signer.key);
@@ -165,22 +165,11 @@ const BASE64URL = { alphabet: "base64url", omitPadding: true } as const;
 // The encoded protected header per alg, kid and typ (a handful per key): nested maps, so no
 // joined key string per token.
 const headers = { EdDSA: new Map<string, Map<string, string>>(), ES256: new Map() } as const;
-// An Ed25519 signing key's node:crypto handle, made once from its non-extractable CryptoKey.
-const ed25519Keys = new WeakMap<CryptoKey, KeyObject>();
-
-/** The signature of `input` by a key that signs synchronously (EdDSA, or ES256 in OpenSSL). */
-function signBytes(signer: SigningKey, input: Uint8Array): Uint8Array {
-  if (signer.alg !== "EdDSA") return signer.native!.sign(input);
-  let key = ed25519Keys.get(signer.key);
-  if (key === undefined) ed25519Keys.set(signer.key, key = KeyObject.from(signer.key));
-  return new Uint8Array(sign(null, input, key));
-}
-
 /**
  * The compact serialization (RFC 7515 §7.1), signed synchronously: the same header and payload
  * jose would write; verified by jose and node:crypto in crypto/evidence_token_test.ts.
  */
-function compactJws(json: string, signer: SigningKey, typ: string): string {
+function compactJws(json: string, native: SyncSigner, signer: SigningKey, typ: string): string {
   const ofAlg: Map<string, Map<string, string>> = headers[signer.alg];
   let ofKey = ofAlg.get(signer.kid);
   if (ofKey === undefined) {
@@ -194,7 +183,7 @@ function compactJws(json: string, signer: SigningKey, typ: string): string {
     ofKey.set(typ, header);
   }
   const input = `${header}.${ENCODER.encode(json).toBase64(BASE64URL)}`;
-  return `${input}.${signBytes(signer, ENCODER.encode(input)).toBase64(BASE64URL)}`;
+  return `${input}.${native.sign(ENCODER.encode(input)).toBase64(BASE64URL)}`;
 }
 
 /**

@@ -8,7 +8,14 @@
 
 import { calculateJwkThumbprint, exportJWK, importPKCS8 } from "jose";
 import type { PublicJwk, StoredKey, TokenAlgorithm } from "./keys.ts";
-import { type NativeP256Key, nativeP256Key } from "./_openssl_p256.ts";
+import { KeyObject, sign } from "node:crypto";
+import { nativeP256Key } from "./_openssl_p256.ts";
+
+/** A private key that signs synchronously, on the calling thread. */
+export interface SyncSigner {
+  /** The JWS signature of `data` (for ES256: SHA-256, ECDSA, 64 bytes `r || s`). */
+  sign(data: Uint8Array): Uint8Array<ArrayBuffer>;
+}
 
 /** A key as the ring holds it: no private JWK, only `CryptoKey`s. */
 export interface RingKey {
@@ -16,8 +23,11 @@ export interface RingKey {
   readonly alg: TokenAlgorithm;
   readonly publicJwk: PublicJwk;
   readonly signKey: CryptoKey;
-  /** An ES256 key in OpenSSL as well, where it can sign (crypto/_openssl_p256.ts). */
-  readonly native: NativeP256Key | null;
+  /**
+   * The same key signing synchronously: Ed25519 through node:crypto, ES256 in OpenSSL where it
+   * loads (crypto/_openssl_p256.ts); null where only Web Crypto can sign it.
+   */
+  readonly native: SyncSigner | null;
   readonly verifyKey: CryptoKey;
   readonly createdAt: number;
   retiredAt: number | null;
@@ -119,7 +129,13 @@ export async function importRingKey(
     true,
     ["verify"],
   );
-  // ES256 keys also go to OpenSSL where it loads; Ed25519 signs cheaply through node:crypto.
-  const native = alg === "ES256" ? await nativeP256Key(jwk) : null;
+  // ES256 keys also go to OpenSSL where it loads; Ed25519 signs cheaply through node:crypto
+  // (its handle made once from the non-extractable CryptoKey).
+  const native = alg === "ES256" ? await nativeP256Key(jwk) : ed25519Signer(signKey);
   return { kid, alg, publicJwk, signKey, native, verifyKey, createdAt, retiredAt };
+}
+
+function ed25519Signer(signKey: CryptoKey): SyncSigner {
+  const key = KeyObject.from(signKey);
+  return { sign: (data) => new Uint8Array(sign(null, data, key)) };
 }

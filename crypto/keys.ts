@@ -25,8 +25,8 @@ import {
   importRingKey,
   privateJwkFromPem,
   type RingKey,
+  type SyncSigner,
 } from "./_key_material.ts";
-import type { NativeP256Key } from "./_openssl_p256.ts";
 
 export { algorithmOfJwk, generateStoredKey };
 
@@ -101,8 +101,11 @@ export interface SigningKey {
   readonly alg: TokenAlgorithm;
   /** Non-extractable ECDSA P-256 or Ed25519 private key. */
   readonly key: CryptoKey;
-  /** An ES256 key in OpenSSL, which signs it ~10 times cheaper; absent: Web Crypto signs. */
-  readonly native?: NativeP256Key | null;
+  /**
+   * The same key signing synchronously (Ed25519 through node:crypto, ES256 in OpenSSL: ~10 times
+   * cheaper than Web Crypto's ECDSA); absent: Web Crypto signs.
+   */
+  readonly native?: SyncSigner | null;
 }
 
 /** Options for {@linkcode KeyRing}. */
