@@ -175,6 +175,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const custom = options.write;
   const now = options.now ?? Date.now;
   const stack = level === "debug";
+  const write = (text: string, urgent: boolean) => {
+    if (custom) custom(text);
+    else stdout().push(text, urgent);
+  };
   const event = (at: LogLevel) => {
     if (LOG_LEVELS.indexOf(at) < min) return () => {};
     const urgent = at === "warn" || at === "error";
@@ -194,15 +198,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         // A field that cannot be written (a cycle, a BigInt) must not lose the event.
         text = JSON.stringify({ time: line.time, level: at, msg, fields: "[unserializable]" });
       }
-      if (custom) custom(text);
-      else stdout().push(text, urgent);
+      write(text, urgent);
     };
   };
   const infoJson = LOG_LEVELS.indexOf("info") < min ? () => {} : (msg: string, members: string) => {
     const head = `{"time":"${isoTime(now())}","level":"info","msg":${JSON.stringify(msg)}`;
-    const text = members === "" ? `${head}}` : `${head},${members}}`;
-    if (custom) custom(text);
-    else stdout().push(text, false);
+    write(members === "" ? `${head}}` : `${head},${members}}`, false);
   };
   return {
     level,
