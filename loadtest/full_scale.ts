@@ -54,6 +54,15 @@ function ndjson(rows: readonly Route[]): string {
   return rows.map((r) => JSON.stringify(r)).join("\n");
 }
 
+/** Posts an NDJSON route import to an instance's admin API, as an operator does. */
+function importRoutes(url: string, body: string): Promise<Response> {
+  return fetch(`${url}/admin/v1/imports/routes`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-ndjson" },
+    body,
+  });
+}
+
 /** Polls `ok` every 10 ms until it holds; throws after `ms`. */
 async function until(what: string, ok: () => Promise<boolean>, ms: number): Promise<void> {
   const deadline = performance.now() + ms;
@@ -154,11 +163,7 @@ try {
       );
     const before = await version();
     const t = performance.now();
-    const imported = fetch(`${a.url}/admin/v1/imports/routes`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-ndjson" },
-      body,
-    });
+    const imported = importRoutes(a.url, body);
     // The commit: when the routes' version moves (polled every 10 ms on the side).
     let commitAt = 0;
     const commitSeen = until("the import's commit", async () => {
@@ -285,15 +290,11 @@ try {
   if (Deno.args.includes("--import")) {
     // Every route again, with one provider changed: NDJSON through A's admin API.
     const moved = providers[1]!;
-    const body = database.tables.routes.map((r: Route) =>
-      JSON.stringify({ ...r, providerId: r.id === route.id ? moved : r.providerId })
-    ).join("\n");
+    const body = ndjson(
+      database.tables.routes.map((r: Route) => r.id === route.id ? { ...r, providerId: moved } : r),
+    );
     const t = performance.now();
-    const res = await fetch(`${a.url}/admin/v1/imports/routes`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/x-ndjson" },
-      body,
-    });
+    const res = await importRoutes(a.url, body);
     const committed = performance.now();
     const answer = await res.text();
     if (res.status !== 200) throw new Error(`Import: ${res.status} ${answer.slice(0, 500)}`);
