@@ -491,8 +491,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       logger.info("Lotse listening", {
         url,
         tablesVersion: store.snapshot!.version,
-        // Who signs the tokens: OpenSSL where it can (crypto/_openssl_p256.ts), else Web Crypto.
-        signer: keys.signingKey().native ? "openssl" : "webcrypto",
+        // Who signs ES256 tokens: OpenSSL where it can (crypto/_openssl_p256.ts), else Web
+        // Crypto. EdDSA keys sign through node:crypto but have always said "webcrypto" here.
+        signer: keys.signingKey().alg === "ES256" && keys.signingKey().native
+          ? "openssl"
+          : "webcrypto",
         startMs: Object.fromEntries(phases),
       });
     }
