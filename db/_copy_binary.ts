@@ -172,10 +172,8 @@ export class CopyTextRows {
 
   /** Decodes what `chunk` completes; keeps a cut tuple for the next chunk. */
   push(chunk: Uint8Array): void {
-    // A plain view: a subarray of a Node Buffer (what postgres.js hands over) builds a Buffer.
-    let bytes = chunk.constructor === Uint8Array
-      ? chunk
-      : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // Read as it comes (postgres.js hands a Node Buffer per row): no view made per chunk.
+    let bytes = chunk;
     if (this.#carry !== null) {
       bytes = new Uint8Array(this.#carry.length + chunk.length);
       bytes.set(this.#carry);
@@ -186,7 +184,7 @@ export class CopyTextRows {
     if (!this.#headerDone) {
       const end = this.#header(bytes);
       if (end < 0) {
-        this.#carry = bytes;
+        this.#carry = bytes === chunk ? new Uint8Array(chunk) : bytes;
         return;
       }
       at = end;
@@ -238,7 +236,8 @@ export class CopyTextRows {
       this.#rows++;
       this.#onRow(cells);
     }
-    if (at < length) this.#carry = bytes.slice(at);
+    // A copy: a Buffer's `slice()` would be a view of memory the driver owns.
+    if (at < length) this.#carry = new Uint8Array(bytes.subarray(at));
   }
 
   /** Checks that the stream ended where a COPY ends (after its trailer). */
