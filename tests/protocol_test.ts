@@ -10,6 +10,7 @@ import { openPglite } from "../db/pglite.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
 import {
+  type BatchTiming,
   idnrHmac,
   openProtocolLog,
   type ProtocolLogOptions,
@@ -125,6 +126,42 @@ Deno.test({
         assert.equal(check.ok, true);
         assert.equal(check.count, 1200);
       });
+    } finally {
+      await db.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "onBatch tells each batch's stages: logged, sent, answered, callers run on",
+  ...opts,
+  fn: async () => {
+    const db = await freshPostgres();
+    try {
+      const timings: BatchTiming[] = [];
+      await withLog(
+        db,
+        { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t) },
+        async (log) => {
+          const before = performance.now();
+          const ran: number[] = [];
+          await Promise.all(
+            Array.from({ length: 50 }, async () => {
+              await log.begin(decision());
+              ran.push(performance.now());
+            }),
+          );
+          // Reported in a microtask queued behind the callers' continuations: done by now.
+          assert.equal(timings.length, 1);
+          const [t] = timings;
+          assert.equal(t!.enqueuedAt.length, 50);
+          for (const at of t!.enqueuedAt) assert.ok(before <= at && at <= t!.sentAt);
+          assert.ok(t!.sentAt <= t!.answeredAt);
+          assert.ok(t!.answeredAt <= t!.resumedAt);
+          assert.equal(ran.length, 50);
+          for (const at of ran) assert.ok(t!.answeredAt <= at && at <= t!.resumedAt);
+        },
+      );
     } finally {
       await db.close();
     }

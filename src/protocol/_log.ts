@@ -57,6 +57,23 @@ export interface ProtocolLogOptions {
    * error by a default logger.
    */
   onError?: (error: unknown) => void;
+  /**
+   * Told, for each batch that went straight to PostgreSQL, when its entries were logged, sent,
+   * answered and the callers waiting on them had run on (P6's stages, for /metrics).
+   */
+  onBatch?: (timing: BatchTiming) => void;
+}
+
+/** The stages of one batch's way to durable, in `performance.now()` milliseconds. */
+export interface BatchTiming {
+  /** When each entry of the batch was logged. */
+  enqueuedAt: readonly number[];
+  /** When the batch was handed to the database client. */
+  sentAt: number;
+  /** When its commit was seen by JavaScript. */
+  answeredAt: number;
+  /** When the callers awaiting its entries had run on to their next pause. */
+  resumedAt: number;
 }
 
 /** Counters for /metrics and tests. */
@@ -76,6 +93,7 @@ export interface ProtocolLogStats {
 interface Pending {
   entry: ProtocolEntry;
   n: number;
+  enqueuedAt: number;
   resolve(): void;
   reject(error: unknown): void;
   /** A decision: when it cannot be made durable the caller must know, and not deliver. */
@@ -95,6 +113,7 @@ export class ProtocolLog {
   #retryMax: number;
   #drainChunk: number;
   #onError: (error: unknown) => void;
+  #onBatch: ((timing: BatchTiming) => void) | null;
 
   #queue: Pending[] = [];
   #next = 1;
@@ -131,6 +150,7 @@ export class ProtocolLog {
     this.#drainChunk = options.drainChunk ?? 5000;
     this.#onError = options.onError ??
       ((error) => createLogger().error("Protocol log trouble", { error }));
+    this.#onBatch = options.onBatch ?? null;
     this.#retryDelay = this.#retryMin;
     this.#loops = [this.#writeLoop(), this.#drainLoop()];
   }
@@ -215,7 +235,14 @@ export class ProtocolLog {
       return Promise.reject(error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ entry, n: this.#next++, resolve, reject, critical });
+    this.#queue.push({
+      entry,
+      n: this.#next++,
+      enqueuedAt: performance.now(),
+      resolve,
+      reject,
+      critical,
+    });
     this.#writer.wake();
     return promise;
   }
@@ -256,8 +283,12 @@ export class ProtocolLog {
     const entries = batch.map((p) => p.entry);
     if (this.#spool.pending === 0 && performance.now() >= this.#retryAt) {
       try {
+        const sentAt = performance.now();
         await this.#append(entries, false);
-        return this.#settle(batch);
+        const answeredAt = performance.now();
+        this.#settle(batch);
+        if (this.#onBatch !== null) this.#timed(batch, sentAt, answeredAt);
+        return;
       } catch (error) {
         this.#failed(error);
       }
@@ -277,6 +308,19 @@ export class ProtocolLog {
       this.#settle(batch.filter((p) => p.critical));
       await this.#writer.sleep(this.#retryDelay);
     }
+  }
+
+  // Queued behind the reactions #settle scheduled, so it runs once every caller awaiting this
+  // batch has run on.
+  #timed(batch: Pending[], sentAt: number, answeredAt: number): void {
+    const enqueuedAt = batch.map((p) => p.enqueuedAt);
+    queueMicrotask(() => {
+      try {
+        this.#onBatch!({ enqueuedAt, sentAt, answeredAt, resumedAt: performance.now() });
+      } catch (error) {
+        this.#onError(error);
+      }
+    });
   }
 
   // The spool, oldest first, into PostgreSQL once it answers again. A task of its own, so an
