@@ -100,6 +100,9 @@ interface Pending {
   critical: boolean;
 }
 
+/** When a write to PostgreSQL was sent and answered; null when it was not written. */
+type Attempt = { sentAt: number; answeredAt: number } | null;
+
 /** The durable protocol log of one Lotse instance; see {@linkcode openProtocolLog}. */
 export class ProtocolLog {
   #db: Db;
@@ -116,6 +119,8 @@ export class ProtocolLog {
   #onBatch: ((timing: BatchTiming) => void) | null;
 
   #queue: Pending[] = [];
+  /** A batch sent to PostgreSQL while the one before it is being settled. */
+  #ahead: Pending[] | null = null;
   #next = 1;
   #settled = 0;
   #waiters: { n: number; drain: boolean; resolve(): void }[] = [];
@@ -263,36 +268,60 @@ export class ProtocolLog {
     });
   }
 
-  // Fresh entries: to PostgreSQL while the spool is empty, else behind it into the spool.
+  // Fresh entries: to PostgreSQL while the spool is empty, else behind it into the spool. When
+  // a write to PostgreSQL succeeds and more entries wait, the next write is sent before the
+  // callers of the finished one are resumed: what they run would otherwise delay it.
   async #writeLoop(): Promise<void> {
+    let sending: { batch: Pending[]; attempt: Promise<Attempt> } | null = null;
     for (;;) {
-      if (this.#queue.length === 0) {
-        if (this.#closing) return;
-        await this.#writer.sleep(Infinity);
-        continue;
+      if (sending === null) {
+        if (this.#queue.length === 0) {
+          if (this.#closing) return;
+          await this.#writer.sleep(Infinity);
+          continue;
+        }
+        const deadline = performance.now() + this.#delay;
+        while (this.#queue.length < this.#max && !this.#closing && performance.now() < deadline) {
+          await this.#writer.sleep(deadline - performance.now());
+        }
+        const batch = this.#queue.splice(0, this.#max);
+        sending = { batch, attempt: this.#attempt(batch) };
       }
-      const deadline = performance.now() + this.#delay;
-      while (this.#queue.length < this.#max && !this.#closing && performance.now() < deadline) {
-        await this.#writer.sleep(deadline - performance.now());
+      const { batch, attempt } = sending;
+      const result = await attempt;
+      sending = null;
+      this.#ahead = null;
+      if (result !== null && this.#queue.length > 0 && this.#delay === 0) {
+        const next = this.#queue.splice(0, this.#max);
+        this.#ahead = next;
+        sending = { batch: next, attempt: this.#attempt(next) };
       }
-      await this.#write(this.#queue.splice(0, this.#max));
+      await this.#conclude(batch, result);
     }
   }
 
-  async #write(batch: Pending[]): Promise<void> {
-    const entries = batch.map((p) => p.entry);
-    if (this.#spool.pending === 0 && performance.now() >= this.#retryAt) {
-      try {
-        const sentAt = performance.now();
-        await this.#append(entries, false);
-        const answeredAt = performance.now();
-        this.#settle(batch);
-        if (this.#onBatch !== null) this.#timed(batch, sentAt, answeredAt);
-        return;
-      } catch (error) {
-        this.#failed(error);
-      }
+  // One write of fresh entries to PostgreSQL, unless the spool holds entries (they go first) or
+  // PostgreSQL failed a moment ago; null when not written.
+  async #attempt(batch: Pending[]): Promise<Attempt> {
+    if (this.#spool.pending !== 0 || performance.now() < this.#retryAt) return null;
+    try {
+      const sentAt = performance.now();
+      await this.#append(batch.map((p) => p.entry), false);
+      return { sentAt, answeredAt: performance.now() };
+    } catch (error) {
+      this.#failed(error);
+      return null;
     }
+  }
+
+  // Settles a batch PostgreSQL took, or takes it to the spool.
+  async #conclude(batch: Pending[], written: Attempt): Promise<void> {
+    if (written !== null) {
+      this.#settle(batch);
+      if (this.#onBatch !== null) this.#timed(batch, written.sentAt, written.answeredAt);
+      return;
+    }
+    const entries = batch.map((p) => p.entry);
     try {
       await this.#spool.append(entries);
       this.#stats.spooled += entries.length;
@@ -373,12 +402,14 @@ export class ProtocolLog {
   }
 
   // Called by the write loop once a batch is done (and kept entries are back in the queue):
-  // every entry older than the queue's first is then settled. Entries a failed batch keeps go
-  // back to the front of the queue, older than a decision of the same batch that was refused,
-  // so the mark follows the queue, not the batch's last entry.
+  // every entry older than the first of the batch sent ahead, or else of the queue, is then
+  // settled. Entries a failed batch keeps go back to the front of the queue, older than a
+  // decision of the same batch that was refused, so the mark follows the queue, not the
+  // batch's last entry.
   #settle(batch: Pending[]): void {
     for (const p of batch) p.resolve();
-    const settled = this.#queue.length === 0 ? this.#next - 1 : this.#queue[0]!.n - 1;
+    const oldest = this.#ahead?.[0] ?? this.#queue[0];
+    const settled = oldest === undefined ? this.#next - 1 : oldest.n - 1;
     this.#settled = Math.max(this.#settled, settled);
     this.#notify();
   }
