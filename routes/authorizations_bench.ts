@@ -12,7 +12,7 @@ import { edgeCheck } from "../src/edge.ts";
 import { authorizationBody } from "../src/schemas.ts";
 import { parseWith, readJson } from "../src/validate.ts";
 import { demoPermissionsFor } from "../tools/generate.ts";
-import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { DEMO_PARKING_AUTHORIZATION } from "../demo/clients.ts";
 import { sealEvidenceToken } from "../crypto/mod.ts";
 import { benchApp } from "./_served_bench.ts";
 
@@ -29,13 +29,7 @@ const { store, keys, iam, rateLimits, token, info, handler } = await benchApp({
 });
 
 const URL = "http://lotse.test/v1/authorizations";
-const grant = {
-  evidenceType: "fahrzeugzulassung",
-  providerId: "kba-zfzr",
-  purpose: DEMO_PURPOSES.bewohnerparken.purpose,
-  legalBasis: DEMO_PURPOSES.bewohnerparken.legalBasis,
-  idnrUsed: true,
-};
+const grant = DEMO_PARKING_AUTHORIZATION;
 const body = JSON.stringify(grant);
 const headers = {
   authorization: `Bearer ${token}`,
