@@ -95,6 +95,19 @@ export function buildSnapshot(
 /** How long after a whole-table swap the old snapshot is collected. */
 const COLLECT_AFTER_MS = 1000;
 
+/** The options of V8's `gc()` (exposed by `--expose-gc`). */
+interface GcOptions {
+  type: "major" | "minor";
+  execution: "sync" | "async";
+  flavor: "regular" | "last-resort";
+}
+
+/**
+ * A full collection that also gives the freed pages back to the system: a regular one left
+ * them pooled in the process, so the heap shrank and the RSS did not.
+ */
+const MEMORY_REDUCING_GC: GcOptions = { type: "major", execution: "sync", flavor: "last-resort" };
+
 /** Most changed routes applied in place; more are read as a whole table. */
 const MAX_INCREMENTAL = 10_000;
 
@@ -329,14 +342,15 @@ export class TableStore {
    * of MiB larger (BENCHMARKS.md, "Session 6"). One collection a moment after the swap — once
    * requests that began on the old snapshot are done — returns it, when the runtime lets us
    * (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse). Several reloads
-   * in a row make one collection.
+   * in a row make one collection. It pauses the instance (~0.2 s of CPU at the full-scale
+   * tables, ~0.5 s at a million routes): the price of giving the pages back.
    */
   #collectSoon(): void {
-    const gc = (globalThis as { gc?: () => void }).gc;
+    const gc = (globalThis as { gc?: (options?: GcOptions) => void }).gc;
     if (gc === undefined || this.#collect !== undefined || this.#stopped) return;
     this.#collect = setTimeout(() => {
       this.#collect = undefined;
-      gc();
+      gc(MEMORY_REDUCING_GC);
     }, COLLECT_AFTER_MS);
     Deno.unrefTimer(this.#collect);
   }
