@@ -99,6 +99,8 @@ function shaped(kind: "navigation" | "authorization"): Deno.ServeHandler<Deno.Ne
       answer(request, info, new Response(NAVIGATION_BODY, OK), performance.now());
   }
   return async (request, info) => {
+    // The harness's readiness probe.
+    if (request.method !== "POST") return new Response("ready");
     const start = performance.now();
     JSON.parse(UTF8.decode(await request.bytes()));
     const response = new Response(AUTHORIZATION_BODY, CREATED);
