@@ -42,7 +42,7 @@ const POLICY = '"token";q=1000000000;w=60, "address";q=1000000000;w=60, ' +
 
 /** An answer of `POST /v1/authorizations` for the pilot's claims, as long as Lotse's (ES256). */
 const AUTHORIZATION_BODY = JSON.stringify({
-  token: `${"h".repeat(102)}.${"p".repeat(443)}.${"s".repeat(86)}`,
+  token: `${"h".repeat(126)}.${"p".repeat(400)}.${"s".repeat(86)}`,
   expiresAt: "2026-11-29T10:00:00.000Z",
   jti: "0b6f3c1e-5d2a-4e7b-9c8d-1a2b3c4d5e6f",
 });
