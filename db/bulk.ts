@@ -18,7 +18,7 @@
 import type { Route, TableName } from "../src/model.ts";
 import type { CopySink, Queryable } from "./types.ts";
 import { bump, MAX_NOTED_ROWS, pruneChanges, rowId, type TableRows, writeRow } from "./tables.ts";
-import { type ImportPreview, previewMarker } from "./import_preview.ts";
+import type { ImportPreview } from "./import_preview.ts";
 
 /** A row the database refused to take together with the others. */
 export interface BulkRowError {
@@ -459,8 +459,8 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
       } else {
         const id = await published;
         if (id !== null) {
-          await tx.sql`insert into table_changes (table_name, version, row_key)
-            values ('routes', ${next}, ${previewMarker(id)})`;
+          await tx.sql`insert into table_change_previews (table_name, version, preview_id)
+            values ('routes', ${next}, ${id})`;
         }
       }
       if (changed.empty) await tx.sql`drop view lotse_import_changed`;

@@ -18,7 +18,7 @@
  * const preview = openImportPreview(db);
  * await preview.write(new TextEncoder().encode("2\tr-1\tgewerbe\t08\tp-1\n"));
  * const id = await preview.publish(1); // before the import's commit
- * // … the import commits, noting previewMarker(id) in its change log …
+ * // … the import commits, noting id in table_change_previews under its version …
  * await preview.remove();
  * ```
  *
@@ -28,13 +28,10 @@ import type { Route } from "../src/model.ts";
 import type { CopySink, Db, Queryable } from "./types.ts";
 import { copyRoutes, TABLES_CHANNEL } from "./tables.ts";
 
-/** The change-log key an import's commit notes for the preview it published. */
-export function previewMarker(id: number): string {
-  // Route ids are lower-case letters, digits and hyphens: no route is called this.
-  return `@preview:${id}`;
-}
-
-/** The preview a change-log key names, or null when it names a route. */
+/**
+ * The preview a change-log key names (`@preview:<id>`, as db/tables.ts `readChanges` reads
+ * `table_change_previews`), or null when it names a row: no route id starts with `@`.
+ */
 export function previewOf(key: string): number | null {
   const m = /^@preview:(\d+)$/.exec(key);
   return m ? Number(m[1]) : null;

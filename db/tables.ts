@@ -302,6 +302,8 @@ export async function pruneChanges(tx: Queryable, table: TableName, version: num
   if (version % 100 === 0) {
     await tx.sql`delete from table_changes
       where table_name = ${table} and version <= ${version - CHANGES_KEPT}`;
+    await tx.sql`delete from table_change_previews
+      where table_name = ${table} and version <= ${version - CHANGES_KEPT}`;
   }
 }
 
@@ -325,8 +327,12 @@ export async function readChanges(
 ): Promise<Change[] | null> {
   if (to <= from) return [];
   if (to - from > CHANGES_KEPT) return null;
+  // A version an import with a preview made is noted apart (db/import_preview.ts).
   const rows = await db.sql<{ version: string | number; row_key: string }>`
     select version, row_key from table_changes
+    where table_name = ${table} and version > ${from} and version <= ${to}
+    union all
+    select version, '@preview:' || preview_id from table_change_previews
     where table_name = ${table} and version > ${from} and version <= ${to}
     order by version`;
   const changes = rows.map((r) => ({ version: Number(r.version), key: r.row_key }));

@@ -83,6 +83,14 @@ testTwoInstances(
     assert.equal(nav.status, 200, JSON.stringify(body));
     assert.equal(body.provider.id, other.id);
     assert.equal(await scratchRows(a), 0, "the preview removed");
+    // The import's version is noted apart from the rows' change log: a Lotse that predates
+    // previews sees a gap there and reads the table whole.
+    const noted = await a.lotse.db.sql<{ rows: number; previews: number }>`
+      select (select count(*) from table_changes where table_name = 'routes'
+          and version = ${answer.version})::int as rows,
+        (select count(*) from table_change_previews where table_name = 'routes'
+          and version = ${answer.version})::int as previews`;
+    assert.deepEqual(noted, [{ rows: 0, previews: 1 }]);
   },
 );
 

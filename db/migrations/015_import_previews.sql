@@ -7,6 +7,15 @@ create unlogged table import_previews (
   rows       integer not null,
   created_at timestamptz not null default now()
 );
+-- Which table version an import with a preview made, apart from `table_changes`: an instance
+-- of a Lotse before this migration sees that version as a gap in the change log and reads the
+-- table whole, instead of taking the marker for a route id.
+create table table_change_previews (
+  table_name text not null,
+  version    bigint not null,
+  preview_id bigint not null,
+  primary key (table_name, version)
+);
 -- The import's id comes from the session setting its writer sets: COPY sends the rows as the
 -- upload arrives, without an id in every line.
 create unlogged table import_preview_routes (
