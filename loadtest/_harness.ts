@@ -169,13 +169,14 @@ export interface BenchDatabase {
 
 /**
  * Starts a cluster, migrates and seeds it (`routes: false`: every table but the routes);
- * registers its removal in `cleanups`.
+ * registers its removal in `cleanups`. `durable`: PostgreSQL's own durability settings (fsync,
+ * synchronous_commit) instead of the test clusters' fast ones.
  */
 export async function startBenchDatabase(
   cleanups: Cleanups,
-  options: { minRoutes?: number; routes?: boolean } = {},
+  options: { minRoutes?: number; routes?: boolean; durable?: boolean } = {},
 ): Promise<BenchDatabase> {
-  const cluster = await startCluster();
+  const cluster = await startCluster({ durable: options.durable });
   cleanups.push(() => cluster.destroy());
   const db = await connectPostgres(cluster.url, { max: 2 });
   cleanups.push(() => db.close());
@@ -214,10 +215,14 @@ export const ADMIN_TOKEN = "bench-admin-token-of-at-least-32-characters";
 /**
  * The `deno run …` arguments of a task in deno.json (`serve` or `start`), so the benchmarks
  * run exactly the process an operator starts, with its permission flags, not `deno run -A`.
- * Extra Deno flags go before the script.
+ * Extra Deno flags go before the script; `root` is the checkout (default this one).
  */
-export function taskArgs(task: "serve" | "start", denoFlags: readonly string[] = []): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`));
+export function taskArgs(
+  task: "serve" | "start",
+  denoFlags: readonly string[] = [],
+  root = ROOT,
+): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${root}deno.json`));
   const words = String(config.tasks?.[task] ?? "").split(/\s+/).filter(Boolean);
   const script = words.findIndex((w) => w.endsWith(".ts"));
   if (words[0] !== "deno" || words[1] !== "run" || script < 0) {
@@ -227,7 +232,7 @@ export function taskArgs(task: "serve" | "start", denoFlags: readonly string[] =
     "run",
     ...words.slice(2, script),
     ...denoFlags,
-    `${ROOT}${words[script]}`,
+    `${root}${words[script]}`,
     ...words.slice(script + 1),
   ];
 }
@@ -244,6 +249,7 @@ export async function startLotseProcess(
     env?: Record<string, string>;
     /** Extra flags for `deno run`, e.g. `--v8-flags=--prof`. */
     denoFlags?: string[];
+    /** The checkout whose `deno task serve` runs; default this one. */
     cwd?: string;
   } = {},
 ): Promise<LotseProcess> {
@@ -256,7 +262,7 @@ export async function startLotseProcess(
     "-c",
     SERVER_CPU,
     Deno.execPath(),
-    ...taskArgs("serve", options.denoFlags),
+    ...taskArgs("serve", options.denoFlags, options.cwd ? `${options.cwd}/` : ROOT),
   ], {
     cwd: options.cwd ?? ROOT,
     env: {

@@ -45,12 +45,13 @@ export interface EuBenchResult {
  */
 export async function startBenchRegister(
   cleanups: Cleanups,
-  options: { denoFlags?: string[] } = {},
+  options: { denoFlags?: string[]; durable?: boolean; cwd?: string } = {},
 ) {
-  const db = await startBenchDatabase(cleanups);
+  const db = await startBenchDatabase(cleanups, { durable: options.durable });
   const lotse = await startLotseProcess(cleanups, db.url, {
     env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
-    ...options,
+    ...(options.denoFlags === undefined ? {} : { denoFlags: options.denoFlags }),
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
   });
   const providerPort = freePort();
   const provider = new Child("provider", "taskset", [

@@ -526,8 +526,11 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
 }
 
 /** Lotse with the benchmark register (loadtest/eu_bench.ts) and a small JSON transfer job. */
-async function transferBench(cleanups: Cleanups) {
-  const { lotse, providerUrl, put } = await startBenchRegister(cleanups);
+async function transferBench(
+  cleanups: Cleanups,
+  options: { durable?: boolean; cwd?: string } = {},
+) {
+  const { lotse, providerUrl, put } = await startBenchRegister(cleanups, options);
   await put("evidence-types/fahrzeugzulassung", {
     name: "Fahrzeugzulassungsdaten",
     classification: DEMO_CLASSIFICATIONS.fahrzeugzulassung,
@@ -784,14 +787,16 @@ async function protocolFixture(args: Args) {
   };
 }
 
-/** The cumulative buckets of `lotse_protocol_wait_seconds` in a /metrics text, by bound. */
-function protocolWaitBuckets(metrics: string): Map<number, number> {
+/**
+ * The cumulative buckets of one histogram series in a /metrics text, by bound; `labels` as
+ * they appear before `le`, e.g. `stage="queued",`.
+ */
+function histogramBuckets(metrics: string, name: string, labels = ""): Map<number, number> {
   const buckets = new Map<number, number>();
-  for (
-    const [, le, n] of metrics.matchAll(
-      /^lotse_protocol_wait_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm,
-    )
-  ) {
+  const prefix = `${name}_bucket{${labels}le="`;
+  for (const line of metrics.split("\n")) {
+    if (!line.startsWith(prefix)) continue;
+    const [le, n] = line.slice(prefix.length).split('"} ');
     buckets.set(le === "+Inf" ? Infinity : Number(le), Number(n));
   }
   return buckets;
@@ -806,17 +811,79 @@ function bucketQuantileMs(before: Map<number, number>, after: Map<number, number
   return Infinity;
 }
 
+/** The histograms P6 reads: the wait, each stage of an entry's way, the event loop's delay. */
+const P6_SERIES = {
+  wait: ["lotse_protocol_wait_seconds", ""],
+  queued: ["lotse_protocol_stage_seconds", 'stage="queued",'],
+  database: ["lotse_protocol_stage_seconds", 'stage="database",'],
+  resumed: ["lotse_protocol_stage_seconds", 'stage="resumed",'],
+  loopDelay: ["lotse_event_loop_delay_seconds", ""],
+} as const;
+
+type P6Series = keyof typeof P6_SERIES;
+
+/** Count and bucket-bound quantiles of each P6 series between two /metrics texts. */
+function p6Quantiles(before: string, after: string) {
+  const out = {} as Record<P6Series, { n: number; p50: number; p99: number; p999: number }>;
+  for (const [key, [name, labels]] of Object.entries(P6_SERIES) as [P6Series, [string, string]][]) {
+    const b = histogramBuckets(before, name, labels);
+    const a = histogramBuckets(after, name, labels);
+    out[key] = {
+      n: (a.get(Infinity) ?? 0) - (b.get(Infinity) ?? 0),
+      p50: bucketQuantileMs(b, a, 0.5),
+      p99: bucketQuantileMs(b, a, 0.99),
+      p999: bucketQuantileMs(b, a, 0.999),
+    };
+  }
+  return out;
+}
+
 // P6 in the product: what the protocol adds to a transfer. Small JSON transfers held at half
-// the most the product answers per second; Lotse measures, for each, how long it waited after
-// the provider had answered for its decision record to be durable (`lotse_protocol_wait_seconds`,
-// src/transfer.ts): the protocol's added latency, bucket bounds from /metrics.
+// the most the product answers per second, against a PostgreSQL with its durability settings
+// on (fsync, synchronous_commit: a commit waits for its WAL flush); Lotse measures, for each,
+// how long it waited after the provider had answered for its decision record to be durable
+// (`lotse_protocol_wait_seconds`, src/transfer.ts): the protocol's added latency. Beside it,
+// from the same run, each entry's stages (queued behind the write in flight, the database's
+// round trip as JavaScript sees it, the callers running on) and the event loop's delay.
 async function protocolWait(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
-  const { lotse, token, json } = await transferBench(cleanups);
+  const { lotse, token, json } = await transferBench(cleanups, { durable: true });
+  return await heldProtocolWait(lotse, { token, json, durationS, rate: args.rate });
+}
+
+/**
+ * P6's product figure alone, for A/B runs: `LOTSE_BENCH_ROOT` names another checkout whose
+ * `deno task serve` is measured instead of this one (its /metrics must have the same series).
+ */
+async function protocolWaitOnly(args: Args, cleanups: Cleanups) {
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const { lotse, token, json } = await transferBench(cleanups, {
+    durable: true,
+    ...(cwd ? { cwd } : {}),
+  });
+  console.log(`Lotse from ${cwd ?? ROOT}`);
+  return await heldProtocolWait(lotse, {
+    token,
+    json,
+    durationS: args.duration ?? 10,
+    rate: args.rate,
+  });
+}
+
+async function heldProtocolWait(
+  lotse: { url: string },
+  job: {
+    token: string;
+    json: Awaited<ReturnType<typeof transferBench>>["json"];
+    durationS: number;
+    rate: number | undefined;
+  },
+) {
+  const { token, json, durationS } = job;
   const max = await runWrk(lotse.url, { ...json, token, durationS: 5 });
-  const rate = Math.max(1, Math.round(args.rate ?? max.rps * 0.5));
+  const rate = Math.max(1, Math.round(job.rate ?? max.rps * 0.5));
   const metrics = async () => await (await fetch(`${lotse.url}/metrics`)).text();
-  const before = protocolWaitBuckets(await metrics());
+  const before = await metrics();
   const held = await runAutocannon({
     url: lotse.url,
     paths: json.paths,
@@ -828,19 +895,25 @@ async function protocolWait(args: Args, cleanups: Cleanups) {
     body: json.body,
     headers: json.headers,
   });
-  const after = protocolWaitBuckets(await metrics());
-  const transfers = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
-  const waitMs = {
-    p50: bucketQuantileMs(before, after, 0.5),
-    p99: bucketQuantileMs(before, after, 0.99),
-    p999: bucketQuantileMs(before, after, 0.999),
-  };
+  const stages = p6Quantiles(before, await metrics());
+  const transfers = stages.wait.n;
+  const waitMs = { p50: stages.wait.p50, p99: stages.wait.p99, p999: stages.wait.p999 };
   console.log(
     `P6 in the product: ${transfers} transfers at ${rate}/s (max ${Math.round(max.rps)}/s); ` +
       `protocol wait p50 ≤ ${waitMs.p50} ms, p99 ≤ ${waitMs.p99} ms, p99.9 ≤ ${waitMs.p999} ms; ` +
       `transfer latency p99 ${fmt((held.latencyMs as Record<string, number>).p99!, 2)} ms`,
   );
-  return { maxRps: max.rps, rate, transfers, waitMs, held };
+  console.table(
+    Object.fromEntries(
+      Object.entries(stages).map(([k, v]) => [k, {
+        n: v.n,
+        "p50 ≤ ms": v.p50,
+        "p99 ≤ ms": v.p99,
+        "p99.9 ≤ ms": v.p999,
+      }]),
+    ),
+  );
+  return { maxRps: max.rps, rate, transfers, waitMs, stages, held };
 }
 
 /** One line of the summary table: a P-figure, its reference and the target. */
@@ -1108,6 +1181,7 @@ const SCENARIOS: Record<string, (args: Args, cleanups: Cleanups) => Promise<unkn
   evidence: evidenceScenario,
   footprint: footprintScenario,
   protocol: protocolScenario,
+  "protocol-wait": protocolWaitOnly,
   all,
   latency,
   start,

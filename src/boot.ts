@@ -27,6 +27,7 @@ import { createHandler, type Handler } from "./app.ts";
 import type { CockpitOidcConfig, Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
+import { sampleLoopDelay } from "./loop_delay.ts";
 import {
   idnrHmac,
   openProtocolLog,
@@ -342,8 +343,16 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       spoolDir: config.spoolDir,
       hmacKey: protocolKey,
       onError: report("Protocol log trouble"),
+      onBatch: ({ enqueuedAt, sentAt, answeredAt, resumedAt }) => {
+        for (const at of enqueuedAt) {
+          metrics.observeProtocolStage("queued", sentAt - at);
+          metrics.observeProtocolStage("database", answeredAt - sentAt);
+          metrics.observeProtocolStage("resumed", resumedAt - answeredAt);
+        }
+      },
     });
     cleanups.push(() => protocol.close());
+    cleanups.push(sampleLoopDelay((ms) => metrics.observeLoopDelay(ms)));
     // This instance's transfers cut by a crash: recorded as failed (reason interrupted).
     const journal = await InflightJournal.open(`${config.spoolDir}/inflight.journal`);
     cleanups.push(() => journal.close());

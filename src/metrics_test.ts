@@ -53,6 +53,7 @@ Deno.test("Metrics.render() has the protocol wait as a histogram of its own", ()
   metrics.observeProtocolWait(30);
   const text = metrics.render();
   assert.match(text, /^# TYPE lotse_protocol_wait_seconds histogram$/m);
+  assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.00025"\} 1$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.0005"\} 1$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.001"\} 1$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.0015"\} 2$/m);
@@ -60,4 +61,23 @@ Deno.test("Metrics.render() has the protocol wait as a histogram of its own", ()
   assert.match(text, /^lotse_protocol_wait_seconds_bucket\{le="0.05"\} 3$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_count 3$/m);
   assert.match(text, /^lotse_protocol_wait_seconds_sum 0.0315$/m);
+});
+
+Deno.test("Metrics.render() has the protocol's stages and the event loop's delay as histograms", () => {
+  const metrics = new Metrics();
+  metrics.observeProtocolStage("queued", 0.2);
+  metrics.observeProtocolStage("queued", 2.2);
+  metrics.observeProtocolStage("database", 0.7);
+  metrics.observeLoopDelay(0.1);
+  metrics.observeLoopDelay(12);
+  const text = metrics.render();
+  assert.match(text, /^# TYPE lotse_protocol_stage_seconds histogram$/m);
+  assert.match(text, /^lotse_protocol_stage_seconds_bucket\{stage="queued",le="0.00025"\} 1$/m);
+  assert.match(text, /^lotse_protocol_stage_seconds_bucket\{stage="queued",le="0.002"\} 1$/m);
+  assert.match(text, /^lotse_protocol_stage_seconds_bucket\{stage="queued",le="0.0025"\} 2$/m);
+  assert.match(text, /^lotse_protocol_stage_seconds_count\{stage="database"\} 1$/m);
+  assert.doesNotMatch(text, /stage="resumed"/);
+  assert.match(text, /^# TYPE lotse_event_loop_delay_seconds histogram$/m);
+  assert.match(text, /^lotse_event_loop_delay_seconds_bucket\{le="0.01"\} 1$/m);
+  assert.match(text, /^lotse_event_loop_delay_seconds_bucket\{le="0.025"\} 2$/m);
 });

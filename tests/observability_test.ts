@@ -155,6 +155,18 @@ Deno.test({
         assert.equal(wait?.type, "HISTOGRAM");
         const series = wait.metrics[0] as unknown as { count: string; buckets: object };
         assert.ok(Number(series.count) >= 2, JSON.stringify(series));
+        // Where that wait goes: each entry's stages, and the event loop's delay beside them
+        // (the parser keeps no labels of a histogram: read the counts off the text).
+        assert.equal(families.get("lotse_protocol_stage_seconds")?.type, "HISTOGRAM");
+        for (const stage of ["queued", "database", "resumed"]) {
+          const count = text.match(
+            new RegExp(`^lotse_protocol_stage_seconds_count\\{stage="${stage}"\\} (\\d+)$`, "m"),
+          );
+          assert.ok(Number(count?.[1]) >= 2, `${stage}: ${count?.[0]}`);
+        }
+        const loop = families.get("lotse_event_loop_delay_seconds");
+        assert.equal(loop?.type, "HISTOGRAM");
+        assert.ok(Number((loop.metrics[0] as unknown as { count: string }).count) >= 1);
       });
 
       await t.step("every response carries the security headers, no HSTS over http", async () => {

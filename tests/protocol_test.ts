@@ -10,6 +10,7 @@ import { openPglite } from "../db/pglite.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
 import {
+  type BatchTiming,
   idnrHmac,
   openProtocolLog,
   type ProtocolLogOptions,
@@ -50,6 +51,15 @@ async function countEntries(db: Db, where = "true"): Promise<number> {
 }
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
+
+/** Waits until `n` batches were reported to onBatch (it runs behind the callers), up to 5 s. */
+async function reported(timings: BatchTiming[], n: number): Promise<void> {
+  const deadline = performance.now() + 5_000;
+  while (timings.length < n && performance.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  assert.equal(timings.length, n);
+}
 
 Deno.test({
   name: "begin(), finish() and refused() round-trip and the IDNr is stored only as HMAC",
@@ -125,6 +135,75 @@ Deno.test({
         assert.equal(check.ok, true);
         assert.equal(check.count, 1200);
       });
+    } finally {
+      await db.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "onBatch tells each batch's stages: logged, sent, answered, callers run on",
+  ...opts,
+  fn: async () => {
+    const db = await freshPostgres();
+    try {
+      const timings: BatchTiming[] = [];
+      await withLog(
+        db,
+        { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t) },
+        async (log) => {
+          const before = performance.now();
+          const ran: number[] = [];
+          await Promise.all(
+            Array.from({ length: 50 }, async () => {
+              await log.begin(decision());
+              ran.push(performance.now());
+            }),
+          );
+          await reported(timings, 1);
+          const [t] = timings;
+          assert.equal(t!.enqueuedAt.length, 50);
+          for (const at of t!.enqueuedAt) assert.ok(before <= at && at <= t!.sentAt);
+          assert.ok(t!.sentAt <= t!.answeredAt);
+          assert.ok(t!.answeredAt <= t!.resumedAt);
+          assert.equal(ran.length, 50);
+          for (const at of ran) assert.ok(t!.answeredAt <= at && at <= t!.resumedAt);
+        },
+      );
+    } finally {
+      await db.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "the next batch is sent before the callers of the one before it are resumed",
+  ...opts,
+  fn: async () => {
+    const db = await freshPostgres();
+    try {
+      const timings: BatchTiming[] = [];
+      await withLog(
+        db,
+        { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t) },
+        async (log) => {
+          const first = log.begin(decision()).then(() => performance.now());
+          // Until the write loop has taken the first entry: its answer needs I/O, so the second
+          // entry queues while the first is in flight.
+          while (log.queueDepth > 0) await Promise.resolve();
+          const second = log.begin(decision());
+          const resumed = await first;
+          await second;
+          await reported(timings, 2);
+          assert.deepEqual(timings.map((t) => t.enqueuedAt.length), [1, 1]);
+          assert.ok(
+            timings[1]!.sentAt <= resumed,
+            `sent ${timings[1]!.sentAt}, first caller resumed ${resumed}`,
+          );
+          assert.equal(log.stats.batches, 2);
+          assert.deepEqual(await verifyChain(db), { ok: true, count: 2, firstSeq: 1, lastSeq: 2 });
+        },
+      );
     } finally {
       await db.close();
     }

@@ -56,11 +56,11 @@ export async function appendEntries(
         insert into protocol_entries (seq, transfer_id, kind, at, consumer_id, provider_id,
           evidence_type, purpose, legal_basis, idnr_used, idnr_hmac, jti, outcome, status, bytes,
           digest, duration_ms, reason, on_behalf_of, prev_hash, hash)
-        select r.* from json_to_recordset(${rowsJson(chained)}::text::json) as r(seq bigint,
-          transfer_id uuid, kind text, at timestamptz, consumer_id text, provider_id text,
-          evidence_type text, purpose text, legal_basis text, idnr_used boolean, idnr_hmac text,
-          jti text, outcome text, status integer, bytes bigint, digest text, duration_ms integer,
-          reason text, on_behalf_of text, prev_hash text, hash text)
+        select r.* from json_to_recordset(${sentAtOnce(rowsJson(chained))}::text::json) as r(
+          seq bigint, transfer_id uuid, kind text, at timestamptz, consumer_id text,
+          provider_id text, evidence_type text, purpose text, legal_basis text, idnr_used boolean,
+          idnr_hmac text, jti text, outcome text, status integer, bytes bigint, digest text,
+          duration_ms integer, reason text, on_behalf_of text, prev_hash text, hash text)
         where exists (select 1 from moved)
         returning 1
       )
@@ -100,6 +100,18 @@ async function unstored(tx: Queryable, entries: ProtocolEntry[]): Promise<Protoc
     where transfer_id in (select value::uuid from json_array_elements_text(${ids}::text::json))`;
   const have = new Set(stored.map((r) => `${r.transfer_id}/${r.kind}`));
   return entries.filter((e) => !have.has(key(e)));
+}
+
+/**
+ * postgres.js holds a message shorter than 1 KiB back until the next `setImmediate`, to join
+ * it with others (`write()` in its src/connection.js), and on a busy event loop that is after
+ * every other callback ready at that moment; a batch of one entry is ~850 bytes. Trailing
+ * whitespace, which JSON ignores, takes the batch past that, so it leaves at once.
+ */
+const SENT_AT_ONCE = 1024;
+
+function sentAtOnce(json: string): string {
+  return json.length >= SENT_AT_ONCE ? json : json.padEnd(SENT_AT_ONCE);
 }
 
 function rowsJson(chained: readonly ChainedEntry[]): string {

@@ -57,6 +57,23 @@ export interface ProtocolLogOptions {
    * error by a default logger.
    */
   onError?: (error: unknown) => void;
+  /**
+   * Told, for each batch that went straight to PostgreSQL, when its entries were logged, sent,
+   * answered and the callers waiting on them had run on (P6's stages, for /metrics).
+   */
+  onBatch?: (timing: BatchTiming) => void;
+}
+
+/** The stages of one batch's way to durable, in `performance.now()` milliseconds. */
+export interface BatchTiming {
+  /** When each entry of the batch was logged. */
+  enqueuedAt: readonly number[];
+  /** When the batch was handed to the database client. */
+  sentAt: number;
+  /** When its commit was seen by JavaScript. */
+  answeredAt: number;
+  /** When the callers awaiting its entries had run on to their next pause. */
+  resumedAt: number;
 }
 
 /** Counters for /metrics and tests. */
@@ -76,11 +93,15 @@ export interface ProtocolLogStats {
 interface Pending {
   entry: ProtocolEntry;
   n: number;
+  enqueuedAt: number;
   resolve(): void;
   reject(error: unknown): void;
   /** A decision: when it cannot be made durable the caller must know, and not deliver. */
   critical: boolean;
 }
+
+/** When a write to PostgreSQL was sent and answered; null when it was not written. */
+type Attempt = { sentAt: number; answeredAt: number } | null;
 
 /** The durable protocol log of one Lotse instance; see {@linkcode openProtocolLog}. */
 export class ProtocolLog {
@@ -95,8 +116,11 @@ export class ProtocolLog {
   #retryMax: number;
   #drainChunk: number;
   #onError: (error: unknown) => void;
+  #onBatch: ((timing: BatchTiming) => void) | null;
 
   #queue: Pending[] = [];
+  /** A batch sent to PostgreSQL while the one before it is being settled. */
+  #ahead: Pending[] | null = null;
   #next = 1;
   #settled = 0;
   #waiters: { n: number; drain: boolean; resolve(): void }[] = [];
@@ -131,6 +155,7 @@ export class ProtocolLog {
     this.#drainChunk = options.drainChunk ?? 5000;
     this.#onError = options.onError ??
       ((error) => createLogger().error("Protocol log trouble", { error }));
+    this.#onBatch = options.onBatch ?? null;
     this.#retryDelay = this.#retryMin;
     this.#loops = [this.#writeLoop(), this.#drainLoop()];
   }
@@ -215,7 +240,14 @@ export class ProtocolLog {
       return Promise.reject(error);
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    this.#queue.push({ entry, n: this.#next++, resolve, reject, critical });
+    this.#queue.push({
+      entry,
+      n: this.#next++,
+      enqueuedAt: performance.now(),
+      resolve,
+      reject,
+      critical,
+    });
     this.#writer.wake();
     return promise;
   }
@@ -236,32 +268,60 @@ export class ProtocolLog {
     });
   }
 
-  // Fresh entries: to PostgreSQL while the spool is empty, else behind it into the spool.
+  // Fresh entries: to PostgreSQL while the spool is empty, else behind it into the spool. When
+  // a write to PostgreSQL succeeds and more entries wait, the next write is sent before the
+  // callers of the finished one are resumed: what they run would otherwise delay it.
   async #writeLoop(): Promise<void> {
+    let sending: { batch: Pending[]; attempt: Promise<Attempt> } | null = null;
     for (;;) {
-      if (this.#queue.length === 0) {
-        if (this.#closing) return;
-        await this.#writer.sleep(Infinity);
-        continue;
+      if (sending === null) {
+        if (this.#queue.length === 0) {
+          if (this.#closing) return;
+          await this.#writer.sleep(Infinity);
+          continue;
+        }
+        const deadline = performance.now() + this.#delay;
+        while (this.#queue.length < this.#max && !this.#closing && performance.now() < deadline) {
+          await this.#writer.sleep(deadline - performance.now());
+        }
+        const batch = this.#queue.splice(0, this.#max);
+        sending = { batch, attempt: this.#attempt(batch) };
       }
-      const deadline = performance.now() + this.#delay;
-      while (this.#queue.length < this.#max && !this.#closing && performance.now() < deadline) {
-        await this.#writer.sleep(deadline - performance.now());
+      const { batch, attempt } = sending;
+      const result = await attempt;
+      sending = null;
+      this.#ahead = null;
+      if (result !== null && this.#queue.length > 0 && this.#delay === 0) {
+        const next = this.#queue.splice(0, this.#max);
+        this.#ahead = next;
+        sending = { batch: next, attempt: this.#attempt(next) };
       }
-      await this.#write(this.#queue.splice(0, this.#max));
+      await this.#conclude(batch, result);
     }
   }
 
-  async #write(batch: Pending[]): Promise<void> {
-    const entries = batch.map((p) => p.entry);
-    if (this.#spool.pending === 0 && performance.now() >= this.#retryAt) {
-      try {
-        await this.#append(entries, false);
-        return this.#settle(batch);
-      } catch (error) {
-        this.#failed(error);
-      }
+  // One write of fresh entries to PostgreSQL, unless the spool holds entries (they go first) or
+  // PostgreSQL failed a moment ago; null when not written.
+  async #attempt(batch: Pending[]): Promise<Attempt> {
+    if (this.#spool.pending !== 0 || performance.now() < this.#retryAt) return null;
+    try {
+      const sentAt = performance.now();
+      await this.#append(batch.map((p) => p.entry), false);
+      return { sentAt, answeredAt: performance.now() };
+    } catch (error) {
+      this.#failed(error);
+      return null;
     }
+  }
+
+  // Settles a batch PostgreSQL took, or takes it to the spool.
+  async #conclude(batch: Pending[], written: Attempt): Promise<void> {
+    if (written !== null) {
+      this.#settle(batch);
+      if (this.#onBatch !== null) this.#timed(batch, written.sentAt, written.answeredAt);
+      return;
+    }
+    const entries = batch.map((p) => p.entry);
     try {
       await this.#spool.append(entries);
       this.#stats.spooled += entries.length;
@@ -277,6 +337,19 @@ export class ProtocolLog {
       this.#settle(batch.filter((p) => p.critical));
       await this.#writer.sleep(this.#retryDelay);
     }
+  }
+
+  // Queued behind the reactions #settle scheduled, so it runs once every caller awaiting this
+  // batch has run on.
+  #timed(batch: Pending[], sentAt: number, answeredAt: number): void {
+    const enqueuedAt = batch.map((p) => p.enqueuedAt);
+    queueMicrotask(() => {
+      try {
+        this.#onBatch!({ enqueuedAt, sentAt, answeredAt, resumedAt: performance.now() });
+      } catch (error) {
+        this.#onError(error);
+      }
+    });
   }
 
   // The spool, oldest first, into PostgreSQL once it answers again. A task of its own, so an
@@ -329,12 +402,14 @@ export class ProtocolLog {
   }
 
   // Called by the write loop once a batch is done (and kept entries are back in the queue):
-  // every entry older than the queue's first is then settled. Entries a failed batch keeps go
-  // back to the front of the queue, older than a decision of the same batch that was refused,
-  // so the mark follows the queue, not the batch's last entry.
+  // every entry older than the first of the batch sent ahead, or else of the queue, is then
+  // settled. Entries a failed batch keeps go back to the front of the queue, older than a
+  // decision of the same batch that was refused, so the mark follows the queue, not the
+  // batch's last entry.
   #settle(batch: Pending[]): void {
     for (const p of batch) p.resolve();
-    const settled = this.#queue.length === 0 ? this.#next - 1 : this.#queue[0]!.n - 1;
+    const oldest = this.#ahead?.[0] ?? this.#queue[0];
+    const settled = oldest === undefined ? this.#next - 1 : oldest.n - 1;
     this.#settled = Math.max(this.#settled, settled);
     this.#notify();
   }

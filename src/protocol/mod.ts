@@ -39,6 +39,7 @@ export {
   type TransferRefusal,
 } from "./_entry.ts";
 export {
+  type BatchTiming,
   openProtocolLog,
   ProtocolLog,
   type ProtocolLogOptions,
