@@ -8,6 +8,9 @@ Deno.test("sampleLoopDelay() reports a blocked event loop as one late sample", a
     samples.push(ms);
     if (ms >= 40) seen?.();
   }, { intervalMs: 2 });
+  // The sampler's timer does not keep the process alive (by design): while the test waits
+  // for its late sample, this does, or Deno may find nothing pending and end the test.
+  const alive = setInterval(() => {}, 1000);
   try {
     // A few ordinary samples first, then 60 ms of synchronous work.
     await new Promise((r) => setTimeout(r, 20));
@@ -18,6 +21,7 @@ Deno.test("sampleLoopDelay() reports a blocked event loop as one late sample", a
     assert.ok(samples.length >= 2);
     assert.ok(Math.max(...samples) >= 40, `samples: ${samples.join(", ")}`);
   } finally {
+    clearInterval(alive);
     stop();
   }
 });
