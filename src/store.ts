@@ -94,6 +94,9 @@ export function buildSnapshot(
   });
 }
 
+/** How long after a whole-table swap the old snapshot is collected. */
+const COLLECT_AFTER_MS = 1000;
+
 /** Most changed routes applied in place; more are read as a whole table. */
 const MAX_INCREMENTAL = 10_000;
 
@@ -155,6 +158,7 @@ export class TableStore {
   /** Snapshots being built from import previews, by preview id (db/import_preview.ts). */
   readonly #previews = new Map<number, Preview>();
   readonly #previewCounts = { prepared: 0, swapped: 0 };
+  #collect: ReturnType<typeof setTimeout> | undefined;
 
   constructor(db: Db, options: TableStoreOptions = {}) {
     this.#db = db;
@@ -169,6 +173,11 @@ export class TableStore {
   /** How many import previews this store began to build from, and how many it swapped in. */
   get previews(): { readonly prepared: number; readonly swapped: number; readonly held: number } {
     return { ...this.#previewCounts, held: this.#previews.size };
+  }
+
+  /** Whether a collection of the snapshot a whole-table swap replaced is due. */
+  get collectionPending(): boolean {
+    return this.#collect !== undefined;
   }
 
   /** The current snapshot; null until {@linkcode TableStore.load} has run. */
@@ -236,6 +245,8 @@ export class TableStore {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#collect);
+    this.#collect = undefined;
     await this.#unlisten?.();
     this.#unlisten = null;
     this.#previews.clear();
@@ -365,10 +376,30 @@ export class TableStore {
   }
 
   #swap(snapshot: Snapshot, changed: ReadonlySet<TableName>, info?: SwapInfo): void {
+    const replaced = this.#snapshot !== null && info?.mode !== "incremental";
     this.#snapshot = snapshot;
     // Every preview was built on a snapshot no longer served.
     this.#previews.clear();
     this.#options.onSwap?.(snapshot, changed, info ?? { mode: "full", ms: 0 });
+    if (replaced) this.#collectSoon();
+  }
+
+  /**
+   * After tables were read whole, the old snapshot is garbage that V8 reclaims only in a full
+   * collection, which it starts late in a heap that has room: a reload left an instance tens
+   * of MiB larger (BENCHMARKS.md, "Session 6"). One collection a moment after the swap — once
+   * requests that began on the old snapshot are done — returns it, when the runtime lets us
+   * (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse). Several reloads
+   * in a row make one collection.
+   */
+  #collectSoon(): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc === undefined || this.#collect !== undefined || this.#stopped) return;
+    this.#collect = setTimeout(() => {
+      this.#collect = undefined;
+      gc();
+    }, COLLECT_AFTER_MS);
+    Deno.unrefTimer(this.#collect);
   }
 }
 
