@@ -104,8 +104,8 @@ async function unstored(tx: Queryable, entries: ProtocolEntry[]): Promise<Protoc
 
 /**
  * postgres.js holds a message shorter than 1 KiB back until the next `setImmediate`, to join
- * it with others (`write()` in its src/connection.js), and on a busy event loop that is after
- * every other callback ready at that moment; a batch of one entry is ~850 bytes. Trailing
+ * it with others (`write()` in its src/connection.js): a turn of the event loop later, behind
+ * whatever else is ready then; a batch of one entry is ~850 bytes. Trailing
  * whitespace, which JSON ignores, takes the batch past that, so it leaves at once.
  */
 const SENT_AT_ONCE = 1024;
