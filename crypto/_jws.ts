@@ -149,7 +149,7 @@ export function checkWindow(
  * none of it on the event loop).
  */
 export async function signJws(
-  payload: Record<string, unknown>,
+  payload: object,
   signer: SigningKey,
   typ: string,
 ): Promise<string> {
@@ -182,8 +182,19 @@ function compactJws(json: string, native: SyncSigner, signer: SigningKey, typ: s
     header = ENCODER.encode(protectedHeader).toBase64(BASE64URL);
     ofKey.set(typ, header);
   }
-  const input = `${header}.${ENCODER.encode(json).toBase64(BASE64URL)}`;
-  return `${input}.${native.sign(ENCODER.encode(input)).toBase64(BASE64URL)}`;
+  const input = `${header}.${utf8(json).toBase64(BASE64URL)}`;
+  return `${input}.${native.sign(utf8(input)).toBase64(BASE64URL)}`;
+}
+
+// The UTF-8 of a payload and of a signing input, a few hundred bytes each, encoded into one
+// reused buffer instead of a new array per token: both are read at once (encoded to base64, or
+// hashed by the synchronous signer) before the next call overwrites them.
+let scratch = new Uint8Array(4096);
+
+/** The UTF-8 of `text` in the shared scratch buffer: valid until the next call. */
+function utf8(text: string): Uint8Array {
+  if (text.length * 3 > scratch.length) scratch = new Uint8Array(text.length * 3);
+  return scratch.subarray(0, ENCODER.encodeInto(text, scratch).written);
 }
 
 /**

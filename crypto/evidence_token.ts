@@ -118,8 +118,17 @@ export async function sealEvidenceToken(
     exp,
     jti,
   };
-  const token = await signJws({ ...claims }, options.keys.signingKey(), EVIDENCE_TOKEN_TYPE);
-  return { token, expiresAt: new Date(exp * 1000).toISOString(), jti };
+  const token = await signJws(claims, options.keys.signingKey(), EVIDENCE_TOKEN_TYPE);
+  return { token, expiresAt: isoSeconds(exp), jti };
+}
+
+// Tokens sealed in the same second expire in the same second: one ISO string serves them all.
+let lastExp = NaN;
+let lastIso = "";
+
+function isoSeconds(epochSeconds: number): string {
+  if (epochSeconds !== lastExp) lastIso = new Date((lastExp = epochSeconds) * 1000).toISOString();
+  return lastIso;
 }
 
 /** Options for {@linkcode verifyEvidenceToken}. */

@@ -106,6 +106,18 @@ export const DEMO_PURPOSES = {
   },
 } as const;
 
+/**
+ * The Bewohnerparken pilot's `POST /v1/authorizations` body (client stuttgart-bewohnerparken,
+ * granted by the demo permissions): the load test, the benchmark and the API tests send it.
+ */
+export const DEMO_PARKING_AUTHORIZATION = {
+  evidenceType: "fahrzeugzulassung",
+  providerId: "kba-zfzr",
+  purpose: DEMO_PURPOSES.bewohnerparken.purpose,
+  legalBasis: DEMO_PURPOSES.bewohnerparken.legalBasis,
+  idnrUsed: true,
+} as const;
+
 export const DEMO_PERMISSIONS: readonly Permission[] = [
   {
     id: "stuttgart-parken-fahrzeug",

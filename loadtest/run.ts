@@ -27,7 +27,7 @@ import { buildNavIndex } from "../src/nav_index.ts";
 import { Rng } from "../tools/rng.ts";
 import { locate, responsible } from "../src/locate.ts";
 import type { GeneratedTables } from "../tools/generate.ts";
-import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { DEMO_PARKING_AUTHORIZATION, DEMO_PURPOSES } from "../demo/clients.ts";
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { seedTables } from "../db/seed.ts";
 import { TABLES_CHANNEL } from "../db/tables.ts";
@@ -447,15 +447,6 @@ async function swap(args: Args, cleanups: Cleanups) {
   };
 }
 
-/** The Bewohnerparken pilot's authorization request (demo client stuttgart-bewohnerparken). */
-const PARKING_AUTHORIZATION = {
-  evidenceType: "fahrzeugzulassung",
-  providerId: "kba-zfzr",
-  purpose: DEMO_PURPOSES.bewohnerparken.purpose,
-  legalBasis: DEMO_PURPOSES.bewohnerparken.legalBasis,
-  idnrUsed: true,
-};
-
 /** One mode of the authorizations scenario: its runs, each with the bare reference. */
 export type AuthorizationRuns = Record<string, WrkResult>[];
 
@@ -472,7 +463,7 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
     : [args.alg];
   const db = await startBenchDatabase(cleanups);
   const bare = await startReference(cleanups, "bare");
-  const body = JSON.stringify(PARKING_AUTHORIZATION);
+  const body = JSON.stringify(DEMO_PARKING_AUTHORIZATION);
   const rows: Record<string, string>[] = [];
   const byAlg: Partial<Record<"ES256" | "EdDSA", AuthorizationRuns>> = {};
   for (const alg of algs) {
@@ -648,7 +639,7 @@ function profiler(target: "navigation" | "authorizations" | "start") {
         const job = target === "navigation" ? { paths: navigationPaths(db.tables) } : {
           paths: ["/v1/authorizations"],
           method: "POST" as const,
-          body: JSON.stringify(PARKING_AUTHORIZATION),
+          body: JSON.stringify(DEMO_PARKING_AUTHORIZATION),
         };
         w = await runWrk(lotse.url, { ...job, token, durationS, serverPid: lotse.child.pid });
       }

@@ -9,55 +9,13 @@
  * `deno bench -A routes/navigation_bench.ts`
  */
 import { Hono } from "hono";
-import { createApp, createHandler } from "../src/app.ts";
 import { edgeCheck } from "../src/edge.ts";
 import { fastNavigation } from "../src/fast_path.ts";
 import { RequestLog } from "../src/request_log.ts";
-import { createLogger } from "../src/log.ts";
-import { RateLimits } from "../src/rate_limit.ts";
-import { parseConfig } from "../src/config.ts";
-import { createIam } from "../src/iam.ts";
-import { Metrics } from "../src/metrics.ts";
-import { buildSnapshot, type TableStore } from "../src/store.ts";
-import { TABLE_NAMES } from "../src/model.ts";
-import { generateTables } from "../tools/generate.ts";
-import { DEMO_CLIENTS } from "../demo/clients.ts";
-import { issueAccessToken, KeyRing, memoryKeyStore } from "../crypto/mod.ts";
-import type { TableVersions } from "../db/tables.ts";
-import type { AppDeps } from "../src/app.ts";
+import { benchApp } from "./_served_bench.ts";
 
-const generated = generateTables();
-const tables = { ...generated, clients: DEMO_CLIENTS, permissions: [] };
-const versions = Object.fromEntries(TABLE_NAMES.map((n) => [n, 1])) as TableVersions;
-const snapshot = buildSnapshot(tables, versions);
-const store = { snapshot } as unknown as TableStore;
-const keys = await KeyRing.open(memoryKeyStore("bench-secret-of-at-least-32-characters!"));
-const config = parseConfig({ LOTSE_PUBLIC_URL: "http://lotse.test" });
-const iam = createIam(keys, store, { publicUrl: config.publicUrl });
-const deps = {
-  config,
-  db: null as never,
-  store,
-  metrics: new Metrics(),
-  iam,
-  protocol: null as never,
-  providerClients: null as never,
-  idnrHash: () => "",
-} satisfies AppDeps;
-const app = createApp(deps);
-// As the load benchmarks start Lotse: every quota on, never reached; request lines at info.
-let logged = 0;
-const logger = createLogger({ level: "info", write: () => logged++ });
-const rateLimits = new RateLimits({ windowMs: 60_000, token: 1e9, address: 1e9, client: 1e9 });
-const handler = createHandler({ ...deps, logger, rateLimits });
-const info = {
-  remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
-  completed: Promise.resolve(),
-} as Deno.ServeHandlerInfo<Deno.NetAddr>;
-const { token } = await issueAccessToken(
-  { id: "stuttgart-bewohnerparken", roles: ["consumer"] },
-  { keys, issuer: config.publicUrl, audience: config.publicUrl },
-);
+const { generated, deps, iam, store, logger, logged, rateLimits, token, info, app, handler } =
+  await benchApp();
 const headers = { authorization: `Bearer ${token}` };
 const agsList = generated.regions.map((r) => r.ags);
 const urls = Array.from(
@@ -134,4 +92,4 @@ Deno.bench("request log line", { group: "parts" }, () => {
 });
 
 const check = await handler.fetch(new Request(urls[0]!, { headers }), info);
-if (check.status !== 200 || logged === 0) throw new Error(`Handler answered ${check.status}`);
+if (check.status !== 200 || logged.lines === 0) throw new Error(`Handler answered ${check.status}`);

@@ -180,21 +180,60 @@ export async function readJson(
 // Without `stream`, every decode() stands alone: one fatal decoder serves every request.
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
+/** A whole-body read waiting for its bytes, and when it must have them. */
+interface Overdue {
+  readonly at: number;
+  readonly fail: (reason: unknown) => void;
+}
+
+// The whole-body reads in progress. One timer looks over all of them every
+// SWEEP_MS while any is pending, instead of a timer of its own per request: arming and clearing
+// a timer and racing two promises cost ~3 µs of CPU per request, a tenth of what reading and
+// parsing the body costs on the token-per-request routes (P10, BENCHMARKS.md "Session 6").
+// A read is failed at most SWEEP_MS after its deadline.
+const reads = new Set<Overdue>();
+const SWEEP_MS = 50;
+let sweeper: ReturnType<typeof setInterval> | undefined;
+
+function sweep(): void {
+  const now = performance.now();
+  for (const read of reads) {
+    if (read.at <= now) {
+      reads.delete(read);
+      read.fail(TIMEOUT);
+    }
+  }
+  if (reads.size === 0) {
+    clearInterval(sweeper);
+    sweeper = undefined;
+  }
+}
+
 /** All of a body with a declared length, or a 400 (cut short) or 408 (too slow) problem. */
 async function wholeBody(request: Request, deadlineMs: number): Promise<Uint8Array> {
   const reading = request.bytes();
+  const { promise, resolve, reject } = Promise.withResolvers<Uint8Array>();
+  const read: Overdue = { at: performance.now() + deadlineMs, fail: reject };
+  reads.add(read);
+  if (sweeper === undefined) {
+    sweeper = setInterval(sweep, SWEEP_MS);
+    // A pending read never keeps the process alive by itself.
+    Deno.unrefTimer(sweeper);
+  }
+  reading.then(resolve, reject);
   try {
-    return await withTimeout(reading, deadlineMs);
+    return await promise;
   } catch (error) {
     if (error === TIMEOUT) {
       // The server drops the rest when the connection closes; nobody awaits it any more.
-      reading.catch(() => {});
       throw new Problem("request-timeout", "The request body did not arrive in time");
     }
     throw new Problem(
       "invalid-request",
       "Cannot read the request body: it ended early or is malformed",
     );
+  } finally {
+    reads.delete(read);
   }
 }
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { createPublicKey, verify } from "node:crypto";
 import { bearer, clientAssertion, startTestLotse, type TestLotse, tokenForm } from "./_app.ts";
-import { DEMO_PURPOSES } from "../demo/clients.ts";
+import { DEMO_PARKING_AUTHORIZATION, DEMO_PURPOSES } from "../demo/clients.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 
@@ -228,13 +228,7 @@ Deno.test({
           headers: bearer(token, { "content-type": "application/json" }),
           body: JSON.stringify(body),
         });
-      const grant = {
-        evidenceType: "fahrzeugzulassung",
-        providerId: "kba-zfzr",
-        purpose: DEMO_PURPOSES.bewohnerparken.purpose,
-        legalBasis: DEMO_PURPOSES.bewohnerparken.legalBasis,
-        idnrUsed: true,
-      };
+      const grant = DEMO_PARKING_AUTHORIZATION;
 
       await t.step("201 with a token whose claims are exactly the contract's", async () => {
         const digest = "sha-256=:" + btoa(String.fromCharCode(...new Uint8Array(32).fill(7))) + ":";
