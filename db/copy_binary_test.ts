@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { CopyFormatError, CopyTextRows } from "./_copy_binary.ts";
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
@@ -58,6 +59,19 @@ Deno.test("CopyTextRows decodes every row and cell, cut at any byte", () => {
       `cut at byte ${cut}`,
     );
   }
+  // Node Buffers, as postgres.js hands them, cut inside tuples; the pieces reused after each
+  // push, as a driver may reuse its memory: what is carried over must be a copy.
+  const scratch = Buffer.alloc(stream.length);
+  const rows: (string | null)[][] = [];
+  const decoder = new CopyTextRows(4, [1, 2, 3], (cells) => rows.push([...cells]));
+  for (let at = 0; at < stream.length; at += 7) {
+    const piece = stream.subarray(at, at + 7);
+    scratch.set(piece);
+    decoder.push(scratch.subarray(0, piece.length));
+    scratch.fill(0);
+  }
+  decoder.end();
+  assert.deepEqual(rows, ROWS);
   // One byte at a time: every tuple arrives in pieces.
   assert.deepEqual(decode(Array.from(stream, (b) => new Uint8Array([b])), 4, [1, 3]), ROWS);
 });

@@ -8,6 +8,9 @@ Deno.test("sampleLoopDelay() reports a blocked event loop as one late sample", a
     samples.push(ms);
     if (ms >= 40) seen?.();
   }, { intervalMs: 2 });
+  // The sampler's timer does not keep the process alive: this one does while the test waits
+  // (without it, a run under load could find nothing pending but the unref'd timer and end).
+  const alive = setTimeout(() => {}, 10_000);
   try {
     // A few ordinary samples first, then 60 ms of synchronous work.
     await new Promise((r) => setTimeout(r, 20));
@@ -19,5 +22,6 @@ Deno.test("sampleLoopDelay() reports a blocked event loop as one late sample", a
     assert.ok(Math.max(...samples) >= 40, `samples: ${samples.join(", ")}`);
   } finally {
     stop();
+    clearTimeout(alive);
   }
 });

@@ -212,6 +212,9 @@ function withOrdinals(
   return Int32Array.from(out);
 }
 
+/** The parts an index was built from (set in {@linkcode NavIndex}'s static block). */
+let partsOf: (index: NavIndex) => { regions: RegionParts; providers: ProviderParts };
+
 /** The immutable navigation index. Create it with {@linkcode buildNavIndex}. */
 export class NavIndex {
   #gemeinden: ReadonlyMap<string, GemeindeEntry>;
@@ -219,7 +222,8 @@ export class NavIndex {
   #postcodes: ReadonlyMap<string, PostcodeEntry>;
   #types: ReadonlyMap<string, TypeEntry>;
   #evidenceTypeList: readonly EvidenceType[];
-  #providers: ReadonlyMap<string, Provider>;
+  /** The providers by ordinal. */
+  #providerList: readonly Provider[];
   /** Each provider's position in the providers table: what `#serving` holds. */
   #providerOrdinals: ReadonlyMap<string, number>;
   #serving: ProviderCounts;
@@ -229,35 +233,41 @@ export class NavIndex {
   /** Gemeinden sorted by AGS: position = ordinal. */
   #ordinals: readonly Region[];
   #routesByType: ReadonlyMap<string, readonly Route[]>;
+  /** What the regions and postcodes made, and the providers: the next build may take them. */
+  readonly #regionParts: RegionParts;
+  readonly #providerParts: ProviderParts;
+
+  static {
+    // Module-private: buildNavIndex takes these parts over after a change of the routes alone.
+    partsOf = (index) => ({ regions: index.#regionParts, providers: index.#providerParts });
+  }
 
   /** @internal Use {@linkcode buildNavIndex}. */
   constructor(parts: {
-    ordinals: readonly Region[];
-    gemeinden: ReadonlyMap<string, GemeindeEntry>;
-    byArs: ReadonlyMap<string, RegionLookup>;
-    postcodes: ReadonlyMap<string, PostcodeEntry>;
+    regions: RegionParts;
+    providers: ProviderParts;
     types: ReadonlyMap<string, TypeEntry>;
     evidenceTypeList: readonly EvidenceType[];
-    providers: ReadonlyMap<string, Provider>;
-    providerOrdinals: ReadonlyMap<string, number>;
     serving: ProviderCounts;
-    byName: readonly { readonly key: string; readonly region: Region }[];
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
     routesByType: ReadonlyMap<string, readonly Route[]>;
   }) {
-    this.#gemeinden = parts.gemeinden;
-    this.#byArs = parts.byArs;
-    this.#postcodes = parts.postcodes;
+    const regions = parts.regions;
+    this.#regionParts = regions;
+    this.#providerParts = parts.providers;
+    this.#gemeinden = regions.gemeinden;
+    this.#byArs = regions.byArs;
+    this.#postcodes = regions.postcodes;
+    this.#byName = regions.byName;
+    this.#ordinals = regions.ordinals;
+    this.#providerList = parts.providers.list;
+    this.#providerOrdinals = parts.providers.ordinals;
     this.#types = parts.types;
     this.#evidenceTypeList = parts.evidenceTypeList;
-    this.#providers = parts.providers;
-    this.#providerOrdinals = parts.providerOrdinals;
     this.#serving = parts.serving;
-    this.#byName = parts.byName;
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
-    this.#ordinals = parts.ordinals;
     this.#routesByType = parts.routesByType;
   }
 
@@ -308,7 +318,7 @@ export class NavIndex {
     return Object.freeze({
       kind: "resolved",
       evidenceType: type.evidenceType,
-      provider: this.#providers.get(route.providerId)!,
+      provider: this.#providerList[this.#providerOrdinals.get(route.providerId)!]!,
       matchedLevel: LEVEL_BY_KEY_LENGTH[route.regionKey.length]!,
       route,
     });
@@ -323,7 +333,7 @@ export class NavIndex {
   withRouteChanges(removed: readonly Route[], added: readonly Route[]): NavIndex | null {
     const usable = (r: Route) =>
       isRegionKey(r.regionKey) && this.#types.has(r.evidenceType) &&
-      this.#providers.has(r.providerId);
+      this.#providerOrdinals.has(r.providerId);
     if (!removed.every(usable) || !added.every(usable)) return null;
     const types = new Map(this.#types);
     const touched = new Map<string, { gem: (Route | undefined)[]; byKey: Map<string, Route> }>();
@@ -415,29 +425,19 @@ export class NavIndex {
       for (const route of added) if (route.evidenceType === id) kept.push(route);
       routesByType.set(id, kept);
     }
-    const next = new NavIndex({
+    return new NavIndex({
       serving,
       routesByType,
-      ordinals: this.#ordinals,
-      gemeinden: this.#gemeinden,
-      byArs: this.#byArs,
-      postcodes: this.#postcodes,
+      regions: this.#regionParts,
+      providers: this.#providerParts,
       types,
       evidenceTypeList: this.#evidenceTypeList,
-      providers: this.#providers,
-      providerOrdinals: this.#providerOrdinals,
-      byName: this.#byName,
       danglingRouteIds: this.#danglingRouteIds,
       counts: Object.freeze({
         ...this.#counts,
         routes: this.#counts.routes - removed.length + added.length,
       }),
     });
-    const regions = REGION_PARTS.get(this);
-    const providers = PROVIDER_PARTS.get(this);
-    if (regions) REGION_PARTS.set(next, regions);
-    if (providers) PROVIDER_PARTS.set(next, providers);
-    return next;
   }
 
   /** Ordinals `[from, to)` of the Gemeinden whose AGS starts with `prefix`. */
@@ -623,7 +623,8 @@ export class NavIndex {
 
   /** The provider with this id, or `undefined`. */
   provider(id: string): Provider | undefined {
-    return this.#providers.get(id);
+    const ordinal = this.#providerOrdinals.get(id);
+    return ordinal === undefined ? undefined : this.#providerList[ordinal];
   }
 
   /** Ids of routes whose provider or evidence type does not exist, sorted. */
@@ -656,10 +657,13 @@ export interface BuildNavIndexOptions {
 
 /** Builds the navigation index from the tables. Malformed or dangling rows are skipped and counted. */
 export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions = {}): NavIndex {
-  const { providers, providerOrdinals } = (options.providersFrom &&
-    PROVIDER_PARTS.get(options.providersFrom)) ?? providerParts(tables.providers);
-  const regionsPart = (options.regionsFrom && REGION_PARTS.get(options.regionsFrom)) ??
-    regionParts(tables);
+  const providersPart = options.providersFrom
+    ? partsOf(options.providersFrom).providers
+    : providerParts(tables.providers);
+  const providerOrdinals = providersPart.ordinals;
+  const regionsPart = options.regionsFrom
+    ? partsOf(options.regionsFrom).regions
+    : regionParts(tables);
   const { ordinals, gemeinden, kreisKeys, kreisOf } = regionsPart;
 
   const sortedTypes = [...tables.evidenceTypes].sort((a, b) =>
@@ -688,7 +692,9 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
   let providerOrdinal: number | undefined;
   for (const route of tables.routes) {
     const key = route.regionKey;
-    if (!isRegionKey(key)) {
+    // A Gemeinde of the regions table is a valid key: no digit check for most routes.
+    const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
+    if (at === undefined && !isRegionKey(key)) {
       invalidRoutes++;
       continue;
     }
@@ -703,7 +709,6 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
     }
     type.serving.push(providerOrdinal);
     type.routes.push(route);
-    const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
     if (at !== undefined) {
       if (wins(route, type.gem[at])) type.gem[at] = route;
     } else if (wins(route, type.byKey.get(key))) {
@@ -737,17 +742,12 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
     );
   }
 
-  const index = new NavIndex({
-    ordinals,
-    gemeinden,
-    byArs: regionsPart.byArs,
-    postcodes: regionsPart.postcodes,
+  return new NavIndex({
+    regions: regionsPart,
+    providers: providersPart,
     types,
     evidenceTypeList: Object.freeze([...types.values()].map((t) => t.evidenceType)),
-    providers,
-    providerOrdinals,
     serving,
-    byName: regionsPart.byName,
     danglingRouteIds: Object.freeze(dangling.sort()),
     routesByType,
     counts: Object.freeze({
@@ -755,7 +755,7 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
       postcodes: regionsPart.postcodes.size,
       postcodePlaces: regionsPart.postcodePlaces,
       evidenceTypes: types.size,
-      providers: providers.size,
+      providers: providerOrdinals.size,
       routes: tables.routes.length,
       danglingRoutes: dangling.length,
       invalidRoutes,
@@ -763,9 +763,6 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
       danglingPlaces: regionsPart.danglingPlaces,
     }),
   });
-  REGION_PARTS.set(index, regionsPart);
-  PROVIDER_PARTS.set(index, { providers, providerOrdinals });
-  return index;
 }
 
 /** The parts of an index made from the regions and postcodes alone. */
@@ -784,23 +781,21 @@ interface RegionParts {
 
 /** The parts of an index made from the providers alone. */
 interface ProviderParts {
-  readonly providers: ReadonlyMap<string, Provider>;
-  readonly providerOrdinals: ReadonlyMap<string, number>;
+  /** The providers by ordinal: their position in the table, the first of a duplicated id. */
+  readonly list: readonly Provider[];
+  readonly ordinals: ReadonlyMap<string, number>;
 }
 
-// Kept beside each index (not on it: nothing outside this module sees them), so the next
-// build after a change of the routes alone takes them over instead of making them again.
-const REGION_PARTS = new WeakMap<NavIndex, RegionParts>();
-const PROVIDER_PARTS = new WeakMap<NavIndex, ProviderParts>();
-
-function providerParts(list: readonly Provider[]): ProviderParts {
-  const providers = new Map<string, Provider>();
-  const providerOrdinals = new Map<string, number>();
-  for (const p of list) {
-    providers.set(p.id, p);
-    if (!providerOrdinals.has(p.id)) providerOrdinals.set(p.id, providerOrdinals.size);
+function providerParts(rows: readonly Provider[]): ProviderParts {
+  const list: Provider[] = [];
+  const ordinals = new Map<string, number>();
+  for (const p of rows) {
+    let ordinal = ordinals.get(p.id);
+    if (ordinal === undefined) ordinals.set(p.id, ordinal = list.length);
+    // A later row of the same id replaces the provider, as a map keyed by id would.
+    list[ordinal] = p;
   }
-  return { providers, providerOrdinals };
+  return { list, ordinals };
 }
 
 function regionParts(tables: Pick<NavTables, "regions" | "postcodes">): RegionParts {

@@ -49,15 +49,21 @@ export class RouteList implements RouteRows {
     const chunks: Route[][] = [];
     const hashes: Int32Array[] = [];
     let chunk: Route[] = [];
+    let hash = new Int32Array(CHUNK);
     for (const route of rows) {
+      hash[chunk.length] = idHash(route.id);
       chunk.push(route);
       if (chunk.length === CHUNK) {
         chunks.push(chunk);
+        hashes.push(hash);
         chunk = [];
+        hash = new Int32Array(CHUNK);
       }
     }
-    if (chunk.length > 0) chunks.push(chunk);
-    for (const c of chunks) hashes.push(Int32Array.from(c, (r) => idHash(r.id)));
+    if (chunk.length > 0) {
+      chunks.push(chunk);
+      hashes.push(hash.slice(0, chunk.length));
+    }
     return new RouteList(chunks, hashes);
   }
 

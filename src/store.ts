@@ -92,6 +92,9 @@ export function buildSnapshot(
   });
 }
 
+/** How long after a whole-table swap the old snapshot is collected. */
+const COLLECT_AFTER_MS = 1000;
+
 /** Most changed routes applied in place; more are read as a whole table. */
 const MAX_INCREMENTAL = 10_000;
 
@@ -147,6 +150,7 @@ export class TableStore {
   #unlisten: (() => Promise<void>) | null = null;
   #stopped = false;
   #incremental = 0;
+  #collect: ReturnType<typeof setTimeout> | undefined;
 
   constructor(db: Db, options: TableStoreOptions = {}) {
     this.#db = db;
@@ -156,6 +160,11 @@ export class TableStore {
   /** How many refreshes applied changed routes in place instead of reading the table. */
   get incrementalRefreshes(): number {
     return this.#incremental;
+  }
+
+  /** Whether a collection of the snapshot a whole-table swap replaced is due. */
+  get collectionPending(): boolean {
+    return this.#collect !== undefined;
   }
 
   /** The current snapshot; null until {@linkcode TableStore.load} has run. */
@@ -217,6 +226,8 @@ export class TableStore {
     this.#stopped = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    clearTimeout(this.#collect);
+    this.#collect = undefined;
     await this.#unlisten?.();
     this.#unlisten = null;
     await this.#refreshing?.catch(() => {});
@@ -306,7 +317,27 @@ export class TableStore {
   }
 
   #swap(snapshot: Snapshot, changed: ReadonlySet<TableName>, info?: SwapInfo): void {
+    const replaced = this.#snapshot !== null && info?.incremental !== true;
     this.#snapshot = snapshot;
     this.#options.onSwap?.(snapshot, changed, info ?? { incremental: false, ms: 0 });
+    if (replaced) this.#collectSoon();
+  }
+
+  /**
+   * After tables were read whole, the old snapshot is garbage that V8 reclaims only in a full
+   * collection, which it starts late in a heap that has room: a reload left an instance tens
+   * of MiB larger (BENCHMARKS.md, "Session 6"). One collection a moment after the swap — once
+   * requests that began on the old snapshot are done — returns it, when the runtime lets us
+   * (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse). Several reloads
+   * in a row make one collection.
+   */
+  #collectSoon(): void {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc === undefined || this.#collect !== undefined || this.#stopped) return;
+    this.#collect = setTimeout(() => {
+      this.#collect = undefined;
+      gc();
+    }, COLLECT_AFTER_MS);
+    Deno.unrefTimer(this.#collect);
   }
 }

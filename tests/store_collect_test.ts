@@ -1,0 +1,78 @@
+/**
+ * After tables were read whole, the table store asks for one garbage collection a moment
+ * later (src/store.ts): the old snapshot is returned instead of waiting for V8's own full
+ * collection. A change applied row by row asks for none, nor does the first load.
+ */
+import assert from "node:assert/strict";
+import { freshPostgres } from "./pg.ts";
+import { putRow } from "../db/tables.ts";
+import { seedTables } from "../db/seed.ts";
+import { TableStore } from "../src/store.ts";
+import type { Route } from "../src/model.ts";
+
+async function until(what: string, ok: () => boolean, ms = 10_000) {
+  const deadline = performance.now() + ms;
+  while (performance.now() < deadline) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`Timed out waiting for ${what}`);
+}
+
+const ROUTE: Route = {
+  id: "r-1",
+  evidenceType: "meldebescheinigung",
+  regionKey: "08111000",
+  providerId: "melde-stuttgart",
+};
+
+Deno.test("a whole-table reload is followed by one collection; a row change and the first load by none", async () => {
+  const db = await freshPostgres();
+  const global = globalThis as { gc?: () => void };
+  const before = global.gc;
+  let collections = 0;
+  global.gc = () => collections++;
+  const store = new TableStore(db, { pollMs: 60_000 });
+  try {
+    await seedTables(db, {
+      regions: [{ ags: "08111000", ars: "081110000000", name: "Stuttgart" }],
+      evidenceTypes: [{ id: ROUTE.evidenceType, name: "Meldebescheinigung", description: null }],
+      providers: [{
+        id: ROUTE.providerId,
+        name: "Meldebehörde Stuttgart",
+        endpoint: "https://melde.example/api",
+        caCert: null,
+      }],
+      routes: [ROUTE],
+    }, { replace: true });
+    await store.load();
+    assert.equal(store.collectionPending, false, "nothing to collect after the first load");
+
+    // One route written as an operator writes it: applied in place, no collection.
+    await putRow(db, "routes", { ...ROUTE, regionKey: "08" });
+    await store.sync();
+    assert.equal(store.incrementalRefreshes, 1);
+    assert.equal(store.collectionPending, false, "a row change leaves little garbage");
+
+    // The routes table replaced whole (one version bump, no rows noted): read whole.
+    await seedTables(db, { routes: [{ ...ROUTE, id: "r-2" }] }, { replace: true });
+    await store.sync();
+    assert.equal(store.incrementalRefreshes, 1);
+    assert.deepEqual(store.snapshot!.tables.routes.map((r) => r.id), ["r-2"]);
+    assert.equal(store.collectionPending, true);
+    await until("the collection after the reload", () => collections === 1);
+    assert.equal(store.collectionPending, false);
+
+    // A reload asked for while the store stops is not collected after it stopped.
+    await seedTables(db, { routes: [ROUTE] }, { replace: true });
+    await store.sync();
+    assert.equal(store.collectionPending, true);
+    await store.stop();
+    assert.equal(store.collectionPending, false);
+    assert.equal(collections, 1);
+  } finally {
+    await store.stop();
+    global.gc = before;
+    await db.close();
+  }
+});
