@@ -289,7 +289,7 @@ export async function startLotseProcess(
 /** Starts loadtest/bare_server.ts (plain or through Hono) pinned to core 0. */
 export async function startReference(
   cleanups: Cleanups,
-  kind: "bare" | "hono" | "shaped",
+  kind: "bare" | "hono" | "shaped" | "shaped-authorization",
 ): Promise<{ url: string; child: Child }> {
   const port = freePort();
   const child = new Child(kind, "taskset", [

@@ -11,7 +11,11 @@
  * Lotse over it is what Lotse's own JavaScript costs; it over bare is what the answer's shape
  * costs in Deno (a Response with more than one header field leaves Deno's fastest path).
  *
- * `deno run --allow-net loadtest/bare_server.ts [port] [--hono | --shaped]`
+ * `--shaped-authorization` is the same for `POST /v1/authorizations` (P10): it also reads the
+ * JSON body whole and parses it, and answers 201 with `Cache-Control` added and a body the size of
+ * an evidence token's. Lotse over it is what deciding, sealing and recording cost.
+ *
+ * `deno run --allow-net loadtest/bare_server.ts [port] [--hono | --shaped | --shaped-authorization]`
  *
  * @module
  */
@@ -36,7 +40,18 @@ const NAVIGATION_BODY = JSON.stringify({
 const POLICY = '"token";q=1000000000;w=60, "address";q=1000000000;w=60, ' +
   '"client";q=1000000000;w=60';
 
-function shaped(): Deno.ServeHandler<Deno.NetAddr> {
+/** An answer of `POST /v1/authorizations` for the pilot's claims, as long as Lotse's (ES256). */
+const AUTHORIZATION_BODY = JSON.stringify({
+  token: `${"h".repeat(126)}.${"p".repeat(400)}.${"s".repeat(86)}`,
+  expiresAt: "2026-11-29T10:00:00.000Z",
+  jti: "0b6f3c1e-5d2a-4e7b-9c8d-1a2b3c4d5e6f",
+});
+
+const CREATED = { status: 201, headers: { "content-type": "application/json" } };
+const OK = { headers: { "content-type": "application/json" } };
+const UTF8 = new TextDecoder();
+
+function shaped(kind: "navigation" | "authorization"): Deno.ServeHandler<Deno.NetAddr> {
   const lines = new LineBatch({
     writeSync: (bytes) => Deno.stdout.writeSync(bytes),
     schedule: (flush) => Deno.unrefTimer(setTimeout(flush, 0)),
@@ -44,8 +59,14 @@ function shaped(): Deno.ServeHandler<Deno.NetAddr> {
   let remaining = 1_000_000_000;
   let lastMs = NaN;
   let iso = "";
-  return (request, info) => {
-    const start = performance.now();
+  const route = kind === "navigation" ? "GET /v1/navigation" : "POST /v1/authorizations";
+  // The fields and the log line of either answer; the navigation answer stays synchronous.
+  const answer = (
+    request: Request,
+    info: Deno.ServeHandlerInfo<Deno.NetAddr>,
+    response: Response,
+    start: number,
+  ) => {
     let bytes = 0;
     let authorization = null as string | null;
     request.headers.forEach((value, name) => {
@@ -54,9 +75,6 @@ function shaped(): Deno.ServeHandler<Deno.NetAddr> {
     });
     const address = info.remoteAddr.hostname;
     const url = request.url;
-    const response = new Response(NAVIGATION_BODY, {
-      headers: { "content-type": "application/json" },
-    });
     const headers = response.headers;
     headers.set("x-content-type-options", "nosniff");
     headers.set("x-frame-options", "DENY");
@@ -67,7 +85,7 @@ function shaped(): Deno.ServeHandler<Deno.NetAddr> {
     const now = Date.now();
     if (now !== lastMs) iso = new Date(lastMs = now).toISOString();
     lines.push(
-      `{"time":"${iso}","level":"info","msg":"request","method":"${request.method}","route":"GET /v1/navigation","status":200,"durationMs":${
+      `{"time":"${iso}","level":"info","msg":"request","method":"${request.method}","route":"${route}","status":${response.status},"durationMs":${
         Math.round((performance.now() - start) * 1000) / 1000
       },"clientId":"stuttgart-bewohnerparken","transferId":null,"requestId":null,"traceparent":null,"bytes":${bytes},"url":${url.length},"address":${address.length},"authorized":${
         authorization !== null
@@ -75,6 +93,19 @@ function shaped(): Deno.ServeHandler<Deno.NetAddr> {
       false,
     );
     return response;
+  };
+  if (kind === "navigation") {
+    return (request, info) =>
+      answer(request, info, new Response(NAVIGATION_BODY, OK), performance.now());
+  }
+  return async (request, info) => {
+    // The harness's readiness probe.
+    if (request.method !== "POST") return new Response("ready");
+    const start = performance.now();
+    JSON.parse(UTF8.decode(await request.bytes()));
+    const response = new Response(AUTHORIZATION_BODY, CREATED);
+    response.headers.set("cache-control", "no-store");
+    return answer(request, info, response, start);
   };
 }
 
@@ -84,7 +115,9 @@ if (Deno.args.includes("--hono")) {
   app.get("*", (c) => c.json(body));
   handler = app.fetch;
 } else if (Deno.args.includes("--shaped")) {
-  handler = shaped();
+  handler = shaped("navigation");
+} else if (Deno.args.includes("--shaped-authorization")) {
+  handler = shaped("authorization");
 } else {
   handler = () => Response.json(body);
 }
