@@ -26,7 +26,7 @@
  */
 import type { Route } from "../src/model.ts";
 import type { CopySink, Db, Queryable } from "./types.ts";
-import { copyRoutes, TABLES_CHANNEL } from "./tables.ts";
+import { decodeRouteCopy, TABLES_CHANNEL } from "./tables.ts";
 
 /**
  * The preview a change-log key names (`@preview:<id>`, as db/tables.ts `readChanges` reads
@@ -217,7 +217,7 @@ export async function loadPreview(db: Db, id: number): Promise<Route[] | null> {
       select rows from import_previews where id = ${id}`;
     if (!head) return null;
     await tx.sql`select set_config('lotse.preview', ${String(id)}, true)`;
-    const routes = await copyRoutes(
+    const routes = await decodeRouteCopy(
       tx.copyOut!`copy (select id, evidence_type, region_key, provider_id
         from import_preview_routes where import_id = current_setting('lotse.preview')::bigint)
         to stdout (format binary)`,
