@@ -23,6 +23,7 @@ import {
 import { buildNavIndex, type NavIndex } from "./nav_index.ts";
 import { PermissionIndex } from "./permissions.ts";
 import { RouteList } from "./route_list.ts";
+import type { Activity } from "./activity.ts";
 import type { Client, Route, TableName, Tables } from "./model.ts";
 import { TABLE_NAMES } from "./model.ts";
 
@@ -94,7 +95,10 @@ export function buildSnapshot(
   });
 }
 
-/** How long after a whole-table swap the old snapshot is collected. */
+/**
+ * How long after a whole-table swap the old snapshot is collected at the earliest, and how long
+ * the instance must then have been quiet (no request begun, none running) for it.
+ */
 const COLLECT_AFTER_MS = 1000;
 
 /** The options of V8's `gc()` (exposed by `--expose-gc`). */
@@ -157,6 +161,13 @@ export interface TableStoreOptions {
   onPreviewError?: (error: unknown) => void;
   /** Called after every refresh that reached the database (changed or not). */
   onSynced?: () => void;
+  /**
+   * The instance's requests: the collection after a whole-table swap waits until none began
+   * for {@linkcode TableStoreOptions.collectAfterMs} and none runs. Without it, it does not wait.
+   */
+  activity?: Pick<Activity, "begun" | "quietSince">;
+  /** Quiet time before that collection; default 1000 ms (tests shorten it). */
+  collectAfterMs?: number;
 }
 
 /** Holds the current snapshot and keeps it in step with the database. */
@@ -405,20 +416,35 @@ export class TableStore {
   /**
    * After tables were read whole, the old snapshot is garbage that V8 reclaims only in a full
    * collection, which it starts late in a heap that has room: a reload left an instance tens
-   * of MiB larger (BENCHMARKS.md, "Session 6"). One collection a moment after the swap — once
-   * requests that began on the old snapshot are done — returns it, when the runtime lets us
-   * (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse). Several reloads
-   * in a row make one collection. It pauses the instance (~0.2 s of CPU at the full-scale
-   * tables, ~0.5 s at a million routes): the price of giving the pages back.
+   * of MiB larger (BENCHMARKS.md, "Session 6"). One memory-reducing collection returns it, when
+   * the runtime lets us (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse).
+   * It stops the instance (~0.2 s of CPU at the full-scale tables, ~0.5 s at a million routes):
+   * every request then in flight waits for it. So it runs only once the instance has been
+   * quiet for a moment — no request begun for {@linkcode COLLECT_AFTER_MS} and none running
+   * — and waits as long as requests keep coming; meanwhile V8's own collections reclaim the
+   * garbage without stopping the instance for long (BENCHMARKS.md, "Session 7, swap stall").
+   * Several reloads in a row make one collection.
    */
   #collectSoon(): void {
     const gc = (globalThis as { gc?: (options?: GcOptions) => void }).gc;
     if (gc === undefined || this.#collect !== undefined || this.#stopped) return;
-    this.#collect = setTimeout(() => {
+    const activity = this.#options.activity;
+    const quietMs = this.#options.collectAfterMs ?? COLLECT_AFTER_MS;
+    let mark = activity?.begun ?? 0;
+    const check = () => {
+      if (activity !== undefined && !activity.quietSince(mark)) {
+        mark = activity.begun;
+        wait();
+        return;
+      }
       this.#collect = undefined;
       gc(MEMORY_REDUCING_GC);
-    }, COLLECT_AFTER_MS);
-    Deno.unrefTimer(this.#collect);
+    };
+    const wait = () => {
+      this.#collect = setTimeout(check, quietMs);
+      Deno.unrefTimer(this.#collect);
+    };
+    wait();
   }
 }
 
