@@ -121,7 +121,8 @@ Deno.test("the collection after a whole-table reload waits while requests come i
     assert.equal(store.collectionPending, true);
 
     // A request begun between every look: never quiet, never collected.
-    for (let seen = looks; looks < seen + 3;) {
+    const first = looks;
+    while (looks < first + 3) {
       const at = looks;
       serve(new Request("http://lotse/v1/navigation"), undefined);
       await until("the next look", () => looks > at);
