@@ -15,7 +15,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { holdIdleConnections, runKeepAliveClient, startShedding } from "../tests/_shedding.ts";
+import { holdIdleConnections, runKeepAliveClient, startShedding } from "../tests/shedding.ts";
 
 const { values } = parseArgs({
   args: Deno.args,

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { serveGuarded } from "./serve.ts";
-import { holdIdleConnections, runKeepAliveClient, startShedding } from "../tests/_shedding.ts";
+import { holdIdleConnections, runKeepAliveClient, startShedding } from "../tests/shedding.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
