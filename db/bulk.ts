@@ -18,6 +18,7 @@
 import type { Route, TableName } from "../src/model.ts";
 import type { CopySink, Queryable } from "./types.ts";
 import { bump, MAX_NOTED_ROWS, pruneChanges, rowId, type TableRows, writeRow } from "./tables.ts";
+import type { ImportPreview } from "./import_preview.ts";
 
 /** A row the database refused to take together with the others. */
 export interface BulkRowError {
@@ -40,8 +41,11 @@ export interface BulkWriter<K extends TableName> {
    * `checkOnly` once the import is refused anyway: the row still counts for the checks.
    */
   add(row: TableRows[K], line: number, checkOnly?: boolean): Promise<void> | undefined;
-  /** Ends the upload and checks the rows against each other (an id twice, a key twice). */
-  check(maxErrors: number): Promise<BulkCheck>;
+  /**
+   * Ends the upload and checks the rows against each other (an id twice, a key twice).
+   * `refused`: rows the caller refused already (the import fails anyway).
+   */
+  check(maxErrors: number, refused?: number): Promise<BulkCheck>;
   /** Writes the rows and bumps the table's version (not when nothing changed); the version. */
   commit(): Promise<number>;
   /** Gives up after an error: the connection is free for the rollback. */
@@ -118,6 +122,11 @@ export interface BulkOptions {
    * (with a quarter of the table); default {@linkcode BULK_ROWS}. Tests lower it.
    */
   readonly bulkRows?: number;
+  /**
+   * Where the changed routes go, published before the commit when there are more than the
+   * change log notes one by one (db/import_preview.ts); the caller removes it at the end.
+   */
+  readonly preview?: ImportPreview;
 }
 
 /** What {@linkcode copyRoutes} found changed, once the routes table is held. */
@@ -323,6 +332,9 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
     (line, id, evidence_type, region_key, provider_id) from stdin`;
   let text = "";
   let staged = 0;
+  const preview = options.preview;
+  /** The preview's id once published (the commit notes it), null if none. */
+  let published: Promise<number | null> = Promise.resolve(null);
   /** The evidence types and providers the staged rows refer to. */
   const evidenceTypes = new Set<string>();
   const providers = new Set<string>();
@@ -350,7 +362,7 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
       text = "";
       return sink!.write(chunk);
     },
-    async check(maxErrors) {
+    async check(maxErrors, refused = 0) {
       await close();
       const [seen] = await tx.sql<{ version: number }>`
         select version::int as version from table_versions where name = 'routes'`;
@@ -394,6 +406,17 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
       const missing = gone!.any
         ? await missingReferences(tx, maxErrors)
         : { errorCount: 0, errors: [] };
+      // Too many rows to note one by one: the other instances get the preview, built into
+      // their next index while this transaction writes; its commit notes the preview's id.
+      if (
+        preview && refused === 0 && missing.errorCount === 0 && changed.count > MAX_NOTED_ROWS
+      ) {
+        const rows = changed.count;
+        const copy = await tx.copyOut!`copy (select line, id, evidence_type, region_key,
+          provider_id from lotse_import_changed) to stdout`;
+        await copy.read((chunk) => preview.write(chunk));
+        published = preview.publish(rows);
+      }
       if (bulk && missing.errorCount === 0) {
         // Rebuilding the primary key and the unique key finds an id or a key twice by the
         // sort it does anyway; only then are the clashes looked for, at their lines, with
@@ -433,6 +456,12 @@ async function copyRoutes(tx: Queryable, options: BulkOptions): Promise<BulkWrit
       if (changed.count <= MAX_NOTED_ROWS) {
         await tx.sql`insert into table_changes (table_name, version, row_key)
           select 'routes', ${next}, id from lotse_import_changed`;
+      } else {
+        const id = await published;
+        if (id !== null) {
+          await tx.sql`insert into table_change_previews (table_name, version, preview_id)
+            values ('routes', ${next}, ${id})`;
+        }
       }
       if (changed.empty) await tx.sql`drop view lotse_import_changed`;
       const version = await bump(tx, "routes");

@@ -50,3 +50,43 @@ Deno.test("copyOut rejects with the server's error or the reader's, and the pool
     await db.close();
   }
 });
+
+Deno.test("copyOut waits for a reader's promise before the next piece, and its rejection ends the read", async () => {
+  // One connection: a read left hanging would stall the query after it.
+  const db = await connectPostgres(await freshDatabaseUrl(), { max: 1 });
+  try {
+    const source = await db.copyOut!`copy (select 'line-' || i from generate_series(1, 20000) as i)
+      to stdout`;
+    let text = "";
+    let waiting = false;
+    let overlapped = false;
+    await source.read((chunk) => {
+      if (waiting) overlapped = true;
+      text += new TextDecoder().decode(chunk);
+      // Every 100th piece is taken later (a sink that is full): nothing may come meanwhile.
+      if (text.length % 100 !== 0) return undefined;
+      waiting = true;
+      return new Promise<void>((resolve) =>
+        setTimeout(() => {
+          waiting = false;
+          resolve();
+        }, 1)
+      );
+    });
+    assert.equal(overlapped, false, "a piece came while the reader's promise was pending");
+    const lines = text.trimEnd().split("\n");
+    assert.equal(lines.length, 20000);
+    assert.equal(lines[19999], "line-20000");
+
+    const failing = await db.copyOut!`copy (select 'x' || i from generate_series(1, 20000) as i)
+      to stdout`;
+    let pieces = 0;
+    await assert.rejects(
+      failing.read(() => ++pieces === 5 ? Promise.reject(new Error("sink broke")) : undefined),
+      /sink broke/,
+    );
+    assert.deepEqual(await db.sql`select 1 as one`, [{ one: 1 }]);
+  } finally {
+    await db.close();
+  }
+});

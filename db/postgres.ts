@@ -140,7 +140,10 @@ function queryable(sql: Sql | postgres.TransactionSql): Queryable {
   };
 }
 
-/** A postgres.js `COPY … TO STDOUT` stream, read in flowing mode: one call per chunk. */
+/**
+ * A postgres.js `COPY … TO STDOUT` stream, read in flowing mode: one call per chunk, paused
+ * while a promise the call returned is pending.
+ */
 function copySource(stream: Readable): CopySource {
   return {
     async read(onChunk) {
@@ -150,7 +153,14 @@ function copySource(stream: Readable): CopySource {
           stream.on("data", (chunk: Uint8Array) => {
             if (failed !== null) return;
             try {
-              onChunk(chunk);
+              const more = onChunk(chunk);
+              if (more === undefined) return;
+              // Backpressure: no more chunks until the reader took this one.
+              stream.pause();
+              more.then(() => stream.resume(), (error) => {
+                failed = { error };
+                stream.resume();
+              });
             } catch (error) {
               failed = { error };
             }
@@ -176,9 +186,9 @@ function copySink(stream: Writable): CopySink {
   let failed: Error | null = null;
   stream.on("error", (error) => failed ??= error);
   return {
-    async write(text) {
+    async write(data) {
       if (failed) throw failed;
-      if (stream.write(text)) return;
+      if (stream.write(data)) return;
       await new Promise<void>((resolve, reject) => {
         const done = (error?: Error) => {
           stream.off("drain", done);

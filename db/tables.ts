@@ -302,28 +302,42 @@ export async function pruneChanges(tx: Queryable, table: TableName, version: num
   if (version % 100 === 0) {
     await tx.sql`delete from table_changes
       where table_name = ${table} and version <= ${version - CHANGES_KEPT}`;
+    await tx.sql`delete from table_change_previews
+      where table_name = ${table} and version <= ${version - CHANGES_KEPT}`;
   }
 }
 
+/** One entry of a table's change log: version `version` changed the row `key`. */
+export interface Change {
+  readonly version: number;
+  readonly key: string;
+}
+
 /**
- * The keys of the rows of `table` changed after version `from` up to `to`, or null when the
- * log does not cover every version in between (a bulk write, or pruned): then the table must
- * be read whole.
+ * The change log of `table` after version `from` up to `to`, by version, or null when the
+ * log does not cover every version in between (a bulk write without a preview, or pruned):
+ * then the table must be read whole. A bulk write with a preview notes its marker
+ * (db/import_preview.ts) instead of its rows.
  */
 export async function readChanges(
   db: Queryable,
   table: TableName,
   from: number,
   to: number,
-): Promise<string[] | null> {
+): Promise<Change[] | null> {
   if (to <= from) return [];
   if (to - from > CHANGES_KEPT) return null;
+  // A version an import with a preview made is noted apart (db/import_preview.ts).
   const rows = await db.sql<{ version: string | number; row_key: string }>`
     select version, row_key from table_changes
-    where table_name = ${table} and version > ${from} and version <= ${to}`;
-  const versions = new Set(rows.map((r) => Number(r.version)));
-  if (versions.size !== to - from) return null;
-  return [...new Set(rows.map((r) => r.row_key))];
+    where table_name = ${table} and version > ${from} and version <= ${to}
+    union all
+    select version, '@preview:' || preview_id from table_change_previews
+    where table_name = ${table} and version > ${from} and version <= ${to}
+    order by version`;
+  const changes = rows.map((r) => ({ version: Number(r.version), key: r.row_key }));
+  const versions = new Set(changes.map((c) => c.version));
+  return versions.size === to - from ? changes : null;
 }
 
 /** The routes with these ids (those that still exist). */
@@ -345,7 +359,7 @@ const ROUTE_PAGE = 50_000;
  * instance's heap stayed that big after it.
  */
 export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<Route[]> {
-  if (db.copyOut) return await copyRoutes(db);
+  if (db.copyOut) return await copyAllRoutes(db);
   const pool = new Map<string, string>();
   const out: Route[] = [];
   let after = "";
@@ -365,11 +379,20 @@ export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<
  * (db/_copy_binary.ts): no driver row per route, and the evidence type, region key and
  * provider of a route are strings made once per distinct value. Unordered, like the pages.
  */
-function copyRoutes(db: Queryable): Promise<Route[]> {
-  // Every column is `not null` (db/migrations/001_tables.sql).
-  return copyRows(
+function copyAllRoutes(db: Queryable): Promise<Route[]> {
+  return copyRoutes(
     db.copyOut!`copy (select id, evidence_type, region_key, provider_id from routes)
       to stdout (format binary)`,
+  );
+}
+
+/**
+ * The routes a binary COPY of (id, evidence type, region key, provider) gives, every column
+ * `not null` (db/migrations/001_tables.sql).
+ */
+export function copyRoutes(source: Promise<CopySource>): Promise<Route[]> {
+  return copyRows(
+    source,
     { columns: 4, interned: [1, 2, 3] },
     (c) => ({ id: c[0]!, evidenceType: c[1]!, regionKey: c[2]!, providerId: c[3]! }),
   );

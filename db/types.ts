@@ -35,8 +35,11 @@ export interface Queryable {
 
 /** The rows of a `COPY … FROM STDIN` under way, in PostgreSQL's text format. */
 export interface CopySink {
-  /** Sends `text` (whole lines); resolves when more may be sent (backpressure). */
-  write(text: string): Promise<void>;
+  /**
+   * Sends `data` (whole lines, or bytes of them cut anywhere); resolves when more may be sent
+   * (backpressure).
+   */
+  write(data: string | Uint8Array): Promise<void>;
   /** Ends the COPY; resolves once the server has taken every row, rejects with its error. */
   end(): Promise<void>;
   /**
@@ -49,11 +52,12 @@ export interface CopySink {
 /** The output of a `COPY … TO STDOUT` under way. */
 export interface CopySource {
   /**
-   * Hands the output to `onChunk` as it arrives, in pieces cut anywhere; resolves once the
-   * COPY is done, rejects with the server's error or the first one `onChunk` threw (the COPY
-   * still runs out then, so the connection stays usable).
+   * Hands the output to `onChunk` as it arrives, in pieces cut anywhere (a view the caller
+   * copies to keep); when `onChunk` returns a promise, the next piece waits for it. Resolves
+   * once the COPY is done, rejects with the server's error or the first one `onChunk` threw
+   * or rejected with (the COPY still runs out then, so the connection stays usable).
    */
-  read(onChunk: (chunk: Uint8Array) => void): Promise<void>;
+  read(onChunk: (chunk: Uint8Array) => void | Promise<void>): Promise<void>;
 }
 
 export interface Db extends Queryable {

@@ -7,7 +7,9 @@
  *
  * With `--first-import`, the cluster is seeded without routes, and the instances start with an
  * empty routes table; the million routes then come in as one NDJSON import through A's admin
- * API (an operator's first load), timed until A answers and until B serves them. While that
+ * API (an operator's first load), timed until A answers and until B serves them (B swaps in
+ * what it built from the import's preview while the import wrote: `refreshesOnB.preview`; a
+ * `full` beyond the start's means it read the table whole instead). While that
  * import holds the routes table, one route is changed through B's admin API: the change waits
  * and lands after the import (its value is what B then serves). `--log-statements MS` logs the
  * cluster's statements slower than MS milliseconds (`log_min_duration_statement`) and prints

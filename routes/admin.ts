@@ -10,6 +10,7 @@ import { Hono } from "hono";
 import type { Config } from "../src/config.ts";
 import type { Iam } from "../src/iam.ts";
 import type { TableStore } from "../src/store.ts";
+import type { Logger } from "../src/log.ts";
 import { type AuthVariables, requireRole } from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import { TABLE_BODIES, TABLE_IDS } from "../src/schemas.ts";
@@ -263,6 +264,8 @@ export interface AdminRoutesOptions {
   readonly store: Pick<TableStore, "snapshot" | "refresh">;
   readonly iam: Pick<Iam, "checker">;
   readonly config: Pick<Config, "adminToken" | "providerAllowedNetworks" | "bodyTimeoutMs">;
+  /** Where a failed import preview is reported (the import goes on without it). */
+  readonly logger?: Pick<Logger, "warn">;
 }
 
 export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVariables }> {
@@ -334,6 +337,8 @@ export function adminRoutes(deps: AdminRoutesOptions): Hono<{ Variables: AuthVar
       toRow: parseRow,
       idleMs: deps.config.bodyTimeoutMs,
       actor: c.get("principal").clientId,
+      onPreviewError: (error) =>
+        deps.logger?.warn("Import preview failed; instances read the table whole", { error }),
     });
     if (!result.ok) {
       throw new Problem(

@@ -188,7 +188,7 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/", onboardingPages(onboarding));
   app.route("/assets", assetRoutes());
   app.route("/admin/v1", registrationAdminRoutes(onboarding));
-  app.route("/admin/v1", adminRoutes(deps));
+  app.route("/admin/v1", adminRoutes({ ...deps, logger }));
 
   app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));
   app.onError((error, c) => {

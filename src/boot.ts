@@ -234,13 +234,13 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
     const store = new TableStore(db, {
       onSwap: (snapshot, changed, info) => {
         metrics.count(
-          `lotse_tables_refreshes_total{mode="${info.incremental ? "incremental" : "full"}"}`,
+          `lotse_tables_refreshes_total{mode="${info.mode}"}`,
         );
         metrics.count("lotse_tables_refresh_seconds_total", info.ms / 1000);
         logger.debug("Tables swapped", {
           changed: [...changed],
           version: snapshot.version,
-          incremental: info.incremental,
+          mode: info.mode,
           ms: Math.round(info.ms),
         });
         if (changed.has("providers")) {

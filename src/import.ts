@@ -11,6 +11,7 @@ import { CsvError, type Options, parse } from "csv-parse";
 import type { Db, Queryable } from "../db/types.ts";
 import { checkReferences, readKeys, REFERENCED, type TableRows } from "../db/tables.ts";
 import { openBulkWriter } from "../db/bulk.ts";
+import { openImportPreview } from "../db/import_preview.ts";
 import { recordAudit } from "../db/audit.ts";
 import { Problem } from "./problem.ts";
 import { readBody } from "./validate.ts";
@@ -43,6 +44,8 @@ export interface ImportOptions {
   actor?: string;
   /** Changed routes from which indexes and foreign keys are rebuilt (db/bulk.ts); tests. */
   bulkRows?: number;
+  /** Called when the preview of a large route import fails (the import goes on). */
+  onPreviewError?: (error: unknown) => void;
 }
 
 /** Longest stretch of parsing and validating before the import lets other requests run. */
@@ -294,6 +297,12 @@ export async function importRows(
     if (errors.length < maxErrors) errors.push(error);
   };
 
+  // Many changed routes go to a preview the other instances build from before the commit
+  // (db/import_preview.ts); only where the driver streams COPY.
+  const preview = table === "routes" && db.copyOut
+    ? openImportPreview(db, options.onPreviewError)
+    : undefined;
+  let committed = false;
   try {
     const version = await db.transaction(async (tx: Queryable) => {
       // The rows a reference may name, read once before the rows stream in: a row naming a
@@ -305,7 +314,7 @@ export async function importRows(
         keys.get(name)!.has(key) ? null : `${field} "${key}" names no ${name} row`;
       const missingReference = (row: TableRows[TableName]) =>
         checkReferences(table, row, missingIn);
-      const bulk = await openBulkWriter(tx, table, { bulkRows: options.bulkRows });
+      const bulk = await openBulkWriter(tx, table, { bulkRows: options.bulkRows, preview });
       try {
         const idleMs = options.idleMs ?? 30_000;
         const entries = csv ? csvEntries(table, body, idleMs) : ndjsonEntries(table, body, idleMs);
@@ -383,7 +392,7 @@ export async function importRows(
         throw error;
       }
       // Rows that clash with each other (an id twice) are found once all are in.
-      const clashes = await bulk.check(maxErrors);
+      const clashes = await bulk.check(maxErrors, errorCount);
       if (clashes.errorCount > 0) {
         errorCount += clashes.errorCount;
         errors.push(...clashes.errors);
@@ -404,6 +413,7 @@ export async function importRows(
       }
       return version;
     });
+    committed = true;
     return { ok: true, count, version };
   } catch (error) {
     if (error instanceof Rollback) return { ok: false, errorCount, errors };
@@ -422,6 +432,10 @@ export async function importRows(
       };
     }
     throw error;
+  } finally {
+    // Committed or not, the preview has done its part (an instance that builds from it
+    // read it in a snapshot of its own, or finds it gone and reads the table).
+    await preview?.remove(committed);
   }
 }
 

@@ -9,7 +9,9 @@
  * @module
  */
 import type { Db } from "../db/types.ts";
+import { loadPreview, previewNotice, previewOf } from "../db/import_preview.ts";
 import {
+  type Change,
   loadRoutesById,
   loadTable,
   readChanges,
@@ -120,9 +122,12 @@ export function applyRouteChanges(
   });
 }
 
-/** How a swap came about: changed rows applied in place, or tables read whole. */
+/**
+ * How a swap came about: changed rows applied in place (`incremental`), a large import's
+ * preview built while it wrote (`preview`), or tables read whole (`full`).
+ */
 export interface SwapInfo {
-  readonly incremental: boolean;
+  readonly mode: "incremental" | "preview" | "full";
   /** From the start of the refresh (or load) to the swap. */
   readonly ms: number;
 }
@@ -150,6 +155,9 @@ export class TableStore {
   #unlisten: (() => Promise<void>) | null = null;
   #stopped = false;
   #incremental = 0;
+  /** Snapshots being built from import previews, by preview id (db/import_preview.ts). */
+  readonly #previews = new Map<number, Preview>();
+  readonly #previewCounts = { prepared: 0, swapped: 0 };
   #collect: ReturnType<typeof setTimeout> | undefined;
 
   constructor(db: Db, options: TableStoreOptions = {}) {
@@ -160,6 +168,11 @@ export class TableStore {
   /** How many refreshes applied changed routes in place instead of reading the table. */
   get incrementalRefreshes(): number {
     return this.#incremental;
+  }
+
+  /** How many import previews this store began to build from, and how many it swapped in. */
+  get previews(): { readonly prepared: number; readonly swapped: number; readonly held: number } {
+    return { ...this.#previewCounts, held: this.#previews.size };
   }
 
   /** Whether a collection of the snapshot a whole-table swap replaced is due. */
@@ -217,7 +230,13 @@ export class TableStore {
   }
 
   async #listen(): Promise<void> {
-    const unlisten = await this.#db.listen(TABLES_CHANNEL, () => this.refresh());
+    const unlisten = await this.#db.listen(TABLES_CHANNEL, (payload) => {
+      const notice = previewNotice(payload);
+      if (notice === null) this.refresh();
+      else if ("published" in notice) this.#prepare(notice.published);
+      // The import did not commit: what was built from its preview is of no use.
+      else this.#previews.delete(notice.gone);
+    });
     if (this.#stopped) await unlisten();
     else this.#unlisten = unlisten;
   }
@@ -230,6 +249,7 @@ export class TableStore {
     this.#collect = undefined;
     await this.#unlisten?.();
     this.#unlisten = null;
+    this.#previews.clear();
     await this.#refreshing?.catch(() => {});
   }
 
@@ -273,16 +293,17 @@ export class TableStore {
       const versions = await readVersions(tx);
       const changed = TABLE_NAMES.filter((n) => versions[n] !== current.versions[n]);
       if (changed.length === 0) return null;
-      // Routes alone moved by single-row writes: read just those rows, not a million.
-      const routeIds = changed.length === 1 && changed[0] === "routes"
-        ? await readChanges(tx, "routes", current.versions.routes, versions.routes)
+      // Routes alone moved by single-row writes (or an import with a preview): read just
+      // those rows, not a million.
+      const plan = changed.length === 1 && changed[0] === "routes"
+        ? routePlan(await readChanges(tx, "routes", current.versions.routes, versions.routes))
         : null;
-      if (routeIds !== null && routeIds.length <= MAX_INCREMENTAL) {
+      if (plan !== null && plan.ids.length <= MAX_INCREMENTAL) {
         return {
           versions,
           changed,
           rows: [] as unknown[][],
-          routes: { ids: routeIds, rows: await loadRoutesById(tx, routeIds) },
+          routes: { ...plan, rows: await loadRoutesById(tx, plan.ids) },
         };
       }
       const rows = await Promise.all(changed.map((name) => loadTable(tx, name)));
@@ -291,18 +312,31 @@ export class TableStore {
     if (!result) return;
     const changed = new Set(result.changed);
     if (result.routes !== null) {
-      const next = applyRouteChanges(
-        current,
-        result.routes.ids,
-        result.routes.rows,
-        result.versions,
-      );
+      const { preview, ids, rows } = result.routes;
+      // A large import: the snapshot built from its preview while it wrote, if that was
+      // built on the snapshot served now (nothing else changed in between).
+      const pending = preview === null ? undefined : this.#previews.get(preview);
+      const from = preview === null
+        ? current
+        : pending?.base === current
+        ? await pending.next
+        : null;
+      const next = from === null
+        ? null
+        : ids.length === 0
+        ? from
+        : applyRouteChanges(from, ids, rows, result.versions);
       if (next !== null) {
-        this.#incremental++;
-        this.#swap(next, changed, { incremental: true, ms: performance.now() - started });
+        if (preview === null) this.#incremental++;
+        else this.#previewCounts.swapped++;
+        this.#swap(next, changed, {
+          mode: preview === null ? "incremental" : "preview",
+          ms: performance.now() - started,
+        });
         return;
       }
-      // A change the index cannot take in place (a dangling route): read the table whole.
+      // No preview to go on, or a change the index cannot take in place (a dangling route):
+      // read the table whole.
       result.rows = [await loadTable(this.#db, "routes")];
     }
     const tables: Record<string, unknown> = { ...current.tables };
@@ -313,13 +347,40 @@ export class TableStore {
       snapshot: current,
       changed,
     });
-    this.#swap(snapshot, changed, { incremental: false, ms: performance.now() - started });
+    this.#swap(snapshot, changed, { mode: "full", ms: performance.now() - started });
+  }
+
+  /**
+   * Starts building, on the snapshot served now, the snapshot after the import that
+   * published preview `id` (db/import_preview.ts): while the import still writes, so that
+   * its commit is a swap, not a reload of the table.
+   */
+  #prepare(id: number): void {
+    const base = this.#snapshot;
+    if (base === null || this.#stopped || this.#previews.has(id)) return;
+    const next = (async () => {
+      const rows = await loadPreview(this.#db, id);
+      // Of no use once another snapshot is served (a change came first): not built then.
+      if (rows === null || this.#snapshot !== base) return null;
+      return buildSnapshot(
+        { ...base.tables, routes: withRoutes(base.tables.routes, rows) },
+        { ...base.versions, routes: base.versions.routes + 1 },
+        { snapshot: base, changed: new Set(["routes"]) },
+      );
+    })().catch((error) => {
+      this.#options.onError?.(error);
+      return null;
+    });
+    this.#previews.set(id, { base, next });
+    this.#previewCounts.prepared++;
   }
 
   #swap(snapshot: Snapshot, changed: ReadonlySet<TableName>, info?: SwapInfo): void {
-    const replaced = this.#snapshot !== null && info?.incremental !== true;
+    const replaced = this.#snapshot !== null && info?.mode !== "incremental";
     this.#snapshot = snapshot;
-    this.#options.onSwap?.(snapshot, changed, info ?? { incremental: false, ms: 0 });
+    // Every preview was built on a snapshot no longer served.
+    this.#previews.clear();
+    this.#options.onSwap?.(snapshot, changed, info ?? { mode: "full", ms: 0 });
     if (replaced) this.#collectSoon();
   }
 
@@ -340,4 +401,40 @@ export class TableStore {
     }, COLLECT_AFTER_MS);
     Deno.unrefTimer(this.#collect);
   }
+}
+
+/** A snapshot being built from an import's preview. */
+interface Preview {
+  /** The snapshot it is built on: it is of use only while that one is served. */
+  readonly base: Snapshot;
+  /** Null when the preview was gone or incomplete, or the base was replaced meanwhile. */
+  readonly next: Promise<Snapshot | null>;
+}
+
+/**
+ * What a refresh of the routes reads, from their change log since the version served: the
+ * rows changed one by one, after the preview an import's commit names (which must be the
+ * first version: the preview was built on the snapshot served). Null when the table must be
+ * read whole (no log, or a preview noted later or twice).
+ */
+export function routePlan(
+  log: readonly Change[] | null,
+): { preview: number | null; ids: string[] } | null {
+  if (log === null) return null;
+  const previews = log.map((c) => previewOf(c.key));
+  const at = previews.findIndex((p) => p !== null);
+  if (previews.some((p, i) => p !== null && i !== at)) return null;
+  if (at !== -1 && log[at]!.version !== log[0]!.version) return null;
+  const ids = new Set<string>();
+  for (let i = at + 1; i < log.length; i++) ids.add(log[i]!.key);
+  return { preview: at === -1 ? null : previews[at]!, ids: [...ids] };
+}
+
+/** The routes of `list` with `rows` put in by id (an import's upsert). */
+function withRoutes(list: RouteList, rows: readonly Route[]): readonly Route[] {
+  if (list.length === 0) return rows;
+  const byId = new Map<string, Route>();
+  for (const route of list) byId.set(route.id, route);
+  for (const route of rows) byId.set(route.id, route);
+  return [...byId.values()];
 }

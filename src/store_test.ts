@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applyRouteChanges, buildSnapshot } from "./store.ts";
+import { applyRouteChanges, buildSnapshot, routePlan } from "./store.ts";
 import { generateTables } from "../tools/generate.ts";
 import type { Route, Tables } from "./model.ts";
 import type { TableVersions } from "../db/tables.ts";
@@ -65,4 +65,25 @@ Deno.test("applyRouteChanges() deletes, replaces and adds routes like a full loa
       );
     }
   }
+});
+
+Deno.test("routePlan() reads rows after an import's preview only when the preview comes first", () => {
+  const log = (...keys: [number, string][]) => keys.map(([version, key]) => ({ version, key }));
+  // No log (a bulk write without a preview, or pruned): the table is read whole.
+  assert.equal(routePlan(null), null);
+  // Rows changed one by one: each id once.
+  assert.deepEqual(routePlan(log([4, "r-1"], [5, "r-2"], [6, "r-1"])), {
+    preview: null,
+    ids: ["r-1", "r-2"],
+  });
+  // A preview first, then rows written after the import: the preview, then those rows.
+  assert.deepEqual(routePlan(log([4, "@preview:17"], [5, "r-9"])), {
+    preview: 17,
+    ids: ["r-9"],
+  });
+  assert.deepEqual(routePlan(log([4, "@preview:17"])), { preview: 17, ids: [] });
+  // A row changed before the import's commit: the preview was built on an older snapshot.
+  assert.equal(routePlan(log([4, "r-1"], [5, "@preview:17"])), null);
+  // Two imports with previews: only the first could have been built on this snapshot.
+  assert.equal(routePlan(log([4, "@preview:17"], [5, "@preview:18"])), null);
 });

@@ -142,3 +142,28 @@ async function startOn(
 export function bearer(token: string, extra: Record<string, string> = {}): Record<string, string> {
   return { authorization: `Bearer ${token}`, ...extra };
 }
+
+/**
+ * A test with instances A and B on one fresh database, in process: one public URL for both, as
+ * behind one balancer (neither needs a socket URL). Both are closed afterwards.
+ */
+export function testTwoInstances(
+  name: string,
+  fn: (a: TestLotse, b: TestLotse, t: Deno.TestContext) => Promise<void>,
+): void {
+  Deno.test({
+    name,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    fn: async (t) => {
+      const a = await startTestLotse({ serve: false });
+      const b = await startTestLotse({ serve: false, databaseUrl: a.databaseUrl });
+      try {
+        await fn(a, b, t);
+      } finally {
+        await b.close();
+        await a.close();
+      }
+    },
+  });
+}
