@@ -581,11 +581,14 @@ async function untilAnswered(
 // 0101 (the Bewohnerparkausweis pilot file) → 0102 round trip vs a small JSON transfer; both
 // decide, seal, record and forward; the XML one also parses, validates (XSD), hashes and
 // re-serialises the message. The provider (one process, on the load generator's core) checks
-// the token on both faces, and the request hash on the XML one.
+// the token on both faces, and the request hash on the XML one. `LOTSE_BENCH_ROOT` names another
+// checkout whose `deno task serve` is measured instead of this one, for alternating A/B runs.
 async function xnachweis(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
-  const { lotse, token, headers, json } = await transferBench(cleanups);
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const { lotse, token, headers, json } = await transferBench(cleanups, cwd ? { cwd } : {});
+  console.log(`Lotse from ${cwd ?? ROOT}`);
   const xml = {
     paths: ["/xnachweis/v1/evidence-requests"],
     method: "POST" as const,

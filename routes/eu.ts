@@ -49,7 +49,7 @@ import {
   XML_CONTENT_TYPE,
   XmlRefusal,
 } from "../src/xnachweis/mod.ts";
-import { readBytes } from "../src/validate.ts";
+import { readBytes, requestBytes } from "../src/validate.ts";
 
 /** What the EU routes need. */
 export interface EuRoutesOptions extends TransferDeps {
@@ -195,8 +195,11 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
       if (declared > max) {
         refuse(FACE_EDM_ERRORS["payload-too-large"], `Request body exceeds ${max} bytes`, context);
       }
-      if (!c.req.raw.body) refuse(FACE_EDM_ERRORS["invalid-request"], "Missing body", context);
-      const bytes = await readBytes(c.req.raw.body!, max);
+      // One read of the declared length (a refusal is a Problem: onError answers it in EDM).
+      const bytes = await requestBytes(c.req.raw, max);
+      if (bytes.byteLength === 0) {
+        refuse(FACE_EDM_ERRORS["invalid-request"], "Missing body", context);
+      }
       const request = readRequest(bytes, max, context);
       context.requestId = request.id;
       context.requester = request.requester;

@@ -17,7 +17,7 @@ import { type TransferDeps, transferEvidence } from "../src/transfer.ts";
 import {
   type Agent,
   canonicalRequest,
-  deferredInspect,
+  deferredWatch,
   errorResponse,
   type EvidenceRequest,
   parseXml,
@@ -27,7 +27,7 @@ import {
   XML_CONTENT_TYPE,
   XmlRefusal,
 } from "../src/xnachweis/mod.ts";
-import { readBytes } from "../src/validate.ts";
+import { requestBytes } from "../src/validate.ts";
 import { checkIdnr, type KeyRing, verifyEvidenceToken } from "../crypto/mod.ts";
 import { describe, type ResponseDoc } from "../src/openapi.ts";
 import { z } from "zod";
@@ -145,10 +145,9 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
       );
     }
     const max = deps.limits.maxRequestBytes;
-    const declared = Number(c.req.header("content-length") ?? NaN);
-    if (declared > max) refuse("payload-too-large", `Request body exceeds ${max} bytes`, context);
-    if (!c.req.raw.body) refuse("invalid-request", "Missing request body", context);
-    const bytes = await readBytes(c.req.raw.body!, max);
+    // One read of the declared length (a refusal is a Problem: onError answers it as a 0103).
+    const bytes = await requestBytes(c.req.raw, max);
+    if (bytes.byteLength === 0) refuse("invalid-request", "Missing request body", context);
     let doc;
     try {
       doc = parseXml(bytes, { maxBytes: max });
@@ -259,7 +258,7 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
         upstream: {
           endpoint: (p) => p.xnachweisEndpoint ?? null,
           body: (sealed) => canonical.seal(sealed.token),
-          inspect: deferredInspect,
+          watch: deferredWatch,
         },
       }, deps);
       if (!result.ok) return refusalXml(result.refusal, context);

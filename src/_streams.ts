@@ -52,6 +52,8 @@ export interface WatchOptions {
   /** Explains an error the provider's body threw (or a stop) for the protocol log. */
   readonly describe: (error: unknown) => string;
   readonly onEnd: (result: WatchResult) => void;
+  /** Shown every chunk read from the provider (a face's watch on the answer). */
+  readonly onChunk?: (chunk: Uint8Array) => void;
 }
 
 // The provider's body is read with a BYOB reader into fresh buffers of this size, not with
@@ -81,7 +83,7 @@ export function watchedBody(
   source: ReadableStream<Uint8Array>,
   options: WatchOptions,
 ): ReadableStream<Uint8Array> {
-  const { check, expectedLength, idleTimeoutMs, abort, stopped, describe } = options;
+  const { check, expectedLength, idleTimeoutMs, abort, stopped, describe, onChunk } = options;
   const read = chunkReader(source);
   const hash = check === null ? null : newHash(check.algorithm);
   let bytes = 0;
@@ -197,6 +199,7 @@ export function watchedBody(
       if (stopped() !== null) return failWith(controller, reasonFor(null));
       if (chunk === null) return finish(controller);
       bytes += chunk.byteLength;
+      onChunk?.(chunk);
       if (hash === null) {
         controller.enqueue(chunk);
         return;
@@ -270,7 +273,8 @@ export function limitedBody(
   }, { highWaterMark: 0 });
 }
 
-function newHash(algorithm: DigestAlgorithm): Hash {
+/** A hash for a digest check's algorithm. */
+export function newHash(algorithm: DigestAlgorithm): Hash {
   return createHash(algorithm === "sha-256" ? "sha256" : "sha512");
 }
 

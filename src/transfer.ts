@@ -62,11 +62,20 @@ export interface UpstreamShape {
    * The body to send once the token is sealed (e.g. an XML message with the token inside);
    * default: the request's `body`.
    */
-  readonly body?: (sealed: SealedTransfer) => ReadableStream<Uint8Array> | null;
+  readonly body?: (
+    sealed: SealedTransfer,
+  ) => ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
   /** Further upstream headers (e.g. a SOAP action). */
   readonly headers?: (sealed: SealedTransfer) => Readonly<Record<string, string>>;
   /** `false` when the face carries the token in the body instead of `Authorization`. */
   readonly bearer?: boolean;
+  /**
+   * Watches the provider's answer chunk by chunk as the transport streams it, with no stream
+   * of its own in between (e.g. for an XNachweis 0102 that announces the evidence for
+   * later): `see` is shown every chunk, `outcome` asked once a 200 answer was delivered whole.
+   * Cheaper than `inspect` for a watch that only looks.
+   */
+  readonly watch?: () => AnswerWatch;
   /**
    * Watches the provider's answer as it streams (e.g. for an XNachweis 0102 that announces
    * the evidence for later): the response to pass on, and the outcome to record instead of
@@ -82,6 +91,13 @@ export interface UpstreamShape {
      */
     readonly subject?: Promise<string | null>;
   };
+}
+
+/** A face's look at the provider's answer as it passes (see {@linkcode UpstreamShape.watch}). */
+export interface AnswerWatch {
+  see(chunk: Uint8Array): void;
+  /** What the answer delivered whole turned out to be. */
+  outcome(): InspectedOutcome;
 }
 
 /**
@@ -315,6 +331,7 @@ async function decideAndForward(
       : { onBehalfOf: request.onBehalfOf ?? request.requester }),
   });
   durable.catch(() => abort.abort());
+  const watch = upstream?.watch?.() ?? null;
   const result = await forward({
     body: upstream?.body === undefined ? request.body : upstream.body(shaped),
   }, {
@@ -332,6 +349,7 @@ async function decideAndForward(
     clients: deps.providerClients,
     serverErrorIsFailure: true,
     onRequestBytes: (bytes) => deps.metrics.addTransferBytes("request", bytes),
+    ...(watch === null ? {} : { onResponseChunk: (chunk: Uint8Array) => watch.see(chunk) }),
   });
   const waitStart = performance.now();
   try {
@@ -362,14 +380,20 @@ async function decideAndForward(
   result.done.then(async (done) => {
     let summary = done;
     let outcome: TransferOutcomeKind = summary.outcome;
-    if (verdict !== null && outcome === "delivered") {
-      // The watch sits behind the transport's own; give it a moment to see the last bytes.
-      const seen = await watched(verdict);
+    const judge = (seen: InspectedOutcome) => {
       if (seen === "deferred") outcome = seen;
       else if (seen !== null) {
         outcome = "failed";
         summary = { ...summary, outcome, reason: seen.failed };
       }
+    };
+    // The transport showed the watch every byte before it settled `done`.
+    if (watch !== null && outcome === "delivered" && summary.status === 200) {
+      judge(watch.outcome());
+    }
+    if (verdict !== null && outcome === "delivered") {
+      // The inspection sits behind the transport's own; give it a moment to see the last bytes.
+      judge(await watched(verdict));
     }
     const read = subject === null ? null : await watched(subject);
     return finish(

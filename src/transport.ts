@@ -19,7 +19,13 @@
  * @module
  */
 import { type DigestValues, parseDigest } from "../crypto/digest.ts";
-import { type DigestCheck, limitedBody, type StopReason, watchedBody } from "./_streams.ts";
+import {
+  type DigestCheck,
+  limitedBody,
+  newHash,
+  type StopReason,
+  watchedBody,
+} from "./_streams.ts";
 import type { Provider } from "./model.ts";
 import type { ProviderClients } from "./_http_clients.ts";
 import { EndpointPolicy } from "./endpoint_policy.ts";
@@ -51,10 +57,12 @@ export type ForwardFetch = (
 /**
  * The consumer's side of a transfer: a `Request`, or just a body with the headers a face
  * read itself (then pass `contentType` and `reprDigest` in the options; without `headers`
- * no announced length is checked here, the caller did).
+ * no announced length is checked here, the caller did). A body a face already holds whole
+ * (an XML message it parsed and re-serialised) goes as bytes: sent with its length in one
+ * write instead of as a stream.
  */
 export interface ForwardBody {
-  readonly body: ReadableStream<Uint8Array> | null;
+  readonly body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
   readonly headers?: Headers;
 }
 
@@ -97,6 +105,11 @@ export interface ForwardOptions {
   readonly onRequestBytes?: (bytes: number) => void;
   /** Injectable `fetch`; default `globalThis.fetch`. */
   readonly fetch?: ForwardFetch;
+  /**
+   * Shown every chunk of the provider's body as it streams through (a face's watch on the
+   * answer, without a stream of its own in between); not with `directWhenUnverified`.
+   */
+  readonly onResponseChunk?: (chunk: Uint8Array) => void;
   /** Verify the provider's `Repr-Digest` while streaming (default `true`). */
   readonly verifyResponseDigest?: boolean;
   /**
@@ -209,13 +222,13 @@ export async function forward(
     options.endpoints,
   );
   if (typeof endpoint === "string") {
-    await request.body?.cancel().catch(() => {});
+    await discard(request.body);
     return fail({ status: 502, type: "provider-failed", detail: endpoint });
   }
 
   const announced = request.headers?.get("content-length") ?? null;
   if (announced !== null && Number(announced) > limits.maxRequestBytes) {
-    await request.body?.cancel().catch(() => {});
+    await discard(request.body);
     return fail({
       status: 413,
       type: "payload-too-large",
@@ -233,7 +246,7 @@ export async function forward(
   if (reprDigest !== null) {
     const parsed = parseDigest(reprDigest);
     if (parsed === null) {
-      await request.body?.cancel().catch(() => {});
+      await discard(request.body);
       return fail({
         status: 400,
         type: "invalid-request",
@@ -267,11 +280,20 @@ export async function forward(
   if (contentType !== null) headers.set("content-type", contentType);
   if (reprDigest !== null) headers.set("repr-digest", reprDigest);
 
-  const body = request.body === null ? null : limitedBody(request.body, limits.maxRequestBytes, {
-    check: requestCheck,
-    abort,
-    onBytes: options.onRequestBytes,
-  });
+  let body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null;
+  if (request.body instanceof Uint8Array) {
+    // Whole already: checked here, not while it streams.
+    const refusal = wholeBodyRefusal(request.body, requestCheck, limits.maxRequestBytes);
+    if (refusal !== null) return fail(failureFor(refusal, provider, limits));
+    options.onRequestBytes?.(request.body.byteLength);
+    body = request.body;
+  } else {
+    body = request.body === null ? null : limitedBody(request.body, limits.maxRequestBytes, {
+      check: requestCheck,
+      abort,
+      onBytes: options.onRequestBytes,
+    });
+  }
 
   const headerTimer = setTimeout(() => abort("timeout"), limits.providerTimeoutMs);
   const fetchFn: ForwardFetch = options.fetch ?? fetch;
@@ -284,7 +306,7 @@ export async function forward(
       signal: upstream.signal,
       redirect: "manual",
       client: options.clients?.get(provider),
-      ...(body === null ? {} : { duplex: "half" }),
+      ...(body === null || body instanceof Uint8Array ? {} : { duplex: "half" }),
     });
   } catch (error) {
     const failure = failureFor(cause, provider, limits);
@@ -369,6 +391,7 @@ export async function forward(
     abort,
     stopped: () => cause === "timeout" ? null : cause,
     describe,
+    ...(options.onResponseChunk === undefined ? {} : { onChunk: options.onResponseChunk }),
     onEnd(result) {
       finish({
         outcome: result.error === null ? "delivered" : "failed",
@@ -392,6 +415,26 @@ export function providerUrl(
 ): URL | string {
   const url = policy.url(provider.endpoint);
   return typeof url === "string" ? `Refusing endpoint of provider "${provider.id}": ${url}` : url;
+}
+
+/** Cancels a stream body nobody will send; bytes need nothing. */
+async function discard(
+  body: ReadableStream<Uint8Array> | Uint8Array<ArrayBuffer> | null,
+): Promise<void> {
+  if (body instanceof ReadableStream) await body.cancel().catch(() => {});
+}
+
+/** Why a whole body may not go upstream (too large, not its digest), or null. */
+function wholeBodyRefusal(
+  body: Uint8Array,
+  check: DigestCheck | null,
+  maxBytes: number,
+): "too-large" | "request-digest" | null {
+  if (body.byteLength > maxBytes) return "too-large";
+  if (check === null) return null;
+  return newHash(check.algorithm).update(body).digest("base64") === check.value
+    ? null
+    : "request-digest";
 }
 
 function strongest(values: DigestValues): DigestCheck | null {

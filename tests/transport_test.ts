@@ -219,6 +219,65 @@ Deno.test("forward() sends exactly the contract's headers upstream and strips pr
   }
 });
 
+Deno.test("forward() sends a body the face holds whole with its length, refuses one over the limit or off its digest without calling, and shows every answer chunk to onResponseChunk", async () => {
+  const seen: { length: string | null; chunked: string | null; body: string }[] = [];
+  const answer = "<answer>" + "x".repeat(100_000) + "</answer>";
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    seen.push({
+      length: req.headers.get("content-length"),
+      chunked: req.headers.get("transfer-encoding"),
+      body: await req.text(),
+    });
+    return new Response(answer, { headers: { "content-type": "application/xml" } });
+  });
+  const clients = new ProviderClients();
+  const target = provider("p", `http://127.0.0.1:${upstream.addr.port}/xnachweis`);
+  const send = (body: Uint8Array<ArrayBuffer>, reprDigest: string | null = null) => {
+    const watched: Uint8Array<ArrayBuffer>[] = [];
+    const counted: number[] = [];
+    const result = forward({ body }, {
+      provider: target,
+      token: null,
+      transferId: "t-bytes",
+      evidenceType: "fahrzeugzulassung",
+      contentType: "application/xml",
+      reprDigest,
+      limits: LIMITS,
+      clients,
+      onRequestBytes: (n) => counted.push(n),
+      onResponseChunk: (chunk) => watched.push(chunk.slice()),
+    });
+    return { result, watched, counted };
+  };
+  try {
+    const message = new TextEncoder().encode("<message>" + "m".repeat(5000) + "</message>");
+    const sent = send(message, formatDigest("sha-256", sha256Base64(message)));
+    const result = await sent.result;
+    assert.ok(result.ok);
+    assert.equal(await result.response.text(), answer);
+    assert.equal((await result.done).outcome, "delivered");
+    assert.equal(await new Blob(sent.watched).text(), answer);
+    assert.deepEqual(sent.counted, [message.byteLength]);
+    assert.deepEqual(seen, [{
+      length: String(message.byteLength),
+      chunked: null,
+      body: new TextDecoder().decode(message),
+    }]);
+
+    const large = await send(new Uint8Array(LIMITS.maxRequestBytes + 1)).result;
+    assert.ok(!large.ok);
+    assert.equal(large.failure.status, 413);
+    const wrong = await send(message, formatDigest("sha-256", sha256Base64("other"))).result;
+    assert.ok(!wrong.ok);
+    assert.equal(wrong.failure.status, 400);
+    assert.equal((await wrong.done).outcome, "failed");
+    assert.equal(seen.length, 1);
+  } finally {
+    clients.close();
+    await upstream.shutdown();
+  }
+});
+
 Deno.test("forward() carries a payload of several MiB intact", async () => {
   await withDemo(async (demo) => {
     const front = startFront(provider("kba-zfzr", demo.endpoint("kba-zfzr")));

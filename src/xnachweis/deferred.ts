@@ -7,8 +7,9 @@
  *
  * @example
  * ```ts
- * const { response: passed, outcome } = deferredInspect(response);
- * outcome.then((o) => o === "deferred" && console.log("deferred"));
+ * const watch = deferredWatch();
+ * for (const chunk of chunks) watch.see(chunk);
+ * if (watch.outcome() === "deferred") console.log("deferred");
  * ```
  *
  * @module
@@ -38,84 +39,43 @@ export function hasStartTag(text: string, local: string): boolean {
   return false;
 }
 
-/** Looks at the head of a message as it passes: deferred (true) or not (false). */
+/**
+ * Looks at the head of a message as it passes: a deferred 0102/0302 or not. Shown every
+ * chunk of the answer (the transport's watch on the provider's body calls `see`, so no stream
+ * of its own sits in between), asked once the answer was delivered whole.
+ */
 class HeadWatch {
-  readonly deferred: Promise<boolean>;
-  #settle!: (value: boolean) => void;
   readonly #decoder = new TextDecoder();
   #head = "";
   #seen = 0;
-  #decided = false;
-
-  constructor() {
-    this.deferred = new Promise<boolean>((resolve) => this.#settle = resolve);
-  }
-
-  #decide(value: boolean): void {
-    if (!this.#decided) this.#settle(value);
-    this.#decided = true;
-  }
+  #deferred: boolean | null = null;
 
   see(chunk: Uint8Array): void {
-    if (this.#decided) return;
+    if (this.#deferred !== null) return;
     this.#head += this.#decoder.decode(chunk.subarray(0, HEAD_BYTES - this.#seen), {
       stream: true,
     });
     this.#seen += Math.min(chunk.byteLength, HEAD_BYTES - this.#seen);
-    if (hasStartTag(this.#head, "ResponseAvailableDateTime")) this.#decide(true);
+    if (hasStartTag(this.#head, "ResponseAvailableDateTime")) this.#deferred = true;
     else if (hasStartTag(this.#head, "RegistryObjectList") || this.#seen >= HEAD_BYTES) {
-      this.#decide(false);
+      this.#deferred = false;
     }
   }
 
-  end(): void {
-    this.#decide(hasStartTag(this.#head, "ResponseAvailableDateTime"));
-  }
-
-  cancel(): void {
-    this.#decide(false);
+  outcome(): "deferred" | null {
+    const deferred = this.#deferred ?? hasStartTag(this.#head, "ResponseAvailableDateTime");
+    return deferred ? "deferred" : null;
   }
 }
 
 /**
- * The `inspect` of a transfer's upstream (src/transfer.ts) for XNachweis answers: a 200 with a
- * body is watched as it streams (a pull stream over the provider's body, cheaper than a pipe
- * through a transform), and a deferred 0102/0302 makes the outcome `deferred`. Errors of the
- * provider's body (a cut, a digest mismatch) pass on as errors.
+ * The `watch` of a transfer's upstream (src/transfer.ts) for XNachweis answers: shown every
+ * chunk of the provider's answer as the transport streams it, it tells a deferred 0102/0302
+ * (the outcome `deferred`) once a 200 answer was delivered whole.
  */
-export function deferredInspect(
-  response: Response,
-): { response: Response; outcome: Promise<"deferred" | null> } {
-  if (response.status !== 200 || response.body === null) {
-    return { response, outcome: Promise.resolve(null) };
-  }
-  const watch = new HeadWatch();
-  const reader = response.body.getReader();
-  const body = new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let read: ReadableStreamReadResult<Uint8Array>;
-      try {
-        read = await reader.read();
-      } catch (error) {
-        watch.cancel(); // a cut body settles the outcome too
-        throw error;
-      }
-      const { done, value } = read;
-      if (done) {
-        watch.end();
-        controller.close();
-        return;
-      }
-      watch.see(value);
-      controller.enqueue(value);
-    },
-    cancel(reason) {
-      watch.cancel();
-      return reader.cancel(reason);
-    },
-  });
-  return {
-    response: new Response(body, response),
-    outcome: watch.deferred.then((deferred) => deferred ? "deferred" : null),
-  };
+export function deferredWatch(): {
+  see(chunk: Uint8Array): void;
+  outcome(): "deferred" | null;
+} {
+  return new HeadWatch();
 }

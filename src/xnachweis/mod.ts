@@ -53,7 +53,7 @@ export {
   XML_CONTENT_TYPE,
   xmlText,
 } from "./messages.ts";
-export { deferredInspect } from "./deferred.ts";
+export { deferredWatch } from "./deferred.ts";
 export { loadSchemaFiles, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
 export {
   type CanonicalRequest,

@@ -61,15 +61,14 @@ function fillToken(element: XmlElement, token: string): void {
 
 /**
  * The message as it goes to the provider: `token` put into its `IssuedToken`, serialized,
- * as the one-chunk body both XML faces (0101, and the EU face's 0301) send upstream. The
- * bytes come straight out of libxml2's output buffer (no string in between).
+ * as the body both XML faces (0101, and the EU face's 0301) send upstream whole. The bytes
+ * come straight out of libxml2's output buffer (no string in between).
  */
-export function sealedMessage(doc: XmlDocument, token: string): ReadableStream<Uint8Array> {
+export function sealedMessage(doc: XmlDocument, token: string): Uint8Array<ArrayBuffer> {
   const element = issuedTokenElement(doc);
   if (!element) throw new Error("The message has no IssuedToken");
   if (element.content !== token) fillToken(element, token);
-  const bytes = collectOutput((out) => doc.save(out, { format: false, encoding: "utf-8" }));
-  return ReadableStream.from([bytes]);
+  return collectOutput((out) => doc.save(out, { format: false, encoding: "utf-8" }));
 }
 
 /**
@@ -97,8 +96,8 @@ export function requestDigest(doc: XmlDocument): string {
 export interface CanonicalRequest {
   /** The request hash (`sha-256=:…:`), as {@linkcode requestDigest} computes it. */
   readonly digest: string;
-  /** The message with `token` in its `IssuedToken`, as one chunk to send upstream. */
-  seal(token: string): ReadableStream<Uint8Array>;
+  /** The message with `token` in its `IssuedToken`, as the bytes to send upstream. */
+  seal(token: string): Uint8Array<ArrayBuffer>;
 }
 
 const encoder = new TextEncoder();
@@ -158,7 +157,7 @@ export function canonicalRequest(doc: XmlDocument): CanonicalRequest {
       body.set(before, 0);
       body.set(token, before.byteLength);
       body.set(after, before.byteLength + token.byteLength);
-      return ReadableStream.from([body]);
+      return body;
     },
   };
 }
