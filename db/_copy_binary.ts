@@ -149,7 +149,6 @@ export class CopyTextRows {
   #carry: Uint8Array | null = null;
   #headerDone = false;
   #ended = false;
-  #rows = 0;
 
   constructor(
     columns: number,
@@ -163,11 +162,6 @@ export class CopyTextRows {
       { length: columns },
       (_, i) => interned.includes(i) ? new InternTable() : null,
     );
-  }
-
-  /** How many rows were decoded. */
-  get rows(): number {
-    return this.#rows;
   }
 
   /** Decodes what `chunk` completes; keeps a cut tuple for the next chunk. */
@@ -233,7 +227,6 @@ export class CopyTextRows {
         p += size;
       }
       at = p;
-      this.#rows++;
       this.#onRow(cells);
     }
     // A copy: a Buffer's `slice()` would be a view of memory the driver owns.

@@ -26,7 +26,7 @@
  */
 import type { Route } from "../src/model.ts";
 import type { CopySink, Db, Queryable } from "./types.ts";
-import { copyRoutes, TABLES_CHANNEL } from "./tables.ts";
+import { decodeRouteCopy, TABLES_CHANNEL } from "./tables.ts";
 
 /**
  * The preview a change-log key names (`@preview:<id>`, as db/tables.ts `readChanges` reads
@@ -84,7 +84,6 @@ export function openImportPreview(
   onError: (error: unknown) => void = () => {},
 ): ImportPreview {
   let failed = false;
-  let published: number | null = null;
   let buffer = new Uint8Array(CHUNK);
   let used = 0;
   /** The open COPY inside the preview's transaction, once started. */
@@ -126,14 +125,20 @@ export function openImportPreview(
       return null;
     });
   };
+  const send = async (data: Uint8Array) => {
+    const sink = await open!;
+    if (sink !== null && !failed) await sink.write(data).catch(fail);
+  };
+  const keep = (data: Uint8Array) => {
+    buffer.set(data, used);
+    used += data.length;
+  };
   const flush = async () => {
     if (used === 0) return;
     const data = buffer.subarray(0, used);
     buffer = new Uint8Array(CHUNK);
     used = 0;
-    const sink = await open!;
-    if (sink === null || failed) return;
-    await sink.write(data).catch(fail);
+    await send(data);
   };
 
   return {
@@ -142,29 +147,20 @@ export function openImportPreview(
       if (open === null) start();
       if (used + data.length <= CHUNK) {
         // Most pieces are one row: copied into the next message, nothing to wait for.
-        buffer.set(data, used);
-        used += data.length;
+        keep(data);
         return undefined;
       }
-      return (async () => {
-        await flush();
-        if (data.length <= CHUNK) {
-          buffer.set(data, used);
-          used += data.length;
-          return;
-        }
-        const sink = await open!;
-        if (sink !== null && !failed) await sink.write(data.slice()).catch(fail);
-      })();
+      return flush().then(() => data.length <= CHUNK ? keep(data) : send(data.slice()));
     },
     async publish(rows) {
       if (open === null || finish === null) return null;
-      await flush();
+      // Decided here, before the last rows go out: a remove() meanwhile waits for the
+      // outcome instead of giving the preview up under a publish still flushing.
       const decide = finish;
       finish = null;
+      await flush();
       decide(failed ? null : rows);
-      published = await done;
-      return published;
+      return await done;
     },
     async remove(committed) {
       if (finish !== null) {
@@ -172,7 +168,7 @@ export function openImportPreview(
         finish = null;
         decide(null);
       }
-      await done;
+      const published = await done;
       if (published !== null) await removePreview(db, published, !committed).catch(fail);
     },
   };
@@ -221,7 +217,7 @@ export async function loadPreview(db: Db, id: number): Promise<Route[] | null> {
       select rows from import_previews where id = ${id}`;
     if (!head) return null;
     await tx.sql`select set_config('lotse.preview', ${String(id)}, true)`;
-    const routes = await copyRoutes(
+    const routes = await decodeRouteCopy(
       tx.copyOut!`copy (select id, evidence_type, region_key, provider_id
         from import_preview_routes where import_id = current_setting('lotse.preview')::bigint)
         to stdout (format binary)`,

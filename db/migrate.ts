@@ -46,12 +46,12 @@ export async function migrate(db: Db): Promise<string[]> {
   )`);
   // One query on an up-to-date schema (every start of every instance): the locked
   // transaction per file below only for what is missing, which it checks again under the lock.
-  const seen = new Set(
+  const recorded = new Set(
     (await db.sql<{ version: number }>`select version from schema_migrations`)
       .map((r) => Number(r.version)),
   );
   const applied: string[] = [];
-  for (const migration of migrations.filter((m) => !seen.has(m.version))) {
+  for (const migration of migrations.filter((m) => !recorded.has(m.version))) {
     const done = await db.transaction(async (tx) => {
       await tx.sql`select pg_advisory_xact_lock(${LOCK_KEY})`;
       const seen = await tx

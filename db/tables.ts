@@ -359,7 +359,15 @@ const ROUTE_PAGE = 50_000;
  * instance's heap stayed that big after it.
  */
 export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<Route[]> {
-  if (db.copyOut) return await copyAllRoutes(db);
+  // With one binary `COPY … TO STDOUT`, decoded from its bytes (db/_copy_binary.ts): no
+  // driver row per route, and the evidence type, region key and provider of a route are
+  // strings made once per distinct value. Unordered, like the pages.
+  if (db.copyOut) {
+    return await decodeRouteCopy(
+      db.copyOut`copy (select id, evidence_type, region_key, provider_id from routes)
+        to stdout (format binary)`,
+    );
+  }
   const pool = new Map<string, string>();
   const out: Route[] = [];
   let after = "";
@@ -375,22 +383,10 @@ export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<
 }
 
 /**
- * Reads every route with one binary `COPY … TO STDOUT`, decoded from its bytes
- * (db/_copy_binary.ts): no driver row per route, and the evidence type, region key and
- * provider of a route are strings made once per distinct value. Unordered, like the pages.
- */
-function copyAllRoutes(db: Queryable): Promise<Route[]> {
-  return copyRoutes(
-    db.copyOut!`copy (select id, evidence_type, region_key, provider_id from routes)
-      to stdout (format binary)`,
-  );
-}
-
-/**
  * The routes a binary COPY of (id, evidence type, region key, provider) gives, every column
  * `not null` (db/migrations/001_tables.sql).
  */
-export function copyRoutes(source: Promise<CopySource>): Promise<Route[]> {
+export function decodeRouteCopy(source: Promise<CopySource>): Promise<Route[]> {
   return copyRows(
     source,
     { columns: 4, interned: [1, 2, 3] },

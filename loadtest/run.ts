@@ -852,15 +852,18 @@ async function protocolWait(args: Args, cleanups: Cleanups) {
 
 /**
  * P6's product figure alone, for A/B runs: `LOTSE_BENCH_ROOT` names another checkout whose
- * `deno task serve` is measured instead of this one (its /metrics must have the same series).
+ * `deno task serve` is measured instead of this one (its /metrics must have the same series);
+ * `LOTSE_BENCH_FSYNC=off` runs PostgreSQL as the tests do (fsync, synchronous_commit off), to
+ * tell the commit's flush from the rest.
  */
 async function protocolWaitOnly(args: Args, cleanups: Cleanups) {
   const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const durable = Deno.env.get("LOTSE_BENCH_FSYNC") !== "off";
   const { lotse, token, json } = await transferBench(cleanups, {
-    durable: true,
+    durable,
     ...(cwd ? { cwd } : {}),
   });
-  console.log(`Lotse from ${cwd ?? ROOT}`);
+  console.log(`Lotse from ${cwd ?? ROOT}; PostgreSQL ${durable ? "durable" : "with fsync off"}`);
   return await heldProtocolWait(lotse, {
     token,
     json,

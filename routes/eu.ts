@@ -191,11 +191,8 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
         );
       }
       const max = deps.limits.maxRequestBytes;
-      const declared = Number(c.req.header("content-length") ?? NaN);
-      if (declared > max) {
-        refuse(FACE_EDM_ERRORS["payload-too-large"], `Request body exceeds ${max} bytes`, context);
-      }
-      // One read of the declared length (a refusal is a Problem: onError answers it in EDM).
+      // One read of the declared length; an announced length over `max`, a body too large or
+      // one that stops arriving is a Problem, which onError answers in EDM.
       const bytes = await requestBytes(c.req.raw, max);
       if (bytes.byteLength === 0) {
         refuse(FACE_EDM_ERRORS["invalid-request"], "Missing body", context);

@@ -10,7 +10,7 @@ import { openEmbedded } from "../db/embedded.ts";
 import { migrate } from "../db/migrate.ts";
 import type { Db } from "../db/types.ts";
 import { syncRows } from "../db/tables.ts";
-import { type Jwks, type KeyStore, openKey } from "../crypto/mod.ts";
+import { type Jwks, type KeyStore, openKey, type SigningKey } from "../crypto/mod.ts";
 import { KeyRing, ReplayCache } from "../crypto/mod.ts";
 import { dbKeyStore, readSealedKeys } from "../db/key_store.ts";
 import { connectionReason, isConnectionError } from "../db/errors.ts";
@@ -250,6 +250,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         if (health.state.up && serving) snapshotWriter?.schedule();
       },
       onError: report("Table refresh failed; the old tables stay"),
+      onPreviewError: report("Import preview not built; its commit reads the table whole"),
       onSynced: () => health.up(),
     });
 
@@ -304,9 +305,9 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       logger.info("Demo providers started", { url: `${base}/providers/` });
     }
 
-    // Not at the same time as the keys and their LISTEN connection: at a million routes the
-    // load keeps the event loop busy long enough for a new connection's handshake to time out
-    // on a loaded machine (seen: CONNECT_TIMEOUT at start), for some 10–40 ms gained.
+    // After the keys and their LISTEN connection, not beside them: loading them at the same
+    // time was tried and taken back (at a million routes the load kept the event loop busy
+    // long enough for the new connection's handshake to time out on a loaded machine).
     if (copy === null) await store.load();
     else store.adopt(copy.tables, copy.versions);
     phase("tables");
@@ -500,11 +501,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       logger.info("Lotse listening", {
         url,
         tablesVersion: store.snapshot!.version,
-        // Who signs ES256 tokens: OpenSSL where it can (crypto/_openssl_p256.ts), else Web
-        // Crypto. EdDSA keys sign through node:crypto but have always said "webcrypto" here.
-        signer: keys.signingKey().alg === "ES256" && keys.signingKey().native
-          ? "openssl"
-          : "webcrypto",
+        signer: signerName(keys.signingKey()),
         startMs: Object.fromEntries(phases),
       });
     }
@@ -572,4 +569,13 @@ const DEMO_LOCK = 0x10752e;
 
 function sumVersions(copy: TableCopy): number {
   return Object.values(copy.versions).reduce((sum, v) => sum + Number(v), 0);
+}
+
+/**
+ * Who signs tokens, for the ready line: "openssl" for ES256 in OpenSSL where it can
+ * (crypto/_openssl_p256.ts), else "webcrypto" (EdDSA keys sign through node:crypto but have
+ * always said "webcrypto" here).
+ */
+function signerName(key: SigningKey): "openssl" | "webcrypto" {
+  return key.alg === "ES256" && key.native ? "openssl" : "webcrypto";
 }

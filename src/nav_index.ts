@@ -185,6 +185,11 @@ function distinctSortedRegions(
  */
 type ProviderCounts = ReadonlyMap<string, Int32Array>;
 
+/** Whether the sorted `list` holds `ordinal`. */
+function holds(list: Int32Array, ordinal: number): boolean {
+  return list[lowerBound(list, ordinal)] === ordinal;
+}
+
 /** Where `value` is or would go in the sorted `list`. */
 function lowerBound(list: ArrayLike<number>, value: number): number {
   let lo = 0;
@@ -465,8 +470,7 @@ export class NavIndex {
   serves(providerId: string, evidenceType: string): boolean {
     const ordinal = this.#providerOrdinals.get(providerId);
     const list = this.#serving.get(evidenceType);
-    if (ordinal === undefined || list === undefined) return false;
-    return list[lowerBound(list, ordinal)] === ordinal;
+    return ordinal !== undefined && list !== undefined && holds(list, ordinal);
   }
 
   /**
@@ -478,7 +482,7 @@ export class NavIndex {
     if (ordinal === undefined) return [];
     const types: string[] = [];
     for (const [type, list] of this.#serving) {
-      if (list[lowerBound(list, ordinal)] === ordinal) types.push(type);
+      if (holds(list, ordinal)) types.push(type);
     }
     return types.sort();
   }

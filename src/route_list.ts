@@ -139,7 +139,7 @@ export class RouteList implements RouteRows {
   /** Positions of the routes with these ids, found by their hashes first. */
   #find(ids: readonly string[]): number[] {
     const at: number[] = [];
-    if (ids.length === 0) return at;
+    if (ids.length === 0 || this.length === 0) return at;
     const one = ids.length === 1 ? ids[0]! : null;
     const h = one === null ? 0 : idHash(one);
     const wanted = one === null ? new Set(ids.map(idHash)) : null;

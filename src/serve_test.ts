@@ -102,14 +102,16 @@ Deno.test("an answered connection is cut after the idle timeout with nothing sen
     (req) => new Response(new URL(req.url).pathname === "/big" ? endless() : "ok"),
     async (server, open) => {
       const idle = await open();
+      // Each idle time counts from before its request: the server's clock starts at its answer,
+      // no earlier, and a starved test may read that answer late.
+      const idleSince = performance.now();
       await idle.write(request("/"));
       const answered = new Uint8Array(1024);
       assert.ok((await idle.read(answered))! > 0);
-      const idleSince = performance.now();
       // Asks for an endless body and never reads: the server's sends stall on a full window.
       const stalled = await open();
-      await stalled.write(request("/big"));
       const stalledSince = performance.now();
+      await stalled.write(request("/big"));
       const idleCut = await closedByServer(idle, idleSince);
       assert.ok(idleCut.afterMs >= IDLE_MS, `idle cut after ${idleCut.afterMs} ms`);
       // Reading would end the stall: wait for the server's count of cuts first.
@@ -130,9 +132,9 @@ Deno.test("an answered connection is cut after the idle timeout with nothing sen
 Deno.test("a next request that is arriving gets the header timeout on top of the idle timeout, then is cut", async () => {
   await withServer(() => new Response("ok"), async (server, open) => {
     const conn = await open();
+    const since = performance.now();
     await conn.write(request("/"));
     assert.ok((await conn.read(new Uint8Array(1024)))! > 0);
-    const since = performance.now();
     // The next request trickles in and never completes.
     let trickling = true;
     const trickler = (async () => {
@@ -179,9 +181,9 @@ Deno.test("a request still running and a response still streaming are never cut,
       const stream = await open();
       await stream.write(request("/stream"));
       const idle = await open();
+      const since = performance.now();
       await idle.write(request("/"));
       assert.ok((await idle.read(new Uint8Array(1024)))! > 0);
-      const since = performance.now();
       await closedByServer(idle, since);
       assert.ok(performance.now() - since >= IDLE_MS);
       sawIdleCut();

@@ -97,6 +97,19 @@ export function buildSnapshot(
 /** How long after a whole-table swap the old snapshot is collected. */
 const COLLECT_AFTER_MS = 1000;
 
+/** The options of V8's `gc()` (exposed by `--expose-gc`). */
+interface GcOptions {
+  type: "major" | "minor";
+  execution: "sync" | "async";
+  flavor: "regular" | "last-resort";
+}
+
+/**
+ * A full collection that also gives the freed pages back to the system: a regular one left
+ * them pooled in the process, so the heap shrank and the RSS did not.
+ */
+const MEMORY_REDUCING_GC: GcOptions = { type: "major", execution: "sync", flavor: "last-resort" };
+
 /** Most changed routes applied in place; more are read as a whole table. */
 const MAX_INCREMENTAL = 10_000;
 
@@ -140,6 +153,8 @@ export interface TableStoreOptions {
   onSwap?: (snapshot: Snapshot, changed: ReadonlySet<TableName>, info: SwapInfo) => void;
   /** Called when a refresh fails; the old snapshot stays in service. */
   onError?: (error: unknown) => void;
+  /** Called when an import's preview cannot be built (its commit then reads the table). */
+  onPreviewError?: (error: unknown) => void;
   /** Called after every refresh that reached the database (changed or not). */
   onSynced?: () => void;
 }
@@ -315,17 +330,10 @@ export class TableStore {
       const { preview, ids, rows } = result.routes;
       // A large import: the snapshot built from its preview while it wrote, if that was
       // built on the snapshot served now (nothing else changed in between).
-      const pending = preview === null ? undefined : this.#previews.get(preview);
-      const from = preview === null
-        ? current
-        : pending?.base === current
-        ? await pending.next
-        : null;
-      const next = from === null
-        ? null
-        : ids.length === 0
-        ? from
-        : applyRouteChanges(from, ids, rows, result.versions);
+      const from = preview === null ? current : await this.#built(preview, current);
+      const next = from !== null && ids.length > 0
+        ? applyRouteChanges(from, ids, rows, result.versions)
+        : from;
       if (next !== null) {
         if (preview === null) this.#incremental++;
         else this.#previewCounts.swapped++;
@@ -350,6 +358,12 @@ export class TableStore {
     this.#swap(snapshot, changed, { mode: "full", ms: performance.now() - started });
   }
 
+  /** What preview `id` built, if it was built on `current`; null otherwise. */
+  async #built(id: number, current: Snapshot): Promise<Snapshot | null> {
+    const pending = this.#previews.get(id);
+    return pending?.base === current ? await pending.next : null;
+  }
+
   /**
    * Starts building, on the snapshot served now, the snapshot after the import that
    * published preview `id` (db/import_preview.ts): while the import still writes, so that
@@ -363,12 +377,16 @@ export class TableStore {
       // Of no use once another snapshot is served (a change came first): not built then.
       if (rows === null || this.#snapshot !== base) return null;
       return buildSnapshot(
-        { ...base.tables, routes: withRoutes(base.tables.routes, rows) },
+        // The import's upsert: its rows take the places of routes with their ids.
+        {
+          ...base.tables,
+          routes: base.tables.routes.withChanges(rows.map((r) => r.id), rows).list,
+        },
         { ...base.versions, routes: base.versions.routes + 1 },
         { snapshot: base, changed: new Set(["routes"]) },
       );
     })().catch((error) => {
-      this.#options.onError?.(error);
+      this.#options.onPreviewError?.(error);
       return null;
     });
     this.#previews.set(id, { base, next });
@@ -390,14 +408,15 @@ export class TableStore {
    * of MiB larger (BENCHMARKS.md, "Session 6"). One collection a moment after the swap — once
    * requests that began on the old snapshot are done — returns it, when the runtime lets us
    * (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse). Several reloads
-   * in a row make one collection.
+   * in a row make one collection. It pauses the instance (~0.2 s of CPU at the full-scale
+   * tables, ~0.5 s at a million routes): the price of giving the pages back.
    */
   #collectSoon(): void {
-    const gc = (globalThis as { gc?: () => void }).gc;
+    const gc = (globalThis as { gc?: (options?: GcOptions) => void }).gc;
     if (gc === undefined || this.#collect !== undefined || this.#stopped) return;
     this.#collect = setTimeout(() => {
       this.#collect = undefined;
-      gc();
+      gc(MEMORY_REDUCING_GC);
     }, COLLECT_AFTER_MS);
     Deno.unrefTimer(this.#collect);
   }
@@ -423,18 +442,9 @@ export function routePlan(
   if (log === null) return null;
   const previews = log.map((c) => previewOf(c.key));
   const at = previews.findIndex((p) => p !== null);
-  if (previews.some((p, i) => p !== null && i !== at)) return null;
-  if (at !== -1 && log[at]!.version !== log[0]!.version) return null;
+  // A preview is of use only as the first change, and only one.
+  if (at > 0 || previews.some((p, i) => p !== null && i !== at)) return null;
   const ids = new Set<string>();
   for (let i = at + 1; i < log.length; i++) ids.add(log[i]!.key);
   return { preview: at === -1 ? null : previews[at]!, ids: [...ids] };
-}
-
-/** The routes of `list` with `rows` put in by id (an import's upsert). */
-function withRoutes(list: RouteList, rows: readonly Route[]): readonly Route[] {
-  if (list.length === 0) return rows;
-  const byId = new Map<string, Route>();
-  for (const route of list) byId.set(route.id, route);
-  for (const route of rows) byId.set(route.id, route);
-  return [...byId.values()];
 }

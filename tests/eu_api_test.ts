@@ -20,6 +20,8 @@ import {
 } from "../src/xnachweis/mod.ts";
 import { DEMO_EU_RESIDENTS } from "../demo/registers.ts";
 import { waitFor } from "./_wait.ts";
+import { BODY_DEADLINE_MS } from "../src/validate.ts";
+import { parseResponse, requestBytes as rawRequestBytes, sendRaw } from "./_raw_http.ts";
 import { bearer, type TestLotse } from "./_app.ts";
 import { PILOTS, startXmlLotse, type TestRegister } from "./_xnachweis.ts";
 
@@ -443,6 +445,39 @@ Deno.test({
       const missing = await edmError(await post(lotse, token, PILOT), 404, "EDM:ERR:0004");
       assert.match(missing, /No such business/);
       register.handler = null;
+    }),
+});
+
+Deno.test({
+  name: "a request body that stops arriving is refused in EDM as EDM:ERR:0003 with 408, not a 500",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withLotse(async (lotse) => {
+      const token = await lotse.token(GATEWAY);
+      const { hostname, port } = new URL(lotse.base);
+      const request = rawRequestBytes(
+        {
+          method: "POST",
+          target: "/eu/v1/evidence-requests",
+          headers: [["authorization", `Bearer ${token}`], ["content-type", "application/xml"]],
+          body: enc.encode(PILOT),
+        },
+        `${hostname}:${port}`,
+        "short-body",
+      );
+      // The answer comes once the XML faces' body deadline (10 s, BODY_DEADLINE_MS) passed; the
+      // connection may stay open after it.
+      const sent = await sendRaw({ hostname, port: Number(port) }, request, {
+        timeoutMs: BODY_DEADLINE_MS + 5_000,
+      });
+      const raw = parseResponse(sent.bytes);
+      assert.ok(raw !== null, "an answer");
+      await edmError(
+        new Response(raw.body.slice(), { status: raw.status, headers: raw.headers }),
+        408,
+        "EDM:ERR:0003",
+      );
     }),
 });
 

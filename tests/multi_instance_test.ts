@@ -4,19 +4,23 @@
  * one instance's key maintenance is trusted by the other at once.
  */
 import assert from "node:assert/strict";
-import { bearer, clientAssertion, testTwoInstances, tokenForm } from "./_app.ts";
+import { bearer, clientAssertion, type TestLotse, testTwoInstances, tokenForm } from "./_app.ts";
 import { writeRow } from "../db/tables.ts";
 import { waitFor } from "./_wait.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 
+/** Asks `lotse` for the Gewerberegister of Gemeinde `ags`, as a demo consumer. */
+async function gewerbeNavigation(lotse: TestLotse, ags: string): Promise<Response> {
+  const consumer = await lotse.token("stuttgart-bewohnerparken");
+  return await lotse.fetch(`/v1/navigation?evidenceType=gewerberegisterauszug&ags=${ags}`, {
+    headers: bearer(consumer),
+  });
+}
+
 testTwoInstances("a change on one instance reaches every instance", async (a, b, t) => {
   await t.step("a new route written on A navigates on B", async () => {
-    const consumer = await b.token("stuttgart-bewohnerparken");
-    const nav = () =>
-      b.fetch("/v1/navigation?evidenceType=gewerberegisterauszug&ags=09184145", {
-        headers: bearer(consumer),
-      });
+    const nav = () => gewerbeNavigation(b, "09184145");
     assert.equal((await nav()).status, 404);
     const put = await a.fetch("/admin/v1/routes/gewerbe-taufkirchen", {
       method: "PUT",
@@ -32,11 +36,7 @@ testTwoInstances("a change on one instance reaches every instance", async (a, b,
   });
 
   await t.step("a change whose NOTIFY is lost still arrives by the version poll", async () => {
-    const consumer = await b.token("stuttgart-bewohnerparken");
-    const nav = () =>
-      b.fetch("/v1/navigation?evidenceType=gewerberegisterauszug&ags=09999001", {
-        headers: bearer(consumer),
-      });
+    const nav = () => gewerbeNavigation(b, "09999001");
     assert.equal((await nav()).status, 404);
     const before = b.lotse.store.snapshot!.version;
     // What the admin API does, minus the NOTIFY: the row and the version bump only.

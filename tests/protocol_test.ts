@@ -52,6 +52,27 @@ async function countEntries(db: Db, where = "true"): Promise<number> {
 
 const opts = { sanitizeResources: false, sanitizeOps: false };
 
+/** A log on a fresh database whose batches are reported to `timings` (no write timeout). */
+async function withTimedLog(
+  fn: (
+    log: Awaited<ReturnType<typeof openProtocolLog>>,
+    timings: BatchTiming[],
+    db: Db,
+  ) => Promise<void>,
+): Promise<void> {
+  const db = await freshPostgres();
+  try {
+    const timings: BatchTiming[] = [];
+    await withLog(
+      db,
+      { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t) },
+      (log) => fn(log, timings, db),
+    );
+  } finally {
+    await db.close();
+  }
+}
+
 /** Waits until `n` batches were reported to onBatch (it runs behind the callers), up to 5 s. */
 async function reported(timings: BatchTiming[], n: number): Promise<void> {
   const deadline = performance.now() + 5_000;
@@ -144,70 +165,48 @@ Deno.test({
 Deno.test({
   name: "onBatch tells each batch's stages: logged, sent, answered, callers run on",
   ...opts,
-  fn: async () => {
-    const db = await freshPostgres();
-    try {
-      const timings: BatchTiming[] = [];
-      await withLog(
-        db,
-        { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t) },
-        async (log) => {
-          const before = performance.now();
-          const ran: number[] = [];
-          await Promise.all(
-            Array.from({ length: 50 }, async () => {
-              await log.begin(decision());
-              ran.push(performance.now());
-            }),
-          );
-          await reported(timings, 1);
-          const [t] = timings;
-          assert.equal(t!.enqueuedAt.length, 50);
-          for (const at of t!.enqueuedAt) assert.ok(before <= at && at <= t!.sentAt);
-          assert.ok(t!.sentAt <= t!.answeredAt);
-          assert.ok(t!.answeredAt <= t!.resumedAt);
-          assert.equal(ran.length, 50);
-          for (const at of ran) assert.ok(t!.answeredAt <= at && at <= t!.resumedAt);
-        },
+  fn: () =>
+    withTimedLog(async (log, timings) => {
+      const before = performance.now();
+      const ran: number[] = [];
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          await log.begin(decision());
+          ran.push(performance.now());
+        }),
       );
-    } finally {
-      await db.close();
-    }
-  },
+      await reported(timings, 1);
+      const [t] = timings;
+      assert.equal(t!.enqueuedAt.length, 50);
+      for (const at of t!.enqueuedAt) assert.ok(before <= at && at <= t!.sentAt);
+      assert.ok(t!.sentAt <= t!.answeredAt);
+      assert.ok(t!.answeredAt <= t!.resumedAt);
+      assert.equal(ran.length, 50);
+      for (const at of ran) assert.ok(t!.answeredAt <= at && at <= t!.resumedAt);
+    }),
 });
 
 Deno.test({
   name: "the next batch is sent before the callers of the one before it are resumed",
   ...opts,
-  fn: async () => {
-    const db = await freshPostgres();
-    try {
-      const timings: BatchTiming[] = [];
-      await withLog(
-        db,
-        { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t) },
-        async (log) => {
-          const first = log.begin(decision()).then(() => performance.now());
-          // Until the write loop has taken the first entry: its answer needs I/O, so the second
-          // entry queues while the first is in flight.
-          while (log.queueDepth > 0) await Promise.resolve();
-          const second = log.begin(decision());
-          const resumed = await first;
-          await second;
-          await reported(timings, 2);
-          assert.deepEqual(timings.map((t) => t.enqueuedAt.length), [1, 1]);
-          assert.ok(
-            timings[1]!.sentAt <= resumed,
-            `sent ${timings[1]!.sentAt}, first caller resumed ${resumed}`,
-          );
-          assert.equal(log.stats.batches, 2);
-          assert.deepEqual(await verifyChain(db), { ok: true, count: 2, firstSeq: 1, lastSeq: 2 });
-        },
+  fn: () =>
+    withTimedLog(async (log, timings, db) => {
+      const first = log.begin(decision()).then(() => performance.now());
+      // Until the write loop has taken the first entry: its answer needs I/O, so the second
+      // entry queues while the first is in flight.
+      while (log.queueDepth > 0) await Promise.resolve();
+      const second = log.begin(decision());
+      const resumed = await first;
+      await second;
+      await reported(timings, 2);
+      assert.deepEqual(timings.map((t) => t.enqueuedAt.length), [1, 1]);
+      assert.ok(
+        timings[1]!.sentAt <= resumed,
+        `sent ${timings[1]!.sentAt}, first caller resumed ${resumed}`,
       );
-    } finally {
-      await db.close();
-    }
-  },
+      assert.equal(log.stats.batches, 2);
+      assert.deepEqual(await verifyChain(db), { ok: true, count: 2, firstSeq: 1, lastSeq: 2 });
+    }),
 });
 
 Deno.test({

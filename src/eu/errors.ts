@@ -84,6 +84,8 @@ export const FACE_EDM_ERRORS = {
   /** Not XML, not UTF-8, a DTD, not well-formed, not schema-valid, or incomplete. */
   "invalid-request": { code: "EDM:ERR:0003", status: 400 },
   "payload-too-large": { code: "EDM:ERR:0003", status: 413 },
+  /** A body that stopped arriving: incomplete. */
+  "request-timeout": { code: "EDM:ERR:0003", status: 408 },
   "unsupported-media-type": { code: "EDM:ERR:0003", status: 415 },
   /** A `ResponseOption` other than `LeafClassWithRepositoryItem`. */
   "unsupported-option": { code: "EDM:ERR:0007", status: 400 },

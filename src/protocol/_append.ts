@@ -104,9 +104,10 @@ async function unstored(tx: Queryable, entries: ProtocolEntry[]): Promise<Protoc
 
 /**
  * postgres.js holds a message shorter than 1 KiB back until the next `setImmediate`, to join
- * it with others (`write()` in its src/connection.js), and on a busy event loop that is after
- * every other callback ready at that moment; a batch of one entry is ~850 bytes. Trailing
- * whitespace, which JSON ignores, takes the batch past that, so it leaves at once.
+ * it with others (`write()` in its src/connection.js): after every microtask queued then, which
+ * in the writer are the resumed callers of the batch before (_log.ts sends the next batch
+ * before resuming them). A batch of one entry is ~850 bytes; trailing whitespace, which JSON
+ * ignores, takes it past 1 KiB, so it leaves at once.
  */
 const SENT_AT_ONCE = 1024;
 

@@ -109,12 +109,12 @@ function elementFrom(ptr: number): number {
 }
 
 /** The first child element of `parent` (a pointer), or 0. */
-export function firstElement(parent: number): number {
+function firstElement(parent: number): number {
   return elementFrom(XmlTreeCommonStruct.children(parent));
 }
 
 /** The next sibling element of `ptr`, or 0. */
-export function nextElement(ptr: number): number {
+function nextElement(ptr: number): number {
   return elementFrom(XmlTreeCommonStruct.next(ptr));
 }
 

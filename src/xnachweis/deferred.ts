@@ -63,8 +63,8 @@ class HeadWatch {
   }
 
   outcome(): "deferred" | null {
-    const deferred = this.#deferred ?? hasStartTag(this.#head, "ResponseAvailableDateTime");
-    return deferred ? "deferred" : null;
+    // see() looked for the date in every byte of the head it kept: undecided is not deferred.
+    return this.#deferred === true ? "deferred" : null;
   }
 }
 

@@ -47,10 +47,21 @@ export function issuedTokenElement(doc: XmlDocument): XmlElement | null {
   return ptr === 0 ? null : elementAt(ptr);
 }
 
-/** Replaces the content of the `IssuedToken` element (`""` empties it). */
-export function setIssuedToken(doc: XmlDocument, token: string): void {
+/** The root's `IssuedToken` element; throws when there is none (a caller's mistake). */
+function requiredTokenElement(doc: XmlDocument): XmlElement {
   const element = issuedTokenElement(doc);
   if (!element) throw new Error("The message has no IssuedToken");
+  return element;
+}
+
+/** The token an `IssuedToken` element holds (`""` when empty). */
+function tokenIn(element: XmlElement): string {
+  return element.firstChild === null ? "" : element.content;
+}
+
+/** Replaces the content of the `IssuedToken` element (`""` empties it). */
+export function setIssuedToken(doc: XmlDocument, token: string): void {
+  const element = requiredTokenElement(doc);
   fillToken(element, token);
 }
 
@@ -65,8 +76,7 @@ function fillToken(element: XmlElement, token: string): void {
  * come straight out of libxml2's output buffer (no string in between).
  */
 export function sealedMessage(doc: XmlDocument, token: string): Uint8Array<ArrayBuffer> {
-  const element = issuedTokenElement(doc);
-  if (!element) throw new Error("The message has no IssuedToken");
+  const element = requiredTokenElement(doc);
   if (element.content !== token) fillToken(element, token);
   return collectOutput((out) => doc.save(out, { format: false, encoding: "utf-8" }));
 }
@@ -77,9 +87,8 @@ export function sealedMessage(doc: XmlDocument, token: string): Uint8Array<Array
  * straight into the hash.
  */
 export function requestDigest(doc: XmlDocument): string {
-  const element = issuedTokenElement(doc);
-  if (!element) throw new Error("The message has no IssuedToken");
-  const token = element.firstChild === null ? "" : element.content;
+  const element = requiredTokenElement(doc);
+  const token = tokenIn(element);
   if (token !== "") fillToken(element, "");
   try {
     const hash = createHash("sha256");
@@ -123,9 +132,8 @@ const C14N_ESCAPES: Record<string, string> = {
  * before `seal` is called.
  */
 export function canonicalRequest(doc: XmlDocument): CanonicalRequest {
-  const element = issuedTokenElement(doc);
-  if (!element) throw new Error("The message has no IssuedToken");
-  const token = element.firstChild === null ? "" : element.content;
+  const element = requiredTokenElement(doc);
+  const token = tokenIn(element);
   const marker = crypto.randomUUID().replaceAll("-", "");
   fillToken(element, marker);
   let canonical: Uint8Array;

@@ -3,7 +3,14 @@ import { createHash } from "node:crypto";
 import { KeyRing, memoryKeyStore, sealEvidenceToken } from "../../crypto/mod.ts";
 import { PROBLEM_TYPES, type ProblemType } from "../problem.ts";
 import { loadSchemaFiles, SCHEMA_DIR } from "./_schemas.ts";
-import { CLASSIFICATION, provider, requester, subject, testRequest } from "./_testing.ts";
+import {
+  CLASSIFICATION,
+  parseTest,
+  provider,
+  requester,
+  subject,
+  testRequest,
+} from "./_testing.ts";
 import {
   buildErrorResponse,
   buildEvidenceResponse,
@@ -22,7 +29,7 @@ const enc = new TextEncoder();
 const request = testRequest;
 
 function errorsOf(xml: string | Uint8Array): string[] {
-  const doc = parseXml(typeof xml === "string" ? enc.encode(xml) : xml, { maxBytes: 1 << 24 });
+  const doc = parseTest(xml);
   try {
     return schemaErrors(doc);
   } finally {
