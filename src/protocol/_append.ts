@@ -42,7 +42,11 @@ export async function appendEntries(
   options: AppendOptions,
 ): Promise<{ written: number; head: ChainHead | null }> {
   const seen = new Set<string>();
-  let fresh = entries.filter((e) => !seen.has(key(e)) && seen.add(key(e)));
+  // A caller may log one transfer's entry twice: the first stays. One key per entry.
+  let fresh = entries.filter((e) => {
+    const before = seen.size;
+    return seen.add(key(e)).size > before;
+  });
   if (fresh.length === 0) return { written: 0, head: options.head ?? null };
   const known = options.head;
   if (known && !options.checkExisting) {
