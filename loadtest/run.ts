@@ -637,8 +637,9 @@ function profiler(target: "navigation" | "authorizations" | "start") {
     let readyMs: number;
     try {
       const lotse = await startLotseProcess(local, db.url, {
-        denoFlags: ["--v8-flags=--prof"],
-        cwd: dir,
+        // One log at a known path: `cwd` would name the checkout whose task runs, not the
+        // directory V8 writes to.
+        denoFlags: [`--v8-flags=--prof,--no-logfile-per-isolate,--logfile=${dir}/v8.log`],
         env: args.alg === "ES256" || args.alg === "EdDSA" ? { LOTSE_TOKEN_ALG: args.alg } : {},
       });
       readyMs = lotse.readyMs;

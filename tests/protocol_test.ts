@@ -103,7 +103,13 @@ Deno.test({
         await log.refused({ ...r, status: 403, reason: "no permission covers the purpose" });
         const g = decision();
         await log.granted(g);
+        const efa = decision({ onBehalfOf: "NL22233223" });
+        await log.begin(efa);
         await log.flush();
+        const [stored] = await db.sql<{ on_behalf_of: string; kind: string; idnr_used: boolean }>`
+          select on_behalf_of, kind, idnr_used from protocol_entries
+          where transfer_id = ${efa.transferId}`;
+        assert.deepEqual(stored, { on_behalf_of: "NL22233223", kind: "decision", idnr_used: true });
         assert.equal((await transferById(db, g.transferId))?.outcome, "granted");
 
         const record = await transferById(db, d.transferId);
@@ -124,7 +130,7 @@ Deno.test({
           select string_agg(e::text, ' ') as t from protocol_entries e`;
         assert.ok(!dump[0]!.t.includes(IDNR), "the IDNr appears in clear");
         assert.ok(dump[0]!.t.includes(idnrHmac(KEY, IDNR)));
-        assert.deepEqual(await verifyChain(db), { ok: true, count: 4, firstSeq: 1, lastSeq: 4 });
+        assert.deepEqual(await verifyChain(db), { ok: true, count: 5, firstSeq: 1, lastSeq: 5 });
         assert.equal(log.stats.spooled, 0);
       });
     } finally {

@@ -1,13 +1,14 @@
 /**
  * The writer's one statement: a batch of entries appended to the hash chain with a single
- * multi-row insert (a JSON array expanded by `json_to_recordset`, which both postgres.js and
- * PGlite bind as one text parameter).
+ * multi-row insert. The batch is one text parameter, which both postgres.js and PGlite bind
+ * as is: a JSON array of the entries' canonical encodings behind their two hashes
+ * (`chainRows()` in _chain.ts), expanded by `jsonb_array_elements` and read by position.
  *
  * @module
  */
 import type { Db, Queryable } from "../../db/types.ts";
-import type { ChainedEntry, ProtocolEntry } from "./_entry.ts";
-import { chainEntries } from "./_chain.ts";
+import type { ProtocolEntry } from "./_entry.ts";
+import { chainRows } from "./_chain.ts";
 
 /** The last entry of the chain. */
 export interface ChainHead {
@@ -41,56 +42,59 @@ export async function appendEntries(
   options: AppendOptions,
 ): Promise<{ written: number; head: ChainHead | null }> {
   const seen = new Set<string>();
-  let fresh = entries.filter((e) => !seen.has(key(e)) && seen.add(key(e)));
+  // A caller may log one transfer's entry twice: the first stays. One key per entry.
+  let fresh = entries.filter((e) => {
+    const before = seen.size;
+    return seen.add(key(e)).size > before;
+  });
   if (fresh.length === 0) return { written: 0, head: options.head ?? null };
   const known = options.head;
   if (known && !options.checkExisting) {
-    const chained = chainEntries(fresh, known);
-    const last = chained.at(-1)!;
-    const [row] = await db.sql<{ n: number }>`
-      with moved as (
-        update protocol_chain set head_seq = ${last.seq}, head_hash = ${last.hash}
-        where id = 1 and head_seq = ${known.seq} and head_hash = ${known.hash}
-        returning 1
-      ), inserted as (
-        insert into protocol_entries (seq, transfer_id, kind, at, consumer_id, provider_id,
-          evidence_type, purpose, legal_basis, idnr_used, idnr_hmac, jti, outcome, status, bytes,
-          digest, duration_ms, reason, on_behalf_of, prev_hash, hash)
-        select r.* from json_to_recordset(${sentAtOnce(rowsJson(chained))}::text::json) as r(
-          seq bigint, transfer_id uuid, kind text, at timestamptz, consumer_id text,
-          provider_id text, evidence_type text, purpose text, legal_basis text, idnr_used boolean,
-          idnr_hmac text, jti text, outcome text, status integer, bytes bigint, digest text,
-          duration_ms integer, reason text, on_behalf_of text, prev_hash text, hash text)
-        where exists (select 1 from moved)
-        returning 1
-      )
-      select count(*)::int as n from inserted`;
-    if (row?.n === chained.length) return { written: chained.length, head: last };
+    const head = await appendAfter(db, fresh, known);
+    if (head !== null) return { written: fresh.length, head };
   }
   return await db.transaction(async (tx) => {
-    const [head] = await tx.sql<{ head_seq: string | number; head_hash: string }>`
+    const [stored] = await tx.sql<{ head_seq: string | number; head_hash: string }>`
       select head_seq, head_hash from protocol_chain where id = 1 for update`;
-    if (!head) throw new Error("Cannot append to the protocol: protocol_chain has no row");
-    const current = { seq: Number(head.head_seq), hash: head.head_hash };
+    if (!stored) throw new Error("Cannot append to the protocol: protocol_chain has no row");
+    const current = { seq: Number(stored.head_seq), hash: stored.head_hash };
     if (options.checkExisting) fresh = await unstored(tx, fresh);
     if (fresh.length === 0) return { written: 0, head: current };
-    const chained = chainEntries(fresh, current);
-    const last = chained.at(-1)!;
-    await tx.sql`
-      with inserted as (
-        insert into protocol_entries (seq, transfer_id, kind, at, consumer_id, provider_id,
-          evidence_type, purpose, legal_basis, idnr_used, idnr_hmac, jti, outcome, status, bytes,
-          digest, duration_ms, reason, on_behalf_of, prev_hash, hash)
-        select r.* from json_to_recordset(${rowsJson(chained)}::text::json) as r(seq bigint,
-          transfer_id uuid, kind text, at timestamptz, consumer_id text, provider_id text,
-          evidence_type text, purpose text, legal_basis text, idnr_used boolean, idnr_hmac text,
-          jti text, outcome text, status integer, bytes bigint, digest text, duration_ms integer,
-          reason text, on_behalf_of text, prev_hash text, hash text)
-        returning 1
-      )
-      update protocol_chain set head_seq = ${last.seq}, head_hash = ${last.hash} where id = 1`;
-    return { written: chained.length, head: { seq: last.seq, hash: last.hash } };
+    // Under the row lock the head cannot move, so the statement always appends here.
+    const head = await appendAfter(tx, fresh, current);
+    if (head === null) throw new Error("Cannot append to the protocol: its head moved under lock");
+    return { written: fresh.length, head };
   });
+}
+
+/**
+ * One statement: moves the chain's head from `known` past `entries` and inserts them, or, when
+ * the head is no longer `known` (another instance appended), does neither and returns null.
+ */
+async function appendAfter(
+  q: Queryable,
+  entries: readonly ProtocolEntry[],
+  known: ChainHead,
+): Promise<ChainHead | null> {
+  const { rows, head } = chainRows(entries, known);
+  const [row] = await q.sql<{ n: number }>`
+    with moved as (
+      update protocol_chain set head_seq = ${head.seq}, head_hash = ${head.hash}
+      where id = 1 and head_seq = ${known.seq} and head_hash = ${known.hash}
+      returning 1
+    ), inserted as (
+      insert into protocol_entries (prev_hash, hash, seq, transfer_id, kind, at, consumer_id,
+        provider_id, evidence_type, purpose, legal_basis, idnr_used, idnr_hmac, jti, outcome,
+        status, bytes, digest, duration_ms, reason, on_behalf_of)
+      select r->>0, r->>1, (r->>3)::bigint, (r->>4)::uuid, r->>5, (r->>6)::timestamptz, r->>7,
+        r->>8, r->>9, r->>10, r->>11, (r->>12)::boolean, r->>13, r->>14, r->>15,
+        (r->>16)::integer, (r->>17)::bigint, r->>18, (r->>19)::integer, r->>20, r->>21
+      from jsonb_array_elements(${sentAtOnce(rows)}::text::jsonb) as r
+      where exists (select 1 from moved)
+      returning 1
+    )
+    select count(*)::int as n from inserted`;
+  return row?.n === entries.length ? head : null;
 }
 
 async function unstored(tx: Queryable, entries: ProtocolEntry[]): Promise<ProtocolEntry[]> {
@@ -113,30 +117,4 @@ const SENT_AT_ONCE = 1024;
 
 function sentAtOnce(json: string): string {
   return json.length >= SENT_AT_ONCE ? json : json.padEnd(SENT_AT_ONCE);
-}
-
-function rowsJson(chained: readonly ChainedEntry[]): string {
-  return JSON.stringify(chained.map((e) => ({
-    seq: e.seq,
-    transfer_id: e.transferId,
-    kind: e.kind,
-    at: e.at,
-    consumer_id: e.consumerId,
-    provider_id: e.providerId,
-    evidence_type: e.evidenceType,
-    purpose: e.purpose,
-    legal_basis: e.legalBasis,
-    idnr_used: e.idnrUsed,
-    idnr_hmac: e.idnrHmac,
-    jti: e.jti,
-    outcome: e.outcome,
-    status: e.status,
-    bytes: e.bytes,
-    digest: e.digest,
-    duration_ms: e.durationMs,
-    reason: e.reason,
-    on_behalf_of: e.onBehalfOf ?? null,
-    prev_hash: e.prevHash,
-    hash: e.hash,
-  })));
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import type { ChainedEntry, ProtocolEntry } from "./_entry.ts";
 
 /** The predecessor of the first entry of a chain that was never purged. */
@@ -25,7 +25,7 @@ export function canonicalEntry(entry: ProtocolEntry, seq: number): string {
     seq,
     entry.transferId.toLowerCase(),
     entry.kind,
-    new Date(entry.at).toISOString(),
+    isoAt(entry.at),
     entry.consumerId ?? null,
     entry.providerId ?? null,
     entry.evidenceType ?? null,
@@ -45,17 +45,55 @@ export function canonicalEntry(entry: ProtocolEntry, seq: number): string {
   ]);
 }
 
+// Entries of one batch were mostly logged within the same millisecond: the time's parse and
+// format is done once for them (the same text always gives the same result).
+let lastAt: { text: string; iso: string } = { text: "", iso: "" };
+
+function isoAt(at: string): string {
+  if (at === lastAt.text) return lastAt.iso;
+  const iso = new Date(at).toISOString();
+  if (typeof at === "string") lastAt = { text: at, iso };
+  return iso;
+}
+
 function numberOrNull(v: number | string | bigint | null | undefined): number | null {
   return v === null || v === undefined ? null : Number(v);
 }
 
 /** SHA-256 over the predecessor's hash and the entry's canonical encoding, as hex. */
 export function entryHash(prevHash: string, entry: ProtocolEntry, seq: number): string {
-  return createHash("sha256")
-    .update(prevHash, "utf8")
-    .update("\n", "utf8")
-    .update(canonicalEntry(entry, seq), "utf8")
-    .digest("hex");
+  return linkHash(prevHash, canonicalEntry(entry, seq));
+}
+
+function linkHash(prevHash: string, canonical: string): string {
+  return hash("sha256", `${prevHash}\n${canonical}`, "hex");
+}
+
+/**
+ * Chains `entries` after `head` straight into the text the writer sends: a JSON array with one
+ * array per entry, `[prevHash, hash, …the canonical encoding's elements]`. What PostgreSQL
+ * stores is thus read from the very text that was hashed, and each entry's canonical encoding
+ * is made once and never copied into a row object (the writer's hot path).
+ *
+ * @returns the JSON text and the chain's new head
+ */
+export function chainRows(
+  entries: readonly ProtocolEntry[],
+  head: { seq: number; hash: string },
+): { rows: string; head: { seq: number; hash: string } } {
+  let rows = "[";
+  let prevHash = head.hash;
+  let seq = head.seq;
+  for (const entry of entries) {
+    seq++;
+    const canonical = canonicalEntry(entry, seq);
+    const link = linkHash(prevHash, canonical);
+    // Both hashes are lowercase hex (ours, or the head's, which the table checks), so they
+    // need no escaping; `canonical` starts with "[".
+    rows += `${seq === head.seq + 1 ? "" : ","}["${prevHash}","${link}",${canonical.slice(1)}`;
+    prevHash = link;
+  }
+  return { rows: `${rows}]`, head: { seq, hash: prevHash } };
 }
 
 /** Chains `entries` after the entry at `headSeq` with hash `headHash`. */

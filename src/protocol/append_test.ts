@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Db } from "../../db/types.ts";
 import { appendEntries } from "./_append.ts";
-import { GENESIS_HASH } from "./_chain.ts";
+import { entryHash, GENESIS_HASH } from "./_chain.ts";
 import { decisionEntry } from "./_entry.ts";
 import { sampleDecision } from "./testing.ts";
 
@@ -26,7 +26,8 @@ Deno.test("a one-entry batch is a statement of at least 1 KiB, so postgres.js se
   const json = values[0]!.find((v) => typeof v === "string" && v.startsWith("[")) as string;
   assert.ok(json.length >= 1024, `${json.length} characters`);
   const [row] = JSON.parse(json);
-  assert.equal(row.transfer_id, entry.transferId);
-  assert.equal(row.seq, 8);
-  assert.equal(row.prev_hash, GENESIS_HASH);
+  assert.equal(row[0], GENESIS_HASH);
+  assert.equal(row[1], entryHash(GENESIS_HASH, entry, 8));
+  assert.equal(row[3], 8);
+  assert.equal(row[4], entry.transferId);
 });
