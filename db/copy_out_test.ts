@@ -91,9 +91,9 @@ Deno.test("copyOut waits for a reader's promise before the next piece, and its r
   }
 });
 
-Deno.test("copyOut lets an HTTP server answer while a long COPY is read", async () => {
+Deno.test("copyOut read in slices lets an HTTP server answer while a long COPY is read", async () => {
   // A reader that always has the next piece ready kept the event loop to itself: a request
-  // to the instance waited until the whole COPY was read.
+  // to the instance waited until the whole COPY was read (it still does without `sliceMs`).
   const db = await connectPostgres(await freshDatabaseUrl(), { max: 1 });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -119,7 +119,7 @@ Deno.test("copyOut lets an HTTP server answer while a long COPY is read", async 
         .then(() => {
           answeredDuringRead = reading;
         });
-    });
+    }, { sliceMs: 20 });
     reading = false;
     await asked;
     assert.equal(answeredDuringRead, true, "the request was answered only after the COPY");

@@ -225,6 +225,8 @@ export async function loadPreview(db: Db, id: number): Promise<Route[] | null> {
       tx.copyOut!`copy (select id, evidence_type, region_key, provider_id
         from import_preview_routes where import_id = current_setting('lotse.preview')::bigint)
         to stdout (format binary)`,
+      // Read while the instance serves.
+      { sliced: true },
     );
     return routes.length === Number(head.rows) ? routes : null;
   });

@@ -141,26 +141,25 @@ function queryable(sql: Sql | postgres.TransactionSql): Queryable {
 }
 
 /**
- * How long a COPY's reader runs before the stream pauses for one turn of the event loop. A
- * socket that always has the next piece ready is read chunk after chunk without the HTTP
- * server getting a turn: during a 1 M-route reload a navigation request waited 2.2–5.4 s,
- * until the COPY was done (BENCHMARKS.md, "Session 7, swap stall").
+ * A promise that resolves after a turn of the event loop in which Deno's HTTP server runs too.
+ * A timer, not a microtask, `setImmediate` or a `MessageChannel`: with any of those the runtime
+ * never waits, and the server's tasks were not run (a request waited for the whole COPY).
  */
-const COPY_SLICE_MS = 10;
-
-/** A promise that resolves after the event loop has had a turn (its timers and I/O). */
 function turn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
 /**
  * A postgres.js `COPY … TO STDOUT` stream, read in flowing mode: one call per chunk, paused
- * while a promise the call returned is pending, and for one turn of the event loop after
- * every {@linkcode COPY_SLICE_MS} of reading.
+ * while a promise the call returned is pending, and for one turn of the event loop after every
+ * `sliceMs` of reading. A socket that always has the next piece ready is otherwise read chunk
+ * after chunk without the HTTP server getting a turn: during a 1 M-route reload a navigation
+ * request waited 2.2–7.0 s, until the COPY was done (BENCHMARKS.md, "Session 7, swap stall").
  */
 function copySource(stream: Readable): CopySource {
   return {
-    async read(onChunk) {
+    async read(onChunk, options = {}) {
+      const sliceMs = options.sliceMs ?? Infinity;
       let failed: { error: unknown } | null = null;
       let sliceStart = performance.now();
       try {
@@ -169,7 +168,7 @@ function copySource(stream: Readable): CopySource {
             if (failed !== null) return;
             try {
               let more = onChunk(chunk);
-              if (more === undefined && performance.now() - sliceStart >= COPY_SLICE_MS) {
+              if (more === undefined && performance.now() - sliceStart >= sliceMs) {
                 more = turn();
               }
               if (more === undefined) return;

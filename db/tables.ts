@@ -53,7 +53,10 @@ export async function readVersions(db: Queryable): Promise<TableVersions> {
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.version)])) as TableVersions;
 }
 
-type Loader<K extends TableName> = (db: Queryable) => Promise<TableRows[K][]>;
+type Loader<K extends TableName> = (
+  db: Queryable,
+  options?: LoadOptions,
+) => Promise<TableRows[K][]>;
 
 // The big tables come unordered: the index does not need an order, and sorting a million
 // routes on every reload costs the server more than anything else in the load.
@@ -71,7 +74,7 @@ const loaders: { [K in TableName]: Loader<K> } = {
     return await db.sql<EvidenceType>`
       select id, name, description, classification from evidence_types order by id`;
   },
-  async "providers"(db) {
+  async "providers"(db, options) {
     // Tens of thousands at full scale: through COPY like the routes where the driver can.
     if (db.copyOut) {
       return await copyRows(
@@ -86,13 +89,14 @@ const loaders: { [K in TableName]: Loader<K> } = {
           caCert: c[3] ?? null,
           xnachweisEndpoint: c[4] ?? null,
         }),
+        options,
       );
     }
     return await db.sql<Provider>`
       select id, name, endpoint, ca_cert as "caCert", xnachweis_endpoint as "xnachweisEndpoint"
       from providers`;
   },
-  "routes": (db) => loadRoutes(db),
+  "routes": (db, options) => loadRoutes(db, ROUTE_PAGE, options),
   async "clients"(db) {
     const rows = await db.sql<{ id: string; name: string; roles: Role[]; jwks: unknown }>`
       select id, name, roles, jwks from clients order by id`;
@@ -118,9 +122,25 @@ const loaders: { [K in TableName]: Loader<K> } = {
   },
 };
 
+/** Options for {@linkcode loadTable}. */
+export interface LoadOptions {
+  /**
+   * Read a COPY in slices, a turn of the event loop after every ~20 ms: for an instance that
+   * serves meanwhile (a reload), not for a start. Each turn costs ~1–2 ms of waiting.
+   */
+  sliced?: boolean;
+}
+
+/** How long a sliced COPY is read before the event loop gets a turn. */
+const COPY_SLICE_MS = 20;
+
 /** Reads all rows of one table. */
-export function loadTable<K extends TableName>(db: Queryable, table: K): Promise<TableRows[K][]> {
-  return loaders[table](db);
+export function loadTable<K extends TableName>(
+  db: Queryable,
+  table: K,
+  options: LoadOptions = {},
+): Promise<TableRows[K][]> {
+  return loaders[table](db, options);
 }
 
 /** Reads every table and their versions in one consistent snapshot. */
@@ -358,7 +378,11 @@ const ROUTE_PAGE = 50_000;
  * once (a fresh object and four strings per row) made the peak of a load, and the
  * instance's heap stayed that big after it.
  */
-export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<Route[]> {
+export async function loadRoutes(
+  db: Queryable,
+  pageSize = ROUTE_PAGE,
+  options: LoadOptions = {},
+): Promise<Route[]> {
   // With one binary `COPY … TO STDOUT`, decoded from its bytes (db/_copy_binary.ts): no
   // driver row per route, and the evidence type, region key and provider of a route are
   // strings made once per distinct value. Unordered, like the pages.
@@ -366,6 +390,7 @@ export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<
     return await decodeRouteCopy(
       db.copyOut`copy (select id, evidence_type, region_key, provider_id from routes)
         to stdout (format binary)`,
+      options,
     );
   }
   const pool = new Map<string, string>();
@@ -386,11 +411,15 @@ export async function loadRoutes(db: Queryable, pageSize = ROUTE_PAGE): Promise<
  * The routes a binary COPY of (id, evidence type, region key, provider) gives, every column
  * `not null` (db/migrations/001_tables.sql).
  */
-export function decodeRouteCopy(source: Promise<CopySource>): Promise<Route[]> {
+export function decodeRouteCopy(
+  source: Promise<CopySource>,
+  options: LoadOptions = {},
+): Promise<Route[]> {
   return copyRows(
     source,
     { columns: 4, interned: [1, 2, 3] },
     (c) => ({ id: c[0]!, evidenceType: c[1]!, regionKey: c[2]!, providerId: c[3]! }),
+    options,
   );
 }
 
@@ -399,10 +428,14 @@ async function copyRows<T>(
   starting: Promise<CopySource>,
   shape: { columns: number; interned: readonly number[] },
   make: (cells: readonly (string | null)[]) => T,
+  options: LoadOptions = {},
 ): Promise<T[]> {
   const out: T[] = [];
   const decoder = new CopyTextRows(shape.columns, shape.interned, (c) => out.push(make(c)));
-  await (await starting).read((chunk) => decoder.push(chunk));
+  await (await starting).read(
+    (chunk) => decoder.push(chunk),
+    options.sliced ? { sliceMs: COPY_SLICE_MS } : {},
+  );
   decoder.end();
   return out;
 }

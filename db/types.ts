@@ -57,7 +57,19 @@ export interface CopySource {
    * once the COPY is done, rejects with the server's error or the first one `onChunk` threw
    * or rejected with (the COPY still runs out then, so the connection stays usable).
    */
-  read(onChunk: (chunk: Uint8Array) => void | Promise<void>): Promise<void>;
+  read(
+    onChunk: (chunk: Uint8Array) => void | Promise<void>,
+    options?: CopyReadOptions,
+  ): Promise<void>;
+}
+
+/** Options for {@linkcode CopySource.read}. */
+export interface CopyReadOptions {
+  /**
+   * Pause for one turn of the event loop after this many milliseconds of reading (a reload
+   * while the instance serves); default never (a start, before it serves).
+   */
+  sliceMs?: number;
 }
 
 export interface Db extends Queryable {

@@ -5,8 +5,9 @@
  * the table whole comes about (its version bumped with no row noted in the change log, then
  * `NOTIFY`). Prints, per run, the slowest answer in the `--after` ms after the bump (the COPY,
  * the snapshot's build, the swap and what follows it) beside the slowest before it, the five
- * slowest with when they were asked, the server's CPU and its time waiting for a CPU in the
- * window (the machine's share of a stall), and its RSS each second until `--rss-after` ms.
+ * slowest with when they were asked, how long the refresh took until the swap, the server's
+ * CPU and its time waiting for a CPU in the window (the machine's share of a stall), and its
+ * RSS each second until `--rss-after` ms.
  *
  * ```sh
  * deno run -A loadtest/swap_stall.ts [--routes 1000000] [--runs 2] [--after 8000] \
@@ -54,6 +55,13 @@ function cpuMs(pid: number): number {
 /** Time the main thread spent runnable but waiting for a CPU (the machine's share). */
 function runQueueMs(pid: number): number {
   return Number(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).split(" ")[1]) / 1e6;
+}
+
+/** Seconds the instance's refreshes took so far, from its metrics. */
+async function refreshSeconds(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const line = text.split("\n").find((l) => l.startsWith("lotse_tables_refresh_seconds_total "));
+  return line ? Number(line.split(" ")[1]) : 0;
 }
 
 function rssMiB(pid: number): number {
@@ -116,6 +124,7 @@ async function one(databaseUrl: string, root: string): Promise<Record<string, un
       }
     })();
     await sleep(2000);
+    const refreshed0 = await refreshSeconds(url);
     const cpu0 = cpuMs(child.pid);
     const queue0 = runQueueMs(child.pid);
     const bump = performance.now();
@@ -126,6 +135,7 @@ async function one(databaseUrl: string, root: string): Promise<Record<string, un
     await loop;
     const cpu = cpuMs(child.pid) - cpu0;
     const queued = runQueueMs(child.pid) - queue0;
+    const refreshMs = Math.round((await refreshSeconds(url) - refreshed0) * 1000);
     const rss: number[] = [];
     while (performance.now() - bump < rssAfterMs) {
       rss.push(rssMiB(child.pid));
@@ -146,6 +156,8 @@ async function one(databaseUrl: string, root: string): Promise<Record<string, un
         askedAfterBumpMs: Math.round(at - bump),
         ms: Math.round(ms),
       })),
+      // From the start of the refresh to the swap (the instance's own measure).
+      refreshMs,
       serverCpuMs: cpu,
       serverWaitingForCpuMs: Math.round(queued),
       rssBeforeMiB: rssBefore,

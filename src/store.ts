@@ -359,7 +359,10 @@ export class TableStore {
           routes: { ...plan, rows: await loadRoutesById(tx, plan.ids) },
         };
       }
-      const rows = await Promise.all(changed.map((name) => loadTable(tx, name)));
+      // Read in slices: the instance serves the current snapshot meanwhile.
+      const rows = await Promise.all(
+        changed.map((name) => loadTable(tx, name, { sliced: true })),
+      );
       return { versions, changed, rows: rows as unknown[][], routes: null };
     });
     if (!result) return;
@@ -383,7 +386,7 @@ export class TableStore {
       }
       // No preview to go on, or a change the index cannot take in place (a dangling route):
       // read the table whole.
-      result.rows = [await loadTable(this.#db, "routes")];
+      result.rows = [await loadTable(this.#db, "routes", { sliced: true })];
     }
     const tables: Record<string, unknown> = { ...current.tables };
     result.changed.forEach((name, i) => {
