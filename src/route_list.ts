@@ -112,7 +112,18 @@ export class RouteList implements RouteRows {
     ids: readonly string[],
     rows: readonly Route[],
   ): { list: RouteList; removed: Route[] } {
-    const at = this.#find(ids);
+    return runToEnd(this.changeSteps(ids, rows));
+  }
+
+  /**
+   * {@linkcode RouteList.withChanges} as steps (src/_slices.ts), a pause possible after each
+   * chunk: an import's preview of a million rows, applied while the instance serves.
+   */
+  *changeSteps(
+    ids: readonly string[],
+    rows: readonly Route[],
+  ): Steps<{ list: RouteList; removed: Route[] }> {
+    const at = yield* this.#find(ids);
     const chunks = this.#chunks.slice() as Route[][];
     const copied = new Set<number>();
     const own = (c: number) => {
@@ -127,9 +138,15 @@ export class RouteList implements RouteRows {
     };
     const removed = at.map(get);
     let n = 0;
-    for (; n < at.length && n < rows.length; n++) set(at[n]!, rows[n]!);
+    for (; n < at.length && n < rows.length; n++) {
+      set(at[n]!, rows[n]!);
+      if (n % CHUNK === CHUNK - 1) yield;
+    }
     let length = this.length;
-    for (let k = n; k < rows.length; k++, length++) own(Math.floor(length / CHUNK)).push(rows[k]!);
+    for (let k = n; k < rows.length; k++, length++) {
+      own(Math.floor(length / CHUNK)).push(rows[k]!);
+      if (k % CHUNK === CHUNK - 1) yield;
+    }
     for (let k = at.length - 1; k >= n; k--) {
       length--;
       const last = own(Math.floor(length / CHUNK)).pop()!;
@@ -139,19 +156,28 @@ export class RouteList implements RouteRows {
     const hashes = this.#hashes.slice(0, chunks.length);
     for (const c of copied) {
       if (c < chunks.length) hashes[c] = Int32Array.from(chunks[c]!, (r) => idHash(r.id));
+      yield;
     }
     return { list: new RouteList(chunks, hashes), removed };
   }
 
   /** Positions of the routes with these ids, found by their hashes first. */
-  #find(ids: readonly string[]): number[] {
+  *#find(ids: readonly string[]): Steps<number[]> {
     const at: number[] = [];
     if (ids.length === 0 || this.length === 0) return at;
     const one = ids.length === 1 ? ids[0]! : null;
     const h = one === null ? 0 : idHash(one);
-    const wanted = one === null ? new Set(ids.map(idHash)) : null;
-    const gone = one === null ? new Set(ids) : null;
+    const wanted = one === null ? new Set<number>() : null;
+    const gone = one === null ? new Set<string>() : null;
+    if (one === null) {
+      for (let i = 0; i < ids.length; i++) {
+        wanted!.add(idHash(ids[i]!));
+        gone!.add(ids[i]!);
+        if (i % CHUNK === CHUNK - 1) yield;
+      }
+    }
     for (let c = 0; c < this.#hashes.length; c++) {
+      yield;
       const hashes = this.#hashes[c]!;
       const chunk = this.#chunks[c]!;
       for (let i = 0; i < hashes.length; i++) {

@@ -418,12 +418,12 @@ export class TableStore {
       const rows = await loadPreview(this.#db, id);
       // Of no use once another snapshot is served (a change came first): not built then.
       if (rows === null || this.#snapshot !== base) return null;
+      // The import's upsert: its rows take the places of routes with their ids.
+      const { list } = await runInSlices(
+        base.tables.routes.changeSteps(rows.map((r) => r.id), rows),
+      );
       return await buildSnapshotInSlices(
-        // The import's upsert: its rows take the places of routes with their ids.
-        {
-          ...base.tables,
-          routes: base.tables.routes.withChanges(rows.map((r) => r.id), rows).list,
-        },
+        { ...base.tables, routes: list },
         { ...base.versions, routes: base.versions.routes + 1 },
         { snapshot: base, changed: new Set(["routes"]) },
       );
