@@ -24,12 +24,15 @@ export function runToEnd<T>(steps: Steps<T>): T {
  */
 const SLICE_MS = 20;
 
-/** Runs `steps`, giving the event loop a turn (timers, I/O, requests) after every ~20 ms. */
-export async function runInSlices<T>(steps: Steps<T>): Promise<T> {
+/**
+ * Runs `steps`, giving the event loop a turn (timers, I/O, requests) after every `sliceMs`
+ * (default 20 ms).
+ */
+export async function runInSlices<T>(steps: Steps<T>, sliceMs = SLICE_MS): Promise<T> {
   let start = performance.now();
   let step = steps.next();
   while (!step.done) {
-    if (performance.now() - start >= SLICE_MS) {
+    if (performance.now() - start >= sliceMs) {
       await new Promise((resolve) => setTimeout(resolve, 0));
       start = performance.now();
     }
