@@ -173,7 +173,9 @@ async function client(base: string, token: string, seconds: number, out: string)
         if (res.status !== 200) errors.push(`navigation ${res.status}`);
       }
     } catch (error) {
-      errors.push(String(error).slice(0, 120));
+      // `fetch failed` alone does not say why: the cause does, without the client's port.
+      const cause = String((error as Error).cause ?? "").replace(/from 127\.0\.0\.1:\d+ /, "");
+      errors.push(`${error}${cause ? `: ${cause}` : ""}`.slice(0, 240));
     }
     await sleep(5);
   }

@@ -119,6 +119,8 @@ export interface CockpitRoutesOptions {
   readonly login: CitizenLogin | null;
   /** Whether Lotse is served over HTTPS (cookies get `Secure`). */
   readonly https: boolean;
+  /** How long the logout form may take to arrive (`LOTSE_BODY_TIMEOUT_MS`). */
+  readonly bodyTimeoutMs: number;
   readonly store: { readonly snapshot: Snapshot | null };
   /** One page of a person's protocol (src/protocol's `recordsForIdnr` on the database). */
   readonly protocolRecords: (
@@ -335,7 +337,7 @@ export function cockpitRoutes(deps: CockpitRoutesOptions): Hono {
     const type = c.req.header("content-type") ?? "";
     let csrf = "";
     if (/^application\/x-www-form-urlencoded\b/i.test(type) && c.req.raw.body) {
-      const bytes = await readBytes(c.req.raw.body, 4096);
+      const bytes = await readBytes(c.req.raw.body, 4096, deps.bodyTimeoutMs);
       csrf = new URLSearchParams(new TextDecoder().decode(bytes)).get("csrf") ?? "";
     }
     if (session === null || !sameToken(csrf, session.csrf)) {

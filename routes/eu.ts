@@ -50,10 +50,13 @@ import {
   XmlRefusal,
 } from "../src/xnachweis/mod.ts";
 import { readBytes, requestBytes } from "../src/validate.ts";
+import type { Config } from "../src/config.ts";
 
 /** What the EU routes need. */
 export interface EuRoutesOptions extends TransferDeps {
   readonly checker: TokenChecker;
+  /** `bodyTimeoutMs`: how long the whole EDM request may take to arrive (408 past it). */
+  readonly config: Pick<Config, "bodyTimeoutMs">;
 }
 
 /** The request context an EDM exception answers with. */
@@ -193,7 +196,7 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
       const max = deps.limits.maxRequestBytes;
       // One read of the declared length; an announced length over `max`, a body too large or
       // one that stops arriving is a Problem, which onError answers in EDM.
-      const bytes = await requestBytes(c.req.raw, max);
+      const bytes = await requestBytes(c.req.raw, max, deps.config.bodyTimeoutMs);
       if (bytes.byteLength === 0) {
         refuse(FACE_EDM_ERRORS["invalid-request"], "Missing body", context);
       }
@@ -291,7 +294,11 @@ export function euRoutes(deps: EuRoutesOptions): Hono<{ Variables: AuthVariables
         const headers = transferHeaders(result.transferId, provider!.id);
         if (answer.status !== 200 || answer.body === null) {
           settle(null);
-          return await providerError(answer, context, headers);
+          return await providerError(answer, {
+            context,
+            headers,
+            deadlineMs: deps.limits.providerIdleTimeoutMs,
+          });
         }
         // The evidence documents of the 0302, read as they stream: its head decides between
         // evidence, a deferred answer and a broken one before the gateway gets a byte.
@@ -474,16 +481,22 @@ function readRequest(bytes: Uint8Array, max: number, context: Context): EdmReque
   }
 }
 
-/** A provider's 0303 (or another non-200 answer) as an EDM exception. */
+/**
+ * A provider's 0303 (or another non-200 answer) as an EDM exception; the answer must arrive
+ * whole within `deadlineMs`.
+ */
 async function providerError(
   answer: Response,
-  context: Context,
-  headers: Record<string, string>,
+  { context, headers, deadlineMs }: {
+    context: Context;
+    headers: Record<string, string>;
+    deadlineMs: number;
+  },
 ): Promise<Response> {
   let summary = null;
   try {
     const bytes = answer.body
-      ? await readBytes(answer.body, MAX_PROVIDER_ERROR_BYTES)
+      ? await readBytes(answer.body, MAX_PROVIDER_ERROR_BYTES, deadlineMs)
       : new Uint8Array();
     const doc = parseXml(bytes, { maxBytes: MAX_PROVIDER_ERROR_BYTES });
     try {

@@ -28,6 +28,7 @@ import {
   XmlRefusal,
 } from "../src/xnachweis/mod.ts";
 import { requestBytes } from "../src/validate.ts";
+import type { Config } from "../src/config.ts";
 import { checkIdnr, type KeyRing, verifyEvidenceToken } from "../crypto/mod.ts";
 import { describe, type ResponseDoc } from "../src/openapi.ts";
 import { z } from "zod";
@@ -37,6 +38,8 @@ export interface XnachweisRoutesOptions extends TransferDeps {
   readonly checker: TokenChecker;
   /** Lotse's keys: seals tokens and checks the ones consumers bring. */
   readonly keys: Pick<KeyRing, "signingKey" | "jwks">;
+  /** `bodyTimeoutMs`: how long the whole 0101 may take to arrive (a 408 0103 past it). */
+  readonly config: Pick<Config, "bodyTimeoutMs">;
 }
 
 /** The message context a 0103 answers with. */
@@ -146,7 +149,7 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
     }
     const max = deps.limits.maxRequestBytes;
     // One read of the declared length (a refusal is a Problem: onError answers it as a 0103).
-    const bytes = await requestBytes(c.req.raw, max);
+    const bytes = await requestBytes(c.req.raw, max, deps.config.bodyTimeoutMs);
     if (bytes.byteLength === 0) refuse("invalid-request", "Missing request body", context);
     let doc;
     try {

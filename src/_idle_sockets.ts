@@ -12,7 +12,9 @@
  *
  * Each descriptor is looked at and shut down in one synchronous step: the runtime accepts and
  * closes connections on this same thread, so a descriptor cannot change its socket between
- * the look and the shutdown. A scan yields to the event loop every `SCAN_CHUNK` descriptors,
+ * the look and the shutdown. `shed()` ranks every connection first and shuts down the
+ * longest idle; it looks at each again, in the step of its shutdown, since the ranking pass
+ * yielded to the event loop. A scan yields to the event loop every `SCAN_CHUNK` descriptors,
  * so thousands of connections never stall the requests being answered (about 4-7 µs each).
  *
  * @example
@@ -66,6 +68,17 @@ export interface IdleSockets {
    * returns true.
    */
   scan(port: number, cut: (socket: AcceptedSocket) => boolean): Promise<ScanResult>;
+  /**
+   * Shuts down at most `count` connections accepted on `port`, those idle longest first, by
+   * `idleMs`: how long a connection has been idle, or null to keep it whatever its idle time.
+   * Each is looked at again right before its shutdown (the runtime may have closed it and
+   * reused its number meanwhile). Resolves to how many it shut down.
+   */
+  shed(
+    port: number,
+    count: number,
+    idleMs: (socket: AcceptedSocket) => number | null,
+  ): Promise<number>;
   /** Counts the process's open descriptors (null where they cannot be listed). */
   count(): number | null;
 }
@@ -169,6 +182,28 @@ export function openIdleSockets(): IdleSockets | null {
     return (address[2]! << 8) | address[3]!;
   };
 
+  /** The connection accepted on local `port` that `fd` is, or null (another descriptor). */
+  const inspect = (fd: number, port: number): AcceptedSocket | null => {
+    addressLength[0] = address.length;
+    if (getsockname(fd, address, addressLengthBytes) !== 0 || portOf() !== port) return null;
+    addressLength[0] = address.length;
+    // A listener has no peer.
+    if (getpeername(fd, address, addressLengthBytes) !== 0) return null;
+    const peerPort = portOf();
+    if (peerPort < 0) return null;
+    infoLength[0] = TCP_INFO_BYTES;
+    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, infoLengthBytes) !== 0) return null;
+    return {
+      peerPort,
+      silentMs: infoView.getUint32(LAST_DATA_SENT, true),
+      quietMs: infoView.getUint32(LAST_DATA_RECV, true),
+      answered: infoLength[0]! >= BYTES_ACKED + 8 &&
+        infoView.getBigUint64(BYTES_ACKED, true) > 0n,
+    };
+  };
+  const turn = (i: number): Promise<void> | null =>
+    i > 0 && i % SCAN_CHUNK === 0 ? new Promise((resolve) => setTimeout(resolve, 0)) : null;
+
   return {
     count() {
       return descriptors()?.length ?? null;
@@ -178,28 +213,37 @@ export function openIdleSockets(): IdleSockets | null {
       let connections = 0;
       let shut = 0;
       for (let i = 0; i < fds.length; i++) {
-        if (i > 0 && i % SCAN_CHUNK === 0) await new Promise((resolve) => setTimeout(resolve, 0));
+        await turn(i);
         const fd = fds[i]!;
-        addressLength[0] = address.length;
-        if (getsockname(fd, address, addressLengthBytes) !== 0 || portOf() !== port) continue;
-        addressLength[0] = address.length;
-        // A listener has no peer.
-        if (getpeername(fd, address, addressLengthBytes) !== 0) continue;
-        const peerPort = portOf();
-        if (peerPort < 0) continue;
-        infoLength[0] = TCP_INFO_BYTES;
-        if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, infoLengthBytes) !== 0) continue;
+        const socket = inspect(fd, port);
+        if (socket === null) continue;
         connections++;
-        const socket: AcceptedSocket = {
-          peerPort,
-          silentMs: infoView.getUint32(LAST_DATA_SENT, true),
-          quietMs: infoView.getUint32(LAST_DATA_RECV, true),
-          answered: infoLength[0]! >= BYTES_ACKED + 8 &&
-            infoView.getBigUint64(BYTES_ACKED, true) > 0n,
-        };
         if (cut(socket) && shutdown(fd, SHUT_RDWR) === 0) shut++;
       }
       return { descriptors: fds.length, connections, cut: shut };
+    },
+    async shed(port, count, idleMs) {
+      if (count <= 0) return 0;
+      const fds = descriptors() ?? [];
+      const candidates: { fd: number; peerPort: number; idle: number }[] = [];
+      for (let i = 0; i < fds.length; i++) {
+        await turn(i);
+        const socket = inspect(fds[i]!, port);
+        const idle = socket === null ? null : idleMs(socket);
+        if (idle !== null) candidates.push({ fd: fds[i]!, peerPort: socket!.peerPort, idle });
+      }
+      candidates.sort((a, b) => b.idle - a.idle);
+      let shut = 0;
+      for (let i = 0; i < candidates.length && shut < count; i++) {
+        await turn(i);
+        const { fd, peerPort } = candidates[i]!;
+        // Between the two passes the event loop ran: the descriptor may be another socket now,
+        // or the connection may have woken up. Look and shut down in one synchronous step.
+        const socket = inspect(fd, port);
+        if (socket === null || socket.peerPort !== peerPort || idleMs(socket) === null) continue;
+        if (shutdown(fd, SHUT_RDWR) === 0) shut++;
+      }
+      return shut;
     },
   };
 }

@@ -176,6 +176,7 @@ export function createApp(deps: AppDeps): Hono {
         ...(deps.now === undefined ? {} : { now: deps.now }),
       }),
       https,
+      bodyTimeoutMs: deps.config.bodyTimeoutMs,
       store: deps.store,
       protocolRecords,
       logger,

@@ -469,6 +469,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
         headerTimeoutMs: config.headerTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         onTimeout: (kind) => metrics.count(`lotse_http_connection_timeouts_total{kind="${kind}"}`),
+        onShed: (connections) => metrics.count("lotse_http_connections_shed_total", connections),
         heldDescriptors: () => 3 * transferCaps.running,
         logger,
       });
@@ -481,7 +482,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       }
       metrics.gauge(
         "lotse_http_servers_started",
-        "HTTP servers started (rotations when connections pile up, replacements after errors).",
+        "HTTP servers started (replacements after errors; rotations past the soft limit where the kernel's view of the connections is missing).",
         () => guarded.generations,
       );
       metrics.gauge(

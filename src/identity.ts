@@ -166,7 +166,8 @@ export async function queryIdentity(
       refusal: refusal("provider-failed", detail, { transferId, providerId: provider.id }),
     };
   };
-  const text = await readAnswer(response);
+  // The register's answer is small: whole within the pause allowed inside a provider's body.
+  const text = await readAnswer(response, deps.limits.providerIdleTimeoutMs);
   if (text === null) return failed("The register's answer is too large or cut short");
   if (response.status === 404 || response.status === 409) {
     found({ idnr: null });
@@ -192,10 +193,10 @@ export async function queryIdentity(
   return { kind: "found", transferId, idnr: answer.idnr, basisdaten: answer.basisdaten };
 }
 
-async function readAnswer(response: Response): Promise<string | null> {
+async function readAnswer(response: Response, deadlineMs: number): Promise<string | null> {
   if (response.body === null) return "";
   try {
-    const bytes = await readBytes(response.body, MAX_ANSWER_BYTES);
+    const bytes = await readBytes(response.body, MAX_ANSWER_BYTES, deadlineMs);
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
     await response.body.cancel().catch(() => {});

@@ -22,26 +22,33 @@
  *   two clients with the same port on different addresses protect each other, never the
  *   other way round.
  * - Linux only, with FFI allowed (`--allow-ffi`, in the start tasks and the container); where
- *   it cannot run, Lotse says so at start and the shedding below is the only bound.
+ *   it cannot run, Lotse says so at start and the shedding below (by rotation) is the only
+ *   bound.
  *
- * Shedding, by server generations on one port (`SO_REUSEPORT`):
+ * Shedding past a soft limit:
  *
  * - Every `checkMs` it counts the process's open descriptors (Linux `/proc/self/fd`). When
  *   more than `softLimit` are open beyond those at start and those held by running
- *   transfers (`heldDescriptors`), a new server starts and
- *   the previous one is shut down gracefully: that closes at once every connection of the
- *   old server that is idle between requests, sent nothing or is still sending its headers
- *   (slowloris), and lets running requests finish. So idle and half-open connections are
- *   bounded by `softLimit` plus what arrives within one `checkMs`.
- * - A server that ends with an error (EMFILE on accept) is replaced at once and its idle and
- *   half-open connections are closed: shedding instead of death.
+ *   transfers (`heldDescriptors`), it shuts down, through the kernel, as many connections as
+ *   are over the limit, those idle longest first, and only those idle for at least
+ *   `shedIdleMs` (1 s) with no request running: silent since accepted (nothing sent, half a
+ *   header, a slowloris), or answered and silent both ways since. So idle and half-open
+ *   connections are bounded by `softLimit` plus what arrives within `shedIdleMs` and one
+ *   `checkMs`.
+ * - A keep-alive client between two requests is never shed. Until session 7 a new server
+ *   took over past the limit and the old one shut down gracefully, which closed every idle
+ *   connection at once: a client that sent its next request in that instant lost it
+ *   (`connection closed before message completed`; `fetch` retries no request on a connection
+ *   that was open when it sent it), and a connection queued on the closing listener was reset.
+ *   That rotation is now the fallback where the kernel's view is missing (not Linux, no FFI).
+ * - A server that ends with an error (EMFILE on accept) is replaced at once (a new server on
+ *   the same port, `SO_REUSEPORT`) and its idle and half-open connections are closed:
+ *   shedding instead of death.
  * - An old generation that still has requests running after `lingerMs` is aborted.
  *
- * Why the timeouts ask the kernel instead of rotating servers on a timer: a rotation when
- * nothing presses would cost normal clients (`loadtest/rotation_probe.ts`: 4-10 % of fresh
- * connections failed at a 20 ms rotation): a connection that reaches the old listener
- * in the instant it closes is reset, and a fresh one whose first bytes are still on the way
- * is closed. Under the soft limit nothing is ever rotated.
+ * Why the timeouts and the shedding ask the kernel instead of rotating servers: a rotation
+ * costs normal clients (`loadtest/rotation_probe.ts`: 4-10 % of fresh connections failed at a
+ * 20 ms rotation; `loadtest/shed_probe.ts`: about one keep-alive request in 200).
  *
  * @example
  * ```ts
@@ -56,7 +63,7 @@
  * @module
  */
 import type { Logger } from "./log.ts";
-import { type IdleSockets, openIdleSockets } from "./_idle_sockets.ts";
+import { type AcceptedSocket, type IdleSockets, openIdleSockets } from "./_idle_sockets.ts";
 
 /** Where libc is looked for (the container allows FFI for these paths only). */
 export { LIBC_PATHS } from "./_idle_sockets.ts";
@@ -88,8 +95,16 @@ export interface GuardedServeOptions {
   readonly headerTimeoutMs?: number;
   /** An answered connection is shut down after this long with nothing sent; 0: off. */
   readonly idleTimeoutMs?: number;
+  /**
+   * Past the soft limit, only connections idle at least this long are shed, longest idle first
+   * (default 1 s): a keep-alive client between two requests is idle for milliseconds, and a
+   * connection closed under its next request fails that request.
+   */
+  readonly shedIdleMs?: number;
   /** Told of every connection shut down by a timeout. */
   readonly onTimeout?: (kind: "header" | "idle") => void;
+  /** Told how many connections a check shed past the soft limit (when it shed any). */
+  readonly onShed?: (connections: number) => void;
   /** The kernel's view of the sockets (default: libc through FFI; null: no timeouts). */
   readonly sockets?: IdleSockets | null;
   /** Where replacements after errors are reported (never to a client). */
@@ -111,6 +126,8 @@ export interface GuardedServer {
   readonly headerTimeouts: number;
   /** Connections shut down by the idle timeout so far. */
   readonly idleTimeouts: number;
+  /** Connections shed past the soft limit so far (through the kernel's view; not rotations). */
+  readonly shed: number;
   /** Stops accepting, lets running requests finish, closes every connection. */
   shutdown(): Promise<void>;
 }
@@ -144,10 +161,11 @@ export async function serveGuarded(
   const idleTimeoutMs = options.idleTimeoutMs ?? 0;
   const sockets = options.sockets === undefined ? openIdleSockets() : options.sockets;
   const timeouts = sockets !== null && (headerTimeoutMs > 0 || idleTimeoutMs > 0);
+  const shedIdleMs = options.shedIdleMs ?? 1_000;
   // Requests running per client port: asynchronous answers, from their start until their
   // response is written to the end. The fast path answers synchronously and is not counted.
   const running = new Int32Array(65536);
-  const served: Deno.ServeHandler<Deno.NetAddr> = !timeouts ? handler : (request, info) => {
+  const served: Deno.ServeHandler<Deno.NetAddr> = sockets === null ? handler : (request, info) => {
     const answer = handler(request, info);
     if (answer instanceof Promise) {
       const client = info.remoteAddr.port;
@@ -161,6 +179,7 @@ export async function serveGuarded(
   };
   let headerTimeouts = 0;
   let idleTimeouts = 0;
+  let shedCount = 0;
 
   const live = new Set<Generation>();
   let current: Generation | null = null;
@@ -231,12 +250,21 @@ export async function serveGuarded(
     (sockets === null ? procFdCount : () => sockets.count());
   const baseline = count() ?? 0;
   let lastCount: number | null = baseline;
-  // Past the soft limit, a new server takes over and the old one sheds its idle connections.
-  const shed = (open: number | null): void => {
-    lastCount = open;
+  // Past the soft limit, connections idle for at least `shedIdleMs` are shut down through the
+  // kernel, longest idle first, as many as bring the count back under the limit: never one in
+  // the middle of a conversation, never the listener. Without the kernel's view, a new server
+  // takes over and the old one sheds all its idle connections.
+  const shed = async (open: number | null): Promise<void> => {
     if (stopped || current === null || open === null) return;
     const held = options.heldDescriptors?.() ?? 0;
-    if (open - baseline - held <= options.softLimit) return;
+    const excess = open - baseline - held - options.softLimit;
+    if (excess <= 0) return;
+    if (sockets !== null) {
+      const cut = await sockets.shed(port, excess, idleFor);
+      shedCount += cut;
+      if (cut > 0) options.onShed?.(cut);
+      return;
+    }
     const old = current;
     try {
       current = start();
@@ -248,37 +276,53 @@ export async function serveGuarded(
     }
     drain(old);
   };
-  // Shuts down connections past their header or idle timeout, one scan at a time; the scan
-  // lists the descriptors anyway, so its count feeds the shedding.
-  let scanning = false;
-  const reap = (): void => {
-    scanning = true;
-    sockets!.scan(port, (socket) => {
-      if (running[socket.peerPort]! > 0) return false;
-      const limit = socket.answered ? idleTimeoutMs : headerTimeoutMs;
-      if (limit <= 0 || socket.silentMs <= limit) return false;
-      // Bytes came in after the last answer: the next request is arriving (its handler may
-      // not have run yet). It gets the header timeout to complete before the idle cut.
-      if (
-        socket.answered && socket.quietMs < socket.silentMs &&
-        socket.silentMs <= limit + headerTimeoutMs
-      ) return false;
-      if (socket.answered) idleTimeouts++;
-      else headerTimeouts++;
-      options.onTimeout?.(socket.answered ? "idle" : "header");
-      return true;
-    }).then(
-      (seen) => shed(options.openDescriptors ? count() : seen.descriptors),
-      (error) => {
-        logger.warn("Connection scan failed", { error: describe(error) });
-        shed(count());
-      },
-    ).finally(() => scanning = false);
+  /** How long a connection has been idle, or null when it is in use or was idle too briefly. */
+  const idleFor = (socket: AcceptedSocket): number | null => {
+    if (running[socket.peerPort]! > 0) return null;
+    // Answered: idle since the last byte either way (bytes received after the answer are the
+    // next request arriving). Never answered: silent since it was accepted, whatever it sent.
+    const idle = socket.answered ? Math.min(socket.silentMs, socket.quietMs) : socket.silentMs;
+    return idle >= shedIdleMs ? idle : null;
   };
+  /** Whether a connection is past its header or idle timeout. */
+  const overdue = (socket: AcceptedSocket): boolean => {
+    if (running[socket.peerPort]! > 0) return false;
+    const limit = socket.answered ? idleTimeoutMs : headerTimeoutMs;
+    if (limit <= 0 || socket.silentMs <= limit) return false;
+    // Bytes came in after the last answer: the next request is arriving (its handler may
+    // not have run yet). It gets the header timeout to complete before the idle cut.
+    if (
+      socket.answered && socket.quietMs < socket.silentMs &&
+      socket.silentMs <= limit + headerTimeoutMs
+    ) return false;
+    if (socket.answered) idleTimeouts++;
+    else headerTimeouts++;
+    options.onTimeout?.(socket.answered ? "idle" : "header");
+    return true;
+  };
+  // One check at a time: shuts down connections past their header or idle timeout (the scan
+  // lists the descriptors anyway, so its count feeds the shedding), then sheds past the limit.
+  const check = async (): Promise<void> => {
+    let open: number | null;
+    if (timeouts) {
+      try {
+        const seen = await sockets!.scan(port, overdue);
+        lastCount = options.openDescriptors ? count() : seen.descriptors;
+        // Those just cut are still open until the runtime sees their end.
+        open = lastCount === null ? null : lastCount - seen.cut;
+      } catch (error) {
+        logger.warn("Connection scan failed", { error: describe(error) });
+        open = lastCount = count();
+      }
+    } else open = lastCount = count();
+    await shed(open);
+  };
+  let checking = false;
   const rotation = setInterval(() => {
-    if (stopped || current === null) return;
-    if (!timeouts) shed(count());
-    else if (!scanning) reap();
+    if (stopped || current === null || checking) return;
+    checking = true;
+    check().catch((error) => logger.warn("Connection check failed", { error: describe(error) }))
+      .finally(() => checking = false);
   }, options.checkMs);
 
   return {
@@ -300,6 +344,9 @@ export async function serveGuarded(
     },
     get idleTimeouts() {
       return idleTimeouts;
+    },
+    get shed() {
+      return shedCount;
     },
     async shutdown() {
       stopped = true;

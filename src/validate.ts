@@ -38,9 +38,6 @@ export function parseWith<S extends z.ZodType>(
   );
 }
 
-/** How long a whole small body (JSON, form) may take to arrive, by default. */
-export const BODY_DEADLINE_MS = 10_000;
-
 /** Options for {@linkcode readBody}. */
 export interface ReadBodyOptions {
   /** The whole body must have arrived within this (a 408 problem otherwise). */
@@ -106,11 +103,15 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Reads a whole body of at most `maxBytes`, or throws a 400/413 problem. */
+/**
+ * Reads a whole body of at most `maxBytes` within `deadlineMs`, or throws a 400/408/413
+ * problem. A request body's deadline is `LOTSE_BODY_TIMEOUT_MS` (`Config.bodyTimeoutMs`), on
+ * every face.
+ */
 export async function readBytes(
   body: ReadableStream<Uint8Array>,
   maxBytes: number,
-  deadlineMs: number = BODY_DEADLINE_MS,
+  deadlineMs: number,
 ): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -133,8 +134,8 @@ export async function readBytes(
 /** Reads a JSON body of at most `maxBytes` within `deadlineMs`, or throws a 400/408/413/415 problem. */
 export async function readJson(
   c: Context,
-  maxBytes = 256 * 1024,
-  deadlineMs: number = BODY_DEADLINE_MS,
+  maxBytes: number | undefined,
+  deadlineMs: number,
 ): Promise<unknown> {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
@@ -143,7 +144,7 @@ export async function readJson(
       `Expected Content-Type "application/json", got "${type}"`,
     );
   }
-  const bytes = await requestBytes(c.req.raw, maxBytes, deadlineMs);
+  const bytes = await requestBytes(c.req.raw, maxBytes ?? 256 * 1024, deadlineMs);
   if (bytes.byteLength === 0) throw new Problem("invalid-request", "Missing request body");
   let text: string;
   try {
@@ -169,7 +170,7 @@ export async function readJson(
 export async function requestBytes(
   request: Request,
   maxBytes: number,
-  deadlineMs: number = BODY_DEADLINE_MS,
+  deadlineMs: number,
 ): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) {

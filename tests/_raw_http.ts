@@ -131,11 +131,28 @@ export interface SendRawOptions {
   halfClose?: boolean;
   /** Give up after this long; default 10 s. */
   timeoutMs?: number;
+  /**
+   * Stop reading once one whole response (by its `Content-Length` or chunked end) has arrived,
+   * instead of when the server closes (it may keep the connection open for the rest of a body
+   * it refused).
+   */
+  untilAnswered?: boolean;
+}
+
+/** Whether `bytes` hold one whole response with a `Content-Length` or a chunked body. */
+function answered(bytes: Uint8Array): boolean {
+  const response = parseResponse(bytes);
+  if (response === null) return false;
+  const length = response.headers.get("content-length");
+  if (length !== null) return response.body.length >= Number(length);
+  const text = decoder.decode(bytes);
+  return /chunked/i.test(response.headers.get("transfer-encoding") ?? "") &&
+    text.endsWith("\r\n0\r\n\r\n");
 }
 
 /**
  * Writes `bytes` to `hostname:port` on a fresh connection and reads until the server
- * closes it. Returns the bytes read (empty when the server closed without answering) and
+ * closes it (or, with `untilAnswered`, until one whole response is in). Returns the bytes read (empty when the server closed without answering) and
  * whether the wait timed out.
  */
 export async function sendRaw(
@@ -169,6 +186,7 @@ export async function sendRaw(
       }
       if (n === null) break;
       parts.push(buffer.slice(0, n));
+      if (options.untilAnswered && answered(concat(parts))) break;
     }
     await writing;
   } finally {

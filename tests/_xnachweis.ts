@@ -10,9 +10,15 @@ import { DEMO_PURPOSES } from "../demo/clients.ts";
 import { xnachweisRegister } from "../src/xnachweis/mod.ts";
 import { demoInput, demoSubjectIdnr } from "../demo/registers.ts";
 import type { Jwks } from "../crypto/mod.ts";
+import { parseConfig } from "../src/config.ts";
 import { bearer, startTestLotse, type TestLotse, type TestLotseOptions } from "./_app.ts";
+import { parseResponse, requestBytes as rawRequestBytes, sendRaw } from "./_raw_http.ts";
 
 export const ADMIN = "test-admin-token-of-at-least-32-characters";
+/** A short `LOTSE_BODY_TIMEOUT_MS` for the stalled-body tests. */
+export const BODY_TIMEOUT_MS = 300;
+/** `LOTSE_BODY_TIMEOUT_MS` when it is not set. */
+export const DEFAULT_BODY_TIMEOUT_MS = parseConfig({}).bodyTimeoutMs;
 export const PILOTS = {
   bewohnerparkausweis: {
     file: new URL("../demo/xnachweis/bewohnerparkausweis.0101.xml", import.meta.url),
@@ -129,4 +135,41 @@ export function postXml(
     headers: bearer(token, { "content-type": "application/xml", ...headers }),
     body,
   });
+}
+
+/**
+ * POSTs `xml` to `path` on a raw socket with a `Content-Length` 100 bytes past what it sends
+ * (a body that stops arriving) and reads the one answer; `afterMs` counts from before the
+ * request.
+ */
+export async function postStalledXml(
+  lotse: TestLotse,
+  request: { path: string; token: string; xml: string; headers?: Record<string, string> },
+): Promise<{ response: Response; afterMs: number }> {
+  const { hostname, port } = new URL(lotse.base);
+  const bytes = rawRequestBytes(
+    {
+      method: "POST",
+      target: request.path,
+      headers: [
+        ["authorization", `Bearer ${request.token}`],
+        ["content-type", "application/xml"],
+        ...Object.entries(request.headers ?? {}),
+      ],
+      body: new TextEncoder().encode(request.xml),
+    },
+    `${hostname}:${port}`,
+    "short-body",
+  );
+  const since = performance.now();
+  // The cap only ends a wait for an answer that never comes.
+  const sent = await sendRaw({ hostname, port: Number(port) }, bytes, {
+    untilAnswered: true,
+    timeoutMs: 60_000,
+  });
+  const afterMs = performance.now() - since;
+  const raw = parseResponse(sent.bytes);
+  if (raw === null) throw new Error(`No answer to a stalled body (timed out: ${sent.timedOut})`);
+  const response = new Response(raw.body.slice(), { status: raw.status, headers: raw.headers });
+  return { response, afterMs };
 }

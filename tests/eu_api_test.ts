@@ -20,10 +20,15 @@ import {
 } from "../src/xnachweis/mod.ts";
 import { DEMO_EU_RESIDENTS } from "../demo/registers.ts";
 import { waitFor } from "./_wait.ts";
-import { BODY_DEADLINE_MS } from "../src/validate.ts";
-import { parseResponse, requestBytes as rawRequestBytes, sendRaw } from "./_raw_http.ts";
 import { bearer, type TestLotse } from "./_app.ts";
-import { PILOTS, startXmlLotse, type TestRegister } from "./_xnachweis.ts";
+import {
+  BODY_TIMEOUT_MS,
+  DEFAULT_BODY_TIMEOUT_MS,
+  PILOTS,
+  postStalledXml,
+  startXmlLotse,
+  type TestRegister,
+} from "./_xnachweis.ts";
 
 const enc = new TextEncoder();
 const GATEWAY = "eu-access-point";
@@ -449,36 +454,23 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a request body that stops arriving is refused in EDM as EDM:ERR:0003 with 408, not a 500",
+  name:
+    "a request body that stops arriving is refused in EDM as EDM:ERR:0003 with 408 once LOTSE_BODY_TIMEOUT_MS passed, not a 500",
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
     withLotse(async (lotse) => {
-      const token = await lotse.token(GATEWAY);
-      const { hostname, port } = new URL(lotse.base);
-      const request = rawRequestBytes(
-        {
-          method: "POST",
-          target: "/eu/v1/evidence-requests",
-          headers: [["authorization", `Bearer ${token}`], ["content-type", "application/xml"]],
-          body: enc.encode(PILOT),
-        },
-        `${hostname}:${port}`,
-        "short-body",
-      );
-      // The answer comes once the XML faces' body deadline (10 s, BODY_DEADLINE_MS) passed; the
-      // connection may stay open after it.
-      const sent = await sendRaw({ hostname, port: Number(port) }, request, {
-        timeoutMs: BODY_DEADLINE_MS + 5_000,
+      const { response, afterMs } = await postStalledXml(lotse, {
+        path: "/eu/v1/evidence-requests",
+        token: await lotse.token(GATEWAY),
+        xml: PILOT,
       });
-      const raw = parseResponse(sent.bytes);
-      assert.ok(raw !== null, "an answer");
-      await edmError(
-        new Response(raw.body.slice(), { status: raw.status, headers: raw.headers }),
-        408,
-        "EDM:ERR:0003",
-      );
-    }),
+      await edmError(response, 408, "EDM:ERR:0003");
+      assert.ok(afterMs >= BODY_TIMEOUT_MS, `answered after ${afterMs} ms`);
+      // The face's deadline is the configured one: a fixed one (it was 10 s) would answer only
+      // after the default.
+      assert.ok(afterMs < DEFAULT_BODY_TIMEOUT_MS, `answered after ${afterMs} ms`);
+    }, { LOTSE_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS) }),
 });
 
 Deno.test({

@@ -16,7 +16,15 @@ import {
 } from "../src/xnachweis/mod.ts";
 import { KeyRing, memoryKeyStore, sealEvidenceToken } from "../crypto/mod.ts";
 import { bearer, type TestLotse } from "./_app.ts";
-import { ADMIN, PILOTS, postXml, startXmlLotse } from "./_xnachweis.ts";
+import {
+  ADMIN,
+  BODY_TIMEOUT_MS,
+  DEFAULT_BODY_TIMEOUT_MS,
+  PILOTS,
+  postStalledXml,
+  postXml,
+  startXmlLotse,
+} from "./_xnachweis.ts";
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 
 const enc = new TextEncoder();
@@ -464,6 +472,34 @@ Deno.test({
           register.handler = null;
         }
       });
+    } finally {
+      await close();
+    }
+  },
+});
+
+Deno.test({
+  name: "a 0101 that stops arriving is refused with a 408 0103 once LOTSE_BODY_TIMEOUT_MS passed",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const { lotse, close } = await startXmlLotse({
+      env: { LOTSE_BODY_TIMEOUT_MS: String(BODY_TIMEOUT_MS) },
+    });
+    try {
+      const kba = PILOTS.bewohnerparkausweis;
+      const { response, afterMs } = await postStalledXml(lotse, {
+        path: "/xnachweis/v1/evidence-requests",
+        token: await lotse.token(kba.consumer),
+        xml: await Deno.readTextFile(kba.file),
+        headers: { "lotse-purpose": kba.purpose, "lotse-legal-basis": kba.legalBasis },
+      });
+      const text = await error0103(response, 408, "request-timeout");
+      assert.match(text, /did not arrive in time/);
+      assert.ok(afterMs >= BODY_TIMEOUT_MS, `answered after ${afterMs} ms`);
+      // The face's deadline is the configured one: a fixed one (it was 10 s) would answer only
+      // after the default.
+      assert.ok(afterMs < DEFAULT_BODY_TIMEOUT_MS, `answered after ${afterMs} ms`);
     } finally {
       await close();
     }
