@@ -5,7 +5,7 @@
  * process (tests/_keep_alive_client.ts: 4 loops on one `fetch` pool, 5 ms between requests,
  * every tenth a POST). Once with the shedding by rotation (a new server, the old one shut down
  * gracefully: what Lotse did before session 7, and still does without the kernel's view), once
- * through the kernel (the longest-idle connections, idle ≥ 200 ms here); prints the client's
+ * through the kernel (the longest-idle connections idle ≥ 1 s); prints the client's
  * failures by cause.
  *
  * ```sh

@@ -113,6 +113,7 @@ const EVIDENCE_DOC = describe({
     401: EDM_EXCEPTION("EDM:ERR:0001, no valid access token"),
     403: EDM_EXCEPTION("EDM:ERR:0001 (role) or 0002 (not permitted, preview required)"),
     404: EDM_EXCEPTION("EDM:ERR:0004 (evidence type), 0006 (data service), 0007 (no endpoint)"),
+    408: EDM_EXCEPTION("EDM:ERR:0003, the request did not arrive within LOTSE_BODY_TIMEOUT_MS"),
     413: EDM_EXCEPTION("EDM:ERR:0003, message over LOTSE_MAX_REQUEST_BYTES"),
     415: EDM_EXCEPTION("EDM:ERR:0003, not XML"),
     500: EDM_EXCEPTION("EDM:ERR:0005, an unexpected error (never with internals)"),

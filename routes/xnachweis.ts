@@ -104,6 +104,7 @@ const DOC = describe({
     401: E0103("no valid access token"),
     403: E0103("wrong role, or no permission covers the request"),
     404: E0103("unknown provider, or no XNachweis endpoint"),
+    408: E0103("request-timeout: the 0101 did not arrive within LOTSE_BODY_TIMEOUT_MS"),
     413: E0103("message over LOTSE_MAX_REQUEST_BYTES"),
     415: E0103("not XML"),
     500: E0103("an unexpected error (never with internals)"),

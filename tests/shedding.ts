@@ -22,13 +22,15 @@ export interface SheddingOptions {
   readonly rotation: boolean;
   /** Default 20 ms. */
   readonly checkMs?: number;
-  /** Default 200 ms. */
-  readonly shedIdleMs?: number;
   /** Default: printed to stderr. */
   readonly warn?: (message: string) => void;
 }
 
-/** A server that answers GET with "ok", POST (body read) with "posted", and always sheds. */
+/**
+ * A server that answers GET with "ok", POST (body read) with "posted", and always sheds (the
+ * default `shedIdleMs`, 1 s: a client stalled for a few hundred milliseconds on a loaded machine
+ * is still not idle enough to be shed).
+ */
 export function startShedding(options: SheddingOptions): Promise<GuardedServer> {
   return serveGuarded(
     (req) =>
@@ -40,7 +42,6 @@ export function startShedding(options: SheddingOptions): Promise<GuardedServer> 
       port: 0,
       checkMs: options.checkMs ?? 20,
       softLimit: 0,
-      shedIdleMs: options.shedIdleMs ?? 200,
       headerTimeoutMs: 10_000,
       idleTimeoutMs: 30_000,
       ...(options.rotation ? { sockets: null } : {}),
