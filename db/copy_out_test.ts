@@ -90,3 +90,42 @@ Deno.test("copyOut waits for a reader's promise before the next piece, and its r
     await db.close();
   }
 });
+
+Deno.test("copyOut lets an HTTP server answer while a long COPY is read", async () => {
+  // A reader that always has the next piece ready kept the event loop to itself: a request
+  // to the instance waited until the whole COPY was read.
+  const db = await connectPostgres(await freshDatabaseUrl(), { max: 1 });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => new Response("ok"),
+  );
+  const client = Deno.createHttpClient({});
+  try {
+    await db.exec(`create table big as select repeat('x', 60) || i as a
+      from generate_series(1, 60000) as i`);
+    const source = await db.copyOut!`copy big to stdout (format binary)`;
+    let asked: Promise<void> | null = null;
+    let answeredDuringRead = false;
+    let reading = true;
+    let pieces = 0;
+    await source.read(() => {
+      // Decoding work, as a table load does.
+      if (++pieces % 4 === 0) {
+        const until = performance.now() + 0.2;
+        while (performance.now() < until) { /* busy */ }
+      }
+      asked ??= fetch(`http://127.0.0.1:${server.addr.port}/`, { client })
+        .then((res) => res.text())
+        .then(() => {
+          answeredDuringRead = reading;
+        });
+    });
+    reading = false;
+    await asked;
+    assert.equal(answeredDuringRead, true, "the request was answered only after the COPY");
+  } finally {
+    client.close();
+    await server.shutdown();
+    await db.close();
+  }
+});

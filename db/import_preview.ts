@@ -179,29 +179,33 @@ class Abandoned extends Error {}
 /**
  * Removes a published preview and says so. The rows go by `TRUNCATE` when no other preview is
  * held and no instance reads one right now (instant for a million rows), else by `DELETE`.
+ * Each way in a transaction of its own: a lock refused inside a transaction failed all of it
+ * (postgres.js ends a transaction in which a statement failed with that error, a savepoint
+ * rolled back to or not), so a preview an instance was still reading stayed behind.
  */
 async function removePreview(db: Db, id: number, announce: boolean): Promise<void> {
-  await db.transaction(async (tx) => {
+  const gone = async (tx: Queryable) => {
     await tx.sql`delete from import_previews where id = ${id}`;
-    await tx.sql`savepoint lotse_preview_truncate`;
-    let truncated = false;
-    try {
+    if (announce) await tx.sql`select pg_notify(${TABLES_CHANNEL}, ${GONE + id})`;
+  };
+  try {
+    const truncated = await db.transaction(async (tx) => {
       await tx.sql`lock table import_preview_routes in access exclusive mode nowait`;
       const [other] = await tx.sql<{ any: boolean }>`
-        select exists (select 1 from import_previews) as any`;
-      if (!other!.any) {
-        await tx.sql`truncate import_preview_routes`;
-        truncated = true;
-      }
-    } catch (error) {
-      // 55P03: an instance reads a preview, or another import writes one.
-      if ((error as { code?: unknown }).code !== "55P03") throw error;
-    }
-    if (!truncated) {
-      await tx.sql`rollback to savepoint lotse_preview_truncate`;
-      await tx.sql`delete from import_preview_routes where import_id = ${id}`;
-    }
-    if (announce) await tx.sql`select pg_notify(${TABLES_CHANNEL}, ${GONE + id})`;
+        select exists (select 1 from import_previews where id <> ${id}) as any`;
+      if (other!.any) return false;
+      await tx.sql`truncate import_preview_routes`;
+      await gone(tx);
+      return true;
+    });
+    if (truncated) return;
+  } catch (error) {
+    // 55P03: an instance reads a preview, or another import writes one.
+    if ((error as { code?: unknown }).code !== "55P03") throw error;
+  }
+  await db.transaction(async (tx) => {
+    await tx.sql`delete from import_preview_routes where import_id = ${id}`;
+    await gone(tx);
   });
 }
 

@@ -141,23 +141,44 @@ function queryable(sql: Sql | postgres.TransactionSql): Queryable {
 }
 
 /**
+ * How long a COPY's reader runs before the stream pauses for one turn of the event loop. A
+ * socket that always has the next piece ready is read chunk after chunk without the HTTP
+ * server getting a turn: during a 1 M-route reload a navigation request waited 2.2–5.4 s,
+ * until the COPY was done (BENCHMARKS.md, "Session 7, swap stall").
+ */
+const COPY_SLICE_MS = 10;
+
+/** A promise that resolves after the event loop has had a turn (its timers and I/O). */
+function turn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
  * A postgres.js `COPY … TO STDOUT` stream, read in flowing mode: one call per chunk, paused
- * while a promise the call returned is pending.
+ * while a promise the call returned is pending, and for one turn of the event loop after
+ * every {@linkcode COPY_SLICE_MS} of reading.
  */
 function copySource(stream: Readable): CopySource {
   return {
     async read(onChunk) {
       let failed: { error: unknown } | null = null;
+      let sliceStart = performance.now();
       try {
         await new Promise<void>((resolve, reject) => {
           stream.on("data", (chunk: Uint8Array) => {
             if (failed !== null) return;
             try {
-              const more = onChunk(chunk);
+              let more = onChunk(chunk);
+              if (more === undefined && performance.now() - sliceStart >= COPY_SLICE_MS) {
+                more = turn();
+              }
               if (more === undefined) return;
               // Backpressure: no more chunks until the reader took this one.
               stream.pause();
-              more.then(() => stream.resume(), (error) => {
+              more.then(() => {
+                sliceStart = performance.now();
+                stream.resume();
+              }, (error) => {
                 failed = { error };
                 stream.resume();
               });

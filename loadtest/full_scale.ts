@@ -11,14 +11,20 @@
  * what it built from the import's preview while the import wrote: `refreshesOnB.preview`; a
  * `full` beyond the start's means it read the table whole instead). While that
  * import holds the routes table, one route is changed through B's admin API: the change waits
- * and lands after the import (its value is what B then serves). `--log-statements MS` logs the
+ * and lands after the import (its value is what B then serves). B's navigation runs throughout
+ * the first import: its slowest answer while the import runs and in the 5 s after B serves the
+ * import (a whole swap and what follows it: the collection of the old snapshot) show any stall.
+ * `--log-statements MS` logs the
  * cluster's statements slower than MS milliseconds (`log_min_duration_statement`) and prints
  * those of the first import. The changes and `--import` then run on the imported million.
  *
  * ```sh
  * deno run -A loadtest/full_scale.ts [--routes 1000000] [--changes 20] [--import] \
- *   [--first-import [--log-statements 100]] [--database-url postgres://…]
+ *   [--first-import [--log-statements 100]] [--database-url postgres://…] [--checkout DIR]
  * ```
+ *
+ * `--checkout DIR` runs both instances from another checkout's `deno task serve` (an A/B
+ * against main: `git worktree add /tmp/main main`).
  *
  * `--database-url` reuses a database seeded before (by `tools/seed.ts` or an earlier run with
  * the same `--routes`) instead of starting and seeding a new cluster.
@@ -129,8 +135,10 @@ try {
     );
     await database.db.sql`select pg_reload_conf()`;
   }
-  const a = await startLotseProcess(cleanups, database.url);
-  const b = await startLotseProcess(cleanups, database.url);
+  const checkout = Deno.args.indexOf("--checkout");
+  const cwd = checkout >= 0 ? Deno.args[checkout + 1]!.replace(/\/?$/, "/") : undefined;
+  const a = await startLotseProcess(cleanups, database.url, { cwd });
+  const b = await startLotseProcess(cleanups, database.url, { cwd });
   const token = await demoToken(b.url);
   // A Gemeinde route of a synthetic register: its answer names the route's provider.
   const gemeinden = database.tables.routes.filter((r) => r.regionKey.length === 8);
@@ -164,6 +172,17 @@ try {
         select version::int as v from table_versions where name = 'routes'`)[0]!.v,
       );
     const before = await version();
+    // B's navigation (a route the import brings: 404 until then) from before the import until
+    // 5 s after B serves it; each answer's time by when it was asked.
+    const watched: [number, number][] = [];
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        const asked = performance.now();
+        await navigate();
+        watched.push([asked, performance.now() - asked]);
+      }
+    })();
     const t = performance.now();
     const imported = importRoutes(a.url, body);
     // The commit: when the routes' version moves (polled every 10 ms on the side).
@@ -202,6 +221,18 @@ try {
     await until("the import on B", async () => (await navigate()) === route.providerId, 60_000);
     const visible = performance.now();
     await until("the change on B", async () => (await navigateTo(navAt(other))) === moved, 60_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, visible + 5000 - performance.now())));
+    watching = false;
+    await watch;
+    const slowest = (from: number, to: number) => {
+      const inside = watched.filter(([asked]) => asked >= from && asked < to);
+      const worst = inside.reduce((w, x) => x[1] > w[1] ? x : w, [0, 0]);
+      return {
+        ms: Math.round(worst[1] * 10) / 10,
+        askedAfterCommitMs: Math.round(worst[0] - commitAt),
+        requests: inside.length,
+      };
+    };
     result.firstImport = {
       importMs: Math.round(committed - t),
       committedAfterMs: Math.round(commitAt - t),
@@ -211,6 +242,12 @@ try {
         sentWhileImportHeldRoutes: held,
         sentAfterImportStartMs: Math.round(putSent - t),
         answeredAfterImportMs: Math.round(putDone - committed),
+      },
+      navigationOnB: {
+        slowestDuringImport: slowest(t, commitAt),
+        // From the commit (B swaps in what it built from the preview) until 5 s after B serves
+        // the import: the swap and its aftermath.
+        slowestAfterCommit: slowest(commitAt, visible + 5000),
       },
       refreshesOnB: await refreshes(b.url),
       memoryAfterMiB: { a: await memoryMiB(a.url), b: await memoryMiB(b.url) },

@@ -28,6 +28,7 @@ import type { CockpitOidcConfig, Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
 import { sampleLoopDelay } from "./loop_delay.ts";
+import { Activity } from "./activity.ts";
 import {
   idnrHmac,
   openProtocolLog,
@@ -231,7 +232,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       }, { onError: report("Table snapshot not written"), minIntervalMs: 30_000 })
       : null;
     cleanups.push(() => snapshotWriter?.close());
+    // The requests this instance serves: the collection after a whole-table swap waits for a
+    // quiet moment (src/store.ts).
+    const activity = new Activity();
     const store = new TableStore(db, {
+      activity,
       onSwap: (snapshot, changed, info) => {
         metrics.count(
           `lotse_tables_refreshes_total{mode="${info.mode}"}`,
@@ -460,7 +465,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
           key: await Deno.readTextFile(config.tls.keyFile),
         }
         : null;
-      server = await serveGuarded(handler, {
+      server = await serveGuarded(activity.track(handler), {
         hostname: config.host,
         port: config.port,
         tls,

@@ -23,6 +23,7 @@
  * @module
  */
 
+import { runToEnd, type Steps } from "./_slices.ts";
 import type { EvidenceType, NavTables, Provider, Region, Route } from "./model.ts";
 import { normalizeOrt } from "./ort.ts";
 
@@ -661,6 +662,20 @@ export interface BuildNavIndexOptions {
 
 /** Builds the navigation index from the tables. Malformed or dangling rows are skipped and counted. */
 export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions = {}): NavIndex {
+  return runToEnd(navIndexSteps(tables, options));
+}
+
+/** Routes indexed between two points where the build may pause. */
+const ROUTES_PER_STEP = 4096;
+
+/**
+ * {@linkcode buildNavIndex} as steps (src/_slices.ts): run in slices, an instance that rebuilds
+ * the index of a million routes goes on answering meanwhile.
+ */
+export function* navIndexSteps(
+  tables: NavTables,
+  options: BuildNavIndexOptions = {},
+): Steps<NavIndex> {
   const providersPart = options.providersFrom
     ? partsOf(options.providersFrom).providers
     : providerParts(tables.providers);
@@ -694,7 +709,12 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
   // change of provider.
   let providerId = "";
   let providerOrdinal: number | undefined;
+  let step = 0;
   for (const route of tables.routes) {
+    if (++step === ROUTES_PER_STEP) {
+      step = 0;
+      yield;
+    }
     const key = route.regionKey;
     // A Gemeinde of the regions table is a valid key: no digit check for most routes.
     const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
@@ -725,6 +745,7 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
     if (t.routes.length === 0) continue;
     serving.set(id, Int32Array.from(t.serving).sort());
     routesByType.set(id, t.routes);
+    yield;
   }
 
   const types = new Map<string, TypeEntry>();
@@ -744,6 +765,7 @@ export function buildNavIndex(tables: NavTables, options: BuildNavIndexOptions =
       id,
       Object.freeze({ evidenceType: et, byGemeinde: gem, byKey, answers: noAnswers() }),
     );
+    yield;
   }
 
   return new NavIndex({

@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { runToEnd, type Steps } from "./_slices.ts";
 import type { Route, RouteRows } from "./model.ts";
 
 const CHUNK = 4096;
@@ -45,6 +46,11 @@ export class RouteList implements RouteRows {
 
   /** The routes of `rows` in their order (the list itself when it is one already). */
   static from(rows: RouteRows): RouteList {
+    return runToEnd(RouteList.steps(rows));
+  }
+
+  /** {@linkcode RouteList.from} as steps (src/_slices.ts), a pause possible after each chunk. */
+  static *steps(rows: RouteRows): Steps<RouteList> {
     if (rows instanceof RouteList) return rows;
     const chunks: Route[][] = [];
     const hashes: Int32Array[] = [];
@@ -58,6 +64,7 @@ export class RouteList implements RouteRows {
         hashes.push(hash);
         chunk = [];
         hash = new Int32Array(CHUNK);
+        yield;
       }
     }
     if (chunk.length > 0) {

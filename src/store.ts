@@ -20,9 +20,11 @@ import {
   TABLES_CHANNEL,
   type TableVersions,
 } from "../db/tables.ts";
-import { buildNavIndex, type NavIndex } from "./nav_index.ts";
+import { type NavIndex, navIndexSteps } from "./nav_index.ts";
+import { runInSlices, runToEnd, type Steps } from "./_slices.ts";
 import { PermissionIndex } from "./permissions.ts";
 import { RouteList } from "./route_list.ts";
+import type { Activity } from "./activity.ts";
 import type { Client, Route, TableName, Tables } from "./model.ts";
 import { TABLE_NAMES } from "./model.ts";
 
@@ -66,24 +68,50 @@ export const TABLE_KEYS: { [K in TableName]: keyof Tables } = {
 export function buildSnapshot(
   tables: Tables,
   versions: TableVersions,
-  previous?: {
-    snapshot: Snapshot;
-    changed: ReadonlySet<TableName>;
-    nav?: NavIndex;
-  },
+  previous?: SnapshotBase,
 ): Snapshot {
+  return runToEnd(snapshotSteps(tables, versions, previous));
+}
+
+/**
+ * {@linkcode buildSnapshot} in slices (src/_slices.ts): a reload of a million routes built the
+ * route list and the index in one piece, ~0.5 s during which the instance answered nothing.
+ */
+export function buildSnapshotInSlices(
+  tables: Tables,
+  versions: TableVersions,
+  previous?: SnapshotBase,
+): Promise<Snapshot> {
+  return runInSlices(snapshotSteps(tables, versions, previous));
+}
+
+/** The snapshot a new one is built on, and what changed since. */
+interface SnapshotBase {
+  snapshot: Snapshot;
+  changed: ReadonlySet<TableName>;
+  nav?: NavIndex;
+}
+
+function* snapshotSteps(
+  tables: Tables,
+  versions: TableVersions,
+  previous?: SnapshotBase,
+): Steps<Snapshot> {
   const changed = previous?.changed;
   const reuse = (names: Iterable<TableName>) =>
     previous !== undefined && [...names].every((n) => !changed!.has(n));
-  return Object.freeze({
-    version: TABLE_NAMES.reduce((sum, n) => sum + (versions[n] ?? 0), 0),
-    versions,
-    tables: { ...tables, routes: RouteList.from(tables.routes) },
-    nav: previous?.nav ?? (reuse(NAV_TABLES) ? previous!.snapshot.nav : buildNavIndex(tables, {
+  const routes = yield* RouteList.steps(tables.routes);
+  const nav = previous?.nav ??
+    (reuse(NAV_TABLES) ? previous!.snapshot.nav : yield* navIndexSteps(tables, {
       // A change of the routes (or types) alone keeps the region and provider parts.
       regionsFrom: reuse(["regions", "postcodes"]) ? previous!.snapshot.nav : undefined,
       providersFrom: reuse(["providers"]) ? previous!.snapshot.nav : undefined,
-    })),
+    }));
+  return Object.freeze({
+    version: TABLE_NAMES.reduce((sum, n) => sum + (versions[n] ?? 0), 0),
+    versions,
+    tables: { ...tables, routes },
+    nav,
     clients: reuse(["clients"])
       ? previous!.snapshot.clients
       : new Map(tables.clients.map((c) => [c.id, c])),
@@ -94,7 +122,10 @@ export function buildSnapshot(
   });
 }
 
-/** How long after a whole-table swap the old snapshot is collected. */
+/**
+ * How long after a whole-table swap the old snapshot is collected at the earliest, and how long
+ * the instance must then have been quiet (no request begun, none running) for it.
+ */
 const COLLECT_AFTER_MS = 1000;
 
 /** The options of V8's `gc()` (exposed by `--expose-gc`). */
@@ -157,6 +188,13 @@ export interface TableStoreOptions {
   onPreviewError?: (error: unknown) => void;
   /** Called after every refresh that reached the database (changed or not). */
   onSynced?: () => void;
+  /**
+   * The instance's requests: the collection after a whole-table swap waits until none began
+   * for {@linkcode TableStoreOptions.collectAfterMs} and none runs. Without it, it does not wait.
+   */
+  activity?: Pick<Activity, "begun" | "quietSince">;
+  /** Quiet time before that collection; default 1000 ms (tests shorten it). */
+  collectAfterMs?: number;
 }
 
 /** Holds the current snapshot and keeps it in step with the database. */
@@ -351,7 +389,8 @@ export class TableStore {
     result.changed.forEach((name, i) => {
       tables[TABLE_KEYS[name]] = result.rows[i] as TableRows[typeof name][];
     });
-    const snapshot = buildSnapshot(tables as unknown as Tables, result.versions, {
+    // In slices: the instance serves the current snapshot meanwhile.
+    const snapshot = await buildSnapshotInSlices(tables as unknown as Tables, result.versions, {
       snapshot: current,
       changed,
     });
@@ -376,7 +415,7 @@ export class TableStore {
       const rows = await loadPreview(this.#db, id);
       // Of no use once another snapshot is served (a change came first): not built then.
       if (rows === null || this.#snapshot !== base) return null;
-      return buildSnapshot(
+      return await buildSnapshotInSlices(
         // The import's upsert: its rows take the places of routes with their ids.
         {
           ...base.tables,
@@ -405,20 +444,35 @@ export class TableStore {
   /**
    * After tables were read whole, the old snapshot is garbage that V8 reclaims only in a full
    * collection, which it starts late in a heap that has room: a reload left an instance tens
-   * of MiB larger (BENCHMARKS.md, "Session 6"). One collection a moment after the swap — once
-   * requests that began on the old snapshot are done — returns it, when the runtime lets us
-   * (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse). Several reloads
-   * in a row make one collection. It pauses the instance (~0.2 s of CPU at the full-scale
-   * tables, ~0.5 s at a million routes): the price of giving the pages back.
+   * of MiB larger (BENCHMARKS.md, "Session 6"). One memory-reducing collection returns it, when
+   * the runtime lets us (`--v8-flags=--expose-gc`, as `deno task serve` and `start` run Lotse).
+   * It stops the instance (~0.2 s of CPU at the full-scale tables, ~0.5 s at a million routes):
+   * every request then in flight waits for it. So it runs only once the instance has been
+   * quiet for a moment — no request begun for {@linkcode COLLECT_AFTER_MS} and none running
+   * — and waits as long as requests keep coming; meanwhile V8's own collections reclaim the
+   * garbage without stopping the instance for long (BENCHMARKS.md, "Session 7, swap stall").
+   * Several reloads in a row make one collection.
    */
   #collectSoon(): void {
     const gc = (globalThis as { gc?: (options?: GcOptions) => void }).gc;
     if (gc === undefined || this.#collect !== undefined || this.#stopped) return;
-    this.#collect = setTimeout(() => {
+    const activity = this.#options.activity;
+    const quietMs = this.#options.collectAfterMs ?? COLLECT_AFTER_MS;
+    let mark = activity?.begun ?? 0;
+    const check = () => {
+      if (activity !== undefined && !activity.quietSince(mark)) {
+        mark = activity.begun;
+        wait();
+        return;
+      }
       this.#collect = undefined;
       gc(MEMORY_REDUCING_GC);
-    }, COLLECT_AFTER_MS);
-    Deno.unrefTimer(this.#collect);
+    };
+    const wait = () => {
+      this.#collect = setTimeout(check, quietMs);
+      Deno.unrefTimer(this.#collect);
+    };
+    wait();
   }
 }
 

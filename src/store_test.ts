@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { applyRouteChanges, buildSnapshot, routePlan } from "./store.ts";
+import { applyRouteChanges, buildSnapshot, buildSnapshotInSlices, routePlan } from "./store.ts";
 import { generateTables } from "../tools/generate.ts";
 import type { Route, Tables } from "./model.ts";
 import type { TableVersions } from "../db/tables.ts";
@@ -86,4 +86,34 @@ Deno.test("routePlan() reads rows after an import's preview only when the previe
   assert.equal(routePlan(log([4, "r-1"], [5, "@preview:17"])), null);
   // Two imports with previews: only the first could have been built on this snapshot.
   assert.equal(routePlan(log([4, "@preview:17"], [5, "@preview:18"])), null);
+});
+
+Deno.test("buildSnapshotInSlices() builds what buildSnapshot() builds, on a snapshot before too", async () => {
+  const generated = generateTables({ seed: 6 });
+  const tables = { ...generated, clients: [], permissions: [] } satisfies Tables;
+  const whole = buildSnapshot(tables, VERSIONS);
+  const sliced = await buildSnapshotInSlices(tables, VERSIONS);
+  const moved = tables.routes.map((r, i) =>
+    i % 3 === 0 ? { ...r, providerId: tables.providers[1]!.id } : r
+  );
+  const changed = { snapshot: whole, changed: new Set(["routes"] as const) };
+  const next = buildSnapshot({ ...tables, routes: moved }, { ...VERSIONS, routes: 2 }, changed);
+  const nextSliced = await buildSnapshotInSlices(
+    { ...tables, routes: moved },
+    { ...VERSIONS, routes: 2 },
+    changed,
+  );
+  for (const [a, b] of [[whole, sliced], [next, nextSliced]] as const) {
+    assert.equal(b.version, a.version);
+    assert.deepEqual(b.nav.counts, a.nav.counts);
+    assert.deepEqual([...b.tables.routes], [...a.tables.routes]);
+    for (const route of [...a.tables.routes].slice(0, 200)) {
+      for (const ags of tables.regions.slice(0, 20).map((r) => r.ags)) {
+        assert.deepEqual(
+          b.nav.resolve(route.evidenceType, ags),
+          a.nav.resolve(route.evidenceType, ags),
+        );
+      }
+    }
+  }
 });

@@ -1,7 +1,8 @@
 /**
  * After tables were read whole, the table store asks for one garbage collection a moment
  * later (src/store.ts): the old snapshot is returned instead of waiting for V8's own full
- * collection. A change applied row by row asks for none, nor does the first load.
+ * collection. A change applied row by row asks for none, nor does the first load. The
+ * collection stops the instance, so it waits while requests come in.
  */
 import assert from "node:assert/strict";
 import { freshPostgres } from "./pg.ts";
@@ -9,6 +10,7 @@ import { putRow } from "../db/tables.ts";
 import { seedTables } from "../db/seed.ts";
 import { TableStore } from "../src/store.ts";
 import type { Route } from "../src/model.ts";
+import { Activity } from "../src/activity.ts";
 
 async function until(what: string, ok: () => boolean, ms = 10_000) {
   const deadline = performance.now() + ms;
@@ -70,6 +72,75 @@ Deno.test("a whole-table reload is followed by one collection; a row change and 
     await store.stop();
     assert.equal(store.collectionPending, false);
     assert.equal(collections, 1);
+  } finally {
+    await store.stop();
+    global.gc = before;
+    await db.close();
+  }
+});
+
+Deno.test("the collection after a whole-table reload waits while requests come in", async () => {
+  const db = await freshPostgres();
+  const global = globalThis as { gc?: () => void };
+  const before = global.gc;
+  let collections = 0;
+  global.gc = () => collections++;
+  const activity = new Activity();
+  // Every look at the activity is an event the test can wait for.
+  let looks = 0;
+  const watched = {
+    get begun() {
+      return activity.begun;
+    },
+    quietSince(mark: number) {
+      looks++;
+      return activity.quietSince(mark);
+    },
+  };
+  const store = new TableStore(db, { pollMs: 60_000, activity: watched, collectAfterMs: 20 });
+  const serve = activity.track((_request: Request, _info: undefined) => new Response("ok"));
+  let release = () => {};
+  const slow = activity.track((_request: Request, _info: undefined) =>
+    new Promise<Response>((resolve) => release = () => resolve(new Response("late")))
+  );
+  try {
+    await seedTables(db, {
+      regions: [{ ags: "08111000", ars: "081110000000", name: "Stuttgart" }],
+      evidenceTypes: [{ id: ROUTE.evidenceType, name: "Meldebescheinigung", description: null }],
+      providers: [{
+        id: ROUTE.providerId,
+        name: "Meldebehörde Stuttgart",
+        endpoint: "https://melde.example/api",
+        caCert: null,
+      }],
+      routes: [ROUTE],
+    }, { replace: true });
+    await store.load();
+    await seedTables(db, { routes: [{ ...ROUTE, id: "r-2" }] }, { replace: true });
+    await store.sync();
+    assert.equal(store.collectionPending, true);
+
+    // A request begun between every look: never quiet, never collected.
+    const first = looks;
+    while (looks < first + 3) {
+      const at = looks;
+      serve(new Request("http://lotse/v1/navigation"), undefined);
+      await until("the next look", () => looks > at);
+    }
+    assert.equal(collections, 0);
+    assert.equal(store.collectionPending, true);
+
+    // A request that runs across looks: still not quiet.
+    const pending = slow(new Request("http://lotse/v1/evidence"), undefined);
+    const at = looks;
+    await until("two looks while the request runs", () => looks >= at + 2);
+    assert.equal(collections, 0);
+    release();
+    await pending;
+
+    // Quiet: collected once.
+    await until("the collection once quiet", () => collections === 1);
+    assert.equal(store.collectionPending, false);
   } finally {
     await store.stop();
     global.gc = before;

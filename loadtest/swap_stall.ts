@@ -1,0 +1,176 @@
+/**
+ * Navigation across a whole-table swap (issue 14's "no navigation stall"): one Lotse on a
+ * PostgreSQL holding `--routes` routes, navigation asked back to back over one keep-alive
+ * connection from core 1, and a reload of the routes table forced the way a refresh that reads
+ * the table whole comes about (its version bumped with no row noted in the change log, then
+ * `NOTIFY`). Prints, per run, the slowest answer in the `--after` ms after the bump (the COPY,
+ * the snapshot's build, the swap and what follows it) beside the slowest before it, the five
+ * slowest with when they were asked, the server's CPU and its time waiting for a CPU in the
+ * window (the machine's share of a stall), and its RSS each second until `--rss-after` ms.
+ *
+ * ```sh
+ * deno run -A loadtest/swap_stall.ts [--routes 1000000] [--runs 2] [--after 8000] \
+ *   [--rss-after 20000] [--checkout DIR[,DIR…]] [--database-url postgres://…]
+ * ```
+ *
+ * `--checkout` takes checkouts whose `deno task serve` runs, alternating run by run (an A/B
+ * against main: `--checkout .,/tmp/main` with `git worktree add /tmp/main main`). Each run
+ * starts a new instance and waits 35 s before the bump: past the start's table snapshot
+ * write and its 30 s interval, so the swap's own write is part of the window.
+ *
+ * @module
+ */
+import {
+  ADMIN_TOKEN,
+  Cleanups,
+  demoToken,
+  freePort,
+  loadAverage,
+  sleep,
+  startBenchDatabase,
+  taskArgs,
+  waitFor200,
+} from "./_harness.ts";
+import { connectPostgres } from "../db/postgres.ts";
+
+function arg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(name);
+  return i >= 0 ? Deno.args[i + 1]! : fallback;
+}
+
+const routes = Number(arg("--routes", "1000000"));
+const runs = Number(arg("--runs", "2"));
+const afterMs = Number(arg("--after", "8000"));
+const rssAfterMs = Number(arg("--rss-after", "20000"));
+const checkouts = arg("--checkout", ".").split(",").map((d) =>
+  new URL(d.endsWith("/") ? d : `${d}/`, `file://${Deno.cwd()}/`).pathname
+);
+
+function cpuMs(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Time the main thread spent runnable but waiting for a CPU (the machine's share). */
+function runQueueMs(pid: number): number {
+  return Number(Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).split(" ")[1]) / 1e6;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
+  return Math.round(Number(m![1]) / 1024);
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+async function one(databaseUrl: string, root: string): Promise<Record<string, unknown>> {
+  const cleanups = new Cleanups();
+  try {
+    const port = freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const dataDir = await Deno.makeTempDir({ prefix: "lotse-swap-stall-" });
+    cleanups.push(() => Deno.remove(dataDir, { recursive: true }));
+    const since = performance.now();
+    const child = new Deno.Command("taskset", {
+      args: ["-c", "0", Deno.execPath(), ...taskArgs("serve", [], root)],
+      cwd: root,
+      env: {
+        DATABASE_URL: databaseUrl,
+        LOTSE_PORT: String(port),
+        LOTSE_PUBLIC_URL: url,
+        LOTSE_DATA_DIR: dataDir,
+        LOTSE_KEY_SECRET: "bench-key-secret-of-at-least-32-characters",
+        LOTSE_PROTOCOL_KEY: "bench-protocol-key-of-at-least-32-chars",
+        LOTSE_ADMIN_TOKEN: ADMIN_TOKEN,
+        LOTSE_RATE_LIMIT_ADDRESS: "1000000000",
+        LOTSE_RATE_LIMIT_CLIENT: "1000000000",
+        LOTSE_RATE_LIMIT_TOKEN: "1000000000",
+        LOTSE_LOG_LEVEL: "warn",
+      },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    cleanups.push(async () => {
+      child.kill("SIGTERM");
+      await child.status;
+    });
+    await waitFor200(`${url}/readyz`, { since, timeoutMs: 120_000 });
+    const token = await demoToken(url);
+    const db = await connectPostgres(databaseUrl, { max: 1 });
+    cleanups.push(() => db.close());
+    const [route] = await db.sql<{ evidenceType: string; regionKey: string }>`
+      select evidence_type as "evidenceType", region_key as "regionKey" from routes
+      where length(region_key) = 8 limit 1`;
+    const nav = `${url}/v1/navigation?evidenceType=${route!.evidenceType}&ags=${route!.regionKey}`;
+    await sleep(35_000);
+    const rssBefore = rssMiB(child.pid);
+    const asked: [number, number][] = [];
+    let running = true;
+    const loop = (async () => {
+      while (running) {
+        const at = performance.now();
+        const res = await fetch(nav, { headers: { authorization: `Bearer ${token}` } });
+        await res.arrayBuffer();
+        asked.push([at, performance.now() - at]);
+      }
+    })();
+    await sleep(2000);
+    const cpu0 = cpuMs(child.pid);
+    const queue0 = runQueueMs(child.pid);
+    const bump = performance.now();
+    await db.sql`update table_versions set version = version + 1 where name = 'routes'`;
+    await db.sql`select pg_notify('lotse_tables', 'routes')`;
+    await sleep(afterMs);
+    running = false;
+    await loop;
+    const cpu = cpuMs(child.pid) - cpu0;
+    const queued = runQueueMs(child.pid) - queue0;
+    const rss: number[] = [];
+    while (performance.now() - bump < rssAfterMs) {
+      rss.push(rssMiB(child.pid));
+      await sleep(1000);
+    }
+    const before = asked.filter(([at]) => at < bump).map(([, ms]) => ms);
+    const after = asked.filter(([at]) => at >= bump);
+    const sorted = after.map(([, ms]) => ms).sort((a, b) => a - b);
+    return {
+      checkout: root,
+      loadAverage: await loadAverage(),
+      slowestBeforeMs: round1(Math.max(...before)),
+      slowestAfterMs: round1(sorted[sorted.length - 1]!),
+      p99AfterMs: round1(sorted[Math.floor(sorted.length * 0.99)]!),
+      requestsAfter: after.length,
+      over50msAfter: sorted.filter((ms) => ms > 50).length,
+      slowestFive: [...after].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([at, ms]) => ({
+        askedAfterBumpMs: Math.round(at - bump),
+        ms: Math.round(ms),
+      })),
+      serverCpuMs: cpu,
+      serverWaitingForCpuMs: Math.round(queued),
+      rssBeforeMiB: rssBefore,
+      rssAfterMiB: rss,
+    };
+  } finally {
+    await cleanups.run();
+  }
+}
+
+const cleanups = new Cleanups();
+try {
+  const given = Deno.args.indexOf("--database-url");
+  const databaseUrl = given >= 0
+    ? Deno.args[given + 1]!
+    : (await startBenchDatabase(cleanups, { minRoutes: routes })).url;
+  const results = [];
+  for (let r = 0; r < runs; r++) {
+    for (const root of checkouts) {
+      const result = await one(databaseUrl, root);
+      console.error(JSON.stringify(result));
+      results.push(result);
+    }
+  }
+  console.log(JSON.stringify({ routes, afterMs, results }, null, 2));
+} finally {
+  await cleanups.run();
+}
