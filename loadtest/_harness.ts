@@ -201,6 +201,29 @@ export async function startBenchDatabase(
   return { cluster, url: cluster.url, db, tables, seedMs };
 }
 
+/**
+ * Moves a cluster's server, every process it has started and every backend it will start to
+ * `cpu` (`taskset -a -p`; a backend inherits the postmaster's affinity). `LOTSE_BENCH_DB_CPU`
+ * overrides `cpu`; `none` leaves the cluster where the scheduler puts it. Returns where it went.
+ */
+export async function pinCluster(cluster: Cluster, cpu: string): Promise<string> {
+  const to = Deno.env.get("LOTSE_BENCH_DB_CPU") || cpu;
+  if (to === "none") return "unpinned";
+  const text = await Deno.readTextFile(`${cluster.dataDir}/postmaster.pid`);
+  const postmaster = text.split("\n")[0]!.trim();
+  const children = await new Deno.Command("pgrep", { args: ["-P", postmaster], stdout: "piped" })
+    .output();
+  const pids = [postmaster, ...new TextDecoder().decode(children.stdout).split(/\s+/)]
+    .filter((pid) => /^\d+$/.test(pid));
+  for (const pid of pids) {
+    const out = await new Deno.Command("taskset", { args: ["-a", "-cp", to, pid], stdout: "null" })
+      .output();
+    // A child may have ended between pgrep and taskset; the postmaster must not.
+    if (!out.success && pid === postmaster) throw new Error(`Cannot pin PostgreSQL to CPU ${to}`);
+  }
+  return `CPU ${to}`;
+}
+
 /** A running Lotse child process. */
 export interface LotseProcess {
   readonly child: Child;

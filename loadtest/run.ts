@@ -39,6 +39,7 @@ import {
   LOAD_CPU,
   loadAverage,
   median,
+  pinCluster,
   sleep,
   startBenchDatabase,
   startLotseProcess,
@@ -464,6 +465,10 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
     ? (["ES256", "EdDSA"] as const)
     : [args.alg];
   const db = await startBenchDatabase(cleanups);
+  // The protocol's PostgreSQL away from Lotse's core, beside the load: "on one core" is Lotse's
+  // core, and a backend woken on it would take Lotse's time (BENCHMARKS.md, "Session 7, P10").
+  const dbCpu = await pinCluster(db.cluster, LOAD_CPU);
+  console.log(`PostgreSQL: ${dbCpu}`);
   const bare = await startReference(cleanups, "bare");
   const shaped = await startReference(cleanups, "shaped-authorization");
   const body = JSON.stringify(DEMO_PARKING_AUTHORIZATION);

@@ -231,6 +231,11 @@ export class TableStore {
     return this.#incremental;
   }
 
+  /** Whether this store hears the tables' notifications (else it only polls). */
+  get listening(): boolean {
+    return this.#unlisten !== null;
+  }
+
   /** How many import previews this store began to build from, and how many it swapped in. */
   get previews(): { readonly prepared: number; readonly swapped: number; readonly held: number } {
     return { ...this.#previewCounts, held: this.#previews.size };

@@ -12,12 +12,25 @@ import type { Route } from "../src/model.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 
-async function until(what: string, ok: () => Promise<boolean> | boolean, ms = 30_000) {
+/** Waits for `ok`; the error names `what` and, if given, the state `seen()` describes then. */
+async function until(
+  what: string,
+  ok: () => Promise<boolean> | boolean,
+  seen?: () => unknown,
+  ms = 30_000,
+) {
   const deadline = performance.now() + ms;
   while (!(await ok())) {
-    if (performance.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    if (performance.now() > deadline) {
+      throw new Error(`Timed out waiting for ${what}: ${JSON.stringify(seen?.() ?? null)}`);
+    }
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Both instances hear the tables' notifications: a preview is announced once, by one. */
+async function listening(a: TestLotse, b: TestLotse): Promise<void> {
+  await until("both instances listening", () => a.lotse.store.listening && b.lotse.store.listening);
 }
 
 /** More new routes than the change log notes row by row, on region keys no demo route uses. */
@@ -51,6 +64,7 @@ async function scratchRows(lotse: TestLotse): Promise<number> {
 testTwoInstances(
   "a large import reaches another instance through its preview and equals a full load",
   async (a, b) => {
+    await listening(a, b);
     const before = b.lotse.store.previews;
     // New routes, and a demo route moved to another provider (an upsert of a served row).
     const served = b.lotse.store.snapshot!;
@@ -97,6 +111,7 @@ testTwoInstances(
 testTwoInstances(
   "an import refused after its preview was published changes no instance",
   async (a, b) => {
+    await listening(a, b);
     const served = b.lotse.store.snapshot!;
     const before = b.lotse.store.previews;
     // The last row takes the key of a demo route it does not replace: found by the
@@ -110,7 +125,7 @@ testTwoInstances(
     await until("B to drop its preview", () => {
       const now = b.lotse.store.previews;
       return now.prepared === before.prepared + 1 && now.held === 0;
-    });
+    }, () => ({ before, now: b.lotse.store.previews, listening: b.lotse.store.listening }));
     assert.equal(b.lotse.store.previews.swapped, before.swapped);
     assert.equal(b.lotse.store.snapshot!.version, served.version, "B serves what it served");
     assert.deepEqual(
