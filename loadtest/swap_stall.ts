@@ -22,15 +22,13 @@
  * @module
  */
 import {
-  ADMIN_TOKEN,
   Cleanups,
+  cpuSeconds,
   demoToken,
-  freePort,
   loadAverage,
   sleep,
   startBenchDatabase,
-  taskArgs,
-  waitFor200,
+  startLotseProcess,
 } from "./_harness.ts";
 import { connectPostgres } from "../db/postgres.ts";
 
@@ -47,10 +45,7 @@ const checkouts = arg("--checkout", ".").split(",").map((d) =>
   new URL(d.endsWith("/") ? d : `${d}/`, `file://${Deno.cwd()}/`).pathname
 );
 
-function cpuMs(pid: number): number {
-  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
+const cpuMs = (pid: number) => Math.round(cpuSeconds(pid) * 1000);
 
 /** Time the main thread spent runnable but waiting for a CPU (the machine's share). */
 function runQueueMs(pid: number): number {
@@ -74,36 +69,10 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 async function one(databaseUrl: string, root: string): Promise<Record<string, unknown>> {
   const cleanups = new Cleanups();
   try {
-    const port = freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const dataDir = await Deno.makeTempDir({ prefix: "lotse-swap-stall-" });
-    cleanups.push(() => Deno.remove(dataDir, { recursive: true }));
-    const since = performance.now();
-    const child = new Deno.Command("taskset", {
-      args: ["-c", "0", Deno.execPath(), ...taskArgs("serve", [], root)],
-      cwd: root,
-      env: {
-        DATABASE_URL: databaseUrl,
-        LOTSE_PORT: String(port),
-        LOTSE_PUBLIC_URL: url,
-        LOTSE_DATA_DIR: dataDir,
-        LOTSE_KEY_SECRET: "bench-key-secret-of-at-least-32-characters",
-        LOTSE_PROTOCOL_KEY: "bench-protocol-key-of-at-least-32-chars",
-        LOTSE_ADMIN_TOKEN: ADMIN_TOKEN,
-        LOTSE_RATE_LIMIT_ADDRESS: "1000000000",
-        LOTSE_RATE_LIMIT_CLIENT: "1000000000",
-        LOTSE_RATE_LIMIT_TOKEN: "1000000000",
-        LOTSE_LOG_LEVEL: "warn",
-      },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    cleanups.push(async () => {
-      child.kill("SIGTERM");
-      await child.status;
+    const { child, url } = await startLotseProcess(cleanups, databaseUrl, {
+      cwd: root.replace(/\/$/, ""),
+      env: { LOTSE_LOG_LEVEL: "warn" },
     });
-    await waitFor200(`${url}/readyz`, { since, timeoutMs: 120_000 });
     const token = await demoToken(url);
     const db = await connectPostgres(databaseUrl, { max: 1 });
     cleanups.push(() => db.close());

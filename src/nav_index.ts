@@ -223,23 +223,17 @@ let partsOf: (index: NavIndex) => { regions: RegionParts; providers: ProviderPar
 
 /** The immutable navigation index. Create it with {@linkcode buildNavIndex}. */
 export class NavIndex {
-  #gemeinden: ReadonlyMap<string, GemeindeEntry>;
-  #byArs: ReadonlyMap<string, RegionLookup>;
-  #postcodes: ReadonlyMap<string, PostcodeEntry>;
   #types: ReadonlyMap<string, TypeEntry>;
   #evidenceTypeList: readonly EvidenceType[];
-  /** The providers by ordinal. */
-  #providerList: readonly Provider[];
-  /** Each provider's position in the providers table: what `#serving` holds. */
-  #providerOrdinals: ReadonlyMap<string, number>;
   #serving: ProviderCounts;
-  #byName: readonly { readonly key: string; readonly region: Region }[];
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
-  /** Gemeinden sorted by AGS: position = ordinal. */
-  #ordinals: readonly Region[];
   #routesByType: ReadonlyMap<string, readonly Route[]>;
-  /** What the regions and postcodes made, and the providers: the next build may take them. */
+  /**
+   * What the regions and postcodes made (Gemeinden by AGS, sorted by ordinal, by ARS and by
+   * name; postcodes) and the providers (by ordinal: what `#serving` counts); the next build
+   * may take them over.
+   */
   readonly #regionParts: RegionParts;
   readonly #providerParts: ProviderParts;
 
@@ -259,16 +253,8 @@ export class NavIndex {
     counts: NavIndexCounts;
     routesByType: ReadonlyMap<string, readonly Route[]>;
   }) {
-    const regions = parts.regions;
-    this.#regionParts = regions;
+    this.#regionParts = parts.regions;
     this.#providerParts = parts.providers;
-    this.#gemeinden = regions.gemeinden;
-    this.#byArs = regions.byArs;
-    this.#postcodes = regions.postcodes;
-    this.#byName = regions.byName;
-    this.#ordinals = regions.ordinals;
-    this.#providerList = parts.providers.list;
-    this.#providerOrdinals = parts.providers.ordinals;
     this.#types = parts.types;
     this.#evidenceTypeList = parts.evidenceTypeList;
     this.#serving = parts.serving;
@@ -308,7 +294,7 @@ export class NavIndex {
     const key = route.regionKey;
     const answers = type.answers;
     if (key.length === 8) {
-      const ordinal = at ?? this.#gemeinden.get(key)?.ordinal;
+      const ordinal = at ?? this.#regionParts.gemeinden.get(key)?.ordinal;
       if (ordinal !== undefined && type.byGemeinde[ordinal] === route) {
         const memo = answers.byGemeinde ??= new Array(type.byGemeinde.length).fill(undefined);
         return memo[ordinal] ??= this.#resolution(type, route);
@@ -324,7 +310,7 @@ export class NavIndex {
     return Object.freeze({
       kind: "resolved",
       evidenceType: type.evidenceType,
-      provider: this.#providerList[this.#providerOrdinals.get(route.providerId)!]!,
+      provider: this.#providerParts.list[this.#providerParts.ordinals.get(route.providerId)!]!,
       matchedLevel: LEVEL_BY_KEY_LENGTH[route.regionKey.length]!,
       route,
     });
@@ -339,7 +325,7 @@ export class NavIndex {
   withRouteChanges(removed: readonly Route[], added: readonly Route[]): NavIndex | null {
     const usable = (r: Route) =>
       isRegionKey(r.regionKey) && this.#types.has(r.evidenceType) &&
-      this.#providerOrdinals.has(r.providerId);
+      this.#providerParts.ordinals.has(r.providerId);
     if (!removed.every(usable) || !added.every(usable)) return null;
     const types = new Map(this.#types);
     const touched = new Map<string, { gem: (Route | undefined)[]; byKey: Map<string, Route> }>();
@@ -362,7 +348,7 @@ export class NavIndex {
     for (const route of removed) {
       const t = edit(route.evidenceType);
       const key = route.regionKey;
-      const ordinal = key.length === 8 ? this.#gemeinden.get(key)?.ordinal : undefined;
+      const ordinal = key.length === 8 ? this.#regionParts.gemeinden.get(key)?.ordinal : undefined;
       if (ordinal !== undefined) {
         if (t.gem[ordinal]?.id === route.id) {
           t.gem[ordinal] = undefined;
@@ -376,7 +362,7 @@ export class NavIndex {
     for (const route of added) {
       const t = edit(route.evidenceType);
       const key = route.regionKey;
-      const ordinal = key.length === 8 ? this.#gemeinden.get(key)?.ordinal : undefined;
+      const ordinal = key.length === 8 ? this.#regionParts.gemeinden.get(key)?.ordinal : undefined;
       if (ordinal !== undefined) {
         const holder = t.gem[ordinal];
         // A fall-back sitting there gives way to the Gemeinde's own route.
@@ -394,7 +380,7 @@ export class NavIndex {
         for (let i = from; i < to; i++) {
           const own = t.gem[i];
           if (own !== undefined && own.regionKey.length === 8) continue;
-          const ags = this.#ordinals[i]!.ags;
+          const ags = this.#regionParts.ordinals[i]!.ags;
           t.gem[i] = t.byKey.get(ags.slice(0, 5)) ?? t.byKey.get(ags.slice(0, 3)) ??
             t.byKey.get(ags.slice(0, 2)) ?? t.byKey.get("");
         }
@@ -418,8 +404,8 @@ export class NavIndex {
       if (m === undefined) moved.set(r.evidenceType, m = { removed: [], added: [] });
       return m;
     };
-    for (const r of removed) move(r).removed.push(this.#providerOrdinals.get(r.providerId)!);
-    for (const r of added) move(r).added.push(this.#providerOrdinals.get(r.providerId)!);
+    for (const r of removed) move(r).removed.push(this.#providerParts.ordinals.get(r.providerId)!);
+    for (const r of added) move(r).added.push(this.#providerParts.ordinals.get(r.providerId)!);
     for (const [id, m] of moved) {
       serving.set(id, withOrdinals(this.#serving.get(id), m.removed, m.added));
     }
@@ -448,7 +434,7 @@ export class NavIndex {
 
   /** Ordinals `[from, to)` of the Gemeinden whose AGS starts with `prefix`. */
   #range(prefix: string): [number, number] {
-    const list = this.#ordinals;
+    const list = this.#regionParts.ordinals;
     const lower = (key: string) => {
       let lo = 0;
       let hi = list.length;
@@ -469,7 +455,7 @@ export class NavIndex {
    * may be named directly (`providerId=`), whatever a permission's wildcard says.
    */
   serves(providerId: string, evidenceType: string): boolean {
-    const ordinal = this.#providerOrdinals.get(providerId);
+    const ordinal = this.#providerParts.ordinals.get(providerId);
     const list = this.#serving.get(evidenceType);
     return ordinal !== undefined && list !== undefined && holds(list, ordinal);
   }
@@ -479,7 +465,7 @@ export class NavIndex {
    * not a scan of the routes, so it stays cheap at a million routes.
    */
   evidenceTypesServedBy(providerId: string): string[] {
-    const ordinal = this.#providerOrdinals.get(providerId);
+    const ordinal = this.#providerParts.ordinals.get(providerId);
     if (ordinal === undefined) return [];
     const types: string[] = [];
     for (const [type, list] of this.#serving) {
@@ -490,12 +476,12 @@ export class NavIndex {
 
   /** The region with this AGS, or `undefined`. */
   region(ags: string): Region | undefined {
-    return this.#gemeinden.get(ags)?.found.region;
+    return this.#regionParts.gemeinden.get(ags)?.found.region;
   }
 
   /** Region by 8-digit AGS: `found`, `unknown`, or `invalid` for a malformed key. */
   lookupAgs(ags: string): RegionLookup {
-    const entry = this.#gemeinden.get(ags);
+    const entry = this.#regionParts.gemeinden.get(ags);
     if (entry !== undefined) return entry.found;
     if (!isDigits(ags, 8)) {
       return { kind: "invalid", detail: `Cannot parse AGS "${ags}": expected 8 digits` };
@@ -508,13 +494,13 @@ export class NavIndex {
    * this very ARS, so an ARS with a wrong Gemeindeverband part is `unknown` (with a detail).
    */
   lookupArs(ars: string): RegionLookup {
-    const hit = this.#byArs.get(ars);
+    const hit = this.#regionParts.byArs.get(ars);
     if (hit !== undefined) return hit;
     if (!isDigits(ars, 12)) {
       return { kind: "invalid", detail: `Cannot parse ARS "${ars}": expected 12 digits` };
     }
     const ags = ars.slice(0, 5) + ars.slice(9);
-    const region = this.#gemeinden.get(ags)?.found.region;
+    const region = this.#regionParts.gemeinden.get(ags)?.found.region;
     if (region === undefined) return UNKNOWN_REGION;
     return {
       kind: "unknown",
@@ -531,7 +517,7 @@ export class NavIndex {
    * with candidates sorted by AGS.
    */
   lookupPlz(plz: string, ort?: string): RegionLookup {
-    const entry = this.#postcodes.get(plz);
+    const entry = this.#regionParts.postcodes.get(plz);
     if (entry === undefined) {
       if (!isDigits(plz, 5)) {
         return { kind: "invalid", detail: `Cannot parse PLZ "${plz}": expected 5 digits` };
@@ -544,7 +530,7 @@ export class NavIndex {
 
   /** Every Gemeinde the PLZ covers, sorted by AGS; empty for an unknown PLZ. */
   postcodeRegions(plz: string): readonly Region[] {
-    return this.#postcodes.get(plz)?.regions ?? [];
+    return this.#regionParts.postcodes.get(plz)?.regions ?? [];
   }
 
   /**
@@ -558,7 +544,7 @@ export class NavIndex {
     );
     const key = normalizeOrt(q);
     if (key === "") return [];
-    const list = this.#byName;
+    const list = this.#regionParts.byName;
     let lo = 0;
     let hi = list.length;
     while (lo < hi) {
@@ -583,7 +569,7 @@ export class NavIndex {
   resolve(evidenceType: string, ags: string): ResolveResult {
     const type = this.#types.get(evidenceType);
     if (type === undefined) return UNKNOWN_EVIDENCE_TYPE;
-    const entry = this.#gemeinden.get(ags);
+    const entry = this.#regionParts.gemeinden.get(ags);
     if (entry !== undefined) {
       const ordinal = entry.ordinal;
       const made = type.answers.byGemeinde?.[ordinal];
@@ -628,8 +614,8 @@ export class NavIndex {
 
   /** The provider with this id, or `undefined`. */
   provider(id: string): Provider | undefined {
-    const ordinal = this.#providerOrdinals.get(id);
-    return ordinal === undefined ? undefined : this.#providerList[ordinal];
+    const ordinal = this.#providerParts.ordinals.get(id);
+    return ordinal === undefined ? undefined : this.#providerParts.list[ordinal];
   }
 
   /** Ids of routes whose provider or evidence type does not exist, sorted. */

@@ -7,25 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { bearer, type TestLotse, testTwoInstances } from "./_app.ts";
+import { waitFor } from "./_wait.ts";
 import { loadTable, MAX_NOTED_ROWS } from "../db/tables.ts";
 import type { Route } from "../src/model.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
 
-/** Waits for `ok`; the error names `what` and, if given, the state `seen()` describes then. */
-async function until(
-  what: string,
-  ok: () => Promise<boolean> | boolean,
-  seen?: () => unknown,
-  ms = 30_000,
-) {
-  const deadline = performance.now() + ms;
-  while (!(await ok())) {
-    if (performance.now() > deadline) {
-      throw new Error(`Timed out waiting for ${what}: ${JSON.stringify(seen?.() ?? null)}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** {@linkcode waitFor}, whose error also names the state `seen()` describes then. */
+function until(what: string, ok: () => Promise<boolean> | boolean, seen?: () => unknown) {
+  return waitFor(ok, what).catch((error) => {
+    throw new Error(`${error.message}: ${JSON.stringify(seen?.() ?? null)}`);
+  });
 }
 
 /** Both instances hear the tables' notifications: a preview is announced once, by one. */

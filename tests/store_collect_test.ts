@@ -11,15 +11,10 @@ import { seedTables } from "../db/seed.ts";
 import { TableStore } from "../src/store.ts";
 import type { Route } from "../src/model.ts";
 import { Activity } from "../src/activity.ts";
+import { waitFor } from "./_wait.ts";
+import type { Db } from "../db/types.ts";
 
-async function until(what: string, ok: () => boolean, ms = 10_000) {
-  const deadline = performance.now() + ms;
-  while (performance.now() < deadline) {
-    if (ok()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`Timed out waiting for ${what}`);
-}
+const until = (what: string, ok: () => boolean) => waitFor(ok, what);
 
 const ROUTE: Route = {
   id: "r-1",
@@ -28,25 +23,41 @@ const ROUTE: Route = {
   providerId: "melde-stuttgart",
 };
 
-Deno.test("a whole-table reload is followed by one collection; a row change and the first load by none", async () => {
-  const db = await freshPostgres();
+/** The tables with one route, written whole. */
+async function seedOneRoute(db: Db): Promise<void> {
+  await seedTables(db, {
+    regions: [{ ags: "08111000", ars: "081110000000", name: "Stuttgart" }],
+    evidenceTypes: [{ id: ROUTE.evidenceType, name: "Meldebescheinigung", description: null }],
+    providers: [{
+      id: ROUTE.providerId,
+      name: "Meldebehörde Stuttgart",
+      endpoint: "https://melde.example/api",
+      caCert: null,
+    }],
+    routes: [ROUTE],
+  }, { replace: true });
+}
+
+/** Replaces `globalThis.gc` with a counter until `restore()`. */
+function countCollections(): { readonly count: number; restore(): void } {
   const global = globalThis as { gc?: () => void };
   const before = global.gc;
-  let collections = 0;
-  global.gc = () => collections++;
+  let count = 0;
+  global.gc = () => count++;
+  return {
+    get count() {
+      return count;
+    },
+    restore: () => global.gc = before,
+  };
+}
+
+Deno.test("a whole-table reload is followed by one collection; a row change and the first load by none", async () => {
+  const db = await freshPostgres();
+  const gc = countCollections();
   const store = new TableStore(db, { pollMs: 60_000 });
   try {
-    await seedTables(db, {
-      regions: [{ ags: "08111000", ars: "081110000000", name: "Stuttgart" }],
-      evidenceTypes: [{ id: ROUTE.evidenceType, name: "Meldebescheinigung", description: null }],
-      providers: [{
-        id: ROUTE.providerId,
-        name: "Meldebehörde Stuttgart",
-        endpoint: "https://melde.example/api",
-        caCert: null,
-      }],
-      routes: [ROUTE],
-    }, { replace: true });
+    await seedOneRoute(db);
     await store.load();
     assert.equal(store.collectionPending, false, "nothing to collect after the first load");
 
@@ -62,7 +73,7 @@ Deno.test("a whole-table reload is followed by one collection; a row change and 
     assert.equal(store.incrementalRefreshes, 1);
     assert.deepEqual(store.snapshot!.tables.routes.map((r) => r.id), ["r-2"]);
     assert.equal(store.collectionPending, true);
-    await until("the collection after the reload", () => collections === 1);
+    await until("the collection after the reload", () => gc.count === 1);
     assert.equal(store.collectionPending, false);
 
     // A reload asked for while the store stops is not collected after it stopped.
@@ -71,20 +82,17 @@ Deno.test("a whole-table reload is followed by one collection; a row change and 
     assert.equal(store.collectionPending, true);
     await store.stop();
     assert.equal(store.collectionPending, false);
-    assert.equal(collections, 1);
+    assert.equal(gc.count, 1);
   } finally {
     await store.stop();
-    global.gc = before;
+    gc.restore();
     await db.close();
   }
 });
 
 Deno.test("the collection after a whole-table reload waits while requests come in", async () => {
   const db = await freshPostgres();
-  const global = globalThis as { gc?: () => void };
-  const before = global.gc;
-  let collections = 0;
-  global.gc = () => collections++;
+  const gc = countCollections();
   const activity = new Activity();
   // Every look at the activity is an event the test can wait for.
   let looks = 0;
@@ -104,17 +112,7 @@ Deno.test("the collection after a whole-table reload waits while requests come i
     new Promise<Response>((resolve) => release = () => resolve(new Response("late")))
   );
   try {
-    await seedTables(db, {
-      regions: [{ ags: "08111000", ars: "081110000000", name: "Stuttgart" }],
-      evidenceTypes: [{ id: ROUTE.evidenceType, name: "Meldebescheinigung", description: null }],
-      providers: [{
-        id: ROUTE.providerId,
-        name: "Meldebehörde Stuttgart",
-        endpoint: "https://melde.example/api",
-        caCert: null,
-      }],
-      routes: [ROUTE],
-    }, { replace: true });
+    await seedOneRoute(db);
     await store.load();
     await seedTables(db, { routes: [{ ...ROUTE, id: "r-2" }] }, { replace: true });
     await store.sync();
@@ -127,23 +125,23 @@ Deno.test("the collection after a whole-table reload waits while requests come i
       serve(new Request("http://lotse/v1/navigation"), undefined);
       await until("the next look", () => looks > at);
     }
-    assert.equal(collections, 0);
+    assert.equal(gc.count, 0);
     assert.equal(store.collectionPending, true);
 
     // A request that runs across looks: still not quiet.
     const pending = slow(new Request("http://lotse/v1/evidence"), undefined);
     const at = looks;
     await until("two looks while the request runs", () => looks >= at + 2);
-    assert.equal(collections, 0);
+    assert.equal(gc.count, 0);
     release();
     await pending;
 
     // Quiet: collected once.
-    await until("the collection once quiet", () => collections === 1);
+    await until("the collection once quiet", () => gc.count === 1);
     assert.equal(store.collectionPending, false);
   } finally {
     await store.stop();
-    global.gc = before;
+    gc.restore();
     await db.close();
   }
 });
