@@ -63,14 +63,23 @@ export class Child {
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #drained: Promise<void>;
+  #out: Deno.FsFile | null;
 
   constructor(
     name: string,
     cmd: string,
     args: string[],
-    options: { env?: Record<string, string>; cwd?: string } = {},
+    options: {
+      env?: Record<string, string>;
+      cwd?: string;
+      /** A file that gets everything the process writes to standard output and error too. */
+      outFile?: string;
+    } = {},
   ) {
     this.name = name;
+    this.#out = options.outFile
+      ? Deno.openSync(options.outFile, { write: true, create: true, truncate: true })
+      : null;
     this.process = new Deno.Command(cmd, {
       args,
       env: options.env,
@@ -82,7 +91,7 @@ export class Child {
     this.#drained = Promise.all([
       this.#drain(this.process.stdout),
       this.#drain(this.process.stderr),
-    ]).then(() => {});
+    ]).then(() => this.#out?.close());
   }
 
   // The last chunks, decoded only when read: a server under load writes thousands of log
@@ -90,6 +99,7 @@ export class Child {
   // that the measured processes share.
   async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
     for await (const chunk of stream) {
+      this.#out?.writeSync(chunk);
       this.#chunks.push(chunk);
       this.#bytes += chunk.length;
       while (this.#bytes - this.#chunks[0]!.length >= OUTPUT_BYTES) {
@@ -274,6 +284,8 @@ export async function startLotseProcess(
     denoFlags?: string[];
     /** The checkout whose `deno task serve` runs; default this one. */
     cwd?: string;
+    /** A file that gets the process's output too (its log lines, a `--trace-gc`). */
+    outFile?: string;
   } = {},
 ): Promise<LotseProcess> {
   const port = freePort();
@@ -288,6 +300,7 @@ export async function startLotseProcess(
     ...taskArgs("serve", options.denoFlags, options.cwd ? `${options.cwd}/` : ROOT),
   ], {
     cwd: options.cwd ?? ROOT,
+    ...(options.outFile ? { outFile: options.outFile } : {}),
     env: {
       DATABASE_URL: databaseUrl,
       LOTSE_PORT: String(port),

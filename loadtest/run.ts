@@ -263,11 +263,25 @@ async function runAutocannon(job: AutocannonJob): Promise<Record<string, unknown
 }
 
 // P2: latency at a held rate of 50 % of P1's max.
+//
+// For tracing the tail and for A/B runs: `LOTSE_BENCH_ROOT` names another checkout whose
+// `deno task serve` is measured instead of this one; `LOTSE_BENCH_DENO_FLAGS` adds flags to its
+// `deno run` (e.g. `--v8-flags=--trace-gc`); `LOTSE_BENCH_SERVER_OUT` names a file that gets its
+// output (log lines, GC trace). With both, each run reports the collections during it, and the
+// slowest request log lines.
 async function latency(args: Args, cleanups: Cleanups) {
   const durationS = Math.max(20, args.duration ?? 20);
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
-  const lotse = await startLotseProcess(cleanups, db.url);
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const denoFlags = (Deno.env.get("LOTSE_BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
+  const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
+  const lotse = await startLotseProcess(cleanups, db.url, {
+    denoFlags,
+    ...(cwd ? { cwd } : {}),
+    ...(outFile ? { outFile } : {}),
+  });
+  console.log(`Lotse from ${cwd ?? ROOT}${denoFlags.length ? ` with ${denoFlags.join(" ")}` : ""}`);
   const token = await demoToken(lotse.url);
   const paths = navigationPaths(db.tables);
   await runWrk(lotse.url, { paths, token, durationS: 2 });
@@ -292,9 +306,15 @@ async function latency(args: Args, cleanups: Cleanups) {
   const rows: Record<string, string>[] = [];
   const results: Record<string, unknown>[] = [];
   for (let run = 1; run <= runs; run++) {
+    const from = outFile ? (await Deno.stat(outFile)).size : 0;
     const r = await runAutocannon({ ...job, url: lotse.url });
+    if (outFile) {
+      const during = await readFrom(outFile, from);
+      r.server = serverTrace(during, r.requests as number);
+    }
     results.push(r);
     rows.push(row(String(run), r));
+    if (r.server) console.log(`run ${run}, server:`, JSON.stringify(r.server));
   }
   // The reference at the same held rate with the same generator: bare Deno.serve on the same
   // core. Its tail is what the runtime, the loopback and autocannon add without any of Lotse.
@@ -306,6 +326,55 @@ async function latency(args: Args, cleanups: Cleanups) {
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
   console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms");
   return { durationS, rate, p1MaxRps: max?.rps ?? null, results, reference };
+}
+
+/** The bytes of `file` from `offset` on, as text. */
+async function readFrom(file: string, offset: number): Promise<string> {
+  const handle = await Deno.open(file);
+  try {
+    await handle.seek(offset, Deno.SeekMode.Start);
+    return await new Response(handle.readable).text();
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+}
+
+/**
+ * What a served process wrote during a run: its collections (`--trace-gc` lines: how many, how
+ * long in all, the longest, per 10k requests) and its slowest request log lines.
+ */
+export function serverTrace(text: string, requests: number) {
+  const gc: Record<string, { count: number; ms: number; maxMs: number }> = {};
+  const slowest: { durationMs: number; time: string }[] = [];
+  for (const line of text.split("\n")) {
+    const traced =
+      /ms: ([A-Za-z-]+(?: \(\w+\))?) .*? MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/
+        .exec(line);
+    if (traced) {
+      const kind = (gc[traced[1]!] ??= { count: 0, ms: 0, maxMs: 0 });
+      const ms = Number(traced[2]);
+      kind.count++;
+      kind.ms += ms;
+      kind.maxMs = Math.max(kind.maxMs, ms);
+      continue;
+    }
+    const logged = /"time":"([^"]+)".*"durationMs":([\d.]+)/.exec(line);
+    if (logged) {
+      slowest.push({ durationMs: Number(logged[2]), time: logged[1]! });
+      if (slowest.length > 64) slowest.sort((a, b) => b.durationMs - a.durationMs).length = 5;
+    }
+  }
+  slowest.sort((a, b) => b.durationMs - a.durationMs).length = Math.min(slowest.length, 5);
+  const per10k = Object.fromEntries(
+    Object.entries(gc).map(([kind, g]) => [kind, {
+      ...g,
+      ms: Math.round(g.ms * 100) / 100,
+      per10kRequests: Math.round((g.count / requests) * 1e5) / 10,
+      msPer10kRequests: Math.round((g.ms / requests) * 1e6) / 100,
+    }]),
+  );
+  return { gc: per10k, slowestRequests: slowest };
 }
 
 // P8: spawn to /readyz 200 against PostgreSQL with the full-scale tables.
