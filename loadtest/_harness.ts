@@ -361,6 +361,22 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * How often a process's threads were taken off the CPU against their will so far (Linux
+ * `nonvoluntary_ctxt_switches`, summed over `/proc/<pid>/task/*`): another runnable thread or
+ * process on its core. A request arriving then waits for the core.
+ */
+export function preemptions(pid: number): number {
+  let sum = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/status`);
+      sum += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch { /* the thread ended */ }
+  }
+  return sum;
+}
+
 /** Median of a non-empty list. */
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);

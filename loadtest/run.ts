@@ -40,6 +40,7 @@ import {
   loadAverage,
   median,
   pinCluster,
+  preemptions,
   sleep,
   startBenchDatabase,
   startLotseProcess,
@@ -305,27 +306,60 @@ async function latency(args: Args, cleanups: Cleanups) {
   };
   const rows: Record<string, string>[] = [];
   const results: Record<string, unknown>[] = [];
+  const metrics = async () => await (await fetch(`${lotse.url}/metrics`)).text();
   for (let run = 1; run <= runs; run++) {
     const from = outFile ? (await Deno.stat(outFile)).size : 0;
+    const before = await metrics();
+    const cpu = cpuSeconds(lotse.child.pid);
+    const preempted = preemptions(lotse.child.pid);
     const r = await runAutocannon({ ...job, url: lotse.url });
+    r.serverCpuUsPerRequest = ((cpuSeconds(lotse.child.pid) - cpu) * 1e6) / (r.requests as number);
+    r.preemptions = preemptions(lotse.child.pid) - preempted;
+    r.loopDelay = loopDelays(before, await metrics());
     if (outFile) {
       const during = await readFrom(outFile, from);
       r.server = serverTrace(during, r.requests as number);
     }
     results.push(r);
     rows.push(row(String(run), r));
+    console.log(
+      `run ${run}: server CPU ${fmt(r.serverCpuUsPerRequest as number, 1)} µs per request, ` +
+        `preempted ${r.preemptions} times; event-loop delay samples:`,
+      JSON.stringify(r.loopDelay),
+    );
     if (r.server) console.log(`run ${run}, server:`, JSON.stringify(r.server));
   }
   // The reference at the same held rate with the same generator: bare Deno.serve on the same
   // core. Its tail is what the runtime, the loopback and autocannon add without any of Lotse.
   const bare = await startReference(cleanups, "bare");
   await runAutocannon({ ...job, url: bare.url, durationS: 2 });
+  const barePreempted = preemptions(bare.child.pid);
   const reference = await runAutocannon({ ...job, url: bare.url });
+  reference.preemptions = preemptions(bare.child.pid) - barePreempted;
   rows.push(row("bare Deno.serve", reference));
   console.table(rows);
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
+  console.log(`bare Deno.serve preempted ${reference.preemptions} times`);
   console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms");
   return { durationS, rate, p1MaxRps: max?.rps ?? null, results, reference };
+}
+
+/**
+ * The server's event-loop delay between two /metrics texts (`lotse_event_loop_delay_seconds`, a
+ * sample every 5 ms): how many samples in all, and how many were later than 2.5, 5 and 10 ms —
+ * the stalls every request then waiting shares.
+ */
+function loopDelays(before: string, after: string) {
+  const b = histogramBuckets(before, "lotse_event_loop_delay_seconds");
+  const a = histogramBuckets(after, "lotse_event_loop_delay_seconds");
+  const count = (le: number) => (a.get(le) ?? 0) - (b.get(le) ?? 0);
+  const samples = count(Infinity);
+  return {
+    samples,
+    over2_5ms: samples - count(0.0025),
+    over5ms: samples - count(0.005),
+    over10ms: samples - count(0.01),
+  };
 }
 
 /** The bytes of `file` from `offset` on, as text. */
