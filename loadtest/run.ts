@@ -178,11 +178,14 @@ async function context(): Promise<Record<string, unknown>> {
 }
 
 // P1: Lotse's authenticated navigation against bare Deno.serve and Hono, same run.
+// `LOTSE_BENCH_ROOT` names another checkout whose `deno task serve` is measured, for A/B runs.
 export async function navigation(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
-  const lotse = await startLotseProcess(cleanups, db.url);
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const lotse = await startLotseProcess(cleanups, db.url, cwd ? { cwd } : {});
+  console.log(`Lotse from ${cwd ?? ROOT}`);
   const token = await demoToken(lotse.url);
   const paths = navigationPaths(db.tables);
   const bare = await startReference(cleanups, "bare");
