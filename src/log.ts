@@ -3,10 +3,12 @@
  * fields), filtered by level. `src/main.ts` makes it from the configuration
  * (`LOTSE_LOG_LEVEL`) and passes it down; nothing else decides where logs go.
  *
- * Lines to standard output are batched: the lines of one event-loop turn leave in one write when
- * the turn ends, so a busy server pays one system call per turn, not one per request (and none
- * in the request's own path). A `warn` or `error` line, exit (`unload`, an uncaught error) and
- * {@linkcode flushLogs} write everything held, in order. See {@linkcode LineBatch}.
+ * Lines to standard output are batched: they leave in one write at most {@linkcode FLUSH_MS}
+ * after the first of them was held, or at once when {@linkcode MAX_HELD_CHARS} are held, so a
+ * busy server pays one system call per few milliseconds, not one per request or per event-loop
+ * turn (and none in the request's own path). A `warn` or `error` line, exit (`unload`, an
+ * uncaught error) and {@linkcode flushLogs} write everything held, in order. See
+ * {@linkcode LineBatch}.
  *
  * Errors in fields are written as `{ name, message }`; their stack only at level `debug`.
  * Fields named like a credential or an IDNr are written as `"[redacted]"`: callers log no
@@ -62,14 +64,26 @@ const SECRET_FIELD = /token|secret|password|passwd|authorization|assertion|idnr|
 export interface LineBatchOptions {
   /** Writes bytes, returning how many it took (`Deno.stdout.writeSync`). */
   writeSync: (bytes: Uint8Array) => number;
-  /** Runs `flush` once the current event-loop turn ends; default a 0 ms timer. */
+  /** Runs `flush` later (when the current event-loop turn has ended, at the earliest); default a 0 ms timer. */
   schedule?: (flush: () => void) => void;
+  /** Held characters (line breaks included) at which a push writes everything; default 64 Ki. */
+  maxHeld?: number;
 }
 
 /**
- * Lines held until the end of the event-loop turn and written together, in the order they
- * came: one write per turn instead of one per line. An urgent line (warn, error) is written at
- * once with all held before it.
+ * How long standard output's lines are held at most. Flushed per turn (a 0 ms timer), a server
+ * held at half its capacity made a write and a timer for every one or two requests: one line
+ * written alone cost ~1.8 µs, one in a batch of 75 ~0.2 µs (BENCHMARKS.md, "Session 8, P2 and
+ * P1").
+ */
+export const FLUSH_MS = 5;
+/** Held characters at which standard output's lines are written at once (well under a pipe's 64 KiB). */
+export const MAX_HELD_CHARS = 32 * 1024;
+
+/**
+ * Lines held until `schedule` runs the flush (or until `maxHeld` characters are held) and
+ * written together, in the order they came: one write per batch instead of one per line. An
+ * urgent line (warn, error) is written at once with all held before it.
  *
  * The write is synchronous on purpose: `Deno.stdout.write()` (async) still writes on the
  * calling thread when it can, and with it a crash-recovery test saw the process stall for a
@@ -86,13 +100,16 @@ export class LineBatch {
   readonly #writeSync: (bytes: Uint8Array) => number;
   readonly #schedule: (flush: () => void) => void;
   readonly #encoder = new TextEncoder();
+  readonly #maxHeld: number;
   #lines: string[] = [];
+  #chars = 0;
   #scheduled = false;
   #lost = 0;
 
   constructor(options: LineBatchOptions) {
     this.#writeSync = options.writeSync;
     this.#schedule = options.schedule ?? ((flush) => setTimeout(flush, 0));
+    this.#maxHeld = options.maxHeld ?? 64 * 1024;
   }
 
   /** Number of lines held. */
@@ -108,7 +125,8 @@ export class LineBatch {
   /** Holds `line` (without its line break); writes all held at once when `urgent`. */
   push(line: string, urgent: boolean): void {
     this.#lines.push(line);
-    if (urgent) {
+    this.#chars += line.length + 1;
+    if (urgent || this.#chars >= this.#maxHeld) {
       this.flush();
     } else if (!this.#scheduled) {
       this.#scheduled = true;
@@ -125,6 +143,7 @@ export class LineBatch {
     const count = this.#lines.length;
     const bytes = this.#encoder.encode(this.#lines.join("\n") + "\n");
     this.#lines = [];
+    this.#chars = 0;
     let written = 0;
     try {
       while (written < bytes.length) written += this.#writeSync(bytes.subarray(written));
@@ -144,7 +163,8 @@ function stdout(): LineBatch {
   const batch = new LineBatch({
     writeSync: (bytes) => Deno.stdout.writeSync(bytes),
     // Unref'd: held lines never keep a finished process alive; exit writes them.
-    schedule: (flush) => Deno.unrefTimer(setTimeout(flush, 0)),
+    schedule: (flush) => Deno.unrefTimer(setTimeout(flush, FLUSH_MS)),
+    maxHeld: MAX_HELD_CHARS,
   });
   const flush = () => batch.flush();
   globalThis.addEventListener("unload", flush);

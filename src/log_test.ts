@@ -126,7 +126,7 @@ Deno.test("no module of the core writes to the console: every event goes through
   assert.deepEqual(offenders, []);
 });
 
-function batchOf() {
+function batchOf(maxHeld?: number) {
   const written: string[] = [];
   const turns: (() => void)[] = [];
   const decoder = new TextDecoder();
@@ -138,6 +138,7 @@ function batchOf() {
       return n;
     },
     schedule: (flush) => turns.push(flush),
+    ...(maxHeld === undefined ? {} : { maxHeld }),
   });
   const endTurn = () => turns.splice(0).forEach((flush) => flush());
   return { batch, out: () => written.join(""), turns, endTurn };
@@ -157,6 +158,21 @@ Deno.test("LineBatch holds a turn's lines and writes them together when the turn
   assert.equal(turns.length, 1, "the next turn gets its own flush");
   endTurn();
   assert.equal(out(), "a\nb\nc\nd\n");
+});
+
+Deno.test("LineBatch writes everything held at once when it holds its most characters", () => {
+  // "aaaa\n" and "bbbb\n": 10 characters held, the most.
+  const { batch, out, turns, endTurn } = batchOf(10);
+  batch.push("aaaa", false);
+  assert.equal(out(), "");
+  batch.push("bbbb", false);
+  assert.equal(out(), "aaaa\nbbbb\n");
+  assert.equal(batch.held, 0);
+  batch.push("cccc", false);
+  assert.equal(out(), "aaaa\nbbbb\n", "counted afresh after the write");
+  assert.equal(turns.length, 1, "the flush scheduled for the first line still comes");
+  endTurn();
+  assert.equal(out(), "aaaa\nbbbb\ncccc\n");
 });
 
 Deno.test("LineBatch writes everything held at once, in order, with an urgent line", () => {
