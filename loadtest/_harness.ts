@@ -377,6 +377,11 @@ export function preemptions(pid: number): number {
   return sum;
 }
 
+/** Write system calls a process has made so far (Linux `/proc/<pid>/io`, `syscw`): sockets and logs. */
+export function writeCalls(pid: number): number {
+  return Number(/^syscw:\s+(\d+)/m.exec(Deno.readTextFileSync(`/proc/${pid}/io`))?.[1] ?? NaN);
+}
+
 /** Median of a non-empty list. */
 export function median(values: readonly number[]): number {
   const s = [...values].sort((a, b) => a - b);

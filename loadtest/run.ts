@@ -45,6 +45,7 @@ import {
   startBenchDatabase,
   startLotseProcess,
   startReference,
+  writeCalls,
 } from "./_harness.ts";
 import { runWrk, type WrkResult } from "./_wrk.ts";
 import { writeResult as writeRawResult } from "./raw_results.ts";
@@ -296,8 +297,9 @@ export const runArrival = (job: ArrivalJob) =>
 // For tracing the tail and for A/B runs: `LOTSE_BENCH_ROOT` names another checkout whose
 // `deno task serve` is measured instead of this one; `LOTSE_BENCH_DENO_FLAGS` adds flags to its
 // `deno run` (e.g. `--v8-flags=--trace-gc`); `LOTSE_BENCH_SERVER_OUT` names a file that gets its
-// output (log lines, GC trace). Each held-rate run reports the server's CPU per request, how often
-// it was preempted and its event-loop stalls; with both, also its collections and slowest lines.
+// output (log lines, GC trace). Each held-rate run reports the server's CPU and write system calls
+// per request, how often it was preempted and its event-loop stalls; with both, also its
+// collections and slowest lines.
 async function latency(args: Args, cleanups: Cleanups) {
   const durationS = Math.max(20, args.duration ?? 20);
   const runs = args.runs ?? 1;
@@ -339,6 +341,7 @@ async function latency(args: Args, cleanups: Cleanups) {
   const rows: Record<string, string>[] = [];
   type Traced = ArrivalResult & {
     serverCpuUsPerRequest?: number;
+    writeCallsPerRequest?: number;
     preemptions?: number;
     loopDelay?: ReturnType<typeof loopDelays>;
     server?: ReturnType<typeof serverTrace>;
@@ -350,15 +353,18 @@ async function latency(args: Args, cleanups: Cleanups) {
     const before = await metrics();
     const cpu = cpuSeconds(lotse.child.pid);
     const preempted = preemptions(lotse.child.pid);
+    const writes = writeCalls(lotse.child.pid);
     const r: Traced = await runArrival({ ...job, url: lotse.url });
     r.serverCpuUsPerRequest = ((cpuSeconds(lotse.child.pid) - cpu) * 1e6) / r.requests;
+    r.writeCallsPerRequest = (writeCalls(lotse.child.pid) - writes) / r.requests;
     r.preemptions = preemptions(lotse.child.pid) - preempted;
     r.loopDelay = loopDelays(before, await metrics());
     if (outFile) r.server = serverTrace(await readFrom(outFile, from), r.requests);
     results.push(r);
     rows.push(row(`held rate ${run}`, r));
     console.log(
-      `run ${run}: server CPU ${fmt(r.serverCpuUsPerRequest, 1)} µs per request, ` +
+      `run ${run}: server CPU ${fmt(r.serverCpuUsPerRequest, 1)} µs and ` +
+        `${fmt(r.writeCallsPerRequest, 2)} write calls per request, ` +
         `preempted ${r.preemptions} times; event-loop delay samples:`,
       JSON.stringify(r.loopDelay),
     );
