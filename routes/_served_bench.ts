@@ -76,5 +76,13 @@ export async function benchApp(options: BenchAppOptions = {}) {
     info,
     app: createApp(deps),
     handler: createHandler({ ...deps, logger, rateLimits }),
+    /** What the served handler tells the request log of a navigation answered on its fast path. */
+    requestFacts: {
+      route: "GET /v1/navigation",
+      clientId: "stuttgart-bewohnerparken",
+      requestId: null,
+      traceparent: null,
+      transferId: null,
+    },
   };
 }

@@ -14,8 +14,20 @@ import { fastNavigation } from "../src/fast_path.ts";
 import { RequestLog } from "../src/request_log.ts";
 import { benchApp } from "./_served_bench.ts";
 
-const { generated, deps, iam, store, logger, logged, rateLimits, token, info, app, handler } =
-  await benchApp();
+const {
+  generated,
+  deps,
+  iam,
+  store,
+  logger,
+  logged,
+  rateLimits,
+  token,
+  info,
+  app,
+  handler,
+  requestFacts,
+} = await benchApp();
 const headers = { authorization: `Bearer ${token}` };
 const agsList = generated.regions.map((r) => r.ags);
 const urls = Array.from(
@@ -68,13 +80,6 @@ const edge = edgeCheck({ limits: rateLimits, verifier: iam.verifier });
 const fast = fastNavigation({ store, verifier: iam.verifier, metrics: deps.metrics });
 const requestLog = new RequestLog(logger);
 const answer = new Response("{}");
-const facts = {
-  route: "GET /v1/navigation",
-  clientId: "stuttgart-bewohnerparken",
-  requestId: null,
-  traceparent: null,
-  transferId: null,
-};
 Deno.bench("edge: header pass, rate limits, token cache", { group: "parts" }, () => {
   if (edge(requests[i++ & 1023]!, info).refusal !== null) throw new Error("refused");
 });
@@ -88,7 +93,7 @@ Deno.bench("rate limits: address and client", { group: "parts" }, () => {
   rateLimits.take("client", "stuttgart-bewohnerparken");
 });
 Deno.bench("request log line", { group: "parts" }, () => {
-  requestLog.write(requests[i++ & 1023]!, answer, 0.0421, facts);
+  requestLog.write(requests[i++ & 1023]!, answer, 0.0421, requestFacts);
 });
 
 const check = await handler.fetch(new Request(urls[0]!, { headers }), info);
