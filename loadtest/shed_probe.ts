@@ -1,6 +1,6 @@
 /**
- * The cause of the abuse run's failed normal requests (BENCHMARKS.md, "Session 7, R3 and body
- * deadlines"): a guarded server far over its soft limit (every check sheds), 20 idle
+ * The cause of the abuse run's failed normal requests (BENCHMARKS.md, "Session 7, the abuse run
+ * and body deadlines"): a guarded server far over its soft limit (every check sheds), 20 idle
  * connections that come back whenever they are closed, and a keep-alive client in another
  * process (tests/_keep_alive_client.ts: 4 loops on one `fetch` pool, 5 ms between requests,
  * every tenth a POST). Once with the shedding by rotation (a new server, the old one shut down

@@ -1,0 +1,352 @@
+/**
+ * A held arrival rate, as k6's `constant-arrival-rate` executor holds it (loadtest/k6/): request
+ * `i` is due at `start + i / rate`, whether or not earlier ones have been answered (an open
+ * model). Run as its own process (pinned to the load core by run.ts), it prints one line
+ * `ARRIVAL_JSON {...}`.
+ *
+ * Why not autocannon's `overallRate`: autocannon gives each connection a quota per second and
+ * sends back to back, each request as soon as the one before is answered, until the quota is
+ * used; a one-second interval then resets it. At half the server's maximum that is the maximum
+ * for about half of every second and nothing for the other half, so its latencies are those of
+ * a saturated server. Here requests go out one by one at their due time.
+ *
+ * Each due request takes a free keep-alive connection (HTTP/1.1, one request at a time on it);
+ * when none is free a new one is opened, up to `maxConnections` (k6's `maxVUs`); past that the
+ * request is counted as dropped (k6's `dropped_iterations`: the rate was not held). Latency is
+ * counted from the due time (so a late send counts against the server, as wrk2 counts it), and
+ * separately from the send. The loop waits for the next due time by running again at once
+ * (`setImmediate`) when it is less than 2 ms away, since Deno's timers fire 1–3 ms late; so the
+ * generator takes its core, like wrk.
+ *
+ * `deno run -A loadtest/_arrival.ts <file holding an ArrivalJob as JSON>`
+ *
+ * @module
+ */
+import { setImmediate } from "node:timers";
+import type { AutocannonJob } from "./_autocannon.ts";
+
+/**
+ * What to run (the only argument names a JSON file holding it): autocannon's job, `rate` held;
+ * `connections` are opened before the start (k6's `preAllocatedVUs`).
+ */
+export interface ArrivalJob extends AutocannonJob {
+  /** Most connections (k6's `maxVUs`); default 10 × `connections`. */
+  maxConnections?: number;
+}
+
+/** What one run measured. */
+export interface ArrivalResult {
+  scheduled: number;
+  requests: number;
+  durationS: number;
+  achievedRps: number;
+  non2xx: number;
+  errors: number;
+  dropped: number;
+  connectionsUsed: number;
+  /** From each request's due time to its answer's last byte. */
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+  /** From each request's send to its answer's last byte. */
+  serviceMs: { p50: number; p99: number; p999: number; max: number };
+  /** How late the generator sent (send − due). */
+  sendLagMs: { p50: number; p99: number; max: number };
+}
+
+const CRLF2 = [13, 10, 13, 10];
+const decoder = new TextDecoder();
+
+/** Bytes of one HTTP/1.1 request per path, built once. */
+export function requestBytes(job: ArrivalJob, host: string): Uint8Array[] {
+  const encoder = new TextEncoder();
+  const body = job.body === undefined ? undefined : encoder.encode(job.body);
+  const fields: Record<string, string> = {
+    host,
+    ...(job.token ? { authorization: `Bearer ${job.token}` } : {}),
+    ...(body ? { "content-type": "application/json", "content-length": String(body.length) } : {}),
+    ...job.headers,
+  };
+  const head = Object.entries(fields).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  return job.paths.map((path) => {
+    const start = encoder.encode(`${job.method ?? "GET"} ${path} HTTP/1.1\r\n${head}\r\n`);
+    if (!body) return start;
+    const out = new Uint8Array(start.length + body.length);
+    out.set(start);
+    out.set(body, start.length);
+    return out;
+  });
+}
+
+/**
+ * Where the answer at the start of `buf[0, len)` ends, or -1 while it is incomplete; its status
+ * in `status[0]`. Knows `Content-Length` and `Transfer-Encoding: chunked` (evidence is streamed).
+ */
+export function answerEnd(buf: Uint8Array, len: number, status: Int32Array): number {
+  let headEnd = -1;
+  for (let i = 0; i + 3 < len; i++) {
+    if (
+      buf[i] === CRLF2[0] && buf[i + 1] === CRLF2[1] && buf[i + 2] === CRLF2[2] &&
+      buf[i + 3] === CRLF2[3]
+    ) {
+      headEnd = i + 4;
+      break;
+    }
+  }
+  if (headEnd < 0) return -1;
+  const head = decoder.decode(buf.subarray(0, headEnd));
+  status[0] = Number(head.slice(9, 12));
+  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+  if (length) {
+    const end = headEnd + Number(length[1]);
+    return end <= len ? end : -1;
+  }
+  if (!/\r\ntransfer-encoding:\s*chunked/i.test(head)) return headEnd; // no body (204, 304)
+  let at = headEnd;
+  for (;;) {
+    let lineEnd = -1;
+    for (let i = at; i + 1 < len; i++) {
+      if (buf[i] === 13 && buf[i + 1] === 10) {
+        lineEnd = i;
+        break;
+      }
+    }
+    if (lineEnd < 0) return -1;
+    const size = parseInt(decoder.decode(buf.subarray(at, lineEnd)), 16);
+    if (Number.isNaN(size)) throw new Error("bad chunk size");
+    if (size === 0) {
+      // No trailers from the servers measured here: the last chunk ends with an empty line.
+      return lineEnd + 4 <= len ? lineEnd + 4 : -1;
+    }
+    at = lineEnd + 2 + size + 2;
+    if (at > len) return -1;
+  }
+}
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
+}
+
+/** A growable list of float samples. */
+class Samples {
+  #data = new Float64Array(1 << 16);
+  #n = 0;
+  push(x: number): void {
+    if (this.#n === this.#data.length) {
+      const grown = new Float64Array(this.#data.length * 2);
+      grown.set(this.#data);
+      this.#data = grown;
+    }
+    this.#data[this.#n++] = x;
+  }
+  sorted(): Float64Array {
+    return this.#data.slice(0, this.#n).sort();
+  }
+}
+
+/** One keep-alive connection carrying one request at a time. */
+class Connection {
+  busy = true;
+  #conn: Deno.TcpConn | null = null;
+  #buf = new Uint8Array(1 << 16);
+  #len = 0;
+  #due = 0;
+  #sent = 0;
+  #status = new Int32Array(1);
+  #pending: Uint8Array | null = null;
+
+  constructor(
+    readonly hostname: string,
+    readonly port: number,
+    readonly done: (c: Connection, due: number, sent: number, status: number) => void,
+    readonly failed: (c: Connection, due: number | null, error: unknown) => void,
+  ) {}
+
+  async open(): Promise<void> {
+    this.#conn = await Deno.connect({ hostname: this.hostname, port: this.port });
+    this.#conn.setNoDelay(true);
+    this.busy = false;
+    this.#readLoop();
+    if (this.#pending) {
+      const bytes = this.#pending;
+      this.#pending = null;
+      this.busy = true;
+      this.#write(bytes);
+    }
+  }
+
+  /** Sends `bytes`, due at `due`; a connection still opening sends once it is open. */
+  send(bytes: Uint8Array, due: number): void {
+    this.busy = true;
+    this.#due = due;
+    if (!this.#conn) {
+      this.#pending = bytes;
+      return;
+    }
+    this.#write(bytes);
+  }
+
+  #write(bytes: Uint8Array): void {
+    this.#sent = performance.now();
+    const conn = this.#conn!;
+    (async () => {
+      let at = 0;
+      while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+    })().catch((error) => this.failed(this, this.#due, error));
+  }
+
+  async #readLoop(): Promise<void> {
+    const conn = this.#conn!;
+    try {
+      for (;;) {
+        if (this.#len === this.#buf.length) {
+          const grown = new Uint8Array(this.#buf.length * 2);
+          grown.set(this.#buf);
+          this.#buf = grown;
+        }
+        const n = await conn.read(this.#buf.subarray(this.#len));
+        if (n === null) throw new Error("connection closed by the server");
+        this.#len += n;
+        const end = answerEnd(this.#buf, this.#len, this.#status);
+        if (end < 0) continue;
+        this.#buf.copyWithin(0, end, this.#len);
+        this.#len -= end;
+        this.busy = false;
+        this.done(this, this.#due, this.#sent, this.#status[0]!);
+      }
+    } catch (error) {
+      if (this.closed) return;
+      this.failed(this, this.busy ? this.#due : null, error);
+    }
+  }
+
+  closed = false;
+  close(): void {
+    this.closed = true;
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+  }
+}
+
+/** Runs `job` and measures it; `onDrop` is told of every dropped request. */
+export async function runArrival(
+  job: ArrivalJob,
+  onDrop: () => void = () => {},
+): Promise<ArrivalResult> {
+  const url = new URL(job.url);
+  const hostname = url.hostname;
+  const port = Number(url.port || 80);
+  const requests = requestBytes(job, url.host);
+  const maxConnections = job.maxConnections ?? job.connections * 10;
+  const interval = 1000 / job.rate;
+  const total = Math.round(job.rate * job.durationS);
+  const latency = new Samples();
+  const service = new Samples();
+  const lag = new Samples();
+  let completed = 0, non2xx = 0, errors = 0, dropped = 0, inFlight = 0;
+  const idle: Connection[] = [];
+  const all: Connection[] = [];
+  const { promise: drained, resolve: drain } = Promise.withResolvers<void>();
+  let scheduling = true;
+
+  const settle = () => {
+    inFlight--;
+    if (!scheduling && inFlight === 0) drain();
+  };
+  const done = (c: Connection, due: number, sent: number, status: number) => {
+    const now = performance.now();
+    latency.push(now - due);
+    service.push(now - sent);
+    lag.push(sent - due);
+    completed++;
+    if (status < 200 || status > 299) non2xx++;
+    idle.push(c);
+    settle();
+  };
+  const failed = (c: Connection, due: number | null, error: unknown) => {
+    if (c.closed) return; // a write and a read of the same request may both fail
+    errors++;
+    if (errors <= 3) console.error(`request failed: ${error}`);
+    c.close();
+    all.splice(all.indexOf(c), 1);
+    const at = idle.indexOf(c);
+    if (at >= 0) idle.splice(at, 1);
+    if (due !== null) settle();
+  };
+  const connect = () => {
+    const c = new Connection(hostname, port, done, failed);
+    all.push(c);
+    return c;
+  };
+
+  await Promise.all(Array.from({ length: job.connections }, () => connect().open()));
+  idle.push(...all);
+
+  const start = performance.now() + 5;
+  let next = 0;
+  await new Promise<void>((resolve) => {
+    const tick = () => {
+      const now = performance.now();
+      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
+      for (; next < due; next++) {
+        const dueAt = start + next * interval;
+        let c = idle.pop();
+        if (!c) {
+          if (all.length >= maxConnections) {
+            dropped++;
+            onDrop();
+            continue;
+          }
+          c = connect();
+          c.open().catch((error) => failed(c!, dueAt, error));
+        }
+        inFlight++;
+        c.send(requests[next % requests.length]!, dueAt);
+      }
+      if (next >= total) return resolve();
+      const wait = start + next * interval - performance.now();
+      if (wait > 2) setTimeout(tick, wait - 2);
+      else setImmediate(tick);
+    };
+    tick();
+  });
+  const durationS = (performance.now() - start) / 1000;
+  scheduling = false;
+  if (inFlight === 0) drain();
+  const deadline = setTimeout(drain, 10_000);
+  await drained;
+  clearTimeout(deadline);
+  for (const c of all) c.close();
+
+  const l = latency.sorted(), s = service.sorted(), g = lag.sorted();
+  return {
+    scheduled: total,
+    requests: completed,
+    durationS,
+    achievedRps: completed / durationS,
+    non2xx,
+    errors,
+    dropped,
+    connectionsUsed: all.length,
+    latencyMs: {
+      p50: percentile(l, 50),
+      p90: percentile(l, 90),
+      p99: percentile(l, 99),
+      p999: percentile(l, 99.9),
+      max: l[l.length - 1] ?? NaN,
+    },
+    serviceMs: {
+      p50: percentile(s, 50),
+      p99: percentile(s, 99),
+      p999: percentile(s, 99.9),
+      max: s[s.length - 1] ?? NaN,
+    },
+    sendLagMs: { p50: percentile(g, 50), p99: percentile(g, 99), max: g[g.length - 1] ?? NaN },
+  };
+}
+
+if (import.meta.main) {
+  const job = JSON.parse(await Deno.readTextFile(Deno.args[0]!)) as ArrivalJob;
+  console.log(`ARRIVAL_JSON ${JSON.stringify(await runArrival(job))}`);
+}

@@ -1,0 +1,104 @@
+/**
+ * The held-arrival-rate generator (loadtest/_arrival.ts): its answer parser, and that it is an
+ * open model (requests go out at their due time whether or not earlier ones were answered).
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { answerEnd, runArrival } from "./_arrival.ts";
+
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+Deno.test("answerEnd finds the end of a Content-Length answer only once it is whole", () => {
+  const status = new Int32Array(1);
+  const whole = bytes("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
+  assert.equal(answerEnd(whole, whole.length, status), whole.length);
+  assert.equal(status[0], 200);
+  assert.equal(answerEnd(whole, whole.length - 1, status), -1);
+  assert.equal(answerEnd(whole, 20, status), -1);
+});
+
+Deno.test("answerEnd follows chunked answers across reads", () => {
+  const status = new Int32Array(1);
+  const text = "HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n" +
+    "3\r\nabc\r\na\r\n0123456789\r\n0\r\n\r\nHTTP/1.1 200";
+  const buf = bytes(text);
+  const end = text.indexOf("HTTP/1.1 200");
+  for (let len = 0; len < end; len++) assert.equal(answerEnd(buf, len, status), -1, `at ${len}`);
+  assert.equal(answerEnd(buf, buf.length, status), end);
+  assert.equal(status[0], 404);
+});
+
+Deno.test("answerEnd ends an answer without a body at its head", () => {
+  const status = new Int32Array(1);
+  const buf = bytes("HTTP/1.1 204 No Content\r\ndate: x\r\n\r\n");
+  assert.equal(answerEnd(buf, buf.length, status), buf.length);
+  assert.equal(status[0], 204);
+});
+
+Deno.test("requests go out while earlier ones wait: an open model, not one per connection", async () => {
+  // The server answers nothing until 12 requests are in: with 2 connections opened beforehand
+  // a closed model (autocannon) would never get there.
+  const held: (() => void)[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async () => {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    held.push(resolve);
+    if (held.length === 12) { for (const r of held) r(); }
+    await promise;
+    return new Response("{}", { headers: { "content-type": "application/json" } });
+  });
+  try {
+    const result = await runArrival({
+      url: `http://127.0.0.1:${server.addr.port}`,
+      paths: ["/a", "/b"],
+      rate: 400,
+      durationS: 0.03,
+      connections: 2,
+      maxConnections: 50,
+    });
+    assert.equal(result.scheduled, 12);
+    assert.equal(result.requests, 12);
+    assert.equal(result.errors, 0);
+    assert.equal(result.dropped, 0);
+    assert(result.connectionsUsed >= 12, `only ${result.connectionsUsed} connections`);
+    assert(result.latencyMs.max >= result.serviceMs.max - 1e-9);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a request with no free connection left is dropped and counted, as k6 counts it", async () => {
+  // Every request is held until the generator has dropped one: with at most 3 connections the
+  // fourth due request finds none free.
+  const held: (() => void)[] = [];
+  let dropped = false;
+  const release = () => {
+    dropped = true;
+    for (const r of held.splice(0)) r();
+  };
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async () => {
+    if (!dropped) {
+      const { promise, resolve } = Promise.withResolvers<void>();
+      held.push(resolve);
+      await promise;
+    }
+    return new Response("streamed", { status: 201 });
+  });
+  try {
+    const result = await runArrival({
+      url: `http://127.0.0.1:${server.addr.port}`,
+      paths: ["/"],
+      rate: 500,
+      durationS: 0.02,
+      connections: 1,
+      maxConnections: 3,
+    }, release);
+    assert.equal(result.scheduled, 10);
+    assert(result.dropped >= 1, "nothing dropped");
+    assert.equal(result.requests + result.dropped, 10);
+    assert.equal(result.errors, 0);
+    assert.equal(result.connectionsUsed, 3);
+  } finally {
+    await server.shutdown();
+  }
+});
