@@ -63,14 +63,23 @@ export class Child {
   #chunks: Uint8Array[] = [];
   #bytes = 0;
   #drained: Promise<void>;
+  #out: Deno.FsFile | null;
 
   constructor(
     name: string,
     cmd: string,
     args: string[],
-    options: { env?: Record<string, string>; cwd?: string } = {},
+    options: {
+      env?: Record<string, string>;
+      cwd?: string;
+      /** A file that gets everything the process writes to standard output and error too. */
+      outFile?: string;
+    } = {},
   ) {
     this.name = name;
+    this.#out = options.outFile
+      ? Deno.openSync(options.outFile, { write: true, create: true, truncate: true })
+      : null;
     this.process = new Deno.Command(cmd, {
       args,
       env: options.env,
@@ -82,7 +91,7 @@ export class Child {
     this.#drained = Promise.all([
       this.#drain(this.process.stdout),
       this.#drain(this.process.stderr),
-    ]).then(() => {});
+    ]).then(() => this.#out?.close());
   }
 
   // The last chunks, decoded only when read: a server under load writes thousands of log
@@ -90,6 +99,7 @@ export class Child {
   // that the measured processes share.
   async #drain(stream: ReadableStream<Uint8Array>): Promise<void> {
     for await (const chunk of stream) {
+      this.#out?.writeSync(chunk);
       this.#chunks.push(chunk);
       this.#bytes += chunk.length;
       while (this.#bytes - this.#chunks[0]!.length >= OUTPUT_BYTES) {
@@ -274,6 +284,8 @@ export async function startLotseProcess(
     denoFlags?: string[];
     /** The checkout whose `deno task serve` runs; default this one. */
     cwd?: string;
+    /** A file that gets the process's output too (its log lines, a `--trace-gc`). */
+    outFile?: string;
   } = {},
 ): Promise<LotseProcess> {
   const port = freePort();
@@ -288,6 +300,7 @@ export async function startLotseProcess(
     ...taskArgs("serve", options.denoFlags, options.cwd ? `${options.cwd}/` : ROOT),
   ], {
     cwd: options.cwd ?? ROOT,
+    ...(options.outFile ? { outFile: options.outFile } : {}),
     env: {
       DATABASE_URL: databaseUrl,
       LOTSE_PORT: String(port),
@@ -346,6 +359,22 @@ export function cpuSeconds(pid: number): number {
   // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * How often a process's threads were taken off the CPU against their will so far (Linux
+ * `nonvoluntary_ctxt_switches`, summed over `/proc/<pid>/task/*`): another runnable thread or
+ * process on its core. A request arriving then waits for the core.
+ */
+export function preemptions(pid: number): number {
+  let sum = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/status`);
+      sum += Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch { /* the thread ended */ }
+  }
+  return sum;
 }
 
 /** Median of a non-empty list. */

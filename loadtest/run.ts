@@ -40,6 +40,7 @@ import {
   loadAverage,
   median,
   pinCluster,
+  preemptions,
   sleep,
   startBenchDatabase,
   startLotseProcess,
@@ -178,11 +179,14 @@ async function context(): Promise<Record<string, unknown>> {
 }
 
 // P1: Lotse's authenticated navigation against bare Deno.serve and Hono, same run.
+// `LOTSE_BENCH_ROOT` names another checkout whose `deno task serve` is measured, for A/B runs.
 export async function navigation(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
-  const lotse = await startLotseProcess(cleanups, db.url);
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const lotse = await startLotseProcess(cleanups, db.url, cwd ? { cwd } : {});
+  console.log(`Lotse from ${cwd ?? ROOT}`);
   const token = await demoToken(lotse.url);
   const paths = navigationPaths(db.tables);
   const bare = await startReference(cleanups, "bare");
@@ -288,11 +292,25 @@ export const runArrival = (job: ArrivalJob) =>
 // same run: autocannon at the same `overallRate` (a quota per connection and second, sent back to
 // back: saturated bursts, not a held rate; kept to show the difference) and bare `Deno.serve` at
 // the same held rate, the tail that the runtime, the loopback and the generator add.
+//
+// For tracing the tail and for A/B runs: `LOTSE_BENCH_ROOT` names another checkout whose
+// `deno task serve` is measured instead of this one; `LOTSE_BENCH_DENO_FLAGS` adds flags to its
+// `deno run` (e.g. `--v8-flags=--trace-gc`); `LOTSE_BENCH_SERVER_OUT` names a file that gets its
+// output (log lines, GC trace). Each held-rate run reports the server's CPU per request, how often
+// it was preempted and its event-loop stalls; with both, also its collections and slowest lines.
 async function latency(args: Args, cleanups: Cleanups) {
   const durationS = Math.max(20, args.duration ?? 20);
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
-  const lotse = await startLotseProcess(cleanups, db.url);
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const denoFlags = (Deno.env.get("LOTSE_BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
+  const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
+  const lotse = await startLotseProcess(cleanups, db.url, {
+    denoFlags,
+    ...(cwd ? { cwd } : {}),
+    ...(outFile ? { outFile } : {}),
+  });
+  console.log(`Lotse from ${cwd ?? ROOT}${denoFlags.length ? ` with ${denoFlags.join(" ")}` : ""}`);
   const token = await demoToken(lotse.url);
   const paths = navigationPaths(db.tables);
   await runWrk(lotse.url, { paths, token, durationS: 2 });
@@ -319,22 +337,116 @@ async function latency(args: Args, cleanups: Cleanups) {
     };
   };
   const rows: Record<string, string>[] = [];
-  const results: ArrivalResult[] = [];
+  type Traced = ArrivalResult & {
+    serverCpuUsPerRequest?: number;
+    preemptions?: number;
+    loopDelay?: ReturnType<typeof loopDelays>;
+    server?: ReturnType<typeof serverTrace>;
+  };
+  const results: Traced[] = [];
+  const metrics = async () => await (await fetch(`${lotse.url}/metrics`)).text();
   for (let run = 1; run <= runs; run++) {
-    const r = await runArrival({ ...job, url: lotse.url });
+    const from = outFile ? (await Deno.stat(outFile)).size : 0;
+    const before = await metrics();
+    const cpu = cpuSeconds(lotse.child.pid);
+    const preempted = preemptions(lotse.child.pid);
+    const r: Traced = await runArrival({ ...job, url: lotse.url });
+    r.serverCpuUsPerRequest = ((cpuSeconds(lotse.child.pid) - cpu) * 1e6) / r.requests;
+    r.preemptions = preemptions(lotse.child.pid) - preempted;
+    r.loopDelay = loopDelays(before, await metrics());
+    if (outFile) r.server = serverTrace(await readFrom(outFile, from), r.requests);
     results.push(r);
     rows.push(row(`held rate ${run}`, r));
+    console.log(
+      `run ${run}: server CPU ${fmt(r.serverCpuUsPerRequest, 1)} µs per request, ` +
+        `preempted ${r.preemptions} times; event-loop delay samples:`,
+      JSON.stringify(r.loopDelay),
+    );
+    if (r.server) console.log(`run ${run}, server:`, JSON.stringify(r.server));
   }
   const autocannon = await runAutocannon({ ...job, url: lotse.url });
   rows.push(row("autocannon (bursts)", autocannon));
   const bare = await startReference(cleanups, "bare");
   await runArrival({ ...job, url: bare.url, durationS: 2 });
-  const reference = await runArrival({ ...job, url: bare.url });
+  const barePreempted = preemptions(bare.child.pid);
+  const reference: ArrivalResult & { preemptions?: number } = await runArrival({
+    ...job,
+    url: bare.url,
+  });
+  reference.preemptions = preemptions(bare.child.pid) - barePreempted;
   rows.push(row("bare Deno.serve", reference));
   console.table(rows);
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
+  console.log(`bare Deno.serve preempted ${reference.preemptions} times`);
   console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms, the rate held (nothing dropped)");
   return { durationS, rate, p1MaxRps: max?.rps ?? null, results, autocannon, reference };
+}
+
+/**
+ * The server's event-loop delay between two /metrics texts (`lotse_event_loop_delay_seconds`, a
+ * sample every 5 ms): how many samples in all, and how many were later than 2.5, 5 and 10 ms —
+ * the stalls every request then waiting shares.
+ */
+function loopDelays(before: string, after: string) {
+  const b = histogramBuckets(before, "lotse_event_loop_delay_seconds");
+  const a = histogramBuckets(after, "lotse_event_loop_delay_seconds");
+  const count = (le: number) => (a.get(le) ?? 0) - (b.get(le) ?? 0);
+  const samples = count(Infinity);
+  return {
+    samples,
+    over2_5ms: samples - count(0.0025),
+    over5ms: samples - count(0.005),
+    over10ms: samples - count(0.01),
+  };
+}
+
+/** The bytes of `file` from `offset` on, as text. */
+async function readFrom(file: string, offset: number): Promise<string> {
+  const handle = await Deno.open(file);
+  try {
+    await handle.seek(offset, Deno.SeekMode.Start);
+    return await new Response(handle.readable).text();
+  } catch (error) {
+    handle.close();
+    throw error;
+  }
+}
+
+/**
+ * What a served process wrote during a run: its collections (`--trace-gc` lines: how many, how
+ * long in all, the longest, per 10k requests) and its slowest request log lines.
+ */
+export function serverTrace(text: string, requests: number) {
+  const gc: Record<string, { count: number; ms: number; maxMs: number }> = {};
+  const slowest: { durationMs: number; time: string }[] = [];
+  for (const line of text.split("\n")) {
+    const traced =
+      /ms: ([A-Za-z-]+(?: \(\w+\))?) .*? MB, (?:pooled: [\d.]+ MB, )?([\d.]+) \/ [\d.]+ ms/
+        .exec(line);
+    if (traced) {
+      const kind = (gc[traced[1]!] ??= { count: 0, ms: 0, maxMs: 0 });
+      const ms = Number(traced[2]);
+      kind.count++;
+      kind.ms += ms;
+      kind.maxMs = Math.max(kind.maxMs, ms);
+      continue;
+    }
+    const logged = /"time":"([^"]+)".*"durationMs":([\d.]+)/.exec(line);
+    if (logged) {
+      slowest.push({ durationMs: Number(logged[2]), time: logged[1]! });
+      if (slowest.length > 64) slowest.sort((a, b) => b.durationMs - a.durationMs).length = 5;
+    }
+  }
+  slowest.sort((a, b) => b.durationMs - a.durationMs).length = Math.min(slowest.length, 5);
+  const per10k = Object.fromEntries(
+    Object.entries(gc).map(([kind, g]) => [kind, {
+      ...g,
+      ms: Math.round(g.ms * 100) / 100,
+      per10kRequests: Math.round((g.count / requests) * 1e5) / 10,
+      msPer10kRequests: Math.round((g.ms / requests) * 1e6) / 100,
+    }]),
+  );
+  return { gc: per10k, slowestRequests: slowest };
 }
 
 // P8: spawn to /readyz 200 against PostgreSQL with the full-scale tables.

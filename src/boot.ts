@@ -28,7 +28,6 @@ import type { CockpitOidcConfig, Config } from "./config.ts";
 import { createIam, type Iam } from "./iam.ts";
 import { Metrics } from "./metrics.ts";
 import { sampleLoopDelay } from "./loop_delay.ts";
-import { Activity } from "./activity.ts";
 import {
   idnrHmac,
   openProtocolLog,
@@ -40,7 +39,7 @@ import { closeInterrupted, InflightJournal } from "./inflight.ts";
 import { TableStore } from "./store.ts";
 import type { Tables } from "./model.ts";
 import { ProviderClients } from "./transport.ts";
-import { type GuardedServer, serveGuarded } from "./serve.ts";
+import { type GuardedServer, type RequestActivity, serveGuarded } from "./serve.ts";
 import { RateLimits } from "./rate_limit.ts";
 import { TransferCaps } from "./transfer_caps.ts";
 import type { Hono } from "hono";
@@ -232,9 +231,15 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       }, { onError: report("Table snapshot not written"), minIntervalMs: 30_000 })
       : null;
     cleanups.push(() => snapshotWriter?.close());
-    // The requests this instance serves: the collection after a whole-table swap waits for a
-    // quiet moment (src/store.ts).
-    const activity = new Activity();
+    // The requests this instance serves, as its server counts them: the collection after a
+    // whole-table swap waits for a quiet moment (src/store.ts). Quiet while nothing is served.
+    let server: GuardedServer | null = null;
+    const activity: RequestActivity = {
+      get begun() {
+        return server?.begun ?? 0;
+      },
+      quietSince: (mark) => server === null || server.quietSince(mark),
+    };
     const store = new TableStore(db, {
       activity,
       onSwap: (snapshot, changed, info) => {
@@ -459,7 +464,6 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       }),
     });
 
-    let server: GuardedServer | null = null;
     let url: string | null = null;
     if (options.serve !== false) {
       const tls = config.tls
@@ -468,7 +472,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
           key: await Deno.readTextFile(config.tls.keyFile),
         }
         : null;
-      server = await serveGuarded(activity.track(handler), {
+      server = await serveGuarded(handler, {
         hostname: config.host,
         port: config.port,
         tls,

@@ -46,6 +46,11 @@
  *   shedding instead of death.
  * - An old generation that still has requests running after `lingerMs` is aborted.
  *
+ * One count of requests serves all of this and the instance's quiet spells
+ * ({@linkcode RequestActivity}: every request begins; one answered asynchronously runs until its
+ * response is written to the end): two integer updates per request, and one reaction to
+ * `info.completed` per asynchronous one.
+ *
  * Why the timeouts and the shedding ask the kernel instead of rotating servers: a rotation
  * costs normal clients (`loadtest/rotation_probe.ts`: 4-10 % of fresh connections failed at a
  * 20 ms rotation; `loadtest/shed_probe.ts`: about one keep-alive request in 200).
@@ -111,9 +116,29 @@ export interface GuardedServeOptions {
   readonly logger: Pick<Logger, "warn">;
 }
 
+/**
+ * Whether an instance is serving: how many requests began and whether one still runs. Work that
+ * stops every request for a moment (the memory-reducing collection after a whole-table swap,
+ * src/store.ts) waits for a quiet spell instead of stalling the requests of a busy instance.
+ */
+export interface RequestActivity {
+  /** Requests begun since the start. */
+  readonly begun: number;
+  /**
+   * Whether no request began since `mark` (an earlier {@linkcode RequestActivity.begun}) and
+   * none runs.
+   */
+  quietSince(mark: number): boolean;
+}
+
 /** A running guarded server. */
-export interface GuardedServer {
+export interface GuardedServer extends RequestActivity {
   readonly addr: Deno.NetAddr;
+  /**
+   * Requests answered asynchronously whose response has not been written to the end yet (a
+   * streamed body included); a synchronous answer counts in `begun` only.
+   */
+  readonly running: number;
   /** Servers started so far (the first, rotations and replacements after errors). */
   readonly generations: number;
   /** Servers that ended with an error (e.g. out of file descriptors) and were replaced. */
@@ -162,16 +187,22 @@ export async function serveGuarded(
   const sockets = options.sockets === undefined ? openIdleSockets() : options.sockets;
   const timeouts = sockets !== null && (headerTimeoutMs > 0 || idleTimeoutMs > 0);
   const shedIdleMs = options.shedIdleMs ?? 1_000;
-  // Requests running per client port: asynchronous answers, from their start until their
-  // response is written to the end. The fast path answers synchronously and is not counted.
-  const running = new Int32Array(65536);
-  const served: Deno.ServeHandler<Deno.NetAddr> = sockets === null ? handler : (request, info) => {
+  // The one count of requests: every request begins; an asynchronous answer runs from its start
+  // until its response is written to the end, counted in all and per client port (for the
+  // timeouts and the shedding). The fast path answers synchronously: it only begins.
+  let begun = 0;
+  let runningAll = 0;
+  const runningByPort = new Int32Array(65536);
+  const served: Deno.ServeHandler<Deno.NetAddr> = (request, info) => {
+    begun++;
     const answer = handler(request, info);
     if (answer instanceof Promise) {
       const client = info.remoteAddr.port;
-      running[client]!++;
+      runningAll++;
+      runningByPort[client]!++;
       const end = () => {
-        if (running[client]! > 0) running[client]!--;
+        runningAll--;
+        if (runningByPort[client]! > 0) runningByPort[client]!--;
       };
       info.completed.then(end, end);
     }
@@ -278,7 +309,7 @@ export async function serveGuarded(
   };
   /** How long a connection has been idle, or null when it is in use or was idle too briefly. */
   const idleFor = (socket: AcceptedSocket): number | null => {
-    if (running[socket.peerPort]! > 0) return null;
+    if (runningByPort[socket.peerPort]! > 0) return null;
     // Answered: idle since the last byte either way (bytes received after the answer are the
     // next request arriving). Never answered: silent since it was accepted, whatever it sent.
     const idle = socket.answered ? Math.min(socket.silentMs, socket.quietMs) : socket.silentMs;
@@ -286,7 +317,7 @@ export async function serveGuarded(
   };
   /** Whether a connection is past its header or idle timeout. */
   const overdue = (socket: AcceptedSocket): boolean => {
-    if (running[socket.peerPort]! > 0) return false;
+    if (runningByPort[socket.peerPort]! > 0) return false;
     const limit = socket.answered ? idleTimeoutMs : headerTimeoutMs;
     if (limit <= 0 || socket.silentMs <= limit) return false;
     // Bytes came in after the last answer: the next request is arriving (its handler may
@@ -327,6 +358,13 @@ export async function serveGuarded(
 
   return {
     addr,
+    get begun() {
+      return begun;
+    },
+    get running() {
+      return runningAll;
+    },
+    quietSince: (mark) => begun === mark && runningAll === 0,
     get generations() {
       return generations;
     },

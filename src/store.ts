@@ -24,7 +24,7 @@ import { type NavIndex, navIndexSteps } from "./nav_index.ts";
 import { runInSlices, runToEnd, type Steps } from "./_slices.ts";
 import { PermissionIndex } from "./permissions.ts";
 import { RouteList } from "./route_list.ts";
-import type { Activity } from "./activity.ts";
+import type { RequestActivity } from "./serve.ts";
 import type { Client, Route, TableName, Tables } from "./model.ts";
 import { TABLE_NAMES } from "./model.ts";
 
@@ -200,7 +200,7 @@ export interface TableStoreOptions {
    * The instance's requests: the collection after a whole-table swap waits until none began
    * for {@linkcode TableStoreOptions.collectAfterMs} and none runs. Without it, it does not wait.
    */
-  activity?: Pick<Activity, "begun" | "quietSince">;
+  activity?: RequestActivity;
   /** Quiet time before that collection; default 1000 ms (tests shorten it). */
   collectAfterMs?: number;
 }
