@@ -595,8 +595,23 @@ async function swap(args: Args, cleanups: Cleanups) {
   };
 }
 
-/** One mode of the authorizations scenario: its runs, each with the bare reference. */
-export type AuthorizationRuns = Record<string, WrkResult>[];
+/**
+ * One mode of the authorizations scenario: its runs, each with the bare references, and the
+ * protocol records per batch (group commit) Lotse wrote during its run.
+ */
+export type AuthorizationRuns = (Record<"bare" | "shaped" | "lotse", WrkResult> & {
+  entriesPerBatch: number;
+})[];
+
+/** Protocol batches written straight to PostgreSQL and their entries, from Lotse's /metrics. */
+async function protocolBatches(url: string): Promise<{ batches: number; entries: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (pattern: RegExp) => Number(text.match(pattern)?.[1] ?? 0);
+  return {
+    batches: read(/^lotse_protocol_batches_total (\d+)$/m),
+    entries: read(/^lotse_protocol_stage_seconds_count\{stage="database"\} (\d+)$/m),
+  };
+}
 
 // POST /v1/authorizations: decision, seal and protocol record per request. Lotse runs once per
 // token algorithm (`--alg ES256|EdDSA`, default both: ES256 first, then the same database
@@ -647,12 +662,25 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
       for (let run = 1; run <= runs; run++) {
         const b = await runWrk(bare.url, { ...job, durationS, serverPid: bare.child.pid });
         const s = await runWrk(shaped.url, { ...job, durationS, serverPid: shaped.child.pid });
+        const before = await protocolBatches(lotse.url);
         const l = await runWrk(lotse.url, { ...job, durationS, serverPid: lotse.child.pid });
-        results.push({ bare: b, shaped: s, lotse: l });
+        const after = await protocolBatches(lotse.url);
+        const perBatch = (after.entries - before.entries) / (after.batches - before.batches);
+        results.push({ bare: b, shaped: s, lotse: l, entriesPerBatch: perBatch });
         rows.push(
-          { alg, run: String(run), ...wrkRow("bare Deno.serve", b) },
-          { alg, run: String(run), ...wrkRow("bare, an authorization's I/O shape", s) },
-          { alg, run: String(run), ...wrkRow(`Lotse authorizations ${alg}`, l) },
+          { alg, run: String(run), ...wrkRow("bare Deno.serve", b), "records/batch": "–" },
+          {
+            alg,
+            run: String(run),
+            ...wrkRow("bare, an authorization's I/O shape", s),
+            "records/batch": "–",
+          },
+          {
+            alg,
+            run: String(run),
+            ...wrkRow(`Lotse authorizations ${alg}`, l),
+            "records/batch": fmt(perBatch, 1),
+          },
         );
       }
       byAlg[alg] = results;

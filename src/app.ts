@@ -96,34 +96,24 @@ export function createApp(deps: AppDeps): Hono {
   const { metrics } = deps;
   const logger = deps.logger ?? createLogger();
 
+  // One middleware before every routed request, not two: each layer of Hono's chain costs a
+  // promise and closures per request (BENCHMARKS.md, "Session 8, P10"). RFC 9112 leaves a
+  // repeated query parameter to the application: Lotse reads each once, so a second value is
+  // refused rather than silently ignored.
   app.use(async (c, next) => {
     const start = performance.now();
-    await next();
+    const repeated = repeatedParameter(c.req.url);
+    if (repeated === null) await next();
+    else {
+      c.res = toResponse(
+        new Problem("invalid-request", `Query parameter "${repeated.slice(0, 100)}" is repeated`),
+      );
+    }
     const route = routeLabel(c.req.method, routePath(c, -1));
     metrics.observe(route, c.res.status, performance.now() - start);
     const principal = (c as unknown as { get(key: string): { clientId: string } | undefined })
       .get("principal");
     deps.requests?.note(c.req.raw, { route, clientId: principal?.clientId });
-  });
-
-  // RFC 9112 leaves a repeated query parameter to the application: Lotse reads each once,
-  // so a second value is refused rather than silently ignored.
-  app.use(async (c, next) => {
-    const url = c.req.url;
-    const query = url.indexOf("?");
-    if (query !== -1) {
-      const seen = new Set<string>();
-      for (const key of new URLSearchParams(url.slice(query + 1)).keys()) {
-        if (seen.has(key)) {
-          throw new Problem(
-            "invalid-request",
-            `Query parameter "${key.slice(0, 100)}" is repeated`,
-          );
-        }
-        seen.add(key);
-      }
-    }
-    await next();
   });
 
   const { db, iam } = deps;
@@ -215,7 +205,22 @@ export function createApp(deps: AppDeps): Hono {
   return app;
 }
 
+/** The first query parameter `url` names twice, or null. */
+function repeatedParameter(url: string): string | null {
+  const query = url.indexOf("?");
+  if (query === -1) return null;
+  const seen = new Set<string>();
+  for (const key of new URLSearchParams(url.slice(query + 1)).keys()) {
+    if (seen.has(key)) return key;
+    seen.add(key);
+  }
+  return null;
+}
+
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+// The labels made so far, by method and pattern: both come from fixed sets, and a label made
+// once is not made again for every request.
+const LABELS = new Map<string, Map<string, string>>();
 
 /**
  * The metric label of a request: its method and route pattern, from fixed sets. Invented
@@ -224,7 +229,14 @@ const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIO
  */
 export function routeLabel(method: string, pattern: string): string {
   const known = METHODS.has(method) ? method : "OTHER";
-  return `${known} ${pattern && pattern !== "/*" ? pattern : "unmatched"}`;
+  let labels = LABELS.get(known);
+  if (labels === undefined) LABELS.set(known, labels = new Map());
+  let label = labels.get(pattern);
+  if (label === undefined) {
+    label = `${known} ${pattern && pattern !== "/*" ? pattern : "unmatched"}`;
+    labels.set(pattern, label);
+  }
+  return label;
 }
 
 function isClientAbort(error: unknown, signal: AbortSignal): boolean {

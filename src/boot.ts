@@ -355,6 +355,9 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       hmacKey: protocolKey,
       onError: report("Protocol log trouble"),
       onBatch: ({ enqueuedAt, sentAt, answeredAt, resumedAt }) => {
+        // Entries per batch = the stages' count over this: how far group commit spreads the
+        // round trip (BENCHMARKS.md, "Session 8, P10").
+        metrics.count("lotse_protocol_batches_total");
         for (const at of enqueuedAt) {
           metrics.observeProtocolStage("queued", sentAt - at);
           metrics.observeProtocolStage("database", answeredAt - sentAt);

@@ -70,6 +70,23 @@ export interface EdgeResult {
   readonly traceparent: string | null;
 }
 
+/**
+ * Whether the absolute `url` names `/v1/token`, as `new URL(url).pathname` would say: read off
+ * the text, without parsing a URL for every POST (an authorization's, say); a path with a dot
+ * segment or a percent sign is parsed, so normalisation still counts.
+ */
+export function isTokenPath(url: string): boolean {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return false;
+  let end = url.indexOf("?", start);
+  if (end === -1) end = url.length;
+  const path = url.slice(start, end);
+  if (path.includes(".") || path.includes("%") || path.includes("#")) {
+    return new URL(url).pathname === "/v1/token";
+  }
+  return path === "/v1/token";
+}
+
 /** Builds the edge check for each request. */
 export function edgeCheck(
   deps: EdgeDeps,
@@ -146,7 +163,7 @@ export function edgeCheck(
     const address = (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname ?? "unknown";
     let verdict = limits.take("address", address);
     let claims: AccessTokenClaims | undefined;
-    if (request.method === "POST" && new URL(request.url).pathname === "/v1/token") {
+    if (request.method === "POST" && isTokenPath(request.url)) {
       verdict = tightest(verdict, limits.take("token", `address:${address}`));
     } else if (byClient) {
       // Known once its token is cached (from the second request on); the first request of

@@ -72,9 +72,9 @@ export interface LineBatchOptions {
 
 /**
  * How long standard output's lines are held at most. Flushed per turn (a 0 ms timer), a server
- * held at half its capacity made a write and a timer for every one or two requests: one line
- * written alone cost ~1.8 µs, one in a batch of 75 ~0.2 µs (BENCHMARKS.md, "Session 8, P2 and
- * P1").
+ * held at a steady rate made a write and a timer every ~8 requests (0.13 per request at 8k/s):
+ * one line written alone cost ~1.8 µs, one in a batch of 75 ~0.2 µs (BENCHMARKS.md, "Session 8,
+ * P2 and P1").
  */
 export const FLUSH_MS = 5;
 /** Held characters at which standard output's lines are written at once (well under a pipe's 64 KiB). */

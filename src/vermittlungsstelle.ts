@@ -93,10 +93,12 @@ export async function authorize(
       refusal: refusal("not-permitted", decision.reason, { transferId }),
     };
   }
-  const { onBehalfOf, ...sealable } = grant;
+  // The seal reads the grant's fields by name: without `onBehalfOf` the grant goes as it is,
+  // not copied once more per token.
+  const { onBehalfOf } = grant;
   const claims = onBehalfOf === undefined
-    ? sealable
-    : { ...sealable, extraClaims: { ...sealable.extraClaims, on_behalf_of: onBehalfOf } };
+    ? grant
+    : { ...grant, extraClaims: { ...grant.extraClaims, on_behalf_of: onBehalfOf } };
   const sealed = options.presealed ?? await sealEvidenceToken(claims, {
     keys: options.keys,
     issuer: options.issuer,

@@ -164,6 +164,13 @@ Deno.test({
           );
           assert.ok(Number(count?.[1]) >= 2, `${stage}: ${count?.[0]}`);
         }
+        // The batches those entries went in: at least one, at most one per entry.
+        assert.equal(families.get("lotse_protocol_batches_total")?.type, "COUNTER");
+        const batches = value("lotse_protocol_batches_total");
+        const entries = Number(
+          text.match(/^lotse_protocol_stage_seconds_count\{stage="database"\} (\d+)$/m)?.[1],
+        );
+        assert.ok(batches >= 1 && batches <= entries, `${batches} batches, ${entries} entries`);
         const loop = families.get("lotse_event_loop_delay_seconds");
         assert.equal(loop?.type, "HISTOGRAM");
         assert.ok(Number((loop.metrics[0] as unknown as { count: string }).count) >= 1);
