@@ -64,7 +64,7 @@ const SECRET_FIELD = /token|secret|password|passwd|authorization|assertion|idnr|
 export interface LineBatchOptions {
   /** Writes bytes, returning how many it took (`Deno.stdout.writeSync`). */
   writeSync: (bytes: Uint8Array) => number;
-  /** Runs `flush` later (when the current event-loop turn has ended, at the earliest); default a 0 ms timer. */
+  /** Runs `flush` later (after this event-loop turn at the earliest); default a 0 ms timer. */
   schedule?: (flush: () => void) => void;
   /** Held characters (line breaks included) at which a push writes everything; default 64 Ki. */
   maxHeld?: number;
@@ -77,7 +77,7 @@ export interface LineBatchOptions {
  * P2 and P1").
  */
 export const FLUSH_MS = 5;
-/** Held characters at which standard output's lines are written at once (well under a pipe's 64 KiB). */
+/** Held characters at which standard output's lines are written at once (under a pipe's 64 KiB). */
 export const MAX_HELD_CHARS = 32 * 1024;
 
 /**

@@ -5,12 +5,12 @@
  * least of five rounds of 20,000 requests, from `v8.getHeapStatistics().total_allocated_bytes`.
  * Scavenges come every few MiB allocated (BENCHMARKS.md, "Session 8, P2 and P1").
  *
- * `deno run -A loadtest/alloc_probe.ts`
+ * `deno run -A routes/navigation_alloc_bench.ts`
  *
  * @module
  */
 import v8 from "node:v8";
-import { benchApp } from "../routes/_served_bench.ts";
+import { benchApp } from "./_served_bench.ts";
 import { RequestLog } from "../src/request_log.ts";
 import { createLogger } from "../src/log.ts";
 
