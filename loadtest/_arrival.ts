@@ -32,10 +32,16 @@ import type { AutocannonJob } from "./_autocannon.ts";
 export interface ArrivalJob extends AutocannonJob {
   /** Most connections (k6's `maxVUs`); default 10 × `connections`. */
   maxConnections?: number;
+  /**
+   * Seconds at the same rate before `durationS`, not counted (default 0): the generator's own
+   * code is compiled, and the connections a start needs are opened, before the measurement.
+   */
+  warmupS?: number;
 }
 
 /** What one run measured. */
 export interface ArrivalResult {
+  /** Requests due in the measured `durationS` (the warm-up's not counted anywhere but `errors`). */
   scheduled: number;
   requests: number;
   durationS: number;
@@ -51,9 +57,6 @@ export interface ArrivalResult {
   /** How late the generator sent (send − due). */
   sendLagMs: { p50: number; p99: number; max: number };
 }
-
-const CRLF2 = [13, 10, 13, 10];
-const decoder = new TextDecoder();
 
 /** Bytes of one HTTP/1.1 request per path, built once. */
 export function requestBytes(job: ArrivalJob, host: string): Uint8Array[] {
@@ -76,47 +79,87 @@ export function requestBytes(job: ArrivalJob, host: string): Uint8Array[] {
   });
 }
 
+const CONTENT_LENGTH = bytesOf("content-length:");
+const TRANSFER_ENCODING = bytesOf("transfer-encoding:");
+const CHUNKED = bytesOf("chunked");
+
+function bytesOf(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** Whether `buf` holds `lower` at `at`, letters compared without case. */
+function startsWithLower(buf: Uint8Array, at: number, end: number, lower: Uint8Array): boolean {
+  if (at + lower.length > end) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const b = buf[at + i]!;
+    if ((b >= 65 && b <= 90 ? b | 32 : b) !== lower[i]) return false;
+  }
+  return true;
+}
+
+/** The decimal number after optional spaces at `at`, or -1. */
+function decimalAt(buf: Uint8Array, at: number, end: number): number {
+  while (at < end && buf[at] === 32) at++;
+  let n = -1;
+  for (; at < end && buf[at]! >= 48 && buf[at]! <= 57; at++) {
+    n = (n < 0 ? 0 : n * 10) + buf[at]! - 48;
+  }
+  return n;
+}
+
 /**
  * Where the answer at the start of `buf[0, len)` ends, or -1 while it is incomplete; its status
  * in `status[0]`. Knows `Content-Length` and `Transfer-Encoding: chunked` (evidence is streamed).
+ * Reads the bytes where they are: the generator must not make garbage of its own per answer
+ * (its collections would delay the answers it times).
  */
 export function answerEnd(buf: Uint8Array, len: number, status: Int32Array): number {
   let headEnd = -1;
   for (let i = 0; i + 3 < len; i++) {
-    if (
-      buf[i] === CRLF2[0] && buf[i + 1] === CRLF2[1] && buf[i + 2] === CRLF2[2] &&
-      buf[i + 3] === CRLF2[3]
-    ) {
+    if (buf[i] === 13 && buf[i + 1] === 10 && buf[i + 2] === 13 && buf[i + 3] === 10) {
       headEnd = i + 4;
       break;
     }
   }
   if (headEnd < 0) return -1;
-  const head = decoder.decode(buf.subarray(0, headEnd));
-  status[0] = Number(head.slice(9, 12));
-  const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-  if (length) {
-    const end = headEnd + Number(length[1]);
-    return end <= len ? end : -1;
-  }
-  if (!/\r\ntransfer-encoding:\s*chunked/i.test(head)) return headEnd; // no body (204, 304)
-  let at = headEnd;
-  for (;;) {
-    let lineEnd = -1;
-    for (let i = at; i + 1 < len; i++) {
-      if (buf[i] === 13 && buf[i + 1] === 10) {
-        lineEnd = i;
-        break;
+  status[0] = (buf[9]! - 48) * 100 + (buf[10]! - 48) * 10 + (buf[11]! - 48);
+  let length = -1, chunked = false;
+  for (let i = 0; i < headEnd - 2; i++) {
+    if (buf[i] !== 10) continue; // each field starts after a line feed
+    if (startsWithLower(buf, i + 1, headEnd, CONTENT_LENGTH)) {
+      length = decimalAt(buf, i + 1 + CONTENT_LENGTH.length, headEnd);
+    } else if (startsWithLower(buf, i + 1, headEnd, TRANSFER_ENCODING)) {
+      for (let j = i + 1 + TRANSFER_ENCODING.length; j < headEnd && buf[j] !== 13; j++) {
+        if (startsWithLower(buf, j, headEnd, CHUNKED)) chunked = true;
       }
     }
-    if (lineEnd < 0) return -1;
-    const size = parseInt(decoder.decode(buf.subarray(at, lineEnd)), 16);
-    if (Number.isNaN(size)) throw new Error("bad chunk size");
+  }
+  if (length >= 0) {
+    const end = headEnd + length;
+    return end <= len ? end : -1;
+  }
+  if (!chunked) return headEnd; // no body (204, 304)
+  let at = headEnd;
+  for (;;) {
+    let size = 0, digits = 0, i = at;
+    for (; i < len; i++) {
+      const b = buf[i]!;
+      const d = b >= 48 && b <= 57
+        ? b - 48
+        : (b | 32) >= 97 && (b | 32) <= 102
+        ? (b | 32) - 87
+        : -1;
+      if (d < 0) break;
+      size = size * 16 + d;
+      digits++;
+    }
+    if (i + 1 >= len) return -1; // the size line is not whole yet
+    if (digits === 0 || buf[i] !== 13 || buf[i + 1] !== 10) throw new Error("bad chunk size");
     if (size === 0) {
       // No trailers from the servers measured here: the last chunk ends with an empty line.
-      return lineEnd + 4 <= len ? lineEnd + 4 : -1;
+      return i + 4 <= len ? i + 4 : -1;
     }
-    at = lineEnd + 2 + size + 2;
+    at = i + 2 + size + 2;
     if (at > len) return -1;
   }
 }
@@ -189,10 +232,12 @@ class Connection {
   #write(bytes: Uint8Array): void {
     this.#sent = performance.now();
     const conn = this.#conn!;
-    (async () => {
-      let at = 0;
-      while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-    })().catch((error) => this.failed(this, this.#due, error));
+    const rest = (written: number): Promise<void> | void => {
+      if (written < bytes.length) {
+        return conn.write(bytes.subarray(written)).then((n) => rest(written + n));
+      }
+    };
+    conn.write(bytes).then(rest).catch((error) => this.failed(this, this.#due, error));
   }
 
   async #readLoop(): Promise<void> {
@@ -240,7 +285,8 @@ export async function runArrival(
   const requests = requestBytes(job, url.host);
   const maxConnections = job.maxConnections ?? job.connections * 10;
   const interval = 1000 / job.rate;
-  const total = Math.round(job.rate * job.durationS);
+  const warm = Math.round(job.rate * (job.warmupS ?? 0));
+  const total = warm + Math.round(job.rate * job.durationS);
   const latency = new Samples();
   const service = new Samples();
   const lag = new Samples();
@@ -254,13 +300,16 @@ export async function runArrival(
     inFlight--;
     if (!scheduling && inFlight === 0) drain();
   };
+  let measureFrom = Infinity; // the due time of the first measured request
   const done = (c: Connection, due: number, sent: number, status: number) => {
-    const now = performance.now();
-    latency.push(now - due);
-    service.push(now - sent);
-    lag.push(sent - due);
-    completed++;
-    if (status < 200 || status > 299) non2xx++;
+    if (due >= measureFrom) {
+      const now = performance.now();
+      latency.push(now - due);
+      service.push(now - sent);
+      lag.push(sent - due);
+      completed++;
+      if (status < 200 || status > 299) non2xx++;
+    }
     idle.push(c);
     settle();
   };
@@ -284,6 +333,7 @@ export async function runArrival(
   idle.push(...all);
 
   const start = performance.now() + 5;
+  measureFrom = start + warm * interval;
   let next = 0;
   await new Promise<void>((resolve) => {
     const tick = () => {
@@ -294,7 +344,7 @@ export async function runArrival(
         let c = idle.pop();
         if (!c) {
           if (all.length >= maxConnections) {
-            dropped++;
+            if (next >= warm) dropped++;
             onDrop();
             continue;
           }
@@ -311,7 +361,7 @@ export async function runArrival(
     };
     tick();
   });
-  const durationS = (performance.now() - start) / 1000;
+  const durationS = (performance.now() - measureFrom) / 1000;
   scheduling = false;
   if (inFlight === 0) drain();
   const deadline = setTimeout(drain, 10_000);
@@ -321,7 +371,7 @@ export async function runArrival(
 
   const l = latency.sorted(), s = service.sorted(), g = lag.sorted();
   return {
-    scheduled: total,
+    scheduled: total - warm,
     requests: completed,
     durationS,
     achievedRps: completed / durationS,

@@ -29,6 +29,17 @@ Deno.test("answerEnd follows chunked answers across reads", () => {
   assert.equal(status[0], 404);
 });
 
+Deno.test("answerEnd reads field names in any case and chunk sizes in upper case", () => {
+  const status = new Int32Array(1);
+  const sized = bytes("HTTP/1.1 503 Service Unavailable\r\nContent-Length:  2\r\n\r\nok");
+  assert.equal(answerEnd(sized, sized.length, status), sized.length);
+  assert.equal(status[0], 503);
+  const text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked\r\n\r\nA\r\n0123456789\r\n0\r\n\r\n";
+  const chunked = bytes(text);
+  assert.equal(answerEnd(chunked, chunked.length, status), chunked.length);
+  assert.equal(answerEnd(chunked, chunked.length - 1, status), -1);
+});
+
 Deno.test("answerEnd ends an answer without a body at its head", () => {
   const status = new Int32Array(1);
   const buf = bytes("HTTP/1.1 204 No Content\r\ndate: x\r\n\r\n");
@@ -98,6 +109,30 @@ Deno.test("a request with no free connection left is dropped and counted, as k6 
     assert.equal(result.requests + result.dropped, 10);
     assert.equal(result.errors, 0);
     assert.equal(result.connectionsUsed, 3);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("requests of the warm-up are sent at the rate but not counted", async () => {
+  let received = 0;
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () => {
+    received++;
+    return new Response("ok");
+  });
+  try {
+    const result = await runArrival({
+      url: `http://127.0.0.1:${server.addr.port}`,
+      paths: ["/"],
+      rate: 400,
+      durationS: 0.02,
+      warmupS: 0.03,
+      connections: 2,
+    });
+    assert.equal(received, 20);
+    assert.equal(result.scheduled, 8);
+    assert.equal(result.requests, 8);
+    assert.equal(result.errors, 0);
   } finally {
     await server.shutdown();
   }
