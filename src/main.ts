@@ -5,6 +5,7 @@
 import { CONFIG_VARIABLES, ConfigError, parseConfig } from "./config.ts";
 import { startLotse } from "./boot.ts";
 import { createLogger, flushLogs } from "./log.ts";
+import { enlargeStdoutPipe } from "./_stdout_pipe.ts";
 
 const env: Record<string, string> = {};
 for (const name of CONFIG_VARIABLES) {
@@ -25,6 +26,10 @@ try {
 }
 
 const logger = createLogger({ level: config.logLevel });
+// Log lines are written synchronously: a reader of standard output that falls behind must not
+// stop the event loop as soon as 64 KiB of them wait (src/_stdout_pipe.ts).
+const pipe = enlargeStdoutPipe();
+logger.debug("Standard output", pipe.enlarged ? { pipeBytes: pipe.bytes } : { pipe: pipe.why });
 let lotse;
 try {
   // The one place where the core reaches demo/ (tests/layering_test.ts): loaded only when asked.
