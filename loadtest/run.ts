@@ -245,9 +245,9 @@ export async function navigation(args: Args, cleanups: Cleanups) {
 }
 
 /**
- * Runs a load generator script as its own process on the load core, at `nice` (a generator that
- * spins between due times yields the core to a provider or PostgreSQL woken beside it); returns
- * its `MARKER {...}` line.
+ * Runs a load generator script as its own process on the load core, at `nice`
+ * (`LOTSE_BENCH_LOAD_NICE` for the held-rate generator, default 0: at 10 it lost the core to the
+ * harness reading Lotse's log lines and sent late); returns its `MARKER {...}` line.
  */
 async function runGenerator<T>(script: string, marker: string, job: unknown, nice = 0): Promise<T> {
   const jobFile = await Deno.makeTempFile({ prefix: "lotse-load-", suffix: ".json" });
@@ -289,7 +289,12 @@ export const runAutocannon = (job: AutocannonJob) =>
  * against the server.
  */
 export const runArrival = (job: ArrivalJob) =>
-  runGenerator<ArrivalResult>("_arrival.ts", "ARRIVAL_JSON", { warmupS: 2, ...job }, 10);
+  runGenerator<ArrivalResult>(
+    "_arrival.ts",
+    "ARRIVAL_JSON",
+    { warmupS: 2, ...job },
+    Number(Deno.env.get("LOTSE_BENCH_LOAD_NICE") ?? 0),
+  );
 
 // P2: latency at a held arrival rate of 50 % of P1's max, as k6's `constant-arrival-rate` holds
 // it (loadtest/_arrival.ts); latency counted from each request's due time. Beside it, from the
@@ -1399,6 +1404,13 @@ async function main(): Promise<number> {
     console.error((error as Error).message);
     return 2;
   }
+  // This process reads every child's output (Lotse's log lines: ~5 MB/s at 17.8k requests/s)
+  // and /metrics; unpinned, the scheduler put it on Lotse's core whenever a spinning generator
+  // held the other one, and took Lotse's time there (BENCHMARKS.md, "Session 8, P2 and P6").
+  await new Deno.Command("taskset", {
+    args: ["-a", "-p", "-c", LOAD_CPU, String(Deno.pid)],
+    stdout: "null",
+  }).output();
   const scenario = SCENARIOS[args.scenario];
   if (!scenario) {
     console.error(
