@@ -1404,7 +1404,7 @@ async function main(): Promise<number> {
     console.error((error as Error).message);
     return 2;
   }
-  // This process reads every child's output (Lotse's log lines: ~5 MB/s at 17.8k requests/s)
+  // This process reads every child's output (Lotse's log lines: ~4.2 MB/s at 17.8k requests/s)
   // and /metrics; unpinned, the scheduler put it on Lotse's core whenever a spinning generator
   // held the other one, and took Lotse's time there (BENCHMARKS.md, "Session 8, P2 and P6").
   await new Deno.Command("taskset", {

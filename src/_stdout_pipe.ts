@@ -2,9 +2,9 @@
  * A larger pipe behind standard output. Lotse writes its log lines synchronously (src/log.ts),
  * so when the reader of its standard output (a container runtime's log driver, a supervisor, a
  * benchmark harness) falls behind and the pipe's 64 KiB fill, the write blocks the event loop
- * until the reader runs again: at 17.8k logged requests per second (~5 MB/s of request lines) a
- * pipe fills in ~12 ms. On Linux `fcntl(F_SETPIPE_SZ)` lets an unprivileged process have up to
- * `/proc/sys/fs/pipe-max-size` (1 MiB by default): ~200 ms of request lines at that rate.
+ * until the reader runs again: at 17.8k logged navigation requests per second (235 bytes a line: ~4.2 MB/s)
+ * a pipe fills in ~16 ms. On Linux `fcntl(F_SETPIPE_SZ)` lets an unprivileged process have up to
+ * `/proc/sys/fs/pipe-max-size` (1 MiB by default): ~250 ms of request lines at that rate.
  * (BENCHMARKS.md, "Session 8, P2 and P6": a held navigation rate with request lines on stalled
  * the event loop far more often than with them off; this takes away one way a reader that falls
  * behind can cause that, not every way.)
