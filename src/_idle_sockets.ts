@@ -115,7 +115,13 @@ const FD_DIRECTORY = new TextEncoder().encode("/proc/self/fd\0");
 /** Descriptors looked at between two turns of the event loop. */
 const SCAN_CHUNK = 256;
 
-function openLibc(): Deno.DynamicLibrary<typeof symbols> | null {
+/**
+ * Opens libc with `symbols` from the first of {@linkcode LIBC_PATHS} that FFI is allowed for and
+ * that loads, or null.
+ */
+export function openLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S> | null {
   for (const path of LIBC_PATHS) {
     if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
     try {
@@ -131,7 +137,7 @@ function openLibc(): Deno.DynamicLibrary<typeof symbols> | null {
  */
 export function openIdleSockets(): IdleSockets | null {
   if (Deno.build.os !== "linux") return null;
-  const libc = openLibc();
+  const libc = openLibc(symbols);
   if (libc === null) return null;
   const { open, getdents64, close, getsockname, getpeername, getsockopt, shutdown } = libc.symbols;
   // Entries are read into this buffer (Deno allows reading libc's pointers only with FFI

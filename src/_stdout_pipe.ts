@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { LIBC_PATHS } from "./_idle_sockets.ts";
+import { openLibc } from "./_idle_sockets.ts";
 
 const F_SETPIPE_SZ = 1031;
 const STDOUT = 1;
@@ -26,8 +26,9 @@ export type PipeResult =
   | { readonly enlarged: false; readonly why: string };
 
 /**
- * Asks for a pipe of `bytes` behind standard output (default: the system's most, else 1 MiB),
- * falling back to the most an unprivileged process may have. Never throws: standard output that
+ * Asks for a pipe of `bytes` behind standard output, never more than an unprivileged process
+ * may have (`/proc/sys/fs/pipe-max-size`, or 1 MiB where it cannot be read; also the default).
+ * Never throws: standard output that
  * is no pipe (a terminal, a file), another system or no FFI permission leave it as it is.
  */
 export function enlargeStdoutPipe(bytes?: number): PipeResult {
@@ -40,22 +41,14 @@ export function enlargeStdoutPipe(bytes?: number): PipeResult {
     } catch { /* no /proc: 1 MiB is Linux's default */ }
   }
   const want = Math.min(bytes ?? max, max);
-  for (const path of LIBC_PATHS) {
-    if (Deno.permissions.querySync({ name: "ffi", path }).state !== "granted") continue;
-    let libc: Deno.DynamicLibrary<typeof symbols>;
-    try {
-      libc = Deno.dlopen(path, symbols);
-    } catch {
-      continue;
-    }
-    try {
-      const size = libc.symbols.fcntl(STDOUT, F_SETPIPE_SZ, want);
-      return size > 0
-        ? { enlarged: true, bytes: size }
-        : { enlarged: false, why: "standard output is no pipe, or the size was refused" };
-    } finally {
-      libc.close();
-    }
+  const libc = openLibc(symbols);
+  if (libc === null) return { enlarged: false, why: "no FFI permission for libc" };
+  try {
+    const size = libc.symbols.fcntl(STDOUT, F_SETPIPE_SZ, want);
+    return size > 0
+      ? { enlarged: true, bytes: size }
+      : { enlarged: false, why: "standard output is no pipe, or the size was refused" };
+  } finally {
+    libc.close();
   }
-  return { enlarged: false, why: "no FFI permission for libc" };
 }
