@@ -24,6 +24,7 @@
  */
 import { setImmediate } from "node:timers";
 import type { AutocannonJob } from "./_autocannon.ts";
+import { percentile, Samples } from "./_samples.ts";
 
 /**
  * What to run (the only argument names a JSON file holding it): autocannon's job, `rate` held;
@@ -161,29 +162,6 @@ export function answerEnd(buf: Uint8Array, len: number, status: Int32Array): num
     }
     at = i + 2 + size + 2;
     if (at > len) return -1;
-  }
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
-}
-
-/** A growable list of float samples. */
-class Samples {
-  #data = new Float64Array(1 << 16);
-  #n = 0;
-  push(x: number): void {
-    if (this.#n === this.#data.length) {
-      const grown = new Float64Array(this.#data.length * 2);
-      grown.set(this.#data);
-      this.#data = grown;
-    }
-    this.#data[this.#n++] = x;
-  }
-  sorted(): Float64Array {
-    return this.#data.slice(0, this.#n).sort();
   }
 }
 

@@ -9,6 +9,19 @@ import { answerEnd, runArrival } from "./_arrival.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
+/** Runs `test` against a `Deno.serve` on a free loopback port answering with `handler`. */
+async function withServer(
+  handler: (request: Request) => Response | Promise<Response>,
+  test: (url: string) => Promise<void>,
+): Promise<void> {
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, handler);
+  try {
+    await test(`http://127.0.0.1:${server.addr.port}`);
+  } finally {
+    await server.shutdown();
+  }
+}
+
 Deno.test("answerEnd finds the end of a Content-Length answer only once it is whole", () => {
   const status = new Int32Array(1);
   const whole = bytes("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello");
@@ -51,16 +64,15 @@ Deno.test("requests go out while earlier ones wait: an open model, not one per c
   // The server answers nothing until 12 requests are in: with 2 connections opened beforehand
   // a closed model (autocannon) would never get there.
   const held: (() => void)[] = [];
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async () => {
+  await withServer(async () => {
     const { promise, resolve } = Promise.withResolvers<void>();
     held.push(resolve);
     if (held.length === 12) { for (const r of held) r(); }
     await promise;
     return new Response("{}", { headers: { "content-type": "application/json" } });
-  });
-  try {
+  }, async (url) => {
     const result = await runArrival({
-      url: `http://127.0.0.1:${server.addr.port}`,
+      url,
       paths: ["/a", "/b"],
       rate: 400,
       durationS: 0.03,
@@ -73,9 +85,7 @@ Deno.test("requests go out while earlier ones wait: an open model, not one per c
     assert.equal(result.dropped, 0);
     assert(result.connectionsUsed >= 12, `only ${result.connectionsUsed} connections`);
     assert(result.latencyMs.max >= result.serviceMs.max - 1e-9);
-  } finally {
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("a request with no free connection left is dropped and counted, as k6 counts it", async () => {
@@ -87,17 +97,16 @@ Deno.test("a request with no free connection left is dropped and counted, as k6 
     dropped = true;
     for (const r of held.splice(0)) r();
   };
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, async () => {
+  await withServer(async () => {
     if (!dropped) {
       const { promise, resolve } = Promise.withResolvers<void>();
       held.push(resolve);
       await promise;
     }
     return new Response("streamed", { status: 201 });
-  });
-  try {
+  }, async (url) => {
     const result = await runArrival({
-      url: `http://127.0.0.1:${server.addr.port}`,
+      url,
       paths: ["/"],
       rate: 500,
       durationS: 0.02,
@@ -109,20 +118,17 @@ Deno.test("a request with no free connection left is dropped and counted, as k6 
     assert.equal(result.requests + result.dropped, 10);
     assert.equal(result.errors, 0);
     assert.equal(result.connectionsUsed, 3);
-  } finally {
-    await server.shutdown();
-  }
+  });
 });
 
 Deno.test("requests of the warm-up are sent at the rate but not counted", async () => {
   let received = 0;
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () => {
+  await withServer(() => {
     received++;
     return new Response("ok");
-  });
-  try {
+  }, async (url) => {
     const result = await runArrival({
-      url: `http://127.0.0.1:${server.addr.port}`,
+      url,
       paths: ["/"],
       rate: 400,
       durationS: 0.02,
@@ -133,7 +139,5 @@ Deno.test("requests of the warm-up are sent at the rate but not counted", async 
     assert.equal(result.scheduled, 8);
     assert.equal(result.requests, 8);
     assert.equal(result.errors, 0);
-  } finally {
-    await server.shutdown();
-  }
+  });
 });

@@ -11,6 +11,7 @@
  * @module
  */
 import autocannon from "autocannon";
+import { percentile, Samples } from "./_samples.ts";
 
 /** What to run; the only argument names a JSON file holding it. */
 export interface AutocannonJob {
@@ -26,16 +27,9 @@ export interface AutocannonJob {
   headers?: Record<string, string>;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!;
-}
-
 async function main(): Promise<void> {
   const job = JSON.parse(await Deno.readTextFile(Deno.args[0]!)) as AutocannonJob;
-  let samples = new Float64Array(1 << 20);
-  let n = 0;
+  const samples = new Samples();
   let non2xx = 0;
   const { promise, resolve, reject } = Promise.withResolvers<Record<string, unknown>>();
   const instance = autocannon({
@@ -56,15 +50,11 @@ async function main(): Promise<void> {
   }, (error: unknown, result: Record<string, unknown>) => error ? reject(error) : resolve(result));
   instance.on("response", (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 200 || status > 299) non2xx++;
-    if (n === samples.length) {
-      const grown = new Float64Array(samples.length * 2);
-      grown.set(samples);
-      samples = grown;
-    }
-    samples[n++] = ms;
+    samples.push(ms);
   });
   const result = await promise;
-  const sorted = samples.subarray(0, n).sort();
+  const sorted = samples.sorted();
+  const n = sorted.length;
   const latency = result.latency as Record<string, number>;
   console.log(`AUTOCANNON_JSON ${
     JSON.stringify({
