@@ -86,3 +86,21 @@ export async function benchApp(options: BenchAppOptions = {}) {
     },
   };
 }
+
+/**
+ * `count` authenticated navigation URLs over `generated`'s AGS and its first three evidence
+ * types, spread by a prime stride so consecutive requests look up different regions.
+ */
+export function navigationUrls(
+  generated: { regions: readonly { ags: string }[]; evidenceTypes: readonly { id: string }[] },
+  count: number,
+): string[] {
+  const agsList = generated.regions.map((r) => r.ags);
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      `http://lotse.test/v1/navigation?evidenceType=${generated.evidenceTypes[i % 3]!.id}&ags=${
+        agsList[(i * 7919) % agsList.length]
+      }`,
+  );
+}

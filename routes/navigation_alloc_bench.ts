@@ -10,20 +10,15 @@
  * @module
  */
 import v8 from "node:v8";
-import { benchApp } from "./_served_bench.ts";
+import { benchApp, navigationUrls } from "./_served_bench.ts";
 import { RequestLog } from "../src/request_log.ts";
 import { createLogger } from "../src/log.ts";
 
 const N = 20_000;
 const { generated, token, info, handler, requestFacts } = await benchApp();
-const agsList = generated.regions.map((r) => r.ags);
-const requests = Array.from({ length: N }, (_, i) =>
-  new Request(
-    `http://lotse.test/v1/navigation?evidenceType=${generated.evidenceTypes[i % 3]!.id}&ags=${
-      agsList[(i * 7919) % agsList.length]
-    }`,
-    { headers: { authorization: `Bearer ${token}`, host: "lotse.test" } },
-  ));
+const requests = navigationUrls(generated, N).map((url) =>
+  new Request(url, { headers: { authorization: `Bearer ${token}`, host: "lotse.test" } })
+);
 // Reported by Deno 2.9.6's V8, not yet in @types/node's HeapInfo.
 const allocated = () =>
   (v8.getHeapStatistics() as unknown as { total_allocated_bytes: number }).total_allocated_bytes;

@@ -12,7 +12,7 @@ import { Hono } from "hono";
 import { edgeCheck } from "../src/edge.ts";
 import { fastNavigation } from "../src/fast_path.ts";
 import { RequestLog } from "../src/request_log.ts";
-import { benchApp } from "./_served_bench.ts";
+import { benchApp, navigationUrls } from "./_served_bench.ts";
 
 const {
   generated,
@@ -29,14 +29,7 @@ const {
   requestFacts,
 } = await benchApp();
 const headers = { authorization: `Bearer ${token}` };
-const agsList = generated.regions.map((r) => r.ags);
-const urls = Array.from(
-  { length: 1024 },
-  (_, i) =>
-    `http://lotse.test/v1/navigation?evidenceType=${generated.evidenceTypes[i % 3]!.id}&ags=${
-      agsList[(i * 7919) % agsList.length]
-    }`,
-);
+const urls = navigationUrls(generated, 1024);
 
 const first = await app.request(urls[0]!, { headers });
 if (first.status !== 200) throw new Error(`Navigation answered ${first.status}`);
