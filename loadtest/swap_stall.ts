@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import {
   Cleanups,
   cpuSeconds,
@@ -32,16 +33,21 @@ import {
 } from "./_harness.ts";
 import { connectPostgres } from "../db/postgres.ts";
 
-function arg(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Deno.args[i + 1]! : fallback;
-}
-
-const routes = Number(arg("--routes", "1000000"));
-const runs = Number(arg("--runs", "2"));
-const afterMs = Number(arg("--after", "8000"));
-const rssAfterMs = Number(arg("--rss-after", "20000"));
-const checkouts = arg("--checkout", ".").split(",").map((d) =>
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    routes: { type: "string", default: "1000000" },
+    runs: { type: "string", default: "2" },
+    after: { type: "string", default: "8000" },
+    "rss-after": { type: "string", default: "20000" },
+    checkout: { type: "string", default: "." },
+  },
+});
+const routes = Number(values.routes);
+const runs = Number(values.runs);
+const afterMs = Number(values.after);
+const rssAfterMs = Number(values["rss-after"]);
+const checkouts = values.checkout.split(",").map((d) =>
   new URL(d.endsWith("/") ? d : `${d}/`, `file://${Deno.cwd()}/`).pathname
 );
 
