@@ -436,6 +436,8 @@ export class TableStore {
         base.tables.routes.changeSteps(rows.map((r) => r.id), rows),
         PREVIEW_SLICE_MS,
       );
+      // Another snapshot may have come while the route list was built in slices.
+      if (this.#snapshot !== base) return null;
       return await buildSnapshotInSlices(
         { ...base.tables, routes: list },
         { ...base.versions, routes: base.versions.routes + 1 },
