@@ -207,8 +207,10 @@ export function openIdleSockets(): IdleSockets | null {
         infoView.getBigUint64(BYTES_ACKED, true) > 0n,
     };
   };
-  const turn = (i: number): Promise<void> | null =>
-    i > 0 && i % SCAN_CHUNK === 0 ? new Promise((resolve) => setTimeout(resolve, 0)) : null;
+  // Awaited only at a chunk's end: an `await` on every descriptor would suspend the loop for
+  // a microtask each time.
+  const turnDue = (i: number): boolean => i > 0 && i % SCAN_CHUNK === 0;
+  const turn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
   return {
     count() {
@@ -219,7 +221,7 @@ export function openIdleSockets(): IdleSockets | null {
       let connections = 0;
       let shut = 0;
       for (let i = 0; i < fds.length; i++) {
-        await turn(i);
+        if (turnDue(i)) await turn();
         const fd = fds[i]!;
         const socket = inspect(fd, port);
         if (socket === null) continue;
@@ -233,7 +235,7 @@ export function openIdleSockets(): IdleSockets | null {
       const fds = descriptors() ?? [];
       const candidates: { fd: number; peerPort: number; idle: number }[] = [];
       for (let i = 0; i < fds.length; i++) {
-        await turn(i);
+        if (turnDue(i)) await turn();
         const socket = inspect(fds[i]!, port);
         const idle = socket === null ? null : idleMs(socket);
         if (idle !== null) candidates.push({ fd: fds[i]!, peerPort: socket!.peerPort, idle });
@@ -241,7 +243,7 @@ export function openIdleSockets(): IdleSockets | null {
       candidates.sort((a, b) => b.idle - a.idle);
       let shut = 0;
       for (let i = 0; i < candidates.length && shut < count; i++) {
-        await turn(i);
+        if (turnDue(i)) await turn();
         const { fd, peerPort } = candidates[i]!;
         // Between the two passes the event loop ran: the descriptor may be another socket now,
         // or the connection may have woken up. Look and shut down in one synchronous step.
