@@ -96,7 +96,10 @@ export function chainRows(
   return { rows: `${rows}]`, head: { seq, hash: prevHash } };
 }
 
-/** Chains `entries` after the entry at `headSeq` with hash `headHash`. */
+/**
+ * Chains `entries` after `head` as objects: the form tests and checks read; the writer sends
+ * {@linkcode chainRows}' text instead.
+ */
 export function chainEntries(
   entries: readonly ProtocolEntry[],
   head: { seq: number; hash: string },
