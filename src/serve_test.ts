@@ -4,11 +4,10 @@
  * streaming).
  */
 import assert from "node:assert/strict";
-import { type GuardedServer, serveGuarded } from "./serve.ts";
+import { serveGuarded } from "./serve.ts";
 import { createTestPki } from "../tests/tls.ts";
+import { HEADER_MS, IDLE_MS, request, withGuardedServer } from "../tests/guarded_server.ts";
 
-const HEADER_MS = 300;
-const IDLE_MS = 500;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -30,44 +29,8 @@ async function closedByServer(conn: Deno.Conn, since: number): Promise<Cut> {
   return { afterMs: performance.now() - since, received };
 }
 
-async function withServer(
-  handler: Deno.ServeHandler<Deno.NetAddr>,
-  test: (server: GuardedServer, open: () => Promise<Deno.Conn>) => Promise<void>,
-): Promise<void> {
-  const warnings: string[] = [];
-  const server = await serveGuarded(handler, {
-    hostname: "127.0.0.1",
-    port: 0,
-    checkMs: 50,
-    softLimit: 1_000_000,
-    headerTimeoutMs: HEADER_MS,
-    idleTimeoutMs: IDLE_MS,
-    logger: { warn: (message) => warnings.push(message) },
-  });
-  const conns: Deno.Conn[] = [];
-  const open = async () => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-    conns.push(conn);
-    return conn;
-  };
-  try {
-    assert.ok(server.timeouts, "the timeouts run here (Linux, FFI allowed)");
-    await test(server, open);
-    assert.deepEqual(warnings, []);
-  } finally {
-    for (const conn of conns) {
-      try {
-        conn.close();
-      } catch { /* closed */ }
-    }
-    await server.shutdown();
-  }
-}
-
-const request = (path: string) => encoder.encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
-
 Deno.test("a connection that sends nothing, half a header or a trickling header is cut after the header timeout, not before", async () => {
-  await withServer(() => new Response("ok"), async (server, open) => {
+  await withGuardedServer(() => new Response("ok"), async (server, open) => {
     const start = performance.now();
     const silent = await open();
     const half = await open();
@@ -98,7 +61,7 @@ Deno.test("an answered connection is cut after the idle timeout with nothing sen
   // buffer sizes, the sends stall once the client stops reading.
   const chunk = new Uint8Array(64 * 1024).fill(122);
   const endless = () => new ReadableStream({ pull: (controller) => controller.enqueue(chunk) });
-  await withServer(
+  await withGuardedServer(
     (req) => new Response(new URL(req.url).pathname === "/big" ? endless() : "ok"),
     async (server, open) => {
       const idle = await open();
@@ -130,7 +93,7 @@ Deno.test("an answered connection is cut after the idle timeout with nothing sen
 });
 
 Deno.test("a next request that is arriving gets the header timeout on top of the idle timeout, then is cut", async () => {
-  await withServer(() => new Response("ok"), async (server, open) => {
+  await withGuardedServer(() => new Response("ok"), async (server, open) => {
     const conn = await open();
     const since = performance.now();
     await conn.write(request("/"));
@@ -156,7 +119,7 @@ Deno.test("a request still running and a response still streaming are never cut,
   // Both wait for an event: another connection cut by the idle timeout, which proves that
   // checks ran while they had been silent for longer than either timeout.
   const { promise: idleCut, resolve: sawIdleCut } = Promise.withResolvers<void>();
-  await withServer(async (req) => {
+  await withGuardedServer(async (req) => {
     if (new URL(req.url).pathname === "/slow") {
       await idleCut;
       return new Response("slow answer");
@@ -207,7 +170,7 @@ Deno.test("a request still running and a response still streaming are never cut,
 
 Deno.test("keep-alive clients that keep asking are never cut", async () => {
   let answered = 0;
-  await withServer(() => new Response(`answer ${++answered}`), async (server, open) => {
+  await withGuardedServer(() => new Response(`answer ${++answered}`), async (server, open) => {
     const conn = await open();
     const buffer = new Uint8Array(1024);
     // Asks again each time another connection has been cut by the header timeout:

@@ -4,17 +4,16 @@
  * it for a quiet spell.
  */
 import assert from "node:assert/strict";
-import { serveGuarded } from "../src/serve.ts";
+import { request, withGuardedServer } from "./guarded_server.ts";
 import { waitFor } from "./_wait.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const request = (path: string) => encoder.encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`);
 
 Deno.test("one count of requests: each begins; an asynchronous one runs until its response is written to the end", async () => {
   const { promise: answer, resolve: release } = Promise.withResolvers<void>();
   const { promise: rest, resolve: sendRest } = Promise.withResolvers<void>();
-  const server = await serveGuarded((req) => {
+  await withGuardedServer((req) => {
     const path = new URL(req.url).pathname;
     // Thrown on purpose (Deno prints it and answers 500): the count must not keep it running.
     if (path === "/fails") throw new Error("Handler failed on purpose");
@@ -34,72 +33,59 @@ Deno.test("one count of requests: each begins; an asynchronous one runs until it
       );
     }
     return new Response("now");
-  }, {
-    hostname: "127.0.0.1",
-    port: 0,
-    checkMs: 60_000,
-    softLimit: 1_000_000,
-    logger: { warn: () => {} },
+  }, async (server, open) => {
+    try {
+      const readUntil = async (conn: Deno.Conn, text: string) => {
+        const buffer = new Uint8Array(4096);
+        let seen = "";
+        while (!seen.includes(text)) {
+          const n = await conn.read(buffer);
+          assert.notEqual(n, null, `connection waiting for "${text}" was closed`);
+          seen += decoder.decode(buffer.subarray(0, n!));
+        }
+      };
+      const mark = server.begun;
+      assert.equal(server.quietSince(mark), true);
+
+      const quick = await open();
+      await quick.write(request("/"));
+      await readUntil(quick, "now");
+      assert.equal(server.begun, mark + 1);
+      assert.equal(server.running, 0, "a synchronous answer only begins");
+      assert.equal(server.quietSince(mark), false, "a request began since the mark");
+      assert.equal(server.quietSince(server.begun), true);
+
+      const failing = await open();
+      await failing.write(request("/fails"));
+      await readUntil(failing, "500");
+      assert.equal(server.begun, mark + 2);
+      assert.equal(server.running, 0, "a handler that throws does not stay running");
+
+      const slow = await open();
+      await slow.write(request("/slow"));
+      await waitFor(() => server.begun === mark + 3, "the slow request to begin");
+      const busy = server.begun;
+      assert.equal(server.running, 1);
+      assert.equal(server.quietSince(busy), false, "a request is running");
+      release();
+      await readUntil(slow, "slow answer");
+      await waitFor(() => server.running === 0, "the slow answer written");
+      assert.equal(server.quietSince(busy), true);
+
+      const stream = await open();
+      await stream.write(request("/stream"));
+      await readUntil(stream, "first ");
+      const streaming = server.begun;
+      assert.equal(server.running, 1, "a response still streaming is running");
+      assert.equal(server.quietSince(streaming), false);
+      sendRest();
+      await readUntil(stream, "second");
+      await waitFor(() => server.running === 0, "the stream written to the end");
+      assert.equal(server.quietSince(streaming), true);
+    } finally {
+      // A graceful shutdown waits for running requests: never leave them waiting.
+      release();
+      sendRest();
+    }
   });
-  const conns: Deno.Conn[] = [];
-  const open = async () => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
-    conns.push(conn);
-    return conn;
-  };
-  try {
-    const readUntil = async (conn: Deno.Conn, text: string) => {
-      const buffer = new Uint8Array(4096);
-      let seen = "";
-      while (!seen.includes(text)) {
-        const n = await conn.read(buffer);
-        assert.notEqual(n, null, `connection waiting for "${text}" was closed`);
-        seen += decoder.decode(buffer.subarray(0, n!));
-      }
-    };
-    const mark = server.begun;
-    assert.equal(server.quietSince(mark), true);
-
-    const quick = await open();
-    await quick.write(request("/"));
-    await readUntil(quick, "now");
-    assert.equal(server.begun, mark + 1);
-    assert.equal(server.running, 0, "a synchronous answer only begins");
-    assert.equal(server.quietSince(mark), false, "a request began since the mark");
-    assert.equal(server.quietSince(server.begun), true);
-
-    const failing = await open();
-    await failing.write(request("/fails"));
-    await readUntil(failing, "500");
-    assert.equal(server.begun, mark + 2);
-    assert.equal(server.running, 0, "a handler that throws does not stay running");
-
-    const slow = await open();
-    await slow.write(request("/slow"));
-    await waitFor(() => server.begun === mark + 3, "the slow request to begin");
-    const busy = server.begun;
-    assert.equal(server.running, 1);
-    assert.equal(server.quietSince(busy), false, "a request is running");
-    release();
-    await readUntil(slow, "slow answer");
-    await waitFor(() => server.running === 0, "the slow answer written");
-    assert.equal(server.quietSince(busy), true);
-
-    const stream = await open();
-    await stream.write(request("/stream"));
-    await readUntil(stream, "first ");
-    const streaming = server.begun;
-    assert.equal(server.running, 1, "a response still streaming is running");
-    assert.equal(server.quietSince(streaming), false);
-    sendRest();
-    await readUntil(stream, "second");
-    await waitFor(() => server.running === 0, "the stream written to the end");
-    assert.equal(server.quietSince(streaming), true);
-  } finally {
-    // A graceful shutdown waits for running requests: never leave them waiting.
-    release();
-    sendRest();
-    for (const conn of conns) conn.close();
-    await server.shutdown();
-  }
 });
