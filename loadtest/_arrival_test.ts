@@ -141,3 +141,42 @@ Deno.test("requests of the warm-up are sent at the rate but not counted", async 
     assert.equal(result.errors, 0);
   });
 });
+
+Deno.test("at a low rate the generator sleeps between due times instead of holding its core", async () => {
+  // 500/s: requests 2 ms apart, which the generator spun through until session 9 (its CPU time
+  // was its wall time). Now a waker wakes it 0.3 ms before each due time. A resource check, not
+  // a timing one: on a loaded machine the share only falls.
+  let received = 0;
+  await withServer(() => {
+    received++;
+    return new Response("ok");
+  }, async (url) => {
+    const result = await runArrival({
+      url,
+      paths: ["/"],
+      rate: 500,
+      durationS: 1.5,
+      connections: 4,
+    });
+    assert.equal(result.requests, 750);
+    assert.equal(received, 750);
+    assert.equal(result.dropped, 0);
+    assert.equal(result.slept, true);
+    assert(result.cpuShare < 0.5, `the generator took ${result.cpuShare} of a core`);
+  });
+});
+
+Deno.test("requests due closer together than twice the spin are sent by spinning throughout", async () => {
+  await withServer(() => new Response("ok"), async (url) => {
+    const result = await runArrival({
+      url,
+      paths: ["/"],
+      rate: 2000,
+      durationS: 0.05,
+      connections: 4,
+      spinMs: 0.3,
+    });
+    assert.equal(result.slept, false);
+    assert.equal(result.requests, 100);
+  });
+});
