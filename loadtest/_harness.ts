@@ -56,6 +56,31 @@ export function sleep(ms: number): Promise<void> {
 
 const OUTPUT_BYTES = 65536;
 
+/** The last `bytes` of a file, decoded; "" when it does not exist yet. */
+function tailOf(path: string, bytes: number): string {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return "";
+    throw error;
+  }
+  try {
+    const size = file.statSync().size;
+    const buffer = new Uint8Array(Math.min(size, bytes));
+    file.seekSync(size - buffer.length, Deno.SeekMode.Start);
+    let at = 0;
+    while (at < buffer.length) {
+      const n = file.readSync(buffer.subarray(at));
+      if (n === null) break;
+      at += n;
+    }
+    return new TextDecoder().decode(buffer.subarray(0, at));
+  } finally {
+    file.close();
+  }
+}
+
 /** A child process whose output is drained (kept, last 64 KiB) so it never blocks on a pipe. */
 export class Child {
   readonly process: Deno.ChildProcess;
@@ -64,6 +89,7 @@ export class Child {
   #bytes = 0;
   #drained: Promise<void>;
   #out: Deno.FsFile | null;
+  #direct: string | null;
 
   constructor(
     name: string,
@@ -74,21 +100,38 @@ export class Child {
       cwd?: string;
       /** A file that gets everything the process writes to standard output and error too. */
       outFile?: string;
+      /**
+       * With `outFile`: the process writes to the file itself, through no pipe, so no reader
+       * of its output runs beside the measured processes (`output` then reads the file's end).
+       */
+      direct?: boolean;
     } = {},
   ) {
     this.name = name;
-    this.#out = options.outFile
+    this.#direct = options.direct && options.outFile ? options.outFile : null;
+    this.#out = options.outFile && !this.#direct
       ? Deno.openSync(options.outFile, { write: true, create: true, truncate: true })
       : null;
-    this.process = new Deno.Command(cmd, {
-      args,
-      env: options.env,
-      cwd: options.cwd,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    this.#drained = Promise.all([
+    // `sh -c 'exec "$@" >file 2>&1'`: the shell opens the file and becomes the command, so the
+    // pid stays the command's (its CPU and scheduling are read through /proc/<pid>).
+    this.process = this.#direct
+      ? new Deno.Command("sh", {
+        args: ["-c", 'exec "$@" >"$0" 2>&1', this.#direct, cmd, ...args],
+        env: options.env,
+        cwd: options.cwd,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn()
+      : new Deno.Command(cmd, {
+        args,
+        env: options.env,
+        cwd: options.cwd,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    this.#drained = this.#direct ? this.process.status.then(() => {}) : Promise.all([
       this.#drain(this.process.stdout),
       this.#drain(this.process.stderr),
     ]).then(() => this.#out?.close());
@@ -110,6 +153,7 @@ export class Child {
 
   /** The last ~64 KiB the process wrote to standard output and error. */
   get output(): string {
+    if (this.#direct) return tailOf(this.#direct, OUTPUT_BYTES);
     const bytes = new Uint8Array(this.#bytes);
     let at = 0;
     for (const chunk of this.#chunks) {
@@ -335,6 +379,8 @@ export async function startLotseProcess(
     cwd?: string;
     /** A file that gets the process's output too (its log lines, a `--trace-gc`). */
     outFile?: string;
+    /** With `outFile`: Lotse writes to it itself, through no pipe (see `Child`). */
+    direct?: boolean;
   } = {},
 ): Promise<LotseProcess> {
   const port = freePort();
@@ -349,7 +395,7 @@ export async function startLotseProcess(
     ...taskArgs("serve", options.denoFlags, options.cwd ? `${options.cwd}/` : ROOT),
   ], {
     cwd: options.cwd ?? ROOT,
-    ...(options.outFile ? { outFile: options.outFile } : {}),
+    ...(options.outFile ? { outFile: options.outFile, direct: options.direct ?? false } : {}),
     env: {
       DATABASE_URL: databaseUrl,
       LOTSE_PORT: String(port),

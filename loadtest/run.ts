@@ -319,12 +319,23 @@ async function latency(args: Args, cleanups: Cleanups) {
   const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
   const denoFlags = (Deno.env.get("LOTSE_BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
   const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
+  // Lotse's request lines (~4 MB/s at this rate) go to a file it writes itself, as under a
+  // file-logging driver: read through a pipe, their reader runs on the load core beside the
+  // generator and makes it send late, which counts against Lotse (BENCHMARKS.md, "Session 9,
+  // P2"). `LOTSE_BENCH_LOG=pipe` measures the pipe read by this runner instead.
+  const piped = Deno.env.get("LOTSE_BENCH_LOG") === "pipe";
+  const logFile = outFile ?? await Deno.makeTempFile({ prefix: "lotse-latency-", suffix: ".log" });
+  if (!outFile) cleanups.push(() => Deno.remove(logFile).catch(() => {}));
   const lotse = await startLotseProcess(cleanups, db.url, {
     denoFlags,
     ...(cwd ? { cwd } : {}),
-    ...(outFile ? { outFile } : {}),
+    outFile: logFile,
+    direct: !piped,
   });
-  console.log(`Lotse from ${cwd ?? ROOT}${denoFlags.length ? ` with ${denoFlags.join(" ")}` : ""}`);
+  console.log(
+    `Lotse from ${cwd ?? ROOT}${denoFlags.length ? ` with ${denoFlags.join(" ")}` : ""}; ` +
+      `its output ${piped ? "through a pipe this runner reads" : "written to a file"}`,
+  );
   const token = await demoToken(lotse.url);
   const paths = navigationPaths(db.tables);
   await runWrk(lotse.url, { paths, token, durationS: 2 });
@@ -397,7 +408,15 @@ async function latency(args: Args, cleanups: Cleanups) {
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
   console.log(`bare Deno.serve preempted ${reference.preemptions} times`);
   console.log("P2 targets: p99 ≤ 2 ms, p99.9 ≤ 5 ms, the rate held (nothing dropped)");
-  return { durationS, rate, p1MaxRps: max?.rps ?? null, results, autocannon, reference };
+  return {
+    durationS,
+    rate,
+    serverOutput: piped ? "pipe" : "file",
+    p1MaxRps: max?.rps ?? null,
+    results,
+    autocannon,
+    reference,
+  };
 }
 
 /**

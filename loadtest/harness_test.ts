@@ -1,0 +1,60 @@
+/**
+ * The benchmark harness' child processes (loadtest/_harness.ts): output read through a pipe, and
+ * output the process writes to a file itself (`direct`), with its pid still the command's.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { Child } from "./_harness.ts";
+
+const script = (lines: number) =>
+  `for (let i = 0; i < ${lines}; i++) console.log("line " + i); ` +
+  `console.error("pid " + Deno.pid); await new Promise((r) => setTimeout(r, 60_000));`;
+
+Deno.test("a direct child writes to its file itself; output reads the file's end", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lotse-harness-" });
+  const file = `${dir}/out.log`;
+  const child = new Child("direct", Deno.execPath(), ["eval", script(20_000)], {
+    outFile: file,
+    direct: true,
+  });
+  try {
+    // The process is the command itself (the shell execs it), not a shell reading for it.
+    const deadline = Date.now() + 60_000;
+    while (!child.output.includes(`pid ${child.pid}`)) {
+      assert.ok(Date.now() < deadline, `no pid line in ${child.output.slice(-200)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const cmdline = await Deno.readTextFile(`/proc/${child.pid}/cmdline`);
+    assert.ok(cmdline.startsWith(Deno.execPath()), cmdline);
+    // Its standard output is the file, not a pipe.
+    assert.equal(await Deno.readLink(`/proc/${child.pid}/fd/1`), file);
+    const text = await Deno.readTextFile(file);
+    assert.ok(text.startsWith("line 0\n"));
+    assert.ok(text.includes("line 19999\n"));
+    // `output` is the last 64 KiB only.
+    assert.equal(child.output.length, 65536);
+    assert.ok(text.endsWith(child.output));
+  } finally {
+    await child.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a piped child's output is drained by the harness and copied to its file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lotse-harness-" });
+  const file = `${dir}/out.log`;
+  const child = new Child("piped", Deno.execPath(), ["eval", script(10)], { outFile: file });
+  try {
+    const deadline = Date.now() + 60_000;
+    while (!child.output.includes(`pid ${child.pid}`)) {
+      assert.ok(Date.now() < deadline, `no pid line in ${child.output}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(await Deno.readLink(`/proc/${child.pid}/fd/1`), /^pipe:/);
+  } finally {
+    await child.stop();
+  }
+  assert.ok((await Deno.readTextFile(file)).includes("line 9\n"));
+  await Deno.remove(dir, { recursive: true });
+});
