@@ -8,6 +8,12 @@
  * The stream may be cut anywhere (the driver passes one COPY message per row, but a
  * generic stream need not): a tuple cut in two is carried over to the next chunk.
  *
+ * With `arrays`, every column of a tuple is a one-dimensional `text[]` of one length and each
+ * element index is a row: a COPY of `array_agg()`s over a few thousand rows at a time
+ * (db/tables.ts). The driver's work per COPY message (a message header parsed, a `Buffer`
+ * view, a stream push and event) is then paid per thousands of rows, not per row
+ * (BENCHMARKS.md, "Session 9, P8").
+ *
  * @example
  * ```ts
  * const decoder = new CopyTextRows(4, [1, 2, 3], (cells) => rows.push(cells.slice()));
@@ -134,6 +140,12 @@ function int32(bytes: Uint8Array, at: number): number {
   return bytes[at]! << 24 | bytes[at + 1]! << 16 | bytes[at + 2]! << 8 | bytes[at + 3]!;
 }
 
+/** Options for {@linkcode CopyTextRows}. */
+export interface CopyTextRowsOptions {
+  /** Every column is a one-dimensional text array of one length per tuple: a row per element. */
+  arrays?: boolean;
+}
+
 /**
  * Decodes a binary COPY stream of `columns` text columns and calls `onRow` with each row's
  * cells, null for SQL NULL (the same array every time: copy what is kept). The columns listed in
@@ -146,6 +158,9 @@ export class CopyTextRows {
   readonly #cells: (string | null)[];
   /** Per column, its table of distinct values when it is interned. */
   readonly #pools: (InternTable | null)[];
+  /** Per column, where its next array element starts, and where its field ends (`arrays`). */
+  readonly #elements: Int32Array | null;
+  readonly #fieldEnds: Int32Array | null;
   #carry: Uint8Array | null = null;
   #headerDone = false;
   #ended = false;
@@ -154,6 +169,7 @@ export class CopyTextRows {
     columns: number,
     interned: readonly number[],
     onRow: (cells: (string | null)[]) => void,
+    options: CopyTextRowsOptions = {},
   ) {
     this.#columns = columns;
     this.#onRow = onRow;
@@ -162,6 +178,8 @@ export class CopyTextRows {
       { length: columns },
       (_, i) => interned.includes(i) ? new InternTable() : null,
     );
+    this.#elements = options.arrays ? new Int32Array(columns) : null;
+    this.#fieldEnds = options.arrays ? new Int32Array(columns) : null;
   }
 
   /** Decodes what `chunk` completes; keeps a cut tuple for the next chunk. */
@@ -214,23 +232,80 @@ export class CopyTextRows {
         }
       }
       if (!complete) break;
+      if (this.#elements !== null) {
+        this.#arrayRows(bytes, at + 2);
+        at = p;
+        continue;
+      }
       p = at + 2;
       for (let c = 0; c < columns; c++) {
         const size = int32(bytes, p);
         p += 4;
-        if (size < 0) {
-          cells[c] = null;
-          continue;
-        }
-        const pool = this.#pools[c]!;
-        cells[c] = pool === null ? text(bytes, p, p + size) : pool.get(bytes, p, p + size);
-        p += size;
+        this.#cell(c, bytes, p, size);
+        p += size < 0 ? 0 : size;
       }
       at = p;
       this.#onRow(cells);
     }
     // A copy: a Buffer's `slice()` would be a view of memory the driver owns.
     if (at < length) this.#carry = new Uint8Array(bytes.subarray(at));
+  }
+
+  /** Sets cell `c` from the value of `size` bytes (-1: SQL NULL) at `at`. */
+  #cell(c: number, bytes: Uint8Array, at: number, size: number): void {
+    if (size < 0) {
+      this.#cells[c] = null;
+      return;
+    }
+    const pool = this.#pools[c]!;
+    this.#cells[c] = pool === null ? text(bytes, at, at + size) : pool.get(bytes, at, at + size);
+  }
+
+  /**
+   * The rows of one whole tuple of arrays whose fields start at `at`: PostgreSQL's binary
+   * array (dimensions, a flag, the element type, per dimension its length and lower bound,
+   * then each element as a length and its bytes, -1 for NULL), read column by column in step.
+   */
+  #arrayRows(bytes: Uint8Array, at: number): void {
+    const columns = this.#columns;
+    const elements = this.#elements!;
+    const ends = this.#fieldEnds!;
+    let rows = -1;
+    let p = at;
+    for (let c = 0; c < columns; c++) {
+      const size = int32(bytes, p);
+      p += 4;
+      if (size < 12) throw new CopyFormatError("Cannot decode COPY: a column is not an array");
+      const dimensions = int32(bytes, p);
+      if (dimensions > 1 || (dimensions === 1 && size < 20)) {
+        throw new CopyFormatError(
+          `Cannot decode COPY: an array of ${dimensions} dimensions, not one`,
+        );
+      }
+      const length = dimensions === 0 ? 0 : int32(bytes, p + 12);
+      if (rows !== -1 && length !== rows) {
+        throw new CopyFormatError(
+          `Cannot decode COPY: arrays of ${rows} and ${length} elements in one tuple`,
+        );
+      }
+      rows = length;
+      elements[c] = p + (dimensions === 0 ? 12 : 20);
+      p += size;
+      ends[c] = p;
+    }
+    for (let row = 0; row < rows; row++) {
+      for (let c = 0; c < columns; c++) {
+        const from = elements[c]!;
+        const size = from + 4 <= ends[c]! ? int32(bytes, from) : Infinity;
+        const next = from + 4 + (size < 0 ? 0 : size);
+        if (next > ends[c]!) {
+          throw new CopyFormatError("Cannot decode COPY: an array element past its array");
+        }
+        this.#cell(c, bytes, from + 4, size);
+        elements[c] = next;
+      }
+      this.#onRow(this.#cells);
+    }
   }
 
   /** Checks that the stream ended where a COPY ends (after its trailer). */

@@ -1,11 +1,17 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { CopyFormatError, CopyTextRows } from "./_copy_binary.ts";
+import { CopyFormatError, CopyTextRows, type CopyTextRowsOptions } from "./_copy_binary.ts";
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
 
-/** A binary COPY stream of `rows` as PostgreSQL writes it (text columns, null as length -1). */
-function copyStream(rows: readonly (readonly (string | null)[])[], extension = 0): Uint8Array {
+/**
+ * A binary COPY stream of `rows` as PostgreSQL writes it (text columns, null as length -1; a
+ * `Uint8Array` cell is a field's bytes as they are, e.g. an array from {@linkcode textArray}).
+ */
+function copyStream(
+  rows: readonly (readonly (string | null | Uint8Array)[])[],
+  extension = 0,
+): Uint8Array {
   const out: number[] = [...SIGNATURE];
   const int = (value: number, bytes: number) => {
     for (let i = bytes - 1; i >= 0; i--) out.push((value >> (8 * i)) & 0xff);
@@ -20,7 +26,7 @@ function copyStream(rows: readonly (readonly (string | null)[])[], extension = 0
         int(-1, 4);
         continue;
       }
-      const bytes = new TextEncoder().encode(cell);
+      const bytes = typeof cell === "string" ? new TextEncoder().encode(cell) : cell;
       int(bytes.length, 4);
       out.push(...bytes);
     }
@@ -29,13 +35,57 @@ function copyStream(rows: readonly (readonly (string | null)[])[], extension = 0
   return new Uint8Array(out);
 }
 
+/**
+ * PostgreSQL's binary form of a `text[]` (array_send): dimensions, a has-null flag, the element
+ * type, per dimension its length and lower bound, then each element's length and bytes.
+ */
+function textArray(values: readonly (string | null)[], dimensions = 1): Uint8Array {
+  const out: number[] = [];
+  const int = (value: number) => {
+    for (let i = 3; i >= 0; i--) out.push((value >> (8 * i)) & 0xff);
+  };
+  int(values.length === 0 ? 0 : dimensions);
+  int(values.includes(null) ? 1 : 0);
+  int(25);
+  if (values.length > 0) {
+    for (let d = 0; d < dimensions; d++) {
+      int(d === 0 ? values.length : 1);
+      int(1);
+    }
+  }
+  for (const value of values) {
+    if (value === null) {
+      int(-1);
+      continue;
+    }
+    const bytes = new TextEncoder().encode(value);
+    int(bytes.length);
+    out.push(...bytes);
+  }
+  return new Uint8Array(out);
+}
+
+/** Tuples of one array per column, `size` rows in each, as a COPY of `array_agg()`s sends. */
+function arrayTuples(
+  rows: readonly (readonly (string | null)[])[],
+  size: number,
+): Uint8Array[][] {
+  const tuples: Uint8Array[][] = [];
+  for (let at = 0; at < rows.length; at += size) {
+    const part = rows.slice(at, at + size);
+    tuples.push(part[0]!.map((_, c) => textArray(part.map((row) => row[c]!))));
+  }
+  return tuples;
+}
+
 function decode(
   chunks: Iterable<Uint8Array>,
   columns: number,
   interned: readonly number[] = [],
+  options: CopyTextRowsOptions = {},
 ): (string | null)[][] {
   const rows: (string | null)[][] = [];
-  const decoder = new CopyTextRows(columns, interned, (cells) => rows.push([...cells]));
+  const decoder = new CopyTextRows(columns, interned, (cells) => rows.push([...cells]), options);
   for (const chunk of chunks) decoder.push(chunk);
   decoder.end();
   return rows;
@@ -104,4 +154,45 @@ Deno.test("CopyTextRows refuses what is not a whole binary COPY of the expected 
   assert.throws(() => decode([], 4), /no header/);
   const after = new Uint8Array([...stream, 0, 4]);
   assert.throws(() => decode([after], 4), /after the trailer/);
+});
+
+Deno.test("CopyTextRows with arrays gives a row per element, tuples cut at any byte", () => {
+  const rows = [...ROWS, ["route-6", "kfz", "", null]];
+  // Two rows, then three, then none (an empty array has no dimensions), then one.
+  const tuples = [
+    ...arrayTuples(rows.slice(0, 2), 2),
+    ...arrayTuples(rows.slice(2, 5), 3),
+    [textArray([]), textArray([]), textArray([]), textArray([])],
+    ...arrayTuples(rows.slice(5), 1),
+  ];
+  const stream = copyStream(tuples, 2);
+  assert.deepEqual(decode([stream], 4, [], { arrays: true }), rows);
+  for (let cut = 1; cut < stream.length; cut++) {
+    assert.deepEqual(
+      decode([stream.subarray(0, cut), stream.subarray(cut)], 4, [1, 2, 3], { arrays: true }),
+      rows,
+      `cut at byte ${cut}`,
+    );
+  }
+  // Many rows per tuple, interned values repeating across tuples.
+  const many = Array.from({ length: 5000 }, (_, i) => [
+    `route-${i}`,
+    `type-${i % 37}`,
+    String(i % 401).padStart(8, "0"),
+    `provider-${i % 1999}`,
+  ]);
+  const big = copyStream(arrayTuples(many, 1024));
+  assert.deepEqual(decode([big], 4, [1, 2, 3], { arrays: true }), many);
+});
+
+Deno.test("CopyTextRows with arrays refuses tuples that are not arrays of one length", () => {
+  const arrays = (tuple: (string | null | Uint8Array)[]) =>
+    decode([copyStream([tuple])], 2, [], { arrays: true });
+  assert.throws(() => arrays([textArray(["a", "b"]), textArray(["c"])]), /2 and 1 elements/);
+  assert.throws(() => arrays(["a", "b"]), /not an array/);
+  assert.throws(() => arrays([textArray(["a"], 2), textArray(["b"], 2)]), /2 dimensions/);
+  // An element that claims more bytes than its array holds.
+  const long = textArray(["abc"]);
+  long[23] = 200;
+  assert.throws(() => arrays([long, textArray(["d"])]), /past its array/);
 });

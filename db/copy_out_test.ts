@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { freshDatabaseUrl, freshPostgres } from "../tests/pg.ts";
 import { connectPostgres } from "./postgres.ts";
 import { CopyTextRows } from "./_copy_binary.ts";
+import { migrate } from "./migrate.ts";
+import { loadTable } from "./tables.ts";
+import type { Provider, Route } from "../src/model.ts";
 
 Deno.test("copyOut streams a binary COPY that decodes to the rows, in a transaction too", async () => {
   const db = await freshPostgres();
@@ -126,6 +129,66 @@ Deno.test("copyOut read in slices lets an HTTP server answer while a long COPY i
   } finally {
     client.close();
     await server.shutdown();
+    await db.close();
+  }
+});
+
+Deno.test("loadTable reads routes and providers in chunks of pages: every row of its snapshot once", async () => {
+  const url = await freshDatabaseUrl();
+  const db = await connectPostgres(url, { max: 2 });
+  try {
+    await migrate(db);
+    // Several chunks of 64 pages each (~4,600 routes, ~5,000 providers), with rows deleted and
+    // updated in place and elsewhere, so that dead tuples and moved versions lie between them.
+    await db.exec(`
+      insert into evidence_types (id, name) select 'et-' || i, 'Type ' || i
+        from generate_series(0, 2) as i;
+      insert into providers (id, name, endpoint, ca_cert, xnachweis_endpoint)
+        select 'p-' || i, 'Provider ' || i, 'https://p' || i || '.example',
+          case when i % 4 = 0 then 'ca-' || (i % 3) end,
+          case when i % 5 = 0 then 'https://x' || i || '.example' end
+        from generate_series(1, 16000) as i;
+      insert into routes (id, evidence_type, region_key, provider_id)
+        select 'r-' || i, 'et-' || (i % 3), lpad(i::text, 8, '0'), 'p-' || (1 + i % 16000)
+        from generate_series(1, 30000) as i;
+      delete from routes where substr(id, 3)::int % 7 = 0;
+      update routes set provider_id = 'p-1' where substr(id, 3)::int % 5 = 0;
+      delete from providers where substr(id, 3)::int % 11 = 0
+        and not exists (select 1 from routes where provider_id = providers.id);
+      update providers set name = 'Renamed ' || id where substr(id, 3)::int % 3 = 0;`);
+    const pages = await db.sql<{ routes: number; providers: number }>`
+      select pg_relation_size('routes') / 8192 as routes,
+        pg_relation_size('providers') / 8192 as providers`;
+    assert.ok(Number(pages[0]!.routes) > 3 * 64, `routes span ${pages[0]!.routes} pages`);
+    assert.ok(Number(pages[0]!.providers) > 2 * 64, `providers span ${pages[0]!.providers} pages`);
+    const sorted = <T extends { id: string }>(rows: T[]) =>
+      rows.map((r) => ({ ...r })).sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    await db.transaction(async (tx) => {
+      await tx.sql`set transaction isolation level repeatable read, read only`;
+      const routesBefore = await tx.sql<Route>`select id, evidence_type as "evidenceType",
+        region_key as "regionKey", provider_id as "providerId" from routes`;
+      const providersBefore = await tx.sql<Provider>`select id, name, endpoint,
+        ca_cert as "caCert", xnachweis_endpoint as "xnachweisEndpoint" from providers`;
+      // Written after this transaction's snapshot, on another connection: not to be seen.
+      const writer = await connectPostgres(url, { max: 1 });
+      try {
+        await writer.exec(`
+          insert into routes (id, evidence_type, region_key, provider_id)
+            select 'late-' || i, 'et-0', lpad((100000 + i)::text, 8, '0'), 'p-2'
+            from generate_series(1, 5000) as i;
+          delete from routes where id like 'r-%' and substr(id, 3)::int % 13 = 0;
+          update providers set name = 'Later' where id = 'p-2';`);
+      } finally {
+        await writer.close();
+      }
+      const routes = await loadTable(tx, "routes");
+      const providers = await loadTable(tx, "providers");
+      assert.equal(routes.length, routesBefore.length);
+      assert.deepEqual(sorted(routes), sorted(routesBefore));
+      assert.equal(providers.length, providersBefore.length);
+      assert.deepEqual(sorted(providers), sorted(providersBefore));
+    });
+  } finally {
     await db.close();
   }
 });

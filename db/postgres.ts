@@ -156,20 +156,32 @@ function turn(): Promise<void> {
  * after chunk without the HTTP server getting a turn: during a 1 M-route reload a navigation
  * request waited 2.2–7.0 s, until the COPY was done (BENCHMARKS.md, "Session 7, swap stall").
  */
+/** Bytes read between two looks at the clock in a sliced read (~1 ms of rows). */
+const BYTES_PER_CLOCK = 65_536;
+
 function copySource(stream: Readable): CopySource {
   return {
     async read(onChunk, options = {}) {
-      const sliceMs = options.sliceMs ?? Infinity;
+      const sliceMs = options.sliceMs;
       let failed: { error: unknown } | null = null;
       let sliceStart = performance.now();
+      // The clock only where the read is sliced (a reload), and once per ~64 KiB read: the
+      // driver hands a chunk per COPY message, for many tables one per row, and a start that
+      // read the clock per row spent ~25 ms of 200,000 rows on it (BENCHMARKS.md,
+      // "Session 9, P8").
+      let unclocked = 0;
       try {
         await new Promise<void>((resolve, reject) => {
           stream.on("data", (chunk: Uint8Array) => {
             if (failed !== null) return;
             try {
               let more = onChunk(chunk);
-              if (more === undefined && performance.now() - sliceStart >= sliceMs) {
-                more = turn();
+              if (more === undefined && sliceMs !== undefined) {
+                unclocked += chunk.length;
+                if (unclocked >= BYTES_PER_CLOCK) {
+                  unclocked = 0;
+                  if (performance.now() - sliceStart >= sliceMs) more = turn();
+                }
               }
               if (more === undefined) return;
               // Backpressure: no more chunks until the reader took this one.

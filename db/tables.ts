@@ -19,7 +19,7 @@ import type {
 } from "../src/model.ts";
 import type { CopySource, Db, Queryable } from "./types.ts";
 import { recordAudit } from "./audit.ts";
-import { CopyTextRows } from "./_copy_binary.ts";
+import { CopyTextRows, type CopyTextRowsOptions } from "./_copy_binary.ts";
 
 /** The channel every table change is announced on; the payload is the table name. */
 export const TABLES_CHANNEL = "lotse_tables";
@@ -78,10 +78,22 @@ const loaders: { [K in TableName]: Loader<K> } = {
     // Tens of thousands at full scale: through COPY like the routes where the driver can.
     if (db.copyOut) {
       return await copyRows(
-        db.copyOut`copy (select id, name, endpoint, ca_cert, xnachweis_endpoint from providers)
-          to stdout (format binary)`,
+        // In tuples of arrays, one per 64 pages of the table (see the routes' COPY).
+        db.copyOut`copy (
+          select chunk.* from generate_series(
+            0, pg_relation_size('providers') / current_setting('block_size')::int, 64
+          ) as pages(first)
+          cross join lateral (
+            select array_agg(id) as ids, array_agg(name), array_agg(endpoint),
+              array_agg(ca_cert), array_agg(xnachweis_endpoint)
+            from providers
+            where ctid >= format('(%s,0)', pages.first)::tid
+              and ctid < format('(%s,0)', pages.first + 64)::tid
+          ) as chunk
+          where chunk.ids is not null
+        ) to stdout (format binary)`,
         // Few CAs sign many providers' certificates: one string each.
-        { columns: 5, interned: [3] },
+        { columns: 5, interned: [3], arrays: true },
         (c) => ({
           id: c[0]!,
           name: c[1]!,
@@ -386,11 +398,28 @@ export async function loadRoutes(
   // With one binary `COPY … TO STDOUT`, decoded from its bytes (db/_copy_binary.ts): no
   // driver row per route, and the evidence type, region key and provider of a route are
   // strings made once per distinct value. Unordered, like the pages.
+  //
+  // The COPY sends a tuple of four arrays per 64 pages of the table (~4,600 routes), not a tuple
+  // per route: the driver's work per COPY message was a fifth of a start's table load
+  // (BENCHMARKS.md, "Session 9, P8"). Each tuple is one TID range scan, so PostgreSQL streams
+  // them as it goes; the ranges of pages cover the table once, so every row of this
+  // transaction's snapshot comes exactly once (pages added since hold none of its rows).
   if (db.copyOut) {
     return await decodeRouteCopy(
-      db.copyOut`copy (select id, evidence_type, region_key, provider_id from routes)
-        to stdout (format binary)`,
-      options,
+      db.copyOut`copy (
+        select chunk.* from generate_series(
+          0, pg_relation_size('routes') / current_setting('block_size')::int, 64
+        ) as pages(first)
+        cross join lateral (
+          select array_agg(id) as ids, array_agg(evidence_type), array_agg(region_key),
+            array_agg(provider_id)
+          from routes
+          where ctid >= format('(%s,0)', pages.first)::tid
+            and ctid < format('(%s,0)', pages.first + 64)::tid
+        ) as chunk
+        where chunk.ids is not null
+      ) to stdout (format binary)`,
+      { ...options, arrays: true },
     );
   }
   const pool = new Map<string, string>();
@@ -413,11 +442,11 @@ export async function loadRoutes(
  */
 export function decodeRouteCopy(
   source: Promise<CopySource>,
-  options: LoadOptions = {},
+  options: LoadOptions & CopyTextRowsOptions = {},
 ): Promise<Route[]> {
   return copyRows(
     source,
-    { columns: 4, interned: [1, 2, 3] },
+    { columns: 4, interned: [1, 2, 3], arrays: options.arrays },
     (c) => ({ id: c[0]!, evidenceType: c[1]!, regionKey: c[2]!, providerId: c[3]! }),
     options,
   );
@@ -426,12 +455,14 @@ export function decodeRouteCopy(
 /** The rows of a binary COPY of text columns, each made into a `T` by `make`. */
 async function copyRows<T>(
   starting: Promise<CopySource>,
-  shape: { columns: number; interned: readonly number[] },
+  shape: { columns: number; interned: readonly number[] } & CopyTextRowsOptions,
   make: (cells: readonly (string | null)[]) => T,
   options: LoadOptions = {},
 ): Promise<T[]> {
   const out: T[] = [];
-  const decoder = new CopyTextRows(shape.columns, shape.interned, (c) => out.push(make(c)));
+  const decoder = new CopyTextRows(shape.columns, shape.interned, (c) => out.push(make(c)), {
+    arrays: shape.arrays,
+  });
   await (await starting).read(
     (chunk) => decoder.push(chunk),
     options.sliced ? { sliceMs: COPY_SLICE_MS } : {},

@@ -487,18 +487,24 @@ export function serverTrace(text: string, requests: number) {
 }
 
 // P8: spawn to /readyz 200 against PostgreSQL with the full-scale tables.
+// `LOTSE_BENCH_ROOT` names another checkout whose `deno task serve` is measured, for A/B runs.
 async function start(args: Args, cleanups: Cleanups) {
   const runs = args.runs ?? 5;
   const db = await startBenchDatabase(cleanups);
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-bench-" });
   cleanups.push(() => Deno.remove(dataDir, { recursive: true }));
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  console.log(`Lotse from ${cwd ?? ROOT}`);
   // The server's CPU time until ready too: on a shared machine it moves less than the wall.
   const cpuMs: number[] = [];
+  // The phases of each start, from its ready line (`startMs`: modules, database, …, listen).
+  const phases: Record<string, number>[] = [];
   const once = async () => {
     const local = new Cleanups();
     try {
-      const lotse = await startLotseProcess(local, db.url, { dataDir });
+      const lotse = await startLotseProcess(local, db.url, { dataDir, ...(cwd ? { cwd } : {}) });
       cpuMs.push(cpuSeconds(lotse.child.pid) * 1000);
+      phases.push(await readyPhases(lotse.child));
       return lotse.readyMs;
     } finally {
       await local.run();
@@ -519,6 +525,7 @@ async function start(args: Args, cleanups: Cleanups) {
   // The first start also creates the signing key: reported, not counted.
   const first = await once();
   cpuMs.length = 0;
+  phases.length = 0;
   const times: number[] = [];
   const bareTimes: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -536,7 +543,17 @@ async function start(args: Args, cleanups: Cleanups) {
       `${fmt(median(bareTimes), 0)} ms; first start (creates the signing key) ` +
       `${fmt(first, 0)} ms; ${db.tables.routes.length} routes`,
   );
+  const phaseMedians = Object.fromEntries(
+    Object.keys(phases[0] ?? {}).map((name) => [name, median(phases.map((p) => p[name] ?? 0))]),
+  );
+  console.log(
+    "Phases until ready, median ms (the ready line's startMs): " +
+      Object.entries(phaseMedians).map(([name, ms]) => `${name} ${fmt(ms, 0)}`).join(", "),
+  );
   return {
+    root: cwd ?? ROOT,
+    phases,
+    phaseMedians,
     routes: db.tables.routes.length,
     regions: db.tables.regions.length,
     firstStartMs: first,
@@ -547,6 +564,17 @@ async function start(args: Args, cleanups: Cleanups) {
     bareReadyMs: bareTimes,
     bareMedianMs: median(bareTimes),
   };
+}
+
+/** The `startMs` phases of a Lotse's ready line ("Lotse listening"), waited for in its output. */
+async function readyPhases(child: Child): Promise<Record<string, number>> {
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    const line = child.output.split("\n").find((l) => l.includes('"Lotse listening"'));
+    if (line !== undefined) return JSON.parse(line).startMs ?? {};
+    if (performance.now() > deadline) throw new Error("Lotse said ready without its ready line");
+    await sleep(5);
+  }
 }
 
 async function tablesVersion(url: string): Promise<number> {

@@ -147,11 +147,19 @@ const OUTCOME_TEXT: Record<string, string> = {
 };
 
 const BERLIN = "Europe/Berlin";
-const whenFormat = new Intl.DateTimeFormat("de-DE", {
-  timeZone: BERLIN,
-  dateStyle: "medium",
-  timeStyle: "short",
-});
+/**
+ * The cockpit's date format, made on the first page that shows a date: making it loads ICU's
+ * German locale and time zone data, ~20 ms that every start paid at import, before serving
+ * (BENCHMARKS.md, "Session 9, P8").
+ */
+let whenFormatMade: Intl.DateTimeFormat | null = null;
+function whenFormat(): Intl.DateTimeFormat {
+  return whenFormatMade ??= new Intl.DateTimeFormat("de-DE", {
+    timeZone: BERLIN,
+    dateStyle: "medium",
+    timeStyle: "short",
+  });
+}
 
 /** Milliseconds Berlin is ahead of UTC at `instant`. */
 function berlinOffset(instant: number): number {
@@ -232,7 +240,7 @@ export function cockpitRoutes(deps: CockpitRoutesOptions): Hono {
       : all;
     const result: TransferLine[] = chosen.map((record) => ({
       record,
-      when: `${whenFormat.format(new Date(record.time))} Uhr`,
+      when: `${whenFormat().format(new Date(record.time))} Uhr`,
       authority: client(record.consumer),
       onBehalfOf: record.onBehalfOf ? client(record.onBehalfOf) : null,
       register: record.provider
@@ -422,7 +430,7 @@ export function cockpitRoutes(deps: CockpitRoutesOptions): Hono {
         lines={found.lines}
         more={found.more}
         range={range + authority}
-        printedAt={`${whenFormat.format(new Date(now()))} Uhr`}
+        printedAt={`${whenFormat().format(new Date(now()))} Uhr`}
       />,
     );
   });

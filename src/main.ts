@@ -34,7 +34,8 @@ let lotse;
 try {
   // The one place where the core reaches demo/ (tests/layering_test.ts): loaded only when asked.
   const demo = config.demo ? (await import("../demo/mod.ts")).demo : undefined;
-  lotse = await startLotse(config, { logger, demo });
+  // The ready line's phases from the process's start: `modules` first (P8, BENCHMARKS.md).
+  lotse = await startLotse(config, { logger, demo, since: 0 });
 } catch (error) {
   logger.error("Cannot start Lotse", { error });
   Deno.exit(1);
