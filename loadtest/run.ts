@@ -45,6 +45,7 @@ import {
   schedDelta,
   type SchedSnapshot,
   schedTimes,
+  SERVER_CPU,
   sleep,
   startBenchDatabase,
   startLotseProcess,
@@ -1177,8 +1178,9 @@ async function heldProtocolWait(
     ),
   );
   console.log(
-    `Over the held run (${fmt(wallS, 1)} s with the warm-up), CPU used / waited for, as shares ` +
-      `of the wall time: ${
+    `Over the held run (${fmt(wallS, 1)} s with the warm-up; Lotse on core ${SERVER_CPU}, ` +
+      `PostgreSQL, the provider and the generator on core ${LOAD_CPU}), CPU used / waited for, ` +
+      `as shares of the wall time: ${
         Object.entries(cpu).map(([k, v]) =>
           `${k} ${fmt(v.cpuShare * 100, 0)} / ${fmt(v.waitedShare * 100, 0)} %`
         ).join(", ")
