@@ -674,9 +674,11 @@ async function protocolBatches(url: string): Promise<{ batches: number; entries:
 // bare server and the bare server with an authorization's I/O shape (body read and parsed, a
 // token-sized 201 with Lotse's fields, a log line) right before Lotse: Lotse's CPU per token over
 // the shaped one's is what deciding, sealing and recording cost. Never two Lotse processes at
-// once: instances on one database share their active key.
+// once: instances on one database share their active key. `LOTSE_BENCH_ROOT` names another
+// checkout whose `deno task serve` is measured, for A/B runs.
 export async function authorizations(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
   const runs = args.runs ?? 1;
   const algs = args.alg === undefined || args.alg === "both"
     ? (["ES256", "EdDSA"] as const)
@@ -694,7 +696,11 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
   for (const alg of algs) {
     const local = new Cleanups();
     try {
-      const lotse = await startLotseProcess(local, db.url, { env: { LOTSE_TOKEN_ALG: alg } });
+      const lotse = await startLotseProcess(local, db.url, {
+        env: { LOTSE_TOKEN_ALG: alg },
+        ...(cwd ? { cwd } : {}),
+      });
+      console.log(`Lotse from ${cwd ?? ROOT}`);
       const token = await demoToken(lotse.url);
       const check = await fetch(`${lotse.url}/v1/authorizations`, {
         method: "POST",

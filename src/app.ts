@@ -12,6 +12,7 @@
  */
 import { Hono } from "hono";
 import { routePath } from "hono/route";
+import { SegmentRouter } from "./_segment_router.ts";
 import { fastNavigation } from "./fast_path.ts";
 import type { CockpitOidcConfig, Config } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
@@ -92,7 +93,9 @@ export const RETRY_AFTER_SECONDS = 5;
 
 /** Creates the Hono app serving the whole public contract. */
 export function createApp(deps: AppDeps): Hono {
-  const app = new Hono();
+  // The admin face's row route keeps Hono's fastest router from taking the whole route set: its
+  // routes get a router of their own, so the public faces' routes are matched by `RegExpRouter`.
+  const app = new Hono({ router: new SegmentRouter("/admin") });
   const { metrics } = deps;
   const logger = deps.logger ?? createLogger();
 
