@@ -14,14 +14,18 @@
  * when none is free a new one is opened, up to `maxConnections` (k6's `maxVUs`); past that the
  * request is counted as dropped (k6's `dropped_iterations`: the rate was not held). Latency is
  * counted from the due time (so a late send counts against the server, as wrk2 counts it), and
- * separately from the send. The loop waits for the next due time by running again at once
- * (`setImmediate`) when it is less than 2 ms away, since Deno's timers fire 1–3 ms late; so the
- * generator takes its core, like wrk.
+ * separately from the send. Between due times the generator sleeps: a worker
+ * (loadtest/_arrival_waker.ts) wakes it `spinMs` before each due time, and only that last stretch
+ * is spun (`setImmediate`) so the request goes out on time. Deno's own timers fire 1–3 ms late,
+ * too late for requests 1.4 ms apart; and a generator that spun all the time (as this one did
+ * until session 9) took its whole core even at 700/s, from the provider and PostgreSQL sharing
+ * it. When requests are due less than `2 × spinMs` apart it spins throughout, like wrk.
  *
  * `deno run -A loadtest/_arrival.ts <file holding an ArrivalJob as JSON>`
  *
  * @module
  */
+import process from "node:process";
 import { setImmediate } from "node:timers";
 import type { AutocannonJob } from "./_autocannon.ts";
 import { percentile, Samples } from "./_samples.ts";
@@ -38,6 +42,12 @@ export interface ArrivalJob extends AutocannonJob {
    * code is compiled, and the connections a start needs are opened, before the measurement.
    */
   warmupS?: number;
+  /**
+   * How long before each due time the generator wakes and spins, in ms (default 0.3: a waking
+   * worker is ~0.1–0.2 ms late at p50); requests due closer together than twice this are sent
+   * by spinning throughout.
+   */
+  spinMs?: number;
 }
 
 /** What one run measured. */
@@ -57,6 +67,28 @@ export interface ArrivalResult {
   serviceMs: { p50: number; p99: number; p999: number; max: number };
   /** How late the generator sent (send − due). */
   sendLagMs: { p50: number; p99: number; max: number };
+  /**
+   * The generator's CPU time over the wall time while it sent (the warm-up included; every
+   * thread of its process): 1 is a whole core.
+   */
+  cpuShare: number;
+  /** Whether it slept between due times (a waker) rather than spinning throughout. */
+  slept: boolean;
+}
+
+/** The waker of loadtest/_arrival_waker.ts, started, once it is ready. */
+async function startWaker(): Promise<Worker> {
+  const worker = new Worker(new URL("./_arrival_waker.ts", import.meta.url).href, {
+    type: "module",
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.onmessage = () => resolve();
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(`The arrival waker failed: ${event.message}`));
+    };
+  });
+  return worker;
 }
 
 /** Bytes of one HTTP/1.1 request per path, built once. */
@@ -310,11 +342,18 @@ export async function runArrival(
   await Promise.all(Array.from({ length: job.connections }, () => connect().open()));
   idle.push(...all);
 
+  const lead = job.spinMs ?? 0.3;
+  const waker = interval > 2 * lead ? await startWaker() : null;
+  const stopWaker = new Int32Array(new SharedArrayBuffer(4));
+  const cpuBefore = process.cpuUsage();
   const start = performance.now() + 5;
   measureFrom = start + warm * interval;
   let next = 0;
+  let spinning = false;
   await new Promise<void>((resolve) => {
     const tick = () => {
+      spinning = false;
+      if (next >= total) return resolve(); // a wake after the last request
       const now = performance.now();
       const due = Math.min(total, Math.floor((now - start) / interval) + 1);
       for (; next < due; next++) {
@@ -333,13 +372,35 @@ export async function runArrival(
         c.send(requests[next % requests.length]!, dueAt);
       }
       if (next >= total) return resolve();
-      const wait = start + next * interval - performance.now();
-      if (wait > 2) setTimeout(tick, wait - 2);
-      else setImmediate(tick);
+      // The waker calls again `lead` before the next due time; a wake that comes while spinning
+      // is for a request the spin reaches anyway.
+      if (waker && start + next * interval - performance.now() > lead) return;
+      spinning = true;
+      setImmediate(tick);
     };
+    if (waker) {
+      waker.onmessage = () => {
+        if (!spinning) tick();
+      };
+      waker.postMessage({
+        startMs: performance.timeOrigin + start,
+        intervalMs: interval,
+        leadMs: lead,
+        total,
+        stop: stopWaker.buffer,
+      });
+    }
     tick();
   });
-  const durationS = (performance.now() - measureFrom) / 1000;
+  const end = performance.now();
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuShare = (cpu.user + cpu.system) / 1000 / (end - start);
+  if (waker) {
+    Atomics.store(stopWaker, 0, 1);
+    Atomics.notify(stopWaker, 0);
+    waker.terminate();
+  }
+  const durationS = (end - measureFrom) / 1000;
   scheduling = false;
   if (inFlight === 0) drain();
   const deadline = setTimeout(drain, 10_000);
@@ -371,6 +432,8 @@ export async function runArrival(
       max: s[s.length - 1] ?? NaN,
     },
     sendLagMs: { p50: percentile(g, 50), p99: percentile(g, 99), max: g[g.length - 1] ?? NaN },
+    cpuShare,
+    slept: waker !== null,
   };
 }
 

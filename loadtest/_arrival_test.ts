@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { answerEnd, runArrival } from "./_arrival.ts";
+import { answerEnd, type ArrivalResult, runArrival } from "./_arrival.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 
@@ -139,5 +139,62 @@ Deno.test("requests of the warm-up are sent at the rate but not counted", async 
     assert.equal(result.scheduled, 8);
     assert.equal(result.requests, 8);
     assert.equal(result.errors, 0);
+  });
+});
+
+Deno.test("at a low rate the generator sleeps between due times instead of holding its core", async () => {
+  // 500/s: requests 2 ms apart, which the generator spun through until session 9 (its CPU time
+  // was its wall time). Now a waker wakes it 0.3 ms before each due time. The generator runs as
+  // its own process, as the benchmarks run it, so its CPU time is its own and not the server's
+  // or other tests'. A resource check, not a timing one: on a loaded machine the share only falls.
+  let received = 0;
+  await withServer(() => {
+    received++;
+    return new Response("ok");
+  }, async (url) => {
+    const job = await Deno.makeTempFile({ suffix: ".json" });
+    try {
+      await Deno.writeTextFile(
+        job,
+        JSON.stringify({
+          url,
+          paths: ["/"],
+          rate: 500,
+          durationS: 1.5,
+          connections: 4,
+          maxConnections: 750, // never short of one: nothing dropped however slow the machine
+        }),
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./_arrival.ts", import.meta.url).pathname, job],
+        stdout: "piped",
+      }).output();
+      assert(out.success, "the generator failed");
+      const line = new TextDecoder().decode(out.stdout).split("\n")
+        .find((l) => l.startsWith("ARRIVAL_JSON "));
+      const result = JSON.parse(line!.slice("ARRIVAL_JSON ".length)) as ArrivalResult;
+      assert.equal(result.requests, 750);
+      assert.equal(received, 750);
+      assert.equal(result.slept, true);
+      assert(result.cpuShare < 0.5, `the generator took ${result.cpuShare} of a core`);
+    } finally {
+      await Deno.remove(job);
+    }
+  });
+});
+
+Deno.test("requests due closer together than twice the spin are sent by spinning throughout", async () => {
+  await withServer(() => new Response("ok"), async (url) => {
+    const result = await runArrival({
+      url,
+      paths: ["/"],
+      rate: 2000,
+      durationS: 0.05,
+      connections: 4,
+      maxConnections: 100,
+      spinMs: 0.3,
+    });
+    assert.equal(result.slept, false);
+    assert.equal(result.requests, 100);
   });
 });

@@ -263,19 +263,68 @@ export async function startBenchDatabase(
 export async function pinCluster(cluster: Cluster, cpu: string): Promise<string> {
   const to = Deno.env.get("LOTSE_BENCH_DB_CPU") || cpu;
   if (to === "none") return "unpinned";
-  const text = await Deno.readTextFile(`${cluster.dataDir}/postmaster.pid`);
-  const postmaster = text.split("\n")[0]!.trim();
-  const children = await new Deno.Command("pgrep", { args: ["-P", postmaster], stdout: "piped" })
-    .output();
-  const pids = [postmaster, ...new TextDecoder().decode(children.stdout).split(/\s+/)]
-    .filter((pid) => /^\d+$/.test(pid));
-  for (const pid of pids) {
+  const [postmaster, ...pids] = (await clusterPids(cluster)).map(String);
+  for (const pid of [postmaster!, ...pids]) {
     const out = await new Deno.Command("taskset", { args: ["-a", "-cp", to, pid], stdout: "null" })
       .output();
     // A child may have ended between pgrep and taskset; the postmaster must not.
     if (!out.success && pid === postmaster) throw new Error(`Cannot pin PostgreSQL to CPU ${to}`);
   }
   return `CPU ${to}`;
+}
+
+/** A cluster's server process first, then every process it has started (its backends). */
+export async function clusterPids(cluster: Cluster): Promise<number[]> {
+  const text = await Deno.readTextFile(`${cluster.dataDir}/postmaster.pid`);
+  const postmaster = text.split("\n")[0]!.trim();
+  const children = await new Deno.Command("pgrep", { args: ["-P", postmaster], stdout: "piped" })
+    .output();
+  return [postmaster, ...new TextDecoder().decode(children.stdout).split(/\s+/)]
+    .filter((pid) => /^\d+$/.test(pid)).map(Number);
+}
+
+/** Nanoseconds each process has run and waited, runnable, for a CPU (see {@linkcode schedTimes}). */
+export type SchedSnapshot = Map<number, { run: number; wait: number }>;
+
+/**
+ * How long each process (all its threads) has run on a CPU and how long it has waited for one
+ * while runnable, so far (Linux `/proc/<pid>/task/<tid>/schedstat`, in ns). A process that waits
+ * runnable is delayed by whatever shares its core; `schedDelta` turns two snapshots into
+ * seconds. A process that has ended is left out.
+ */
+export function schedTimes(pids: readonly number[]): SchedSnapshot {
+  const out: SchedSnapshot = new Map();
+  for (const pid of pids) {
+    let run = 0, wait = 0;
+    try {
+      for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+        try {
+          const [r, w] = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`)
+            .split(" ");
+          run += Number(r);
+          wait += Number(w);
+        } catch { /* the thread ended */ }
+      }
+    } catch {
+      continue; // the process ended
+    }
+    out.set(pid, { run, wait });
+  }
+  return out;
+}
+
+/**
+ * Seconds run and waited for a CPU between two {@linkcode schedTimes} snapshots, summed over
+ * the processes in `after` (one that started between them counts from its start).
+ */
+export function schedDelta(before: SchedSnapshot, after: SchedSnapshot) {
+  let runS = 0, waitS = 0;
+  for (const [pid, a] of after) {
+    const b = before.get(pid) ?? { run: 0, wait: 0 };
+    runS += (a.run - b.run) / 1e9;
+    waitS += (a.wait - b.wait) / 1e9;
+  }
+  return { runS, waitS };
 }
 
 /** A running Lotse child process. */

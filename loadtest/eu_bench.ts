@@ -77,7 +77,7 @@ export async function startBenchRegister(
     });
     if (res.status >= 300) throw new Error(`PUT ${path}: ${res.status} ${await res.text()}`);
   };
-  return { lotse, providerUrl: `http://127.0.0.1:${providerPort}`, put };
+  return { lotse, db, provider, providerUrl: `http://127.0.0.1:${providerPort}`, put };
 }
 
 /** Runs the EDM vs XNachweis comparison. */

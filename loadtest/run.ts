@@ -34,6 +34,7 @@ import { TABLES_CHANNEL } from "../db/tables.ts";
 import {
   Child,
   Cleanups,
+  clusterPids,
   cpuSeconds,
   demoToken,
   LOAD_CPU,
@@ -41,6 +42,9 @@ import {
   median,
   pinCluster,
   preemptions,
+  schedDelta,
+  type SchedSnapshot,
+  schedTimes,
   sleep,
   startBenchDatabase,
   startLotseProcess,
@@ -767,7 +771,7 @@ async function transferBench(
   cleanups: Cleanups,
   options: { durable?: boolean; cwd?: string } = {},
 ) {
-  const { lotse, providerUrl, put } = await startBenchRegister(cleanups, options);
+  const { lotse, db, provider, providerUrl, put } = await startBenchRegister(cleanups, options);
   await put("evidence-types/fahrzeugzulassung", {
     name: "Fahrzeugzulassungsdaten",
     classification: DEMO_CLASSIFICATIONS.fahrzeugzulassung,
@@ -791,7 +795,7 @@ async function transferBench(
     headers: { ...headers, "Lotse-Idnr": "86095742719" },
   };
   await untilAnswered(lotse.url, token, json);
-  return { lotse, token, headers, json };
+  return { lotse, cluster: db.cluster, provider, token, headers, json };
 }
 
 /** Waits until `job` is answered 200 (the table change, the provider), up to 30 s. */
@@ -1059,6 +1063,8 @@ const P6_SERIES = {
   database: ["lotse_protocol_stage_seconds", 'stage="database",'],
   resumed: ["lotse_protocol_stage_seconds", 'stage="resumed",'],
   loopDelay: ["lotse_event_loop_delay_seconds", ""],
+  // Lotse's time to the transfer's response headers: the provider's answer and the wait inside.
+  request: ["lotse_http_request_duration_seconds", 'route="POST /v1/evidence/:evidenceType",'],
 } as const;
 
 type P6Series = keyof typeof P6_SERIES;
@@ -1088,8 +1094,8 @@ function p6Quantiles(before: string, after: string) {
 // round trip as JavaScript sees it, the callers running on) and the event loop's delay.
 async function protocolWait(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
-  const { lotse, token, json } = await transferBench(cleanups, { durable: true });
-  return await heldProtocolWait(lotse, { token, json, durationS, rate: args.rate });
+  const bench = await transferBench(cleanups, { durable: true });
+  return await heldProtocolWait(bench, { durationS, rate: args.rate });
 }
 
 /**
@@ -1101,33 +1107,37 @@ async function protocolWait(args: Args, cleanups: Cleanups) {
 async function protocolWaitOnly(args: Args, cleanups: Cleanups) {
   const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
   const durable = Deno.env.get("LOTSE_BENCH_FSYNC") !== "off";
-  const { lotse, token, json } = await transferBench(cleanups, {
-    durable,
-    ...(cwd ? { cwd } : {}),
-  });
+  const bench = await transferBench(cleanups, { durable, ...(cwd ? { cwd } : {}) });
   console.log(`Lotse from ${cwd ?? ROOT}; PostgreSQL ${durable ? "durable" : "with fsync off"}`);
-  return await heldProtocolWait(lotse, {
-    token,
-    json,
-    durationS: args.duration ?? 10,
-    rate: args.rate,
-  });
+  return await heldProtocolWait(bench, { durationS: args.duration ?? 10, rate: args.rate });
 }
 
+/**
+ * P6 at a held rate of `rate` (default half the most wrk gets answered), with what each process
+ * of the run used of its core and how long it waited for one: Lotse (the server core), and on the
+ * load core PostgreSQL (pinned there by inheritance: the runner pins itself before it starts
+ * the cluster), the provider and the generator.
+ */
 async function heldProtocolWait(
-  lotse: { url: string },
-  job: {
-    token: string;
-    json: Awaited<ReturnType<typeof transferBench>>["json"];
-    durationS: number;
-    rate: number | undefined;
-  },
+  bench: Awaited<ReturnType<typeof transferBench>>,
+  job: { durationS: number; rate: number | undefined },
 ) {
-  const { token, json, durationS } = job;
+  const { lotse, token, json } = bench;
+  const { durationS } = job;
   const max = await runWrk(lotse.url, { ...json, token, durationS: 5 });
   const rate = Math.max(1, Math.round(job.rate ?? max.rps * 0.5));
   const metrics = async () => await (await fetch(`${lotse.url}/metrics`)).text();
+  const processes = async () => ({
+    lotse: [lotse.child.pid],
+    postgres: await clusterPids(bench.cluster),
+    provider: [bench.provider.process.pid],
+  });
+  const pids = await processes();
+  const sched = Object.fromEntries(
+    Object.entries(pids).map(([k, v]) => [k, schedTimes(v)]),
+  ) as Record<keyof typeof pids, SchedSnapshot>;
   const before = await metrics();
+  const started = performance.now();
   const held = await runArrival({
     url: lotse.url,
     paths: json.paths,
@@ -1140,6 +1150,14 @@ async function heldProtocolWait(
     body: json.body,
     headers: json.headers,
   });
+  const wallS = (performance.now() - started) / 1000;
+  const after = await processes();
+  const cpu = Object.fromEntries(
+    (Object.keys(pids) as (keyof typeof pids)[]).map((k) => {
+      const d = schedDelta(sched[k], schedTimes(after[k]));
+      return [k, { cpuShare: d.runS / wallS, waitedShare: d.waitS / wallS }];
+    }),
+  );
   const stages = p6Quantiles(before, await metrics());
   const transfers = stages.wait.n;
   const waitMs = { p50: stages.wait.p50, p99: stages.wait.p99, p999: stages.wait.p999 };
@@ -1158,7 +1176,18 @@ async function heldProtocolWait(
       }]),
     ),
   );
-  return { maxRps: max.rps, rate, transfers, waitMs, stages, held };
+  console.log(
+    `Over the held run (${fmt(wallS, 1)} s with the warm-up), CPU used / waited for, as shares ` +
+      `of the wall time: ${
+        Object.entries(cpu).map(([k, v]) =>
+          `${k} ${fmt(v.cpuShare * 100, 0)} / ${fmt(v.waitedShare * 100, 0)} %`
+        ).join(", ")
+      }; the generator used ${fmt(held.cpuShare * 100, 0)} % (${
+        held.slept ? "sleeping between due times" : "spinning"
+      }); transfer latency from the due time p50 ${fmt(held.latencyMs.p50, 2)}, ` +
+      `p99 ${fmt(held.latencyMs.p99, 2)} ms, send lag p99 ${fmt(held.sendLagMs.p99, 2)} ms`,
+  );
+  return { maxRps: max.rps, rate, transfers, waitMs, stages, held, cpu };
 }
 
 /** One line of the summary table: a P-figure, its reference and the target. */
