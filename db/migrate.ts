@@ -10,6 +10,19 @@ import type { Db } from "./types.ts";
 const DIR = new URL("./migrations/", import.meta.url);
 const LOCK_KEY = 0x4c6f7473; // "Lots"
 
+/**
+ * The oldest PostgreSQL Lotse runs on (`server_version_num`): 14, the first with TID range
+ * scans. db/tables.ts reads the navigation tables in ranges of pages; an older server would scan
+ * the whole table once per range and a start at full scale would take minutes, not a second.
+ * (PostgreSQL 13 reached its end of life in November 2025.)
+ */
+export const MIN_SERVER_VERSION = 140000;
+
+/** Why a database is refused before any migration touches it. */
+export class UnsupportedServerError extends Error {
+  override name = "UnsupportedServerError";
+}
+
 interface Migration {
   version: number;
   name: string;
@@ -36,9 +49,25 @@ async function readMigrations(): Promise<Migration[]> {
   return found;
 }
 
-/** Brings the schema up to date; returns the names of the files it applied. */
-export async function migrate(db: Db): Promise<string[]> {
+/**
+ * Brings the schema up to date; returns the names of the files it applied. A server older than
+ * `minimumServerVersion` (default {@linkcode MIN_SERVER_VERSION}) is refused first, with
+ * {@linkcode UnsupportedServerError}, before anything is written.
+ */
+export async function migrate(
+  db: Db,
+  options: { minimumServerVersion?: number } = {},
+): Promise<string[]> {
   const migrations = await readMigrations();
+  const minimum = options.minimumServerVersion ?? MIN_SERVER_VERSION;
+  const [server] = await db.sql<{ num: number; version: string }>`select
+    current_setting('server_version_num')::int as num, current_setting('server_version') as version`;
+  if (Number(server!.num) < minimum) {
+    throw new UnsupportedServerError(
+      `Lotse needs PostgreSQL ${Math.floor(minimum / 10000)} or newer; ` +
+        `the database is PostgreSQL ${server!.version}`,
+    );
+  }
   await db.exec(`create table if not exists schema_migrations (
     version integer primary key,
     name text not null,
