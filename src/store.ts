@@ -136,6 +136,13 @@ function* snapshotSteps(
  */
 const COLLECT_AFTER_MS = 1000;
 
+/**
+ * How often a collection waiting for that quiet spell looks at the instance's requests. Looking
+ * only once per spell found a quiet second only when it fell between two looks, so a gap of up
+ * to two seconds could go unused (BENCHMARKS.md, "Session 9, P5").
+ */
+const COLLECT_LOOK_MS = 100;
+
 /** The options of V8's `gc()` (exposed by `--expose-gc`). */
 interface GcOptions {
   type: "major" | "minor";
@@ -203,6 +210,8 @@ export interface TableStoreOptions {
   activity?: RequestActivity;
   /** Quiet time before that collection; default 1000 ms (tests shorten it). */
   collectAfterMs?: number;
+  /** How often the quiet time is checked; default 100 ms, never more than it (tests set it). */
+  collectLookMs?: number;
 }
 
 /** Holds the current snapshot and keeps it in step with the database. */
@@ -478,18 +487,25 @@ export class TableStore {
     if (gc === undefined || this.#collect !== undefined || this.#stopped) return;
     const activity = this.#options.activity;
     const quietMs = this.#options.collectAfterMs ?? COLLECT_AFTER_MS;
+    const lookMs = Math.min(this.#options.collectLookMs ?? COLLECT_LOOK_MS, quietMs);
+    // Quiet means this many looks in a row with no request begun since the last and none
+    // running: the spell counts from the last look that saw one.
+    const looks = Math.ceil(quietMs / lookMs);
     let mark = activity?.begun ?? 0;
+    let quiet = 0;
     const check = () => {
       if (activity !== undefined && !activity.quietSince(mark)) {
         mark = activity.begun;
-        wait();
+        quiet = 0;
+      } else if (++quiet >= looks) {
+        this.#collect = undefined;
+        gc(MEMORY_REDUCING_GC);
         return;
       }
-      this.#collect = undefined;
-      gc(MEMORY_REDUCING_GC);
+      wait();
     };
     const wait = () => {
-      this.#collect = setTimeout(check, quietMs);
+      this.#collect = setTimeout(check, lookMs);
       Deno.unrefTimer(this.#collect);
     };
     wait();

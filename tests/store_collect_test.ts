@@ -138,3 +138,51 @@ Deno.test("the collection after a whole-table reload waits while requests come i
     await db.close();
   }
 });
+
+Deno.test("the quiet spell is counted in looks from the last that saw a request", async () => {
+  const db = await freshPostgres();
+  // The looks, and at which look the collection came.
+  let looks = 0;
+  let collectedAt = -1;
+  const global = globalThis as { gc?: () => void };
+  const before = global.gc;
+  global.gc = () => collectedAt = looks;
+  const activity = {
+    begun: 0,
+    running: 0,
+    quietSince(mark: number) {
+      looks++;
+      return activity.begun === mark && activity.running === 0;
+    },
+  };
+  // A spell of 150 ms, looked at every 50 ms: three quiet looks in a row. (Looking once per
+  // spell, as until session 9, collected at the first quiet look.)
+  const store = new TableStore(db, {
+    pollMs: 60_000,
+    activity,
+    collectAfterMs: 150,
+    collectLookMs: 50,
+  });
+  try {
+    await seedOneRoute(db);
+    await store.load();
+    await seedTables(db, { routes: [{ ...ROUTE, id: "r-2" }] }, { replace: true });
+    await store.sync();
+    assert.equal(store.collectionPending, true);
+    // A request running across a look, then done: the spell starts after the last look that
+    // saw it.
+    activity.begun++;
+    activity.running++;
+    const at = looks;
+    await until("a look while the request runs", () => looks > at);
+    activity.running--;
+    const seen = looks;
+    await until("the collection once quiet", () => collectedAt !== -1);
+    assert.equal(collectedAt, seen + 3);
+    assert.equal(store.collectionPending, false);
+  } finally {
+    await store.stop();
+    global.gc = before;
+    await db.close();
+  }
+});
