@@ -78,20 +78,13 @@ const loaders: { [K in TableName]: Loader<K> } = {
     // Tens of thousands at full scale: through COPY like the routes where the driver can.
     if (db.copyOut) {
       return await copyRows(
-        // In tuples of arrays, one per 64 pages of the table (see the routes' COPY).
-        db.copyOut`copy (
-          select chunk.* from generate_series(
-            0, pg_relation_size('providers') / current_setting('block_size')::int, 64
-          ) as pages(first)
-          cross join lateral (
-            select array_agg(id) as ids, array_agg(name), array_agg(endpoint),
-              array_agg(ca_cert), array_agg(xnachweis_endpoint)
-            from providers
-            where ctid >= format('(%s,0)', pages.first)::tid
-              and ctid < format('(%s,0)', pages.first + 64)::tid
-          ) as chunk
-          where chunk.ids is not null
-        ) to stdout (format binary)`,
+        pageRangeCopy(db, "providers", [
+          "id",
+          "name",
+          "endpoint",
+          "ca_cert",
+          "xnachweis_endpoint",
+        ]),
         // Few CAs sign many providers' certificates: one string each.
         { columns: 5, interned: [3], arrays: true },
         (c) => ({
@@ -399,26 +392,12 @@ export async function loadRoutes(
   // driver row per route, and the evidence type, region key and provider of a route are
   // strings made once per distinct value. Unordered, like the pages.
   //
-  // The COPY sends a tuple of four arrays per 64 pages of the table (~4,600 routes), not a tuple
-  // per route: the driver's work per COPY message was a fifth of a start's table load
-  // (BENCHMARKS.md, "Session 9, P8"). Each tuple is one TID range scan, so PostgreSQL streams
-  // them as it goes; the ranges of pages cover the table once, so every row of this
-  // transaction's snapshot comes exactly once (pages added since hold none of its rows).
+  // The COPY sends a tuple of four arrays per 64 pages of the table (`pageRangeCopy()`), not a
+  // tuple per route: the driver's work per COPY message was a fifth of a start's table load
+  // (BENCHMARKS.md, "Session 9, P8").
   if (db.copyOut) {
     return await decodeRouteCopy(
-      db.copyOut`copy (
-        select chunk.* from generate_series(
-          0, pg_relation_size('routes') / current_setting('block_size')::int, 64
-        ) as pages(first)
-        cross join lateral (
-          select array_agg(id) as ids, array_agg(evidence_type), array_agg(region_key),
-            array_agg(provider_id)
-          from routes
-          where ctid >= format('(%s,0)', pages.first)::tid
-            and ctid < format('(%s,0)', pages.first + 64)::tid
-        ) as chunk
-        where chunk.ids is not null
-      ) to stdout (format binary)`,
+      pageRangeCopy(db, "routes", ["id", "evidence_type", "region_key", "provider_id"]),
       { ...options, arrays: true },
     );
   }
@@ -450,6 +429,39 @@ export function decodeRouteCopy(
     (c) => ({ id: c[0]!, evidenceType: c[1]!, regionKey: c[2]!, providerId: c[3]! }),
     options,
   );
+}
+
+/** Pages of a table per COPY tuple: ~4,600 routes at the full-scale tables. */
+const PAGES_PER_TUPLE = 64;
+
+/**
+ * A binary `COPY … TO STDOUT` of `columns` of `table` as one tuple of arrays (one array per
+ * column) per {@linkcode PAGES_PER_TUPLE} pages, decoded by `CopyTextRows`' `arrays` mode. Each
+ * tuple is one TID range scan (PostgreSQL 14, db/migrate.ts), so PostgreSQL streams them as it
+ * goes; the ranges of pages cover the table once, so every row of the transaction's snapshot
+ * comes exactly once (pages added since hold none of its rows). `table` and `columns` are this
+ * module's constants, never input; the caller has checked that the driver has `copyOut`.
+ */
+function pageRangeCopy(
+  db: Queryable,
+  table: "routes" | "providers",
+  columns: readonly [string, ...string[]],
+): Promise<CopySource> {
+  const [first, ...rest] = columns;
+  const arrays = [`array_agg(${first}) as ids`, ...rest.map((c) => `array_agg(${c})`)];
+  const sql = `copy (
+    select chunk.* from generate_series(
+      0, pg_relation_size('${table}') / current_setting('block_size')::int, ${PAGES_PER_TUPLE}
+    ) as pages(first)
+    cross join lateral (
+      select ${arrays.join(", ")}
+      from ${table}
+      where ctid >= format('(%s,0)', pages.first)::tid
+        and ctid < format('(%s,0)', pages.first + ${PAGES_PER_TUPLE})::tid
+    ) as chunk
+    where chunk.ids is not null
+  ) to stdout (format binary)`;
+  return db.copyOut!([sql] as unknown as TemplateStringsArray);
 }
 
 /** The rows of a binary COPY of text columns, each made into a `T` by `make`. */
