@@ -51,6 +51,24 @@ function countCollections(): { readonly count: number; restore(): void } {
   };
 }
 
+/**
+ * The instance's requests as the store sees them (src/serve.ts counts them; its own test shows
+ * when a request begins and runs), counting the store's looks: every look is an event a test
+ * can wait for.
+ */
+function lookedAtActivity() {
+  const activity = {
+    looks: 0,
+    begun: 0,
+    running: 0,
+    quietSince(mark: number) {
+      activity.looks++;
+      return activity.begun === mark && activity.running === 0;
+    },
+  };
+  return activity;
+}
+
 Deno.test("a whole-table reload is followed by one collection; a row change and the first load by none", async () => {
   const db = await freshPostgres();
   const gc = countCollections();
@@ -92,17 +110,7 @@ Deno.test("a whole-table reload is followed by one collection; a row change and 
 Deno.test("the collection after a whole-table reload waits while requests come in", async () => {
   const db = await freshPostgres();
   const gc = countCollections();
-  // The instance's requests as the store sees them (src/serve.ts counts them; its own test
-  // shows when a request begins and runs). Every look is an event the test can wait for.
-  let looks = 0;
-  const activity = {
-    begun: 0,
-    running: 0,
-    quietSince(mark: number) {
-      looks++;
-      return activity.begun === mark && activity.running === 0;
-    },
-  };
+  const activity = lookedAtActivity();
   const store = new TableStore(db, { pollMs: 60_000, activity, collectAfterMs: 20 });
   try {
     await seedOneRoute(db);
@@ -112,11 +120,11 @@ Deno.test("the collection after a whole-table reload waits while requests come i
     assert.equal(store.collectionPending, true);
 
     // A request begun between every look: never quiet, never collected.
-    const first = looks;
-    while (looks < first + 3) {
-      const at = looks;
+    const first = activity.looks;
+    while (activity.looks < first + 3) {
+      const at = activity.looks;
       activity.begun++;
-      await until("the next look", () => looks > at);
+      await until("the next look", () => activity.looks > at);
     }
     assert.equal(gc.count, 0);
     assert.equal(store.collectionPending, true);
@@ -124,8 +132,8 @@ Deno.test("the collection after a whole-table reload waits while requests come i
     // A request that runs across looks: still not quiet.
     activity.begun++;
     activity.running++;
-    const at = looks;
-    await until("two looks while the request runs", () => looks >= at + 2);
+    const at = activity.looks;
+    await until("two looks while the request runs", () => activity.looks >= at + 2);
     assert.equal(gc.count, 0);
     activity.running--;
 
@@ -141,20 +149,12 @@ Deno.test("the collection after a whole-table reload waits while requests come i
 
 Deno.test("the quiet spell is counted in looks from the last that saw a request", async () => {
   const db = await freshPostgres();
-  // The looks, and at which look the collection came.
-  let looks = 0;
+  // At which look the collection came.
+  const activity = lookedAtActivity();
   let collectedAt = -1;
   const global = globalThis as { gc?: () => void };
   const before = global.gc;
-  global.gc = () => collectedAt = looks;
-  const activity = {
-    begun: 0,
-    running: 0,
-    quietSince(mark: number) {
-      looks++;
-      return activity.begun === mark && activity.running === 0;
-    },
-  };
+  global.gc = () => collectedAt = activity.looks;
   // A spell of 150 ms, looked at every 50 ms: three quiet looks in a row. (Looking once per
   // spell, as until session 9, collected at the first quiet look.)
   const store = new TableStore(db, {
@@ -173,10 +173,10 @@ Deno.test("the quiet spell is counted in looks from the last that saw a request"
     // saw it.
     activity.begun++;
     activity.running++;
-    const at = looks;
-    await until("a look while the request runs", () => looks > at);
+    const at = activity.looks;
+    await until("a look while the request runs", () => activity.looks > at);
     activity.running--;
-    const seen = looks;
+    const seen = activity.looks;
     await until("the collection once quiet", () => collectedAt !== -1);
     assert.equal(collectedAt, seen + 3);
     assert.equal(store.collectionPending, false);
