@@ -9,22 +9,41 @@
  * - **reading by walking the tree**: a child element by namespace and local name, an
  *   element's text, without an XPath context per expression;
  * - **output straight from the WebAssembly memory**: canonical form into a hash, a document
- *   into bytes, no string decoded and encoded again.
+ *   into bytes, no string decoded and encoded again;
+ * - **one XSD validation context per schema reused** for every document (libxml2 clears it
+ *   at the start and end of each validation), instead of libxml2-wasm's new context and error
+ *   slot per `validate()`;
+ * - **the root and the `IssuedToken` by pointer**: no wrapper object of libxml2-wasm for what
+ *   the faces only look at or fill with a marker.
  *
  * @module
  */
-import { XmlDocument, XmlElement, XmlLibError } from "libxml2-wasm";
+import {
+  XmlDocument,
+  XmlElement,
+  XmlError,
+  XmlLibError,
+  XmlValidateError,
+  type XsdValidator,
+} from "libxml2-wasm";
 import {
   error as libErrors,
   xmlCtxtSetErrorHandler,
+  xmlDocGetRootElement,
   xmlFreeDoc,
+  xmlFreeNode,
   xmlFreeParserCtxt,
   XmlNamedNodeStruct,
   xmlNewParserCtxt,
   xmlNodeGetContent,
+  xmlNodeSetContent,
   XmlNsStruct,
   xmlReadMemory,
+  xmlSchemaNewValidCtxt,
+  xmlSchemaSetValidStructuredErrors,
+  xmlSchemaValidateDoc,
   XmlTreeCommonStruct,
+  xmlUnlinkNode,
 } from "libxml2-wasm/lib/libxml2.mjs";
 
 /** Bytes parsed with one context before it is replaced (bounds its dictionary). */
@@ -86,6 +105,68 @@ export function parseDocument(bytes: Uint8Array, options: number): XmlDocument {
     );
   }
   return (XmlDocument as unknown as { getInstance(ptr: number): XmlDocument }).getInstance(ptr);
+}
+
+/** The libxml2 pointer behind a document of the public API. */
+export function documentPointer(doc: XmlDocument): number {
+  return (doc as unknown as { _ptr: number })._ptr;
+}
+
+/** The root element of `doc` (a pointer), or 0. */
+export function rootPointer(doc: XmlDocument): number {
+  return xmlDocGetRootElement(documentPointer(doc));
+}
+
+// The validation contexts, by compiled schema (validators live as long as the process), and
+// the one array they report into (cleared before each validation).
+const validContexts = new Map<number, number>();
+const validDetails: ErrorDetail[] = [];
+const validSlot = libErrors.storage.allocate(validDetails as never);
+
+/**
+ * Validates `doc` against `validator`'s schema with that schema's reused validation context.
+ * Throws as `XsdValidator.validate()` does: `XmlValidateError` with libxml2's diagnostics
+ * when the document is not valid, `XmlError` when libxml2 could not validate at all.
+ */
+export function validateDocument(validator: XsdValidator, doc: XmlDocument): void {
+  const schema = (validator as unknown as { _ptr: number })._ptr;
+  let ctxt = validContexts.get(schema);
+  if (ctxt === undefined) {
+    ctxt = xmlSchemaNewValidCtxt(schema);
+    if (ctxt === 0) throw new XmlError("Cannot create a libxml2 validation context");
+    xmlSchemaSetValidStructuredErrors(ctxt, libErrors.errorCollector, validSlot);
+    validContexts.set(schema, ctxt);
+  }
+  validDetails.length = 0;
+  const result = xmlSchemaValidateDoc(ctxt, documentPointer(doc));
+  const found = [...validDetails];
+  validDetails.length = 0;
+  if (result < 0) throw new XmlError("Invalid input or internal error");
+  if (result > 0) {
+    throw XmlValidateError.fromDetails(
+      found as unknown as Parameters<typeof XmlValidateError.fromDetails>[0],
+    );
+  }
+}
+
+/**
+ * Replaces everything inside element `ptr` by `text`, which must hold nothing XML escapes
+ * (libxml2 reads it as markup-free character data: a marker of letters and digits), or
+ * leaves the element empty for `""`.
+ */
+export function setPlainText(ptr: number, text: string): void {
+  for (let child = XmlTreeCommonStruct.children(ptr); child !== 0;) {
+    const next = XmlTreeCommonStruct.next(child);
+    xmlUnlinkNode(child);
+    xmlFreeNode(child);
+    child = next;
+  }
+  if (text !== "") xmlNodeSetContent(ptr, text);
+}
+
+/** The content of element `ptr` as it is (not trimmed), `""` when it has no children. */
+export function contentOf(ptr: number): string {
+  return XmlTreeCommonStruct.children(ptr) === 0 ? "" : xmlNodeGetContent(ptr);
 }
 
 /** The public API's element for an element pointer. */

@@ -33,12 +33,20 @@
  */
 import { createHash } from "node:crypto";
 import { XmlC14NMode, type XmlDocument, type XmlElement } from "libxml2-wasm";
-import { collectOutput, elementAt, nodePointer, outputHandler, TreeReader } from "./_libxml.ts";
+import {
+  collectOutput,
+  contentOf,
+  elementAt,
+  outputHandler,
+  rootPointer,
+  setPlainText,
+  TreeReader,
+} from "./_libxml.ts";
 import { NS } from "./messages.ts";
 
 /** The root's `IssuedToken` element (a pointer), or 0 when the document is not a request. */
 function issuedToken(doc: XmlDocument): number {
-  return new TreeReader().child(nodePointer(doc.root), NS["xn-de"], "IssuedToken");
+  return new TreeReader().child(rootPointer(doc), NS["xn-de"], "IssuedToken");
 }
 
 /** The root's `IssuedToken` element, or null when the document is not a 0101. */
@@ -132,17 +140,20 @@ const C14N_ESCAPES: Record<string, string> = {
  * before `seal` is called.
  */
 export function canonicalRequest(doc: XmlDocument): CanonicalRequest {
-  const element = requiredTokenElement(doc);
-  const token = tokenIn(element);
+  const element = issuedToken(doc);
+  if (element === 0) throw new Error("The message has no IssuedToken");
+  const token = contentOf(element);
   const marker = crypto.randomUUID().replaceAll("-", "");
-  fillToken(element, marker);
+  // By pointer: the marker (hex digits) needs no escaping, an empty token no text node.
+  setPlainText(element, marker);
   let canonical: Uint8Array;
   try {
     canonical = collectOutput((out) =>
       doc.canonicalize(out, { mode: XmlC14NMode.XML_C14N_EXCLUSIVE_1_0 })
     );
   } finally {
-    fillToken(element, token);
+    if (token === "") setPlainText(element, "");
+    else fillToken(elementAt(element), token);
   }
   const text = bytewise.decode(canonical);
   const at = text.indexOf(marker);
