@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Child, cpuSeconds, LOAD_CPU } from "./_harness.ts";
+import { Child, cpuSeconds, LOAD_CPU, SERVER_CPU } from "./_harness.ts";
 
 const SCRIPT = new URL("./wrk/requests.lua", import.meta.url).pathname;
 
@@ -26,6 +26,12 @@ export interface WrkOptions {
   threads?: number;
   /** The server's pid: its CPU time during the run is reported per request. */
   serverPid?: number;
+  /**
+   * Further processes on the load core (a benchmark register, …) by name: their CPU time per
+   * request is reported too, with how busy each core was (`/proc/stat`), so a run shows
+   * whether the load core set the rate.
+   */
+  loadPids?: Readonly<Record<string, number>>;
 }
 
 /** What one wrk run measured. */
@@ -52,6 +58,24 @@ export interface WrkResult {
   };
   /** The server's CPU time per request (µs) and its share of one core, with `serverPid`. */
   readonly serverCpu: { usPerRequest: number; coreShare: number } | null;
+  /**
+   * With `loadPids`: CPU per request and core share of each named process, and
+   * the busy share of the server's and the load core over the run (any process on them).
+   */
+  readonly loadCpu: {
+    readonly processes: Readonly<Record<string, { usPerRequest: number; coreShare: number }>>;
+    readonly coreBusy: { readonly server: number; readonly load: number };
+  } | null;
+}
+
+/** Busy and total jiffies of one core (`/proc/stat`; idle and iowait are not busy). */
+function coreTimes(cpu: string): { busy: number; total: number } {
+  const line = Deno.readTextFileSync("/proc/stat").split("\n").find((l) =>
+    l.startsWith(`cpu${cpu} `)
+  );
+  const f = (line ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }
 
 /** Runs wrk against `base` and resolves to its figures; killed if it overruns by 30 s. */
@@ -83,9 +107,14 @@ export async function runWrk(base: string, options: WrkOptions): Promise<WrkResu
       },
     });
     const cpuBefore = options.serverPid ? cpuSeconds(options.serverPid) : 0;
+    const loadPids = options.loadPids ?? null;
+    const loadBefore = loadPids ? Object.values(loadPids).map(cpuSeconds) : [];
+    const coresBefore = [coreTimes(SERVER_CPU), coreTimes(LOAD_CPU)];
     const guard = setTimeout(() => child.stop(), (options.durationS + 30) * 1000);
     const status = await child.process.status;
     const cpu = options.serverPid ? cpuSeconds(options.serverPid) - cpuBefore : null;
+    const loadAfter = loadPids ? Object.values(loadPids).map(cpuSeconds) : [];
+    const coresAfter = [coreTimes(SERVER_CPU), coreTimes(LOAD_CPU)];
     clearTimeout(guard);
     await child.stop();
     const line = child.output.split("\n").find((l) => l.startsWith("WRK_JSON "));
@@ -114,8 +143,32 @@ export async function runWrk(base: string, options: WrkOptions): Promise<WrkResu
         usPerRequest: (cpu / raw.requests) * 1e6,
         coreShare: cpu / durationS,
       },
+      loadCpu: loadPids === null ? null : {
+        processes: Object.fromEntries(
+          Object.keys(loadPids).map((name, i) => {
+            const seconds = loadAfter[i]! - loadBefore[i]!;
+            return [name, {
+              usPerRequest: (seconds / raw.requests) * 1e6,
+              coreShare: seconds / durationS,
+            }];
+          }),
+        ),
+        coreBusy: {
+          server: busyShare(coresBefore[0]!, coresAfter[0]!),
+          load: busyShare(coresBefore[1]!, coresAfter[1]!),
+        },
+      },
     };
   } finally {
     await Deno.remove(pathsFile).catch(() => {});
   }
+}
+
+function busyShare(
+  before: { busy: number; total: number },
+  after: { busy: number; total: number },
+): number {
+  return after.total === before.total
+    ? 0
+    : (after.busy - before.busy) / (after.total - before.total);
 }

@@ -45,7 +45,7 @@ export interface EuBenchResult {
  */
 export async function startBenchRegister(
   cleanups: Cleanups,
-  options: { denoFlags?: string[]; durable?: boolean; cwd?: string } = {},
+  options: { denoFlags?: string[]; durable?: boolean; cwd?: string; checkEvery?: number } = {},
 ) {
   const db = await startBenchDatabase(cleanups, { durable: options.durable });
   const lotse = await startLotseProcess(cleanups, db.url, {
@@ -67,6 +67,8 @@ export async function startBenchRegister(
     `${lotse.url}/.well-known/jwks.json`,
     "--issuer",
     lotse.url,
+    "--check-every",
+    String(options.checkEvery ?? 1),
   ]);
   cleanups.push(() => provider.stop());
   const put = async (path: string, body: unknown) => {

@@ -168,6 +168,19 @@ function wrkRow(name: string, r: WrkResult): Record<string, string> {
   };
 }
 
+/** The load core's side of a run: each core's busy share, the register's and wrk's CPU. */
+function loadRow(r: WrkResult): Record<string, string> {
+  const row: Record<string, string> = {};
+  if (!r.loadCpu) return row;
+  row["core 0 busy"] = `${fmt(r.loadCpu.coreBusy.server * 100, 0)} %`;
+  row["core 1 busy"] = `${fmt(r.loadCpu.coreBusy.load * 100, 0)} %`;
+  for (const [name, cpu] of Object.entries(r.loadCpu.processes)) {
+    row[`${name} µs/req`] = fmt(cpu.usPerRequest, 1);
+    row[`${name} core`] = `${fmt(cpu.coreShare * 100, 0)} %`;
+  }
+  return row;
+}
+
 /** Raw results go to loadtest/results/<scenario>.json, committed beside BENCHMARKS.md. */
 function writeResult(scenario: string, data: Record<string, unknown>): Promise<string> {
   return writeRawResult(scenario, data);
@@ -770,7 +783,7 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
 /** Lotse with the benchmark register (loadtest/eu_bench.ts) and a small JSON transfer job. */
 async function transferBench(
   cleanups: Cleanups,
-  options: { durable?: boolean; cwd?: string } = {},
+  options: { durable?: boolean; cwd?: string; checkEvery?: number } = {},
 ) {
   const { lotse, db, provider, providerUrl, put } = await startBenchRegister(cleanups, options);
   await put("evidence-types/fahrzeugzulassung", {
@@ -823,18 +836,30 @@ async function untilAnswered(
   }
 }
 
+const CHECK_EVERY = 100;
+
 // P11: the XNachweis face against the JSON face, same run, same provider, same data. A small
 // 0101 (the Bewohnerparkausweis pilot file) → 0102 round trip vs a small JSON transfer; both
 // decide, seal, record and forward; the XML one also parses, validates (XSD), hashes and
 // re-serialises the message. The provider (one process, on the load generator's core) checks
-// the token on both faces, and the request hash on the XML one. `LOTSE_BENCH_ROOT` names another
-// checkout whose `deno task serve` is measured instead of this one, for alternating A/B runs.
+// the token on both faces, and the request hash on the XML one, on every CHECK_EVERY-th request
+// of each face (the first included); the others get its last checked answer. `LOTSE_BENCH_ROOT`
+// names another checkout whose `deno task serve` is measured instead of this one, for
+// alternating A/B runs.
 async function xnachweis(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
   const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
-  const { lotse, token, headers, json } = await transferBench(cleanups, cwd ? { cwd } : {});
+  // The register checks every 100th request of each face in full and answers the others with
+  // its last checked answer (loadtest/xnachweis_provider.ts): its XML check took the load core.
+  const { lotse, provider, token, headers, json } = await transferBench(cleanups, {
+    checkEvery: CHECK_EVERY,
+    ...(cwd ? { cwd } : {}),
+  });
   console.log(`Lotse from ${cwd ?? ROOT}`);
+  // The register's and wrk's CPU per request, and each core's busy share: does the load core
+  // set the rate (session 9 saw Lotse's core 85–87 % busy on the XML face)?
+  const measured = { serverPid: lotse.child.pid, loadPids: { register: provider.process.pid } };
   const xml = {
     paths: ["/xnachweis/v1/evidence-requests"],
     method: "POST" as const,
@@ -846,19 +871,25 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
   await runWrk(lotse.url, { ...json, token, durationS: 2 });
   await runWrk(lotse.url, { ...xml, token, durationS: 2 });
   const rows: Record<string, string>[] = [];
+  const loadRows: Record<string, string>[] = [];
   const results: { json: WrkResult; xml: WrkResult; ratio: number }[] = [];
   const load = [await loadAverage()];
   for (let run = 1; run <= runs; run++) {
-    const j = await runWrk(lotse.url, { ...json, token, durationS, serverPid: lotse.child.pid });
-    const x = await runWrk(lotse.url, { ...xml, token, durationS, serverPid: lotse.child.pid });
+    const j = await runWrk(lotse.url, { ...json, token, durationS, ...measured });
+    const x = await runWrk(lotse.url, { ...xml, token, durationS, ...measured });
     results.push({ json: j, xml: x, ratio: x.rps / j.rps });
     rows.push(
       { run: String(run), ...wrkRow("JSON face POST /v1/evidence", j) },
       { run: String(run), ...wrkRow("XML face 0101 → 0102", x) },
     );
+    loadRows.push(
+      { run: String(run), face: "JSON", ...loadRow(j) },
+      { run: String(run), face: "XML", ...loadRow(x) },
+    );
   }
   load.push(await loadAverage());
   console.table(rows);
+  console.table(loadRows);
   const ratio = median(results.map((r) => r.ratio));
   console.log(
     `P11 XML/JSON req/s (median of ${runs}): ${fmt(ratio * 100, 1)} % (target ≥ ${

@@ -13,7 +13,7 @@ import { Problem } from "../src/problem.ts";
 import type { ProtocolPort } from "../src/protocol/port.ts";
 import { authorizationBody, authorizationResult } from "../src/schemas.ts";
 import type { Snapshot } from "../src/store.ts";
-import { parseWith, readJson } from "../src/validate.ts";
+import { parseWith, readRequestJson } from "../src/validate.ts";
 import type { Config } from "../src/config.ts";
 import { authorize, type AuthorizeOptions } from "../src/vermittlungsstelle.ts";
 import { describe, LOADING, problem } from "../src/openapi.ts";
@@ -49,11 +49,30 @@ export function authorizationRoutes(
   deps: AuthorizationRoutesOptions,
 ): Hono<{ Variables: AuthVariables }> {
   const app = new Hono<{ Variables: AuthVariables }>();
+  const answer = authorizationAnswer(deps);
+  app.post(
+    "/authorizations",
+    requireRole(deps.checker, ["consumer"]),
+    DOC,
+    (c) => answer(c.req.raw, c.get("principal").clientId),
+  );
+  return app;
+}
+
+/**
+ * The route's answer to an admitted consumer's request (its role checked): the body read and
+ * checked, the decision, the seal and the record; a refusal or fault is thrown as a
+ * {@linkcode Problem}. One function for the Hono route and for the server's fast path
+ * (src/fast_path.ts), which calls it without Hono's layers.
+ */
+export function authorizationAnswer(
+  deps: Omit<AuthorizationRoutesOptions, "checker">,
+): (request: Request, consumerId: string) => Promise<Response> {
   const now = deps.now ?? Date.now;
-  app.post("/authorizations", requireRole(deps.checker, ["consumer"]), DOC, async (c) => {
+  return async (request, consumerId) => {
     const body = parseWith(
       authorizationBody,
-      await readJson(c, 16 * 1024, deps.config.bodyTimeoutMs),
+      await readRequestJson(request, 16 * 1024, deps.config.bodyTimeoutMs),
       "authorization request",
     );
     const snapshot = deps.store.snapshot;
@@ -64,7 +83,6 @@ export function authorizationRoutes(
     if (!snapshot.nav.provider(body.providerId)) {
       throw new Problem("not-found", `Unknown provider "${body.providerId}"`);
     }
-    const consumerId = c.get("principal").clientId;
     const result = await authorize({ consumerId, ...body }, {
       permissions: snapshot.permissions,
       protocol: deps.protocol,
@@ -99,6 +117,5 @@ export function authorizationRoutes(
     const created = new Response(JSON.stringify(result.sealed), CREATED);
     created.headers.set("cache-control", "no-store");
     return created;
-  });
-  return app;
+  };
 }

@@ -13,7 +13,7 @@
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { SegmentRouter } from "./_segment_router.ts";
-import { fastNavigation } from "./fast_path.ts";
+import { authorizationConsumer, AUTHORIZATIONS_ROUTE, fastNavigation } from "./fast_path.ts";
 import type { CockpitOidcConfig, Config } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import { Problem, problemResponse, toResponse } from "./problem.ts";
@@ -24,7 +24,7 @@ import { recordsForIdnr, type RecordsOptions, transferById } from "./protocol/mo
 import type { Db } from "../db/types.ts";
 import { connectionReason, isConnectionError } from "../db/errors.ts";
 import type { DbHealth } from "./db_health.ts";
-import { RequestLog, securityHeaders, withHeaders } from "./request_log.ts";
+import { type RequestFacts, RequestLog, securityHeaders, withHeaders } from "./request_log.ts";
 import { healthRoutes } from "../routes/health.ts";
 import { catalogRoutes } from "../routes/catalog.ts";
 import { navigationRoutes } from "../routes/navigation.ts";
@@ -33,7 +33,7 @@ import { openapiRoutes } from "../routes/openapi.ts";
 import { tokenRoutes } from "../routes/token.ts";
 import { jwksRoutes } from "../routes/jwks.ts";
 import { oauthMetadataRoutes } from "../routes/oauth_metadata.ts";
-import { authorizationRoutes } from "../routes/authorizations.ts";
+import { authorizationAnswer, authorizationRoutes } from "../routes/authorizations.ts";
 import { evidenceRoutes } from "../routes/evidence.ts";
 import { identityRoutes } from "../routes/identity.ts";
 import { xnachweisRoutes } from "../routes/xnachweis.ts";
@@ -47,7 +47,7 @@ import { readinessRoutes } from "../routes/readiness.ts";
 import { onboardingPages } from "../routes/onboarding_pages.tsx";
 import { assetRoutes } from "../routes/assets.ts";
 import type { ProviderClients } from "./transport.ts";
-import { edgeCheck, type EdgeResult, reportLimit } from "./edge.ts";
+import { edgeCheck, reportLimit } from "./edge.ts";
 import { RateLimits, setRateLimitHeaders } from "./rate_limit.ts";
 import { TransferCaps } from "./transfer_caps.ts";
 import { EndpointPolicy } from "./endpoint_policy.ts";
@@ -87,6 +87,8 @@ export interface AppDeps {
   /** The demo providers' ids (with `LOTSE_DEMO=1`): test-environment consumers use them. */
   readonly demoProviderIds?: readonly string[];
 }
+
+const AUTHORIZATIONS_PATH = "/v1/authorizations";
 
 /** What a database-backed route answers in `Retry-After` while PostgreSQL is down. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -185,9 +187,23 @@ export function createApp(deps: AppDeps): Hono {
   app.route("/admin/v1", adminRoutes({ ...deps, logger }));
 
   app.notFound((c) => problemResponse("not-found", `No route for ${c.req.method} "${c.req.path}"`));
-  app.onError((error, c) => {
+  const answerError = errorAnswer(deps, logger);
+  app.onError((error, c) => answerError(error, c.req.raw, c.req.path));
+  return app;
+}
+
+/**
+ * What Lotse answers for an error a route threw: its problem, 499 for a client that went away,
+ * 503 when the database cannot be reached, 400 for an unparsable request, else a 500 whose
+ * cause is logged (never sent). Hono's `onError`, and the authorization fast path's.
+ */
+function errorAnswer(
+  deps: Pick<AppDeps, "health">,
+  logger: Logger,
+): (error: unknown, request: Request, path: string) => Response {
+  return (error, request, path) => {
     if (error instanceof Problem) return toResponse(error);
-    if (isClientAbort(error, c.req.raw.signal)) {
+    if (isClientAbort(error, request.signal)) {
       return new Response(null, { status: 499 });
     }
     if (isConnectionError(error)) {
@@ -202,10 +218,9 @@ export function createApp(deps: AppDeps): Hono {
     ) {
       return problemResponse("invalid-request", "Cannot parse the request");
     }
-    logger.error("Unexpected error", { method: c.req.method, path: c.req.path, error });
+    logger.error("Unexpected error", { method: request.method, path, error });
     return problemResponse("internal", "The request could not be completed");
-  });
-  return app;
+  };
 }
 
 /** The first query parameter `url` names twice, or null. */
@@ -257,8 +272,17 @@ export type Handler = (
  * success of the hottest route, the Hono app everything else (and every unusual case).
  */
 export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
-  const requests = deps.requests ?? new RequestLog(deps.logger ?? createLogger());
-  const app = createApp({ ...deps, requests });
+  const logger = deps.logger ?? createLogger();
+  const requests = deps.requests ?? new RequestLog(logger);
+  const app = createApp({ ...deps, requests, logger });
+  // `POST /v1/authorizations` of a known consumer: the route's own answer without Hono's
+  // layers (BENCHMARKS.md, "Session 10, P10"); its errors answered as the app answers them.
+  const authorization = authorizationAnswer({
+    ...deps,
+    keys: deps.iam.keys,
+    issuer: deps.iam.issuer,
+  });
+  const answerError = errorAnswer(deps, logger);
   let answeredRoute: string | undefined;
   let answeredClient: string | undefined;
   const fast = fastNavigation({
@@ -279,7 +303,7 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
     new RateLimits({ windowMs: 60_000, token: 0, address: 0, client: 0 });
   const edge = edgeCheck({ limits, verifier: deps.iam.verifier });
   // Every response, from either path, gets the security headers and its log line.
-  const finish = (request: Request, response: Response, start: number, head: EdgeResult) => {
+  const finish = (request: Request, response: Response, start: number, head: RequestFacts) => {
     const sent = withHeaders(response, headers);
     requests.write(request, sent, performance.now() - start, head);
     return sent;
@@ -315,6 +339,26 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
           });
         }
         return quick;
+      }
+      const consumer = authorizationConsumer(deps.iam.verifier, request, head);
+      if (consumer !== null) {
+        const facts = {
+          route: AUTHORIZATIONS_ROUTE,
+          clientId: consumer,
+          requestId: head.requestId,
+          traceparent: head.traceparent,
+        };
+        return authorization(request, consumer).catch((error) =>
+          answerError(error, request, AUTHORIZATIONS_PATH)
+        ).then((r) => {
+          deps.metrics.observe(AUTHORIZATIONS_ROUTE, r.status, performance.now() - start);
+          return finish(
+            request,
+            verdict === null ? r : reportLimit(r, limits, verdict),
+            start,
+            facts,
+          );
+        });
       }
       const response = app.fetch(request, info);
       const done = (r: Response) =>

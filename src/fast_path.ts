@@ -137,3 +137,43 @@ export function fastNavigation(
     return response;
   };
 }
+
+const AUTHORIZATIONS = "/v1/authorizations";
+/** The metrics label and log route of `POST /v1/authorizations`, as the Hono app names it. */
+export const AUTHORIZATIONS_ROUTE = "POST /v1/authorizations";
+const CONSUMER_ROLE = ["consumer"] as const;
+
+/**
+ * Whether `POST /v1/authorizations` may skip Hono's layers: the exact path without a query, a
+ * bearer token seen before whose client has the role `consumer`. Returns that client's id, or
+ * null to let the app answer (no or unknown token, wrong role, any query or other path). The
+ * route's own answer (routes/authorizations.ts `authorizationAnswer()`) then runs as the
+ * Hono route runs it: the body's type, size, deadline and schema, the decision, the seal and
+ * the record, every refusal a problem. So the fast path changes speed, never an answer
+ * (tests/fast_path_test.ts).
+ */
+export function authorizationConsumer(
+  verifier: Pick<AccessTokenVerifier, "cached">,
+  request: Request,
+  options: Pick<FastPathRequestOptions, "authorization" | "claims">,
+): string | null {
+  if (request.method !== "POST") return null;
+  const url = request.url;
+  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  // Exactly the path, to the end of the URL: a query (a repeated parameter is refused) or a
+  // fragment goes through the app.
+  if (pathStart === -1 || url.length !== pathStart + AUTHORIZATIONS.length) return null;
+  if (!url.startsWith(AUTHORIZATIONS, pathStart)) return null;
+  let claims = options.claims;
+  if (claims === undefined) {
+    const header = options.authorization !== undefined
+      ? options.authorization
+      : request.headers.get("authorization");
+    if (header === null) return null;
+    const token = bearerToken(header);
+    if (token === null) return null;
+    claims = verifier.cached(token);
+    if (claims === undefined) return null;
+  }
+  return hasRole(claims.roles, CONSUMER_ROLE) ? claims.clientId : null;
+}

@@ -132,19 +132,28 @@ export async function readBytes(
 }
 
 /** Reads a JSON body of at most `maxBytes` within `deadlineMs`, or throws a 400/408/413/415 problem. */
-export async function readJson(
+export function readJson(
   c: Context,
   maxBytes: number | undefined,
   deadlineMs: number,
 ): Promise<unknown> {
-  const type = c.req.header("content-type") ?? "";
+  return readRequestJson(c.req.raw, maxBytes, deadlineMs);
+}
+
+/** {@linkcode readJson} of a request outside Hono (the authorization fast path, src/fast_path.ts). */
+export async function readRequestJson(
+  request: Request,
+  maxBytes: number | undefined,
+  deadlineMs: number,
+): Promise<unknown> {
+  const type = request.headers.get("content-type") ?? "";
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
     throw new Problem(
       "unsupported-media-type",
       `Expected Content-Type "application/json", got "${type}"`,
     );
   }
-  const bytes = await requestBytes(c.req.raw, maxBytes ?? 256 * 1024, deadlineMs);
+  const bytes = await requestBytes(request, maxBytes ?? 256 * 1024, deadlineMs);
   if (bytes.byteLength === 0) throw new Problem("invalid-request", "Missing request body");
   let text: string;
   try {

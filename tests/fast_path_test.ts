@@ -4,7 +4,10 @@
  */
 import assert from "node:assert/strict";
 import { bearer, startTestLotse } from "./_app.ts";
-import { fastNavigation } from "../src/fast_path.ts";
+import { waitFor } from "./_wait.ts";
+import { authorizationConsumer, fastNavigation } from "../src/fast_path.ts";
+import { createLogger } from "../src/log.ts";
+import { DEMO_PARKING_AUTHORIZATION } from "../demo/clients.ts";
 
 const QUERIES = [
   "evidenceType=fahrzeugzulassung&ags=08111000",
@@ -111,6 +114,112 @@ Deno.test({
       assert.equal(expired.status, 401);
       assert.equal(expired.headers.get("ratelimit")?.startsWith('"address"'), true);
       await expired.body?.cancel();
+    } finally {
+      await lotse.close();
+    }
+  },
+});
+
+const GRANT = JSON.stringify(DEMO_PARKING_AUTHORIZATION);
+const JSON_TYPE = { "content-type": "application/json" };
+/** Authorization requests: path, extra fields, body; each answered the same on both paths. */
+const AUTHORIZATIONS: [string, Record<string, string>, string][] = [
+  ["/v1/authorizations", JSON_TYPE, GRANT],
+  [
+    "/v1/authorizations",
+    JSON_TYPE,
+    JSON.stringify({ ...DEMO_PARKING_AUTHORIZATION, purpose: "x" }),
+  ],
+  [
+    "/v1/authorizations",
+    JSON_TYPE,
+    JSON.stringify({ ...DEMO_PARKING_AUTHORIZATION, evidenceType: "nope" }),
+  ],
+  [
+    "/v1/authorizations",
+    JSON_TYPE,
+    JSON.stringify({ ...DEMO_PARKING_AUTHORIZATION, providerId: "nope" }),
+  ],
+  ["/v1/authorizations", JSON_TYPE, JSON.stringify({ evidenceType: 1 })],
+  ["/v1/authorizations", JSON_TYPE, "{not json"],
+  ["/v1/authorizations", JSON_TYPE, ""],
+  ["/v1/authorizations", JSON_TYPE, JSON.stringify({ pad: "x".repeat(17 * 1024) })],
+  ["/v1/authorizations", { "content-type": "text/plain" }, GRANT],
+  ["/v1/authorizations", {}, GRANT],
+  ["/v1/authorizations?x=1&x=2", JSON_TYPE, GRANT],
+  ["/v1/authorizations/", JSON_TYPE, GRANT],
+];
+
+/** A problem's or a token's answer without what differs per request (ids, the token). */
+async function comparable(response: Response): Promise<unknown> {
+  const body = await response.json();
+  const { transferId: _t, token, jti, expiresAt, ...rest } = body;
+  return {
+    status: response.status,
+    type: response.headers.get("content-type"),
+    cache: response.headers.get("cache-control"),
+    retryAfter: response.headers.get("retry-after"),
+    authenticate: response.headers.get("www-authenticate"),
+    sealed: [typeof token, typeof jti, typeof expiresAt],
+    rest,
+  };
+}
+
+Deno.test({
+  name: "the authorization fast path and the Hono route give the same answers and log lines",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = createLogger({ write: (line) => lines.push(JSON.parse(line)) });
+    const lotse = await startTestLotse({ logger });
+    try {
+      const consumer = await lotse.token("stuttgart-bewohnerparken");
+      const operator = await lotse.token("lotse-operator");
+      const verifier = lotse.lotse.iam.verifier;
+      let admitted = 0;
+      for (const token of [consumer, operator, "not-a-token"]) {
+        for (const [path, fields, body] of AUTHORIZATIONS) {
+          const init = () => ({ method: "POST", headers: bearer(token, fields), body });
+          const url = `${lotse.publicUrl}${path}`;
+          const what = `${path} ${JSON.stringify(fields)} ${body.slice(0, 40)} (${
+            token.slice(0, 8)
+          })`;
+          const viaHono = await comparable(await lotse.lotse.app.request(url, init()));
+          const viaHandler = await lotse.lotse.fetch(new Request(url, init()));
+          assert.equal(viaHandler.headers.get("x-content-type-options"), "nosniff", what);
+          assert.deepEqual(await comparable(viaHandler), viaHono, what);
+          assert.deepEqual(await comparable(await lotse.fetch(path, init())), viaHono, what);
+          const request = new Request(url, init());
+          const taken = authorizationConsumer(verifier, request, {});
+          await request.body?.cancel();
+          if (taken !== null) {
+            admitted++;
+            assert.equal(taken, "stuttgart-bewohnerparken", what);
+            assert.equal(token, consumer, `only the consumer's token is admitted: ${what}`);
+          }
+        }
+      }
+      assert.equal(admitted, 10, "the consumer's requests on the exact path, without a query");
+
+      const before = lines.length;
+      const granted = await lotse.fetch("/v1/authorizations", {
+        method: "POST",
+        headers: bearer(consumer, { ...JSON_TYPE, "x-request-id": "auth-1" }),
+        body: GRANT,
+      });
+      assert.equal(granted.status, 201);
+      await granted.text();
+      const line = await waitFor(
+        () => lines.slice(before).find((l) => l.msg === "request" && l.requestId === "auth-1"),
+        "the authorization's request line",
+      );
+      assert.deepEqual(
+        [line.method, line.route, line.status, line.clientId, line.transferId],
+        ["POST", "POST /v1/authorizations", 201, "stuttgart-bewohnerparken", null],
+      );
+      const metrics = await (await lotse.fetch("/metrics")).text();
+      assert.match(metrics, /route="POST \/v1\/authorizations",status="201"/);
     } finally {
       await lotse.close();
     }
