@@ -70,6 +70,27 @@ const MIN_READ_BUFFER_BYTES = 16 * 1024;
 const MAX_READ_BUFFER_BYTES = 96 * 1024;
 
 /**
+ * A chunk's memory lies outside V8's heap (an `ArrayBuffer`'s bytes are malloc'ed), and the
+ * objects a chunk makes in the heap are a few hundred bytes: V8's young generation (8 MiB per
+ * semi-space as the tasks run Lotse) filled only after ~20 MiB of chunks had passed through,
+ * and the chunks handed on meanwhile waited, dead, for that collection — 10-20 MiB at any
+ * time while 100 transfers ran. After this many bytes handed on, counted over all transfers,
+ * a minor collection (about a millisecond: the young generation is mostly dead by then) frees
+ * them, where the runtime exposes `gc()` (`--v8-flags=--expose-gc`, as `deno task serve`,
+ * `deno task start` and the container run Lotse). BENCHMARKS.md, "Session 10, P5".
+ */
+export const YOUNG_COLLECTION_BYTES = 8 * 1024 * 1024;
+let bytesSinceYoungCollection = 0;
+
+function collectYoungAfter(bytes: number): void {
+  bytesSinceYoungCollection += bytes;
+  if (bytesSinceYoungCollection < YOUNG_COLLECTION_BYTES) return;
+  bytesSinceYoungCollection -= YOUNG_COLLECTION_BYTES;
+  const gc = (globalThis as { gc?: (options: { type: "minor"; execution: "sync" }) => void }).gc;
+  gc?.({ type: "minor", execution: "sync" });
+}
+
+/**
  * The provider's body on its way to the consumer: a pull source (one hop per chunk, not a
  * TransformStream) that counts, hashes when there is a digest to check, and times out only
  * while waiting for the provider, never while the consumer is slow to read. When a digest
@@ -197,6 +218,7 @@ export function watchedBody(
       if (stopped() !== null) return failWith(controller, reasonFor(null));
       if (chunk === null) return finish(controller);
       bytes += chunk.byteLength;
+      collectYoungAfter(chunk.byteLength);
       onChunk?.(chunk);
       if (hash === null) {
         controller.enqueue(chunk);

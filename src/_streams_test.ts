@@ -1,12 +1,13 @@
 /**
  * src/_streams.ts: the buffers the provider's body is read into. A body over TLS reads one
  * record (at most 16 KiB) at a time, so it is read into 16 KiB buffers handed on whole; a body
- * that brings more per read gets larger buffers, up to 96 KiB; a trickle is copied out.
+ * that brings more per read gets larger buffers, up to 96 KiB; a trickle is copied out. Every
+ * 8 MiB handed on, a minor collection frees the chunks already handed on.
  *
  * @module
  */
 import assert from "node:assert/strict";
-import { watchedBody } from "./_streams.ts";
+import { watchedBody, YOUNG_COLLECTION_BYTES } from "./_streams.ts";
 
 const KIB = 1024;
 
@@ -87,4 +88,22 @@ Deno.test("a first trickle does not settle the size; a trickle is copied out", a
     [16 * KIB, 32 * KIB, 64 * KIB, 96 * KIB],
   );
   assert.deepEqual(chunks.at(-1), { length: 300, buffer: 300 });
+});
+
+Deno.test("a minor collection follows every 8 MiB handed on, over all transfers", async () => {
+  const global = globalThis as { gc?: unknown };
+  const exposed = global.gc;
+  const calls: unknown[] = [];
+  global.gc = (options: unknown) => calls.push(options);
+  try {
+    assert.equal(YOUNG_COLLECTION_BYTES, 8 * 1024 * KIB);
+    // Two transfers at once, 12 MiB each: the count runs over both, whatever the earlier
+    // tests left in it (less than 8 MiB), so three collections, each of the young generation.
+    const records = Array(12 * 64).fill(16 * KIB);
+    await Promise.all([chunksOf(records), chunksOf(records)]);
+    assert.deepEqual(calls, Array(3).fill({ type: "minor", execution: "sync" }));
+  } finally {
+    if (exposed === undefined) delete global.gc;
+    else global.gc = exposed;
+  }
 });
