@@ -47,6 +47,10 @@ export interface EvidenceOptions {
   readonly denoFlags?: readonly string[];
   /** Extra environment for Lotse. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The checkout whose `deno task serve` is measured (default this one), for A/B runs. */
+  readonly cwd?: string;
+  /** A file that gets Lotse's output (its log lines, a `--trace-gc`). */
+  readonly outFile?: string;
 }
 
 /** One path's figures over the rounds. */
@@ -208,6 +212,8 @@ export async function evidence(
   const lotse = await startLotseProcess(cleanups, db.url, {
     env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8", ...options.env },
     denoFlags: [...options.denoFlags ?? []],
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.outFile ? { outFile: options.outFile } : {}),
   });
   const stages: Record<string, Record<string, number>> = {};
   const stage = async (name: string) => {

@@ -957,13 +957,21 @@ function profiler(target: "navigation" | "authorizations" | "start") {
   };
 }
 
-// P4/P5: 1 GiB through the product from an HTTPS provider, nginx in the same rounds.
+// P4/P5: 1 GiB through the product from an HTTPS provider, nginx in the same rounds. For A/B
+// runs and traces, as in `latency`: `LOTSE_BENCH_ROOT` (another checkout's `deno task serve`),
+// `LOTSE_BENCH_DENO_FLAGS` (added to its `deno run`), `LOTSE_BENCH_SERVER_OUT` (its output).
 async function evidenceScenario(args: Args, cleanups: Cleanups) {
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
   const r = await evidence({
     rounds: args.rounds,
     bytes: args.bytes,
     concurrent: args.concurrent,
+    denoFlags: (Deno.env.get("LOTSE_BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean),
+    ...(cwd ? { cwd } : {}),
+    ...(outFile ? { outFile } : {}),
   }, cleanups);
+  console.log(`Lotse from ${cwd ?? ROOT}`);
   const row = (name: string, f: { mibPerS: number[]; cpuSecondsPerGiB: number[] }) => ({
     path: name,
     "MiB/s (median)": fmt(median(f.mibPerS), 0),

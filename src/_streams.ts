@@ -56,20 +56,39 @@ export interface WatchOptions {
   readonly onChunk?: (chunk: Uint8Array) => void;
 }
 
-// The provider's body is read with a BYOB reader into fresh buffers of this size, not with
-// the default reader (which allocates 64 KiB per read): Deno's fetch body is a byte stream
-// whose reads fill as much of the buffer as has arrived, so fewer, larger chunks pass
-// through JS. Each buffer goes to the consumer (Deno hands it to the socket without
-// copying), so every read takes a fresh one. Measured on the loadtest/stream_bench.ts setup
-// (forwarder CPU per GiB): 1 MiB buffers cost more than the default reader (glibc maps and
-// unmaps every buffer over 128 KiB, and the page faults outweigh the saved chunks); 96 and
-// 124 KiB cost 10-15 % less than it; 124 KiB let RSS grow by 55-68 MiB over a 1 GiB
-// transfer (fewer JS allocations per byte, so rarer GCs and more dead buffers waiting),
-// 96 KiB by 36 MiB like the default reader (docs/targets.md P5 allows 64).
-const READ_BUFFER_BYTES = 96 * 1024;
-// A read that filled less than this is copied out and its buffer kept for the next read: a
-// trickling provider must not pin a whole buffer per few bytes queued for the consumer.
-const SMALL_READ_BYTES = 32 * 1024;
+// The provider's body is read with a BYOB reader into fresh buffers, not with the default
+// reader (which allocates 64 KiB per read): Deno's fetch body is a byte stream whose reads fill
+// as much of the buffer as has arrived. Each buffer goes to the consumer (Deno hands it to the
+// socket without copying), so every read takes a fresh one. The buffer starts at 16 KiB: a body
+// over TLS never reads more than one record (16 KiB) at a time, so a larger buffer only pins
+// memory — 100 concurrent transfers held a 96 KiB buffer each and copied every record out of it
+// (BENCHMARKS.md, "Session 10, P5"). A body that fills its buffer gets one twice the size next
+// time, up to 96 KiB (plain HTTP reads more at once: fewer, larger chunks through JS); the first
+// read of at least 8 KiB that does not fill its buffer settles the size, at that read's rounded
+// up to 16 KiB.
+const MIN_READ_BUFFER_BYTES = 16 * 1024;
+const MAX_READ_BUFFER_BYTES = 96 * 1024;
+
+/**
+ * A chunk's memory lies outside V8's heap (an `ArrayBuffer`'s bytes are malloc'ed), and the
+ * objects a chunk makes in the heap are a few hundred bytes: V8's young generation (8 MiB per
+ * semi-space as the tasks run Lotse) filled only after ~20 MiB of chunks had passed through,
+ * and the chunks handed on meanwhile waited, dead, for that collection — 10-20 MiB at any
+ * time while 100 transfers ran. After this many bytes handed on, counted over all transfers,
+ * a minor collection (about a millisecond: the young generation is mostly dead by then) frees
+ * them, where the runtime exposes `gc()` (`--v8-flags=--expose-gc`, as `deno task serve`,
+ * `deno task start` and the container run Lotse). BENCHMARKS.md, "Session 10, P5".
+ */
+export const YOUNG_COLLECTION_BYTES = 8 * 1024 * 1024;
+let bytesSinceYoungCollection = 0;
+
+function collectYoungAfter(bytes: number): void {
+  bytesSinceYoungCollection += bytes;
+  if (bytesSinceYoungCollection < YOUNG_COLLECTION_BYTES) return;
+  bytesSinceYoungCollection -= YOUNG_COLLECTION_BYTES;
+  const gc = (globalThis as { gc?: (options: { type: "minor"; execution: "sync" }) => void }).gc;
+  gc?.({ type: "minor", execution: "sync" });
+}
 
 /**
  * The provider's body on its way to the consumer: a pull source (one hop per chunk, not a
@@ -199,6 +218,7 @@ export function watchedBody(
       if (stopped() !== null) return failWith(controller, reasonFor(null));
       if (chunk === null) return finish(controller);
       bytes += chunk.byteLength;
+      collectYoungAfter(chunk.byteLength);
       onChunk?.(chunk);
       if (hash === null) {
         controller.enqueue(chunk);
@@ -307,13 +327,31 @@ function chunkReader(source: ReadableStream<Uint8Array>): ChunkReader {
   }
   const reader = byob;
   let spare: ArrayBuffer | null = null;
+  let size = MIN_READ_BUFFER_BYTES;
+  let settled = false;
   return {
     async next() {
-      const buffer = spare ?? new ArrayBuffer(READ_BUFFER_BYTES);
+      const buffer = spare ?? new ArrayBuffer(size);
+      // Read before the read: it transfers the buffer, which leaves this one detached.
+      const capacity = buffer.byteLength;
       spare = null;
       const { done, value } = await reader.read(new Uint8Array(buffer));
       if (done || value === undefined) return null;
-      if (value.byteLength >= SMALL_READ_BYTES) return value;
+      const filled = value.byteLength;
+      if (!settled) {
+        if (filled === capacity) {
+          settled = size === MAX_READ_BUFFER_BYTES;
+          size = Math.min(size * 2, MAX_READ_BUFFER_BYTES);
+        } else if (filled * 2 >= MIN_READ_BUFFER_BYTES) {
+          // Not a first trickle: this is what the body brings per read.
+          size = Math.ceil(filled / MIN_READ_BUFFER_BYTES) * MIN_READ_BUFFER_BYTES;
+          settled = true;
+        }
+      }
+      // A read that filled less than half its buffer is copied out and the buffer kept for the
+      // next read: a trickling provider must not pin a whole buffer per few bytes queued for
+      // the consumer.
+      if (filled * 2 >= capacity) return value;
       // The read transferred the buffer; `value.buffer` is the same memory, usable again.
       spare = value.buffer as ArrayBuffer;
       return value.slice();
