@@ -36,6 +36,7 @@
 import { generateTables } from "../tools/generate.ts";
 import type { Route } from "../src/model.ts";
 import type { Db } from "../db/types.ts";
+import { parseArgs } from "node:util";
 import {
   ADMIN_TOKEN,
   Cleanups,
@@ -46,15 +47,32 @@ import {
   startLotseProcess,
 } from "./_harness.ts";
 
-function arg(name: string, fallback: number): number {
-  const i = Deno.args.indexOf(name);
-  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+const { values: options } = parseArgs({
+  args: Deno.args,
+  options: {
+    routes: { type: "string", default: "1000000" },
+    changes: { type: "string", default: "20" },
+    import: { type: "boolean", default: false },
+    "first-import": { type: "boolean", default: false },
+    "log-statements": { type: "string" },
+    "database-url": { type: "string" },
+    checkout: { type: "string" },
+  },
+});
+
+/** A whole number ≥ `min` from the option `name`; anything else stops the run before it starts. */
+function count(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} takes a whole number ≥ ${min}`);
+  return n;
 }
 
-const routes = arg("--routes", 1_000_000);
-const changes = arg("--changes", 20);
-const firstImport = Deno.args.includes("--first-import");
-const logStatements = arg("--log-statements", -1);
+const routes = count("routes", options.routes, 1);
+const changes = count("changes", options.changes, 1);
+const firstImport = options["first-import"];
+const logStatements = options["log-statements"] === undefined
+  ? -1
+  : count("log-statements", options["log-statements"], 0);
 const cleanups = new Cleanups();
 
 /** The body of an NDJSON route import: one route per line. */
@@ -119,24 +137,23 @@ async function memoryMiB(url: string): Promise<{ rss: number; heap: number }> {
 
 try {
   const load0 = await loadAverage();
-  const given = Deno.args.indexOf("--database-url");
-  const database = given >= 0
+  const given = options["database-url"];
+  const database = given !== undefined
     ? {
-      url: Deno.args[given + 1]!,
+      url: given,
       tables: generateTables({ seed: 1, minRoutes: routes }),
       seedMs: 0,
     }
     : await startBenchDatabase(cleanups, { minRoutes: routes, routes: !firstImport });
-  if (firstImport && given >= 0) throw new Error("--first-import seeds its own cluster");
+  if (firstImport && given !== undefined) throw new Error("--first-import seeds its own cluster");
   const logFile = "cluster" in database ? `${database.cluster.dataDir}/log` : null;
   if (logStatements >= 0 && "db" in database) {
     await database.db.exec(
-      `alter system set log_min_duration_statement = ${Math.floor(logStatements)}`,
+      `alter system set log_min_duration_statement = ${logStatements}`,
     );
     await database.db.sql`select pg_reload_conf()`;
   }
-  const checkout = Deno.args.indexOf("--checkout");
-  const cwd = checkout >= 0 ? Deno.args[checkout + 1]!.replace(/\/?$/, "/") : undefined;
+  const cwd = options.checkout?.replace(/\/?$/, "/");
   const a = await startLotseProcess(cleanups, database.url, { cwd });
   const b = await startLotseProcess(cleanups, database.url, { cwd });
   const token = await demoToken(b.url);
@@ -326,7 +343,7 @@ try {
     },
   });
 
-  if (Deno.args.includes("--import")) {
+  if (options.import) {
     // Every route again, with one provider changed: NDJSON through A's admin API.
     const moved = providers[1]!;
     const body = ndjson(

@@ -12,16 +12,23 @@
  *
  * @module
  */
+import { parseArgs } from "node:util";
 import { demoToken } from "./_harness.ts";
 
-function arg(name: string, fallback: string): string {
-  const i = Deno.args.indexOf(`--${name}`);
-  return i >= 0 ? Deno.args[i + 1] ?? fallback : fallback;
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    lotse: { type: "string", default: "http://127.0.0.1:8080" },
+    client: { type: "string", default: "stuttgart-bewohnerparken" },
+    port: { type: "string", default: "8099" },
+  },
+});
+const lotse = values.lotse.replace(/\/+$/, "");
+const client = values.client;
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  throw new Error(`--port takes a port number, not "${values.port}"`);
 }
-
-const lotse = arg("lotse", "http://127.0.0.1:8080").replace(/\/+$/, "");
-const client = arg("client", "stuttgart-bewohnerparken");
-const port = Number(arg("port", "8099"));
 // Lotse issues tokens for at most 5 minutes; renew with a minute to spare.
 const RENEW_AFTER_MS = 4 * 60_000;
 
