@@ -132,9 +132,13 @@ function* snapshotSteps(
 
 /**
  * How long after a whole-table swap the old snapshot is collected at the earliest, and how long
- * the instance must then have been quiet (no request begun, none running) for it.
+ * the instance must then have been quiet (no request begun, none running) for it. It was a
+ * second: on a quiet machine P5's benchmark never gave one (its nginx rounds, Lotse's lulls,
+ * took 0.95–1.0 s), and the fan-out started with the replaced snapshot still held, +50 MiB
+ * (BENCHMARKS.md, "Session 10, P5"). A lull of 300 ms says as well that the instance is not
+ * busy; a request that comes during the collection waits for it either way.
  */
-const COLLECT_AFTER_MS = 1000;
+const COLLECT_AFTER_MS = 300;
 
 /**
  * How often a collection waiting for that quiet spell looks at the instance's requests. Looking
@@ -208,7 +212,7 @@ export interface TableStoreOptions {
    * for {@linkcode TableStoreOptions.collectAfterMs} and none runs. Without it, it does not wait.
    */
   activity?: RequestActivity;
-  /** Quiet time before that collection; default 1000 ms (tests shorten it). */
+  /** Quiet time before that collection; default 300 ms (tests shorten it). */
   collectAfterMs?: number;
   /** How often the quiet time is checked; default 100 ms, never more than it (tests set it). */
   collectLookMs?: number;
