@@ -231,7 +231,7 @@ export class TableStore {
   #incremental = 0;
   /** Snapshots being built from import previews, by preview id (db/import_preview.ts). */
   readonly #previews = new Map<number, Preview>();
-  readonly #previewCounts = { prepared: 0, swapped: 0 };
+  readonly #previewCounts = { prepared: 0, built: 0, swapped: 0 };
   #collect: ReturnType<typeof setTimeout> | undefined;
 
   constructor(db: Db, options: TableStoreOptions = {}) {
@@ -249,8 +249,16 @@ export class TableStore {
     return this.#unlisten !== null;
   }
 
-  /** How many import previews this store began to build from, and how many it swapped in. */
-  get previews(): { readonly prepared: number; readonly swapped: number; readonly held: number } {
+  /**
+   * How many import previews this store began to build from, how many of those it finished
+   * building (a snapshot ready for the import's commit), and how many it swapped in.
+   */
+  get previews(): {
+    readonly prepared: number;
+    readonly built: number;
+    readonly swapped: number;
+    readonly held: number;
+  } {
     return { ...this.#previewCounts, held: this.#previews.size };
   }
 
@@ -451,12 +459,14 @@ export class TableStore {
       );
       // Another snapshot may have come while the route list was built in slices.
       if (this.#snapshot !== base) return null;
-      return await buildSnapshotInSlices(
+      const built = await buildSnapshotInSlices(
         { ...base.tables, routes: list },
         { ...base.versions, routes: base.versions.routes + 1 },
         { snapshot: base, changed: new Set(["routes"]) },
         PREVIEW_SLICE_MS,
       );
+      this.#previewCounts.built++;
+      return built;
     })().catch((error) => {
       this.#options.onPreviewError?.(error);
       return null;

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { bearer, type TestLotse, testTwoInstances } from "./_app.ts";
 import { waitFor } from "./_wait.ts";
 import { loadTable, MAX_NOTED_ROWS } from "../db/tables.ts";
+import { connectPostgres } from "../db/postgres.ts";
 import type { Route } from "../src/model.ts";
 
 const ADMIN = "test-admin-token-of-at-least-32-characters";
@@ -43,6 +44,36 @@ function importRoutes(lotse: TestLotse, routes: readonly Route[]): Promise<Respo
   });
 }
 
+/**
+ * Runs `importing` while a transaction of the test's own holds `table_change_previews`. The
+ * import publishes its preview, then waits at its commit (which notes the preview's id in that
+ * table) until `ready()` holds: an instance's build from the preview is an event the test
+ * waits for, not a race with the import's commit and the preview's removal after it (an
+ * instance that hears of the preview only then reads the table whole).
+ */
+async function heldAtCommit<T>(
+  lotse: TestLotse,
+  importing: () => Promise<T>,
+  what: string,
+  ready: () => boolean,
+  seen: () => unknown,
+): Promise<T> {
+  const db = await connectPostgres(lotse.databaseUrl, { max: 1 });
+  try {
+    let answer: Promise<T> | undefined;
+    await db.transaction(async (tx) => {
+      await tx.sql`lock table table_change_previews in exclusive mode`;
+      answer = importing();
+      // Settled below; a failure while waiting must not leave it unhandled.
+      answer.catch(() => {});
+      await until(what, ready, seen);
+    });
+    return await answer!;
+  } finally {
+    await db.close();
+  }
+}
+
 const byId = (routes: Iterable<Route>) =>
   [...routes].map((r) => `${r.id} ${r.evidenceType} ${r.regionKey} ${r.providerId}`).sort();
 
@@ -58,12 +89,21 @@ testTwoInstances(
   async (a, b) => {
     await listening(a, b);
     const before = b.lotse.store.previews;
+    const beforeA = a.lotse.store.previews;
     // New routes, and a demo route moved to another provider (an upsert of a served row).
     const served = b.lotse.store.snapshot!;
     const moved = served.tables.routes.find((r) => r.regionKey.length === 8)!;
     const other = served.tables.providers.find((p) => p.id !== moved.providerId)!;
     const routes = [...newRoutes("preview"), { ...moved, providerId: other.id }];
-    const res = await importRoutes(a, routes);
+    const res = await heldAtCommit(
+      a,
+      () => importRoutes(a, routes),
+      "both instances to build from the preview",
+      () =>
+        a.lotse.store.previews.built === beforeA.built + 1 &&
+        b.lotse.store.previews.built === before.built + 1,
+      () => ({ a: a.lotse.store.previews, b: b.lotse.store.previews }),
+    );
     const answer = await res.json();
     assert.equal(res.status, 200, JSON.stringify(answer));
     await until(
@@ -75,7 +115,7 @@ testTwoInstances(
     assert.equal(after.swapped, before.swapped + 1, "B swapped the preview in");
     assert.equal(after.held, 0, "nothing held after the swap");
     // A, which answered after its own refresh, swapped its preview in as well.
-    assert.equal(a.lotse.store.previews.swapped, 1);
+    assert.equal(a.lotse.store.previews.swapped, beforeA.swapped + 1);
 
     const full = await loadTable(b.lotse.db, "routes");
     assert.deepEqual(byId(b.lotse.store.snapshot!.tables.routes), byId(full));
