@@ -10,22 +10,12 @@
  *   element's text, without an XPath context per expression;
  * - **output straight from the WebAssembly memory**: canonical form into a hash, a document
  *   into bytes, no string decoded and encoded again;
- * - **one XSD validation context per schema reused** for every document (libxml2 clears it
- *   at the start and end of each validation), instead of libxml2-wasm's new context and error
- *   slot per `validate()`;
  * - **the root and the `IssuedToken` by pointer**: no wrapper object of libxml2-wasm for what
  *   the faces only look at or fill with a marker.
  *
  * @module
  */
-import {
-  XmlDocument,
-  XmlElement,
-  XmlError,
-  XmlLibError,
-  XmlValidateError,
-  type XsdValidator,
-} from "libxml2-wasm";
+import { XmlDocument, XmlElement, XmlLibError } from "libxml2-wasm";
 import {
   error as libErrors,
   xmlCtxtSetErrorHandler,
@@ -39,9 +29,6 @@ import {
   xmlNodeSetContent,
   XmlNsStruct,
   xmlReadMemory,
-  xmlSchemaNewValidCtxt,
-  xmlSchemaSetValidStructuredErrors,
-  xmlSchemaValidateDoc,
   XmlTreeCommonStruct,
   xmlUnlinkNode,
 } from "libxml2-wasm/lib/libxml2.mjs";
@@ -115,38 +102,6 @@ export function documentPointer(doc: XmlDocument): number {
 /** The root element of `doc` (a pointer), or 0. */
 export function rootPointer(doc: XmlDocument): number {
   return xmlDocGetRootElement(documentPointer(doc));
-}
-
-// The validation contexts, by compiled schema (validators live as long as the process), and
-// the one array they report into (cleared before each validation).
-const validContexts = new Map<number, number>();
-const validDetails: ErrorDetail[] = [];
-const validSlot = libErrors.storage.allocate(validDetails as never);
-
-/**
- * Validates `doc` against `validator`'s schema with that schema's reused validation context.
- * Throws as `XsdValidator.validate()` does: `XmlValidateError` with libxml2's diagnostics
- * when the document is not valid, `XmlError` when libxml2 could not validate at all.
- */
-export function validateDocument(validator: XsdValidator, doc: XmlDocument): void {
-  const schema = (validator as unknown as { _ptr: number })._ptr;
-  let ctxt = validContexts.get(schema);
-  if (ctxt === undefined) {
-    ctxt = xmlSchemaNewValidCtxt(schema);
-    if (ctxt === 0) throw new XmlError("Cannot create a libxml2 validation context");
-    xmlSchemaSetValidStructuredErrors(ctxt, libErrors.errorCollector, validSlot);
-    validContexts.set(schema, ctxt);
-  }
-  validDetails.length = 0;
-  const result = xmlSchemaValidateDoc(ctxt, documentPointer(doc));
-  const found = [...validDetails];
-  validDetails.length = 0;
-  if (result < 0) throw new XmlError("Invalid input or internal error");
-  if (result > 0) {
-    throw XmlValidateError.fromDetails(
-      found as unknown as Parameters<typeof XmlValidateError.fromDetails>[0],
-    );
-  }
 }
 
 /**

@@ -16,13 +16,10 @@ import {
   NS,
   readEvidenceRequest,
   requestDigest,
-  schemaErrors,
   sealedMessage,
   validateXml,
   XmlRefusal,
-  xnachweisValidator,
 } from "./mod.ts";
-import { XmlValidateError } from "libxml2-wasm";
 
 const enc = new TextEncoder();
 const REQUEST = testRequest();
@@ -215,57 +212,6 @@ Deno.test("canonicalRequest(): a message with qualified names inside values is s
     } finally {
       forwarded.dispose();
     }
-  } finally {
-    doc.dispose();
-  }
-});
-
-Deno.test("the reused validation context: every document gets its own verdict and the errors a fresh context gives", () => {
-  // libxml2-wasm's own validate() makes a new validation context each time: the reference.
-  const fresh = (text: string) => {
-    const doc = parse(text);
-    try {
-      xnachweisValidator().validate(doc);
-      return [];
-    } catch (error) {
-      assert.ok(error instanceof XmlValidateError);
-      return error.details.map((d) => `${d.line}: ${d.message.trim()}`);
-    }
-  };
-  const reused = (text: string) => {
-    const doc = parse(text);
-    try {
-      return schemaErrors(doc);
-    } finally {
-      doc.dispose();
-    }
-  };
-  const oneError = REQUEST.replace(
-    "<xn-bk:IDNr>12345678903</xn-bk:IDNr>",
-    "<xn-bk:IDNr>1</xn-bk:IDNr>",
-  );
-  const twoErrors = oneError.replace(">1980-01-01<", ">1980-13-45<");
-  assert.notEqual(oneError, REQUEST);
-  assert.notEqual(twoErrors, oneError);
-  const expected = { valid: fresh(REQUEST), one: fresh(oneError), two: fresh(twoErrors) };
-  assert.deepEqual(expected.valid, []);
-  assert.ok(expected.one.length >= 1 && expected.one.some((e) => /IDNr/.test(e)));
-  assert.ok(expected.two.length > expected.one.length);
-  // Alternating, so a verdict or an error left over from the document before would show.
-  for (let round = 0; round < 3; round++) {
-    assert.deepEqual(reused(oneError), expected.one);
-    assert.deepEqual(reused(REQUEST), []);
-    assert.deepEqual(reused(twoErrors), expected.two);
-    assert.deepEqual(reused(REQUEST), []);
-  }
-  const doc = parse(oneError);
-  try {
-    assert.throws(
-      () => validateXml(doc),
-      (e) =>
-        e instanceof XmlRefusal && e.kind === "schema-invalid" &&
-        /line \d+: .*IDNr/.test(e.message),
-    );
   } finally {
     doc.dispose();
   }

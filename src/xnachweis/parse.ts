@@ -3,7 +3,7 @@
  * declaration at all (so no external entities, no entity expansion: XXE and "billion laughs"
  * cannot start), no network, parsed by libxml2 (compiled to WebAssembly, one parser context
  * reused: `_libxml.ts`) and validated against the vendored XNachweis 1.2.0 schemas with one
- * schema compiled once per process and one validation context per schema reused.
+ * schema compiled once per process.
  *
  * @example
  * ```ts
@@ -20,7 +20,7 @@
  */
 import { isUtf8 } from "node:buffer";
 import { ParseOption, XmlDocument, XmlLibError, XsdValidator } from "libxml2-wasm";
-import { parseDocument, validateDocument } from "./_libxml.ts";
+import { parseDocument } from "./_libxml.ts";
 import { registerSchemas, type SchemaSet, XNACHWEIS_SCHEMAS } from "./_schemas.ts";
 
 export type { SchemaSet } from "./_schemas.ts";
@@ -136,7 +136,7 @@ export function validateXml(
   label = "XNachweis 1.2.0",
 ): void {
   try {
-    validateDocument(schemaValidator(set), doc);
+    schemaValidator(set).validate(doc);
   } catch (error) {
     throw new XmlRefusal(
       "schema-invalid",
@@ -148,7 +148,7 @@ export function validateXml(
 /** The schema errors of a document, empty when it is valid (for tests and tools). */
 export function schemaErrors(doc: XmlDocument, set: SchemaSet = XNACHWEIS_SCHEMAS): string[] {
   try {
-    validateDocument(schemaValidator(set), doc);
+    schemaValidator(set).validate(doc);
     return [];
   } catch (error) {
     if (error instanceof XmlLibError) {
