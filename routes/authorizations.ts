@@ -8,7 +8,12 @@
  * @module
  */
 import { Hono } from "hono";
-import { type AuthVariables, requireRole, type TokenChecker } from "../src/auth.ts";
+import {
+  AUTHORIZATION_ROLES,
+  type AuthVariables,
+  requireRole,
+  type TokenChecker,
+} from "../src/auth.ts";
 import { Problem } from "../src/problem.ts";
 import type { ProtocolPort } from "../src/protocol/port.ts";
 import { authorizationBody, authorizationResult } from "../src/schemas.ts";
@@ -21,7 +26,7 @@ import { describe, LOADING, problem } from "../src/openapi.ts";
 const DOC = describe({
   summary: "Vermittlungsstelle: decide and seal an evidence access token",
   tags: ["Vermittlungsstelle"],
-  roles: ["consumer"],
+  roles: AUTHORIZATION_ROLES,
   body: { type: "application/json", schema: authorizationBody },
   responses: {
     201: { description: "Evidence access token (ES256 JWS)", schema: authorizationResult },
@@ -52,7 +57,7 @@ export function authorizationRoutes(
   const answer = authorizationAnswer(deps);
   app.post(
     "/authorizations",
-    requireRole(deps.checker, ["consumer"]),
+    requireRole(deps.checker, AUTHORIZATION_ROLES),
     DOC,
     (c) => answer(c.req.raw, c.get("principal").clientId),
   );

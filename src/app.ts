@@ -13,7 +13,7 @@
 import { Hono } from "hono";
 import { routePath } from "hono/route";
 import { SegmentRouter } from "./_segment_router.ts";
-import { authorizationConsumer, AUTHORIZATIONS_ROUTE, fastNavigation } from "./fast_path.ts";
+import { authorizationConsumer, AUTHORIZATIONS_PATH, fastNavigation } from "./fast_path.ts";
 import type { CockpitOidcConfig, Config } from "./config.ts";
 import type { Metrics } from "./metrics.ts";
 import { Problem, problemResponse, toResponse } from "./problem.ts";
@@ -87,8 +87,6 @@ export interface AppDeps {
   /** The demo providers' ids (with `LOTSE_DEMO=1`): test-environment consumers use them. */
   readonly demoProviderIds?: readonly string[];
 }
-
-const AUTHORIZATIONS_PATH = "/v1/authorizations";
 
 /** What a database-backed route answers in `Retry-After` while PostgreSQL is down. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -283,6 +281,8 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
     issuer: deps.iam.issuer,
   });
   const answerError = errorAnswer(deps, logger);
+  // The label the Hono app gives the route, for its metrics and log line.
+  const authorizationsRoute = routeLabel("POST", AUTHORIZATIONS_PATH);
   let answeredRoute: string | undefined;
   let answeredClient: string | undefined;
   const fast = fastNavigation({
@@ -340,10 +340,13 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
         }
         return quick;
       }
+      // The rate-limit fields, the security fields and the log line of either way below.
+      const done = (r: Response, facts: RequestFacts = head) =>
+        finish(request, verdict === null ? r : reportLimit(r, limits, verdict), start, facts);
       const consumer = authorizationConsumer(deps.iam.verifier, request, head);
       if (consumer !== null) {
         const facts = {
-          route: AUTHORIZATIONS_ROUTE,
+          route: authorizationsRoute,
           clientId: consumer,
           requestId: head.requestId,
           traceparent: head.traceparent,
@@ -351,19 +354,13 @@ export function createHandler(deps: AppDeps): { app: Hono; fetch: Handler } {
         return authorization(request, consumer).catch((error) =>
           answerError(error, request, AUTHORIZATIONS_PATH)
         ).then((r) => {
-          deps.metrics.observe(AUTHORIZATIONS_ROUTE, r.status, performance.now() - start);
-          return finish(
-            request,
-            verdict === null ? r : reportLimit(r, limits, verdict),
-            start,
-            facts,
-          );
+          // Timed from the handler's start, as the navigation fast path times its answers.
+          deps.metrics.observe(authorizationsRoute, r.status, performance.now() - start);
+          return done(r, facts);
         });
       }
       const response = app.fetch(request, info);
-      const done = (r: Response) =>
-        finish(request, verdict === null ? r : reportLimit(r, limits, verdict), start, head);
-      return response instanceof Response ? done(response) : response.then(done);
+      return response instanceof Response ? done(response) : response.then((r) => done(r));
     },
   };
 }

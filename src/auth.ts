@@ -25,6 +25,9 @@ export type AuthVariables = { principal: Principal };
 /** Who may navigate: the Hono route and the fast path both ask {@linkcode hasRole} with it. */
 export const NAVIGATION_ROLES: readonly Role[] = ["consumer", "operator"];
 
+/** Who may ask for an evidence access token: the Hono route and the fast path both ask with it. */
+export const AUTHORIZATION_ROLES: readonly Role[] = ["consumer"];
+
 /** Whether a client holding `held` may do what `allowed` admits. */
 export function hasRole(held: readonly Role[], allowed: readonly Role[]): boolean {
   return held.some((role) => allowed.includes(role));

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { bearerToken, hasRole, NAVIGATION_ROLES } from "./auth.ts";
+import { AUTHORIZATION_ROLES, bearerToken, hasRole, NAVIGATION_ROLES } from "./auth.ts";
 import type { Metrics } from "./metrics.ts";
 import { findProvider, findRegion } from "./locate.ts";
 import { JSON_HEADERS, navigationBody } from "./nav_response.ts";
@@ -138,10 +138,8 @@ export function fastNavigation(
   };
 }
 
-const AUTHORIZATIONS = "/v1/authorizations";
-/** The metrics label and log route of `POST /v1/authorizations`, as the Hono app names it. */
-export const AUTHORIZATIONS_ROUTE = "POST /v1/authorizations";
-const CONSUMER_ROLE = ["consumer"] as const;
+/** The path of `POST /v1/authorizations`, the one route besides navigation with a fast path. */
+export const AUTHORIZATIONS_PATH = "/v1/authorizations";
 
 /**
  * Whether `POST /v1/authorizations` may skip Hono's layers: the exact path without a query, a
@@ -162,8 +160,8 @@ export function authorizationConsumer(
   const pathStart = url.indexOf("/", url.indexOf("://") + 3);
   // Exactly the path, to the end of the URL: a query (a repeated parameter is refused) or a
   // fragment goes through the app.
-  if (pathStart === -1 || url.length !== pathStart + AUTHORIZATIONS.length) return null;
-  if (!url.startsWith(AUTHORIZATIONS, pathStart)) return null;
+  if (pathStart === -1 || url.length !== pathStart + AUTHORIZATIONS_PATH.length) return null;
+  if (!url.startsWith(AUTHORIZATIONS_PATH, pathStart)) return null;
   let claims = options.claims;
   if (claims === undefined) {
     const header = options.authorization !== undefined
@@ -175,5 +173,5 @@ export function authorizationConsumer(
     claims = verifier.cached(token);
     if (claims === undefined) return null;
   }
-  return hasRole(claims.roles, CONSUMER_ROLE) ? claims.clientId : null;
+  return hasRole(claims.roles, AUTHORIZATION_ROLES) ? claims.clientId : null;
 }

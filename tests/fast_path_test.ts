@@ -3,7 +3,7 @@
  * the same bytes for plain successes, and it declines (null) everything else.
  */
 import assert from "node:assert/strict";
-import { bearer, startTestLotse } from "./_app.ts";
+import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
 import { waitFor } from "./_wait.ts";
 import { authorizationConsumer, fastNavigation } from "../src/fast_path.ts";
 import { createLogger } from "../src/log.ts";
@@ -150,6 +150,27 @@ const AUTHORIZATIONS: [string, Record<string, string>, string][] = [
   ["/v1/authorizations/", JSON_TYPE, GRANT],
 ];
 
+/** Counts, from now on, the requests the served handler hands to the Hono app. */
+function countAppRequests(lotse: TestLotse): () => number {
+  const app = lotse.lotse.app;
+  const appFetch = app.fetch;
+  let n = 0;
+  app.fetch = (...args) => {
+    n++;
+    return appFetch(...args);
+  };
+  return () => n;
+}
+
+/** `lotse_http_requests_total` for granted authorizations, read from `/metrics`. */
+async function grantedCount(lotse: { fetch(path: string): Promise<Response> }): Promise<number> {
+  const text = await (await lotse.fetch("/metrics")).text();
+  const found = text.match(
+    /^lotse_http_requests_total\{route="POST \/v1\/authorizations",status="201"\} (\d+)$/m,
+  );
+  return found ? Number(found[1]) : 0;
+}
+
 /** A problem's or a token's answer without what differs per request (ids, the token). */
 async function comparable(response: Response): Promise<unknown> {
   const body = await response.json();
@@ -202,6 +223,9 @@ Deno.test({
       }
       assert.equal(admitted, 10, "the consumer's requests on the exact path, without a query");
 
+      const countedBefore = await grantedCount(lotse);
+      // From here on, what reaches the Hono app is counted: a consumer's grant must not.
+      const viaApp = countAppRequests(lotse);
       const before = lines.length;
       const granted = await lotse.fetch("/v1/authorizations", {
         method: "POST",
@@ -210,6 +234,7 @@ Deno.test({
       });
       assert.equal(granted.status, 201);
       await granted.text();
+      assert.equal(viaApp(), 0, "the consumer's grant took the fast path");
       const line = await waitFor(
         () => lines.slice(before).find((l) => l.msg === "request" && l.requestId === "auth-1"),
         "the authorization's request line",
@@ -218,8 +243,78 @@ Deno.test({
         [line.method, line.route, line.status, line.clientId, line.transferId],
         ["POST", "POST /v1/authorizations", 201, "stuttgart-bewohnerparken", null],
       );
-      const metrics = await (await lotse.fetch("/metrics")).text();
-      assert.match(metrics, /route="POST \/v1\/authorizations",status="201"/);
+      // The grant counted once under the Hono route's label (the /metrics read above and
+      // below goes through the app, not under this label).
+      assert.equal(await grantedCount(lotse), countedBefore + 1);
+      // An operator's request still goes through the app (and its role check).
+      const viaAppBefore = viaApp();
+      const refused = await lotse.fetch("/v1/authorizations", {
+        method: "POST",
+        headers: bearer(operator, JSON_TYPE),
+        body: GRANT,
+      });
+      assert.equal(refused.status, 403);
+      await refused.body?.cancel();
+      assert.equal(viaApp(), viaAppBefore + 1, "the operator's request went through the app");
+    } finally {
+      await lotse.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "the client quota counts authorizations answered by the fast path, with every field",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const lotse = await startTestLotse({ env: { LOTSE_RATE_LIMIT_CLIENT: "3" } });
+    try {
+      const token = await lotse.token("stuttgart-bewohnerparken");
+      const viaApp = countAppRequests(lotse);
+      const answers: Response[] = [];
+      for (let i = 0; i < 10 && answers.at(-1)?.status !== 429; i++) {
+        const res = await lotse.fetch("/v1/authorizations", {
+          method: "POST",
+          headers: bearer(token, JSON_TYPE),
+          body: GRANT,
+        });
+        await res.body?.cancel();
+        answers.push(res);
+      }
+      const refused = answers.at(-1)!;
+      assert.equal(refused.status, 429);
+      assert.match(refused.headers.get("ratelimit") ?? "", /^"client";r=0;t=\d+$/);
+      const served = answers.slice(0, -1);
+      assert.ok(served.length >= 3, `${served.length} answers before the refusal`);
+      for (const res of served) {
+        assert.equal(res.status, 201);
+        assert.equal(res.headers.get("cache-control"), "no-store");
+        assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+        assert.equal(res.headers.get("x-frame-options"), "DENY");
+      }
+      for (const res of served.slice(-3)) {
+        assert.match(res.headers.get("ratelimit-policy") ?? "", /"client";q=3;w=60/);
+      }
+      assert.deepEqual(
+        served.slice(-3).map((res) => res.headers.get("ratelimit")?.replace(/;t=\d+$/, "")),
+        ['"client";r=2', '"client";r=1', '"client";r=0'],
+      );
+      // Only the first went through the app (which verified the token and cached it); the
+      // others took the fast path with the claims the edge read for the client quota.
+      assert.equal(viaApp(), 1);
+      const claims = lotse.lotse.iam.verifier.cached(token);
+      assert.ok(claims !== undefined);
+      const request = new Request(`${lotse.publicUrl}/v1/authorizations`, { method: "POST" });
+      const { verifier } = lotse.lotse.iam;
+      assert.equal(
+        authorizationConsumer(verifier, request, { claims }),
+        "stuttgart-bewohnerparken",
+      );
+      assert.equal(
+        authorizationConsumer(verifier, request, { claims: { ...claims, roles: ["operator"] } }),
+        null,
+        "the edge's claims admit only a consumer",
+      );
     } finally {
       await lotse.close();
     }
