@@ -107,3 +107,67 @@ Deno.test("a minor collection follows every 8 MiB handed on, over all transfers"
     else global.gc = exposed;
   }
 });
+
+Deno.test("V8 takes the minor collection's options in a process run with --expose-gc", async () => {
+  // The test runner has no `gc()`; the tasks and the container run Lotse with it. A child
+  // process streams 12 MiB through watchedBody with the real `gc()` (counted, then called).
+  const streams = new URL("./_streams.ts", import.meta.url).href;
+  const code = `
+    import { watchedBody } from ${JSON.stringify(streams)};
+    const real = globalThis.gc;
+    let calls = 0;
+    let refused = null;
+    globalThis.gc = (options) => {
+      calls++;
+      try {
+        return real(options);
+      } catch (error) {
+        refused = String(error);
+        throw error;
+      }
+    };
+    let left = 12 * 64;
+    const source = new ReadableStream({
+      type: "bytes",
+      pull(controller) {
+        if (left-- === 0) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+          return;
+        }
+        controller.enqueue(new Uint8Array(${16 * 1024}));
+      },
+    });
+    let ended = null;
+    const body = watchedBody(source, {
+      check: null, expectedLength: null, idleTimeoutMs: 60000, abort() {},
+      stopped: () => null, describe: String, onEnd: (result) => ended = result,
+    });
+    let bytes = 0;
+    for await (const chunk of body) bytes += chunk.byteLength;
+    console.log(JSON.stringify({ calls, refused, bytes, ended }));
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc,--trace-gc", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, stderr);
+  // The child's line and V8's trace lines, in whichever order their buffers were flushed.
+  const lines = new TextDecoder().decode(output.stdout).trim().split("\n");
+  const result = lines.find((line) => line.startsWith("{"));
+  assert.ok(result !== undefined, lines.join("\n"));
+  // 12 MiB through one transfer: one call of the real gc(), which took its options.
+  assert.deepEqual(JSON.parse(result), {
+    calls: 1,
+    refused: null,
+    bytes: 12 * 1024 * KIB,
+    ended: { bytes: 12 * 1024 * KIB, digest: null, error: null },
+  });
+  // And V8 ran a young-generation collection for it (`--trace-gc` names gc()'s as "testing").
+  assert.ok(
+    lines.some((line) => /Scavenge|Minor Mark-Sweep/.test(line) && /testing/.test(line)),
+    lines.join("\n"),
+  );
+});
