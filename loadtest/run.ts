@@ -809,7 +809,7 @@ async function transferBench(
     headers: { ...headers, "Lotse-Idnr": "86095742719" },
   };
   await untilAnswered(lotse.url, token, json);
-  return { lotse, cluster: db.cluster, provider, token, headers, json };
+  return { lotse, cluster: db.cluster, provider, providerUrl, token, headers, json };
 }
 
 /** Waits until `job` is answered 200 (the table change, the provider), up to 30 s. */
@@ -852,7 +852,7 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
   const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
   // The register checks every 100th request of each face in full and answers the others with
   // its last checked answer (loadtest/xnachweis_provider.ts): its XML check took the load core.
-  const { lotse, provider, token, headers, json } = await transferBench(cleanups, {
+  const { lotse, provider, providerUrl, token, headers, json } = await transferBench(cleanups, {
     checkEvery: CHECK_EVERY,
     ...(cwd ? { cwd } : {}),
   });
@@ -890,6 +890,16 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
   load.push(await loadAverage());
   console.table(rows);
   console.table(loadRows);
+  // The register answers most requests with its last checked answer: a check that failed
+  // (a wrong token or request hash from Lotse) must not pass as a figure.
+  const register = await (await fetch(`${providerUrl}/stats`)).json() as {
+    checked: number;
+    failed: number;
+  };
+  console.log(`Register: ${register.checked} requests checked in full, ${register.failed} refused`);
+  if (register.failed > 0) {
+    throw new Error(`The register refused ${register.failed} of the requests it checked`);
+  }
   const ratio = median(results.map((r) => r.ratio));
   // What the req/s ratio comes to when Lotse has its whole core: JSON CPU per request over XML
   // CPU per request. It holds when other processes take part of Lotse's core (a loaded machine).

@@ -11,7 +11,8 @@
  * same document either way, and the register no longer takes the load core from wrk and
  * PostgreSQL (session 10: checking and building a 0102 cost it ~1,230 µs CPU per request against
  * ~390 for a JSON answer, enough to set the XML face's rate). A check that fails is still answered
- * as a refusal, which wrk counts.
+ * as a refusal, which wrk counts, and the next request is checked again; `GET /stats` says how
+ * many requests were checked and how many of those failed (the runner fails the scenario on any).
  *
  * ```sh
  * deno run -A loadtest/xnachweis_provider.ts --port 9300 --jwks http://127.0.0.1:8080/.well-known/jwks.json [--check-every 100]
@@ -32,7 +33,10 @@ const { values } = parseArgs({
     "check-every": { type: "string" },
   },
 });
-const checkEvery = Math.max(1, Number(values["check-every"] ?? 1));
+const checkEvery = Number(values["check-every"] ?? 1);
+if (!Number.isInteger(checkEvery) || checkEvery < 1) {
+  throw new Error(`--check-every takes a whole number ≥ 1, not "${values["check-every"]}"`);
+}
 let jwks: Jwks | null = null;
 const keys = async () => jwks ??= await (await fetch(values.jwks!)).json() as Jwks;
 
@@ -57,9 +61,12 @@ const register = xnachweisRegister({
 /** The last checked 200 answer of each path, and how many requests each path had. */
 const prepared = new Map<string, { body: Uint8Array<ArrayBuffer>; headers: [string, string][] }>();
 const seen = new Map<string, number>();
+/** Requests checked in full, and those of them refused. */
+const stats = { checked: 0, failed: 0 };
 
 Deno.serve({ hostname: "127.0.0.1", port: Number(values.port ?? 0) }, async (request) => {
   const path = new URL(request.url).pathname;
+  if (request.method === "GET" && path === "/stats") return Response.json(stats);
   const n = seen.get(path) ?? 0;
   seen.set(path, n + 1);
   const ready = prepared.get(path);
@@ -68,6 +75,12 @@ Deno.serve({ hostname: "127.0.0.1", port: Number(values.port ?? 0) }, async (req
     return new Response(ready.body, { headers: ready.headers });
   }
   const response = await answer(request, path);
+  stats.checked++;
+  if (response.status !== 200) {
+    stats.failed++;
+    // Until a check passes again, every request is checked: a fault is not answered away.
+    prepared.delete(path);
+  }
   if (checkEvery > 1 && response.status === 200) {
     const body = new Uint8Array(await response.arrayBuffer());
     const headers = [...response.headers];
