@@ -75,8 +75,8 @@ const MAX_READ_BUFFER_BYTES = 96 * 1024;
  * semi-space as the tasks run Lotse) filled only after ~20 MiB of chunks had passed through,
  * and the chunks handed on meanwhile waited, dead, for that collection — 10-20 MiB at any
  * time while 100 transfers ran. After this many bytes handed on, counted over all transfers,
- * a minor collection (about a millisecond: the young generation is mostly dead by then) frees
- * them, where the runtime exposes `gc()` (`--v8-flags=--expose-gc`, as `deno task serve`,
+ * a minor collection frees them (median 0.36 ms, ~50 ms per GiB: the young generation is
+ * mostly dead by then), where the runtime exposes `gc()` (`--v8-flags=--expose-gc`, as `deno task serve`,
  * `deno task start` and the container run Lotse). BENCHMARKS.md, "Session 10, P5".
  */
 export const YOUNG_COLLECTION_BYTES = 8 * 1024 * 1024;
