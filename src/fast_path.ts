@@ -39,6 +39,30 @@ function decode(value: string): string | null {
   }
 }
 
+/** Where the path of an absolute request URL starts, or -1. */
+function pathStartOf(url: string): number {
+  return url.indexOf("/", url.indexOf("://") + 3);
+}
+
+/**
+ * The claims of the request's bearer token when the verifier has it cached: the edge's if it
+ * looked, else looked up here from its (or the request's) `Authorization` field; undefined for
+ * no, an unreadable or an unknown token (the app then answers).
+ */
+function cachedClaims(
+  verifier: Pick<AccessTokenVerifier, "cached">,
+  request: Request,
+  options: Pick<FastPathRequestOptions, "authorization" | "claims"> | undefined,
+): AccessTokenClaims | undefined {
+  if (options?.claims !== undefined) return options.claims;
+  const header = options?.authorization !== undefined
+    ? options.authorization
+    : request.headers.get("authorization");
+  if (header === null) return undefined;
+  const token = bearerToken(header);
+  return token === null ? undefined : verifier.cached(token);
+}
+
 /** What the server's handler already knows of a request (so it is not read twice). */
 export interface FastPathRequestOptions {
   /** The `Authorization` field, as the edge read it; default: read from the request. */
@@ -60,25 +84,15 @@ export function fastNavigation(
   return (request, options) => {
     if (request.method !== "GET") return null;
     const url = request.url;
-    const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+    const pathStart = pathStartOf(url);
     if (pathStart === -1 || !url.startsWith(PATH, pathStart)) return null;
     const queryStart = pathStart + PATH.length;
     if (url.charCodeAt(queryStart) !== 63 /* ? */) return null;
     const start = options?.start ?? performance.now();
     const snapshot = store.snapshot;
     if (snapshot === null) return null;
-    const header = options?.authorization !== undefined
-      ? options.authorization
-      : request.headers.get("authorization");
-    if (header === null) return null;
-    let claims = options?.claims;
-    if (claims === undefined) {
-      const token = bearerToken(header);
-      if (token === null) return null;
-      claims = verifier.cached(token);
-      if (claims === undefined) return null;
-    }
-    if (!hasRole(claims.roles, NAVIGATION_ROLES)) return null;
+    const claims = cachedClaims(verifier, request, options);
+    if (claims === undefined || !hasRole(claims.roles, NAVIGATION_ROLES)) return null;
 
     let evidenceType: string | undefined;
     let ags: string | undefined;
@@ -157,21 +171,13 @@ export function authorizationConsumer(
 ): string | null {
   if (request.method !== "POST") return null;
   const url = request.url;
-  const pathStart = url.indexOf("/", url.indexOf("://") + 3);
+  const pathStart = pathStartOf(url);
   // Exactly the path, to the end of the URL: a query (a repeated parameter is refused) or a
   // fragment goes through the app.
   if (pathStart === -1 || url.length !== pathStart + AUTHORIZATIONS_PATH.length) return null;
   if (!url.startsWith(AUTHORIZATIONS_PATH, pathStart)) return null;
-  let claims = options.claims;
-  if (claims === undefined) {
-    const header = options.authorization !== undefined
-      ? options.authorization
-      : request.headers.get("authorization");
-    if (header === null) return null;
-    const token = bearerToken(header);
-    if (token === null) return null;
-    claims = verifier.cached(token);
-    if (claims === undefined) return null;
-  }
-  return hasRole(claims.roles, AUTHORIZATION_ROLES) ? claims.clientId : null;
+  const claims = cachedClaims(verifier, request, options);
+  return claims !== undefined && hasRole(claims.roles, AUTHORIZATION_ROLES)
+    ? claims.clientId
+    : null;
 }

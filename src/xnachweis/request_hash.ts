@@ -55,16 +55,16 @@ export function issuedTokenElement(doc: XmlDocument): XmlElement | null {
   return ptr === 0 ? null : elementAt(ptr);
 }
 
-/** The root's `IssuedToken` element; throws when there is none (a caller's mistake). */
-function requiredTokenElement(doc: XmlDocument): XmlElement {
-  const element = issuedTokenElement(doc);
-  if (!element) throw new Error("The message has no IssuedToken");
-  return element;
+/** The root's `IssuedToken` element (a pointer); throws when there is none (a caller's mistake). */
+function requiredToken(doc: XmlDocument): number {
+  const ptr = issuedToken(doc);
+  if (ptr === 0) throw new Error("The message has no IssuedToken");
+  return ptr;
 }
 
-/** The token an `IssuedToken` element holds (`""` when empty). */
-function tokenIn(element: XmlElement): string {
-  return element.firstChild === null ? "" : element.content;
+/** {@linkcode requiredToken} as the public API's element. */
+function requiredTokenElement(doc: XmlDocument): XmlElement {
+  return elementAt(requiredToken(doc));
 }
 
 /** Replaces the content of the `IssuedToken` element (`""` empties it). */
@@ -95,9 +95,9 @@ export function sealedMessage(doc: XmlDocument, token: string): Uint8Array<Array
  * straight into the hash.
  */
 export function requestDigest(doc: XmlDocument): string {
-  const element = requiredTokenElement(doc);
-  const token = tokenIn(element);
-  if (token !== "") fillToken(element, "");
+  const element = requiredToken(doc);
+  const token = contentOf(element);
+  if (token !== "") setPlainText(element, "");
   try {
     const hash = createHash("sha256");
     doc.canonicalize(outputHandler((chunk) => hash.update(chunk)), {
@@ -105,7 +105,7 @@ export function requestDigest(doc: XmlDocument): string {
     });
     return `sha-256=:${hash.digest("base64")}:`;
   } finally {
-    if (token !== "") fillToken(element, token);
+    if (token !== "") fillToken(elementAt(element), token);
   }
 }
 
@@ -140,8 +140,7 @@ const C14N_ESCAPES: Record<string, string> = {
  * before `seal` is called.
  */
 export function canonicalRequest(doc: XmlDocument): CanonicalRequest {
-  const element = issuedToken(doc);
-  if (element === 0) throw new Error("The message has no IssuedToken");
+  const element = requiredToken(doc);
   const token = contentOf(element);
   const marker = crypto.randomUUID().replaceAll("-", "");
   // By pointer: the marker (hex digits) needs no escaping, an empty token no text node.
