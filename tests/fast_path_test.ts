@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { bearer, startTestLotse, type TestLotse } from "./_app.ts";
+import { untilClientRefused } from "./_quota.ts";
 import { waitFor } from "./_wait.ts";
 import { authorizationConsumer, fastNavigation } from "../src/fast_path.ts";
 import { createLogger } from "../src/log.ts";
@@ -271,34 +272,19 @@ Deno.test({
     try {
       const token = await lotse.token("stuttgart-bewohnerparken");
       const viaApp = countAppRequests(lotse);
-      const answers: Response[] = [];
-      for (let i = 0; i < 10 && answers.at(-1)?.status !== 429; i++) {
-        const res = await lotse.fetch("/v1/authorizations", {
+      const served = await untilClientRefused(() =>
+        lotse.fetch("/v1/authorizations", {
           method: "POST",
           headers: bearer(token, JSON_TYPE),
           body: GRANT,
-        });
-        await res.body?.cancel();
-        answers.push(res);
-      }
-      const refused = answers.at(-1)!;
-      assert.equal(refused.status, 429);
-      assert.match(refused.headers.get("ratelimit") ?? "", /^"client";r=0;t=\d+$/);
-      const served = answers.slice(0, -1);
-      assert.ok(served.length >= 3, `${served.length} answers before the refusal`);
+        })
+      );
       for (const res of served) {
         assert.equal(res.status, 201);
         assert.equal(res.headers.get("cache-control"), "no-store");
         assert.equal(res.headers.get("x-content-type-options"), "nosniff");
         assert.equal(res.headers.get("x-frame-options"), "DENY");
       }
-      for (const res of served.slice(-3)) {
-        assert.match(res.headers.get("ratelimit-policy") ?? "", /"client";q=3;w=60/);
-      }
-      assert.deepEqual(
-        served.slice(-3).map((res) => res.headers.get("ratelimit")?.replace(/;t=\d+$/, "")),
-        ['"client";r=2', '"client";r=1', '"client";r=0'],
-      );
       // Only the first went through the app (which verified the token and cached it); the
       // others took the fast path with the claims the edge read for the client quota.
       assert.equal(viaApp(), 1);

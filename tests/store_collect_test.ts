@@ -37,6 +37,18 @@ async function seedOneRoute(db: Db): Promise<void> {
   }, { replace: true });
 }
 
+/**
+ * `store` loaded with one route, then the routes table replaced whole and read again: the
+ * collection of the replaced snapshot is pending.
+ */
+async function reloadedWhole(db: Db, store: TableStore): Promise<void> {
+  await seedOneRoute(db);
+  await store.load();
+  await seedTables(db, { routes: [{ ...ROUTE, id: "r-2" }] }, { replace: true });
+  await store.sync();
+  assert.equal(store.collectionPending, true);
+}
+
 /** Replaces `globalThis.gc` with a counter until `restore()`. */
 function countCollections(): { readonly count: number; restore(): void } {
   const global = globalThis as { gc?: () => void };
@@ -113,11 +125,7 @@ Deno.test("the collection after a whole-table reload waits while requests come i
   const activity = lookedAtActivity();
   const store = new TableStore(db, { pollMs: 60_000, activity, collectAfterMs: 20 });
   try {
-    await seedOneRoute(db);
-    await store.load();
-    await seedTables(db, { routes: [{ ...ROUTE, id: "r-2" }] }, { replace: true });
-    await store.sync();
-    assert.equal(store.collectionPending, true);
+    await reloadedWhole(db, store);
 
     // A request begun between every look: never quiet, never collected.
     const first = activity.looks;
@@ -164,11 +172,7 @@ Deno.test("the quiet spell is counted in looks from the last that saw a request"
     collectLookMs: 50,
   });
   try {
-    await seedOneRoute(db);
-    await store.load();
-    await seedTables(db, { routes: [{ ...ROUTE, id: "r-2" }] }, { replace: true });
-    await store.sync();
-    assert.equal(store.collectionPending, true);
+    await reloadedWhole(db, store);
     // A request running across a look, then done: the spell starts after the last look that
     // saw it.
     activity.begun++;
