@@ -181,6 +181,22 @@ function loadRow(r: WrkResult): Record<string, string> {
   return row;
 }
 
+/**
+ * What A/B runs and traces change about the Lotse a scenario starts: `LOTSE_BENCH_ROOT` names
+ * another checkout whose `deno task serve` is measured, `LOTSE_BENCH_DENO_FLAGS` adds flags to its
+ * `deno run` (e.g. `--v8-flags=--trace-gc`), `LOTSE_BENCH_SERVER_OUT` names a file that gets its
+ * output. (Not every scenario takes all three: each says which.)
+ */
+function benchLotse(): { cwd?: string; denoFlags: string[]; outFile?: string } {
+  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
+  return {
+    denoFlags: (Deno.env.get("LOTSE_BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean),
+    ...(cwd ? { cwd } : {}),
+    ...(outFile ? { outFile } : {}),
+  };
+}
+
 /** Raw results go to loadtest/results/<scenario>.json, committed beside BENCHMARKS.md. */
 function writeResult(scenario: string, data: Record<string, unknown>): Promise<string> {
   return writeRawResult(scenario, data);
@@ -203,7 +219,7 @@ export async function navigation(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
-  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const { cwd } = benchLotse();
   const lotse = await startLotseProcess(cleanups, db.url, cwd ? { cwd } : {});
   console.log(`Lotse from ${cwd ?? ROOT}`);
   const token = await demoToken(lotse.url);
@@ -330,9 +346,7 @@ async function latency(args: Args, cleanups: Cleanups) {
   const durationS = Math.max(20, args.duration ?? 20);
   const runs = args.runs ?? 1;
   const db = await startBenchDatabase(cleanups);
-  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
-  const denoFlags = (Deno.env.get("LOTSE_BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean);
-  const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
+  const { cwd, denoFlags, outFile } = benchLotse();
   // Lotse's request lines (~4 MB/s at this rate) go to a file it writes itself, as under a
   // file-logging driver: read through a pipe, their reader runs on the load core beside the
   // generator and makes it send late, which counts against Lotse (BENCHMARKS.md, "Session 9,
@@ -507,7 +521,7 @@ async function start(args: Args, cleanups: Cleanups) {
   const db = await startBenchDatabase(cleanups);
   const dataDir = await Deno.makeTempDir({ prefix: "lotse-bench-" });
   cleanups.push(() => Deno.remove(dataDir, { recursive: true }));
-  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const { cwd } = benchLotse();
   console.log(`Lotse from ${cwd ?? ROOT}`);
   // The server's CPU time until ready too: on a shared machine it moves less than the wall.
   const cpuMs: number[] = [];
@@ -696,7 +710,7 @@ async function protocolBatches(url: string): Promise<{ batches: number; entries:
 // checkout whose `deno task serve` is measured, for A/B runs.
 export async function authorizations(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
-  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const { cwd } = benchLotse();
   const runs = args.runs ?? 1;
   const algs = args.alg === undefined || args.alg === "both"
     ? (["ES256", "EdDSA"] as const)
@@ -849,7 +863,7 @@ const CHECK_EVERY = 100;
 async function xnachweis(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
-  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const { cwd } = benchLotse();
   // The register checks every 100th request of each face in full and answers the others with
   // its last checked answer (loadtest/xnachweis_provider.ts): its XML check took the load core.
   const { lotse, provider, providerUrl, token, headers, json } = await transferBench(cleanups, {
@@ -971,15 +985,13 @@ function profiler(target: "navigation" | "authorizations" | "start") {
 // runs and traces, as in `latency`: `LOTSE_BENCH_ROOT` (another checkout's `deno task serve`),
 // `LOTSE_BENCH_DENO_FLAGS` (added to its `deno run`), `LOTSE_BENCH_SERVER_OUT` (its output).
 async function evidenceScenario(args: Args, cleanups: Cleanups) {
-  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
-  const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
+  const lotse = benchLotse();
+  const cwd = lotse.cwd;
   const r = await evidence({
     rounds: args.rounds,
     bytes: args.bytes,
     concurrent: args.concurrent,
-    denoFlags: (Deno.env.get("LOTSE_BENCH_DENO_FLAGS") ?? "").split(/\s+/).filter(Boolean),
-    ...(cwd ? { cwd } : {}),
-    ...(outFile ? { outFile } : {}),
+    ...lotse,
   }, cleanups);
   console.log(`Lotse from ${cwd ?? ROOT}`);
   const row = (name: string, f: { mibPerS: number[]; cpuSecondsPerGiB: number[] }) => ({
@@ -1162,7 +1174,7 @@ async function protocolWait(args: Args, cleanups: Cleanups) {
  * tell the commit's flush from the rest.
  */
 async function protocolWaitOnly(args: Args, cleanups: Cleanups) {
-  const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
+  const { cwd } = benchLotse();
   const durable = Deno.env.get("LOTSE_BENCH_FSYNC") !== "off";
   const bench = await transferBench(cleanups, { durable, ...(cwd ? { cwd } : {}) });
   console.log(`Lotse from ${cwd ?? ROOT}; PostgreSQL ${durable ? "durable" : "with fsync off"}`);
