@@ -693,11 +693,17 @@ export type AuthorizationRuns = (Record<"bare" | "shaped" | "lotse", WrkResult> 
 
 /** Protocol batches written straight to PostgreSQL and their entries, from Lotse's /metrics. */
 async function protocolBatches(url: string): Promise<{ batches: number; entries: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  return protocolCounts(await (await fetch(`${url}/metrics`)).text());
+}
+
+/** The protocol's batches (commits) and entries written so far, from a /metrics text. */
+function protocolCounts(text: string): { batches: number; entries: number } {
   const read = (pattern: RegExp) => Number(text.match(pattern)?.[1] ?? 0);
   return {
     batches: read(/^lotse_protocol_batches_total (\d+)$/m),
-    entries: read(/^lotse_protocol_stage_seconds_count\{stage="database"\} (\d+)$/m),
+    entries: read(/^lotse_protocol_entries_total (\d+)$/m) ||
+      // A checkout from before session 11 has no entries counter; its stages counted them all.
+      read(/^lotse_protocol_stage_seconds_count\{stage="database"\} (\d+)$/m),
   };
 }
 
@@ -1241,8 +1247,11 @@ async function heldProtocolWait(
       return [k, { cpuShare: d.runS / wallS, waitedShare: d.waitS / wallS }];
     }),
   );
-  const stages = p6Quantiles(before, await metrics());
+  const afterText = await metrics();
+  const stages = p6Quantiles(before, afterText);
   const transfers = stages.wait.n;
+  const [b0, b1] = [protocolCounts(before), protocolCounts(afterText)];
+  const commits = { batches: b1.batches - b0.batches, entries: b1.entries - b0.entries };
   const waitMs = { p50: stages.wait.p50, p99: stages.wait.p99, p999: stages.wait.p999 };
   console.log(
     `P6 in the product: ${transfers} transfers at ${rate}/s (max ${Math.round(max.rps)}/s); ` +
@@ -1273,6 +1282,10 @@ async function heldProtocolWait(
   );
   const checked = bench.front ? await registerStats(bench.providerUrl) : null;
   console.log(
+    `Protocol commits: ${commits.batches} for ${commits.entries} entries ` +
+      `(${fmt(commits.batches / Math.max(transfers, 1), 2)} per transfer)`,
+  );
+  console.log(
     `Lotse's connections to the provider after the run, by state: ${JSON.stringify(connections)}` +
       (checked
         ? `; the register checked ${checked.checked} evidence tokens in full, ${checked.failed} refused`
@@ -1281,7 +1294,18 @@ async function heldProtocolWait(
   if (checked && (checked.checked === 0 || checked.failed > 0)) {
     throw new Error(`The register's token checks: ${JSON.stringify(checked)}`);
   }
-  return { maxRps: max.rps, rate, transfers, waitMs, stages, held, cpu, connections, checked };
+  return {
+    maxRps: max.rps,
+    rate,
+    transfers,
+    waitMs,
+    stages,
+    held,
+    cpu,
+    commits,
+    connections,
+    checked,
+  };
 }
 
 /** One line of the summary table: a P-figure, its reference and the target. */
