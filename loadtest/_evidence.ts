@@ -138,7 +138,7 @@ async function memoryMetrics(url: string): Promise<Record<string, number>> {
   return out;
 }
 
-async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
+export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     try {
@@ -152,7 +152,7 @@ async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
 }
 
 // nginx's worker (the master only forks it): the process whose CPU time counts.
-async function childPid(parent: number): Promise<number> {
+export async function childPid(parent: number): Promise<number> {
   for (let i = 0; i < 500; i++) {
     const out = await new Deno.Command("pgrep", { args: ["-P", String(parent)], stdout: "piped" })
       .output();

@@ -56,6 +56,7 @@ import { runWrk, type WrkResult } from "./_wrk.ts";
 import { writeResult as writeRawResult } from "./raw_results.ts";
 import { euRoundTrip, startBenchRegister } from "./eu_bench.ts";
 import { evidence, type EvidenceResult } from "./_evidence.ts";
+import { connectionsTo, registerStats, startHttpsFront } from "./_https_front.ts";
 import { footprint, type FootprintResult } from "./_footprint.ts";
 import TARGETS from "./targets.json" with { type: "json" };
 import type { AutocannonJob } from "./_autocannon.ts";
@@ -692,11 +693,17 @@ export type AuthorizationRuns = (Record<"bare" | "shaped" | "lotse", WrkResult> 
 
 /** Protocol batches written straight to PostgreSQL and their entries, from Lotse's /metrics. */
 async function protocolBatches(url: string): Promise<{ batches: number; entries: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  return protocolCounts(await (await fetch(`${url}/metrics`)).text());
+}
+
+/** The protocol's batches (commits) and entries written so far, from a /metrics text. */
+function protocolCounts(text: string): { batches: number; entries: number } {
   const read = (pattern: RegExp) => Number(text.match(pattern)?.[1] ?? 0);
   return {
     batches: read(/^lotse_protocol_batches_total (\d+)$/m),
-    entries: read(/^lotse_protocol_stage_seconds_count\{stage="database"\} (\d+)$/m),
+    entries: read(/^lotse_protocol_entries_total (\d+)$/m) ||
+      // A checkout from before session 11 has no entries counter; its stages counted them all.
+      read(/^lotse_protocol_stage_seconds_count\{stage="database"\} (\d+)$/m),
   };
 }
 
@@ -797,16 +804,19 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
 /** Lotse with the benchmark register (loadtest/eu_bench.ts) and a small JSON transfer job. */
 async function transferBench(
   cleanups: Cleanups,
-  options: { durable?: boolean; cwd?: string; checkEvery?: number } = {},
+  options: { durable?: boolean; cwd?: string; checkEvery?: number; httpsFront?: boolean } = {},
 ) {
   const { lotse, db, provider, providerUrl, put } = await startBenchRegister(cleanups, options);
+  // P6: nginx over HTTPS with its own CA in front of the register (loadtest/_https_front.ts).
+  const front = options.httpsFront ? await startHttpsFront(cleanups, providerUrl) : null;
   await put("evidence-types/fahrzeugzulassung", {
     name: "Fahrzeugzulassungsdaten",
     classification: DEMO_CLASSIFICATIONS.fahrzeugzulassung,
   });
   await put("providers/kba-zfzr", {
     name: "Kraftfahrt-Bundesamt (benchmark)",
-    endpoint: `${providerUrl}/providers/kba-zfzr`,
+    endpoint: `${front?.url ?? providerUrl}/providers/kba-zfzr`,
+    ...(front ? { caCert: front.caCert } : {}),
     xnachweisEndpoint: `${providerUrl}/xnachweis/providers/kba-zfzr`,
   });
   const token = await demoToken(lotse.url);
@@ -823,7 +833,7 @@ async function transferBench(
     headers: { ...headers, "Lotse-Idnr": "86095742719" },
   };
   await untilAnswered(lotse.url, token, json);
-  return { lotse, cluster: db.cluster, provider, providerUrl, token, headers, json };
+  return { lotse, cluster: db.cluster, provider, providerUrl, front, token, headers, json };
 }
 
 /** Waits until `job` is answered 200 (the table change, the provider), up to 30 s. */
@@ -1163,7 +1173,7 @@ function p6Quantiles(before: string, after: string) {
 // round trip as JavaScript sees it, the callers running on) and the event loop's delay.
 async function protocolWait(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
-  const bench = await transferBench(cleanups, { durable: true });
+  const bench = await transferBench(cleanups, { durable: true, httpsFront: true });
   return await heldProtocolWait(bench, { durationS, rate: args.rate });
 }
 
@@ -1176,7 +1186,11 @@ async function protocolWait(args: Args, cleanups: Cleanups) {
 async function protocolWaitOnly(args: Args, cleanups: Cleanups) {
   const { cwd } = benchLotse();
   const durable = Deno.env.get("LOTSE_BENCH_FSYNC") !== "off";
-  const bench = await transferBench(cleanups, { durable, ...(cwd ? { cwd } : {}) });
+  const bench = await transferBench(cleanups, {
+    durable,
+    httpsFront: true,
+    ...(cwd ? { cwd } : {}),
+  });
   console.log(`Lotse from ${cwd ?? ROOT}; PostgreSQL ${durable ? "durable" : "with fsync off"}`);
   return await heldProtocolWait(bench, { durationS: args.duration ?? 10, rate: args.rate });
 }
@@ -1196,15 +1210,17 @@ async function heldProtocolWait(
   const max = await runWrk(lotse.url, { ...json, token, durationS: 5 });
   const rate = Math.max(1, Math.round(job.rate ?? max.rps * 0.5));
   const metrics = async () => await (await fetch(`${lotse.url}/metrics`)).text();
-  const processes = async () => ({
+  // With the HTTPS front, "provider" is nginx's worker and "register" the token checker.
+  const processes = async (): Promise<Record<string, number[]>> => ({
     lotse: [lotse.child.pid],
     postgres: await clusterPids(bench.cluster),
-    provider: [bench.provider.process.pid],
+    provider: [bench.front?.workerPid ?? bench.provider.process.pid],
+    ...(bench.front ? { register: [bench.provider.process.pid] } : {}),
   });
   const pids = await processes();
   const sched = Object.fromEntries(
     Object.entries(pids).map(([k, v]) => [k, schedTimes(v)]),
-  ) as Record<keyof typeof pids, SchedSnapshot>;
+  ) as Record<string, SchedSnapshot>;
   const before = await metrics();
   const started = performance.now();
   const held = await runArrival({
@@ -1220,15 +1236,22 @@ async function heldProtocolWait(
     headers: json.headers,
   });
   const wallS = (performance.now() - started) / 1000;
+  // Lotse's connections to the provider (a pool kept open: ESTAB only, no TIME-WAIT).
+  const connections = await connectionsTo(
+    Number(new URL(bench.front?.url ?? bench.providerUrl).port),
+  );
   const after = await processes();
   const cpu = Object.fromEntries(
-    (Object.keys(pids) as (keyof typeof pids)[]).map((k) => {
-      const d = schedDelta(sched[k], schedTimes(after[k]));
+    Object.entries(sched).map(([k, snapshot]) => {
+      const d = schedDelta(snapshot, schedTimes(after[k] ?? []));
       return [k, { cpuShare: d.runS / wallS, waitedShare: d.waitS / wallS }];
     }),
   );
-  const stages = p6Quantiles(before, await metrics());
+  const afterText = await metrics();
+  const stages = p6Quantiles(before, afterText);
   const transfers = stages.wait.n;
+  const [b0, b1] = [protocolCounts(before), protocolCounts(afterText)];
+  const commits = { batches: b1.batches - b0.batches, entries: b1.entries - b0.entries };
   const waitMs = { p50: stages.wait.p50, p99: stages.wait.p99, p999: stages.wait.p999 };
   console.log(
     `P6 in the product: ${transfers} transfers at ${rate}/s (max ${Math.round(max.rps)}/s); ` +
@@ -1257,7 +1280,32 @@ async function heldProtocolWait(
       }); transfer latency from the due time p50 ${fmt(held.latencyMs.p50, 2)}, ` +
       `p99 ${fmt(held.latencyMs.p99, 2)} ms, send lag p99 ${fmt(held.sendLagMs.p99, 2)} ms`,
   );
-  return { maxRps: max.rps, rate, transfers, waitMs, stages, held, cpu };
+  const checked = bench.front ? await registerStats(bench.providerUrl) : null;
+  console.log(
+    `Protocol commits: ${commits.batches} for ${commits.entries} entries ` +
+      `(${fmt(commits.batches / Math.max(transfers, 1), 2)} per transfer)`,
+  );
+  console.log(
+    `Lotse's connections to the provider after the run, by state: ${JSON.stringify(connections)}` +
+      (checked
+        ? `; the register checked ${checked.checked} evidence tokens in full, ${checked.failed} refused`
+        : ""),
+  );
+  if (checked && (checked.checked === 0 || checked.failed > 0)) {
+    throw new Error(`The register's token checks: ${JSON.stringify(checked)}`);
+  }
+  return {
+    maxRps: max.rps,
+    rate,
+    transfers,
+    waitMs,
+    stages,
+    held,
+    cpu,
+    commits,
+    connections,
+    checked,
+  };
 }
 
 /** One line of the summary table: a P-figure, its reference and the target. */

@@ -361,10 +361,11 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
       spoolDir: config.spoolDir,
       hmacKey: protocolKey,
       onError: report("Protocol log trouble"),
-      onBatch: ({ enqueuedAt, sentAt, answeredAt, resumedAt }) => {
-        // Entries per batch = the stages' count over this: how far group commit spreads the
-        // round trip (BENCHMARKS.md, "Session 8, P10").
+      onBatch: ({ enqueuedAt, entries, sentAt, answeredAt, resumedAt }) => {
+        // Entries per batch: how far group commit spreads the round trip (BENCHMARKS.md,
+        // "Session 8, P10"). The stages are those of the entries a caller waits on.
         metrics.count("lotse_protocol_batches_total");
+        metrics.count("lotse_protocol_entries_total", entries);
         for (const at of enqueuedAt) {
           metrics.observeProtocolStage("queued", sentAt - at);
           metrics.observeProtocolStage("database", answeredAt - sentAt);

@@ -59,13 +59,14 @@ async function withTimedLog(
     timings: BatchTiming[],
     db: Db,
   ) => Promise<void>,
+  options: Partial<ProtocolLogOptions> = {},
 ): Promise<void> {
   const db = await freshPostgres();
   try {
     const timings: BatchTiming[] = [];
     await withLog(
       db,
-      { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t) },
+      { writeTimeoutMs: 600_000, onBatch: (t) => timings.push(t), ...options },
       (log) => fn(log, timings, db),
     );
   } finally {
@@ -213,6 +214,80 @@ Deno.test({
       assert.equal(log.stats.batches, 2);
       assert.deepEqual(await verifyChain(db), { ok: true, count: 2, firstSeq: 1, lastSeq: 2 });
     }),
+});
+
+/** Lets the write loop run on everything it was woken for (its steps are microtasks). */
+const loopRan = () => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** `promise`, or a failure naming `what` after 30 s (instead of a hang). */
+async function settledWithin<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not settled within 30 s`)), 30_000);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test({
+  name: "an outcome waits for the next decision and shares its commit; stages count the decision",
+  ...opts,
+  fn: () =>
+    withTimedLog(async (log, timings, db) => {
+      const first = decision();
+      await log.begin(first);
+      const outcome = log.finish(first.transferId, { outcome: "delivered", status: 200 });
+      let outcomeDone = false;
+      outcome.then(() => outcomeDone = true);
+      await loopRan();
+      // Held: not taken into a batch of its own.
+      assert.equal(log.queueDepth, 1);
+      assert.equal(outcomeDone, false);
+      assert.equal(log.stats.batches, 1);
+      await log.begin(decision());
+      await settledWithin(outcome, "the outcome");
+      assert.equal(log.stats.batches, 2);
+      assert.equal(log.stats.recordsWritten, 3);
+      await reported(timings, 2);
+      // The second batch held the outcome and the decision; its stages count the decision.
+      assert.deepEqual(timings.map((t) => t.enqueuedAt.length), [1, 1]);
+      assert.deepEqual(await verifyChain(db), { ok: true, count: 3, firstSeq: 1, lastSeq: 3 });
+    }, { outcomeMaxDelayMs: 600_000 }),
+});
+
+Deno.test({
+  name: "held outcomes go at once on flush() and close(), and alone after outcomeMaxDelayMs",
+  ...opts,
+  fn: async () => {
+    const db = await freshPostgres();
+    try {
+      const ds = [decision(), decision(), decision()];
+      await withLog(db, { writeTimeoutMs: 600_000, outcomeMaxDelayMs: 600_000 }, async (log) => {
+        const held = log.finish(ds[0]!.transferId, { outcome: "delivered" });
+        await loopRan();
+        assert.equal(log.queueDepth, 1);
+        await settledWithin(log.flush(), "flush()");
+        await held;
+        assert.equal(await countEntries(db), 1);
+        log.finish(ds[1]!.transferId, { outcome: "failed" });
+        await loopRan();
+        assert.equal(log.queueDepth, 1);
+      });
+      // close() wrote the second one.
+      assert.equal(await countEntries(db), 2);
+      await withLog(db, { writeTimeoutMs: 600_000, outcomeMaxDelayMs: 20 }, async (log) => {
+        await settledWithin(log.finish(ds[2]!.transferId, { outcome: "delivered" }), "alone");
+        assert.equal(log.stats.batches, 1);
+      });
+      assert.equal(await countEntries(db), 3);
+      assert.equal((await verifyChain(db)).ok, true);
+    } finally {
+      await db.close();
+    }
+  },
 });
 
 Deno.test({
