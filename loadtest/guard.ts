@@ -17,7 +17,8 @@
  * Every ratio compares **CPU time per unit of work** (server CPU per request, per sealed token,
  * per GiB), the reference's over Lotse's, each pair measured in the same run, in alternating
  * rounds: P1 (authenticated navigation against bare `Deno.serve`), P10 (`POST
- * /v1/authorizations` against bare `Deno.serve`), P4 (1 GiB-class evidence from an HTTPS provider
+ * /v1/authorizations` against bare `Deno.serve`), P11 (the XNachweis face's 0101 → 0102 against
+ * the JSON face of the same process, same benchmark register and data), P4 (1 GiB-class evidence from an HTTPS provider
  * with its own CA, registered through the admin API, with and without `Repr-Digest`, against a
  * Deno forwarder in front of the same provider). Lotse is the process `deno task serve` runs.
  *
@@ -44,7 +45,14 @@ import {
 } from "./_harness.ts";
 import { evidence } from "./_evidence.ts";
 import { LOAD_CPU } from "./_harness.ts";
-import { benchLotse, navigationPaths, runAutocannon } from "./run.ts";
+import {
+  benchLotse,
+  CHECK_EVERY,
+  navigationPaths,
+  runAutocannon,
+  transferBench,
+  untilAnswered,
+} from "./run.ts";
 import type { AutocannonJob } from "./_autocannon.ts";
 import { writeResult } from "./raw_results.ts";
 import { DEMO_PARKING_AUTHORIZATION } from "../demo/clients.ts";
@@ -53,6 +61,7 @@ import GUARD from "./guard.json" with { type: "json" };
 type Name = keyof typeof GUARD.recorded;
 
 const GUARD_FILE = new URL("./guard.json", import.meta.url).pathname;
+const ROOT = new URL("../", import.meta.url).pathname;
 const ROUNDS = 3;
 const SECONDS = 3;
 const CONNECTIONS = 50;
@@ -80,10 +89,15 @@ async function cpuRun(
   return { usPerRequest: (cpu / requests) * 1e6, rps: Number(r.achievedRps) };
 }
 
-/** Alternating rounds against a reference and Lotse; the ratio of the median CPU per request. */
+type Job = Omit<AutocannonJob, "durationS" | "connections">;
+
+/**
+ * Alternating rounds of a reference and of Lotse (for P11: the JSON face and the XML face of
+ * the same process); the ratio of the median CPU per request, the reference's over Lotse's.
+ */
 async function alternate(
-  reference: { pid: number; job: Omit<AutocannonJob, "durationS" | "connections"> },
-  lotse: { pid: number; job: Omit<AutocannonJob, "durationS" | "connections"> },
+  reference: { pid: number; job: Job },
+  lotse: { pid: number; job: Job },
 ) {
   // Warm-up: JIT, connections, the token cache; not counted.
   await cpuRun(reference.pid, reference.job, 1);
@@ -129,10 +143,35 @@ async function authorizationRatio(cleanups: Cleanups) {
   );
 }
 
+async function xnachweisRatio(cleanups: Cleanups) {
+  const { cwd } = benchLotse();
+  // The benchmark register of `bench:load xnachweis`, checking every 100th request in full.
+  const bench = await transferBench(cleanups, { checkEvery: CHECK_EVERY, ...(cwd ? { cwd } : {}) });
+  const xml = {
+    paths: ["/xnachweis/v1/evidence-requests"],
+    method: "POST" as const,
+    body: await Deno.readTextFile(`${ROOT}demo/xnachweis/bewohnerparkausweis.0101.xml`),
+    headers: { ...bench.headers, "content-type": "application/xml" },
+  };
+  await untilAnswered(bench.lotse.url, bench.token, xml);
+  const pid = bench.lotse.child.pid;
+  const ratio = await alternate(
+    { pid, job: { url: bench.lotse.url, token: bench.token, ...bench.json } },
+    { pid, job: { url: bench.lotse.url, token: bench.token, ...xml } },
+  );
+  const register = await (await fetch(`${bench.providerUrl}/stats`)).json();
+  if (register.failed > 0) {
+    throw new Error(`The benchmark register refused ${register.failed} checked requests`);
+  }
+  return ratio;
+}
+
 async function measure(cleanups: Cleanups) {
   const nav = await navigationRatio(cleanups);
   await cleanups.run();
   const au = await authorizationRatio(cleanups);
+  await cleanups.run();
+  const xn = await xnachweisRatio(cleanups);
   await cleanups.run();
   const ev = await evidence({
     rounds: ROUNDS,
@@ -145,6 +184,7 @@ async function measure(cleanups: Cleanups) {
   const measured: Record<Name, number> = {
     "P1 navigation, CPU bare / Lotse": nav.ratio,
     "P10 authorizations, CPU bare / Lotse": au.ratio,
+    "P11 XML face, CPU JSON face / XML face": xn.ratio,
     "P4 digest, CPU forwarder / Lotse": ev.digestCpuOverReference,
     "P4 no digest, CPU forwarder / Lotse": ev.plainCpuOverReference,
   };
@@ -153,6 +193,7 @@ async function measure(cleanups: Cleanups) {
     raw: {
       navigation: nav.runs,
       authorizations: au.runs,
+      xnachweis: xn.runs,
       evidence: {
         forwarder: ev.reference,
         digest: ev.digest,
@@ -193,6 +234,8 @@ if (import.meta.main) {
         us(raw.navigation.lotse)
       }; authorizations bare ${us(raw.authorizations.reference)}, Lotse ${
         us(raw.authorizations.lotse)
+      }; JSON face ${us(raw.xnachweis.reference)}, XML face ${
+        us(raw.xnachweis.lotse)
       }. CPU s per GiB: forwarder ${sGiB(raw.evidence.forwarder)}, Lotse with digest ${
         sGiB(raw.evidence.digest)
       }, without ${sGiB(raw.evidence.plain)}`,

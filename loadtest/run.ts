@@ -884,7 +884,7 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
 }
 
 /** Lotse with the benchmark register (loadtest/eu_bench.ts) and a small JSON transfer job. */
-async function transferBench(
+export async function transferBench(
   cleanups: Cleanups,
   options: { durable?: boolean; cwd?: string; checkEvery?: number; httpsFront?: boolean } = {},
 ) {
@@ -919,7 +919,7 @@ async function transferBench(
 }
 
 /** Waits until `job` is answered 200 (the table change, the provider), up to 30 s. */
-async function untilAnswered(
+export async function untilAnswered(
   url: string,
   token: string,
   job: { paths: string[]; body: string; headers: Record<string, string>; contentType?: string },
@@ -942,7 +942,7 @@ async function untilAnswered(
   }
 }
 
-const CHECK_EVERY = 100;
+export const CHECK_EVERY = 100;
 
 // P11: the XNachweis face against the JSON face, same run, same provider, same data. A small
 // 0101 (the Bewohnerparkausweis pilot file) → 0102 round trip vs a small JSON transfer; both
