@@ -35,6 +35,8 @@ import { percentile, Samples } from "./_samples.ts";
  * `connections` are opened before the start (k6's `preAllocatedVUs`).
  */
 export interface ArrivalJob extends AutocannonJob {
+  /** Requests due per second (k6's `rate`). */
+  rate: number;
   /** Most connections (k6's `maxVUs`); default 10 × `connections`. */
   maxConnections?: number;
   /**

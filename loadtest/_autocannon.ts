@@ -1,6 +1,7 @@
 /**
  * The P2 load generator, run as its own process (pinned to the load core by run.ts):
- * autocannon at a given overall rate, printing one line `AUTOCANNON_JSON {...}`.
+ * autocannon at a given overall rate (or unthrottled, for the regression guard), printing one
+ * line `AUTOCANNON_JSON {...}`.
  *
  * autocannon keeps latencies in an integer-millisecond histogram, which cannot tell 0.6 ms
  * from 1.4 ms; so every response's own duration (float ms, from autocannon's `response`
@@ -18,7 +19,8 @@ export interface AutocannonJob {
   url: string;
   paths: string[];
   token?: string;
-  rate: number;
+  /** Requests per second over all connections; absent or 0: as fast as the server answers. */
+  rate?: number;
   durationS: number;
   connections: number;
   /** Default GET; a POST sends `body` (JSON unless `headers` say otherwise). */
@@ -36,7 +38,7 @@ async function main(): Promise<void> {
     url: job.url,
     connections: job.connections,
     duration: job.durationS,
-    overallRate: job.rate,
+    ...(job.rate ? { overallRate: job.rate } : {}),
     headers: {
       ...(job.token ? { authorization: `Bearer ${job.token}` } : {}),
       ...(job.body === undefined ? {} : { "content-type": "application/json" }),

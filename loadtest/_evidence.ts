@@ -4,6 +4,8 @@
  * an operator registers a provider (`PUT /admin/v1/providers/kba-zfzr` with `caCert`), curl
  * as the consumer, and nginx in front of the same provider as the reference, in alternating
  * rounds. Lotse and nginx run on the server core, the provider and curl on the load core.
+ * Where nginx is not installed (the regression guard on a fresh machine), the reference can be
+ * a Deno forwarder instead (`reference: "forwarder"`, loadtest/bare_server.ts `--forward`).
  *
  * Per round and path: curl's throughput, the server's CPU seconds per GiB, and Lotse's RSS
  * (sampled every 50 ms); then `concurrent` transfers of `concurrentBytes` at once with the
@@ -20,8 +22,10 @@ import {
   cpuSeconds,
   demoToken,
   freePort,
+  installed,
   LOAD_CPU,
   median,
+  pinned,
   SERVER_CPU,
   sleep,
   startBenchDatabase,
@@ -51,6 +55,11 @@ export interface EvidenceOptions {
   readonly cwd?: string;
   /** A file that gets Lotse's output (its log lines, a `--trace-gc`). */
   readonly outFile?: string;
+  /**
+   * The reference in front of the same provider: nginx (default), or a Deno forwarder handing
+   * the provider's body on as the runtime's own stream (needs nothing but Deno).
+   */
+  readonly reference?: "nginx" | "forwarder";
 }
 
 /** One path's figures over the rounds. */
@@ -63,12 +72,17 @@ export interface PathFigures {
 export interface EvidenceResult {
   readonly bytes: number;
   readonly rounds: number;
-  readonly nginx: PathFigures;
+  /** Which reference ran in front of the provider. */
+  readonly referenceName: "nginx" | "forwarder";
+  readonly reference: PathFigures;
   readonly digest: PathFigures;
   readonly plain: PathFigures;
-  /** Median Lotse / nginx throughput, with and without the provider's Repr-Digest. */
-  readonly digestOverNginx: number;
-  readonly plainOverNginx: number;
+  /** Median Lotse / reference throughput, with and without the provider's Repr-Digest. */
+  readonly digestOverReference: number;
+  readonly plainOverReference: number;
+  /** The same from CPU seconds per GiB: the reference's median over Lotse's. */
+  readonly digestCpuOverReference: number;
+  readonly plainCpuOverReference: number;
   /**
    * Lotse's memory (MiB: RSS, and the JavaScript heap in use, reserved and external from its
    * `/metrics`) after ready, after the provider's registration, after the warm-up.
@@ -163,18 +177,19 @@ interface CurlResult {
   readonly mibPerS: number;
 }
 
-/** One POST through curl on the load core, its body discarded; fails unless 200 and whole. */
+/**
+ * One POST through curl on the load core (where curl is not installed, loadtest/_consume.ts), its
+ * body discarded; fails unless 200 and whole.
+ */
 export async function curlTransfer(
   url: string,
   headers: Record<string, string>,
   body: string,
   bytes: number,
 ): Promise<CurlResult> {
-  const output = await new Deno.Command("taskset", {
-    args: [
-      "-c",
-      LOAD_CPU,
-      "curl",
+  // curl where installed (the issue's consumer), else the same request from Deno.
+  const [cmd, args] = installed("curl")
+    ? pinned(LOAD_CPU, "curl", [
       "-s",
       "-o",
       "/dev/null",
@@ -186,10 +201,16 @@ export async function curlTransfer(
       "--data-binary",
       body,
       url,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
+    ])
+    : pinned(LOAD_CPU, Deno.execPath(), [
+      "run",
+      "--allow-net=127.0.0.1",
+      `${ROOT}loadtest/_consume.ts`,
+      url,
+      JSON.stringify(headers),
+      body,
+    ]);
+  const output = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
   const [status, size, speed] = new TextDecoder().decode(output.stdout).split(" ");
   if (status !== "200" || Number(size) !== bytes) {
     throw new Error(`Transfer from ${url} failed: status ${status}, ${size} of ${bytes} bytes`);
@@ -273,31 +294,10 @@ export async function evidence(
 
   await stage("registered");
 
-  // nginx in front of the same provider, trusting the same CA.
-  const nginxPort = freePort();
-  const config = (await Deno.readTextFile(`${ROOT}loadtest/nginx.conf.tmpl`))
-    .replaceAll("{{PREFIX}}", dir)
-    .replaceAll("{{PORT}}", String(nginxPort))
-    .replaceAll("{{UPSTREAM}}", `127.0.0.1:${providerPort}`)
-    .replaceAll("{{SCHEME}}", "https")
-    .replaceAll(
-      "{{UPSTREAM_TLS}}",
-      `proxy_ssl_trusted_certificate ${dir}/ca.pem; proxy_ssl_verify on; ` +
-        "proxy_ssl_name localhost; proxy_ssl_session_reuse on;",
-    );
-  await Deno.writeTextFile(`${dir}/nginx.conf`, config);
-  const nginx = new Child("nginx", "taskset", [
-    "-c",
-    SERVER_CPU,
-    NGINX,
-    "-c",
-    `${dir}/nginx.conf`,
-    "-p",
-    dir,
-  ]);
-  cleanups.push(() => nginx.stop());
-  await waitForPort(nginxPort);
-  const nginxWorker = await childPid(nginx.pid);
+  const referenceName = options.reference ?? "nginx";
+  const reference = referenceName === "nginx"
+    ? await startNginx(cleanups, dir, providerPort)
+    : await startForwarder(cleanups, dir, providerPort);
 
   const consumerToken = await demoToken(lotse.url);
   const purpose = DEMO_PURPOSES.bewohnerparken;
@@ -308,7 +308,7 @@ export async function evidence(
     "lotse-legal-basis": textHeader(purpose.legalBasis),
   };
   const lotseUrl = `${lotse.url}/v1/evidence/${EVIDENCE_TYPE}?ags=08111000`;
-  // nginx's consumer needs what Lotse would send the provider: an evidence access token.
+  // The reference's consumer needs what Lotse would send the provider: an evidence access token.
   const evidenceToken = async () => {
     const res = await fetch(`${lotse.url}/v1/authorizations`, {
       method: "POST",
@@ -324,32 +324,32 @@ export async function evidence(
     if (res.status !== 201) throw new Error(`Authorization refused: ${await res.text()}`);
     return (await res.json()).token as string;
   };
-  const nginxHeaders = async () => ({
+  const referenceHeaders = async () => ({
     authorization: `Bearer ${await evidenceToken()}`,
     "content-type": "application/json",
     "lotse-evidence-type": EVIDENCE_TYPE,
   });
-  const nginxUrl = `http://127.0.0.1:${nginxPort}/providers/${PROVIDER_ID}`;
+  const referenceUrl = `http://127.0.0.1:${reference.port}/providers/${PROVIDER_ID}`;
   const demoBody = (size: number, digest: boolean) =>
     JSON.stringify({ demo: { bytes: size, ...(digest ? {} : { digest: false }) } });
 
   // Warm-up (JIT, connection pools), not counted.
   const warm = 64 * 1024 ** 2;
-  await curlTransfer(nginxUrl, await nginxHeaders(), demoBody(warm, true), warm);
+  await curlTransfer(referenceUrl, await referenceHeaders(), demoBody(warm, true), warm);
   await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, true), warm);
   await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, false), warm);
   await stage("warm");
 
   const figures = () => ({ mibPerS: [] as number[], cpuSecondsPerGiB: [] as number[] });
-  const result = { nginx: figures(), digest: figures(), plain: figures() };
+  const result = { reference: figures(), digest: figures(), plain: figures() };
   const rssGrowthMiB: number[] = [];
   for (let round = 0; round < rounds; round++) {
     {
-      const headers = await nginxHeaders();
-      const cpu = cpuSeconds(nginxWorker);
-      const r = await curlTransfer(nginxUrl, headers, demoBody(bytes, true), bytes);
-      result.nginx.mibPerS.push(r.mibPerS);
-      result.nginx.cpuSecondsPerGiB.push((cpuSeconds(nginxWorker) - cpu) / gib);
+      const headers = await referenceHeaders();
+      const cpu = cpuSeconds(reference.pid);
+      const r = await curlTransfer(referenceUrl, headers, demoBody(bytes, true), bytes);
+      result.reference.mibPerS.push(r.mibPerS);
+      result.reference.cpuSecondsPerGiB.push((cpuSeconds(reference.pid) - cpu) / gib);
     }
     for (const [key, digest] of [["digest", true], ["plain", false]] as const) {
       const rssBefore = rssMiB(lotse.child.pid);
@@ -398,15 +398,77 @@ export async function evidence(
     };
   }
 
-  const nginxMedian = median(result.nginx.mibPerS);
+  const referenceMedian = median(result.reference.mibPerS);
+  const referenceCpu = median(result.reference.cpuSecondsPerGiB);
   return {
     bytes,
     rounds,
+    referenceName,
     ...result,
-    digestOverNginx: median(result.digest.mibPerS) / nginxMedian,
-    plainOverNginx: median(result.plain.mibPerS) / nginxMedian,
+    digestOverReference: median(result.digest.mibPerS) / referenceMedian,
+    plainOverReference: median(result.plain.mibPerS) / referenceMedian,
+    digestCpuOverReference: referenceCpu / median(result.digest.cpuSecondsPerGiB),
+    plainCpuOverReference: referenceCpu / median(result.plain.cpuSecondsPerGiB),
     rssGrowthMiB,
     concurrent: concurrentResult,
     rssStagesMiB: stages,
   };
+}
+
+/** nginx in front of the provider, trusting its CA, on the server core; its worker's pid. */
+async function startNginx(
+  cleanups: Cleanups,
+  dir: string,
+  providerPort: number,
+): Promise<{ port: number; pid: number }> {
+  const port = freePort();
+  const config = (await Deno.readTextFile(`${ROOT}loadtest/nginx.conf.tmpl`))
+    .replaceAll("{{PREFIX}}", dir)
+    .replaceAll("{{PORT}}", String(port))
+    .replaceAll("{{UPSTREAM}}", `127.0.0.1:${providerPort}`)
+    .replaceAll("{{SCHEME}}", "https")
+    .replaceAll(
+      "{{UPSTREAM_TLS}}",
+      `proxy_ssl_trusted_certificate ${dir}/ca.pem; proxy_ssl_verify on; ` +
+        "proxy_ssl_name localhost; proxy_ssl_session_reuse on;",
+    );
+  await Deno.writeTextFile(`${dir}/nginx.conf`, config);
+  const nginx = new Child("nginx", "taskset", [
+    "-c",
+    SERVER_CPU,
+    NGINX,
+    "-c",
+    `${dir}/nginx.conf`,
+    "-p",
+    dir,
+  ]);
+  cleanups.push(() => nginx.stop());
+  await waitForPort(port);
+  return { port, pid: await childPid(nginx.pid) };
+}
+
+/** The Deno forwarder (loadtest/bare_server.ts `--forward`) in front of the provider. */
+async function startForwarder(
+  cleanups: Cleanups,
+  dir: string,
+  providerPort: number,
+): Promise<{ port: number; pid: number }> {
+  const port = freePort();
+  const forwarder = new Child("forwarder", "taskset", [
+    "-c",
+    SERVER_CPU,
+    Deno.execPath(),
+    "run",
+    "--allow-net=127.0.0.1",
+    `--allow-read=${dir}`,
+    `${ROOT}loadtest/bare_server.ts`,
+    String(port),
+    "--forward",
+    `https://127.0.0.1:${providerPort}`,
+    "--ca",
+    `${dir}/ca.pem`,
+  ]);
+  cleanups.push(() => forwarder.stop());
+  await waitForPort(port);
+  return { port, pid: forwarder.pid };
 }

@@ -22,6 +22,35 @@ export const LOAD_CPU = "1";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
+/** Whether `cmd` is an executable file on `PATH`. */
+export function installed(cmd: string): boolean {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${cmd}`).isFile) return true;
+    } catch { /* not here */ }
+  }
+  return false;
+}
+
+/**
+ * Whether processes can be pinned to a core (`taskset`, util-linux). Without it (a bare
+ * container) every benchmark runs unpinned: the regression guard's CPU-time ratios still hold,
+ * the req/s figures of BENCHMARKS.md would not be comparable.
+ */
+export const CAN_PIN = installed("taskset");
+let unpinnedNoted = false;
+
+/**
+ * `taskset -c <cpu> <cmd> <args…>` as a command and its arguments; just the command where
+ * `taskset` is not installed (said once on standard error).
+ */
+export function pinned(cpu: string, cmd: string, args: readonly string[]): [string, string[]] {
+  if (CAN_PIN) return ["taskset", ["-c", cpu, cmd, ...args]];
+  if (!unpinnedNoted) console.error("taskset is not installed: processes run unpinned");
+  unpinnedNoted = true;
+  return [cmd, [...args]];
+}
+
 /** Clean-ups, run last-in first-out; errors are reported, not thrown. */
 export class Cleanups {
   readonly #stack: (() => Promise<void> | void)[] = [];
@@ -108,6 +137,9 @@ export class Child {
     } = {},
   ) {
     this.name = name;
+    if (cmd === "taskset" && args[0] === "-c" && !CAN_PIN) {
+      [cmd, args] = pinned("", args[2]!, args.slice(3));
+    }
     this.#direct = options.direct && options.outFile ? options.outFile : null;
     this.#out = options.outFile && !this.#direct
       ? Deno.openSync(options.outFile, { write: true, create: true, truncate: true })
@@ -263,6 +295,7 @@ export async function startBenchDatabase(
 export async function pinCluster(cluster: Cluster, cpu: string): Promise<string> {
   const to = Deno.env.get("LOTSE_BENCH_DB_CPU") || cpu;
   if (to === "none") return "unpinned";
+  if (!CAN_PIN) return "unpinned (no taskset)";
   const [postmaster, ...pids] = (await clusterPids(cluster)).map(String);
   for (const pid of [postmaster!, ...pids]) {
     const out = await new Deno.Command("taskset", { args: ["-a", "-cp", to, pid], stdout: "null" })

@@ -15,7 +15,13 @@
  * JSON body whole and parses it, and answers 201 with `Cache-Control` added and a body the size of
  * an evidence token's. Lotse over it is what deciding, sealing and recording cost.
  *
+ * `--forward <upstream> --ca <file>` is P4's reference where nginx is not installed (the regression
+ * guard, loadtest/guard.ts): every request passed to `<upstream>` + its path over HTTPS trusting
+ * the CA in `<file>`, the answer's body handed back as the runtime's own stream
+ * (`new Response(upstream.body)`: Rust to Rust, no JavaScript per chunk).
+ *
  * `deno run --allow-net loadtest/bare_server.ts [port] [--hono | --shaped | --shaped-authorization]`
+ * `deno run --allow-net --allow-read loadtest/bare_server.ts port --forward <upstream> --ca <file>`
  *
  * @module
  */
@@ -109,8 +115,35 @@ function shaped(kind: "navigation" | "authorization"): Deno.ServeHandler<Deno.Ne
   };
 }
 
+/** The value after `--name` on the command line. */
+function option(name: string): string | undefined {
+  const at = Deno.args.indexOf(`--${name}`);
+  return at < 0 ? undefined : Deno.args[at + 1];
+}
+
+function forward(upstream: string, caFile: string): Deno.ServeHandler<Deno.NetAddr> {
+  const client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(caFile)], http2: false });
+  return async (request) => {
+    const url = new URL(request.url);
+    // The harness's readiness probe.
+    if (url.pathname === "/") return new Response("ready");
+    const headers = new Headers(request.headers);
+    headers.delete("host");
+    const answer = await fetch(`${upstream}${url.pathname}${url.search}`, {
+      method: request.method,
+      headers,
+      body: request.body,
+      client,
+    });
+    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+  };
+}
+
 let handler: Deno.ServeHandler<Deno.NetAddr>;
-if (Deno.args.includes("--hono")) {
+const upstream = option("forward");
+if (upstream !== undefined) {
+  handler = forward(upstream, option("ca") ?? "");
+} else if (Deno.args.includes("--hono")) {
   const app = new Hono();
   app.get("*", (c) => c.json(body));
   handler = app.fetch;

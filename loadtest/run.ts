@@ -188,7 +188,7 @@ function loadRow(r: WrkResult): Record<string, string> {
  * `deno run` (e.g. `--v8-flags=--trace-gc`), `LOTSE_BENCH_SERVER_OUT` names a file that gets its
  * output. (Not every scenario takes all three: each says which.)
  */
-function benchLotse(): { cwd?: string; denoFlags: string[]; outFile?: string } {
+export function benchLotse(): { cwd?: string; denoFlags: string[]; outFile?: string } {
   const cwd = Deno.env.get("LOTSE_BENCH_ROOT");
   const outFile = Deno.env.get("LOTSE_BENCH_SERVER_OUT");
   return {
@@ -802,7 +802,7 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
 }
 
 /** Lotse with the benchmark register (loadtest/eu_bench.ts) and a small JSON transfer job. */
-async function transferBench(
+export async function transferBench(
   cleanups: Cleanups,
   options: { durable?: boolean; cwd?: string; checkEvery?: number; httpsFront?: boolean } = {},
 ) {
@@ -837,7 +837,7 @@ async function transferBench(
 }
 
 /** Waits until `job` is answered 200 (the table change, the provider), up to 30 s. */
-async function untilAnswered(
+export async function untilAnswered(
   url: string,
   token: string,
   job: { paths: string[]; body: string; headers: Record<string, string>; contentType?: string },
@@ -860,7 +860,7 @@ async function untilAnswered(
   }
 }
 
-const CHECK_EVERY = 100;
+export const CHECK_EVERY = 100;
 
 // P11: the XNachweis face against the JSON face, same run, same provider, same data. A small
 // 0101 (the Bewohnerparkausweis pilot file) → 0102 round trip vs a small JSON transfer; both
@@ -1008,17 +1008,17 @@ async function evidenceScenario(args: Args, cleanups: Cleanups) {
     path: name,
     "MiB/s (median)": fmt(median(f.mibPerS), 0),
     "MiB/s (runs)": f.mibPerS.map((x) => x.toFixed(0)).join(" "),
-    "vs nginx": `${fmt((median(f.mibPerS) / median(r.nginx.mibPerS)) * 100, 0)} %`,
+    "vs nginx": `${fmt((median(f.mibPerS) / median(r.reference.mibPerS)) * 100, 0)} %`,
     "server CPU s/GiB": fmt(median(f.cpuSecondsPerGiB), 2),
   });
   console.table([
-    row("nginx → HTTPS provider", r.nginx),
+    row("nginx → HTTPS provider", r.reference),
     row("Lotse, Repr-Digest verified", r.digest),
     row("Lotse, provider sends no digest", r.plain),
   ]);
   console.log(
-    `P4: ${fmt(r.digestOverNginx * 100, 0)} % of nginx with digest (target ≥ 60 %), ` +
-      `${fmt(r.plainOverNginx * 100, 0)} % without (target ≥ 95 %); P5: RSS growth ` +
+    `P4: ${fmt(r.digestOverReference * 100, 0)} % of nginx with digest (target ≥ 60 %), ` +
+      `${fmt(r.plainOverReference * 100, 0)} % without (target ≥ 95 %); P5: RSS growth ` +
       `${r.rssGrowthMiB.map((x) => x.toFixed(0)).join(", ")} MiB per GiB (target < 64)` +
       (r.concurrent
         ? `, ${r.concurrent.transfers} × ${r.concurrent.bytesEach / 1024 ** 2} MiB peak ` +
@@ -1405,7 +1405,7 @@ async function all(args: Args, cleanups: Cleanups) {
       concurrentBytes: TARGETS.P5.concurrentBytes,
     }, cleanups)) as EvidenceResult | null;
   if (ev) {
-    const nginx = median(ev.nginx.mibPerS);
+    const nginx = median(ev.reference.mibPerS);
     const cmd = task(`evidence --rounds ${ev.rounds} --bytes ${ev.bytes}`);
     rows.push({
       id: "P4",
@@ -1414,11 +1414,11 @@ async function all(args: Args, cleanups: Cleanups) {
         fmt(median(ev.digest.cpuSecondsPerGiB), 2)
       } CPU s/GiB`,
       reference: `nginx ${fmt(nginx, 0)} MiB/s, ${
-        fmt(median(ev.nginx.cpuSecondsPerGiB), 2)
+        fmt(median(ev.reference.cpuSecondsPerGiB), 2)
       } CPU s/GiB`,
-      ratio: pct(ev.digestOverNginx),
+      ratio: pct(ev.digestOverReference),
       target: `≥ ${pct(TARGETS.P4.minRatioDigest)}`,
-      met: ev.digestOverNginx >= TARGETS.P4.minRatioDigest,
+      met: ev.digestOverReference >= TARGETS.P4.minRatioDigest,
       command: cmd,
     }, {
       id: "P4",
@@ -1427,9 +1427,9 @@ async function all(args: Args, cleanups: Cleanups) {
         fmt(median(ev.plain.cpuSecondsPerGiB), 2)
       } CPU s/GiB`,
       reference: `nginx ${fmt(nginx, 0)} MiB/s`,
-      ratio: pct(ev.plainOverNginx),
+      ratio: pct(ev.plainOverReference),
       target: `≥ ${pct(TARGETS.P4.minRatioPlain)}`,
-      met: ev.plainOverNginx >= TARGETS.P4.minRatioPlain,
+      met: ev.plainOverReference >= TARGETS.P4.minRatioPlain,
       command: cmd,
     });
     const growth = Math.max(...ev.rssGrowthMiB);
