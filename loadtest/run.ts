@@ -27,6 +27,7 @@ import { buildNavIndex } from "../src/nav_index.ts";
 import { Rng } from "../tools/rng.ts";
 import { locate, responsible } from "../src/locate.ts";
 import type { GeneratedTables } from "../tools/generate.ts";
+import type { Cluster } from "../tests/pg.ts";
 import { DEMO_PARKING_AUTHORIZATION, DEMO_PURPOSES } from "../demo/clients.ts";
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { seedTables } from "../db/seed.ts";
@@ -689,7 +690,77 @@ async function swap(args: Args, cleanups: Cleanups) {
  */
 export type AuthorizationRuns = (Record<"bare" | "shaped" | "lotse", WrkResult> & {
   entriesPerBatch: number;
+  /** Where Lotse's core went during its run: see {@linkcode WriterSide}. */
+  side: WriterSide;
 })[];
+
+/**
+ * Why Lotse's core may not be full during an authorizations run (BENCHMARKS.md, "Session 11,
+ * P10"): its main thread's shares of the wall time (running, runnable but waiting for the CPU,
+ * asleep: nothing to do), PostgreSQL's share of the load core, and the protocol writer's mean
+ * time per entry queued (logged → sent) and at the database (sent → answered).
+ */
+export interface WriterSide {
+  mainRun: number;
+  mainWait: number;
+  mainAsleep: number;
+  postgresShare: number;
+  queuedMs: number;
+  databaseMs: number;
+}
+
+/** Run and run-queue wait (ns) of a process's main thread (`/proc/<pid>/task/<pid>/schedstat`). */
+function mainThreadTimes(pid: number): { run: number; wait: number } {
+  const [run, wait] = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).split(" ");
+  return { run: Number(run), wait: Number(wait) };
+}
+
+/** The protocol stages' sums and counts so far, from Lotse's /metrics. */
+async function stageSums(url: string): Promise<Record<"queued" | "database", [number, number]>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (stage: string, what: "sum" | "count") =>
+    Number(
+      text.match(
+        new RegExp(`^lotse_protocol_stage_seconds_${what}\\{stage="${stage}"\\} (\\S+)$`, "m"),
+      )?.[1] ?? 0,
+    );
+  return {
+    queued: [read("queued", "sum"), read("queued", "count")],
+    database: [read("database", "sum"), read("database", "count")],
+  };
+}
+
+/** Measures {@linkcode WriterSide} around `run`. */
+async function writerSide<T extends WrkResult>(
+  url: string,
+  pid: number,
+  cluster: Cluster,
+  run: () => Promise<T>,
+): Promise<{ result: T; side: WriterSide }> {
+  const stages0 = await stageSums(url);
+  const main0 = mainThreadTimes(pid);
+  const pg0 = schedTimes(await clusterPids(cluster));
+  const result = await run();
+  const main1 = mainThreadTimes(pid);
+  const pg = schedDelta(pg0, schedTimes(await clusterPids(cluster)));
+  const stages1 = await stageSums(url);
+  const wall = result.durationS * 1e9;
+  const mean = (k: "queued" | "database") =>
+    (stages1[k][0] - stages0[k][0]) / (stages1[k][1] - stages0[k][1]) * 1000;
+  const mainRun = (main1.run - main0.run) / wall;
+  const mainWait = (main1.wait - main0.wait) / wall;
+  return {
+    result,
+    side: {
+      mainRun,
+      mainWait,
+      mainAsleep: Math.max(0, 1 - mainRun - mainWait),
+      postgresShare: pg.runS / result.durationS,
+      queuedMs: mean("queued"),
+      databaseMs: mean("database"),
+    },
+  };
+}
 
 /** Protocol batches written straight to PostgreSQL and their entries, from Lotse's /metrics. */
 async function protocolBatches(url: string): Promise<{ batches: number; entries: number }> {
@@ -763,10 +834,16 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
         const b = await runWrk(bare.url, { ...job, durationS, serverPid: bare.child.pid });
         const s = await runWrk(shaped.url, { ...job, durationS, serverPid: shaped.child.pid });
         const before = await protocolBatches(lotse.url);
-        const l = await runWrk(lotse.url, { ...job, durationS, serverPid: lotse.child.pid });
+        // `loadPids: {}`: each core's busy share too.
+        const { result: l, side } = await writerSide(
+          lotse.url,
+          lotse.child.pid,
+          db.cluster,
+          () => runWrk(lotse.url, { ...job, durationS, serverPid: lotse.child.pid, loadPids: {} }),
+        );
         const after = await protocolBatches(lotse.url);
         const perBatch = (after.entries - before.entries) / (after.batches - before.batches);
-        results.push({ bare: b, shaped: s, lotse: l, entriesPerBatch: perBatch });
+        results.push({ bare: b, shaped: s, lotse: l, entriesPerBatch: perBatch, side });
         rows.push(
           { alg, run: String(run), ...wrkRow("bare Deno.serve", b), "records/batch": "–" },
           {
@@ -780,6 +857,11 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
             run: String(run),
             ...wrkRow(`Lotse authorizations ${alg}`, l),
             "records/batch": fmt(perBatch, 1),
+            ...loadRow(l),
+            "PostgreSQL core": `${fmt(side.postgresShare * 100, 0)} %`,
+            "main thread run / wait / asleep": [side.mainRun, side.mainWait, side.mainAsleep]
+              .map((v) => `${fmt(v * 100, 0)} %`).join(" / "),
+            "queued / database ms": `${fmt(side.queuedMs, 2)} / ${fmt(side.databaseMs, 2)}`,
           },
         );
       }

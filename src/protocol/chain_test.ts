@@ -111,3 +111,23 @@ Deno.test("decisionEntry() refuses what the database would not take", () => {
     /Cannot log bytes "-1"/,
   );
 });
+
+Deno.test("an entry's texts reach the database without NUL or lone surrogates, else unchanged", () => {
+  const options = { now: new Date(), hmacKey: KEY, outcome: "refused" as const };
+  const entry = decisionEntry({
+    transferId: crypto.randomUUID(),
+    consumerId: "a\u0000b\u0000",
+    providerId: "p\uD800x",
+    evidenceType: "\uDC00",
+    purpose: "Bewohnerparken § 45 StVO 🚗",
+    legalBasis: "l",
+    idnrUsed: false,
+    status: 403,
+    reason: "r\u0000\uD83D",
+  }, options);
+  assert.equal(entry.consumerId, "a\ufffdb\ufffd");
+  assert.equal(entry.providerId, "p\ufffdx");
+  assert.equal(entry.evidenceType, "\ufffd");
+  assert.equal(entry.purpose, "Bewohnerparken § 45 StVO 🚗");
+  assert.equal(entry.reason, "r\ufffd\ufffd");
+});
