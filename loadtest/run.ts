@@ -78,20 +78,36 @@ export interface Args {
   concurrent?: number;
   /** The token algorithm of the authorizations scenario: ES256, EdDSA or both (default). */
   alg?: "ES256" | "EdDSA" | "both";
+  /** The faces the xnachweis scenario loads: json, xml or both (default; one face for a profile). */
+  face?: "json" | "xml" | "both";
 }
 
 const ALGS = ["ES256", "EdDSA", "both"] as const;
+const FACES = ["json", "xml", "both"] as const;
+
+/** `value` of option `--name` if it is one of `allowed`. */
+function oneOf<T extends string>(
+  name: string,
+  value: string | undefined,
+  allowed: readonly T[],
+): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) {
+    throw new Error(`Cannot parse --${name} "${value}": expected ${allowed.join(", ")}`);
+  }
+  return found;
+}
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { scenario: argv[0] ?? "" };
   for (let i = 1; i < argv.length; i += 2) {
     const name = argv[i]!.replace(/^--/, "");
     if (name === "alg") {
-      const alg = ALGS.find((a) => a === argv[i + 1]);
-      if (alg === undefined) {
-        throw new Error(`Cannot parse --alg "${argv[i + 1]}": expected ${ALGS.join(", ")}`);
-      }
-      args.alg = alg;
+      args.alg = oneOf(name, argv[i + 1], ALGS);
+      continue;
+    }
+    if (name === "face") {
+      args.face = oneOf(name, argv[i + 1], FACES);
       continue;
     }
     const value = Number(argv[i + 1]);
@@ -886,7 +902,13 @@ export async function authorizations(args: Args, cleanups: Cleanups) {
 /** Lotse with the benchmark register (loadtest/eu_bench.ts) and a small JSON transfer job. */
 export async function transferBench(
   cleanups: Cleanups,
-  options: { durable?: boolean; cwd?: string; checkEvery?: number; httpsFront?: boolean } = {},
+  options: {
+    durable?: boolean;
+    cwd?: string;
+    checkEvery?: number;
+    httpsFront?: boolean;
+    denoFlags?: string[];
+  } = {},
 ) {
   const { lotse, db, provider, providerUrl, put } = await startBenchRegister(cleanups, options);
   // P6: nginx over HTTPS with its own CA in front of the register (loadtest/_https_front.ts).
@@ -951,18 +973,21 @@ export const CHECK_EVERY = 100;
 // the token on both faces, and the request hash on the XML one, on every CHECK_EVERY-th request
 // of each face (the first included); the others get its last checked answer. `LOTSE_BENCH_ROOT`
 // names another checkout whose `deno task serve` is measured instead of this one, for
-// alternating A/B runs.
+// alternating A/B runs; `LOTSE_BENCH_DENO_FLAGS` adds flags to its `deno run` (with `--face json`
+// or `--face xml`, one face per process: `--cpu-prof --cpu-prof-dir=…` profiles that face alone).
 async function xnachweis(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 10;
   const runs = args.runs ?? 1;
-  const { cwd } = benchLotse();
+  const faces = args.face ?? "both";
+  const { cwd, denoFlags } = benchLotse();
   // The register checks every 100th request of each face in full and answers the others with
   // its last checked answer (loadtest/xnachweis_provider.ts): its XML check took the load core.
   const { lotse, provider, providerUrl, token, headers, json } = await transferBench(cleanups, {
     checkEvery: CHECK_EVERY,
+    denoFlags,
     ...(cwd ? { cwd } : {}),
   });
-  console.log(`Lotse from ${cwd ?? ROOT}`);
+  console.log(`Lotse from ${cwd ?? ROOT}${denoFlags.length ? ` with ${denoFlags.join(" ")}` : ""}`);
   // The register's and wrk's CPU per request, and each core's busy share: does the load core
   // set the rate (session 9 saw Lotse's core 85–87 % busy on the XML face)?
   const measured = { serverPid: lotse.child.pid, loadPids: { register: provider.process.pid } };
@@ -973,25 +998,25 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
     contentType: "application/xml",
     headers,
   };
-  await untilAnswered(lotse.url, token, xml);
-  await runWrk(lotse.url, { ...json, token, durationS: 2 });
-  await runWrk(lotse.url, { ...xml, token, durationS: 2 });
+  const jobs = [
+    ...(faces === "xml" ? [] : [{ face: "JSON", name: "JSON face POST /v1/evidence", job: json }]),
+    ...(faces === "json" ? [] : [{ face: "XML", name: "XML face 0101 → 0102", job: xml }]),
+  ];
+  if (faces !== "json") await untilAnswered(lotse.url, token, xml);
+  for (const { job } of jobs) await runWrk(lotse.url, { ...job, token, durationS: 2 });
   const rows: Record<string, string>[] = [];
   const loadRows: Record<string, string>[] = [];
-  const results: { json: WrkResult; xml: WrkResult; ratio: number }[] = [];
+  const results: { json?: WrkResult; xml?: WrkResult; ratio: number }[] = [];
   const load = [await loadAverage()];
   for (let run = 1; run <= runs; run++) {
-    const j = await runWrk(lotse.url, { ...json, token, durationS, ...measured });
-    const x = await runWrk(lotse.url, { ...xml, token, durationS, ...measured });
-    results.push({ json: j, xml: x, ratio: x.rps / j.rps });
-    rows.push(
-      { run: String(run), ...wrkRow("JSON face POST /v1/evidence", j) },
-      { run: String(run), ...wrkRow("XML face 0101 → 0102", x) },
-    );
-    loadRows.push(
-      { run: String(run), face: "JSON", ...loadRow(j) },
-      { run: String(run), face: "XML", ...loadRow(x) },
-    );
+    const found: { json?: WrkResult; xml?: WrkResult } = {};
+    for (const { face, name, job } of jobs) {
+      const r = await runWrk(lotse.url, { ...job, token, durationS, ...measured });
+      found[face === "JSON" ? "json" : "xml"] = r;
+      rows.push({ run: String(run), ...wrkRow(name, r) });
+      loadRows.push({ run: String(run), face, ...loadRow(r) });
+    }
+    results.push({ ...found, ratio: (found.xml?.rps ?? NaN) / (found.json?.rps ?? NaN) });
   }
   load.push(await loadAverage());
   console.table(rows);
@@ -1011,7 +1036,7 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
   // CPU per request. It holds when other processes take part of Lotse's core (a loaded machine).
   const cpuRatio = median(
     results.map((r) =>
-      (r.json.serverCpu?.usPerRequest ?? NaN) / (r.xml.serverCpu?.usPerRequest ?? NaN)
+      (r.json?.serverCpu?.usPerRequest ?? NaN) / (r.xml?.serverCpu?.usPerRequest ?? NaN)
     ),
   );
   console.log(
@@ -1020,7 +1045,7 @@ async function xnachweis(args: Args, cleanups: Cleanups) {
     } %); JSON/XML CPU per request: ${fmt(cpuRatio * 100, 1)} %`,
   );
   console.log(`Load average before/after: ${load.join(" / ")}`);
-  return { durationS, results, ratio, cpuRatio, loadAverage: load };
+  return { durationS, faces, results, ratio, cpuRatio, loadAverage: load };
 }
 
 // Where Lotse spends its time: V8's sampling profiler (`--prof`, no inspector), summarised
@@ -1636,9 +1661,9 @@ async function all(args: Args, cleanups: Cleanups) {
       id: "P11",
       what: "XNachweis 0101 → 0102 vs the JSON face, same provider data",
       measured: `${
-        krps(median(xn.results.map((r) => r.xml.rps)))
+        krps(median(xn.results.map((r) => r.xml!.rps)))
       } req/s (JSON/XML CPU per request ${pct(xn.cpuRatio)})`,
-      reference: `JSON face ${krps(median(xn.results.map((r) => r.json.rps)))} req/s`,
+      reference: `JSON face ${krps(median(xn.results.map((r) => r.json!.rps)))} req/s`,
       ratio: pct(xn.ratio),
       target: `≥ ${pct(TARGETS.P11.minRatio)}`,
       met: xn.ratio >= TARGETS.P11.minRatio,

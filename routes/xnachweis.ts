@@ -23,6 +23,7 @@ import {
   parseXml,
   readEvidenceRequest,
   REQUESTER_CLASSIFICATION,
+  rootName,
   validateXml,
   XML_CONTENT_TYPE,
   XmlRefusal,
@@ -170,12 +171,9 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
         if (!(error instanceof XmlRefusal)) throw error;
         refuse("invalid-request", error.message, context);
       }
-      if (doc.root.name !== "DE.EvidenceRequest.0101") {
-        refuse(
-          "invalid-request",
-          `Expected DE.EvidenceRequest.0101, got "${doc.root.name}"`,
-          context,
-        );
+      const root = rootName(doc);
+      if (root !== "DE.EvidenceRequest.0101") {
+        refuse("invalid-request", `Expected DE.EvidenceRequest.0101, got "${root}"`, context);
       }
       const message = readEvidenceRequest(doc);
       context.requestId = message.id;

@@ -27,6 +27,7 @@ import {
   xmlNewParserCtxt,
   xmlNodeGetContent,
   xmlNodeSetContent,
+  XmlNodeStruct,
   XmlNsStruct,
   xmlReadMemory,
   XmlTreeCommonStruct,
@@ -218,6 +219,25 @@ export class TreeReader {
   /** The text content of element `ptr`, trimmed; `""` for 0. */
   text(ptr: number): string {
     return ptr === 0 ? "" : xmlNodeGetContent(ptr).trim();
+  }
+
+  /**
+   * The value of element `ptr`'s attribute `local` in no namespace, as it is (not trimmed), or
+   * null when it has none: the attribute list walked by pointer, no name copied into the wasm
+   * memory for a lookup and no wrapper object (libxml2-wasm's `attr()` does both).
+   */
+  attribute(ptr: number, local: string): string | null {
+    if (ptr === 0) return null;
+    for (
+      let attr = XmlNodeStruct.properties(ptr);
+      attr !== 0;
+      attr = XmlTreeCommonStruct.next(attr)
+    ) {
+      if (XmlNamedNodeStruct.namespace(attr) === 0 && this.name(attr) === local) {
+        return contentOf(attr);
+      }
+    }
+    return null;
   }
 }
 

@@ -39,23 +39,27 @@ export function hasStartTag(text: string, local: string): boolean {
   return false;
 }
 
+// One character per byte: the names looked for are ASCII, and no byte of a multi-byte UTF-8
+// character becomes "<", ":", a name character or the character right after a name (a lead
+// byte is U+00C2–U+00F4), so a start tag is found exactly where a UTF-8 decoding finds it, with
+// no decoder state across chunks and no two-byte string for a message with umlauts.
+const BYTEWISE = new TextDecoder("latin1");
+
 /**
  * Looks at the head of a message as it passes: a deferred 0102/0302 or not. Shown every
  * chunk of the answer (the transport's watch on the provider's body calls `see`, so no stream
  * of its own sits in between), asked once the answer was delivered whole.
  */
 class HeadWatch {
-  readonly #decoder = new TextDecoder();
   #head = "";
   #seen = 0;
   #deferred: boolean | null = null;
 
   see(chunk: Uint8Array): void {
     if (this.#deferred !== null) return;
-    this.#head += this.#decoder.decode(chunk.subarray(0, HEAD_BYTES - this.#seen), {
-      stream: true,
-    });
-    this.#seen += Math.min(chunk.byteLength, HEAD_BYTES - this.#seen);
+    const part = chunk.subarray(0, HEAD_BYTES - this.#seen);
+    this.#head += BYTEWISE.decode(part);
+    this.#seen += part.byteLength;
     if (hasStartTag(this.#head, "ResponseAvailableDateTime")) this.#deferred = true;
     else if (hasStartTag(this.#head, "RegistryObjectList") || this.#seen >= HEAD_BYTES) {
       this.#deferred = false;

@@ -16,6 +16,7 @@ import {
   NS,
   readEvidenceRequest,
   requestDigest,
+  rootName,
   sealedMessage,
   validateXml,
   XmlRefusal,
@@ -76,6 +77,32 @@ Deno.test("reading walks by namespace and local name: other prefixes read the sa
   } finally {
     doc.dispose();
     other.dispose();
+  }
+});
+
+Deno.test("attributes and the root's name by pointer: only an attribute in no namespace, its value as it is", () => {
+  const doc = parse(
+    `<r:Root xmlns:r="urn:r" xmlns:o="urn:o" o:id="other" id=" a&amp;b " empty=""><c/></r:Root>`,
+  );
+  const request = parse(REQUEST);
+  try {
+    const tree = new TreeReader();
+    const root = nodePointer(doc.root);
+    assert.equal(tree.attribute(root, "id"), " a&b ");
+    assert.equal(tree.attribute(root, "empty"), "");
+    assert.equal(tree.attribute(root, "missing"), null);
+    assert.equal(tree.attribute(tree.child(root, null, "c"), "id"), null);
+    assert.equal(tree.attribute(0, "id"), null);
+    assert.equal(rootName(doc), "Root");
+    assert.equal(rootName(request), "DE.EvidenceRequest.0101");
+    // The message id as libxml2-wasm's own attribute reading gives it.
+    assert.equal(readEvidenceRequest(request).id, request.root.attr("id")?.value.trim());
+    assert.match(readEvidenceRequest(request).id, /^urn:uuid:/);
+    // Another message is refused by name before anything is read.
+    assert.throws(() => readEvidenceRequest(doc), /Expected DE.EvidenceRequest.0101, got "Root"/);
+  } finally {
+    doc.dispose();
+    request.dispose();
   }
 });
 
@@ -151,6 +178,41 @@ Deno.test("deferredWatch() tells a deferred 0102 in any chunking, and nothing fr
   const watch = deferredWatch();
   watch.see(enc.encode(text.slice(0, text.indexOf("ResponseAvailableDateTime") + 10)));
   assert.equal(watch.outcome(), null);
+});
+
+Deno.test("deferredWatch() reads the head byte by byte: multi-byte characters next to the names and cut across chunks change nothing", () => {
+  const response = (evidence: Parameters<typeof buildEvidenceResponse>[0]["evidence"]) =>
+    buildEvidenceResponse({
+      requestId: "urn:uuid:00000000-0000-4000-8000-000000000000",
+      provider,
+      requesters: [requester],
+      classification: CLASSIFICATION,
+      evidenceTitle: "Fahrzeugzulassung für Ärztinnen — 𝄞",
+      subject: { ...subject, familyName: "Müller-Łukasiewicz" },
+      evidence,
+    });
+  const deferredText = response({ availableAt: "2026-12-01T00:00:00Z" });
+  const evidenceText = response({ bytes: enc.encode("{}") });
+  // A comment of multi-byte characters right before each element the watch looks for.
+  const marked = (text: string, local: string) =>
+    text.replace(new RegExp(`<([\\w.-]+:)?${local}[\\s>/]`), (tag) => `<!--Ä€𝄞\u00a0-->${tag}`);
+  const cases = [
+    [marked(deferredText, "ResponseAvailableDateTime"), "deferred"],
+    [marked(evidenceText, "RegistryObjectList"), null],
+    // A name followed by a multi-byte character is another name (UTF-8 lead bytes are no name
+    // end), so the watch goes on to the real element.
+    [deferredText.replace("<", "<x:ResponseAvailableDateTimeÄ/><"), "deferred"],
+    [evidenceText.replace("<", "<x:ResponseAvailableDateTimeÄ/><"), null],
+    [evidenceText.replace("<", "<x:ResponseAvailableDateTime\u00a0/><"), null],
+  ] as const;
+  for (const [text, outcome] of cases) {
+    assert.ok([...text.slice(0, text.indexOf("RegistryObjectList"))].some((c) => c > "\x7f"));
+    for (const size of [1, 2, 3, 5, 1 << 20]) {
+      const watch = deferredWatch();
+      for (const chunk of chunks(enc.encode(text), size)) watch.see(chunk);
+      assert.equal(watch.outcome(), outcome, `chunks of ${size}`);
+    }
+  }
 });
 
 async function bodyText(body: Uint8Array<ArrayBuffer>): Promise<string> {

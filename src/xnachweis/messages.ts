@@ -14,7 +14,7 @@
  * @module
  */
 import { XmlDocument, type XmlElement } from "libxml2-wasm";
-import { nodePointer, TreeReader } from "./_libxml.ts";
+import { nodePointer, rootPointer, TreeReader } from "./_libxml.ts";
 
 /** The namespaces of XNachweis 1.2.0 and the XÖV base messages, by their usual prefix. */
 export const NS = {
@@ -101,16 +101,16 @@ function readAgent(tree: TreeReader, element: number): Agent {
  * the few elements it needs (no XPath: this is on every request's path).
  */
 export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
-  const root = doc.root;
-  const type = root.name;
+  // The root by pointer: no wrapper objects on every request's path.
+  const tree = new TreeReader();
+  const top = rootPointer(doc);
+  const type = top === 0 ? "" : tree.name(top);
   if (
     (type !== "DE.EvidenceRequest.0101" && type !== "DE.EvidenceRequest.0301") ||
-    root.namespaceUri !== DE
+    tree.namespace(top) !== DE
   ) {
-    throw new Error(`Expected DE.EvidenceRequest.0101, got "${root.name}"`);
+    throw new Error(`Expected DE.EvidenceRequest.0101, got "${type}"`);
   }
-  const tree = new TreeReader();
-  const top = nodePointer(root);
   const requesters = tree.children(top, DE, "EvidenceRequester").map((e) => readAgent(tree, e));
   const provider = readAgent(tree, tree.child(top, DE, "EvidenceProvider"));
   const query = tree.child(top, DE, "Query");
@@ -134,7 +134,7 @@ export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
   }
   return {
     type,
-    id: root.attr("id")?.value.trim() ?? "",
+    id: tree.attribute(top, "id")?.trim() ?? "",
     requesters,
     provider,
     issuedToken: tree.text(tree.child(top, DE, "IssuedToken")),
@@ -143,6 +143,12 @@ export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
     ),
     subject,
   };
+}
+
+/** The local name of `doc`'s root element (`""` when it has none), read by pointer. */
+export function rootName(doc: XmlDocument): string {
+  const root = rootPointer(doc);
+  return root === 0 ? "" : new TreeReader().name(root);
 }
 
 /** What Lotse reads from a provider's `DE.EvidenceErrorResponse.0103`/`.0303`. */

@@ -48,6 +48,7 @@ export {
   readEvidenceRequest,
   REQUESTER_CLASSIFICATION,
   type RequestMessageType,
+  rootName,
   SPECIFICATION_IDENTIFIER,
   type Subject,
   XML_CONTENT_TYPE,
