@@ -1351,7 +1351,7 @@ async function heldProtocolWait(
   const cpu = Object.fromEntries(
     Object.entries(sched).map(([k, snapshot]) => {
       const d = schedDelta(snapshot, schedTimes(after[k] ?? []));
-      return [k, { cpuShare: d.runS / wallS, waitedShare: d.waitS / wallS }];
+      return [k, { cpuShare: d.runS / wallS, waitedShare: d.waitS / wallS, runS: d.runS }];
     }),
   );
   const afterText = await metrics();
@@ -1388,6 +1388,12 @@ async function heldProtocolWait(
       `p99 ${fmt(held.latencyMs.p99, 2)} ms, send lag p99 ${fmt(held.sendLagMs.p99, 2)} ms`,
   );
   const checked = bench.front ? await registerStats(bench.providerUrl) : null;
+  console.log(
+    `CPU per transfer (µs, over the transfers the run's /metrics counted): ${
+      Object.entries(cpu).map(([k, v]) => `${k} ${fmt(v.runS / Math.max(transfers, 1) * 1e6, 0)}`)
+        .join(", ")
+    }`,
+  );
   console.log(
     `Protocol commits: ${commits.batches} for ${commits.entries} entries ` +
       `(${fmt(commits.batches / Math.max(transfers, 1), 2)} per transfer)`,
