@@ -26,14 +26,15 @@ import {
   LOAD_CPU,
   median,
   pinned,
+  runNginx,
   SERVER_CPU,
   sleep,
   startBenchDatabase,
   startLotseProcess,
+  waitForPort,
 } from "./_harness.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const NGINX = Deno.env.get("NGINX") ?? "/usr/sbin/nginx";
 const PROVIDER_ID = "kba-zfzr";
 const EVIDENCE_TYPE = "fahrzeugzulassung";
 
@@ -136,31 +137,6 @@ async function memoryMetrics(url: string): Promise<Record<string, number>> {
     if (value !== undefined) out[name] = Number(value) / 1024 ** 2;
   }
   return out;
-}
-
-export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await sleep(20);
-    }
-  }
-  throw new Error(`Nothing listens on port ${port}`);
-}
-
-// nginx's worker (the master only forks it): the process whose CPU time counts.
-export async function childPid(parent: number): Promise<number> {
-  for (let i = 0; i < 500; i++) {
-    const out = await new Deno.Command("pgrep", { args: ["-P", String(parent)], stdout: "piped" })
-      .output();
-    const pid = Number(new TextDecoder().decode(out.stdout).trim().split("\n")[0]);
-    if (pid > 0) return pid;
-    await sleep(10);
-  }
-  throw new Error(`Process ${parent} has no child`);
 }
 
 async function tablesVersion(url: string): Promise<number> {
@@ -432,19 +408,10 @@ async function startNginx(
       `proxy_ssl_trusted_certificate ${dir}/ca.pem; proxy_ssl_verify on; ` +
         "proxy_ssl_name localhost; proxy_ssl_session_reuse on;",
     );
-  await Deno.writeTextFile(`${dir}/nginx.conf`, config);
-  const nginx = new Child("nginx", "taskset", [
-    "-c",
-    SERVER_CPU,
-    NGINX,
-    "-c",
-    `${dir}/nginx.conf`,
-    "-p",
-    dir,
-  ]);
-  cleanups.push(() => nginx.stop());
-  await waitForPort(port);
-  return { port, pid: await childPid(nginx.pid) };
+  return {
+    port,
+    pid: await runNginx(cleanups, { name: "nginx", dir, config, port, cpu: SERVER_CPU }),
+  };
 }
 
 /** The Deno forwarder (loadtest/bare_server.ts `--forward`) in front of the provider. */

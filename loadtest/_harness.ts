@@ -525,3 +525,55 @@ export async function loadAverage(): Promise<number | null> {
     return null;
   }
 }
+
+/** Waits until something accepts connections on the loopback `port`. */
+export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await sleep(20);
+    }
+  }
+  throw new Error(`Nothing listens on port ${port}`);
+}
+
+// nginx's worker (the master only forks it): the process whose CPU time counts.
+async function childPid(parent: number): Promise<number> {
+  for (let i = 0; i < 500; i++) {
+    const out = await new Deno.Command("pgrep", { args: ["-P", String(parent)], stdout: "piped" })
+      .output();
+    const pid = Number(new TextDecoder().decode(out.stdout).trim().split("\n")[0]);
+    if (pid > 0) return pid;
+    await sleep(10);
+  }
+  throw new Error(`Process ${parent} has no child`);
+}
+
+const NGINX = Deno.env.get("NGINX") ?? "/usr/sbin/nginx";
+
+/**
+ * Starts nginx with `config` (written to `<dir>/nginx.conf`, prefix `dir`) on `cpu`, waits until
+ * it listens on `port`, and returns its worker's pid (the process whose CPU time counts);
+ * stopped through `cleanups`.
+ */
+export async function runNginx(
+  cleanups: Cleanups,
+  options: { name: string; dir: string; config: string; port: number; cpu: string },
+): Promise<number> {
+  await Deno.writeTextFile(`${options.dir}/nginx.conf`, options.config);
+  const nginx = new Child(options.name, "taskset", [
+    "-c",
+    options.cpu,
+    NGINX,
+    "-c",
+    `${options.dir}/nginx.conf`,
+    "-p",
+    options.dir,
+  ]);
+  cleanups.push(() => nginx.stop());
+  await waitForPort(options.port);
+  return await childPid(nginx.pid);
+}

@@ -7,7 +7,7 @@
  * operator registers a provider.
  *
  * Why not the register alone (session 11, BENCHMARKS.md "Session 11, P6"): checking every
- * token cost the register ~465 µs of the load core per transfer (an ES256 signature checked
+ * token cost the register 397–593 µs (median ~505) of the load core per transfer (an ES256 signature checked
  * against the JWKS, the JSON read and written, Deno's HTTP/1.1 server), 35–38 % of the core
  * PostgreSQL's commits run on at the held rate. A register runs on its own machine; on two
  * cores its checks queued the commit the figure measures behind them.
@@ -15,19 +15,13 @@
  * @module
  */
 import { createTestPki } from "../tests/tls.ts";
-import { Child, type Cleanups, freePort, LOAD_CPU } from "./_harness.ts";
-import { childPid, waitForPort } from "./_evidence.ts";
+import { type Cleanups, freePort, LOAD_CPU, runNginx } from "./_harness.ts";
+import { registerDocument } from "./_register_document.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const NGINX = Deno.env.get("NGINX") ?? "/usr/sbin/nginx";
 
-/** The register's answer to the benchmark's transfer (loadtest/xnachweis_provider.ts). */
-export const P6_EVIDENCE = {
-  evidenceType: "fahrzeugzulassung",
-  register: "Zentrales Fahrzeugregister (KBA) — Benchmark",
-  halter: { familienname: "Müller", vornamen: "Anna" },
-  fahrzeug: { kennzeichen: "S-LT 1234", marke: "VOLKSWAGEN", fin: "WVWZZZ1KZ123456AB" },
-};
+/** The register's answer to the benchmark's transfer (loadtest/_register_document.ts). */
+export const P6_EVIDENCE = registerDocument("fahrzeugzulassung", "Müller");
 
 /** A running front: its HTTPS base URL, the CA that signed its certificate, nginx's worker. */
 export interface HttpsFront {
@@ -62,22 +56,17 @@ export async function startHttpsFront(
     .replaceAll("{{REGISTER}}", new URL(registerUrl).host)
     .replaceAll("{{CHECKED}}", `${checkedPercent}%`)
     .replaceAll("{{BODY}}", body);
-  await Deno.writeTextFile(`${dir}/nginx.conf`, config);
-  const nginx = new Child("nginx (P6 provider)", "taskset", [
-    "-c",
-    LOAD_CPU,
-    NGINX,
-    "-c",
-    `${dir}/nginx.conf`,
-    "-p",
+  const workerPid = await runNginx(cleanups, {
+    name: "nginx (P6 provider)",
     dir,
-  ]);
-  cleanups.push(() => nginx.stop());
-  await waitForPort(port);
+    config,
+    port,
+    cpu: LOAD_CPU,
+  });
   return {
     url: `https://127.0.0.1:${port}`,
     caCert: pki.caCert,
-    workerPid: await childPid(nginx.process.pid),
+    workerPid,
   };
 }
 

@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { Child } from "./_harness.ts";
+import { CAN_PIN, Child, installed, pinned } from "./_harness.ts";
 
 const script = (lines: number) =>
   `for (let i = 0; i < ${lines}; i++) console.log("line " + i); ` +
@@ -57,4 +57,54 @@ Deno.test("a piped child's output is drained by the harness and copied to its fi
   }
   assert.ok((await Deno.readTextFile(file)).includes("line 9\n"));
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("pinned() runs a command under taskset where it is installed, else as it is", () => {
+  const [cmd, args] = pinned("1", "curl", ["-s", "x"]);
+  if (installed("taskset")) {
+    assert.deepEqual([cmd, args], ["taskset", ["-c", "1", "curl", "-s", "x"]]);
+  } else {
+    assert.deepEqual([cmd, args], ["curl", ["-s", "x"]]);
+  }
+  assert.equal(CAN_PIN, installed("taskset"));
+  assert.equal(installed("no-such-command-for-lotse"), false);
+  assert.equal(installed("sh"), true);
+});
+
+/** A provider stand-in answering every POST with `bytes` bytes; its URL and what it saw. */
+function provider(bytes: number) {
+  const seen: { path: string; auth: string | null; body: string }[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    seen.push({
+      path: new URL(req.url).pathname,
+      auth: req.headers.get("authorization"),
+      body: await req.text(),
+    });
+    return new Response(new Uint8Array(bytes).fill(97));
+  });
+  return { server, seen, url: `http://127.0.0.1:${server.addr.port}` };
+}
+
+Deno.test("_consume.ts prints status, size and speed as curl's -w line does", async () => {
+  const p = provider(300_000);
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        new URL("./_consume.ts", import.meta.url).pathname,
+        `${p.url}/providers/x`,
+        JSON.stringify({ authorization: "Bearer t" }),
+        '{"demo":1}',
+      ],
+      stdout: "piped",
+    }).output();
+    const [status, size, speed] = new TextDecoder().decode(out.stdout).trim().split(" ");
+    assert.equal(status, "200");
+    assert.equal(size, "300000");
+    assert.ok(Number(speed) > 0, `speed ${speed}`);
+    assert.deepEqual(p.seen, [{ path: "/providers/x", auth: "Bearer t", body: '{"demo":1}' }]);
+  } finally {
+    await p.server.shutdown();
+  }
 });

@@ -1361,7 +1361,8 @@ async function heldProtocolWait(
   const commits = { batches: b1.batches - b0.batches, entries: b1.entries - b0.entries };
   const waitMs = { p50: stages.wait.p50, p99: stages.wait.p99, p999: stages.wait.p999 };
   console.log(
-    `P6 in the product: ${transfers} transfers at ${rate}/s (max ${Math.round(max.rps)}/s); ` +
+    `P6 in the product (provider: nginx over HTTPS, a fixed document, 1 % checked in full by ` +
+      `the register): ${transfers} transfers at ${rate}/s (max ${Math.round(max.rps)}/s); ` +
       `protocol wait p50 ≤ ${waitMs.p50} ms, p99 ≤ ${waitMs.p99} ms, p99.9 ≤ ${waitMs.p999} ms; ` +
       `transfer latency p99 ${fmt(held.latencyMs.p99, 2)} ms (held rate, ${held.dropped} dropped)`,
   );
@@ -1565,7 +1566,8 @@ async function all(args: Args, cleanups: Cleanups) {
   if (proto) {
     rows.push({
       id: "P6",
-      what: "protocol log into PostgreSQL (fsync on); what it adds to a transfer",
+      what: "protocol log into PostgreSQL (fsync on); what it adds to a transfer " +
+        "(provider: nginx over HTTPS, a fixed document, 1 % checked by the register)",
       measured: `${
         fmt(proto.recordsPerS, 0)
       } records/s (log alone); added latency p99 ≤ ${proto.product.waitMs.p99} ms at ${proto.product.rate} transfers/s (product)`,

@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { type Jwks, verifyEvidenceToken } from "../crypto/mod.ts";
 import { DEMO_CLASSIFICATIONS } from "../demo/tables.ts";
 import { xnachweisRegister } from "../src/xnachweis/mod.ts";
+import { registerDocument } from "./_register_document.ts";
 
 const { values } = parseArgs({
   options: {
@@ -41,14 +42,7 @@ let jwks: Jwks | null = null;
 const keys = async () => jwks ??= await (await fetch(values.jwks!)).json() as Jwks;
 
 /** The same document for both faces. */
-function evidence(evidenceType: string, familyName: string): unknown {
-  return {
-    evidenceType,
-    register: "Zentrales Fahrzeugregister (KBA) — Benchmark",
-    halter: { familienname: familyName, vornamen: "Anna" },
-    fahrzeug: { kennzeichen: "S-LT 1234", marke: "VOLKSWAGEN", fin: "WVWZZZ1KZ123456AB" },
-  };
-}
+const evidence = registerDocument;
 
 const register = xnachweisRegister({
   jwks: keys,

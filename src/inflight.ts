@@ -174,7 +174,10 @@ export async function closeInterrupted(
     replayed?: boolean;
   } = {},
 ): Promise<number> {
-  let closed = 0;
+  // The outcomes are queued together and awaited at the end: the protocol log holds an outcome
+  // for company (`outcomeMaxDelayMs`), so awaiting each in turn would cost that hold per
+  // transfer before the start is ready; together they go in one commit.
+  const finishing: Promise<void>[] = [];
   for (const id of journal.interrupted) {
     let outcome: string | null;
     try {
@@ -184,12 +187,12 @@ export async function closeInterrupted(
     }
     if (outcome === "in-flight") {
       const known = journal.known.get(id);
-      await protocol.finish(id, known ?? { outcome: "failed", reason: "interrupted" });
-      closed++;
+      finishing.push(protocol.finish(id, known ?? { outcome: "failed", reason: "interrupted" }));
     } else if (outcome !== null || options.replayed !== false) {
       // Ended after all (its outcome reached the database), or never recorded.
       journal.end(id);
     }
   }
-  return closed;
+  await Promise.all(finishing);
+  return finishing.length;
 }

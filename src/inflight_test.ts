@@ -57,3 +57,35 @@ Deno.test("one the database does not know stays for the next start until the spo
   third.close();
   await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true });
 });
+
+Deno.test("the interrupted transfers' outcomes are all queued before the first is awaited", async () => {
+  const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+  const path = await crashed(ids);
+  const journal = await InflightJournal.open(path);
+  // A log that writes outcomes only once it holds all three, as the protocol log holds an
+  // outcome for company: awaiting each in turn would wait for ever.
+  const release = Promise.withResolvers<void>();
+  const queued: string[] = [];
+  const protocol: ProtocolPort = {
+    ...recorder(),
+    finish: (id) => {
+      queued.push(id);
+      if (queued.length === ids.length) release.resolve();
+      return release.promise;
+    },
+  };
+  const closing = closeInterrupted(journal, protocol, () => Promise.resolve("in-flight"));
+  const stuck = Promise.withResolvers<never>();
+  const timer = setTimeout(
+    () => stuck.reject(new Error(`only ${queued.length} of 3 outcomes queued`)),
+    30_000,
+  );
+  try {
+    assert.equal(await Promise.race([closing, stuck.promise]), 3);
+  } finally {
+    clearTimeout(timer);
+  }
+  assert.deepEqual([...queued].sort(), [...ids].sort());
+  journal.close();
+  await Deno.remove(path.slice(0, path.lastIndexOf("/")), { recursive: true });
+});

@@ -154,7 +154,8 @@ export class Metrics {
   }
 
   /**
-   * Records how long one protocol entry spent in a stage of its way to durable (P6): `queued`
+   * Records how long one protocol entry a caller waits on (a decision, grant or refusal; not an
+   * outcome, which may wait for company on purpose) spent in a stage of its way to durable (P6): `queued`
    * (logged → its batch sent to PostgreSQL), `database` (sent → the answer seen by JavaScript),
    * `resumed` (answer → the callers waiting on its batch have run on).
    */
@@ -212,7 +213,7 @@ export class Metrics {
     out.push("# TYPE lotse_protocol_wait_seconds histogram");
     histogram(out, "lotse_protocol_wait_seconds", "", this.#protocolWait);
     out.push(
-      "# HELP lotse_protocol_stage_seconds Time protocol entries spent in each stage of their way to durable.",
+      "# HELP lotse_protocol_stage_seconds Time the protocol entries a caller waits on (decisions, grants, refusals; not outcomes) spent in each stage of their way to durable.",
     );
     out.push("# TYPE lotse_protocol_stage_seconds histogram");
     for (const [stage, series] of this.#protocolStages) {

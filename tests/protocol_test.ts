@@ -254,17 +254,19 @@ Deno.test({
       await reported(timings, 2);
       // The second batch held the outcome and the decision; its stages count the decision.
       assert.deepEqual(timings.map((t) => t.enqueuedAt.length), [1, 1]);
+      // …and counts every entry it wrote, the outcome included.
+      assert.deepEqual(timings.map((t) => t.entries), [1, 2]);
       assert.deepEqual(await verifyChain(db), { ok: true, count: 3, firstSeq: 1, lastSeq: 3 });
     }, { outcomeMaxDelayMs: 600_000 }),
 });
 
 Deno.test({
-  name: "held outcomes go at once on flush() and close(), and alone after outcomeMaxDelayMs",
+  name: "held outcomes go at once on flush(), drain() and close(), and alone after outcomeMaxDelayMs",
   ...opts,
   fn: async () => {
     const db = await freshPostgres();
     try {
-      const ds = [decision(), decision(), decision()];
+      const ds = [decision(), decision(), decision(), decision()];
       await withLog(db, { writeTimeoutMs: 600_000, outcomeMaxDelayMs: 600_000 }, async (log) => {
         const held = log.finish(ds[0]!.transferId, { outcome: "delivered" });
         await loopRan();
@@ -272,17 +274,23 @@ Deno.test({
         await settledWithin(log.flush(), "flush()");
         await held;
         assert.equal(await countEntries(db), 1);
-        log.finish(ds[1]!.transferId, { outcome: "failed" });
+        const drained = log.finish(ds[1]!.transferId, { outcome: "delivered" });
+        await loopRan();
+        assert.equal(log.queueDepth, 1);
+        await settledWithin(log.drain(), "drain()");
+        await drained;
+        assert.equal(await countEntries(db), 2);
+        log.finish(ds[2]!.transferId, { outcome: "failed" });
         await loopRan();
         assert.equal(log.queueDepth, 1);
       });
-      // close() wrote the second one.
-      assert.equal(await countEntries(db), 2);
+      // close() wrote the third one.
+      assert.equal(await countEntries(db), 3);
       await withLog(db, { writeTimeoutMs: 600_000, outcomeMaxDelayMs: 20 }, async (log) => {
-        await settledWithin(log.finish(ds[2]!.transferId, { outcome: "delivered" }), "alone");
+        await settledWithin(log.finish(ds[3]!.transferId, { outcome: "delivered" }), "alone");
         assert.equal(log.stats.batches, 1);
       });
-      assert.equal(await countEntries(db), 3);
+      assert.equal(await countEntries(db), 4);
       assert.equal((await verifyChain(db)).ok, true);
     } finally {
       await db.close();

@@ -112,7 +112,7 @@ Deno.test("decisionEntry() refuses what the database would not take", () => {
   );
 });
 
-Deno.test("an entry's texts reach the database without NUL or lone surrogates, else unchanged", () => {
+Deno.test("an entry's texts, as it would be written, hold no NUL or lone surrogates, else unchanged", () => {
   const options = { now: new Date(), hmacKey: KEY, outcome: "refused" as const };
   const entry = decisionEntry({
     transferId: crypto.randomUUID(),

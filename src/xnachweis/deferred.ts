@@ -18,7 +18,8 @@
 const HEAD_BYTES = 64 * 1024;
 const NAME_CHAR = /[\w.-]/;
 const NAME_START = /[A-Za-z_]/;
-const NAME_END = /[\s>/]/;
+// XML's whitespace is ASCII (XML 1.0 §2.3 S): a decoded byte 0xA0 is no name's end.
+const NAME_END = /[ \t\r\n>/]/;
 
 /**
  * Whether `text` holds a start tag of `local` under any prefix (`<local`, `<p:local`)
@@ -39,10 +40,11 @@ export function hasStartTag(text: string, local: string): boolean {
   return false;
 }
 
-// One character per byte: the names looked for are ASCII, and no byte of a multi-byte UTF-8
-// character becomes "<", ":", a name character or the character right after a name (a lead
-// byte is U+00C2–U+00F4), so a start tag is found exactly where a UTF-8 decoding finds it, with
-// no decoder state across chunks and no two-byte string for a message with umlauts.
+// One UTF-16 unit per byte: the names looked for are ASCII, and no byte of a multi-byte UTF-8
+// character becomes "<", ":", an ASCII name character or XML whitespace, so a start tag is found
+// exactly where a UTF-8 decoding finds it, with no decoder state across chunks. (The WHATWG
+// "latin1" label is windows-1252: bytes 0x80–0x9F become characters above U+00FF, so a head
+// with Ä, Ö, Ü, ß or "—" still makes a two-byte string; only the unit per byte matters here.)
 const BYTEWISE = new TextDecoder("latin1");
 
 /**
