@@ -261,7 +261,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "held outcomes go at once on flush(), drain() and close(), and alone after outcomeMaxDelayMs",
+  name:
+    "held outcomes go at once on flush(), drain() and close(), and alone after outcomeMaxDelayMs",
   ...opts,
   fn: async () => {
     const db = await freshPostgres();
