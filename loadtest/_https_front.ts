@@ -21,7 +21,7 @@ import { registerDocument } from "./_register_document.ts";
 const ROOT = new URL("../", import.meta.url).pathname;
 
 /** The register's answer to the benchmark's transfer (loadtest/_register_document.ts). */
-export const P6_EVIDENCE = registerDocument("fahrzeugzulassung", "Müller");
+const P6_EVIDENCE = registerDocument("fahrzeugzulassung", "Müller");
 
 /** A running front: its HTTPS base URL, the CA that signed its certificate, nginx's worker. */
 export interface HttpsFront {

@@ -16,6 +16,7 @@ import { connectPostgres } from "../db/postgres.ts";
 import { migrate } from "../db/migrate.ts";
 import { openProtocolLog, verifyChain } from "../src/protocol/mod.ts";
 import { sampleDecision } from "../src/protocol/testing.ts";
+import { freePort, pinned } from "./_harness.ts";
 import { writeResult } from "./raw_results.ts";
 
 const KEY = "bench-key-0123456789-0123456789-0123456789";
@@ -55,15 +56,9 @@ async function durableCluster(fsync: boolean): Promise<{ url: string; destroy():
     "-E",
     "UTF8",
   ]);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  const pinned = await new Deno.Command("which", { args: ["taskset"] }).output();
-  const ctl = pinned.success ? "taskset" : `${bin}/pg_ctl`;
-  const ctlArgs = (args: string[]) => pinned.success ? ["-c", "0", `${bin}/pg_ctl`, ...args] : args;
+  const port = freePort();
   await sh(
-    ctl,
-    ctlArgs([
+    ...pinned("0", `${bin}/pg_ctl`, [
       "-D",
       dir,
       "-w",

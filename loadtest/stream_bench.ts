@@ -20,6 +20,7 @@
 import { exportJWK, generateKeyPair } from "jose";
 import { sealEvidenceToken } from "../crypto/mod.ts";
 import { curlTransfer } from "./_evidence.ts";
+import { freePort, waitForPort } from "./_harness.ts";
 import { writeResult } from "./raw_results.ts";
 
 const args = new Map<string, string>();
@@ -200,23 +201,4 @@ async function spawnWithPort(
   }
   reader.releaseLock();
   return JSON.parse(text.split("\n")[0]!).port;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-  throw new Error(`Nothing listens on port ${port}`);
 }

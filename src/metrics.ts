@@ -155,8 +155,8 @@ export class Metrics {
 
   /**
    * Records how long one protocol entry a caller waits on (a decision, grant or refusal; not an
-   * outcome, which may wait for company on purpose) spent in a stage of its way to durable (P6): `queued`
-   * (logged → its batch sent to PostgreSQL), `database` (sent → the answer seen by JavaScript),
+   * outcome, which may wait for company on purpose) spent in a stage of its way to durable
+   * (P6): `queued` (logged → its batch sent to PostgreSQL), `database` (sent → the answer seen by JavaScript),
    * `resumed` (answer → the callers waiting on its batch have run on).
    */
   observeProtocolStage(stage: ProtocolStage, durationMs: number): void {

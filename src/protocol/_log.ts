@@ -6,9 +6,9 @@
  * in flight, new entries queue up and go together in the next one (group commit: batches
  * grow with the load, an idle log writes at once). An outcome, which no answer waits for,
  * waits up to `outcomeMaxDelayMs` to go with the next decision, grant or refusal: ~1 commit
- * per transfer instead of ~1.4 (measured at a held 200/s), and a decision less often queued behind a write of outcomes
- * alone. While the spool holds anything, new
- * entries go to the spool too, behind it, and the loop drains the spool into PostgreSQL a
+ * per transfer instead of ~1.4 (measured at a held 200/s), and a decision less often queued
+ * behind a write of outcomes alone. While the spool holds anything, new entries go to the
+ * spool too, behind it, and the loop drains the spool into PostgreSQL a
  * chunk at a time between them; the spool is empty again before anything goes straight to
  * PostgreSQL.
  *
