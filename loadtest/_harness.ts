@@ -577,3 +577,64 @@ export async function runNginx(
   await waitForPort(options.port);
   return await childPid(nginx.pid);
 }
+
+/** One answer of a watched navigation: when it was asked (this process's clock), how long it took. */
+export interface NavigationAnswer {
+  readonly asked: number;
+  readonly ms: number;
+  readonly status: number;
+}
+
+/**
+ * `url` asked with `token` over and over from a process of its own on the load core
+ * (loadtest/_nav_watch.ts), from when this resolves until `stop()`, which gives every answer.
+ * Not from the runner: loadtest/full_scale.ts sends a million routes' import body and holds the
+ * routes, and its own pauses (collections, the body's encoding) would count as the server's.
+ */
+export async function watchNavigation(
+  cleanups: Cleanups,
+  url: string,
+  token: string,
+): Promise<{ stop(): Promise<NavigationAnswer[]> }> {
+  const [cmd, args] = pinned(LOAD_CPU, Deno.execPath(), [
+    "run",
+    "--allow-net",
+    new URL("_nav_watch.ts", import.meta.url).pathname,
+    url,
+    token,
+  ]);
+  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped" }).spawn();
+  cleanups.push(() => {
+    try {
+      child.kill();
+    } catch { /* ended */ }
+  });
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const line = async (): Promise<string> => {
+    for (;;) {
+      const end = text.indexOf("\n");
+      if (end >= 0) {
+        const first = text.slice(0, end);
+        text = text.slice(end + 1);
+        return first;
+      }
+      const { done, value } = await lines.read();
+      if (done) throw new Error("The navigation watcher ended without its answers");
+      text += value;
+    }
+  };
+  if ((await line()) !== "ready") throw new Error("The navigation watcher did not start");
+  return {
+    async stop(): Promise<NavigationAnswer[]> {
+      await child.stdin.close();
+      const answers = JSON.parse(await line()) as [number, number, number][];
+      if (!(await child.status).success) throw new Error("The navigation watcher failed");
+      return answers.map(([asked, ms, status]) => ({
+        asked: asked - performance.timeOrigin,
+        ms,
+        status,
+      }));
+    },
+  };
+}

@@ -14,7 +14,9 @@
  * and lands after the import (its value is what B then serves). B's navigation runs throughout
  * the first import: its slowest answer while the import runs and in the 5 s after B serves the
  * import (a whole swap and what follows it: the collection of the old snapshot) show any stall.
- * `--log-statements MS` logs the
+ * B's navigation is asked from a process of its own on the load core (`watchNavigation()`,
+ * loadtest/_harness.ts), not from this runner, whose own pauses would count as B's; an answer
+ * of 5xx counts as `failed`. `--log-statements MS` logs the
  * cluster's statements slower than MS milliseconds (`log_min_duration_statement`) and prints
  * those of the first import. The changes and `--import` then run on the imported million.
  *
@@ -43,8 +45,10 @@ import {
   demoToken,
   loadAverage,
   median,
+  type NavigationAnswer,
   startBenchDatabase,
   startLotseProcess,
+  watchNavigation,
 } from "./_harness.ts";
 
 const { values: options } = parseArgs({
@@ -191,15 +195,7 @@ try {
     const before = await version();
     // B's navigation (a route the import brings: 404 until then) from before the import until
     // 5 s after B serves it; each answer's time by when it was asked.
-    const watched: [number, number][] = [];
-    let watching = true;
-    const watch = (async () => {
-      while (watching) {
-        const asked = performance.now();
-        await navigate();
-        watched.push([asked, performance.now() - asked]);
-      }
-    })();
+    const watch = await watchNavigation(cleanups, navUrl, token);
     const t = performance.now();
     const imported = importRoutes(a.url, body);
     // The commit: when the routes' version moves (polled every 10 ms on the side).
@@ -239,15 +235,15 @@ try {
     const visible = performance.now();
     await until("the change on B", async () => (await navigateTo(navAt(other))) === moved, 60_000);
     await new Promise((r) => setTimeout(r, Math.max(0, visible + 5000 - performance.now())));
-    watching = false;
-    await watch;
+    const watched = await watch.stop();
     const slowest = (from: number, to: number) => {
-      const inside = watched.filter(([asked]) => asked >= from && asked < to);
-      const worst = inside.reduce((w, x) => x[1] > w[1] ? x : w, [0, 0]);
+      const inside = watched.filter(({ asked }) => asked >= from && asked < to);
+      const worst = inside.reduce((w, x) => x.ms > w.ms ? x : w, { asked: 0, ms: 0, status: 0 });
       return {
-        ms: Math.round(worst[1] * 10) / 10,
-        askedAfterCommitMs: Math.round(worst[0] - commitAt),
+        ms: Math.round(worst.ms * 10) / 10,
+        askedAfterCommitMs: Math.round(worst.asked - commitAt),
         requests: inside.length,
+        failed: inside.filter((x) => x.status >= 500).length,
       };
     };
     result.firstImport = {
@@ -284,21 +280,9 @@ try {
   const memoryAtStart = { a: await memoryMiB(a.url), b: await memoryMiB(b.url) };
 
   // B's navigation runs throughout; its slowest answer before and during the changes.
-  let running = true;
-  let phase: "before" | "during" = "before";
-  const slowest = { before: 0, during: 0 };
-  const counts = { before: 0, during: 0 };
-  const loop = (async () => {
-    while (running) {
-      const t = performance.now();
-      await navigate();
-      const ms = performance.now() - t;
-      slowest[phase] = Math.max(slowest[phase], ms);
-      counts[phase]++;
-    }
-  })();
+  const watch = await watchNavigation(cleanups, navUrl, token);
   await new Promise((r) => setTimeout(r, 2000));
-  phase = "during";
+  const during = performance.now();
 
   // From the PUT sent to A until B answers with the change; and A's answer to the PUT.
   const delays: number[] = [];
@@ -319,8 +303,11 @@ try {
     delays.push(performance.now() - sent);
     await new Promise((r) => setTimeout(r, 100));
   }
-  running = false;
-  await loop;
+  const watched = await watch.stop();
+  const phase = (before: boolean): NavigationAnswer[] =>
+    watched.filter((x) => (x.asked < during) === before);
+  const slowestOf = (answers: NavigationAnswer[]) =>
+    Math.round(answers.reduce((w, x) => Math.max(w, x.ms), 0) * 10) / 10;
 
   Object.assign(result, {
     memoryAtStartMiB: memoryAtStart,
@@ -337,9 +324,10 @@ try {
     },
     refreshesOnB: await refreshes(b.url),
     navigationOnB: {
-      slowestBeforeMs: Math.round(slowest.before * 10) / 10,
-      slowestDuringMs: Math.round(slowest.during * 10) / 10,
-      requests: counts,
+      slowestBeforeMs: slowestOf(phase(true)),
+      slowestDuringMs: slowestOf(phase(false)),
+      requests: { before: phase(true).length, during: phase(false).length },
+      failed: watched.filter((x) => x.status !== 200).length,
     },
   });
 

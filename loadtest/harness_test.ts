@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CAN_PIN, Child, installed, pinned } from "./_harness.ts";
+import { CAN_PIN, Child, Cleanups, installed, pinned, watchNavigation } from "./_harness.ts";
 
 const script = (lines: number) =>
   `for (let i = 0; i < ${lines}; i++) console.log("line " + i); ` +
@@ -106,5 +106,43 @@ Deno.test("_consume.ts prints status, size and speed as curl's -w line does", as
     assert.deepEqual(p.seen, [{ path: "/providers/x", auth: "Bearer t", body: '{"demo":1}' }]);
   } finally {
     await p.server.shutdown();
+  }
+});
+
+Deno.test("watchNavigation() asks from its own process until stopped and gives every answer", async () => {
+  const seen: string[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, (request) => {
+    seen.push(request.headers.get("authorization") ?? "");
+    return new Response("{}", { status: seen.length % 2 === 0 ? 404 : 200 });
+  });
+  const cleanups = new Cleanups();
+  try {
+    const before = performance.now();
+    const watch = await watchNavigation(
+      cleanups,
+      `http://127.0.0.1:${server.addr.port}/v1/navigation`,
+      "the-token",
+    );
+    // Until the server has seen a few more requests than the first, answered before `ready`.
+    while (seen.length < 5) await new Promise((r) => setTimeout(r, 5));
+    const answers = await watch.stop();
+    const after = performance.now();
+    assert.ok(answers.length >= 5, `${answers.length} answers`);
+    assert.equal(answers.length, seen.length);
+    assert.ok(seen.every((h) => h === "Bearer the-token"));
+    // Each answer's status as the server gave it, in order; times on this process's clock.
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      seen.map((_, i) => (i + 1) % 2 === 0 ? 404 : 200),
+    );
+    for (const a of answers) {
+      // Placed on this process's clock (epoch time in the watcher): within the watch, give or take
+      // the two processes' time origins.
+      assert.ok(a.asked >= before - 50 && a.asked <= after + 50, `asked ${a.asked}`);
+      assert.ok(a.ms >= 0 && a.asked + a.ms <= after + 50, `took ${a.ms}`);
+    }
+  } finally {
+    await cleanups.run();
+    await server.shutdown();
   }
 });
