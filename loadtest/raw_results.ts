@@ -34,10 +34,51 @@ export async function writeResult(name: string, data: Record<string, unknown>): 
     at: new Date().toISOString(),
     deno: Deno.version.deno,
     loadAverage: Deno.loadavg(),
+    machine: machine(),
     ...data,
   };
   await Deno.writeTextFile(`${ROOT}${path}`, resultText(record));
   return path;
+}
+
+/** The machine a figure was measured on: what moves the figures when the machine changes. */
+export interface Machine {
+  /** The CPU's model name, family and model, from /proc/cpuinfo; null where there is none. */
+  readonly cpu: string | null;
+  /** Of the CPU's flags, those that set the speed of hashing and signing (SHA-NI, AVX…). */
+  readonly flags: string[];
+  readonly cores: number;
+  /** The kernel's release. */
+  readonly kernel: string;
+}
+
+const SPEED_FLAGS = ["sha_ni", "aes", "vaes", "avx2", "avx512f", "bmi2", "adx"];
+
+/**
+ * The machine, from `cpuinfo` (default: /proc/cpuinfo, where it can be read). Session 12's
+ * machine hashed SHA-256 at twice the speed of session 11's, and only the figures said so.
+ */
+export function machine(cpuinfo: string | null = readCpuinfo()): Machine {
+  const field = (name: string) =>
+    cpuinfo?.match(new RegExp(`^${name}\\s*:\\s*(.*)$`, "m"))?.[1]?.trim() ?? null;
+  const model = field("model name");
+  const have = new Set((field("flags") ?? "").split(/\s+/));
+  return {
+    cpu: model === null
+      ? null
+      : `${model} (family ${field("cpu family")}, model ${field("model")})`,
+    flags: SPEED_FLAGS.filter((f) => have.has(f)),
+    cores: navigator.hardwareConcurrency,
+    kernel: Deno.osRelease(),
+  };
+}
+
+function readCpuinfo(): string | null {
+  try {
+    return Deno.readTextFileSync("/proc/cpuinfo");
+  } catch {
+    return null;
+  }
 }
 
 /** A result as the file holds it: JSON as `deno fmt` writes it (two spaces, final newline). */

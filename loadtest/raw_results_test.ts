@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { resultText } from "./raw_results.ts";
+import { machine, resultText } from "./raw_results.ts";
 
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
@@ -29,4 +29,24 @@ Deno.test("resultText() writes JSON that `deno fmt --check` accepts as it is", a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("machine() names the CPU and the flags that set hashing and signing speed", () => {
+  const cpuinfo = [
+    "processor\t: 0",
+    "vendor_id\t: AuthenticAMD",
+    "cpu family\t: 26",
+    "model\t\t: 2",
+    "model name\t: AMD EPYC",
+    "flags\t\t: fpu vme avx2 bmi2 sha_ni avx512f aes adx",
+    "",
+    "processor\t: 1",
+    "model name\t: AMD EPYC",
+  ].join("\n");
+  const found = machine(cpuinfo);
+  assert.equal(found.cpu, "AMD EPYC (family 26, model 2)");
+  assert.deepEqual(found.flags, ["sha_ni", "aes", "avx2", "avx512f", "bmi2", "adx"]);
+  assert.equal(found.kernel, Deno.osRelease());
+  assert.deepEqual(machine(null).cpu, null);
+  assert.deepEqual(machine(null).flags, []);
 });
