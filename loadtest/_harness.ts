@@ -582,7 +582,13 @@ export async function runNginx(
 export interface NavigationAnswer {
   readonly asked: number;
   readonly ms: number;
+  /** The HTTP status, or 0 when no answer came (refused, reset, none within 20 s). */
   readonly status: number;
+}
+
+/** A failed answer: a 5xx, or none. (A 404 is an answer: a route an import has yet to bring.) */
+export function failedAnswer(answer: NavigationAnswer): boolean {
+  return answer.status === 0 || answer.status >= 500;
 }
 
 /**
@@ -628,7 +634,24 @@ export async function watchNavigation(
   return {
     async stop(): Promise<NavigationAnswer[]> {
       await child.stdin.close();
-      const answers = JSON.parse(await line()) as [number, number, number][];
+      // The request under way ends within the watcher's answer timeout (20 s); past that the
+      // watcher is stuck, and the run fails instead of hanging.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stuck = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          try {
+            child.kill();
+          } catch { /* ended */ }
+          reject(new Error("The navigation watcher did not end within 30 s"));
+        }, 30_000);
+      });
+      let text: string;
+      try {
+        text = await Promise.race([line(), stuck]);
+      } finally {
+        clearTimeout(timer);
+      }
+      const answers = JSON.parse(text) as [number, number, number][];
       if (!(await child.status).success) throw new Error("The navigation watcher failed");
       return answers.map(([asked, ms, status]) => ({
         asked: asked - performance.timeOrigin,

@@ -18,6 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { machine } from "./raw_results.ts";
 import { startCluster } from "../tests/pg.ts";
 import { fetchDemoToken } from "../tools/demo_client.ts";
 import {
@@ -374,6 +375,7 @@ async function main() {
         stalled: await outcomes(a.stalledIds ?? [], token),
       },
       samples: samples.filter((_, i) => i % 5 === 0),
+      machine: machine(),
     };
     console.log(JSON.stringify(summary, null, 2));
   } finally {

@@ -15,8 +15,8 @@
  * the first import: its slowest answer while the import runs and in the 5 s after B serves the
  * import (a whole swap and what follows it: the collection of the old snapshot) show any stall.
  * B's navigation is asked from a process of its own on the load core (`watchNavigation()`,
- * loadtest/_harness.ts), not from this runner, whose own pauses would count as B's; an answer
- * of 5xx counts as `failed`. `--log-statements MS` logs the
+ * loadtest/_harness.ts), not from this runner, whose own pauses would count as B's; a 5xx or no
+ * answer at all (refused, reset, none within 20 s) counts as `failed`. `--log-statements MS` logs the
  * cluster's statements slower than MS milliseconds (`log_min_duration_statement`) and prints
  * those of the first import. The changes and `--import` then run on the imported million.
  *
@@ -39,10 +39,12 @@ import { generateTables } from "../tools/generate.ts";
 import type { Route } from "../src/model.ts";
 import type { Db } from "../db/types.ts";
 import { parseArgs } from "node:util";
+import { machine } from "./raw_results.ts";
 import {
   ADMIN_TOKEN,
   Cleanups,
   demoToken,
+  failedAnswer,
   loadAverage,
   median,
   type NavigationAnswer,
@@ -243,7 +245,7 @@ try {
         ms: Math.round(worst.ms * 10) / 10,
         askedAfterCommitMs: Math.round(worst.asked - commitAt),
         requests: inside.length,
-        failed: inside.filter((x) => x.status >= 500).length,
+        failed: inside.filter(failedAnswer).length,
       };
     };
     result.firstImport = {
@@ -327,7 +329,7 @@ try {
       slowestBeforeMs: slowestOf(phase(true)),
       slowestDuringMs: slowestOf(phase(false)),
       requests: { before: phase(true).length, during: phase(false).length },
-      failed: watched.filter((x) => x.status !== 200).length,
+      failed: watched.filter(failedAnswer).length,
     },
   });
 
@@ -350,6 +352,7 @@ try {
     result.memoryAfterImportMiB = { a: await memoryMiB(a.url), b: await memoryMiB(b.url) };
   }
   result.loadAverage = { start: load0, end: await loadAverage() };
+  result.machine = machine();
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await cleanups.run();

@@ -64,7 +64,7 @@ import {
   untilAnswered,
 } from "./run.ts";
 import type { AutocannonJob } from "./_autocannon.ts";
-import { writeResult } from "./raw_results.ts";
+import { machine, writeResult } from "./raw_results.ts";
 import { DEMO_PARKING_AUTHORIZATION } from "../demo/clients.ts";
 import GUARD from "./guard.json" with { type: "json" };
 
@@ -289,9 +289,15 @@ if (import.meta.main) {
       const rounded = Object.fromEntries(
         Object.entries(measured).map(([name, value]) => [name, Number(value.toFixed(3))]),
       );
+      // The comment says when and where: a record kept the last one's and named the wrong run.
+      const cpu = machine().cpu ?? "an unnamed CPU";
+      const $comment = "CPU-time ratios (the reference's CPU per unit of work over Lotse's, " +
+        `same run), recorded ${new Date().toISOString().slice(0, 16)} UTC on ${cpu} by ` +
+        "`deno run -A loadtest/guard.ts --record` (raw figures in loadtest/results/guard.json). " +
+        "CI runs the guard after the suite and fails when a ratio falls below recorded × margin.";
       await Deno.writeTextFile(
         GUARD_FILE,
-        JSON.stringify({ ...GUARD, recorded: rounded }, null, 2) + "\n",
+        JSON.stringify({ ...GUARD, $comment, recorded: rounded }, null, 2) + "\n",
       );
       console.log(`Recorded in ${GUARD_FILE}`);
       failed = 0;

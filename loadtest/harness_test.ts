@@ -5,7 +5,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CAN_PIN, Child, Cleanups, installed, pinned, watchNavigation } from "./_harness.ts";
+import {
+  CAN_PIN,
+  Child,
+  Cleanups,
+  failedAnswer,
+  installed,
+  pinned,
+  watchNavigation,
+} from "./_harness.ts";
 
 const script = (lines: number) =>
   `for (let i = 0; i < ${lines}; i++) console.log("line " + i); ` +
@@ -124,7 +132,10 @@ Deno.test("watchNavigation() asks from its own process until stopped and gives e
       "the-token",
     );
     // Until the server has seen a few more requests than the first, answered before `ready`.
-    while (seen.length < 5) await new Promise((r) => setTimeout(r, 5));
+    for (const end = performance.now() + 30_000; seen.length < 5;) {
+      if (performance.now() > end) throw new Error(`only ${seen.length} requests in 30 s`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const answers = await watch.stop();
     const after = performance.now();
     assert.ok(answers.length >= 5, `${answers.length} answers`);
@@ -144,5 +155,23 @@ Deno.test("watchNavigation() asks from its own process until stopped and gives e
   } finally {
     await cleanups.run();
     await server.shutdown();
+  }
+});
+
+Deno.test("watchNavigation() records a server that is gone as failed answers, not a lost run", async () => {
+  // A port nothing listens on: every request is refused.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = listener.addr.port;
+  listener.close();
+  const cleanups = new Cleanups();
+  try {
+    const watch = await watchNavigation(cleanups, `http://127.0.0.1:${port}/`, "t");
+    const answers = await watch.stop();
+    assert.ok(answers.length >= 1);
+    assert.ok(answers.every((a) => a.status === 0 && failedAnswer(a)));
+    assert.equal(failedAnswer({ asked: 0, ms: 1, status: 404 }), false, "a 404 is an answer");
+    assert.equal(failedAnswer({ asked: 0, ms: 1, status: 503 }), true);
+  } finally {
+    await cleanups.run();
   }
 });

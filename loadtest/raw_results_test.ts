@@ -32,21 +32,32 @@ Deno.test("resultText() writes JSON that `deno fmt --check` accepts as it is", a
 });
 
 Deno.test("machine() names the CPU and the flags that set hashing and signing speed", () => {
+  // "model name" before "model", an empty field, and three processors.
   const cpuinfo = [
     "processor\t: 0",
     "vendor_id\t: AuthenticAMD",
     "cpu family\t: 26",
-    "model\t\t: 2",
     "model name\t: AMD EPYC",
+    "model\t\t: 2",
+    "microcode\t:",
     "flags\t\t: fpu vme avx2 bmi2 sha_ni avx512f aes adx",
     "",
     "processor\t: 1",
+    "model name\t: AMD EPYC",
+    "",
+    "processor\t: 2",
     "model name\t: AMD EPYC",
   ].join("\n");
   const found = machine(cpuinfo);
   assert.equal(found.cpu, "AMD EPYC (family 26, model 2)");
   assert.deepEqual(found.flags, ["sha_ni", "aes", "avx2", "avx512f", "bmi2", "adx"]);
+  assert.equal(found.cores, 3, "the machine's processors, not the process's allowed cores");
   assert.equal(found.kernel, Deno.osRelease());
+  // An empty field is empty, not the next line.
+  assert.equal(machine("microcode\t:\nflags\t: sha_ni\nmodel name\t: X").flags[0], "sha_ni");
+  const empty = machine("model name\t:\nflags\t: sha_ni");
+  assert.equal(empty.cpu, null);
+  assert.deepEqual(empty.flags, ["sha_ni"]);
   assert.deepEqual(machine(null).cpu, null);
   assert.deepEqual(machine(null).flags, []);
 });

@@ -54,7 +54,7 @@ import {
   writeCalls,
 } from "./_harness.ts";
 import { runWrk, type WrkResult } from "./_wrk.ts";
-import { writeResult as writeRawResult } from "./raw_results.ts";
+import { machine, writeResult as writeRawResult } from "./raw_results.ts";
 import { euRoundTrip, startBenchRegister } from "./eu_bench.ts";
 import { evidence, type EvidenceResult } from "./_evidence.ts";
 import { connectionsTo, registerStats, startHttpsFront } from "./_https_front.ts";
@@ -1690,7 +1690,10 @@ async function all(args: Args, cleanups: Cleanups) {
   const resultsDir = `${ROOT}loadtest/results`;
   await Deno.mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}/all-${new Date().toISOString().slice(0, 19).replace(/:/g, "-")}.json`;
-  await Deno.writeTextFile(file, JSON.stringify({ summary: rows, raw }, null, 2) + "\n");
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({ machine: machine(), summary: rows, raw }, null, 2) + "\n",
+  );
   console.log(`Raw results: ${file}`);
   return { summary: rows, file };
 }
