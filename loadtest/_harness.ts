@@ -69,6 +69,22 @@ export class Cleanups {
       }
     }
   }
+
+  /**
+   * On SIGINT or SIGTERM (Ctrl+C, a cancelled CI job): runs the clean-ups (servers, PostgreSQL
+   * clusters) and exits with 130. Returns what removes the handlers again.
+   */
+  runOnSignals(): () => void {
+    const stop = () => {
+      this.run().finally(() => Deno.exit(130));
+    };
+    Deno.addSignalListener("SIGINT", stop);
+    Deno.addSignalListener("SIGTERM", stop);
+    return () => {
+      Deno.removeSignalListener("SIGINT", stop);
+      Deno.removeSignalListener("SIGTERM", stop);
+    };
+  }
 }
 
 /** A free loopback port. */
@@ -216,6 +232,23 @@ export class Child {
   }
 }
 
+/** Whether `child` has exited, without waiting for it. */
+async function exited(child: Child): Promise<boolean> {
+  return await Promise.race([child.process.status.then(() => true), sleep(0).then(() => false)]);
+}
+
+/** Waits until `child` has written `text` (to standard output or error); throws if it exits first. */
+export async function waitForOutput(child: Child, text: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!child.output.includes(text)) {
+    if (await exited(child)) {
+      throw new Error(`Process "${child.name}" exited early: ${child.output}`);
+    }
+    if (performance.now() > deadline) throw new Error(`"${child.name}" wrote no "${text}"`);
+    await sleep(10);
+  }
+}
+
 /** Polls `url` until it answers 200; returns the time it took, in ms from `since`. */
 export async function waitFor200(
   url: string,
@@ -229,12 +262,7 @@ export async function waitFor200(
       await res.body?.cancel();
       if (res.status === 200) return performance.now() - since;
     } catch { /* not listening yet */ }
-    const exited = options.child &&
-      await Promise.race([
-        options.child.process.status.then(() => true),
-        sleep(0).then(() => false),
-      ]);
-    if (exited) {
+    if (options.child && await exited(options.child)) {
       throw new Error(`Process "${options.child!.name}" exited early: ${options.child!.output}`);
     }
     await sleep(options.intervalMs ?? 5);
@@ -316,6 +344,12 @@ export async function clusterPids(cluster: Cluster): Promise<number[]> {
     .filter((pid) => /^\d+$/.test(pid)).map(Number);
 }
 
+/** Nanoseconds thread `tid` of `pid` has run on a CPU and waited, runnable, for one. */
+export function threadTimes(pid: number, tid: number): { run: number; wait: number } {
+  const [run, wait] = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/schedstat`).split(" ");
+  return { run: Number(run), wait: Number(wait) };
+}
+
 /** Nanoseconds each process has run and waited, runnable, for a CPU (see {@linkcode schedTimes}). */
 export type SchedSnapshot = Map<number, { run: number; wait: number }>;
 
@@ -332,10 +366,9 @@ export function schedTimes(pids: readonly number[]): SchedSnapshot {
     try {
       for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
         try {
-          const [r, w] = Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`)
-            .split(" ");
-          run += Number(r);
-          wait += Number(w);
+          const times = threadTimes(pid, Number(task.name));
+          run += times.run;
+          wait += times.wait;
         } catch { /* the thread ended */ }
       }
     } catch {
@@ -602,58 +635,30 @@ export async function watchNavigation(
   url: string,
   token: string,
 ): Promise<{ stop(): Promise<NavigationAnswer[]> }> {
-  const [cmd, args] = pinned(LOAD_CPU, Deno.execPath(), [
+  const file = await Deno.makeTempFile({ prefix: "lotse-nav-watch-", suffix: ".json" });
+  cleanups.push(() => Deno.remove(file).catch(() => {}));
+  const watcher = new Child("navigation watcher", "taskset", [
+    "-c",
+    LOAD_CPU,
+    Deno.execPath(),
     "run",
     "--allow-net",
+    `--allow-write=${file}`,
     new URL("_nav_watch.ts", import.meta.url).pathname,
     url,
     token,
+    file,
   ]);
-  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped" }).spawn();
-  cleanups.push(() => {
-    try {
-      child.kill();
-    } catch { /* ended */ }
-  });
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const line = async (): Promise<string> => {
-    for (;;) {
-      const end = text.indexOf("\n");
-      if (end >= 0) {
-        const first = text.slice(0, end);
-        text = text.slice(end + 1);
-        return first;
-      }
-      const { done, value } = await lines.read();
-      if (done) throw new Error("The navigation watcher ended without its answers");
-      text += value;
-    }
-  };
-  if ((await line()) !== "ready") throw new Error("The navigation watcher did not start");
+  cleanups.push(() => watcher.stop());
+  await waitForOutput(watcher, "ready");
   return {
     async stop(): Promise<NavigationAnswer[]> {
-      await child.stdin.close();
-      // The request under way ends within the watcher's answer timeout (20 s); past that the
-      // watcher is stuck, and the run fails instead of hanging.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const stuck = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
-          try {
-            child.kill();
-          } catch { /* ended */ }
-          reject(new Error("The navigation watcher did not end within 30 s"));
-        }, 30_000);
-      });
-      let text: string;
-      try {
-        text = await Promise.race([line(), stuck]);
-      } finally {
-        clearTimeout(timer);
-      }
-      const answers = JSON.parse(text) as [number, number, number][];
-      if (!(await child.status).success) throw new Error("The navigation watcher failed");
-      return answers.map(([asked, ms, status]) => ({
+      // The request under way ends within the watcher's answer timeout (20 s); past that it is
+      // killed, writes nothing, and the run fails instead of hanging.
+      await watcher.stop(30_000);
+      const text = await Deno.readTextFile(file);
+      if (text === "") throw new Error(`The navigation watcher failed: ${watcher.output}`);
+      return (JSON.parse(text) as [number, number, number][]).map(([asked, ms, status]) => ({
         asked: asked - performance.timeOrigin,
         ms,
         status,

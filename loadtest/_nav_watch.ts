@@ -1,30 +1,28 @@
 /**
  * A navigation client in a process of its own, for loadtest/full_scale.ts: asks one URL with a
- * bearer token, one request after the other, until its standard input closes. It prints `ready`
- * after its first answer, and at the end every answer as `[asked, ms, status]` (asked in epoch
- * milliseconds, so the runner can place it on its own clock; status 0 when no answer came: refused,
- * reset, or none within 20 s) as one JSON array on one line. The runner that measures an import also sends its body
- * and holds a million routes: measured from there, its own collections and the body's encoding
- * counted as B's stalls.
+ * bearer token, one request after the other, until SIGTERM. It prints `ready` after its first
+ * answer; at the end it writes every answer as `[asked, ms, status]` to `<file>` as one JSON
+ * array (asked in epoch milliseconds, so the runner can place it on its own clock; status 0 when
+ * no answer came: refused, reset, or none within 20 s). The runner that measures an import also
+ * sends its body and holds a million routes: measured from there, its own collections and the
+ * body's encoding counted as B's stalls.
  *
- * `deno run --allow-net loadtest/_nav_watch.ts <url> <token>`
+ * `deno run --allow-net --allow-write=<file> loadtest/_nav_watch.ts <url> <token> <file>`
  *
  * @module
  */
-const [url, token] = Deno.args;
-if (url === undefined || token === undefined) {
-  console.error("usage: _nav_watch.ts <url> <token>");
+const [url, token, file] = Deno.args;
+if (url === undefined || token === undefined || file === undefined) {
+  console.error("usage: _nav_watch.ts <url> <token> <file>");
   Deno.exit(2);
 }
+// SIGTERM ends the loop after the request under way (loadtest/_harness.ts' Child.stop()).
 let running = true;
-const stdinClosed = (async () => {
-  for await (const _ of Deno.stdin.readable) { /* nothing is sent; the end is the signal */ }
-  running = false;
-})();
+Deno.addSignalListener("SIGTERM", () => running = false);
 const answers: [number, number, number][] = [];
 const clock = () => performance.timeOrigin + performance.now();
 // A request unanswered this long counts as no answer (status 0), so that a wedged server cannot
-// keep the watcher, and the runner waiting for it, from ending.
+// keep the watcher from ending.
 const ANSWER_TIMEOUT_MS = 20_000;
 while (running) {
   const asked = clock();
@@ -44,5 +42,5 @@ while (running) {
   // A server that refuses at once is not asked in a loop that takes the load core.
   if (status === 0) await new Promise((r) => setTimeout(r, 10));
 }
-await stdinClosed;
-console.log(JSON.stringify(answers));
+await Deno.writeTextFile(file, JSON.stringify(answers));
+Deno.exit(0);

@@ -237,11 +237,7 @@ if (import.meta.main) {
   const record = Deno.args.includes("--record");
   const cleanups = new Cleanups();
   // A cancelled CI job: stop Lotse, the references, the register and the PostgreSQL clusters.
-  const stop = () => {
-    cleanups.run().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  const unhook = cleanups.runOnSignals();
   let failed = 0;
   try {
     const before = await loadAverage();
@@ -304,8 +300,7 @@ if (import.meta.main) {
     }
   } finally {
     await cleanups.run();
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
+    unhook();
   }
   Deno.exit(failed === 0 ? 0 : 1);
 }

@@ -51,6 +51,7 @@ import {
   startBenchDatabase,
   startLotseProcess,
   startReference,
+  threadTimes,
   writeCalls,
 } from "./_harness.ts";
 import { runWrk, type WrkResult } from "./_wrk.ts";
@@ -725,12 +726,6 @@ export interface WriterSide {
   databaseMs: number;
 }
 
-/** Run and run-queue wait (ns) of a process's main thread (`/proc/<pid>/task/<pid>/schedstat`). */
-function mainThreadTimes(pid: number): { run: number; wait: number } {
-  const [run, wait] = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/schedstat`).split(" ");
-  return { run: Number(run), wait: Number(wait) };
-}
-
 /** The protocol stages' sums and counts so far, from Lotse's /metrics. */
 async function stageSums(url: string): Promise<Record<"queued" | "database", [number, number]>> {
   const text = await (await fetch(`${url}/metrics`)).text();
@@ -754,10 +749,10 @@ async function writerSide<T extends WrkResult>(
   run: () => Promise<T>,
 ): Promise<{ result: T; side: WriterSide }> {
   const stages0 = await stageSums(url);
-  const main0 = mainThreadTimes(pid);
+  const main0 = threadTimes(pid, pid);
   const pg0 = schedTimes(await clusterPids(cluster));
   const result = await run();
-  const main1 = mainThreadTimes(pid);
+  const main1 = threadTimes(pid, pid);
   const pg = schedDelta(pg0, schedTimes(await clusterPids(cluster)));
   const stages1 = await stageSums(url);
   const wall = result.durationS * 1e9;
@@ -1740,11 +1735,7 @@ async function main(): Promise<number> {
     return 2;
   }
   const cleanups = new Cleanups();
-  const stop = () => {
-    cleanups.run().finally(() => Deno.exit(130));
-  };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  const unhook = cleanups.runOnSignals();
   try {
     const before = await context();
     const result = await scenario(args, cleanups);
@@ -1763,8 +1754,7 @@ async function main(): Promise<number> {
     return 1;
   } finally {
     await cleanups.run();
-    Deno.removeSignalListener("SIGINT", stop);
-    Deno.removeSignalListener("SIGTERM", stop);
+    unhook();
   }
 }
 

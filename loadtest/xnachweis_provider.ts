@@ -42,14 +42,13 @@ let jwks: Jwks | null = null;
 const keys = async () => jwks ??= await (await fetch(values.jwks!)).json() as Jwks;
 
 /** The same document for both faces. */
-const evidence = registerDocument;
 
 const register = xnachweisRegister({
   jwks: keys,
   issuer: values.issuer,
   classifications: DEMO_CLASSIFICATIONS,
   evidence: (type, subject) =>
-    evidence(type, subject.kind === "natural" ? subject.familyName : subject.legalName),
+    registerDocument(type, subject.kind === "natural" ? subject.familyName : subject.legalName),
 });
 
 /** The last checked 200 answer of each path, and how many requests each path had. */
@@ -95,5 +94,5 @@ async function answer(request: Request, path: string): Promise<Response> {
   });
   if (!checked.ok) return Response.json({ detail: checked.description }, { status: 401 });
   const input = await request.json() as { familienname?: string };
-  return Response.json(evidence(checked.claims.evidence_type, input.familienname ?? ""));
+  return Response.json(registerDocument(checked.claims.evidence_type, input.familienname ?? ""));
 }

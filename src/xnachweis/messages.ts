@@ -15,6 +15,7 @@
  */
 import { XmlDocument, type XmlElement } from "libxml2-wasm";
 import { nodePointer, rootPointer, TreeReader } from "./_libxml.ts";
+import { XmlRefusal } from "./parse.ts";
 
 /** The namespaces of XNachweis 1.2.0 and the XÖV base messages, by their usual prefix. */
 export const NS = {
@@ -109,7 +110,8 @@ export function readEvidenceRequest(doc: XmlDocument): EvidenceRequest {
     (type !== "DE.EvidenceRequest.0101" && type !== "DE.EvidenceRequest.0301") ||
     tree.namespace(top) !== DE
   ) {
-    throw new Error(`Expected DE.EvidenceRequest.0101, got "${type}"`);
+    // A refusal a face answers in its own dialect, not an error that would become a 500.
+    throw new XmlRefusal("wrong-message", `Expected DE.EvidenceRequest.0101, got "${type}"`);
   }
   const requesters = tree.children(top, DE, "EvidenceRequester").map((e) => readAgent(tree, e));
   const provider = readAgent(tree, tree.child(top, DE, "EvidenceProvider"));

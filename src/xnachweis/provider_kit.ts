@@ -30,6 +30,7 @@ import {
   type EvidenceRequest,
   PROVIDER_CLASSIFICATION,
   readEvidenceRequest,
+  rootName,
   type Subject,
   XML_CONTENT_TYPE,
 } from "./messages.ts";
@@ -95,7 +96,7 @@ export async function checkEvidenceRequest(
     } catch (error) {
       return refuse("invalid-request", (error as Error).message, options);
     }
-    const root = doc.root.name;
+    const root = rootName(doc);
     if (root !== "DE.EvidenceRequest.0101" && root !== "DE.EvidenceRequest.0301") {
       return refuse("invalid-request", `Expected DE.EvidenceRequest.0101 or .0301`, options);
     }
