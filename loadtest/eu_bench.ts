@@ -45,13 +45,20 @@ export interface EuBenchResult {
  */
 export async function startBenchRegister(
   cleanups: Cleanups,
-  options: { denoFlags?: string[]; durable?: boolean; cwd?: string; checkEvery?: number } = {},
+  options: {
+    denoFlags?: string[];
+    durable?: boolean;
+    cwd?: string;
+    checkEvery?: number;
+    outFile?: string;
+  } = {},
 ) {
   const db = await startBenchDatabase(cleanups, { durable: options.durable });
   const lotse = await startLotseProcess(cleanups, db.url, {
     env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
     ...(options.denoFlags === undefined ? {} : { denoFlags: options.denoFlags }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
+    ...(options.outFile === undefined ? {} : { outFile: options.outFile }),
   });
   const providerPort = freePort();
   const provider = new Child("provider", "taskset", [

@@ -903,6 +903,7 @@ export async function transferBench(
     checkEvery?: number;
     httpsFront?: boolean;
     denoFlags?: string[];
+    outFile?: string;
   } = {},
 ) {
   const { lotse, db, provider, providerUrl, put } = await startBenchRegister(cleanups, options);
@@ -1281,16 +1282,20 @@ async function protocolWait(args: Args, cleanups: Cleanups) {
 
 /**
  * P6's product figure alone, for A/B runs: `LOTSE_BENCH_ROOT` names another checkout whose
- * `deno task serve` is measured instead of this one (its /metrics must have the same series);
- * `LOTSE_BENCH_FSYNC=off` runs PostgreSQL as the tests do (fsync, synchronous_commit off), to
- * tell the commit's flush from the rest.
+ * `deno task serve` is measured instead of this one (its /metrics must have the same series),
+ * `LOTSE_BENCH_DENO_FLAGS` adds flags to its `deno run` (e.g. `--cpu-prof`; a `--v8-flags=` adds
+ * to the task's), `LOTSE_BENCH_SERVER_OUT` names a file for its output (e.g. with
+ * `--trace-gc`); `LOTSE_BENCH_FSYNC=off` runs PostgreSQL as the tests do (fsync, synchronous_commit
+ * off), to tell the commit's flush from the rest.
  */
 async function protocolWaitOnly(args: Args, cleanups: Cleanups) {
-  const { cwd } = benchLotse();
+  const { cwd, denoFlags, outFile } = benchLotse();
   const durable = Deno.env.get("LOTSE_BENCH_FSYNC") !== "off";
   const bench = await transferBench(cleanups, {
     durable,
     httpsFront: true,
+    denoFlags,
+    ...(outFile ? { outFile } : {}),
     ...(cwd ? { cwd } : {}),
   });
   console.log(`Lotse from ${cwd ?? ROOT}; PostgreSQL ${durable ? "durable" : "with fsync off"}`);
