@@ -630,13 +630,14 @@ async function tablesVersion(url: string): Promise<number> {
   return Number(body.tablesVersion);
 }
 
-// P7: a whole routes table of 1 M rows replaced while wrk loads navigation.
+// P7: a whole routes table of 1 M rows replaced while wrk loads navigation. `LOTSE_BENCH_ROOT`,
+// `LOTSE_BENCH_DENO_FLAGS` and `LOTSE_BENCH_SERVER_OUT` work as for `latency`.
 async function swap(args: Args, cleanups: Cleanups) {
   const minRoutes = args.routes ?? 1_000_000;
   const durationS = args.duration ?? 60;
   const maxSwaps = args.swaps ?? 3;
   const db = await startBenchDatabase(cleanups, { minRoutes });
-  const lotse = await startLotseProcess(cleanups, db.url);
+  const lotse = await startLotseProcess(cleanups, db.url, benchLotse());
   const token = await demoToken(lotse.url);
   const paths = navigationPaths(db.tables);
   let notifiedAt = 0;
