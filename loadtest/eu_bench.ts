@@ -58,7 +58,8 @@ export async function startBenchRegister(
     env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
     ...(options.denoFlags === undefined ? {} : { denoFlags: options.denoFlags }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    ...(options.outFile === undefined ? {} : { outFile: options.outFile }),
+    // Written by Lotse itself, through no pipe this runner would read on the load core.
+    ...(options.outFile === undefined ? {} : { outFile: options.outFile, direct: true }),
   });
   const providerPort = freePort();
   const provider = new Child("provider", "taskset", [
