@@ -445,7 +445,10 @@ export async function startLotseProcess(
     cwd?: string;
     /** A file that gets the process's output too (its log lines, a `--trace-gc`). */
     outFile?: string;
-    /** With `outFile`: Lotse writes to it itself, through no pipe (see `Child`). */
+    /**
+     * With `outFile`: Lotse writes to it itself, through no pipe that this runner would read on
+     * the load core beside the generator (see `Child`; default). `false`: through the pipe.
+     */
     direct?: boolean;
   } = {},
 ): Promise<LotseProcess> {
@@ -461,7 +464,7 @@ export async function startLotseProcess(
     ...taskArgs("serve", options.denoFlags, options.cwd ? `${options.cwd}/` : ROOT),
   ], {
     cwd: options.cwd ?? ROOT,
-    ...(options.outFile ? { outFile: options.outFile, direct: options.direct ?? false } : {}),
+    ...(options.outFile ? { outFile: options.outFile, direct: options.direct ?? true } : {}),
     env: {
       DATABASE_URL: databaseUrl,
       LOTSE_PORT: String(port),

@@ -58,8 +58,7 @@ export async function startBenchRegister(
     env: { LOTSE_PROVIDER_ALLOWED_NETWORKS: "127.0.0.0/8" },
     ...(options.denoFlags === undefined ? {} : { denoFlags: options.denoFlags }),
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
-    // Written by Lotse itself, through no pipe this runner would read on the load core.
-    ...(options.outFile === undefined ? {} : { outFile: options.outFile, direct: true }),
+    ...(options.outFile === undefined ? {} : { outFile: options.outFile }),
   });
   const providerPort = freePort();
   const provider = new Child("provider", "taskset", [

@@ -306,8 +306,8 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
   const watched = await watch.stop();
-  const phase = (before: boolean): NavigationAnswer[] =>
-    watched.filter((x) => (x.asked < during) === before);
+  const before = watched.filter((x) => x.asked < during);
+  const inChanges = watched.filter((x) => x.asked >= during);
   const slowestOf = (answers: NavigationAnswer[]) =>
     Math.round(answers.reduce((w, x) => Math.max(w, x.ms), 0) * 10) / 10;
 
@@ -326,9 +326,9 @@ try {
     },
     refreshesOnB: await refreshes(b.url),
     navigationOnB: {
-      slowestBeforeMs: slowestOf(phase(true)),
-      slowestDuringMs: slowestOf(phase(false)),
-      requests: { before: phase(true).length, during: phase(false).length },
+      slowestBeforeMs: slowestOf(before),
+      slowestDuringMs: slowestOf(inChanges),
+      requests: { before: before.length, during: inChanges.length },
       failed: watched.filter(failedAnswer).length,
     },
   });

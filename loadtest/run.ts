@@ -637,8 +637,7 @@ async function swap(args: Args, cleanups: Cleanups) {
   const durationS = args.duration ?? 60;
   const maxSwaps = args.swaps ?? 3;
   const db = await startBenchDatabase(cleanups, { minRoutes });
-  // With an output file Lotse writes it itself, through no pipe this runner would read.
-  const lotse = await startLotseProcess(cleanups, db.url, { ...benchLotse(), direct: true });
+  const lotse = await startLotseProcess(cleanups, db.url, benchLotse());
   const token = await demoToken(lotse.url);
   const paths = navigationPaths(db.tables);
   let notifiedAt = 0;
@@ -1291,15 +1290,10 @@ async function protocolWait(args: Args, cleanups: Cleanups) {
  * off), to tell the commit's flush from the rest.
  */
 async function protocolWaitOnly(args: Args, cleanups: Cleanups) {
-  const { cwd, denoFlags, outFile } = benchLotse();
+  const lotse = benchLotse();
+  const { cwd } = lotse;
   const durable = Deno.env.get("LOTSE_BENCH_FSYNC") !== "off";
-  const bench = await transferBench(cleanups, {
-    durable,
-    httpsFront: true,
-    denoFlags,
-    ...(outFile ? { outFile } : {}),
-    ...(cwd ? { cwd } : {}),
-  });
+  const bench = await transferBench(cleanups, { durable, httpsFront: true, ...lotse });
   console.log(`Lotse from ${cwd ?? ROOT}; PostgreSQL ${durable ? "durable" : "with fsync off"}`);
   return await heldProtocolWait(bench, { durationS: args.duration ?? 10, rate: args.rate });
 }
