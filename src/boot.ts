@@ -259,6 +259,7 @@ export async function startLotse(config: Config, options: StartOptions = {}): Pr
           version: snapshot.version,
           mode: info.mode,
           ms: Math.round(info.ms),
+          ...info.readMs === undefined ? {} : { readMs: Math.round(info.readMs) },
         });
         if (changed.has("providers")) {
           providerClients.retain((id) => snapshot.nav.provider(id) !== undefined);

@@ -193,6 +193,8 @@ export interface SwapInfo {
   readonly mode: "incremental" | "preview" | "full";
   /** From the start of the refresh (or load) to the swap. */
   readonly ms: number;
+  /** Of `ms`, reading the changed tables whole (a full refresh); the rest built the snapshot. */
+  readonly readMs?: number;
 }
 
 /** Options for {@linkcode TableStore}. */
@@ -422,6 +424,7 @@ export class TableStore {
       // read the table whole.
       result.rows = [await loadTable(this.#db, "routes", { sliced: true })];
     }
+    const readMs = performance.now() - started;
     const tables: Record<string, unknown> = { ...current.tables };
     result.changed.forEach((name, i) => {
       tables[TABLE_KEYS[name]] = result.rows[i] as TableRows[typeof name][];
@@ -431,7 +434,7 @@ export class TableStore {
       snapshot: current,
       changed,
     });
-    this.#swap(snapshot, changed, { mode: "full", ms: performance.now() - started });
+    this.#swap(snapshot, changed, { mode: "full", ms: performance.now() - started, readMs });
   }
 
   /** What preview `id` built, if it was built on `current`; null otherwise. */
