@@ -24,7 +24,7 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import { grown, utf8Text } from "./_bytes.ts";
 
 const SIGNATURE = [0x50, 0x47, 0x43, 0x4f, 0x50, 0x59, 0x0a, 0xff, 0x0d, 0x0a, 0x00];
 
@@ -58,13 +58,23 @@ class InternTable {
     return true;
   }
 
+  /** The distinct values so far, in the order of their first sight. */
+  get values(): readonly string[] {
+    return this.#values;
+  }
+
   /** The string for `bytes[from, to)`, made on its first sight. */
   get(bytes: Uint8Array, from: number, to: number): string {
+    return this.#values[this.index(bytes, from, to)]!;
+  }
+
+  /** The ordinal in {@linkcode InternTable.values} of `bytes[from, to)`, added on its first sight. */
+  index(bytes: Uint8Array, from: number, to: number): number {
     let hash = 0x811c9dc5;
     for (let i = from; i < to; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
     const last = this.#last;
     if (last >= 0 && this.#hashes[last] === hash && this.#same(last, bytes, from, to)) {
-      return this.#values[last]!;
+      return last;
     }
     const mask = this.#slots.length - 1;
     for (let slot = hash & mask;; slot = (slot + 1) & mask) {
@@ -72,12 +82,10 @@ class InternTable {
       if (held < 0) break;
       if (this.#hashes[held] !== hash || !this.#same(held, bytes, from, to)) continue;
       this.#last = held;
-      return this.#values[held]!;
+      return held;
     }
-    const value = text(bytes, from, to);
-    this.#add(hash, bytes, from, to, value);
-    this.#last = this.#values.length - 1;
-    return value;
+    this.#add(hash, bytes, from, to, utf8Text(bytes, from, to));
+    return this.#last = this.#values.length - 1;
   }
 
   #add(hash: number, bytes: Uint8Array, from: number, to: number, value: string): void {
@@ -111,39 +119,34 @@ class InternTable {
   }
 }
 
-/** A copy of `array` with room for `length` elements. */
-function grown<T extends Int32Array | Uint8Array>(array: T, length: number): T {
-  const out = new (array.constructor as new (n: number) => T)(length);
-  out.set(array);
-  return out;
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-/**
- * Node's `Buffer#latin1Slice` (one runtime call, no view object): for ASCII bytes the same
- * string as UTF-8, at a third of `TextDecoder`'s or `String.fromCharCode`'s cost per value.
- */
-const latin1Slice = (Buffer.prototype as unknown as {
-  latin1Slice(this: Uint8Array, from: number, to: number): string;
-}).latin1Slice;
-
-/** A string from UTF-8 bytes; ASCII (every column Lotse loads this way) without a decoder. */
-function text(bytes: Uint8Array, from: number, to: number): string {
-  for (let i = from; i < to; i++) {
-    if (bytes[i]! >= 0x80) return utf8.decode(bytes.subarray(from, to));
-  }
-  return latin1Slice.call(bytes, from, to);
-}
-
 /** The big-endian signed 32-bit integer at `at` (no DataView per row). */
 function int32(bytes: Uint8Array, at: number): number {
   return bytes[at]! << 24 | bytes[at + 1]! << 16 | bytes[at + 2]! << 8 | bytes[at + 3]!;
+}
+
+/**
+ * Where the cells of one row are, for {@linkcode CopyTextRowsOptions.raw}: the same object for
+ * every row, valid during the call.
+ */
+export interface RawRow {
+  /** The bytes the cells are in. */
+  bytes: Uint8Array;
+  /** Per column, where its value starts and ends in `bytes`; -1 for SQL NULL. */
+  readonly starts: Int32Array;
+  readonly ends: Int32Array;
+  /** Per interned column, its value's ordinal in {@linkcode CopyTextRows.values}; -1 for NULL. */
+  readonly ordinals: Int32Array;
 }
 
 /** Options for {@linkcode CopyTextRows}. */
 export interface CopyTextRowsOptions {
   /** Every column is a one-dimensional text array of one length per tuple: a row per element. */
   arrays?: boolean;
+  /**
+   * Called for every row instead of `onRow`, with where its cells are instead of strings: no
+   * string is made but one per distinct value of an interned column.
+   */
+  raw?: (row: RawRow) => void;
 }
 
 /**
@@ -161,6 +164,8 @@ export class CopyTextRows {
   /** Per column, where its next array element starts, and where its field ends (`arrays`). */
   readonly #elements: Int32Array | null;
   readonly #fieldEnds: Int32Array | null;
+  readonly #raw: RawRow | null;
+  readonly #onRaw: ((row: RawRow) => void) | null;
   #carry: Uint8Array | null = null;
   #headerDone = false;
   #ended = false;
@@ -180,6 +185,24 @@ export class CopyTextRows {
     );
     this.#elements = options.arrays ? new Int32Array(columns) : null;
     this.#fieldEnds = options.arrays ? new Int32Array(columns) : null;
+    this.#onRaw = options.raw ?? null;
+    this.#raw = options.raw === undefined ? null : {
+      bytes: new Uint8Array(0),
+      starts: new Int32Array(columns),
+      ends: new Int32Array(columns),
+      ordinals: new Int32Array(columns).fill(-1),
+    };
+  }
+
+  /** The distinct values of interned column `c` so far, by ordinal (empty for another column). */
+  values(c: number): readonly string[] {
+    return this.#pools[c]?.values ?? [];
+  }
+
+  /** Hands the row just decoded on. */
+  #emit(): void {
+    if (this.#onRaw !== null) this.#onRaw(this.#raw!);
+    else this.#onRow(this.#cells);
   }
 
   /** Decodes what `chunk` completes; keeps a cut tuple for the next chunk. */
@@ -204,7 +227,7 @@ export class CopyTextRows {
     }
     const length = bytes.length;
     const columns = this.#columns;
-    const cells = this.#cells;
+    if (this.#raw !== null) this.#raw.bytes = bytes;
     while (at + 2 <= length) {
       if (this.#ended) throw new CopyFormatError("Cannot decode COPY: data after the trailer");
       const fields = (bytes[at]! << 24 | bytes[at + 1]! << 16) >> 16;
@@ -245,7 +268,7 @@ export class CopyTextRows {
         p += size < 0 ? 0 : size;
       }
       at = p;
-      this.#onRow(cells);
+      this.#emit();
     }
     // A copy: a Buffer's `slice()` would be a view of memory the driver owns.
     if (at < length) this.#carry = new Uint8Array(bytes.subarray(at));
@@ -253,12 +276,22 @@ export class CopyTextRows {
 
   /** Sets cell `c` from the value of `size` bytes (-1: SQL NULL) at `at`. */
   #cell(c: number, bytes: Uint8Array, at: number, size: number): void {
+    const raw = this.#raw;
+    if (raw !== null) {
+      raw.starts[c] = size < 0 ? -1 : at;
+      raw.ends[c] = size < 0 ? -1 : at + size;
+      const pool = this.#pools[c]!;
+      if (pool !== null) raw.ordinals[c] = size < 0 ? -1 : pool.index(bytes, at, at + size);
+      return;
+    }
     if (size < 0) {
       this.#cells[c] = null;
       return;
     }
     const pool = this.#pools[c]!;
-    this.#cells[c] = pool === null ? text(bytes, at, at + size) : pool.get(bytes, at, at + size);
+    this.#cells[c] = pool === null
+      ? utf8Text(bytes, at, at + size)
+      : pool.get(bytes, at, at + size);
   }
 
   /**
@@ -304,7 +337,7 @@ export class CopyTextRows {
         this.#cell(c, bytes, from + 4, size);
         elements[c] = next;
       }
-      this.#onRow(this.#cells);
+      this.#emit();
     }
   }
 

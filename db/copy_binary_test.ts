@@ -140,6 +140,22 @@ Deno.test("CopyTextRows keeps interned columns right past thousands of distinct 
   assert.deepEqual(decode(pieces, 4, [1, 2, 3]), rows);
 });
 
+Deno.test("CopyTextRows tells apart interned values one byte apart, anywhere in them", () => {
+  // Values of one length after each other, differing in one byte at every place of a 4-byte
+  // word, and values that are prefixes of the one before: neither the comparison with the
+  // last value nor the hash may take one for the other.
+  const rows: string[][] = [];
+  for (let length = 1; length <= 11; length++) {
+    for (let at = 0; at < length; at++) {
+      for (const c of ["a", "b", "a"]) {
+        const value = "x".repeat(at) + c + "y".repeat(length - at - 1);
+        rows.push([value, value.slice(0, -1)]);
+      }
+    }
+  }
+  assert.deepEqual(decode([copyStream(rows)], 2, [0, 1]), rows);
+});
+
 Deno.test("CopyTextRows gives null for SQL NULL, and an empty string for an empty one", () => {
   const rows = [["a", null, ""], [null, "b", null]];
   assert.deepEqual(decode([copyStream(rows)], 3, [1]), rows);
@@ -183,6 +199,47 @@ Deno.test("CopyTextRows with arrays gives a row per element, tuples cut at any b
   ]);
   const big = copyStream(arrayTuples(many, 1024));
   assert.deepEqual(decode([big], 4, [1, 2, 3], { arrays: true }), many);
+});
+
+Deno.test("CopyTextRows with raw gives where each cell is, and interned values as ordinals", () => {
+  const rows = [...ROWS, ["route-6", "kfz", "", null]];
+  const stream = copyStream(arrayTuples(rows, 4), 2);
+  const text = new TextDecoder();
+  for (let cut = 1; cut < stream.length; cut += 3) {
+    const seen: (string | number | null)[][] = [];
+    const decoder: CopyTextRows = new CopyTextRows(4, [1, 3], () => {
+      throw new Error("onRow is not called in raw mode");
+    }, {
+      arrays: true,
+      raw: ({ bytes, starts, ends, ordinals }) => {
+        const cell = (c: number) =>
+          starts[c]! < 0 ? null : text.decode(bytes.subarray(starts[c], ends[c]));
+        // Cells as text, and the interned ones as their values by ordinal too.
+        const value = (c: number) => ordinals[c]! < 0 ? null : decoder.values(c)[ordinals[c]!]!;
+        seen.push([cell(0), cell(1), value(1), cell(2), cell(3), value(3), ordinals[1]!]);
+      },
+    });
+    decoder.push(stream.subarray(0, cut));
+    decoder.push(stream.subarray(cut));
+    decoder.end();
+    assert.deepEqual(
+      seen,
+      rows.map((
+        r,
+      ) => [
+        r[0],
+        r[1],
+        r[1],
+        r[2],
+        r[3],
+        r[3],
+        ["meldebescheinigung", "kfz", "Straße"].indexOf(r[1]!),
+      ]),
+      `cut at byte ${cut}`,
+    );
+    assert.deepEqual(decoder.values(1), ["meldebescheinigung", "kfz", "Straße"]);
+    assert.deepEqual(decoder.values(0), [], "a column not interned has no values");
+  }
 });
 
 Deno.test("CopyTextRows with arrays refuses tuples that are not arrays of one length", () => {

@@ -161,8 +161,8 @@ Deno.test("loadTable reads routes and providers in chunks of pages: every row of
         pg_relation_size('providers') / 8192 as providers`;
     assert.ok(Number(pages[0]!.routes) > 3 * 64, `routes span ${pages[0]!.routes} pages`);
     assert.ok(Number(pages[0]!.providers) > 2 * 64, `providers span ${pages[0]!.providers} pages`);
-    const sorted = <T extends { id: string }>(rows: T[]) =>
-      rows.map((r) => ({ ...r })).sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+    const sorted = <T extends { id: string }>(rows: Iterable<T>) =>
+      [...rows].map((r) => ({ ...r })).sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
     await db.transaction(async (tx) => {
       await tx.sql`set transaction isolation level repeatable read, read only`;
       const routesBefore = await tx.sql<Route>`select id, evidence_type as "evidenceType",

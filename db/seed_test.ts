@@ -85,7 +85,7 @@ async function seedsAndReplaces(db: Db): Promise<void> {
   // not: every route once, whole, either way.
   const byId = (a: Route, b: Route) => a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
   const written = small.routes.map((r) => ({ ...r })).sort(byId);
-  if (db.copyOut) assert.deepEqual((await loadRoutes(db)).sort(byId), written);
+  if (db.copyOut) assert.deepEqual([...await loadRoutes(db)].sort(byId), written);
   assert.deepEqual(await loadRoutes({ sql: db.sql.bind(db) }, 7), written);
   // Providers too, nulls and a shared CA certificate included.
   const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";

@@ -14,12 +14,14 @@ import type {
   Region,
   Role,
   Route,
+  RouteRows,
   TableName,
   Tables,
 } from "../src/model.ts";
+import { type RouteColumns, RouteColumnsBuilder, type RouteColumnsSize } from "./route_columns.ts";
 import type { CopySource, Db, Queryable } from "./types.ts";
 import { recordAudit } from "./audit.ts";
-import { CopyTextRows, type CopyTextRowsOptions } from "./_copy_binary.ts";
+import { CopyFormatError, CopyTextRows, type CopyTextRowsOptions } from "./_copy_binary.ts";
 
 /** The channel every table change is announced on; the payload is the table name. */
 export const TABLES_CHANNEL = "lotse_tables";
@@ -53,10 +55,16 @@ export async function readVersions(db: Queryable): Promise<TableVersions> {
   return Object.fromEntries(rows.map((r) => [r.name, Number(r.version)])) as TableVersions;
 }
 
+/**
+ * What a whole table is read as: an array of rows, and for the routes their columns
+ * (db/route_columns.ts) where the driver streams COPY.
+ */
+export type LoadedRows<K extends TableName> = K extends "routes" ? RouteRows : TableRows[K][];
+
 type Loader<K extends TableName> = (
   db: Queryable,
   options?: LoadOptions,
-) => Promise<TableRows[K][]>;
+) => Promise<LoadedRows<K>>;
 
 // The big tables come unordered: the index does not need an order, and sorting a million
 // routes on every reload costs the server more than anything else in the load.
@@ -134,6 +142,8 @@ export interface LoadOptions {
    * serves meanwhile (a reload), not for a start. Each turn costs ~1–2 ms of waiting.
    */
   sliced?: boolean;
+  /** For the routes: how many, and how many bytes of ids, to make room for at once. */
+  expect?: RouteColumnsSize;
 }
 
 /** How long a sliced COPY is read before the event loop gets a turn. */
@@ -144,7 +154,7 @@ export function loadTable<K extends TableName>(
   db: Queryable,
   table: K,
   options: LoadOptions = {},
-): Promise<TableRows[K][]> {
+): Promise<LoadedRows<K>> {
   return loaders[table](db, options);
 }
 
@@ -387,7 +397,7 @@ export async function loadRoutes(
   db: Queryable,
   pageSize = ROUTE_PAGE,
   options: LoadOptions = {},
-): Promise<Route[]> {
+): Promise<RouteRows> {
   // With one binary `COPY … TO STDOUT`, decoded from its bytes (db/_copy_binary.ts): no
   // driver row per route, and the evidence type, region key and provider of a route are
   // strings made once per distinct value. Unordered, like the pages.
@@ -395,8 +405,10 @@ export async function loadRoutes(
   // The COPY sends a tuple of four arrays per 64 pages of the table (`pageRangeCopy()`), not a
   // tuple per route: the driver's work per COPY message was a fifth of a start's table load
   // (BENCHMARKS.md, "Session 9, P8").
+  //
+  // The routes come as columns (db/route_columns.ts): no object and no id string per route.
   if (db.copyOut) {
-    return await decodeRouteCopy(
+    return await decodeRouteColumns(
       pageRangeCopy(db, "routes", ["id", "evidence_type", "region_key", "provider_id"]),
       { ...options, arrays: true },
     );
@@ -429,6 +441,32 @@ export function decodeRouteCopy(
     (c) => ({ id: c[0]!, evidenceType: c[1]!, regionKey: c[2]!, providerId: c[3]! }),
     options,
   );
+}
+
+/**
+ * The routes a binary COPY of (id, evidence type, region key, provider) gives, in columns: the
+ * ids' bytes copied, the other three as ordinals of their distinct values.
+ */
+export async function decodeRouteColumns(
+  starting: Promise<CopySource>,
+  options: LoadOptions & CopyTextRowsOptions = {},
+): Promise<RouteColumns> {
+  const builder = new RouteColumnsBuilder(options.expect);
+  const decoder = new CopyTextRows(4, [1, 2, 3], () => {}, {
+    arrays: options.arrays,
+    raw: ({ bytes, starts, ends, ordinals }) => {
+      if (starts[0]! < 0 || ordinals[1]! < 0 || ordinals[2]! < 0 || ordinals[3]! < 0) {
+        throw new CopyFormatError("Cannot decode the routes: a column is NULL");
+      }
+      builder.add(bytes, starts[0]!, ends[0]!, ordinals[1]!, ordinals[2]!, ordinals[3]!);
+    },
+  });
+  await (await starting).read(
+    (chunk) => decoder.push(chunk),
+    options.sliced ? { sliceMs: COPY_SLICE_MS } : {},
+  );
+  decoder.end();
+  return builder.finish(decoder.values(1), decoder.values(2), decoder.values(3));
 }
 
 /** Pages of a table per COPY tuple: ~4,600 routes at the full-scale tables. */
@@ -691,7 +729,11 @@ export async function syncRows<K extends TableName>(
   rows: Iterable<TableRows[K]>,
 ): Promise<number> {
   const stored = new Map(
-    (await loadTable(tx, table)).map((r) => [rowId(table, r), canonical(table, r)]),
+    // An array, or the routes' columns: mapped, not indexed.
+    (await loadTable(tx, table) as { map<T>(fn: (row: TableRows[K]) => T): T[] }).map((r) => [
+      rowId(table, r),
+      canonical(table, r),
+    ]),
   );
   let written = 0;
   for (const row of rows) {

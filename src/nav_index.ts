@@ -26,6 +26,8 @@
 import { runToEnd, type Steps } from "./_slices.ts";
 import type { EvidenceType, NavTables, Provider, Region, Route } from "./model.ts";
 import { normalizeOrt } from "./ort.ts";
+import { RouteColumns } from "../db/route_columns.ts";
+import { RouteList, type RouteRange } from "./route_list.ts";
 
 export type { NavTables } from "./model.ts";
 
@@ -102,6 +104,13 @@ const LEVEL_BY_KEY_LENGTH: readonly (MatchedLevel | undefined)[] = [
   "gemeinde",
 ];
 
+/**
+ * A route as the index holds it: an object, or its position in the index's base columns (a
+ * table read whole, db/route_columns.ts), so that a million routes are not a million objects.
+ * The same route is always the same reference within an index.
+ */
+type RouteRef = Route | number;
+
 interface GemeindeEntry {
   readonly found: RegionLookup & { kind: "found" };
   readonly ordinal: number;
@@ -117,9 +126,9 @@ interface PostcodeEntry {
 interface TypeEntry {
   readonly evidenceType: EvidenceType;
   /** The responsible route per Gemeinde ordinal, fall-back included. */
-  readonly byGemeinde: readonly (Route | undefined)[];
+  readonly byGemeinde: readonly (RouteRef | undefined)[];
   /** Routes above Gemeinde level, and Gemeinde routes for AGS not in the regions table. */
-  readonly byKey: ReadonlyMap<string, Route>;
+  readonly byKey: ReadonlyMap<string, RouteRef>;
   /**
    * The answers made so far (a memo, not state): per Gemeinde ordinal, and per key for the
    * routes of `byKey`, so that a fall-back route's Gemeinden share one answer.
@@ -151,9 +160,16 @@ function isRegionKey(key: string): boolean {
   return LEVEL_BY_KEY_LENGTH[key.length] !== undefined && isDigits(key, key.length);
 }
 
-/** Which of two routes for the same key wins: the smaller id, so the order of rows never matters. */
-function wins(candidate: Route, holder: Route | undefined): boolean {
-  return holder === undefined || candidate.id < holder.id;
+/**
+ * Which of two routes for the same key wins: the smaller id, so the order of rows never
+ * matters. `idOf` gives a reference's id.
+ */
+function wins(
+  candidate: RouteRef,
+  holder: RouteRef | undefined,
+  idOf: (ref: RouteRef) => string,
+): boolean {
+  return holder === undefined || idOf(candidate) < idOf(holder);
 }
 
 function lookupFor(
@@ -228,7 +244,9 @@ export class NavIndex {
   #serving: ProviderCounts;
   #danglingRouteIds: readonly string[];
   #counts: NavIndexCounts;
-  #routesByType: ReadonlyMap<string, readonly Route[]>;
+  #routesByType: ReadonlyMap<string, readonly RouteRef[]>;
+  /** The columns the numbers among the route references are positions in, or null. */
+  readonly #base: RouteColumns | null;
   /**
    * What the regions and postcodes made (Gemeinden by AGS, sorted by ordinal, by ARS and by
    * name; postcodes) and the providers (by ordinal: what `#serving` counts); the next build
@@ -251,7 +269,8 @@ export class NavIndex {
     serving: ProviderCounts;
     danglingRouteIds: readonly string[];
     counts: NavIndexCounts;
-    routesByType: ReadonlyMap<string, readonly Route[]>;
+    routesByType: ReadonlyMap<string, readonly RouteRef[]>;
+    base: RouteColumns | null;
   }) {
     this.#regionParts = parts.regions;
     this.#providerParts = parts.providers;
@@ -261,6 +280,19 @@ export class NavIndex {
     this.#danglingRouteIds = parts.danglingRouteIds;
     this.#counts = parts.counts;
     this.#routesByType = parts.routesByType;
+    this.#base = parts.base;
+  }
+
+  /** The id of a route reference. */
+  #idOf = (ref: RouteRef): string => typeof ref === "number" ? this.#base!.id(ref) : ref.id;
+
+  #keyOf(ref: RouteRef): string {
+    return typeof ref === "number" ? this.#base!.regionKey(ref) : ref.regionKey;
+  }
+
+  /** The route a reference names, as an object (made from the base columns for a position). */
+  #routeOf(ref: RouteRef): Route {
+    return typeof ref === "number" ? this.#base!.route(ref) : ref;
   }
 
   /** Every valid route of an evidence type with its provider (the DSD lists them). */
@@ -290,8 +322,8 @@ export class NavIndex {
    * The answer naming `route` for its evidence type, made once: per Gemeinde ordinal for a
    * Gemeinde's own route (`at`), per key for a route above Gemeinde level.
    */
-  #answer(type: TypeEntry, route: Route, at?: number): Resolution {
-    const key = route.regionKey;
+  #answer(type: TypeEntry, route: RouteRef, at?: number): Resolution {
+    const key = this.#keyOf(route);
     const answers = type.answers;
     if (key.length === 8) {
       const ordinal = at ?? this.#regionParts.gemeinden.get(key)?.ordinal;
@@ -306,7 +338,8 @@ export class NavIndex {
     return made;
   }
 
-  #resolution(type: TypeEntry, route: Route): Resolution {
+  #resolution(type: TypeEntry, ref: RouteRef): Resolution {
+    const route = this.#routeOf(ref);
     return Object.freeze({
       kind: "resolved",
       evidenceType: type.evidenceType,
@@ -328,7 +361,12 @@ export class NavIndex {
       this.#providerParts.ordinals.has(r.providerId);
     if (!removed.every(usable) || !added.every(usable)) return null;
     const types = new Map(this.#types);
-    const touched = new Map<string, { gem: (Route | undefined)[]; byKey: Map<string, Route> }>();
+    const touched = new Map<
+      string,
+      { gem: (RouteRef | undefined)[]; byKey: Map<string, RouteRef> }
+    >();
+    const idOf = this.#idOf;
+    const sameId = (ref: RouteRef | undefined, id: string) => ref !== undefined && idOf(ref) === id;
     const edit = (id: string) => {
       let t = touched.get(id);
       if (!t) {
@@ -350,11 +388,11 @@ export class NavIndex {
       const key = route.regionKey;
       const ordinal = key.length === 8 ? this.#regionParts.gemeinden.get(key)?.ordinal : undefined;
       if (ordinal !== undefined) {
-        if (t.gem[ordinal]?.id === route.id) {
+        if (sameId(t.gem[ordinal], route.id)) {
           t.gem[ordinal] = undefined;
           mark(route.evidenceType, key);
         }
-      } else if (t.byKey.get(key)?.id === route.id) {
+      } else if (sameId(t.byKey.get(key), route.id)) {
         t.byKey.delete(key);
         mark(route.evidenceType, key);
       }
@@ -366,10 +404,12 @@ export class NavIndex {
       if (ordinal !== undefined) {
         const holder = t.gem[ordinal];
         // A fall-back sitting there gives way to the Gemeinde's own route.
-        if (holder === undefined || holder.regionKey.length !== 8 || wins(route, holder)) {
+        if (
+          holder === undefined || this.#keyOf(holder).length !== 8 || wins(route, holder, idOf)
+        ) {
           t.gem[ordinal] = route;
         }
-      } else if (wins(route, t.byKey.get(key))) {
+      } else if (wins(route, t.byKey.get(key), idOf)) {
         t.byKey.set(key, route);
         mark(route.evidenceType, key);
       }
@@ -379,7 +419,7 @@ export class NavIndex {
         const [from, to] = this.#range(prefix);
         for (let i = from; i < to; i++) {
           const own = t.gem[i];
-          if (own !== undefined && own.regionKey.length === 8) continue;
+          if (own !== undefined && this.#keyOf(own).length === 8) continue;
           const ags = this.#regionParts.ordinals[i]!.ags;
           t.gem[i] = t.byKey.get(ags.slice(0, 5)) ?? t.byKey.get(ags.slice(0, 3)) ??
             t.byKey.get(ags.slice(0, 2)) ?? t.byKey.get("");
@@ -413,7 +453,7 @@ export class NavIndex {
     const routesByType = new Map(this.#routesByType);
     const gone = new Set(removed.map((r) => r.id));
     for (const id of touched.keys()) {
-      const kept = (this.#routesByType.get(id) ?? []).filter((r) => !gone.has(r.id));
+      const kept = (this.#routesByType.get(id) ?? []).filter((r) => !gone.has(idOf(r)));
       for (const route of added) if (route.evidenceType === id) kept.push(route);
       routesByType.set(id, kept);
     }
@@ -425,6 +465,7 @@ export class NavIndex {
       types,
       evidenceTypeList: this.#evidenceTypeList,
       danglingRouteIds: this.#danglingRouteIds,
+      base: this.#base,
       counts: Object.freeze({
         ...this.#counts,
         routes: this.#counts.routes - removed.length + added.length,
@@ -631,9 +672,9 @@ export class NavIndex {
 /** What {@linkcode buildNavIndex} gathers per evidence type from the routes. */
 interface TypeBuild {
   readonly et: EvidenceType;
-  readonly gem: (Route | undefined)[];
-  readonly byKey: Map<string, Route>;
-  readonly routes: Route[];
+  readonly gem: (RouteRef | undefined)[];
+  readonly byKey: Map<string, RouteRef>;
+  readonly routes: RouteRef[];
   /** The ordinal of each route's provider. */
   readonly serving: number[];
 }
@@ -681,7 +722,7 @@ export function* navIndexSteps(
     if (building.has(et.id)) continue;
     building.set(et.id, {
       et,
-      gem: new Array<Route | undefined>(ordinals.length).fill(undefined),
+      gem: new Array<RouteRef | undefined>(ordinals.length).fill(undefined),
       byKey: new Map(),
       routes: [],
       serving: [],
@@ -690,43 +731,100 @@ export function* navIndexSteps(
 
   const dangling: string[] = [];
   let invalidRoutes = 0;
+  // A table read whole comes in columns (db/route_columns.ts), as such or as the unchanged
+  // ranges of a route list: the index holds their positions, and each distinct evidence type,
+  // region key and provider is looked up once, not once per route.
+  const routes = tables.routes;
+  const base = routes instanceof RouteList
+    ? routes.base
+    : routes instanceof RouteColumns
+    ? routes
+    : null;
+  const runs: readonly (Iterable<Route> | RouteRange)[] = routes instanceof RouteList
+    ? routes.chunks()
+    : routes instanceof RouteColumns
+    ? [{ from: 0, length: routes.length }]
+    : [routes];
+  const idOf = (ref: RouteRef) => typeof ref === "number" ? base!.id(ref) : ref.id;
+  // Per distinct value of the base columns: its evidence type's build, its Gemeinde ordinal
+  // (-1: another valid key; -2: not a region key), its provider ordinal (-1: none).
+  const typeOf = base?.typeValues.map((id) => building.get(id)) ?? [];
+  const placeOf = Int32Array.from(
+    base?.regionValues ?? [],
+    (key) => gemeinden.get(key)?.ordinal ?? (isRegionKey(key) ? -1 : -2),
+  );
+  const providerOf = Int32Array.from(
+    base?.providerValues ?? [],
+    (id) => providerOrdinals.get(id) ?? -1,
+  );
   let type: TypeBuild | undefined;
   // The last route's provider: routes come grouped by type, not by provider, so no object per
   // change of provider.
   let providerId = "";
   let providerOrdinal: number | undefined;
   let step = 0;
-  for (const route of tables.routes) {
-    if (++step === ROUTES_PER_STEP) {
-      step = 0;
-      yield;
-    }
-    const key = route.regionKey;
-    // A Gemeinde of the regions table is a valid key: no digit check for most routes.
-    const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
-    if (at === undefined && !isRegionKey(key)) {
-      invalidRoutes++;
+  for (const run of runs) {
+    if (!(Symbol.iterator in run)) {
+      const { types, regions, providers, regionValues } = base!;
+      for (let p = run.from, end = run.from + run.length; p < end; p++) {
+        if (++step === ROUTES_PER_STEP) {
+          step = 0;
+          yield;
+        }
+        const at = placeOf[regions[p]!]!;
+        if (at === -2) {
+          invalidRoutes++;
+          continue;
+        }
+        const t = typeOf[types[p]!];
+        const provider = providerOf[providers[p]!]!;
+        if (t === undefined || provider < 0) {
+          dangling.push(base!.id(p));
+          continue;
+        }
+        t.serving.push(provider);
+        t.routes.push(p);
+        if (at >= 0) {
+          if (wins(p, t.gem[at], idOf)) t.gem[at] = p;
+        } else {
+          const key = regionValues[regions[p]!]!;
+          if (wins(p, t.byKey.get(key), idOf)) t.byKey.set(key, p);
+        }
+      }
       continue;
     }
-    if (type?.et.id !== route.evidenceType) type = building.get(route.evidenceType);
-    if (providerId !== route.providerId) {
-      providerId = route.providerId;
-      providerOrdinal = providerOrdinals.get(providerId);
-    }
-    if (type === undefined || providerOrdinal === undefined) {
-      dangling.push(route.id);
-      continue;
-    }
-    type.serving.push(providerOrdinal);
-    type.routes.push(route);
-    if (at !== undefined) {
-      if (wins(route, type.gem[at])) type.gem[at] = route;
-    } else if (wins(route, type.byKey.get(key))) {
-      type.byKey.set(key, route);
+    for (const route of run) {
+      if (++step === ROUTES_PER_STEP) {
+        step = 0;
+        yield;
+      }
+      const key = route.regionKey;
+      // A Gemeinde of the regions table is a valid key: no digit check for most routes.
+      const at = key.length === 8 ? gemeinden.get(key)?.ordinal : undefined;
+      if (at === undefined && !isRegionKey(key)) {
+        invalidRoutes++;
+        continue;
+      }
+      if (type?.et.id !== route.evidenceType) type = building.get(route.evidenceType);
+      if (providerId !== route.providerId) {
+        providerId = route.providerId;
+        providerOrdinal = providerOrdinals.get(providerId);
+      }
+      if (type === undefined || providerOrdinal === undefined) {
+        dangling.push(route.id);
+        continue;
+      }
+      type.serving.push(providerOrdinal);
+      type.routes.push(route);
+      if (at !== undefined) {
+        if (wins(route, type.gem[at], idOf)) type.gem[at] = route;
+      } else if (wins(route, type.byKey.get(key), idOf)) {
+        type.byKey.set(key, route);
+      }
     }
   }
   const serving = new Map<string, Int32Array>();
-  const routesByType = new Map<string, Route[]>();
+  const routesByType = new Map<string, RouteRef[]>();
   for (const [id, t] of building) {
     if (t.routes.length === 0) continue;
     serving.set(id, Int32Array.from(t.serving).sort());
@@ -735,7 +833,7 @@ export function* navIndexSteps(
   }
 
   const types = new Map<string, TypeEntry>();
-  const kreisRoute = new Array<Route | undefined>(kreisKeys.length);
+  const kreisRoute = new Array<RouteRef | undefined>(kreisKeys.length);
   for (const [id, { et, gem, byKey }] of building) {
     if (byKey.size > 0) {
       for (let k = 0; k < kreisKeys.length; k++) {
@@ -762,6 +860,7 @@ export function* navIndexSteps(
     serving,
     danglingRouteIds: Object.freeze(dangling.sort()),
     routesByType,
+    base,
     counts: Object.freeze({
       regions: ordinals.length,
       postcodes: regionsPart.postcodes.size,

@@ -5,6 +5,9 @@
  * its hashes left 12 MB of garbage per change, which V8 collects only in a full collection,
  * so a burst of twenty changes grew an instance by 300 MB.
  *
+ * A table read whole in columns (db/route_columns.ts) becomes ranges of those columns: no
+ * object per route is made until a change writes to a chunk, which then becomes an array.
+ *
  * Readers use it like a read-only array (`length`, `for … of`, `find`, `some`, `map`,
  * `filter`): see {@linkcode RouteRows}.
  *
@@ -18,30 +21,64 @@
  */
 import { runToEnd, type Steps } from "./_slices.ts";
 import type { Route, RouteRows } from "./model.ts";
+import { idHash, RouteColumns } from "../db/route_columns.ts";
 
 const CHUNK = 4096;
 
-/** FNV-1a of a route id (32 bits). */
-function idHash(id: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < id.length; i++) {
-    h ^= id.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h | 0;
+/** Routes `[from, from + length)` of the list's base columns, made into objects when read. */
+export interface RouteRange {
+  readonly from: number;
+  readonly length: number;
 }
+
+/** A chunk: routes as objects, or a range of the base columns (a table read whole, unchanged). */
+type Chunk = readonly Route[] | RouteRange;
 
 /** A list of routes that shares every chunk a change does not touch with its predecessor. */
 export class RouteList implements RouteRows {
-  readonly #chunks: readonly (readonly Route[])[];
+  /** The columns the ranges among the chunks are of (db/route_columns.ts), or null. */
+  readonly #base: RouteColumns | null;
+  readonly #chunks: readonly Chunk[];
   /** Per chunk, the hash of each route's id: a change scans these 4 bytes each in a row. */
   readonly #hashes: readonly Int32Array[];
   readonly length: number;
 
-  private constructor(chunks: readonly (readonly Route[])[], hashes: readonly Int32Array[]) {
+  private constructor(
+    base: RouteColumns | null,
+    chunks: readonly Chunk[],
+    hashes: readonly Int32Array[],
+  ) {
+    this.#base = base;
     this.#chunks = chunks;
     this.#hashes = hashes;
     this.length = chunks.reduce((sum, c) => sum + c.length, 0);
+  }
+
+  /** The columns the list's unchanged ranges are of, or null when it holds objects only. */
+  get base(): RouteColumns | null {
+    return this.#base;
+  }
+
+  /**
+   * The list's chunks in order: arrays of routes, and ranges of {@linkcode RouteList.base}
+   * (what the navigation index reads without making an object per route).
+   */
+  chunks(): readonly Chunk[] {
+    return this.#chunks;
+  }
+
+  /** Route `i` of chunk `chunk` (made from the base columns for a range). */
+  #at(chunk: Chunk, i: number): Route {
+    return Array.isArray(chunk)
+      ? (chunk as readonly Route[])[i]!
+      : this.#base!.route((chunk as RouteRange).from + i);
+  }
+
+  /** The id of route `i` of chunk `chunk`. */
+  #idAt(chunk: Chunk, i: number): string {
+    return Array.isArray(chunk)
+      ? (chunk as readonly Route[])[i]!.id
+      : this.#base!.id((chunk as RouteRange).from + i);
   }
 
   /** The routes of `rows` in their order (the list itself when it is one already). */
@@ -52,6 +89,17 @@ export class RouteList implements RouteRows {
   /** {@linkcode RouteList.from} as steps (src/_slices.ts), a pause possible after each chunk. */
   static *steps(rows: RouteRows): Steps<RouteList> {
     if (rows instanceof RouteList) return rows;
+    if (rows instanceof RouteColumns) {
+      // Ranges of the columns, their hashes views of the columns' own: nothing per route.
+      const ranges: RouteRange[] = [];
+      const views: Int32Array[] = [];
+      for (let from = 0; from < rows.length; from += CHUNK) {
+        const length = Math.min(CHUNK, rows.length - from);
+        ranges.push({ from, length });
+        views.push(rows.idHashes.subarray(from, from + length));
+      }
+      return new RouteList(rows, ranges, views);
+    }
     const chunks: Route[][] = [];
     const hashes: Int32Array[] = [];
     let chunk: Route[] = [];
@@ -71,17 +119,17 @@ export class RouteList implements RouteRows {
       chunks.push(chunk);
       hashes.push(hash.slice(0, chunk.length));
     }
-    return new RouteList(chunks, hashes);
+    return new RouteList(null, chunks, hashes);
   }
 
   *[Symbol.iterator](): Iterator<Route> {
-    for (const chunk of this.#chunks) yield* chunk;
+    for (const chunk of this.#chunks) {
+      for (let i = 0; i < chunk.length; i++) yield this.#at(chunk, i);
+    }
   }
 
   find(predicate: (route: Route) => boolean): Route | undefined {
-    for (const chunk of this.#chunks) {
-      for (const route of chunk) if (predicate(route)) return route;
-    }
+    for (const route of this) if (predicate(route)) return route;
     return undefined;
   }
 
@@ -91,15 +139,13 @@ export class RouteList implements RouteRows {
 
   map<T>(fn: (route: Route) => T): T[] {
     const out: T[] = [];
-    for (const chunk of this.#chunks) for (const route of chunk) out.push(fn(route));
+    for (const route of this) out.push(fn(route));
     return out;
   }
 
   filter(predicate: (route: Route) => boolean): Route[] {
     const out: Route[] = [];
-    for (const chunk of this.#chunks) {
-      for (const route of chunk) if (predicate(route)) out.push(route);
-    }
+    for (const route of this) if (predicate(route)) out.push(route);
     return out;
   }
 
@@ -124,15 +170,19 @@ export class RouteList implements RouteRows {
     rows: readonly Route[],
   ): Steps<{ list: RouteList; removed: Route[] }> {
     const at = yield* this.#find(ids);
-    const chunks = this.#chunks.slice() as Route[][];
+    const chunks = this.#chunks.slice() as Chunk[];
     const copied = new Set<number>();
-    const own = (c: number) => {
+    // A chunk the change writes to becomes an array of its own (routes made from a range).
+    const own = (c: number): Route[] => {
       if (c === chunks.length) chunks.push([]);
-      else if (!copied.has(c)) chunks[c] = chunks[c]!.slice();
+      else if (!copied.has(c)) {
+        const chunk = chunks[c]!;
+        chunks[c] = Array.from({ length: chunk.length }, (_, i) => this.#at(chunk, i));
+      }
       copied.add(c);
-      return chunks[c]!;
+      return chunks[c] as Route[];
     };
-    const get = (p: number) => chunks[Math.floor(p / CHUNK)]![p % CHUNK]!;
+    const get = (p: number) => this.#at(chunks[Math.floor(p / CHUNK)]!, p % CHUNK);
     const set = (p: number, route: Route) => {
       own(Math.floor(p / CHUNK))[p % CHUNK] = route;
     };
@@ -155,10 +205,10 @@ export class RouteList implements RouteRows {
     while (chunks.length > 0 && chunks[chunks.length - 1]!.length === 0) chunks.pop();
     const hashes = this.#hashes.slice(0, chunks.length);
     for (const c of copied) {
-      if (c < chunks.length) hashes[c] = Int32Array.from(chunks[c]!, (r) => idHash(r.id));
+      if (c < chunks.length) hashes[c] = Int32Array.from(chunks[c] as Route[], (r) => idHash(r.id));
       yield;
     }
-    return { list: new RouteList(chunks, hashes), removed };
+    return { list: new RouteList(this.#base, chunks, hashes), removed };
   }
 
   /** Positions of the routes with these ids, found by their hashes first. */
@@ -182,8 +232,8 @@ export class RouteList implements RouteRows {
       const chunk = this.#chunks[c]!;
       for (let i = 0; i < hashes.length; i++) {
         const hit = one !== null
-          ? hashes[i] === h && chunk[i]!.id === one
-          : wanted!.has(hashes[i]!) && gone!.has(chunk[i]!.id);
+          ? hashes[i] === h && this.#idAt(chunk, i) === one
+          : wanted!.has(hashes[i]!) && gone!.has(this.#idAt(chunk, i));
         if (hit) at.push(c * CHUNK + i);
       }
     }

@@ -16,7 +16,6 @@ import {
   loadTable,
   readChanges,
   readVersions,
-  type TableRows,
   TABLES_CHANNEL,
   type TableVersions,
 } from "../db/tables.ts";
@@ -24,6 +23,7 @@ import { type NavIndex, navIndexSteps } from "./nav_index.ts";
 import { runInSlices, runToEnd, type Steps } from "./_slices.ts";
 import { PermissionIndex } from "./permissions.ts";
 import { RouteList } from "./route_list.ts";
+import type { RouteColumnsSize } from "../db/route_columns.ts";
 import type { RequestActivity } from "./serve.ts";
 import type { Client, Route, TableName, Tables } from "./model.ts";
 import { TABLE_NAMES } from "./model.ts";
@@ -159,6 +159,18 @@ interface GcOptions {
  * them pooled in the process, so the heap shrank and the RSS did not.
  */
 const MEMORY_REDUCING_GC: GcOptions = { type: "major", execution: "sync", flavor: "last-resort" };
+
+/**
+ * The size of the routes served, a little over: room their next read makes at once
+ * (db/route_columns.ts), so that a table read again at its size never grows an array.
+ */
+function routesSize(current: Snapshot): RouteColumnsSize {
+  const routes = current.tables.routes;
+  const base = routes.base;
+  const idBytesEach = base !== null && base.length > 0 ? base.idByteLength / base.length : 32;
+  const expect = routes.length * 1.02 + 64;
+  return { routes: expect, idBytes: expect * idBytesEach };
+}
 
 /** Most changed routes applied in place; more are read as a whole table. */
 const MAX_INCREMENTAL = 10_000;
@@ -391,15 +403,16 @@ export class TableStore {
         return {
           versions,
           changed,
-          rows: [] as unknown[][],
+          // Per changed table, its rows (an array, or the routes' columns).
+          rows: [] as unknown[],
           routes: { ...plan, rows: await loadRoutesById(tx, plan.ids) },
         };
       }
       // Read in slices: the instance serves the current snapshot meanwhile.
       const rows = await Promise.all(
-        changed.map((name) => loadTable(tx, name, { sliced: true })),
+        changed.map((name) => loadTable(tx, name, { sliced: true, expect: routesSize(current) })),
       );
-      return { versions, changed, rows: rows as unknown[][], routes: null };
+      return { versions, changed, rows: rows as unknown[], routes: null };
     });
     if (!result) return;
     const changed = new Set(result.changed);
@@ -422,12 +435,14 @@ export class TableStore {
       }
       // No preview to go on, or a change the index cannot take in place (a dangling route):
       // read the table whole.
-      result.rows = [await loadTable(this.#db, "routes", { sliced: true })];
+      result.rows = [
+        await loadTable(this.#db, "routes", { sliced: true, expect: routesSize(current) }),
+      ];
     }
     const readMs = performance.now() - started;
     const tables: Record<string, unknown> = { ...current.tables };
     result.changed.forEach((name, i) => {
-      tables[TABLE_KEYS[name]] = result.rows[i] as TableRows[typeof name][];
+      tables[TABLE_KEYS[name]] = result.rows[i];
     });
     // In slices: the instance serves the current snapshot meanwhile.
     const snapshot = await buildSnapshotInSlices(tables as unknown as Tables, result.versions, {
