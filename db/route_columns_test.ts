@@ -78,6 +78,8 @@ function everything(index: NavIndex, types: readonly string[], agsList: readonly
   const out: string[] = [];
   for (const type of types) {
     for (const ags of agsList) {
+      const held = ["", ags.slice(0, 2), ags.slice(0, 5), ags].map((k) => index.hasRoute(type, k));
+      out.push(`${type} ${ags} has ${held}`);
       const r = index.resolve(type, ags);
       out.push(
         r.kind === "resolved"

@@ -515,6 +515,19 @@ export class NavIndex {
     return types.sort();
   }
 
+  /**
+   * Whether a route of `evidenceType` has exactly the region key `key` (not a fall-back above
+   * it): one look, not a walk of the routes.
+   */
+  hasRoute(evidenceType: string, key: string): boolean {
+    const type = this.#types.get(evidenceType);
+    if (type === undefined) return false;
+    const ordinal = key.length === 8 ? this.#regionParts.gemeinden.get(key)?.ordinal : undefined;
+    if (ordinal === undefined) return type.byKey.has(key);
+    const route = type.byGemeinde[ordinal];
+    return route !== undefined && this.#keyOf(route) === key;
+  }
+
   /** The region with this AGS, or `undefined`. */
   region(ags: string): Region | undefined {
     return this.#regionParts.gemeinden.get(ags)?.found.region;

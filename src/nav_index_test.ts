@@ -259,6 +259,21 @@ Deno.test("resolve() falls back from Gemeinde to Kreis, Regierungsbezirk, Land a
   assert.deepEqual(level("09162000"), ["bund", "p-bund"]);
 });
 
+Deno.test("hasRoute() knows a route by its exact key, not by a fall-back", () => {
+  const index = buildNavIndex(tables({
+    routes: [...LEVEL_ROUTES, route("register", "09999999", "p-bund", "outside")],
+  }));
+  for (const key of ["", "08", "081", "08115", "08115001", "09999999"]) {
+    assert.equal(index.hasRoute("register", key), true, `"${key}"`);
+  }
+  // Served by a fall-back only, or not at all.
+  for (const key of ["08115003", "09", "082", "08212", "09162000"]) {
+    assert.equal(index.hasRoute("register", key), false, `"${key}"`);
+  }
+  assert.equal(index.hasRoute("another", ""), false);
+  assert.equal(index.hasRoute("no-such-type", ""), false);
+});
+
 Deno.test("resolve() returns the evidence type and the route that decided", () => {
   const index = buildNavIndex(tables());
   const r = index.resolve("register", "08115003");

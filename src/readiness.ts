@@ -523,17 +523,14 @@ export async function readinessTarget(
 ): Promise<ReadinessTarget | null> {
   const provider = options.snapshot.nav.provider(providerId);
   if (provider) {
-    const types = new Set<string>();
-    for (const r of options.snapshot.tables.routes) {
-      if (r.providerId === providerId) types.add(r.evidenceType);
-    }
     return {
       providerId,
       name: provider.name,
       endpoint: provider.endpoint,
       xnachweisEndpoint: provider.xnachweisEndpoint ?? null,
       caCert: provider.caCert,
-      evidenceTypes: [...types].sort(),
+      // One look per evidence type, not a walk of a million routes.
+      evidenceTypes: options.snapshot.nav.evidenceTypesServedBy(providerId),
     };
   }
   if (!options.pending) return null;

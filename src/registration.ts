@@ -147,12 +147,9 @@ export function checkRegistration(
     if (unique(reg.evidenceTypes).length * unique(keys).length > 1000) {
       bad.push({ path: "jurisdictions", message: "more than 1000 routes (types × regions)" });
     }
-    const held = new Set(
-      snapshot.tables.routes.map((r) => `${r.evidenceType}\u0000${r.regionKey}`),
-    );
     for (const [i, key] of keys.entries()) {
       for (const type of reg.evidenceTypes) {
-        if (held.has(`${type}\u0000${key}`)) {
+        if (snapshot.nav.hasRoute(type, key)) {
           taken.push({
             path: `jurisdictions.${i}`,
             message: `another provider is responsible for "${type}" in "${key || "Bund"}"`,
