@@ -6,7 +6,10 @@ import { RouteList } from "../src/route_list.ts";
 import { generateTables } from "../tools/generate.ts";
 
 /** `routes` in columns, as the COPY reader makes them (db/tables.ts, decodeRouteColumns). */
-function columnsOf(routes: readonly Route[]): RouteColumns {
+function columnsOf(
+  routes: readonly Route[],
+  expect?: ConstructorParameters<typeof RouteColumnsBuilder>[0],
+): RouteColumns {
   const encoder = new TextEncoder();
   const lists = [[], [], []] as string[][];
   const ordinals = [new Map(), new Map(), new Map()] as Map<string, number>[];
@@ -18,7 +21,7 @@ function columnsOf(routes: readonly Route[]): RouteColumns {
     }
     return at;
   };
-  const builder = new RouteColumnsBuilder();
+  const builder = new RouteColumnsBuilder(expect);
   for (const r of routes) {
     // The id amid other bytes, as in a COPY chunk.
     const id = encoder.encode(`<<${r.id}>>`);
@@ -71,6 +74,53 @@ Deno.test("RouteColumns gives back every route, its id hash, and reads like an a
   assert.deepEqual(next.find((r) => r.id === "straße-4")?.providerId, "p-new");
   assert.equal(next.some((r) => r.id === "€5"), false);
   assert.deepEqual([...list], routes, "the old list is unchanged");
+});
+
+Deno.test("RouteColumnsBuilder gives the same routes whatever size it was told to expect", () => {
+  const routes: Route[] = Array.from({ length: 3000 }, (_, i) => ({
+    id: `route-${i}`,
+    evidenceType: `type-${i % 3}`,
+    regionKey: String(i % 97).padStart(5, "0"),
+    providerId: `p-${i % 5}`,
+  }));
+  const bytes = routes.reduce((sum, r) => sum + r.id.length, 0);
+  // Too small (grown on the way), exact, a little over (kept), far over (trimmed).
+  for (const [n, b] of [[10, 10], [3000, bytes], [3060, bytes * 1.02], [100_000, 4_000_000]]) {
+    const columns = columnsOf(routes, { routes: n!, idBytes: b! });
+    assert.equal(columns.length, routes.length);
+    assert.equal(columns.idByteLength, bytes);
+    assert.deepEqual([...columns], routes, `expecting ${n} routes`);
+    // What is kept is at most an eighth more than the routes need.
+    for (const array of [columns.types, columns.regions, columns.providers, columns.idHashes]) {
+      assert.ok(array.buffer.byteLength <= routes.length * 4 * 1.125, `expecting ${n} routes`);
+    }
+  }
+});
+
+Deno.test("routes whose ids share a hash are told apart by their ids", () => {
+  // Two ids of one 32-bit hash (found by solving the hash's last step for the second half).
+  const [a, b] = ["coll", "aa\u048a\u13d2"];
+  assert.equal(idHash(a), idHash(b));
+  const tables = generateTables({ seed: 5 });
+  const [first, second] = tables.routes.filter((r) => r.regionKey.length === 8);
+  const routes = [
+    ...tables.routes.filter((r) => r !== first && r !== second),
+    { ...first!, id: a },
+    { ...second!, id: b, evidenceType: first!.evidenceType },
+  ];
+  const columns = columnsOf(routes);
+  assert.equal(columns.idHashes[routes.length - 1], columns.idHashes[routes.length - 2]);
+  const list = RouteList.from(columns);
+  const index = buildNavIndex({ ...tables, routes: list });
+  const changed = list.withChanges([a], []);
+  assert.deepEqual(changed.removed.map((r) => r.id), [a]);
+  assert.equal(changed.list.some((r) => r.id === b), true);
+  const next = index.withRouteChanges(changed.removed, [])!;
+  const listed = next.routes(first!.evidenceType).map((r) => r.route.id);
+  assert.equal(listed.includes(a), false);
+  assert.equal(listed.includes(b), true);
+  assert.equal(next.hasRoute(first!.evidenceType, second!.regionKey), true);
+  assert.equal(next.hasRoute(first!.evidenceType, first!.regionKey), false);
 });
 
 /** Every answer of an index that a route can give, as text to compare. */

@@ -26,7 +26,7 @@
 import { runToEnd, type Steps } from "./_slices.ts";
 import type { EvidenceType, NavTables, Provider, Region, Route } from "./model.ts";
 import { normalizeOrt } from "./ort.ts";
-import { RouteColumns } from "../db/route_columns.ts";
+import { idHash, RouteColumns } from "../db/route_columns.ts";
 import { RouteList, type RouteRange } from "./route_list.ts";
 
 export type { NavTables } from "./model.ts";
@@ -452,8 +452,15 @@ export class NavIndex {
     // The DSD's list of routes per evidence type, for the touched types only.
     const routesByType = new Map(this.#routesByType);
     const gone = new Set(removed.map((r) => r.id));
+    // A position's id is made only where its hash is one of a removed route's.
+    const base = this.#base;
+    const goneHashes = new Set(removed.map((r) => idHash(r.id)));
+    const keeps = (r: RouteRef) =>
+      typeof r === "number"
+        ? !goneHashes.has(base!.idHashes[r]!) || !gone.has(base!.id(r))
+        : !gone.has(r.id);
     for (const id of touched.keys()) {
-      const kept = (this.#routesByType.get(id) ?? []).filter((r) => !gone.has(idOf(r)));
+      const kept = (this.#routesByType.get(id) ?? []).filter(keeps);
       for (const route of added) if (route.evidenceType === id) kept.push(route);
       routesByType.set(id, kept);
     }

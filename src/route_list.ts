@@ -230,11 +230,15 @@ export class RouteList implements RouteRows {
       yield;
       const hashes = this.#hashes[c]!;
       const chunk = this.#chunks[c]!;
+      if (one !== null) {
+        // The runtime's own search of the 4-byte hashes; an id compared only where one matches.
+        for (let i = hashes.indexOf(h); i !== -1; i = hashes.indexOf(h, i + 1)) {
+          if (this.#idAt(chunk, i) === one) at.push(c * CHUNK + i);
+        }
+        continue;
+      }
       for (let i = 0; i < hashes.length; i++) {
-        const hit = one !== null
-          ? hashes[i] === h && this.#idAt(chunk, i) === one
-          : wanted!.has(hashes[i]!) && gone!.has(this.#idAt(chunk, i));
-        if (hit) at.push(c * CHUNK + i);
+        if (wanted!.has(hashes[i]!) && gone!.has(this.#idAt(chunk, i))) at.push(c * CHUNK + i);
       }
     }
     return at;
