@@ -205,7 +205,11 @@ export interface SwapInfo {
   readonly mode: "incremental" | "preview" | "full";
   /** From the start of the refresh (or load) to the swap. */
   readonly ms: number;
-  /** Of `ms`, reading the changed tables whole (a full refresh); the rest built the snapshot. */
+  /**
+   * Of `ms`, the part until the changed tables were read whole (a full refresh): the reading, and
+   * before it the versions, and any change log read or import preview waited for that could not be
+   * used; the rest built the snapshot.
+   */
   readonly readMs?: number;
 }
 
