@@ -24,9 +24,9 @@
  *
  * @module
  */
-import type { Route } from "../src/model.ts";
 import type { CopySink, Db, Queryable } from "./types.ts";
-import { decodeRouteCopy, TABLES_CHANNEL } from "./tables.ts";
+import { decodeRouteColumns, TABLES_CHANNEL } from "./tables.ts";
+import type { RouteColumns } from "./route_columns.ts";
 
 /**
  * The preview a change-log key names (`@preview:<id>`, as db/tables.ts `readChanges` reads
@@ -213,7 +213,7 @@ async function removePreview(db: Db, id: number, announce: boolean): Promise<voi
  * The routes of preview `id`, or null when it is gone or incomplete (removed while this
  * read began). Only where the driver streams COPY.
  */
-export async function loadPreview(db: Db, id: number): Promise<Route[] | null> {
+export async function loadPreview(db: Db, id: number): Promise<RouteColumns | null> {
   if (!db.copyOut) return null;
   return await db.transaction(async (tx) => {
     await tx.sql`set transaction isolation level repeatable read, read only`;
@@ -221,7 +221,8 @@ export async function loadPreview(db: Db, id: number): Promise<Route[] | null> {
       select rows from import_previews where id = ${id}`;
     if (!head) return null;
     await tx.sql`select set_config('lotse.preview', ${String(id)}, true)`;
-    const routes = await decodeRouteCopy(
+    // In columns (db/route_columns.ts): a first import into an empty table is taken as it is.
+    const routes = await decodeRouteColumns(
       tx.copyOut!`copy (select id, evidence_type, region_key, provider_id
         from import_preview_routes where import_id = current_setting('lotse.preview')::bigint)
         to stdout (format binary)`,

@@ -428,22 +428,6 @@ export async function loadRoutes(
 }
 
 /**
- * The routes a binary COPY of (id, evidence type, region key, provider) gives, every column
- * `not null` (db/migrations/001_tables.sql).
- */
-export function decodeRouteCopy(
-  source: Promise<CopySource>,
-  options: LoadOptions & CopyTextRowsOptions = {},
-): Promise<Route[]> {
-  return copyRows(
-    source,
-    { columns: 4, interned: [1, 2, 3], arrays: options.arrays },
-    (c) => ({ id: c[0]!, evidenceType: c[1]!, regionKey: c[2]!, providerId: c[3]! }),
-    options,
-  );
-}
-
-/**
  * The routes a binary COPY of (id, evidence type, region key, provider) gives, in columns: the
  * ids' bytes copied, the other three as ordinals of their distinct values.
  */

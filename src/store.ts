@@ -471,14 +471,18 @@ export class TableStore {
     const base = this.#snapshot;
     if (base === null || this.#stopped || this.#previews.has(id)) return;
     const next = (async () => {
-      const rows = await loadPreview(this.#db, id);
+      const preview = await loadPreview(this.#db, id);
       // Of no use once another snapshot is served (a change came first): not built then.
-      if (rows === null || this.#snapshot !== base) return null;
-      // The import's upsert: its rows take the places of routes with their ids.
-      const { list } = await runInSlices(
+      if (preview === null || this.#snapshot !== base) return null;
+      // The import's upsert: its rows take the places of routes with their ids. Into an empty
+      // table (an operator's first import) that is the preview itself, kept in its columns: a
+      // million routes made into objects to be appended cost an instance ~75 MiB more after
+      // the import than after a start (BENCHMARKS.md, "Session 14, P7").
+      const rows = base.tables.routes.length === 0 ? null : [...preview];
+      const list = rows === null ? RouteList.from(preview) : (await runInSlices(
         base.tables.routes.changeSteps(rows.map((r) => r.id), rows),
         PREVIEW_SLICE_MS,
-      );
+      )).list;
       // Another snapshot may have come while the route list was built in slices.
       if (this.#snapshot !== base) return null;
       const built = await buildSnapshotInSlices(

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { bearer, type TestLotse, testTwoInstances } from "./_app.ts";
 import { waitFor } from "./_wait.ts";
-import { loadTable, MAX_NOTED_ROWS } from "../db/tables.ts";
+import { bump, loadTable, MAX_NOTED_ROWS } from "../db/tables.ts";
 import { connectPostgres } from "../db/postgres.ts";
 import type { Route } from "../src/model.ts";
 
@@ -74,6 +74,31 @@ async function heldAtCommit<T>(
   }
 }
 
+/**
+ * Imports `routes` through A, held at its commit until both instances have built from its
+ * preview ({@linkcode heldAtCommit}); returns A's answer once B serves the import.
+ */
+async function importThroughPreview(
+  a: TestLotse,
+  b: TestLotse,
+  routes: readonly Route[],
+): Promise<{ version: number }> {
+  const builtA = a.lotse.store.previews.built;
+  const builtB = b.lotse.store.previews.built;
+  const res = await heldAtCommit(
+    a,
+    () => importRoutes(a, routes),
+    "both instances to build from the preview",
+    () =>
+      a.lotse.store.previews.built === builtA + 1 && b.lotse.store.previews.built === builtB + 1,
+    () => ({ a: a.lotse.store.previews, b: b.lotse.store.previews }),
+  );
+  const answer = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(answer));
+  await until("the import on B", () => b.lotse.store.snapshot!.versions.routes === answer.version);
+  return answer;
+}
+
 const byId = (routes: Iterable<Route>) =>
   [...routes].map((r) => `${r.id} ${r.evidenceType} ${r.regionKey} ${r.providerId}`).sort();
 
@@ -95,21 +120,7 @@ testTwoInstances(
     const moved = served.tables.routes.find((r) => r.regionKey.length === 8)!;
     const other = served.tables.providers.find((p) => p.id !== moved.providerId)!;
     const routes = [...newRoutes("preview"), { ...moved, providerId: other.id }];
-    const res = await heldAtCommit(
-      a,
-      () => importRoutes(a, routes),
-      "both instances to build from the preview",
-      () =>
-        a.lotse.store.previews.built === beforeA.built + 1 &&
-        b.lotse.store.previews.built === before.built + 1,
-      () => ({ a: a.lotse.store.previews, b: b.lotse.store.previews }),
-    );
-    const answer = await res.json();
-    assert.equal(res.status, 200, JSON.stringify(answer));
-    await until(
-      "the import on B",
-      () => b.lotse.store.snapshot!.versions.routes === answer.version,
-    );
+    const answer = await importThroughPreview(a, b, routes);
     const after = b.lotse.store.previews;
     assert.equal(after.prepared, before.prepared + 1, "B built from the preview");
     assert.equal(after.swapped, before.swapped + 1, "B swapped the preview in");
@@ -165,5 +176,37 @@ testTwoInstances(
       byId(await loadTable(b.lotse.db, "routes")),
     );
     assert.equal(await scratchRows(a), 0, "the preview removed");
+  },
+);
+
+testTwoInstances(
+  "a first import into an empty routes table becomes the other instance's table in columns",
+  async (a, b) => {
+    await listening(a, b);
+    // An operator's first load: the routes table empty on both instances.
+    await a.lotse.db.transaction(async (tx) => {
+      await tx.sql`delete from routes`;
+      await bump(tx, "routes");
+    });
+    await until(
+      "both instances without routes",
+      () =>
+        a.lotse.store.snapshot!.tables.routes.length === 0 &&
+        b.lotse.store.snapshot!.tables.routes.length === 0,
+    );
+    const before = b.lotse.store.previews;
+    const routes = newRoutes("first");
+    await importThroughPreview(a, b, routes);
+    assert.equal(b.lotse.store.previews.swapped, before.swapped + 1, "B swapped the preview in");
+    const served = b.lotse.store.snapshot!;
+    // The preview's columns, taken as they are: no route made into an object.
+    assert.equal(served.tables.routes.base?.length, routes.length);
+    assert.deepEqual(byId(served.tables.routes), byId(await loadTable(b.lotse.db, "routes")));
+    assert.deepEqual(byId(served.tables.routes), byId(routes));
+    // The index answers from positions in those columns (the keys are in no regions table).
+    for (const route of [routes[0]!, routes[routes.length - 1]!]) {
+      const found = served.nav.resolve(route.evidenceType, route.regionKey);
+      assert.equal(found.kind === "resolved" && found.route.id, route.id);
+    }
   },
 );
