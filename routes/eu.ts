@@ -445,7 +445,7 @@ function readRequest(bytes: Uint8Array, max: number, context: Context): EdmReque
   } catch (error) {
     if (!(error instanceof XmlRefusal)) throw error;
     refuse(
-      FACE_EDM_ERRORS[error.kind === "too-large" ? "payload-too-large" : "invalid-request"],
+      FACE_EDM_ERRORS[error.problemType],
       error.message,
       context,
     );

@@ -158,11 +158,7 @@ export function xnachweisRoutes(deps: XnachweisRoutesOptions): Hono<{ Variables:
       doc = parseXml(bytes, { maxBytes: max });
     } catch (error) {
       if (!(error instanceof XmlRefusal)) throw error;
-      refuse(
-        error.kind === "too-large" ? "payload-too-large" : "invalid-request",
-        error.message,
-        context,
-      );
+      refuse(error.problemType, error.message, context);
     }
     try {
       try {

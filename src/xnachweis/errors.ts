@@ -21,7 +21,6 @@ import {
   INTERMEDIARY_CLASSIFICATION,
   XML_CONTENT_TYPE,
 } from "./messages.ts";
-import type { XmlRefusal } from "./parse.ts";
 
 /** Lotse as the `ErrorProvider` of its own 0103s. */
 export const LOTSE_AGENT: Agent = {
@@ -38,11 +37,6 @@ export interface ErrorResponseOptions {
   requesters?: readonly Agent[];
   headers?: Record<string, string>;
   now?: number;
-}
-
-/** The problem type a refused message maps to. */
-export function refusalProblem(refusal: XmlRefusal): ProblemType {
-  return refusal.kind === "too-large" ? "payload-too-large" : "invalid-request";
 }
 
 /** A complete 0103 response with the status of `type`. */

@@ -64,7 +64,7 @@ export {
   sealedMessage,
   setIssuedToken,
 } from "./request_hash.ts";
-export { errorResponse, type ErrorResponseOptions, LOTSE_AGENT, refusalProblem } from "./errors.ts";
+export { errorResponse, type ErrorResponseOptions, LOTSE_AGENT } from "./errors.ts";
 export {
   type CheckedRequest,
   checkEvidenceRequest,

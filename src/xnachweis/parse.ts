@@ -42,6 +42,11 @@ export class XmlRefusal extends Error {
     super(detail);
     this.kind = kind;
   }
+
+  /** The problem it is answered as: too large, or an invalid request. */
+  get problemType(): "payload-too-large" | "invalid-request" {
+    return this.kind === "too-large" ? "payload-too-large" : "invalid-request";
+  }
 }
 
 /** Options for {@linkcode parseXml}. */

@@ -85,7 +85,7 @@ export async function checkEvidenceRequest(
   } catch (error) {
     const refusal = error instanceof XmlRefusal ? error : new XmlRefusal("malformed", "Unreadable");
     return refuse(
-      refusal.kind === "too-large" ? "payload-too-large" : "invalid-request",
+      refusal.problemType,
       refusal.message,
       options,
     );

@@ -122,9 +122,15 @@ Deno.test("readEvidenceRequest() reads requesters, provider, token, classificati
 Deno.test("parseXml() refuses oversize, non-UTF-8, DTDs (XXE, billion laughs) and malformed XML", () => {
   const valid = enc.encode(request());
   assert.equal(refusalOf(valid, valid.byteLength - 1).kind, "too-large");
+  // Too large is a 413 on every face; every other refusal an invalid request.
+  assert.equal(refusalOf(valid, valid.byteLength - 1).problemType, "payload-too-large");
   assert.equal(
     refusalOf(new Uint8Array([0x3c, 0x61, 0x3e, 0xe4, 0x3c, 0x2f, 0x61, 0x3e])).kind,
     "not-utf8",
+  );
+  assert.equal(
+    refusalOf(new Uint8Array([0x3c, 0x61, 0x3e, 0xe4, 0x3c, 0x2f, 0x61, 0x3e])).problemType,
+    "invalid-request",
   );
   assert.equal(
     refusalOf(enc.encode('<?xml version="1.0" encoding="ISO-8859-1"?><a>x</a>')).kind,
