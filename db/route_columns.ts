@@ -58,8 +58,38 @@ function asciiIdHash(bytes: Uint8Array, from: number, to: number): number {
   return ascii < 0x80 ? h : NaN;
 }
 
+/**
+ * A list of routes read through its iterator: `find`, `some`, `map` and `filter` of
+ * {@linkcode RouteRows} for the route columns and for the route list (src/route_list.ts).
+ */
+export abstract class IteratedRoutes implements RouteRows {
+  abstract readonly length: number;
+  abstract [Symbol.iterator](): Iterator<Route>;
+
+  find(predicate: (route: Route) => boolean): Route | undefined {
+    for (const route of this) if (predicate(route)) return route;
+    return undefined;
+  }
+
+  some(predicate: (route: Route) => boolean): boolean {
+    return this.find(predicate) !== undefined;
+  }
+
+  map<T>(fn: (route: Route) => T): T[] {
+    const out: T[] = [];
+    for (const route of this) out.push(fn(route));
+    return out;
+  }
+
+  filter(predicate: (route: Route) => boolean): Route[] {
+    const out: Route[] = [];
+    for (const route of this) if (predicate(route)) out.push(route);
+    return out;
+  }
+}
+
 /** Routes in columns, read-only; made by {@linkcode RouteColumnsBuilder}. */
-export class RouteColumns implements RouteRows {
+export class RouteColumns extends IteratedRoutes {
   readonly length: number;
   /** Route `i`'s id is the UTF-8 `#idBytes[#idStarts[i], #idStarts[i + 1])`. */
   readonly #idBytes: Uint8Array;
@@ -91,6 +121,7 @@ export class RouteColumns implements RouteRows {
     regionValues: readonly string[];
     providerValues: readonly string[];
   }) {
+    super();
     this.length = parts.length;
     this.#idBytes = parts.idBytes;
     this.#idStarts = parts.idStarts;
@@ -109,16 +140,8 @@ export class RouteColumns implements RouteRows {
     return utf8Text(this.#idBytes, this.#idStarts[i]!, this.#idStarts[i + 1]!);
   }
 
-  evidenceType(i: number): string {
-    return this.typeValues[this.types[i]!]!;
-  }
-
   regionKey(i: number): string {
     return this.regionValues[this.regions[i]!]!;
-  }
-
-  providerId(i: number): string {
-    return this.providerValues[this.providers[i]!]!;
   }
 
   /** Route `i` as an object (a new one each time). */
@@ -133,33 +156,6 @@ export class RouteColumns implements RouteRows {
 
   *[Symbol.iterator](): Iterator<Route> {
     for (let i = 0; i < this.length; i++) yield this.route(i);
-  }
-
-  find(predicate: (route: Route) => boolean): Route | undefined {
-    for (let i = 0; i < this.length; i++) {
-      const route = this.route(i);
-      if (predicate(route)) return route;
-    }
-    return undefined;
-  }
-
-  some(predicate: (route: Route) => boolean): boolean {
-    return this.find(predicate) !== undefined;
-  }
-
-  map<T>(fn: (route: Route) => T): T[] {
-    const out: T[] = [];
-    for (let i = 0; i < this.length; i++) out.push(fn(this.route(i)));
-    return out;
-  }
-
-  filter(predicate: (route: Route) => boolean): Route[] {
-    const out: Route[] = [];
-    for (let i = 0; i < this.length; i++) {
-      const route = this.route(i);
-      if (predicate(route)) out.push(route);
-    }
-    return out;
   }
 }
 

@@ -4,6 +4,7 @@ import type { Route } from "../src/model.ts";
 import { idHash, RouteColumns, RouteColumnsBuilder } from "./route_columns.ts";
 import { RouteList } from "../src/route_list.ts";
 import { generateTables } from "../tools/generate.ts";
+import { Rng } from "../tools/rng.ts";
 
 /** `routes` in columns, as the COPY reader makes them (db/tables.ts, decodeRouteColumns). */
 function columnsOf(
@@ -147,14 +148,6 @@ function everything(index: NavIndex, types: readonly string[], agsList: readonly
   return out;
 }
 
-// A small deterministic random source, so a failure can be replayed.
-function rng(seed: number) {
-  return () => {
-    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-    return seed / 0x7fffffff;
-  };
-}
-
 Deno.test("An index built from route columns answers exactly like one built from objects, before and after changes", () => {
   const tables = generateTables({ seed: 5 });
   const agsList = tables.regions.map((r) => r.ags);
@@ -200,7 +193,8 @@ Deno.test("An index built from route columns answers exactly like one built from
   // Changes applied in place to an index of columns, against a full build from objects. The
   // routes table holds one route per key, each naming a provider and type that exist
   // (db/migrations/001_tables.sql): so do the changes.
-  const random = rng(11);
+  // The repository's seeded PRNG, so a failure can be replayed.
+  const rng = new Rng(11);
   const providers = tables.providers.map((p) => p.id);
   const special = new Set([
     gemeinde.id,
@@ -211,20 +205,20 @@ Deno.test("An index built from route columns answers exactly like one built from
   for (let round = 0; round < 6; round++) {
     const ids: string[] = [];
     const rows: Route[] = [];
-    for (let n = 0; n < 1 + Math.floor(random() * 5); n++) {
-      const pick = routes[Math.floor(random() * routes.length)]!;
+    for (let n = 0; n < 1 + rng.int(5); n++) {
+      const pick = rng.pick(routes);
       if (special.has(pick.id) || ids.includes(pick.id)) continue;
       ids.push(pick.id);
       // Deleted, or given another provider.
-      if (random() < 0.5) {
-        rows.push({ ...pick, providerId: providers[Math.floor(random() * providers.length)]! });
+      if (rng.chance(0.5)) {
+        rows.push({ ...pick, providerId: rng.pick(providers) });
       } else taken.delete(`${pick.evidenceType}|${pick.regionKey}`);
     }
     // A new route at Bund, Land, Kreis or Gemeinde level.
     for (;;) {
-      const ags = agsList[Math.floor(random() * agsList.length)]!;
-      const key = ["", ags.slice(0, 2), ags.slice(0, 5), ags][Math.floor(random() * 4)]!;
-      const type = types[Math.floor(random() * (types.length - 1))]!;
+      const ags = rng.pick(agsList);
+      const key = rng.pick(["", ags.slice(0, 2), ags.slice(0, 5), ags]);
+      const type = types[rng.int(types.length - 1)]!;
       if (taken.has(`${type}|${key}`)) continue;
       taken.add(`${type}|${key}`);
       ids.push(`added-${round}`);

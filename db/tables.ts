@@ -433,7 +433,7 @@ export async function loadRoutes(
  */
 export async function decodeRouteColumns(
   starting: Promise<CopySource>,
-  options: LoadOptions & CopyTextRowsOptions = {},
+  options: LoadOptions & Pick<CopyTextRowsOptions, "arrays"> = {},
 ): Promise<RouteColumns> {
   const builder = new RouteColumnsBuilder(options.expect);
   const decoder = new CopyTextRows(4, [1, 2, 3], () => {}, {
@@ -445,11 +445,7 @@ export async function decodeRouteColumns(
       builder.add(bytes, starts[0]!, ends[0]!, ordinals[1]!, ordinals[2]!, ordinals[3]!);
     },
   });
-  await (await starting).read(
-    (chunk) => decoder.push(chunk),
-    options.sliced ? { sliceMs: COPY_SLICE_MS } : {},
-  );
-  decoder.end();
+  await decodeCopy(starting, decoder, options);
   return builder.finish(decoder.values(1), decoder.values(2), decoder.values(3));
 }
 
@@ -497,12 +493,21 @@ async function copyRows<T>(
   const decoder = new CopyTextRows(shape.columns, shape.interned, (c) => out.push(make(c)), {
     arrays: shape.arrays,
   });
+  await decodeCopy(starting, decoder, options);
+  return out;
+}
+
+/** Feeds the COPY `starting` to `decoder` (in slices for a reload) to its checked end. */
+async function decodeCopy(
+  starting: Promise<CopySource>,
+  decoder: CopyTextRows,
+  options: LoadOptions,
+): Promise<void> {
   await (await starting).read(
     (chunk) => decoder.push(chunk),
     options.sliced ? { sliceMs: COPY_SLICE_MS } : {},
   );
   decoder.end();
-  return out;
 }
 
 // The driver makes a new string for every cell: a million routes would hold a million copies

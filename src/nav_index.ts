@@ -111,6 +111,15 @@ const LEVEL_BY_KEY_LENGTH: readonly (MatchedLevel | undefined)[] = [
  */
 type RouteRef = Route | number;
 
+/** The id of `ref`; `base` holds the routes a number is a position of. */
+function refId(base: RouteColumns | null, ref: RouteRef): string {
+  return typeof ref === "number" ? base!.id(ref) : ref.id;
+}
+
+function refKey(base: RouteColumns | null, ref: RouteRef): string {
+  return typeof ref === "number" ? base!.regionKey(ref) : ref.regionKey;
+}
+
 interface GemeindeEntry {
   readonly found: RegionLookup & { kind: "found" };
   readonly ordinal: number;
@@ -162,14 +171,14 @@ function isRegionKey(key: string): boolean {
 
 /**
  * Which of two routes for the same key wins: the smaller id, so the order of rows never
- * matters. `idOf` gives a reference's id.
+ * matters. `base` holds the routes a number is a position of.
  */
 function wins(
   candidate: RouteRef,
   holder: RouteRef | undefined,
-  idOf: (ref: RouteRef) => string,
+  base: RouteColumns | null,
 ): boolean {
-  return holder === undefined || idOf(candidate) < idOf(holder);
+  return holder === undefined || refId(base, candidate) < refId(base, holder);
 }
 
 function lookupFor(
@@ -283,18 +292,6 @@ export class NavIndex {
     this.#base = parts.base;
   }
 
-  /** The id of a route reference. */
-  #idOf = (ref: RouteRef): string => typeof ref === "number" ? this.#base!.id(ref) : ref.id;
-
-  #keyOf(ref: RouteRef): string {
-    return typeof ref === "number" ? this.#base!.regionKey(ref) : ref.regionKey;
-  }
-
-  /** The route a reference names, as an object (made from the base columns for a position). */
-  #routeOf(ref: RouteRef): Route {
-    return typeof ref === "number" ? this.#base!.route(ref) : ref;
-  }
-
   /** Every valid route of an evidence type with its provider (the DSD lists them). */
   routes(evidenceType: string): readonly Resolution[] {
     const type = this.#types.get(evidenceType);
@@ -323,7 +320,7 @@ export class NavIndex {
    * Gemeinde's own route (`at`), per key for a route above Gemeinde level.
    */
   #answer(type: TypeEntry, route: RouteRef, at?: number): Resolution {
-    const key = this.#keyOf(route);
+    const key = refKey(this.#base, route);
     const answers = type.answers;
     if (key.length === 8) {
       const ordinal = at ?? this.#regionParts.gemeinden.get(key)?.ordinal;
@@ -339,7 +336,8 @@ export class NavIndex {
   }
 
   #resolution(type: TypeEntry, ref: RouteRef): Resolution {
-    const route = this.#routeOf(ref);
+    // A position's route made into an object once, for the answer that keeps it.
+    const route = typeof ref === "number" ? this.#base!.route(ref) : ref;
     return Object.freeze({
       kind: "resolved",
       evidenceType: type.evidenceType,
@@ -365,8 +363,9 @@ export class NavIndex {
       string,
       { gem: (RouteRef | undefined)[]; byKey: Map<string, RouteRef> }
     >();
-    const idOf = this.#idOf;
-    const sameId = (ref: RouteRef | undefined, id: string) => ref !== undefined && idOf(ref) === id;
+    const base = this.#base;
+    const sameId = (ref: RouteRef | undefined, id: string) =>
+      ref !== undefined && refId(base, ref) === id;
     const edit = (id: string) => {
       let t = touched.get(id);
       if (!t) {
@@ -405,11 +404,11 @@ export class NavIndex {
         const holder = t.gem[ordinal];
         // A fall-back sitting there gives way to the Gemeinde's own route.
         if (
-          holder === undefined || this.#keyOf(holder).length !== 8 || wins(route, holder, idOf)
+          holder === undefined || refKey(base, holder).length !== 8 || wins(route, holder, base)
         ) {
           t.gem[ordinal] = route;
         }
-      } else if (wins(route, t.byKey.get(key), idOf)) {
+      } else if (wins(route, t.byKey.get(key), base)) {
         t.byKey.set(key, route);
         mark(route.evidenceType, key);
       }
@@ -419,7 +418,7 @@ export class NavIndex {
         const [from, to] = this.#range(prefix);
         for (let i = from; i < to; i++) {
           const own = t.gem[i];
-          if (own !== undefined && this.#keyOf(own).length === 8) continue;
+          if (own !== undefined && refKey(base, own).length === 8) continue;
           const ags = this.#regionParts.ordinals[i]!.ags;
           t.gem[i] = t.byKey.get(ags.slice(0, 5)) ?? t.byKey.get(ags.slice(0, 3)) ??
             t.byKey.get(ags.slice(0, 2)) ?? t.byKey.get("");
@@ -453,7 +452,6 @@ export class NavIndex {
     const routesByType = new Map(this.#routesByType);
     const gone = new Set(removed.map((r) => r.id));
     // A position's id is made only where its hash is one of a removed route's.
-    const base = this.#base;
     const goneHashes = new Set(removed.map((r) => idHash(r.id)));
     const keeps = (r: RouteRef) =>
       typeof r === "number"
@@ -532,7 +530,7 @@ export class NavIndex {
     const ordinal = key.length === 8 ? this.#regionParts.gemeinden.get(key)?.ordinal : undefined;
     if (ordinal === undefined) return type.byKey.has(key);
     const route = type.byGemeinde[ordinal];
-    return route !== undefined && this.#keyOf(route) === key;
+    return route !== undefined && refKey(this.#base, route) === key;
   }
 
   /** The region with this AGS, or `undefined`. */
@@ -765,7 +763,6 @@ export function* navIndexSteps(
     : routes instanceof RouteColumns
     ? [{ from: 0, length: routes.length }]
     : [routes];
-  const idOf = (ref: RouteRef) => typeof ref === "number" ? base!.id(ref) : ref.id;
   // Per distinct value of the base columns: its evidence type's build, its Gemeinde ordinal
   // (-1: another valid key; -2: not a region key), its provider ordinal (-1: none).
   const typeOf = base?.typeValues.map((id) => building.get(id)) ?? [];
@@ -805,10 +802,10 @@ export function* navIndexSteps(
         t.serving.push(provider);
         t.routes.push(p);
         if (at >= 0) {
-          if (wins(p, t.gem[at], idOf)) t.gem[at] = p;
+          if (wins(p, t.gem[at], base)) t.gem[at] = p;
         } else {
           const key = regionValues[regions[p]!]!;
-          if (wins(p, t.byKey.get(key), idOf)) t.byKey.set(key, p);
+          if (wins(p, t.byKey.get(key), base)) t.byKey.set(key, p);
         }
       }
       continue;
@@ -837,8 +834,8 @@ export function* navIndexSteps(
       type.serving.push(providerOrdinal);
       type.routes.push(route);
       if (at !== undefined) {
-        if (wins(route, type.gem[at], idOf)) type.gem[at] = route;
-      } else if (wins(route, type.byKey.get(key), idOf)) {
+        if (wins(route, type.gem[at], base)) type.gem[at] = route;
+      } else if (wins(route, type.byKey.get(key), base)) {
         type.byKey.set(key, route);
       }
     }

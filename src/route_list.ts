@@ -21,7 +21,7 @@
  */
 import { runToEnd, type Steps } from "./_slices.ts";
 import type { Route, RouteRows } from "./model.ts";
-import { idHash, RouteColumns } from "../db/route_columns.ts";
+import { idHash, IteratedRoutes, RouteColumns } from "../db/route_columns.ts";
 
 const CHUNK = 4096;
 
@@ -35,7 +35,7 @@ export interface RouteRange {
 type Chunk = readonly Route[] | RouteRange;
 
 /** A list of routes that shares every chunk a change does not touch with its predecessor. */
-export class RouteList implements RouteRows {
+export class RouteList extends IteratedRoutes {
   /** The columns the ranges among the chunks are of (db/route_columns.ts), or null. */
   readonly #base: RouteColumns | null;
   readonly #chunks: readonly Chunk[];
@@ -48,6 +48,7 @@ export class RouteList implements RouteRows {
     chunks: readonly Chunk[],
     hashes: readonly Int32Array[],
   ) {
+    super();
     this.#base = base;
     this.#chunks = chunks;
     this.#hashes = hashes;
@@ -126,27 +127,6 @@ export class RouteList implements RouteRows {
     for (const chunk of this.#chunks) {
       for (let i = 0; i < chunk.length; i++) yield this.#at(chunk, i);
     }
-  }
-
-  find(predicate: (route: Route) => boolean): Route | undefined {
-    for (const route of this) if (predicate(route)) return route;
-    return undefined;
-  }
-
-  some(predicate: (route: Route) => boolean): boolean {
-    return this.find(predicate) !== undefined;
-  }
-
-  map<T>(fn: (route: Route) => T): T[] {
-    const out: T[] = [];
-    for (const route of this) out.push(fn(route));
-    return out;
-  }
-
-  filter(predicate: (route: Route) => boolean): Route[] {
-    const out: Route[] = [];
-    for (const route of this) if (predicate(route)) out.push(route);
-    return out;
   }
 
   /**

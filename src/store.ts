@@ -413,9 +413,8 @@ export class TableStore {
         };
       }
       // Read in slices: the instance serves the current snapshot meanwhile.
-      const rows = await Promise.all(
-        changed.map((name) => loadTable(tx, name, { sliced: true, expect: routesSize(current) })),
-      );
+      const options = { sliced: true, expect: routesSize(current) };
+      const rows = await Promise.all(changed.map((name) => loadTable(tx, name, options)));
       return { versions, changed, rows: rows as unknown[], routes: null };
     });
     if (!result) return;
@@ -476,13 +475,15 @@ export class TableStore {
       if (preview === null || this.#snapshot !== base) return null;
       // The import's upsert: its rows take the places of routes with their ids. Into an empty
       // table (an operator's first import) that is the preview itself, kept in its columns: a
-      // million routes made into objects to be appended cost an instance ~75 MiB more after
-      // the import than after a start (BENCHMARKS.md, "Session 14, P7").
-      const rows = base.tables.routes.length === 0 ? null : [...preview];
-      const list = rows === null ? RouteList.from(preview) : (await runInSlices(
-        base.tables.routes.changeSteps(rows.map((r) => r.id), rows),
-        PREVIEW_SLICE_MS,
-      )).list;
+      // million routes made into objects to be appended left an instance 63–89 MiB larger
+      // after the import (BENCHMARKS.md, "Session 14, P7").
+      let list: RouteList;
+      if (base.tables.routes.length === 0) list = RouteList.from(preview);
+      else {
+        const rows = [...preview];
+        const ids = rows.map((r) => r.id);
+        ({ list } = await runInSlices(base.tables.routes.changeSteps(ids, rows), PREVIEW_SLICE_MS));
+      }
       // Another snapshot may have come while the route list was built in slices.
       if (this.#snapshot !== base) return null;
       const built = await buildSnapshotInSlices(
