@@ -52,8 +52,8 @@ export interface ArrivalJob extends AutocannonJob {
   spinMs?: number;
 }
 
-/** What one run measured. */
-export interface ArrivalResult {
+/** What a held-rate run measured, by either generator (this one or loadtest/_h2load.ts). */
+export interface HeldRun {
   /** Requests due in the measured `durationS` (the warm-up's not counted anywhere but `errors`). */
   scheduled: number;
   requests: number;
@@ -61,10 +61,14 @@ export interface ArrivalResult {
   achievedRps: number;
   non2xx: number;
   errors: number;
+  /** Here from each request's due time, in h2load from its send, to its answer's last byte. */
+  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
+}
+
+/** What one run measured. */
+export interface ArrivalResult extends HeldRun {
   dropped: number;
   connectionsUsed: number;
-  /** From each request's due time to its answer's last byte. */
-  latencyMs: { p50: number; p90: number; p99: number; p999: number; max: number };
   /** From each request's send to its answer's last byte. */
   serviceMs: { p50: number; p99: number; p999: number; max: number };
   /** How late the generator sent (send − due). */
