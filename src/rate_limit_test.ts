@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { RateLimits, tightest, tooManyRequests } from "./rate_limit.ts";
+import { RateLimits, rateLimitValue, tightest, tooManyRequests } from "./rate_limit.ts";
 
 Deno.test("RateLimits counts per key in fixed windows and refuses past the quota", () => {
   let now = 0;
@@ -72,4 +72,21 @@ Deno.test("tooManyRequests() is a 429 problem with Retry-After and RateLimit fie
   assert.equal(res.headers.get("ratelimit-policy"), '"token";q=1;w=60, "address";q=100;w=60');
   assert.equal(res.headers.get("ratelimit"), '"token";r=0;t=60');
   assert.equal((await res.json()).type, "https://lotse.dev/problems/too-many-requests");
+});
+
+Deno.test("rateLimitValue() writes every count in plain decimal digits", () => {
+  const limits = new RateLimits({
+    windowMs: 60_000,
+    token: 0,
+    address: 0,
+    client: 1_000_000_000,
+    now: () => 1_000,
+  });
+  const values = [];
+  for (let i = 0; i < 3; i++) values.push(rateLimitValue(limits.take("client", "c")!));
+  assert.deepEqual(values, [
+    '"client";r=999999999;t=60',
+    '"client";r=999999998;t=60',
+    '"client";r=999999997;t=60',
+  ]);
 });
