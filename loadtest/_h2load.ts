@@ -1,26 +1,40 @@
 /**
  * A held arrival rate from h2load (nghttp2's load generator: C, one event loop), for P2 beside
  * loadtest/_arrival.ts. The JavaScript generator keeps k6's open model exactly, but at P2's
- * ~20k requests/s it uses its whole core, and its own event loop's delays end up in the tail
- * it reports: bare `Deno.serve`, which answers in ~7 µs, measured p99 2.7 ms and p99.9 8.4 ms
- * through it (session 14). h2load times each request in C: at the same rate it measures bare
- * `Deno.serve` at p99 0.4 ms (BENCHMARKS.md, "Session 15, P2").
+ * 20–25k requests/s it uses its whole core, and its own event loop's delays end up in the tail
+ * it reports: bare `Deno.serve` measured p99 2.7 ms and p99.9 8.4 ms through it (session 14).
+ * h2load times each request in C: at the same rate it measures bare `Deno.serve` at p99
+ * 0.3–0.5 ms (BENCHMARKS.md, "Session 15, P2").
  *
  * How the rate is held: `clients` HTTP/1.1 connections, each sending one request every
  * `clients / rate` seconds (h2load's `--rps`, per connection), started a whole number of
- * milliseconds apart (`-r 1 --rate-period`). The client count is chosen so that the start offsets, taken modulo the
- * interval, spread evenly ({@linkcode spreadClients}): otherwise every client would send in the
- * same few milliseconds. h2load's event loop (libev over `epoll_wait`, whose timeout is whole
- * milliseconds) sends what is due in steps of about a millisecond, ~20 requests at once at
- * 20k/s: burstier than k6's even spacing, so a server is measured under harder arrivals, not
- * easier ones. The run reports how bunched the sends were.
+ * milliseconds apart (`-r 1 --rate-period`). Two rules set the count ({@linkcode
+ * spreadClients}):
+ *
+ * - A connection sends at most 100 requests a second. h2load's per-connection timer fires at
+ *   most every 10 ms (`std::max(0.01, 1. / config.rps)` in `Client::connection_made()`,
+ *   h2load.cc of nghttp2 1.52); at a higher rate a tick finds two due, and over HTTP/1.1 the
+ *   second waits for the first answer, uncounted.
+ * - The start offsets, taken modulo the interval, spread evenly: otherwise every connection
+ *   would send in the same few milliseconds.
+ *
+ * h2load's event loop (libev over `epoll_wait`, whose timeout is whole milliseconds) sends what
+ * is due in steps of about a millisecond, ~20 requests at once at 20k/s: burstier than k6's even
+ * spacing. The run reports how bunched the sends were and the longest pause between two sends.
  *
  * Latency is counted from each request's send (h2load's `--log-file`: start time, status,
- * microseconds to the end of the response), not from its due time. The two differ only when
- * a connection's previous answer came later than the next due time: h2load then sends the
- * next one when the answer arrives, and the lateness is not counted (coordinated omission).
- * So every run reports `overInterval`, the answers slower than a connection's interval: when
- * it is 0, no send waited for an answer and the figures are the due-time figures.
+ * microseconds to the end of the response), not from its due time. The two differ in two cases,
+ * and neither lateness is counted:
+ *
+ * - A connection's previous answer came later than its next due time: h2load sends the next
+ *   request when the answer arrives (coordinated omission). Every run reports `overInterval`,
+ *   the answers slower than a connection's interval; when it is 0, no send waited for an answer.
+ * - h2load itself did not run (its core taken): what fell due meanwhile goes out late, at once.
+ *   The longest pause between sends (`sendSteps.gapMaxMs`) shows it; bare `Deno.serve` measured
+ *   in the same run has the same pauses.
+ *
+ * Every connection requests `paths` in the same order, so at any moment a few dozen
+ * neighbouring paths of the list are in use, not all of them.
  *
  * @module
  */
@@ -83,15 +97,20 @@ export function parseLog(text: string): LoggedRequest[] {
   return out;
 }
 
+/** Most requests a second one h2load connection sends on time (its timer's 10 ms floor). */
+export const MAX_RPS_PER_CLIENT = 100;
+
 /**
- * The smallest client count ≥ `wanted`, with a start step of whole milliseconds (client k
- * starts `k × stepMs` after the first), whose start offsets spread evenly modulo the
- * per-client interval `clients / rate`: no gap between neighbouring phases more than twice the
- * even gap `1 / rate` (or than the 1 ms h2load's loop sends in anyway).
+ * The smallest client count ≥ `wanted` and ≥ `rate / 100` (a connection's interval no shorter
+ * than h2load's 10 ms timer), with a start step of whole milliseconds (client k starts
+ * `k × stepMs` after the first), whose start offsets spread evenly modulo the per-client
+ * interval `clients / rate`: no gap between neighbouring phases more than twice the even gap
+ * `1 / rate` (or than the 1 ms h2load's loop sends in anyway).
  */
 export function spreadClients(rate: number, wanted: number): { clients: number; stepMs: number } {
   const allowed = Math.max(2 * 1000 / rate, 1) + 1e-9;
-  for (let clients = Math.max(1, Math.round(wanted)); clients < wanted * 2 + 2; clients++) {
+  const least = Math.max(1, Math.round(wanted), Math.ceil(rate / MAX_RPS_PER_CLIENT));
+  for (let clients = least; clients < least * 2 + 2; clients++) {
     const intervalMs = clients * 1000 / rate;
     const even = intervalMs / clients;
     for (const stepMs of new Set([Math.max(1, Math.floor(even)), Math.ceil(even)])) {
@@ -104,7 +123,7 @@ export function spreadClients(rate: number, wanted: number): { clients: number; 
       if (widest <= allowed) return { clients, stepMs };
     }
   }
-  throw new Error(`No client count near ${wanted} spreads ${rate} requests/s`);
+  throw new Error(`No client count near ${least} spreads ${rate} requests/s`);
 }
 
 /**
@@ -145,11 +164,15 @@ export function summarize(
   };
 }
 
-/** h2load's count of requests that failed, errored or timed out, from its summary. */
-export function failedCount(output: string): number {
+/**
+ * h2load's count of requests that errored, from its summary. Its `failed` also counts every
+ * answer that is not 2xx or 3xx (`non2xx` counts those from the log) and every errored one
+ * again; a timed-out connection's requests count as errored too.
+ */
+export function erroredCount(output: string): number {
   const m = output.match(/requests: .*?, (\d+) failed, (\d+) errored, (\d+) timeout/);
   if (!m) throw new Error(`h2load printed no summary: ${output.trim().slice(-2000)}`);
-  return Number(m[1]) + Number(m[2]) + Number(m[3]);
+  return Number(m[2]);
 }
 
 /** Runs h2load pinned to the load core at a held rate; killed if it overruns by 60 s. */
@@ -187,13 +210,17 @@ export async function runH2load(job: H2loadJob): Promise<H2loadResult> {
       logFile,
     ]);
     const guard = setTimeout(() => child.stop(), (warmupS + job.durationS + 60) * 1000);
-    const status = await child.process.status;
-    clearTimeout(guard);
-    await child.stop();
+    let status: Deno.CommandStatus;
+    try {
+      status = await child.process.status;
+    } finally {
+      clearTimeout(guard);
+      await child.stop();
+    }
     if (!status.success) {
       throw new Error(`h2load failed (exit ${status.code}): ${child.output.trim().slice(-2000)}`);
     }
-    const errors = failedCount(child.output);
+    const errors = erroredCount(child.output);
     const summary = summarize(parseLog(await Deno.readTextFile(logFile)), {
       rate: job.rate,
       durationS: job.durationS,

@@ -406,6 +406,7 @@ async function latency(args: Args, cleanups: Cleanups) {
       "non-2xx": String(r.non2xx),
       errors: String(r.errors),
       dropped: arrival ? String(arrival.dropped) : "–",
+      "over interval": "–",
       "send lag p99 ms": arrival ? fmt(arrival.sendLagMs.p99, 3) : "–",
     };
   };
@@ -500,7 +501,8 @@ function h2loadRow(run: string, r: H2loadResult): Record<string, string> {
     "max ms": fmt(r.latencyMs.max, 1),
     "non-2xx": String(r.non2xx),
     errors: String(r.errors),
-    dropped: `${r.overInterval} over ${fmt(r.intervalMs, 1)} ms`,
+    dropped: "–",
+    "over interval": `${r.overInterval} over ${fmt(r.intervalMs, 1)} ms`,
     "send lag p99 ms": "–",
   };
 }
@@ -1547,7 +1549,7 @@ async function all(args: Args, cleanups: Cleanups) {
       // (loadtest/_h2load.ts). They count only when no send waited for an answer.
       met: nms.p99 <= TARGETS.P2.p99Ms && nms.p999 <= TARGETS.P2.p999Ms &&
         native.overInterval === 0 && native.errors === 0 && native.non2xx === 0 &&
-        native.requests >= native.scheduled * 0.99,
+        native.requests >= native.scheduled - native.clients,
       command: task("latency --duration 20"),
     });
   }
