@@ -69,8 +69,8 @@ export interface H2loadResult extends HeldRun {
   intervalMs: number;
   /** Answers in the window slower than `intervalMs` (see the module's text); 0: none held back. */
   overInterval: number;
-  /** How h2load spaced its sends: the share sent within 20 µs of the one before, the gaps' p99. */
-  sendSteps: { bunchedShare: number; gapP99Ms: number; gapMaxMs: number };
+  /** How h2load spaced its sends: the share sent within 20 µs of the one before, the longest gap. */
+  sendSteps: { bunchedShare: number; gapMaxMs: number };
 }
 
 /** One request of h2load's `--log-file`. */
@@ -158,7 +158,6 @@ export function summarize(
     overInterval: inWindow.filter((r) => r.elapsedUs / 1000 > intervalMs).length,
     sendSteps: {
       bunchedShare: gaps.length === 0 ? 0 : bunched / gaps.length,
-      gapP99Ms: percentile(gaps, 99) / 1000,
       gapMaxMs: percentile(gaps, 100) / 1000,
     },
   };

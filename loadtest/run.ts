@@ -63,7 +63,7 @@ import { connectionsTo, registerStats, startHttpsFront } from "./_https_front.ts
 import { footprint, type FootprintResult } from "./_footprint.ts";
 import TARGETS from "./targets.json" with { type: "json" };
 import type { AutocannonJob } from "./_autocannon.ts";
-import type { ArrivalJob, ArrivalResult } from "./_arrival.ts";
+import type { ArrivalJob, ArrivalResult, HeldRun } from "./_arrival.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -392,21 +392,23 @@ async function latency(args: Args, cleanups: Cleanups) {
   const rate = Math.round(args.rate ?? max!.rps * 0.5);
   const connections = args.connections ?? 50;
   const job = { paths, token, rate, durationS, connections, maxConnections: connections * 10 };
-  const row = (run: string, r: ArrivalResult | Record<string, unknown>) => {
-    const ms = r.latencyMs as Record<string, number>;
+  // A row of either held-rate generator, or of autocannon (whose result has only the common part).
+  const row = (run: string, r: ArrivalResult | H2loadResult | Record<string, unknown>) => {
+    const ms = r.latencyMs as HeldRun["latencyMs"];
     const arrival = "dropped" in r ? r as ArrivalResult : null;
+    const native = "overInterval" in r ? r as H2loadResult : null;
     return {
       run,
       "target req/s": krps(rate),
       "achieved req/s": krps(r.achievedRps as number),
-      "p50 ms": fmt(ms.p50!, 3),
-      "p99 ms": fmt(ms.p99!, 3),
-      "p99.9 ms": fmt(ms.p999!, 3),
-      "max ms": fmt(ms.max!, 1),
+      "p50 ms": fmt(ms.p50, 3),
+      "p99 ms": fmt(ms.p99, 3),
+      "p99.9 ms": fmt(ms.p999, 3),
+      "max ms": fmt(ms.max, 1),
       "non-2xx": String(r.non2xx),
       errors: String(r.errors),
       dropped: arrival ? String(arrival.dropped) : "–",
-      "over interval": "–",
+      "over interval": native ? `${native.overInterval} over ${fmt(native.intervalMs, 1)} ms` : "–",
       "send lag p99 ms": arrival ? fmt(arrival.sendLagMs.p99, 3) : "–",
     };
   };
@@ -451,7 +453,7 @@ async function latency(args: Args, cleanups: Cleanups) {
     return r;
   };
   const h2Lotse = await native(lotse.url, lotse.child.pid);
-  rows.push(h2loadRow("h2load held rate", h2Lotse));
+  rows.push(row("h2load held rate", h2Lotse));
   const bare = await startReference(cleanups, "bare");
   await runArrival({ ...job, url: bare.url, durationS: 2 });
   const barePreempted = preemptions(bare.child.pid);
@@ -462,7 +464,7 @@ async function latency(args: Args, cleanups: Cleanups) {
   reference.preemptions = preemptions(bare.child.pid) - barePreempted;
   rows.push(row("bare Deno.serve", reference));
   const h2Bare = await native(bare.url, bare.child.pid);
-  rows.push(h2loadRow("bare, h2load held rate", h2Bare));
+  rows.push(row("bare, h2load held rate", h2Bare));
   console.table(rows);
   if (max) console.log(`P1 max measured first: ${krps(max.rps)} req/s → rate ${rate}/s`);
   console.log(`bare Deno.serve preempted ${reference.preemptions} times`);
@@ -486,24 +488,6 @@ async function latency(args: Args, cleanups: Cleanups) {
     autocannon,
     reference,
     h2load: { lotse: h2Lotse, bare: h2Bare },
-  };
-}
-
-/** A row of P2's table for an h2load run (loadtest/_h2load.ts). */
-function h2loadRow(run: string, r: H2loadResult): Record<string, string> {
-  return {
-    run,
-    "target req/s": krps(r.rate),
-    "achieved req/s": krps(r.achievedRps),
-    "p50 ms": fmt(r.latencyMs.p50, 3),
-    "p99 ms": fmt(r.latencyMs.p99, 3),
-    "p99.9 ms": fmt(r.latencyMs.p999, 3),
-    "max ms": fmt(r.latencyMs.max, 1),
-    "non-2xx": String(r.non2xx),
-    errors: String(r.errors),
-    dropped: "–",
-    "over interval": `${r.overInterval} over ${fmt(r.intervalMs, 1)} ms`,
-    "send lag p99 ms": "–",
   };
 }
 
