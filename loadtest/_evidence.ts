@@ -6,6 +6,11 @@
  * rounds. Lotse and nginx run on the server core, the provider and curl on the load core.
  * Where nginx is not installed (the regression guard on a fresh machine), the reference can be
  * a Deno forwarder instead (`reference: "forwarder"`, loadtest/bare_server.ts `--forward`).
+ * Beside nginx, the same rounds measure three Deno forwarders (the shaped references, as P1 has
+ * one): the runtime's own stream (`new Response(upstream.body)`), the body through JavaScript a
+ * chunk at a time, and that with SHA-256 over every chunk. They bound what any forwarder on
+ * this runtime reaches when it must see every chunk (Lotse's record and stall cut) and hash it
+ * (a `Repr-Digest`), with none of Lotse's own work.
  *
  * Per round and path: curl's throughput, the server's CPU seconds per GiB, and Lotse's RSS
  * (sampled every 50 ms); then `concurrent` transfers of `concurrentBytes` at once with the
@@ -61,6 +66,8 @@ export interface EvidenceOptions {
    * the provider's body on as the runtime's own stream (needs nothing but Deno).
    */
   readonly reference?: "nginx" | "forwarder";
+  /** The three Deno forwarders beside nginx (default: when the reference is nginx). */
+  readonly shaped?: boolean;
 }
 
 /** One path's figures over the rounds. */
@@ -78,6 +85,12 @@ export interface EvidenceResult {
   readonly reference: PathFigures;
   readonly digest: PathFigures;
   readonly plain: PathFigures;
+  /**
+   * The Deno forwarders in front of the same provider (loadtest/bare_server.ts `--forward`):
+   * `runtime` hands the body on as the runtime's stream, `eachChunk` through JavaScript a chunk
+   * at a time, `eachChunkSha256` hashes every chunk too. Null when not measured.
+   */
+  readonly shaped: Readonly<Record<ForwarderMode, PathFigures>> | null;
   /** Median Lotse / reference throughput, with and without the provider's Repr-Digest. */
   readonly digestOverReference: number;
   readonly plainOverReference: number;
@@ -101,6 +114,18 @@ export interface EvidenceResult {
     readonly ms: number;
   } | null;
 }
+
+/** How a Deno forwarder hands the provider's body on (loadtest/bare_server.ts). */
+export type ForwarderMode = "runtime" | "eachChunk" | "eachChunkSha256";
+const FORWARDER_FLAGS: Readonly<Record<ForwarderMode, readonly string[]>> = {
+  runtime: [],
+  eachChunk: ["--each-chunk"],
+  eachChunkSha256: ["--each-chunk", "--sha256"],
+};
+// The V8 flags of `deno task serve` (deno.json), for the forwarders that see every chunk.
+const SERVE_V8_FLAGS = /--v8-flags=\S+/.exec(
+  JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.serve,
+)?.[0];
 
 /** Resident set size of a process in MiB (VmRSS). */
 export function rssMiB(pid: number): number {
@@ -273,7 +298,14 @@ export async function evidence(
   const referenceName = options.reference ?? "nginx";
   const reference = referenceName === "nginx"
     ? await startNginx(cleanups, dir, providerPort)
-    : await startForwarder(cleanups, dir, providerPort);
+    : await startForwarder(cleanups, dir, providerPort, "runtime");
+  const shapedModes: ForwarderMode[] = (options.shaped ?? referenceName === "nginx")
+    ? ["runtime", "eachChunk", "eachChunkSha256"]
+    : [];
+  const shapedServers: { mode: ForwarderMode; port: number; pid: number }[] = [];
+  for (const mode of shapedModes) {
+    shapedServers.push({ mode, ...await startForwarder(cleanups, dir, providerPort, mode) });
+  }
 
   const consumerToken = await demoToken(lotse.url);
   const purpose = DEMO_PURPOSES.bewohnerparken;
@@ -305,27 +337,40 @@ export async function evidence(
     "content-type": "application/json",
     "lotse-evidence-type": EVIDENCE_TYPE,
   });
-  const referenceUrl = `http://127.0.0.1:${reference.port}/providers/${PROVIDER_ID}`;
+  const forwarderUrl = (port: number) => `http://127.0.0.1:${port}/providers/${PROVIDER_ID}`;
+  const referenceUrl = forwarderUrl(reference.port);
   const demoBody = (size: number, digest: boolean) =>
     JSON.stringify({ demo: { bytes: size, ...(digest ? {} : { digest: false }) } });
 
   // Warm-up (JIT, connection pools), not counted.
   const warm = 64 * 1024 ** 2;
   await curlTransfer(referenceUrl, await referenceHeaders(), demoBody(warm, true), warm);
+  for (const { port } of shapedServers) {
+    await curlTransfer(forwarderUrl(port), await referenceHeaders(), demoBody(warm, true), warm);
+  }
   await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, true), warm);
   await curlTransfer(lotseUrl, lotseHeaders, demoBody(warm, false), warm);
   await stage("warm");
 
   const figures = () => ({ mibPerS: [] as number[], cpuSecondsPerGiB: [] as number[] });
   const result = { reference: figures(), digest: figures(), plain: figures() };
+  const shaped = Object.fromEntries(shapedModes.map((mode) => [mode, figures()])) as Record<
+    ForwarderMode,
+    PathFigures
+  >;
+  // The provider sends its Repr-Digest; the reference and the forwarders hand it on unchecked.
+  const referenceRound = async (url: string, pid: number, into: PathFigures) => {
+    const headers = await referenceHeaders();
+    const cpu = cpuSeconds(pid);
+    const r = await curlTransfer(url, headers, demoBody(bytes, true), bytes);
+    into.mibPerS.push(r.mibPerS);
+    into.cpuSecondsPerGiB.push((cpuSeconds(pid) - cpu) / gib);
+  };
   const rssGrowthMiB: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    {
-      const headers = await referenceHeaders();
-      const cpu = cpuSeconds(reference.pid);
-      const r = await curlTransfer(referenceUrl, headers, demoBody(bytes, true), bytes);
-      result.reference.mibPerS.push(r.mibPerS);
-      result.reference.cpuSecondsPerGiB.push((cpuSeconds(reference.pid) - cpu) / gib);
+    await referenceRound(referenceUrl, reference.pid, result.reference);
+    for (const { mode, port, pid } of shapedServers) {
+      await referenceRound(forwarderUrl(port), pid, shaped[mode]);
     }
     for (const [key, digest] of [["digest", true], ["plain", false]] as const) {
       const rssBefore = rssMiB(lotse.child.pid);
@@ -381,6 +426,7 @@ export async function evidence(
     rounds,
     referenceName,
     ...result,
+    shaped: shapedModes.length > 0 ? shaped : null,
     digestOverReference: median(result.digest.mibPerS) / referenceMedian,
     plainOverReference: median(result.plain.mibPerS) / referenceMedian,
     digestCpuOverReference: referenceCpu / median(result.digest.cpuSecondsPerGiB),
@@ -414,26 +460,44 @@ async function startNginx(
   };
 }
 
-/** The Deno forwarder (loadtest/bare_server.ts `--forward`) in front of the provider. */
+/**
+ * The `deno` arguments of a Deno forwarder (loadtest/bare_server.ts `--forward`) listening on
+ * `port` in front of `upstream`, trusting the CA in `caFile`.
+ */
+export function forwarderArgs(
+  port: number,
+  upstream: string,
+  caFile: string,
+  mode: ForwarderMode,
+): string[] {
+  return [
+    "run",
+    ...(mode !== "runtime" && SERVE_V8_FLAGS ? [SERVE_V8_FLAGS] : []),
+    "--allow-net=127.0.0.1",
+    `--allow-read=${caFile}`,
+    `${ROOT}loadtest/bare_server.ts`,
+    String(port),
+    "--forward",
+    upstream,
+    "--ca",
+    caFile,
+    ...FORWARDER_FLAGS[mode],
+  ];
+}
+
+/** A Deno forwarder (loadtest/bare_server.ts `--forward`) in front of the provider. */
 async function startForwarder(
   cleanups: Cleanups,
   dir: string,
   providerPort: number,
+  mode: ForwarderMode,
 ): Promise<{ port: number; pid: number }> {
   const port = freePort();
-  const forwarder = new Child("forwarder", "taskset", [
+  const forwarder = new Child(`forwarder-${mode}`, "taskset", [
     "-c",
     SERVER_CPU,
     Deno.execPath(),
-    "run",
-    "--allow-net=127.0.0.1",
-    `--allow-read=${dir}`,
-    `${ROOT}loadtest/bare_server.ts`,
-    String(port),
-    "--forward",
-    `https://127.0.0.1:${providerPort}`,
-    "--ca",
-    `${dir}/ca.pem`,
+    ...forwarderArgs(port, `https://127.0.0.1:${providerPort}`, `${dir}/ca.pem`, mode),
   ]);
   cleanups.push(() => forwarder.stop());
   await waitForPort(port);

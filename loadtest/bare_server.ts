@@ -20,12 +20,23 @@
  * the CA in `<file>`, the answer's body handed back as the runtime's own stream
  * (`new Response(upstream.body)`: Rust to Rust, no JavaScript per chunk).
  *
+ * `--each-chunk` makes it P4's shaped references (beside nginx in `bench:load evidence`): the
+ * body goes through JavaScript a chunk at a time, the least that a forwarder must do to count
+ * the bytes, see a body end or break, and cut a stalled consumer, as Lotse's record needs
+ * (a pull source reading the provider's byte stream into a fresh buffer per read, as
+ * src/_streams.ts reads it, with a minor collection every 8 MiB where `gc()` is exposed, as Lotse
+ * runs with `deno task serve`'s V8 flags). `--sha256` adds `node:crypto`'s SHA-256 over every chunk, the
+ * least that checking a `Repr-Digest` costs. None of Lotse's decisions: Lotse over these is
+ * what its own work per chunk costs; these over nginx are what the runtime allows.
+ *
  * `deno run --allow-net loadtest/bare_server.ts [port] [--hono | --shaped | --shaped-authorization]`
- * `deno run --allow-net --allow-read loadtest/bare_server.ts port --forward <upstream> --ca <file>`
+ * `deno run --allow-net --allow-read loadtest/bare_server.ts port --forward <upstream> --ca <file>
+ *   [--each-chunk [--sha256]]`
  *
  * @module
  */
 import { Hono } from "hono";
+import { createHash } from "node:crypto";
 import { LineBatch } from "../src/log.ts";
 
 const port = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 8090);
@@ -121,7 +132,49 @@ function option(name: string): string | undefined {
   return at < 0 ? undefined : Deno.args[at + 1];
 }
 
-function forward(upstream: string, caFile: string): Deno.ServeHandler<Deno.NetAddr> {
+// The chunks handed on are freed by a minor collection after this many bytes, not when the young
+// generation fills with their small heap objects (src/_streams.ts, `YOUNG_COLLECTION_BYTES`).
+const YOUNG_BYTES = 8 * 1024 * 1024;
+const collect = (globalThis as { gc?: (options: { type: "minor"; execution: "sync" }) => void })
+  .gc;
+
+/**
+ * The provider's body a chunk at a time through JavaScript: a pull source (no TransformStream)
+ * that reads each TLS record into a fresh 16 KiB buffer (a read over TLS never brings more;
+ * src/_streams.ts settles at the same size) and hands it on, counting, hashing when asked.
+ */
+function eachChunk(body: ReadableStream<Uint8Array>, sha256: boolean): ReadableStream<Uint8Array> {
+  const reader = body.getReader({ mode: "byob" });
+  const hash = sha256 ? createHash("sha256") : null;
+  let bytes = 0;
+  let collectAt = YOUNG_BYTES;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read(new Uint8Array(new ArrayBuffer(16 * 1024)));
+      if (done || value === undefined) {
+        hash?.digest("base64");
+        controller.close();
+        return;
+      }
+      bytes += value.byteLength;
+      if (bytes >= collectAt) {
+        collectAt += YOUNG_BYTES;
+        collect?.({ type: "minor", execution: "sync" });
+      }
+      hash?.update(value);
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+function forward(
+  upstream: string,
+  caFile: string,
+  chunks: "runtime" | "each" | "each-sha256",
+): Deno.ServeHandler<Deno.NetAddr> {
   const client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(caFile)], http2: false });
   return async (request) => {
     const url = new URL(request.url);
@@ -135,14 +188,22 @@ function forward(upstream: string, caFile: string): Deno.ServeHandler<Deno.NetAd
       body: request.body,
       client,
     });
-    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+    const body = answer.body === null || chunks === "runtime"
+      ? answer.body
+      : eachChunk(answer.body, chunks === "each-sha256");
+    return new Response(body, { status: answer.status, headers: answer.headers });
   };
 }
 
 let handler: Deno.ServeHandler<Deno.NetAddr>;
 const upstream = option("forward");
 if (upstream !== undefined) {
-  handler = forward(upstream, option("ca") ?? "");
+  const chunks = !Deno.args.includes("--each-chunk")
+    ? "runtime"
+    : Deno.args.includes("--sha256")
+    ? "each-sha256"
+    : "each";
+  handler = forward(upstream, option("ca") ?? "", chunks);
 } else if (Deno.args.includes("--hono")) {
   const app = new Hono();
   app.get("*", (c) => c.json(body));
