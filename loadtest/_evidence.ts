@@ -6,11 +6,11 @@
  * rounds. Lotse and nginx run on the server core, the provider and curl on the load core.
  * Where nginx is not installed (the regression guard on a fresh machine), the reference can be
  * a Deno forwarder instead (`reference: "forwarder"`, loadtest/bare_server.ts `--forward`).
- * Beside nginx, the same rounds measure three Deno forwarders (the shaped references, as P1 has
- * one): the runtime's own stream (`new Response(upstream.body)`), the body through JavaScript a
- * chunk at a time, and that with SHA-256 over every chunk. They bound what any forwarder on
- * this runtime reaches when it must see every chunk (Lotse's record and stall cut) and hash it
- * (a `Repr-Digest`), with none of Lotse's own work.
+ * Beside nginx, the same rounds measure three Deno forwarders, P4's same-shape references (as
+ * P1 has its shaped one): the runtime's own stream (`new Response(upstream.body)`), the body
+ * through JavaScript a chunk at a time, and that with the provider's `Repr-Digest` checked. The
+ * last two are built as Lotse's transfer is (`fetch`, a pull source) with none of its decisions:
+ * what such a forwarder reaches on this runtime when it must see every chunk, or hash it too.
  *
  * Per round and path: curl's throughput, the server's CPU seconds per GiB, and Lotse's RSS
  * (sampled every 50 ms); then `concurrent` transfers of `concurrentBytes` at once with the
@@ -45,7 +45,10 @@ const EVIDENCE_TYPE = "fahrzeugzulassung";
 
 /** Options of {@linkcode evidence}. */
 export interface EvidenceOptions {
-  /** Alternating rounds of nginx, Lotse with digest, Lotse without (default 3). */
+  /**
+   * Alternating rounds of nginx, the same-shape references (when measured), Lotse with digest,
+   * Lotse without (default 3).
+   */
   readonly rounds?: number;
   /** Bytes per transfer (default 1 GiB). */
   readonly bytes?: number;
@@ -90,7 +93,7 @@ export interface EvidenceResult {
    * `runtime` hands the body on as the runtime's stream, `eachChunk` through JavaScript a chunk
    * at a time, `eachChunkSha256` hashes every chunk too. Null when not measured.
    */
-  readonly shaped: Readonly<Record<ForwarderMode, PathFigures>> | null;
+  readonly shaped: Readonly<Partial<Record<ForwarderMode, PathFigures>>> | null;
   /** Median Lotse / reference throughput, with and without the provider's Repr-Digest. */
   readonly digestOverReference: number;
   readonly plainOverReference: number;
@@ -123,9 +126,10 @@ const FORWARDER_FLAGS: Readonly<Record<ForwarderMode, readonly string[]>> = {
   eachChunkSha256: ["--each-chunk", "--sha256"],
 };
 // The V8 flags of `deno task serve` (deno.json), for the forwarders that see every chunk.
-const SERVE_V8_FLAGS = /--v8-flags=\S+/.exec(
-  JSON.parse(Deno.readTextFileSync(`${ROOT}deno.json`)).tasks.serve,
-)?.[0];
+function serveV8Flags(root: string): string | undefined {
+  return /--v8-flags=\S+/.exec(JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks.serve)
+    ?.[0];
+}
 
 /** Resident set size of a process in MiB (VmRSS). */
 export function rssMiB(pid: number): number {
@@ -299,12 +303,20 @@ export async function evidence(
   const reference = referenceName === "nginx"
     ? await startNginx(cleanups, dir, providerPort)
     : await startForwarder(cleanups, dir, providerPort, "runtime");
-  const shapedModes: ForwarderMode[] = (options.shaped ?? referenceName === "nginx")
+  // With a Deno forwarder as the reference, the runtime's stream is measured already.
+  const shapedModes: ForwarderMode[] = !(options.shaped ?? referenceName === "nginx")
+    ? []
+    : referenceName === "nginx"
     ? ["runtime", "eachChunk", "eachChunkSha256"]
-    : [];
+    : ["eachChunk", "eachChunkSha256"];
+  // The forwarders that see every chunk run with the V8 flags of the Lotse they stand beside.
+  const v8Flags = serveV8Flags(options.cwd ? `${options.cwd}/` : ROOT);
   const shapedServers: { mode: ForwarderMode; port: number; pid: number }[] = [];
   for (const mode of shapedModes) {
-    shapedServers.push({ mode, ...await startForwarder(cleanups, dir, providerPort, mode) });
+    shapedServers.push({
+      mode,
+      ...await startForwarder(cleanups, dir, providerPort, mode, v8Flags),
+    });
   }
 
   const consumerToken = await demoToken(lotse.url);
@@ -462,17 +474,19 @@ async function startNginx(
 
 /**
  * The `deno` arguments of a Deno forwarder (loadtest/bare_server.ts `--forward`) listening on
- * `port` in front of `upstream`, trusting the CA in `caFile`.
+ * `port` in front of `upstream`, trusting the CA in `caFile`. The forwarders that see every
+ * chunk get `v8Flags` (default: this checkout's `deno task serve`'s).
  */
 export function forwarderArgs(
   port: number,
   upstream: string,
   caFile: string,
   mode: ForwarderMode,
+  v8Flags = serveV8Flags(ROOT),
 ): string[] {
   return [
     "run",
-    ...(mode !== "runtime" && SERVE_V8_FLAGS ? [SERVE_V8_FLAGS] : []),
+    ...(mode !== "runtime" && v8Flags ? [v8Flags] : []),
     "--allow-net=127.0.0.1",
     `--allow-read=${caFile}`,
     `${ROOT}loadtest/bare_server.ts`,
@@ -491,13 +505,15 @@ async function startForwarder(
   dir: string,
   providerPort: number,
   mode: ForwarderMode,
+  v8Flags?: string,
 ): Promise<{ port: number; pid: number }> {
   const port = freePort();
+  const upstream = `https://127.0.0.1:${providerPort}`;
   const forwarder = new Child(`forwarder-${mode}`, "taskset", [
     "-c",
     SERVER_CPU,
     Deno.execPath(),
-    ...forwarderArgs(port, `https://127.0.0.1:${providerPort}`, `${dir}/ca.pem`, mode),
+    ...forwarderArgs(port, upstream, `${dir}/ca.pem`, mode, v8Flags),
   ]);
   cleanups.push(() => forwarder.stop());
   await waitForPort(port);

@@ -15,19 +15,21 @@
  * JSON body whole and parses it, and answers 201 with `Cache-Control` added and a body the size of
  * an evidence token's. Lotse over it is what deciding, sealing and recording cost.
  *
- * `--forward <upstream> --ca <file>` is P4's reference where nginx is not installed (the regression
- * guard, loadtest/guard.ts): every request passed to `<upstream>` + its path over HTTPS trusting
- * the CA in `<file>`, the answer's body handed back as the runtime's own stream
- * (`new Response(upstream.body)`: Rust to Rust, no JavaScript per chunk).
+ * `--forward <upstream> --ca <file>` forwards every request to `<upstream>` + its path over HTTPS,
+ * trusting the CA in `<file>`, and hands the answer's body back as the runtime's own stream
+ * (`new Response(upstream.body)`: Rust to Rust, no JavaScript per chunk). It is P4's reference
+ * where nginx is not installed (the regression guard, loadtest/guard.ts), and beside nginx the
+ * first of P4's same-shape references (`bench:load evidence`).
  *
- * `--each-chunk` makes it P4's shaped references (beside nginx in `bench:load evidence`): the
- * body goes through JavaScript a chunk at a time, the least that a forwarder must do to count
- * the bytes, see a body end or break, and cut a stalled consumer, as Lotse's record needs
- * (a pull source reading the provider's byte stream into a fresh buffer per read, as
- * src/_streams.ts reads it, with a minor collection every 8 MiB where `gc()` is exposed, as Lotse
- * runs with `deno task serve`'s V8 flags). `--sha256` adds `node:crypto`'s SHA-256 over every chunk, the
- * least that checking a `Repr-Digest` costs. None of Lotse's decisions: Lotse over these is
- * what its own work per chunk costs; these over nginx are what the runtime allows.
+ * `--each-chunk` makes it the second: the body goes through JavaScript a chunk at a time, built
+ * as Lotse's is (a `fetch` body read into a fresh buffer per read by a pull source, as
+ * src/_streams.ts reads it, with a minor collection every 8 MiB where `gc()` is exposed, as
+ * `deno task serve`'s V8 flags expose it), counting the bytes and passing a break on. That is
+ * what Lotse's record of a delivered or failed body needs at the least; it has no stall timer.
+ * `--sha256` makes it the third: it also checks the provider's `Repr-Digest` (SHA-256 by
+ * `node:crypto` over every chunk, the newest chunk held back until the digest is confirmed, a
+ * mismatch cuts the body), as Lotse checks one. None of Lotse's decisions: Lotse over these is
+ * what its own work per chunk costs. Every forwarded answer says its mode in `x-forwarder-mode`.
  *
  * `deno run --allow-net loadtest/bare_server.ts [port] [--hono | --shaped | --shaped-authorization]`
  * `deno run --allow-net --allow-read loadtest/bare_server.ts port --forward <upstream> --ca <file>
@@ -36,7 +38,6 @@
  * @module
  */
 import { Hono } from "hono";
-import { createHash } from "node:crypto";
 import { LineBatch } from "../src/log.ts";
 
 const port = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 8090);
@@ -135,34 +136,62 @@ function option(name: string): string | undefined {
 // The chunks handed on are freed by a minor collection after this many bytes, not when the young
 // generation fills with their small heap objects (src/_streams.ts, `YOUNG_COLLECTION_BYTES`).
 const YOUNG_BYTES = 8 * 1024 * 1024;
-const collect = (globalThis as { gc?: (options: { type: "minor"; execution: "sync" }) => void })
+let collect = (globalThis as { gc?: (options: { type: "minor"; execution: "sync" }) => void })
   .gc;
+
+type ForwardMode = "runtime" | "each-chunk" | "each-chunk-sha256";
+
+/** A running SHA-256 and the base64 digest it must come to (null: the provider sent none). */
+interface DigestCheck {
+  readonly hash: { update(bytes: Uint8Array): unknown; digest(encoding: "base64"): string };
+  readonly expected: string | null;
+}
 
 /**
  * The provider's body a chunk at a time through JavaScript: a pull source (no TransformStream)
  * that reads each TLS record into a fresh 16 KiB buffer (a read over TLS never brings more;
- * src/_streams.ts settles at the same size) and hands it on, counting, hashing when asked.
+ * src/_streams.ts settles at the same size) and hands it on, counting; with a digest to check,
+ * it hashes every chunk and holds the newest back until the digest is confirmed.
  */
-function eachChunk(body: ReadableStream<Uint8Array>, sha256: boolean): ReadableStream<Uint8Array> {
+function eachChunk(
+  body: ReadableStream<Uint8Array>,
+  check: DigestCheck | null,
+): ReadableStream<Uint8Array> {
   const reader = body.getReader({ mode: "byob" });
-  const hash = sha256 ? createHash("sha256") : null;
   let bytes = 0;
   let collectAt = YOUNG_BYTES;
+  let held: Uint8Array | null = null;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      const { done, value } = await reader.read(new Uint8Array(new ArrayBuffer(16 * 1024)));
-      if (done || value === undefined) {
-        hash?.digest("base64");
-        controller.close();
-        return;
+      for (;;) {
+        const { done, value } = await reader.read(new Uint8Array(new ArrayBuffer(16 * 1024)));
+        if (done || value === undefined) {
+          if (check !== null) {
+            const actual = check.hash.digest("base64");
+            if (check.expected !== null && actual !== check.expected) {
+              controller.error(new Error(`${bytes} bytes do not match their Repr-Digest`));
+              return;
+            }
+            if (held !== null) controller.enqueue(held);
+          }
+          controller.close();
+          return;
+        }
+        bytes += value.byteLength;
+        if (bytes >= collectAt) {
+          collectAt += YOUNG_BYTES;
+          try {
+            collect?.({ type: "minor", execution: "sync" });
+          } catch {
+            collect = undefined;
+          }
+        }
+        if (check === null) return controller.enqueue(value);
+        check.hash.update(value);
+        const previous = held;
+        held = value;
+        if (previous !== null) return controller.enqueue(previous);
       }
-      bytes += value.byteLength;
-      if (bytes >= collectAt) {
-        collectAt += YOUNG_BYTES;
-        collect?.({ type: "minor", execution: "sync" });
-      }
-      hash?.update(value);
-      controller.enqueue(value);
     },
     cancel(reason) {
       return reader.cancel(reason);
@@ -170,12 +199,14 @@ function eachChunk(body: ReadableStream<Uint8Array>, sha256: boolean): ReadableS
   }, { highWaterMark: 0 });
 }
 
-function forward(
+async function forward(
   upstream: string,
   caFile: string,
-  chunks: "runtime" | "each" | "each-sha256",
-): Deno.ServeHandler<Deno.NetAddr> {
+  mode: ForwardMode,
+): Promise<Deno.ServeHandler<Deno.NetAddr>> {
   const client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(caFile)], http2: false });
+  // Only the hashing forwarder loads Deno's Node layer: the other references start without it.
+  const createHash = mode === "each-chunk-sha256" ? (await import("node:crypto")).createHash : null;
   return async (request) => {
     const url = new URL(request.url);
     // The harness's readiness probe.
@@ -188,22 +219,26 @@ function forward(
       body: request.body,
       client,
     });
-    const body = answer.body === null || chunks === "runtime"
-      ? answer.body
-      : eachChunk(answer.body, chunks === "each-sha256");
-    return new Response(body, { status: answer.status, headers: answer.headers });
+    const expected = /sha-256=:([A-Za-z0-9+/]+=*):/.exec(answer.headers.get("repr-digest") ?? "");
+    const body = answer.body === null || mode === "runtime" ? answer.body : eachChunk(
+      answer.body,
+      createHash === null ? null : { hash: createHash("sha256"), expected: expected?.[1] ?? null },
+    );
+    const out = new Headers(answer.headers);
+    out.set("x-forwarder-mode", mode);
+    return new Response(body, { status: answer.status, headers: out });
   };
 }
 
 let handler: Deno.ServeHandler<Deno.NetAddr>;
 const upstream = option("forward");
 if (upstream !== undefined) {
-  const chunks = !Deno.args.includes("--each-chunk")
+  const mode: ForwardMode = !Deno.args.includes("--each-chunk")
     ? "runtime"
     : Deno.args.includes("--sha256")
-    ? "each-sha256"
-    : "each";
-  handler = forward(upstream, option("ca") ?? "", chunks);
+    ? "each-chunk-sha256"
+    : "each-chunk";
+  handler = await forward(upstream, option("ca") ?? "", mode);
 } else if (Deno.args.includes("--hono")) {
   const app = new Hono();
   app.get("*", (c) => c.json(body));
