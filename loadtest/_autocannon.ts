@@ -13,6 +13,7 @@
  */
 import autocannon from "autocannon";
 import { percentile, Samples } from "./_samples.ts";
+import type { HeldRun } from "./_arrival.ts";
 
 /** What to run; the only argument names a JSON file holding it. */
 export interface AutocannonJob {
@@ -27,6 +28,13 @@ export interface AutocannonJob {
   method?: "GET" | "POST";
   body?: string;
   headers?: Record<string, string>;
+}
+
+/** What a run prints after `AUTOCANNON_JSON `: a held run's figures but the schedule. */
+export interface AutocannonResult extends Omit<HeldRun, "scheduled"> {
+  timeouts: number;
+  /** autocannon's own histogram (whole ms, corrected for coordinated omission). */
+  autocannonMs: { p50: number; p99: number; p999: number; max: number };
 }
 
 async function main(): Promise<void> {
@@ -57,31 +65,29 @@ async function main(): Promise<void> {
   const result = await promise;
   const sorted = samples.sorted();
   const n = sorted.length;
-  const latency = result.latency as Record<string, number>;
-  console.log(`AUTOCANNON_JSON ${
-    JSON.stringify({
-      requests: n,
-      durationS: Number(result.duration),
-      achievedRps: n / Number(result.duration),
-      non2xx,
-      errors: Number(result.errors),
-      timeouts: Number(result.timeouts),
-      latencyMs: {
-        p50: percentile(sorted, 50),
-        p90: percentile(sorted, 90),
-        p99: percentile(sorted, 99),
-        p999: percentile(sorted, 99.9),
-        max: sorted[n - 1] ?? NaN,
-      },
-      // autocannon's own histogram (whole ms, corrected for coordinated omission).
-      autocannonMs: {
-        p50: latency.p50,
-        p99: latency.p99,
-        p999: latency.p99_9,
-        max: latency.max,
-      },
-    })
-  }`);
+  const latency = result.latency as { p50: number; p99: number; p99_9: number; max: number };
+  const printed: AutocannonResult = {
+    requests: n,
+    durationS: Number(result.duration),
+    achievedRps: n / Number(result.duration),
+    non2xx,
+    errors: Number(result.errors),
+    timeouts: Number(result.timeouts),
+    latencyMs: {
+      p50: percentile(sorted, 50),
+      p90: percentile(sorted, 90),
+      p99: percentile(sorted, 99),
+      p999: percentile(sorted, 99.9),
+      max: sorted[n - 1] ?? NaN,
+    },
+    autocannonMs: {
+      p50: latency.p50,
+      p99: latency.p99,
+      p999: latency.p99_9,
+      max: latency.max,
+    },
+  };
+  console.log(`AUTOCANNON_JSON ${JSON.stringify(printed)}`);
 }
 
 if (import.meta.main) await main();

@@ -125,6 +125,7 @@ const FORWARDER_FLAGS: Readonly<Record<ForwarderMode, readonly string[]>> = {
   eachChunk: ["--each-chunk"],
   eachChunkSha256: ["--each-chunk", "--sha256"],
 };
+const FORWARDER_MODES = Object.keys(FORWARDER_FLAGS) as ForwarderMode[];
 // The V8 flags of `deno task serve` (deno.json), for the forwarders that see every chunk.
 function serveV8Flags(root: string): string | undefined {
   return /--v8-flags=\S+/.exec(JSON.parse(Deno.readTextFileSync(`${root}deno.json`)).tasks.serve)
@@ -304,11 +305,9 @@ export async function evidence(
     ? await startNginx(cleanups, dir, providerPort)
     : await startForwarder(cleanups, dir, providerPort, "runtime");
   // With a Deno forwarder as the reference, the runtime's stream is measured already.
-  const shapedModes: ForwarderMode[] = !(options.shaped ?? referenceName === "nginx")
-    ? []
-    : referenceName === "nginx"
-    ? ["runtime", "eachChunk", "eachChunkSha256"]
-    : ["eachChunk", "eachChunkSha256"];
+  const shapedModes = (options.shaped ?? referenceName === "nginx")
+    ? FORWARDER_MODES.filter((mode) => referenceName === "nginx" || mode !== "runtime")
+    : [];
   // The forwarders that see every chunk run with the V8 flags of the Lotse they stand beside.
   const v8Flags = serveV8Flags(options.cwd ? `${options.cwd}/` : ROOT);
   const shapedServers: { mode: ForwarderMode; port: number; pid: number }[] = [];

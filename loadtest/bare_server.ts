@@ -39,6 +39,7 @@
  */
 import { Hono } from "hono";
 import { LineBatch } from "../src/log.ts";
+import { rateLimitValue } from "../src/rate_limit.ts";
 
 const port = Number(Deno.args.find((a) => /^\d+$/.test(a)) ?? 8090);
 const body = { status: "ok", region: { ags: "08111000", name: "Stuttgart" } };
@@ -99,7 +100,17 @@ function shaped(kind: "navigation" | "authorization"): Deno.ServeHandler<Deno.Ne
     headers.set("referrer-policy", "no-referrer");
     headers.set("cross-origin-resource-policy", "same-origin");
     headers.set("ratelimit-policy", POLICY);
-    headers.set("ratelimit", `"address";r=${--remaining};t=60`);
+    // Written as Lotse writes it (the count outside V8's number-string cache).
+    headers.set(
+      "ratelimit",
+      rateLimitValue({
+        quota: "address",
+        allowed: true,
+        limit: 1_000_000_000,
+        remaining: --remaining,
+        resetSeconds: 60,
+      }),
+    );
     const now = Date.now();
     if (now !== lastMs) iso = new Date(lastMs = now).toISOString();
     lines.push(
@@ -143,7 +154,7 @@ type ForwardMode = "runtime" | "each-chunk" | "each-chunk-sha256";
 
 /** A running SHA-256 and the base64 digest it must come to (null: the provider sent none). */
 interface DigestCheck {
-  readonly hash: { update(bytes: Uint8Array): unknown; digest(encoding: "base64"): string };
+  readonly hash: ReturnType<typeof import("../crypto/digest.ts").createSha256>;
   readonly expected: string | null;
 }
 
@@ -205,8 +216,9 @@ async function forward(
   mode: ForwardMode,
 ): Promise<Deno.ServeHandler<Deno.NetAddr>> {
   const client = Deno.createHttpClient({ caCerts: [Deno.readTextFileSync(caFile)], http2: false });
-  // Only the hashing forwarder loads Deno's Node layer: the other references start without it.
-  const createHash = mode === "each-chunk-sha256" ? (await import("node:crypto")).createHash : null;
+  // Only the hashing forwarder loads Lotse's digest code, and with it Deno's Node layer: the
+  // other references start without it.
+  const digests = mode === "each-chunk-sha256" ? await import("../crypto/digest.ts") : null;
   return async (request) => {
     const url = new URL(request.url);
     // The harness's readiness probe.
@@ -219,11 +231,13 @@ async function forward(
       body: request.body,
       client,
     });
-    const expected = /sha-256=:([A-Za-z0-9+/]+=*):/.exec(answer.headers.get("repr-digest") ?? "");
-    const body = answer.body === null || mode === "runtime" ? answer.body : eachChunk(
-      answer.body,
-      createHash === null ? null : { hash: createHash("sha256"), expected: expected?.[1] ?? null },
-    );
+    const check = digests === null ? null : {
+      hash: digests.createSha256(),
+      expected: digests.sha256FromDigest(answer.headers.get("repr-digest")),
+    };
+    const body = answer.body === null || mode === "runtime"
+      ? answer.body
+      : eachChunk(answer.body, check);
     const out = new Headers(answer.headers);
     out.set("x-forwarder-mode", mode);
     return new Response(body, { status: answer.status, headers: out });

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { formatDigest, sha256Base64 as sha256 } from "../crypto/digest.ts";
 import { createTestPki } from "../tests/tls.ts";
 import { Child, Cleanups, freePort, waitFor200 } from "./_harness.ts";
 import { forwarderArgs, type ForwarderMode } from "./_evidence.ts";
@@ -25,8 +25,6 @@ function payload(): Uint8Array {
   return bytes;
 }
 
-const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("base64");
-
 async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
 }
@@ -40,8 +38,8 @@ async function provider(cleanups: Cleanups, body: Uint8Array) {
   const pki = await createTestPki("Lotse Bench Test CA");
   const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert: pki.cert, key: pki.key });
   cleanups.push(() => listener.close());
-  const digest = `sha-256=:${sha256(body)}:`;
-  const wrong = `sha-256=:${sha256(body.subarray(1))}:`;
+  const digest = formatDigest("sha-256", sha256(body));
+  const wrong = formatDigest("sha-256", sha256(body.subarray(1)));
   const serve = async (conn: Deno.TlsConn) => {
     const buffer = new Uint8Array(16 * 1024);
     let head = "";

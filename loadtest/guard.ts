@@ -93,10 +93,10 @@ async function cpuRun(serverPid: number, job: Job, durationS = SECONDS): Promise
   const before = cpuSeconds(serverPid);
   const r = await runAutocannon({ ...job, durationS, connections: CONNECTIONS });
   const cpu = cpuSeconds(serverPid) - before;
-  const requests = Number(r.requests);
-  const failed = Number(r.non2xx) + Number(r.errors) + Number(r.timeouts);
+  const requests = r.requests;
+  const failed = r.non2xx + r.errors + r.timeouts;
   if (failed > 0) throw new Error(`${job.url}: ${failed} of ${requests} failed or not 2xx`);
-  return requests > 0 ? { usPerRequest: (cpu / requests) * 1e6, rps: Number(r.achievedRps) } : null;
+  return requests > 0 ? { usPerRequest: (cpu / requests) * 1e6, rps: r.achievedRps } : null;
 }
 
 /**

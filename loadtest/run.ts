@@ -67,8 +67,8 @@ import {
 import { connectionsTo, registerStats, startHttpsFront } from "./_https_front.ts";
 import { footprint, type FootprintResult } from "./_footprint.ts";
 import TARGETS from "./targets.json" with { type: "json" };
-import type { AutocannonJob } from "./_autocannon.ts";
-import type { ArrivalJob, ArrivalResult, HeldRun } from "./_arrival.ts";
+import type { AutocannonJob, AutocannonResult } from "./_autocannon.ts";
+import type { ArrivalJob, ArrivalResult } from "./_arrival.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -338,7 +338,7 @@ async function runGenerator<T>(script: string, marker: string, job: unknown, nic
 
 /** autocannon at an overall rate: a quota per connection and second, sent back to back. */
 export const runAutocannon = (job: AutocannonJob) =>
-  runGenerator<Record<string, unknown>>("_autocannon.ts", "AUTOCANNON_JSON", job);
+  runGenerator<AutocannonResult>("_autocannon.ts", "AUTOCANNON_JSON", job);
 
 /**
  * A held arrival rate as k6's `constant-arrival-rate` holds it (loadtest/_arrival.ts), after 2 s
@@ -397,15 +397,15 @@ async function latency(args: Args, cleanups: Cleanups) {
   const rate = Math.round(args.rate ?? max!.rps * 0.5);
   const connections = args.connections ?? 50;
   const job = { paths, token, rate, durationS, connections, maxConnections: connections * 10 };
-  // A row of either held-rate generator, or of autocannon (whose result has only the common part).
-  const row = (run: string, r: ArrivalResult | H2loadResult | Record<string, unknown>) => {
-    const ms = r.latencyMs as HeldRun["latencyMs"];
-    const arrival = "dropped" in r ? r as ArrivalResult : null;
-    const native = "overInterval" in r ? r as H2loadResult : null;
+  // A row of either held-rate generator, or of autocannon.
+  const row = (run: string, r: ArrivalResult | H2loadResult | AutocannonResult) => {
+    const ms = r.latencyMs;
+    const arrival = "dropped" in r ? r : null;
+    const native = "overInterval" in r ? r : null;
     return {
       run,
       "target req/s": krps(rate),
-      "achieved req/s": krps(r.achievedRps as number),
+      "achieved req/s": krps(r.achievedRps),
       "p50 ms": fmt(ms.p50, 3),
       "p99 ms": fmt(ms.p99, 3),
       "p99.9 ms": fmt(ms.p999, 3),
@@ -1131,13 +1131,11 @@ const SHAPED_NAMES: Readonly<Record<ForwarderMode, string>> = {
   eachChunkSha256: "Deno forwarder, each chunk through JavaScript, Repr-Digest checked",
 };
 
-/** P4's same-shape references of an evidence run, named, in the order of their cost. */
+/** P4's same-shape references of an evidence run, named, in the order they were measured. */
 function shapedRows(r: EvidenceResult): [string, PathFigures][] {
-  const shaped = r.shaped ?? {};
-  return (Object.keys(SHAPED_NAMES) as ForwarderMode[]).flatMap((mode) => {
-    const figures = shaped[mode];
-    return figures === undefined ? [] : [[SHAPED_NAMES[mode], figures] as [string, PathFigures]];
-  });
+  return Object.entries(r.shaped ?? {}).map((
+    [mode, f],
+  ) => [SHAPED_NAMES[mode as ForwarderMode], f]);
 }
 
 /** A same-shape reference's throughput over the reference's (medians). */
@@ -1548,8 +1546,8 @@ async function all(args: Args, cleanups: Cleanups) {
       } ms interval); the JavaScript generator: p99 ${fmt(ms.p99, 2)} ms, p99.9 ${
         fmt(ms.p999, 2)
       } ms (${held.dropped} dropped); autocannon's bursts: p99 ${
-        fmt((lat.autocannon.latencyMs as Record<string, number>).p99!, 2)
-      } ms, p99.9 ${fmt((lat.autocannon.latencyMs as Record<string, number>).p999!, 2)} ms`,
+        fmt(lat.autocannon.latencyMs.p99, 2)
+      } ms, p99.9 ${fmt(lat.autocannon.latencyMs.p999, 2)} ms`,
       reference: `P1 max ${lat.p1MaxRps ? krps(lat.p1MaxRps) : "–"} req/s; bare Deno.serve at ` +
         `the same held rate: h2load p99 ${fmt(nativeBare.latencyMs.p99, 2)} ms, p99.9 ${
           fmt(nativeBare.latencyMs.p999, 2)
